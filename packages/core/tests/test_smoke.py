@@ -1,0 +1,2 @@
+def test_import() -> None:
+    import specstar.core  # noqa: F401
