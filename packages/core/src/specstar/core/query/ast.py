@@ -98,12 +98,12 @@ class _ExprOps:
     def __and__(self, other: Expr) -> And:
         left = self.items if isinstance(self, And) else (self,)
         right = other.items if isinstance(other, And) else (other,)
-        return And((*left, *right))  # type: ignore[arg-type]
+        return And((*left, *right))
 
     def __or__(self, other: Expr) -> Or:
         left = self.items if isinstance(self, Or) else (self,)
         right = other.items if isinstance(other, Or) else (other,)
-        return Or((*left, *right))  # type: ignore[arg-type]
+        return Or((*left, *right))
 
     def __invert__(self) -> Not:
         return Not(self)  # type: ignore[arg-type]

@@ -1,0 +1,194 @@
+"""The stages of the write pipeline and their ports.
+
+Every write runs: resolve context → **authorize** → **validate** → **constraints** →
+**before** events → atomic storage commit → **after** / **on_success** / **on_failure** events.
+Reads run authorize → fetch → after events. The defaults here are permissive (everyone may do
+everything, no validators, no handlers); applications plug in their own implementations.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import msgspec
+
+from .errors import FieldError, SpecStarError, ValidationError
+
+__all__ = [
+    "AllowAll",
+    "ConstraintChecker",
+    "Event",
+    "EventHandler",
+    "EventPhase",
+    "IConstraintChecker",
+    "IValidator",
+    "OperationContext",
+    "PermissionChecker",
+    "Pipeline",
+]
+
+log = logging.getLogger("specstar.events")
+
+
+class OperationContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Who does what to which resource, and when.
+
+    Attributes:
+        action: ``create``, ``update``, ``patch``, ``modify``, ``switch``, ``delete``,
+            ``restore``, ``permanently_delete``, ``prune``, ``get``, ``get_meta``,
+            ``list_revisions``, ``search``, ``count`` ...
+        inputs: the operation's other arguments (patch operations, status, query, ...).
+        data: the new data of a write (after patches are applied), when there is one.
+    """
+
+    action: str
+    resource_name: str
+    user: str
+    now: datetime
+    resource_id: str | None = None
+    revision_id: str | None = None
+    data: Any = None
+    inputs: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+@runtime_checkable
+class PermissionChecker(Protocol):
+    """Decides whether ``ctx.user`` may perform ``ctx.action``."""
+
+    def check(self, ctx: OperationContext) -> None:
+        """Return to allow; raise :class:`~specstar.core.errors.PermissionDeniedError` to deny."""
+
+
+class AllowAll:
+    """The permissive default checker."""
+
+    def check(self, ctx: OperationContext) -> None:
+        return None
+
+
+class EventPhase(enum.StrEnum):
+    """``before`` runs before the commit and may abort it by raising; ``on_success`` and
+    ``on_failure`` run after the outcome is known; ``after`` runs last, in both cases."""
+
+    before = "before"
+    after = "after"
+    on_success = "on_success"
+    on_failure = "on_failure"
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """What an event handler receives."""
+
+    phase: EventPhase
+    context: OperationContext
+    result: Any = None
+    error: BaseException | None = None
+
+
+@runtime_checkable
+class EventHandler(Protocol):
+    """Receives events; return to continue, raise in ``before`` to abort the write."""
+
+    def handle(self, event: Event) -> None: ...
+
+
+class IValidator(abc.ABC):
+    """Reusable validator: raise ``ValueError`` (or ``ValidationError``) to reject data."""
+
+    @abc.abstractmethod
+    def validate(self, data: Any) -> None: ...
+
+
+class ConstraintChecker(abc.ABC):
+    """Cross-resource constraint run on create/update/patch/modify/switch/restore."""
+
+    @abc.abstractmethod
+    def check(self, data: Any, *, exclude_resource_id: str | None = None) -> None:
+        """Raise ``ValueError``/``SpecStarError`` when ``data`` violates the constraint."""
+
+    def data_relevant_changed(self, current_data: Any, new_data: Any) -> bool:
+        """Whether the fields this constraint looks at changed (default: always re-check)."""
+        return True
+
+
+IConstraintChecker = ConstraintChecker
+
+ValidatorLike = Callable[[Any], Any] | IValidator
+
+
+def _as_validation_error(exc: ValueError) -> ValidationError:
+    if isinstance(exc, ValidationError):
+        return exc
+    return ValidationError(str(exc) or type(exc).__name__, [FieldError("", str(exc))])
+
+
+class Pipeline:
+    """The pluggable stages for one resource type."""
+
+    def __init__(
+        self,
+        *,
+        permission_checker: PermissionChecker | None = None,
+        validators: Sequence[ValidatorLike] = (),
+        constraint_checkers: Sequence[ConstraintChecker] = (),
+        event_handlers: Iterable[EventHandler | Callable[[Event], Any]] = (),
+    ) -> None:
+        self.permission_checker: PermissionChecker = permission_checker or AllowAll()
+        self.validators = list(validators)
+        self.constraint_checkers = list(constraint_checkers)
+        self.event_handlers = list(event_handlers)
+
+    def authorize(self, ctx: OperationContext) -> None:
+        self.permission_checker.check(ctx)
+
+    def validate(self, data: Any) -> None:
+        for validator in self.validators:
+            try:
+                if isinstance(validator, IValidator):
+                    validator.validate(data)
+                else:
+                    validator(data)
+            except ValueError as exc:
+                raise _as_validation_error(exc) from exc
+
+    def check_constraints(
+        self, data: Any, *, resource_id: str | None, previous: Any = None
+    ) -> None:
+        for checker in self.constraint_checkers:
+            if previous is not None and not checker.data_relevant_changed(previous, data):
+                continue
+            try:
+                checker.check(data, exclude_resource_id=resource_id)
+            except SpecStarError:
+                raise
+            except ValueError as exc:
+                raise _as_validation_error(exc) from exc
+
+    def emit(
+        self,
+        phase: EventPhase,
+        ctx: OperationContext,
+        *,
+        result: Any = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Run handlers. ``before`` errors propagate (aborting the write); errors of later
+        phases are logged, because the outcome they observe has already happened."""
+        if not self.event_handlers:
+            return
+        event = Event(phase=phase, context=ctx, result=result, error=error)
+        for handler in self.event_handlers:
+            try:
+                if isinstance(handler, EventHandler):
+                    handler.handle(event)
+                else:
+                    handler(event)
+            except Exception:
+                if phase is EventPhase.before:
+                    raise
+                log.exception("%s handler failed for %s", phase, ctx.action)

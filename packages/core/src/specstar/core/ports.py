@@ -1,0 +1,253 @@
+"""Ports: the contracts between the core and the storage adapters.
+
+The manager talks to persistence only through :class:`Storage` (one per resource type, built by
+a :class:`StorageFactory`) and :class:`BlobStore`. Every adapter proves it keeps these contracts by
+running the conformance suites of ``specstar.testing``.
+
+Invariants every :class:`Storage` holds (DESIGN.md):
+
+1. ``meta.current_revision_id`` always names an existing revision: a new revision is stored
+   before the pointer moves; a crash in between leaves at most an orphan revision.
+2. Moving the pointer is a compare-and-swap on ``Write.expected_revision_id``: of two writes
+   expecting the same revision, exactly one succeeds; the other raises
+   :class:`~specstar.core.errors.PreconditionFailedError`.
+3. Revision ids are allocated inside the same atomic step (``"{resource_id}:{seq}"`` with
+   ``seq = meta.revision_seq + 1``); no two revisions of a resource ever share an id.
+4. ``Unique`` fields are enforced atomically by the store among non-deleted resources
+   (``None`` may repeat) — never check-then-write.
+5. Acknowledged writes survive a crash of the writer process when ``capabilities.durable``.
+6. ``search``/``count`` return exactly the rows, in exactly the order, of the reference evaluator
+   :func:`specstar.core.query.evaluate.run` for the same resolved query.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from .indexes import IndexSpec
+from .query.ast import Query
+from .types import Page, ResourceMeta, RevisionInfo, RevisionStatus
+
+__all__ = [
+    "BlobInfo",
+    "BlobStore",
+    "Capabilities",
+    "CommitResult",
+    "NewRevision",
+    "RevisionRewrite",
+    "Storage",
+    "StorageFactory",
+    "StoredRevision",
+    "Write",
+]
+
+
+class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
+    """What an adapter guarantees beyond the base contract; suites skip tests on these flags.
+
+    Attributes:
+        durable: acknowledged writes survive a ``kill -9`` of the writing process.
+        multi_process: several OS processes may open the same store concurrently
+            (the factory can be rebuilt in another process from ``reopen_args``).
+    """
+
+    durable: bool = False
+    multi_process: bool = False
+
+
+class StoredRevision(msgspec.Struct, frozen=True):
+    """A revision as stored: its information and its encoded data (``Storage`` encoding)."""
+
+    info: RevisionInfo
+    data: bytes
+
+
+class NewRevision(msgspec.Struct, frozen=True, kw_only=True):
+    """A revision to append. The store allocates ``revision_id`` and sets the parent to the
+    revision that was current (``Write.expected_revision_id``)."""
+
+    data: bytes
+    data_hash: str
+    schema_version: str | None
+    status: RevisionStatus
+
+
+class RevisionRewrite(msgspec.Struct, frozen=True, kw_only=True):
+    """An in-place rewrite of the *current* revision, allowed only while it is a draft."""
+
+    data: bytes
+    data_hash: str
+    schema_version: str | None
+    status: RevisionStatus
+
+
+class Write(msgspec.Struct, frozen=True, kw_only=True):
+    """One atomic change of one resource.
+
+    Exactly what is set happens, all or nothing:
+
+    * ``expected_revision_id is None`` creates the resource; it must not exist at all (soft
+      deleted resources exist) — otherwise :class:`~specstar.core.errors.AlreadyExistsError`.
+      A create must carry ``append``.
+    * otherwise the resource must exist (:class:`~specstar.core.errors.NotFoundError`) and its
+      current revision must equal ``expected_revision_id``
+      (:class:`~specstar.core.errors.PreconditionFailedError` with the actual id).
+    * ``append``: store a new revision (``created_*``/``updated_*`` = ``time``/``user``) and make
+      it current.
+    * ``rewrite``: replace data/hash/status/schema of the current revision, which must be a draft
+      (:class:`~specstar.core.errors.RevisionNotDraftError`); ``updated_*`` of the revision move.
+    * ``switch_to``: make this existing revision current (NotFoundError when it does not exist).
+    * ``is_deleted``: set the soft-delete flag.
+    * ``indexed_data``: replace ``meta.indexed_data`` (``None`` keeps it).
+    * ``schema_version``: replace ``meta.schema_version`` (``UNSET`` keeps it).
+    * ``touch``: move ``meta.updated_time/updated_by`` to ``time``/``user`` (false for
+      maintenance writes such as reindexing).
+
+    After applying, unique fields of the resulting meta are checked against all other
+    non-deleted resources (:class:`~specstar.core.errors.UniqueConstraintError` naming the field,
+    the value and the conflicting resource); on any error nothing is stored.
+    """
+
+    resource_id: str
+    expected_revision_id: str | None
+    time: datetime
+    user: str
+    append: NewRevision | None = None
+    rewrite: RevisionRewrite | None = None
+    switch_to: str | None = None
+    is_deleted: bool | None = None
+    indexed_data: dict[str, Any] | None = None
+    schema_version: str | None | msgspec.UnsetType = msgspec.UNSET
+    touch: bool = True
+
+
+class CommitResult(msgspec.Struct, frozen=True):
+    """The meta after the write, and the revision written or rewritten (if any)."""
+
+    meta: ResourceMeta
+    revision: RevisionInfo | None = None
+
+
+class Storage(abc.ABC):
+    """Meta records and immutable revisions of one resource type, with an atomic commit.
+
+    Implementations must be safe to call from many threads at once.
+    """
+
+    capabilities: Capabilities = Capabilities()
+
+    @abc.abstractmethod
+    def setup(self, spec: IndexSpec) -> frozenset[str]:
+        """Declare the indexed fields; idempotent, called once by the manager before use.
+
+        Stores create typed columns, indexes and unique indexes here. Returns the paths whose
+        values are not known for existing resources (fields added since the store last saw the
+        spec, while resources exist); the manager backfills them with ``commit`` writes carrying
+        ``indexed_data`` and then calls :meth:`mark_indexed`. Until then queries on those paths
+        must not be trusted, so the manager refuses them.
+        """
+
+    @abc.abstractmethod
+    def mark_indexed(self, paths: Sequence[str]) -> None:
+        """Record that ``paths`` have been backfilled for every existing resource."""
+
+    @abc.abstractmethod
+    def get_meta(self, resource_id: str) -> ResourceMeta | None:
+        """The meta record, deleted or not; ``None`` when the resource does not exist."""
+
+    @abc.abstractmethod
+    def get_revision(self, resource_id: str, revision_id: str) -> StoredRevision | None:
+        """One stored revision, or ``None``."""
+
+    def get_revision_info(self, resource_id: str, revision_id: str) -> RevisionInfo | None:
+        """Information about one revision without its data (adapters may do this cheaper)."""
+        rev = self.get_revision(resource_id, revision_id)
+        return None if rev is None else rev.info
+
+    @abc.abstractmethod
+    def list_revisions(
+        self, resource_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[RevisionInfo]:
+        """Revisions of a resource in allocation order (oldest first); empty if none."""
+
+    @abc.abstractmethod
+    def commit(self, write: Write) -> CommitResult:
+        """Apply one :class:`Write` atomically (see its docstring for the exact semantics)."""
+
+    @abc.abstractmethod
+    def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:
+        """Permanently remove the resource, all its revisions and its unique claims.
+
+        Compare-and-swap like :meth:`commit`. Returns the last meta.
+        """
+
+    @abc.abstractmethod
+    def prune(self, resource_id: str, revision_ids: Sequence[str]) -> int:
+        """Remove non-current revisions; returns how many were removed.
+
+        Refuses (``ConflictError``) to remove the current revision; unknown ids are ignored.
+        ``meta.total_revision_count`` drops accordingly; ``revision_seq`` never does.
+        """
+
+    @abc.abstractmethod
+    def search(self, query: Query) -> Page[ResourceMeta]:
+        """Rows matching a *resolved* query (see ``query.resolve.resolve_query``), paged."""
+
+    @abc.abstractmethod
+    def count(self, query: Query) -> int:
+        """Number of rows matching a resolved query, ignoring limit/offset/cursor."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (connections, files). The default does nothing."""
+
+
+class BlobInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored binary object. ``file_id`` is the SHA-256 hex digest of the content."""
+
+    file_id: str
+    size: int
+    content_type: str = "application/octet-stream"
+
+
+class BlobStore(abc.ABC):
+    """Content-addressed binary objects: the same bytes always get the same ``file_id``."""
+
+    @abc.abstractmethod
+    def put(self, data: bytes, content_type: str = "application/octet-stream") -> BlobInfo:
+        """Store bytes (idempotent: storing existing content returns the existing info)."""
+
+    @abc.abstractmethod
+    def get(self, file_id: str) -> tuple[BlobInfo, bytes]:
+        """The info and content; :class:`~specstar.core.errors.NotFoundError` if absent."""
+
+    @abc.abstractmethod
+    def info(self, file_id: str) -> BlobInfo | None:
+        """The info without the content, or ``None``."""
+
+    @abc.abstractmethod
+    def delete(self, file_id: str) -> bool:
+        """Remove the object; returns whether it existed."""
+
+    def url(self, file_id: str) -> str | None:
+        """A direct download URL where the backend has one (e.g. presigned S3); else ``None``."""
+        return None
+
+
+class StorageFactory(abc.ABC):
+    """Builds the :class:`Storage` of each resource type and the shared :class:`BlobStore`."""
+
+    @abc.abstractmethod
+    def build(self, resource_name: str) -> Storage:
+        """The storage for one resource type (the same name always reaches the same data)."""
+
+    @abc.abstractmethod
+    def blob_store(self) -> BlobStore:
+        """The blob store shared by all resource types of this factory."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release everything the factory opened."""

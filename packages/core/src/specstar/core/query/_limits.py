@@ -1,0 +1,49 @@
+"""Size limits shared by the parser, the formatter, the resolver and the evaluator.
+
+The limits keep hostile or accidental input from exhausting the interpreter: every recursive
+walk over an expression first checks the depth here (without recursing), so deep input raises
+:class:`~specstar.core.errors.QueryError` instead of :class:`RecursionError`.
+"""
+
+from __future__ import annotations
+
+from ..errors import QueryError
+from .ast import And, Expr, Not, Or
+
+__all__ = ["MAX_EXPR_DEPTH", "MAX_NESTING", "MAX_REGEX_LENGTH", "MAX_TEXT_LENGTH", "check_depth"]
+
+#: Deepest nesting of ``(``, ``!``/``not`` and ``[`` the string form accepts.
+MAX_NESTING = 100
+
+#: Deepest expression tree (``And``/``Or``/``Not`` levels plus the condition) any function
+#: accepts. Every tree the parser can produce within :data:`MAX_NESTING` fits.
+MAX_EXPR_DEPTH = 256
+
+#: Longest condition text :func:`~specstar.core.query.grammar.parse_condition` reads.
+MAX_TEXT_LENGTH = 100_000
+
+#: Longest regular expression a ``regex`` condition may use.
+MAX_REGEX_LENGTH = 500
+
+
+def check_depth(expr: Expr, limit: int = MAX_EXPR_DEPTH) -> None:
+    """Raise if ``expr`` nests deeper than ``limit`` levels.
+
+    The walk uses an explicit stack, so it is safe on trees of any depth.
+
+    Args:
+        expr: the expression to measure.
+        limit: the largest allowed depth (a lone condition has depth 1).
+
+    Raises:
+        QueryError: the expression is too deep.
+    """
+    stack: list[tuple[object, int]] = [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise QueryError(f"the query expression nests deeper than {limit} levels")
+        if isinstance(node, And | Or):
+            stack.extend((item, depth + 1) for item in node.items)
+        elif isinstance(node, Not):
+            stack.append((node.item, depth + 1))

@@ -1,0 +1,250 @@
+"""The reference semantics of queries: an in-memory evaluator.
+
+Every storage adapter must return exactly what :func:`run` and :func:`count` return for the
+same rows and the same (resolved) query. The rules:
+
+* **Three-valued logic.** A condition on a null or missing value is *unknown* (``None``), except
+  ``is_null`` (true when the value is null or the path is missing) and ``exists`` (true when the
+  path is present in ``indexed_data``, even if null; always true for meta fields). Their value
+  ``False`` inverts them. ``And`` is false if any item is false, else unknown if any is unknown,
+  else true; ``Or`` is the dual; ``Not`` keeps unknown unknown. A row matches only when the
+  whole filter is *true*.
+* **Operators on present values.** ``ne`` and ``not_in`` are plain ``!=`` / ``not in``.
+  ``contains`` is a substring test on str fields and element membership on list fields (null
+  elements never match); ``contains_any`` is true when any element of the list is one of the
+  values. ``starts_with``/``ends_with``/``regex`` apply to str (``regex`` uses
+  :func:`re.search`). Strings compare by code point; ints and floats compare numerically.
+* **Order.** Rows sort by the effective sorts; null and missing values sort after every value
+  ascending and before every value descending; ``resource_id`` ascending breaks the remaining
+  ties, so the order is total.
+* **Paging.** A cursor keeps the rows strictly after its position in that order; an offset skips
+  rows; then ``limit`` rows form the page. ``has_more`` says whether another row follows, and
+  ``next_cursor`` is the cursor of the page's last row when it does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import cmp_to_key
+from typing import Any
+
+from ..types import Page, ResourceMeta
+from ._limits import MAX_EXPR_DEPTH, check_depth
+from .ast import Condition, Expr, Field, Not, Op, Or, Query, Sort
+from .cursor import decode_cursor, effective_sorts, encode_cursor, sort_values
+from .resolve import DEFAULT_LIMIT
+
+__all__ = ["compare_rows", "count", "evaluate", "matches", "run"]
+
+_MISSING: Any = object()
+
+
+def _lookup(meta: ResourceMeta, field: Field) -> Any:
+    """The field's value, ``_MISSING`` when a data path (or unknown meta field) is absent."""
+    if field.meta:
+        value = getattr(meta, field.path, _MISSING)
+    else:
+        value = meta.indexed_data.get(field.path, _MISSING)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _contains(value: Any, target: Any) -> bool | None:
+    if isinstance(value, str):
+        return target in value if isinstance(target, str) else None
+    if isinstance(value, list | tuple):
+        return any(e is not None and e == target for e in value)
+    return None
+
+
+def _contains_any(value: Any, targets: Any) -> bool | None:
+    if isinstance(value, list | tuple) and isinstance(targets, list | tuple):
+        return any(e is not None and e in targets for e in value)
+    return None
+
+
+def _str_op(test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool | None]:
+    def apply(value: Any, target: Any) -> bool | None:
+        if isinstance(value, str) and isinstance(target, str):
+            return test(value, target)
+        return None
+
+    return apply
+
+
+_OPS: dict[str, Callable[[Any, Any], bool | None]] = {
+    Op.eq: lambda v, t: bool(v == t),
+    Op.ne: lambda v, t: bool(v != t),
+    Op.gt: lambda v, t: bool(v > t),
+    Op.gte: lambda v, t: bool(v >= t),
+    Op.lt: lambda v, t: bool(v < t),
+    Op.lte: lambda v, t: bool(v <= t),
+    Op.in_: lambda v, t: v in t if isinstance(t, list | tuple) else None,
+    Op.not_in: lambda v, t: v not in t if isinstance(t, list | tuple) else None,
+    Op.contains: _contains,
+    Op.contains_any: _contains_any,
+    Op.starts_with: _str_op(str.startswith),
+    Op.ends_with: _str_op(str.endswith),
+    Op.regex: _str_op(lambda v, p: re.search(p, v) is not None),
+}
+
+
+def _condition(cond: Condition, meta: ResourceMeta) -> bool | None:
+    value = _lookup(meta, cond.field)
+    if cond.op == Op.is_null:
+        hit = value is _MISSING or value is None
+        return hit if cond.value is not False else not hit
+    if cond.op == Op.exists:
+        hit = value is not _MISSING
+        return hit if cond.value is not False else not hit
+    if value is _MISSING or value is None:
+        return None
+    apply = _OPS.get(cond.op)
+    if apply is None:
+        return None
+    try:
+        return apply(value, cond.value)
+    except TypeError:  # values of incomparable types: nothing is known about the row
+        return None
+
+
+def _eval(expr: Expr, meta: ResourceMeta) -> bool | None:
+    if isinstance(expr, Condition):
+        return _condition(expr, meta)
+    if isinstance(expr, Not):
+        inner = _eval(expr.item, meta)
+        return None if inner is None else not inner
+    decisive = isinstance(expr, Or)  # the item value that decides the whole: True for Or
+    unknown = False
+    for item in expr.items:
+        result = _eval(item, meta)
+        if result is decisive:
+            return decisive
+        if result is None:
+            unknown = True
+    return None if unknown else not decisive
+
+
+def evaluate(expr: Expr, meta: ResourceMeta) -> bool | None:
+    """The truth value of ``expr`` for one row, in SQL three-valued logic.
+
+    Args:
+        expr: a (resolved) filter expression.
+        meta: the row.
+
+    Returns:
+        ``True`` or ``False``, or ``None`` when the result is unknown (it depends on a null or
+        missing value).
+
+    Raises:
+        QueryError: the expression nests too deeply.
+    """
+    check_depth(expr, MAX_EXPR_DEPTH)
+    return _eval(expr, meta)
+
+
+def matches(expr: Expr | None, meta: ResourceMeta) -> bool:
+    """Whether the row is selected: only a *true* filter selects; ``None`` selects every row."""
+    return expr is None or evaluate(expr, meta) is True
+
+
+def _cmp(a: Any, b: Any) -> int:
+    if a is None:
+        return 0 if b is None else 1
+    if b is None:
+        return -1
+    return int(a > b) - int(a < b)
+
+
+def compare_rows(
+    a_values: tuple[Any, ...],
+    a_id: str,
+    b_values: tuple[Any, ...],
+    b_id: str,
+    sorts: tuple[Sort, ...],
+) -> int:
+    """Compare two rows in the total order of ``sorts`` followed by ``resource_id`` ascending.
+
+    Args:
+        a_values: the first row's sort values (see
+            :func:`~specstar.core.query.cursor.sort_values`).
+        a_id: the first row's resource id.
+        b_values: the second row's sort values.
+        b_id: the second row's resource id.
+        sorts: the effective sorts both value tuples follow.
+
+    Returns:
+        A negative number, zero or a positive number as the first row comes before, at or after
+        the second. Nulls are greater than every value (last ascending, first descending).
+    """
+    for a, b, sort in zip(a_values, b_values, sorts, strict=True):
+        order = _cmp(a, b)
+        if order:
+            return -order if sort.descending else order
+    return _cmp(a_id, b_id)
+
+
+def _selector(query: Query) -> Callable[[ResourceMeta], bool]:
+    where = query.where
+    if where is not None:
+        check_depth(where, MAX_EXPR_DEPTH)
+    deleted = query.is_deleted
+
+    def selected(meta: ResourceMeta) -> bool:
+        if deleted is not None and meta.is_deleted != deleted:
+            return False
+        return where is None or _eval(where, meta) is True
+
+    return selected
+
+
+_Row = tuple[tuple[Any, ...], ResourceMeta]
+
+
+def run(metas: Iterable[ResourceMeta], query: Query) -> Page[ResourceMeta]:
+    """One page of the rows selected by a resolved query, in query order.
+
+    Args:
+        metas: every candidate row (any order, live and deleted).
+        query: a query returned by :func:`~specstar.core.query.resolve.resolve_query`; a
+            ``None`` limit counts as the default page size.
+
+    Returns:
+        The page, with ``has_more`` and ``next_cursor``.
+
+    Raises:
+        QueryError: the cursor is malformed or belongs to another query.
+    """
+    selected = _selector(query)
+    sorts = effective_sorts(query)
+    rows = [(sort_values(m, sorts), m) for m in metas if selected(m)]
+
+    def order(
+        a: tuple[tuple[Any, ...], ResourceMeta], b: tuple[tuple[Any, ...], ResourceMeta]
+    ) -> int:
+        return compare_rows(a[0], a[1].resource_id, b[0], b[1].resource_id, sorts)
+
+    rows.sort(key=cmp_to_key(order))
+    if query.cursor is not None:
+        pos = decode_cursor(query, query.cursor)
+        rows = [
+            row
+            for row in rows
+            if compare_rows(row[0], row[1].resource_id, pos.values, pos.resource_id, sorts) > 0
+        ]
+    if query.offset > 0:
+        rows = rows[query.offset :]
+    limit = DEFAULT_LIMIT if query.limit is None else max(query.limit, 0)
+    items = [meta for _, meta in rows[:limit]]
+    has_more = len(rows) > limit
+    next_cursor = encode_cursor(query, items[-1]) if has_more and items else None
+    return Page[ResourceMeta](items=items, next_cursor=next_cursor, has_more=has_more)
+
+
+def count(metas: Iterable[ResourceMeta], query: Query) -> int:
+    """The number of rows a resolved query selects, ignoring limit, offset and cursor."""
+    selected = _selector(query)
+    return sum(1 for meta in metas if selected(meta))

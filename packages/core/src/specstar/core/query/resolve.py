@@ -1,0 +1,245 @@
+"""Validation and normalisation of queries against a resource type's indexed fields.
+
+Every query goes through :func:`resolve_query` before it reaches a store, so stores (and the
+memory evaluator) only ever see well-formed queries: known fields, operators that fit the
+field's kind, values in canonical form (datetimes aware in UTC, lists as tuples), sane paging.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, cast
+
+from ..errors import QueryError
+from ..indexes import IndexSpec, Kind, normalize_scalar
+from ._limits import MAX_EXPR_DEPTH, MAX_REGEX_LENGTH, check_depth
+from .ast import META_FIELDS, PATH_RE, And, Condition, Expr, Field, Not, Op, Or, Query, Sort
+from .cursor import decode_cursor
+
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "resolve_query"]
+
+#: Page size when a query gives none.
+DEFAULT_LIMIT = 50
+#: Largest page size a query may ask for.
+MAX_LIMIT = 1000
+
+_ORDERED = frozenset({Op.eq, Op.ne, Op.gt, Op.gte, Op.lt, Op.lte, Op.in_, Op.not_in})
+_FLAGS = frozenset({Op.is_null, Op.exists})
+_STR_ONLY = frozenset({Op.contains, Op.starts_with, Op.ends_with, Op.regex})
+_LIST_VALUED = frozenset({Op.in_, Op.not_in, Op.contains_any})
+
+_ALLOWED: dict[str, frozenset[Op]] = {
+    "str": _ORDERED | _STR_ONLY | _FLAGS,
+    "int": _ORDERED | _FLAGS,
+    "float": _ORDERED | _FLAGS,
+    "datetime": _ORDERED | _FLAGS,
+    "bool": frozenset({Op.eq, Op.ne, Op.in_, Op.not_in}) | _FLAGS,
+    "list": frozenset({Op.contains, Op.contains_any}) | _FLAGS,
+}
+
+
+class _Target:
+    """What a field refers to: its display name, kind and list-ness."""
+
+    __slots__ = ("is_list", "kind", "name")
+
+    def __init__(self, name: str, kind: Kind, is_list: bool) -> None:
+        self.name = name
+        self.kind = kind
+        self.is_list = is_list
+
+
+def _known(spec: IndexSpec) -> str:
+    indexed = ", ".join(spec.paths) or "(none)"
+    meta = ", ".join(f"${name}" for name in META_FIELDS)
+    return f"indexed fields: {indexed}; meta fields: {meta}"
+
+
+def _target(field: Field, spec: IndexSpec) -> _Target:
+    if not isinstance(field, Field) or not isinstance(field.path, str):
+        raise QueryError(f"{field!r} is not a Field")
+    if field.meta:
+        kind = META_FIELDS.get(field.path)
+        if kind is None:
+            raise QueryError(
+                f"'${field.path}' is not a meta field; {_known(spec)}", path=f"${field.path}"
+            )
+        return _Target(f"${field.path}", cast(Kind, kind), False)
+    if not PATH_RE.fullmatch(field.path):
+        raise QueryError(
+            f"{field.path!r} is not a valid path (dot-separated identifiers); {_known(spec)}",
+            path=field.path,
+        )
+    indexed = spec.get(field.path)
+    if indexed is None:
+        hint = f" (did you mean '${field.path}'?)" if field.path in META_FIELDS else ""
+        raise QueryError(
+            f"{field.path!r} is not indexed{hint}; {_known(spec)}",
+            path=field.path,
+        )
+    return _Target(field.path, indexed.kind, indexed.is_list)
+
+
+def _scalar(target: _Target, op: Op, value: Any) -> Any:
+    """Normalise one comparison value to the field's (element) kind."""
+    if value is None:
+        raise QueryError(
+            f"{target.name} {op.value} null is never true; use is_null() to find null or "
+            "missing values",
+            path=target.name,
+        )
+    try:
+        out = normalize_scalar(target.kind, value)
+    except TypeError:
+        kind = f"{'an' if target.kind == 'int' else 'a'} {target.kind}"
+        shown = f"a list of {target.kind}" if target.is_list else f"{kind} field"
+        raise QueryError(
+            f"{target.name} is {shown}; {value!r} is not {kind}", path=target.name
+        ) from None
+    if out is None:  # NaN
+        raise QueryError(f"{target.name}: NaN cannot be compared", path=target.name)
+    return out
+
+
+def _condition(cond: Condition, spec: IndexSpec) -> Condition:
+    target = _target(cond.field, spec)
+    try:
+        op = Op(cond.op)
+    except ValueError:
+        raise QueryError(f"unknown operator {cond.op!r}", path=target.name) from None
+    family = "list" if target.is_list else target.kind
+    if op not in _ALLOWED[family]:
+        shown = f"list of {target.kind}" if target.is_list else target.kind
+        allowed = ", ".join(sorted(o.value for o in _ALLOWED[family]))
+        raise QueryError(
+            f"operator {op.value!r} does not apply to {target.name} ({shown}); allowed: {allowed}",
+            path=target.name,
+        )
+    value = cond.value
+    if op in _FLAGS:
+        if value is None:
+            value = True
+        if not isinstance(value, bool):
+            raise QueryError(f"{op.value} takes true or false, not {value!r}", path=target.name)
+        return Condition(cond.field, op, value)
+    if op in _LIST_VALUED:
+        if not isinstance(value, list | tuple) or not value:
+            raise QueryError(
+                f"{op.value!r} on {target.name} needs a non-empty list of values, not {value!r}",
+                path=target.name,
+            )
+        return Condition(cond.field, op, tuple(_scalar(target, op, v) for v in value))
+    value = _scalar(target, op, value)
+    if op is Op.regex:
+        if len(value) > MAX_REGEX_LENGTH:
+            raise QueryError(
+                f"regex on {target.name} is longer than {MAX_REGEX_LENGTH} characters",
+                path=target.name,
+            )
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise QueryError(f"invalid regex for {target.name}: {exc}", path=target.name) from None
+    return Condition(cond.field, op, value)
+
+
+def _expr(expr: Any, spec: IndexSpec) -> Expr:
+    if isinstance(expr, Condition):
+        return _condition(expr, spec)
+    if isinstance(expr, Not):
+        return Not(_expr(expr.item, spec))
+    if isinstance(expr, And):
+        return And(tuple(_expr(item, spec) for item in expr.items))
+    if isinstance(expr, Or):
+        return Or(tuple(_expr(item, spec) for item in expr.items))
+    raise QueryError(f"{expr!r} is not a query expression")
+
+
+def _sorts(sorts: Any, spec: IndexSpec) -> tuple[Sort, ...]:
+    if not isinstance(sorts, list | tuple):
+        raise QueryError(f"sorts must be a list of Sort, not {sorts!r}")
+    seen: set[Field] = set()
+    out: list[Sort] = []
+    for sort in sorts:
+        if not isinstance(sort, Sort):
+            raise QueryError(f"{sort!r} is not a Sort")
+        target = _target(sort.field, spec)
+        if target.is_list:
+            raise QueryError(f"cannot sort on the list field {target.name}", path=target.name)
+        if sort.field in seen:
+            raise QueryError(f"{target.name} appears twice in sorts", path=target.name)
+        seen.add(sort.field)
+        out.append(Sort(sort.field, descending=bool(sort.descending)))
+    return tuple(out)
+
+
+def _int(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise QueryError(f"{name} must be an integer, not {value!r}")
+    return value
+
+
+def resolve_query(
+    query: Query | Expr | None,
+    spec: IndexSpec,
+    *,
+    default_limit: int = DEFAULT_LIMIT,
+    max_limit: int = MAX_LIMIT,
+) -> Query:
+    """Check ``query`` against the indexed fields and return its normalised form.
+
+    Args:
+        query: a :class:`~.ast.Query`, a bare expression (a filter with default paging), or
+            ``None`` (everything, default paging).
+        spec: the indexed fields of the resource type.
+        default_limit: page size used when the query gives none.
+        max_limit: the largest page size accepted.
+
+    Returns:
+        A new query with normalised values (canonical kinds, datetimes in UTC, value lists as
+        tuples, ``is_null``/``exists`` without a value as ``True``), validated sorts, and a
+        concrete ``limit``.
+
+    Raises:
+        QueryError: an unknown or unindexed field (the message lists the indexed paths and the
+            meta fields), an operator that does not fit the field's kind, a value of the wrong
+            kind, a null comparison value (use ``is_null``), an empty value list, an invalid or
+            over-long regex, a sort on a list field or a repeated sort field, a limit outside
+            ``1..max_limit``, a negative offset, an offset combined with a cursor, or a cursor
+            that is malformed or belongs to another query.
+    """
+    if query is None:
+        query = Query()
+    elif isinstance(query, Condition | And | Or | Not):
+        query = Query(where=query)
+    elif not isinstance(query, Query):
+        raise QueryError(f"expected a Query or an expression, not {type(query).__name__}")
+
+    where = None
+    if query.where is not None:
+        check_depth(query.where, MAX_EXPR_DEPTH)
+        where = _expr(query.where, spec)
+    sorts = _sorts(query.sorts, spec)
+
+    limit = default_limit if query.limit is None else _int(query.limit, "limit")
+    if not 1 <= limit <= max_limit:
+        raise QueryError(f"limit must be between 1 and {max_limit}, not {limit}")
+    offset = _int(query.offset, "offset")
+    if offset < 0:
+        raise QueryError(f"offset must not be negative, not {offset}")
+    if query.is_deleted is not None and not isinstance(query.is_deleted, bool):
+        raise QueryError(f"is_deleted must be true, false or null, not {query.is_deleted!r}")
+    if query.cursor is not None and offset > 0:
+        raise QueryError("a query cannot have both a cursor and an offset")
+
+    resolved = Query(
+        where=where,
+        sorts=sorts,
+        limit=limit,
+        offset=offset,
+        cursor=query.cursor,
+        is_deleted=query.is_deleted,
+    )
+    if resolved.cursor is not None:
+        decode_cursor(resolved, resolved.cursor)
+    return resolved

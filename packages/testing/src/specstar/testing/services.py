@@ -1,0 +1,68 @@
+"""Locating the external services tests need (PostgreSQL, Redis, RabbitMQ, S3).
+
+A test that needs a service asks its fixture. When the service does not answer, the test is
+skipped with the reason — unless ``SPECSTAR_REQUIRE_SERVICES=1`` (set by CI), where it fails.
+Tests only ever reach loopback addresses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+__all__ = ["DEFAULTS", "ServiceUnavailable", "require", "services_required", "service_url"]
+
+DEFAULTS = {
+    "postgres": ("SPECSTAR_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    "redis": ("SPECSTAR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    "rabbitmq": ("SPECSTAR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+}
+_PORTS = {"postgresql": 5432, "postgres": 5432, "redis": 6379, "amqp": 5672}
+
+
+class ServiceUnavailable(RuntimeError):
+    """A required service does not answer."""
+
+
+def services_required() -> bool:
+    """Whether missing services must fail tests instead of skipping them."""
+    return os.environ.get("SPECSTAR_REQUIRE_SERVICES", "") not in ("", "0", "false", "no")
+
+
+def service_url(name: str) -> str:
+    """The configured URL of a service (environment variable or the loopback default)."""
+    env, default = DEFAULTS[name]
+    return os.environ.get(env) or default
+
+
+def _probe(url: str, timeout: float = 1.0) -> None:
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or _PORTS.get(parts.scheme, 0)
+    try:
+        if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
+            raise ServiceUnavailable(f"{url}: tests only talk to loopback addresses")
+    except OSError as exc:
+        raise ServiceUnavailable(f"{url}: cannot resolve {host}: {exc}") from exc
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ServiceUnavailable(f"{url}: nothing answers on {host}:{port} ({exc})") from exc
+
+
+def require(name: str) -> str:
+    """The URL of a reachable service; otherwise skip (or fail under CI's requirement)."""
+    url = service_url(name)
+    try:
+        _probe(url)
+    except ServiceUnavailable as exc:
+        message = f"{name} unavailable: {exc}"
+        if services_required():
+            pytest.fail(f"{message} (SPECSTAR_REQUIRE_SERVICES=1)", pytrace=False)
+        pytest.skip(message)
+    return url

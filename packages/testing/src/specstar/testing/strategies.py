@@ -1,0 +1,141 @@
+"""Hypothesis strategies for the test model, its data and queries over it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import strategies as st
+
+from specstar.core.query.ast import And, Condition, Expr, Field, Not, Op, Or, Query, Sort
+
+from .models import Address, Item
+
+__all__ = ["conditions", "item_data", "queries", "sorts"]
+
+# Small pools make equal values, ties and nulls frequent, which is where adapters disagree.
+_NAMES = st.sampled_from(["a", "b", "B", "ab", "ba", "é", "Z", "a b", "", "a%", "a_b", "'q\""])
+_CITIES = st.sampled_from(["Oslo", "oslo", "Rome", "Ürümqi", ""])
+_TAGS = st.sampled_from(["x", "y", "z", "X", "x y"])
+_AGES = st.one_of(st.none(), st.integers(-3, 5), st.sampled_from([2**40, -(2**40)]))
+_SCORES = st.one_of(
+    st.none(),
+    st.sampled_from([0.0, -0.0, 0.5, -1.25, 2.0, 1e-9, 1e15]),
+    st.integers(-2, 2).map(float),
+)
+_TZ = st.sampled_from([UTC, timezone(timedelta(hours=5)), timezone(timedelta(hours=-7, minutes=-30))])
+_BASE = datetime(2024, 1, 1, tzinfo=UTC)
+_DATES = st.one_of(
+    st.none(),
+    st.builds(
+        lambda minutes, tz: (_BASE + timedelta(minutes=minutes)).astimezone(tz),
+        st.integers(-600, 600).map(lambda m: m * 30),
+        _TZ,
+    ),
+)
+
+
+def item_data() -> st.SearchStrategy[Item]:
+    """Items with many ties and nulls."""
+    return st.builds(
+        Item,
+        name=_NAMES,
+        email=st.none(),
+        age=_AGES,
+        score=_SCORES,
+        active=st.booleans(),
+        born=_DATES,
+        tags=st.lists(_TAGS, max_size=3),
+        address=st.one_of(st.none(), st.builds(Address, city=_CITIES, zip=st.none())),
+    )
+
+
+_SCALAR_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "name": _NAMES,
+    "age": _AGES.filter(lambda v: v is not None),
+    "score": _SCORES.filter(lambda v: v is not None),
+    "born": _DATES.filter(lambda v: v is not None),
+    "address.city": _CITIES,
+}
+
+
+def _scalar_condition() -> st.SearchStrategy[Condition]:
+    def build(path: str) -> st.SearchStrategy[Condition]:
+        values = _SCALAR_FIELDS[path]
+        ops = [Op.eq, Op.ne, Op.gt, Op.gte, Op.lt, Op.lte]
+        single = st.builds(lambda op, v: Condition(Field(path), op, v), st.sampled_from(ops), values)
+        multi = st.builds(
+            lambda op, vs: Condition(Field(path), op, tuple(vs)),
+            st.sampled_from([Op.in_, Op.not_in]),
+            st.lists(values, min_size=1, max_size=3),
+        )
+        options = [single, multi]
+        if path in ("name", "address.city"):
+            options.append(
+                st.builds(
+                    lambda op, v: Condition(Field(path), op, v),
+                    st.sampled_from([Op.contains, Op.starts_with, Op.ends_with]),
+                    st.sampled_from(["a", "b", "", "%", "_", "é", "O"]),
+                )
+            )
+            options.append(
+                st.builds(
+                    lambda p: Condition(Field(path), Op.regex, p),
+                    st.sampled_from(["^a", "b$", "a.b", "[A-Z]", "^$"]),
+                )
+            )
+        return st.one_of(options)
+
+    return st.sampled_from(sorted(_SCALAR_FIELDS)).flatmap(build)
+
+
+def _other_condition() -> st.SearchStrategy[Condition]:
+    paths = [*_SCALAR_FIELDS, "tags", "active"]
+    return st.one_of(
+        st.builds(lambda v: Condition(Field("active"), Op.eq, v), st.booleans()),
+        st.builds(lambda v: Condition(Field("tags"), Op.contains, v), _TAGS),
+        st.builds(
+            lambda vs: Condition(Field("tags"), Op.contains_any, tuple(vs)),
+            st.lists(_TAGS, min_size=1, max_size=3),
+        ),
+        st.builds(
+            lambda p, op, flag: Condition(Field(p), op, flag),
+            st.sampled_from(paths),
+            st.sampled_from([Op.is_null, Op.exists]),
+            st.booleans(),
+        ),
+    )
+
+
+def conditions(max_leaves: int = 6) -> st.SearchStrategy[Expr]:
+    """Random boolean expressions over the indexed fields of :class:`Item`."""
+    leaf: st.SearchStrategy[Expr] = st.one_of(_scalar_condition(), _other_condition())
+    return st.recursive(
+        leaf,
+        lambda children: st.one_of(
+            st.lists(children, min_size=1, max_size=3).map(lambda xs: And(tuple(xs))),
+            st.lists(children, min_size=1, max_size=3).map(lambda xs: Or(tuple(xs))),
+            children.map(Not),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def sorts() -> st.SearchStrategy[tuple[Sort, ...]]:
+    """Zero to three distinct sort keys (list fields cannot be sorted)."""
+    keys = ["name", "age", "score", "born", "active", "address.city", "$created_time"]
+    return st.lists(st.sampled_from(keys), max_size=3, unique=True).flatmap(
+        lambda ks: st.tuples(*[st.booleans() for _ in ks]).map(
+            lambda flags: tuple(Sort(Field.parse(k), d) for k, d in zip(ks, flags, strict=True))
+        )
+    )
+
+
+def queries() -> st.SearchStrategy[Query]:
+    """Filter + sort + page size."""
+    return st.builds(
+        Query,
+        where=st.one_of(st.none(), conditions()),
+        sorts=sorts(),
+        limit=st.integers(1, 20),
+    )

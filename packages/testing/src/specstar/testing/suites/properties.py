@@ -1,0 +1,62 @@
+"""Property-based checks: the adapter agrees with the reference on random data and queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
+
+from specstar.core import Query, ResourceManager, StorageFactory
+from specstar.core.query import evaluate
+
+from ..models import Item
+from ..stateful import storage_state_machine
+from ..strategies import item_data, queries
+from .base import SuiteBase
+
+
+class PropertyTests(SuiteBase):
+    #: hypothesis examples per property; adapters with slow writes may lower these.
+    differential_examples = 60
+    state_machine_examples = 25
+
+    def test_random_queries_match_reference(self, items: ResourceManager[Item]) -> None:
+        @settings(
+            max_examples=self.differential_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+        @given(rows=st.lists(item_data(), min_size=0, max_size=12), query=queries())
+        def check(rows: list[Item], query: Query) -> None:
+            for meta in list(items.iter_all(Query(is_deleted=None))):
+                items.permanently_delete(meta.resource_id)
+            for row in rows:
+                items.create(row)
+            resolved = items.resolve(query)
+            everything = list(items.iter_all(Query(is_deleted=None)))
+            want = evaluate.run(everything, resolved)
+            got = items.storage.search(resolved)
+            assert [m.resource_id for m in got.items] == [m.resource_id for m in want.items]
+            assert got.has_more == want.has_more
+            assert items.storage.count(resolved) == evaluate.count(everything, resolved)
+            if got.next_cursor is not None:  # the next page agrees too
+                nxt = resolved.replace(cursor=got.next_cursor)
+                assert [m.resource_id for m in items.storage.search(nxt).items] == [
+                    m.resource_id for m in evaluate.run(everything, nxt).items
+                ]
+
+        check()
+
+    def test_state_machine_against_reference(self, storage_factory: StorageFactory) -> None:
+        machine: Any = storage_state_machine(storage_factory)
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=self.state_machine_examples,
+                stateful_step_count=30,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
+        )

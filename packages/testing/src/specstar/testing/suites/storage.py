@@ -1,0 +1,20 @@
+"""The full storage conformance suite."""
+
+from __future__ import annotations
+
+from .concurrency import ConcurrencyTests
+from .properties import PropertyTests
+from .queries import QueryTests
+from .revisions import RevisionTests
+
+
+class StorageSuite(RevisionTests, ConcurrencyTests, QueryTests, PropertyTests):
+    """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.
+
+    Wire an adapter in with one fixture::
+
+        class TestSQLite(StorageSuite):
+            @pytest.fixture
+            def storage_factory(self, tmp_path):
+                return SQLiteStorageFactory(tmp_path)
+    """
