@@ -38,7 +38,9 @@ def main() -> None:
         print("\nHistory of Dune:")
         for info in books.list_revision_infos(dune.resource_id):
             data = books.get(dune.resource_id, revision_id=info.revision_id).data
-            print(f"  {info.revision_id} by {info.created_by}: rating={data.rating} tags={data.tags}")
+            print(
+                f"  {info.revision_id} by {info.created_by}: rating={data.rating} tags={data.tags}"
+            )
 
         try:
             books.create(Book(title="Dune (copy)", isbn="978-0441013593", year=1965))

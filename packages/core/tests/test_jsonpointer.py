@@ -287,8 +287,9 @@ def test_project_never_mutates_or_aliases() -> None:
 json_leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
 json_values = st.recursive(
     json_leaves,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
     max_leaves=20,
 )
 json_objects = st.dictionaries(st.text(max_size=4), json_values, max_size=5)

@@ -251,8 +251,7 @@ def build_spec(
             f = IndexedField(item[0], kind, is_list)
         else:
             raise TypeError(
-                f"indexed_fields items must be a path, (path, type) or IndexedField, "
-                f"not {item!r}"
+                f"indexed_fields items must be a path, (path, type) or IndexedField, not {item!r}"
             )
         fields[f.path] = f
     for path in unique:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -201,7 +201,7 @@ class ResourceManager(Generic[T]):
     # == data helpers ===========================================================================
 
     def _coerce(self, data: Any) -> T:
-        return models.decode_data(self.model, data)  # type: ignore[no-any-return]
+        return cast(T, models.decode_data(cast(Any, self.model), data))
 
     def _builtins(self, data: T) -> dict[str, Any]:
         out: dict[str, Any] = msgspec.to_builtins(data, builtin_types=(datetime,))
@@ -269,7 +269,9 @@ class ResourceManager(Generic[T]):
                 time.sleep(random.uniform(0, delay))
                 delay = min(delay * 2, 0.05)
 
-    def _run_write(self, ctx: OperationContext, expected: str | None, body: Callable[[], Any]) -> Any:
+    def _run_write(
+        self, ctx: OperationContext, expected: str | None, body: Callable[[], Any]
+    ) -> Any:
         try:
             result = self._retry_conflicts(expected, body)
         except Exception as exc:
@@ -759,9 +761,7 @@ class ResourceManager(Generic[T]):
         now: datetime | UnsetType = UNSET,
     ) -> ResourceMeta:
         """Remove the resource and its whole history for good. Returns the last meta."""
-        ctx = self._context(
-            "permanently_delete", user, now, write=True, resource_id=resource_id
-        )
+        ctx = self._context("permanently_delete", user, now, write=True, resource_id=resource_id)
 
         def attempt() -> ResourceMeta:
             meta = self._meta(resource_id, include_deleted=True)
@@ -808,9 +808,7 @@ class ResourceManager(Generic[T]):
                 cutoff = before if before.tzinfo else before.astimezone()
                 candidates = [i for i in candidates if i.created_time < cutoff]
             victims = [
-                i.revision_id
-                for i in candidates
-                if i.revision_id != meta.current_revision_id
+                i.revision_id for i in candidates if i.revision_id != meta.current_revision_id
             ]
             if not victims:
                 return 0
@@ -949,10 +947,9 @@ class ResourceManager(Generic[T]):
         stale, self._stale_paths = self._stale_paths, frozenset()
         try:
             total = self.count(Query(is_deleted=None))
-            done = changed = 0
-            for meta in self.iter_all(Query(is_deleted=None)):
+            changed = 0
+            for done, meta in enumerate(self.iter_all(Query(is_deleted=None)), start=1):
                 changed += self._reindex_one(meta.resource_id)
-                done += 1
                 if done % 500 == 0 or done == total:
                     if progress:
                         progress(done, total)

@@ -93,8 +93,8 @@ def _constraints_of(item: Any) -> dict[str, Any]:
     if not module.startswith(("pydantic", "annotated_types")):
         return {}
     out: dict[str, Any] = {}
-    pydantic = _pydantic()
-    if pydantic is not None and isinstance(item, pydantic.fields.FieldInfo):
+    fields_module = sys.modules.get("pydantic.fields")
+    if fields_module is not None and isinstance(item, fields_module.FieldInfo):
         for inner in item.metadata:
             out.update(_constraints_of(inner))
         return out
@@ -272,7 +272,7 @@ def _convert_model(model: type, pending: dict[type, type[msgspec.Struct]]) -> ty
     spec: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     for name, info in fields.items():
         if info.default_factory is not None:
-            if getattr(info, "default_factory_takes_data", False):
+            if getattr(info, "default_factory_takes_validated_data", False):
                 raise TypeError(
                     f"{model.__qualname__}.{name}: a default_factory that takes the validated "
                     "data cannot be converted to a msgspec.Struct"
@@ -306,6 +306,35 @@ def _convert_model(model: type, pending: dict[type, type[msgspec.Struct]]) -> ty
         )
     struct_type.__annotations__.update(annotations)
     return struct_type
+
+
+def _custom_type(info: msgspec.inspect.Type, seen: set[type]) -> type | None:
+    """The first class msgspec only handles through hooks (a ``CustomType``) inside ``info``."""
+    if isinstance(info, msgspec.inspect.CustomType):
+        return info.cls
+    children: list[msgspec.inspect.Type] = []
+    if isinstance(info, msgspec.inspect.StructType):
+        if info.cls in seen:
+            return None
+        seen.add(info.cls)
+        children = [field.type for field in info.fields]
+    elif isinstance(info, msgspec.inspect.Metadata):
+        children = [info.type]
+    elif isinstance(info, msgspec.inspect.UnionType):
+        children = list(info.types)
+    elif isinstance(info, msgspec.inspect.DictType):
+        children = [info.key_type, info.value_type]
+    elif isinstance(info, msgspec.inspect.TupleType):
+        children = list(info.item_types)
+    else:
+        item_type = getattr(info, "item_type", None)
+        if isinstance(item_type, msgspec.inspect.Type):
+            children = [item_type]
+    for child in children:
+        found = _custom_type(child, seen)
+        if found is not None:
+            return found
+    return None
 
 
 def as_struct_type(model: type) -> type[msgspec.Struct]:
@@ -353,7 +382,10 @@ def as_struct_type(model: type) -> type[msgspec.Struct]:
         pending: dict[type, type[msgspec.Struct]] = {}
         struct_type = _convert_model(model, pending)
         try:
-            msgspec.inspect.type_info(struct_type)  # resolve and check every annotation now
+            info = msgspec.inspect.type_info(struct_type)  # resolve every annotation now
+            custom = _custom_type(info, set())
+            if custom is not None:
+                raise TypeError(f"msgspec cannot validate values of type {custom.__qualname__}")
         except TypeError as exc:
             raise TypeError(
                 f"cannot convert pydantic model {model.__qualname__} to a msgspec.Struct: {exc}"
@@ -402,24 +434,48 @@ def _replace_at(obj: Any, keys: list[Any], new: Any) -> Any:
     raise _NoLocation
 
 
+def _convert(data: Any, struct_type: type[S]) -> S:
+    # Strict value conversion, JSON-like coercion of dict keys (``{"1": ...}`` for dict[int, ...]).
+    return msgspec.convert(data, type=struct_type, strict=True, str_keys=True)
+
+
 def _find_key(
-    struct_type: type[msgspec.Struct], root: Any, keys: list[Any], mapping: Any, error: str
+    struct_type: type[msgspec.Struct],
+    root: Any,
+    keys: list[Any],
+    mapping: Any,
+    *,
+    found: list[tuple[list[Any], Any]],
+    error: str,
 ) -> Any:
     """The key of ``mapping`` (found at ``keys`` in ``root``) that causes ``error``.
 
-    msgspec reports dict entries as ``[...]``; re-validating the document with the mapping
-    reduced to one entry at a time finds the first entry that reproduces the same error.
+    msgspec reports dict entries as ``[...]``, hiding the key. Re-validating the document with
+    the mapping reduced to a single entry finds the entry that reproduces the same error. The
+    dicts already located on the way (``found``: their keys path and culprit key) are reduced
+    to their culprit entry as well, so a later entry of an enclosing dict cannot reproduce the
+    error in its place.
     """
     if not isinstance(mapping, Mapping):
         raise _NoLocation
+    reduced = root
+    for outer_keys, outer_key in found:
+        outer = _get_at(reduced, outer_keys)
+        reduced = _replace_at(reduced, outer_keys, {outer_key: outer[outer_key]})
     for key in mapping:
-        candidate = _replace_at(root, keys, {key: mapping[key]})
+        candidate = _replace_at(reduced, keys, {key: mapping[key]})
         try:
-            msgspec.convert(candidate, type=struct_type, strict=True)
+            _convert(candidate, struct_type)
         except msgspec.ValidationError as exc:
             if str(exc) == error:
                 return key
     raise _NoLocation
+
+
+def _get_at(obj: Any, keys: list[Any]) -> Any:
+    for key in keys:
+        obj = obj[key]
+    return obj
 
 
 def _member_name(current: Any, path: str, pos: int) -> str:
@@ -446,6 +502,7 @@ def _locate(
     """Pointer tokens for a msgspec error path such as ``$.a.b[0]`` (``$`` is the root)."""
     tokens: list[str] = []
     keys: list[Any] = []
+    found: list[tuple[list[Any], Any]] = []
     current = root
     pos = 1
     try:
@@ -458,7 +515,8 @@ def _locate(
                 pos += 5
                 if current is _UNKNOWN:
                     raise _NoLocation
-                key = _find_key(struct_type, root, keys, current, error)
+                key = _find_key(struct_type, root, keys, current, found=found, error=error)
+                found.append((list(keys), key))
             elif path[pos] == "[":
                 end = path.index("]", pos)
                 key = int(path[pos + 1 : end])
@@ -472,7 +530,9 @@ def _locate(
             except (LookupError, TypeError):
                 current = _UNKNOWN
         if key_error and current is not _UNKNOWN:
-            tokens.append(str(_find_key(struct_type, root, keys, current, error)))
+            tokens.append(
+                str(_find_key(struct_type, root, keys, current, found=found, error=error))
+            )
     except (_NoLocation, ValueError):
         pass
     return tokens
@@ -507,7 +567,8 @@ def decode_data(struct_type: type[S], data: Any, *, loc_prefix: str = "") -> S:
     Conversion is strict, with the same semantics as decoding JSON into the type: ISO 8601
     strings become ``datetime``/``date``/``time``, base64 strings become ``bytes``, strings
     become ``UUID``/``Decimal``, lists become tuples and sets, enum values become enum members,
-    and integers are accepted for floats; but ``"1"`` is not an ``int``, ``1.0`` is not an
+    string dict keys become the key type (``{"1": ...}`` for ``dict[int, ...]``), and
+    integers are accepted for floats; but ``"1"`` is not an ``int``, ``1.0`` is not an
     ``int`` and ``True`` is not a number. Python values of those types (``datetime``, ``UUID``,
     ...) are accepted as well.
 
@@ -538,7 +599,7 @@ def decode_data(struct_type: type[S], data: Any, *, loc_prefix: str = "") -> S:
     elif _is_pydantic_instance(data):
         data = data.model_dump(mode="python")
     try:
-        return msgspec.convert(data, type=struct_type, strict=True)
+        return _convert(data, struct_type)
     except msgspec.ValidationError as exc:
         raise _to_validation_error(struct_type, data, str(exc), loc_prefix) from None
 
@@ -649,8 +710,8 @@ def find_annotated_fields(struct_type: type[Any], marker_type: type[M]) -> list[
     ``Annotated`` is looked for through ``Optional``/``X | None`` in both nestings
     (``Optional[Annotated[T, m]]`` and ``Annotated[Optional[T], m]``). Fields whose type is
     (optionally) another Struct are searched too, giving dotted paths such as
-    ``"address.city"``; fields inside lists, dicts or unions of several types are not.
-    Recursive Struct types are searched once per path.
+    ``"address.city"``; fields inside lists, dicts or unions of several types are not. A
+    Struct type is not entered again below itself, so recursive types end after one level.
 
     Args:
         struct_type: a Struct type, or a Pydantic model class (converted with

@@ -122,7 +122,7 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
     switch_to: str | None = None
     is_deleted: bool | None = None
     indexed_data: dict[str, Any] | None = None
-    schema_version: str | None | msgspec.UnsetType = msgspec.UNSET
+    schema_version: str | msgspec.UnsetType | None = msgspec.UNSET
     touch: bool = True
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["DEFAULTS", "ServiceUnavailable", "require", "services_required", "service_url"]
+__all__ = ["DEFAULTS", "ServiceUnavailable", "require", "service_url", "services_required"]
 
 DEFAULTS = {
     "postgres": ("SPECSTAR_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"),

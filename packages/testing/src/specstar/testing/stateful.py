@@ -66,7 +66,7 @@ def storage_state_machine(factory: StorageFactory) -> type[RuleBasedStateMachine
 
         @rule(rid=IDS, tag=st.sampled_from(["x", "y"]), age=st.integers(0, 3))
         def patch(self, rid: str, tag: str, age: int) -> None:
-            ops = [
+            ops: list[dict[str, Any]] = [
                 {"op": "add", "path": "/tags/-", "value": tag},
                 {"op": "replace", "path": "/age", "value": age},
             ]

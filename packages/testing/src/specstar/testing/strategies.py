@@ -23,7 +23,9 @@ _SCORES = st.one_of(
     st.sampled_from([0.0, -0.0, 0.5, -1.25, 2.0, 1e-9, 1e15]),
     st.integers(-2, 2).map(float),
 )
-_TZ = st.sampled_from([UTC, timezone(timedelta(hours=5)), timezone(timedelta(hours=-7, minutes=-30))])
+_TZ = st.sampled_from(
+    [UTC, timezone(timedelta(hours=5)), timezone(timedelta(hours=-7, minutes=-30))]
+)
 _BASE = datetime(2024, 1, 1, tzinfo=UTC)
 _DATES = st.one_of(
     st.none(),
@@ -63,7 +65,9 @@ def _scalar_condition() -> st.SearchStrategy[Condition]:
     def build(path: str) -> st.SearchStrategy[Condition]:
         values = _SCALAR_FIELDS[path]
         ops = [Op.eq, Op.ne, Op.gt, Op.gte, Op.lt, Op.lte]
-        single = st.builds(lambda op, v: Condition(Field(path), op, v), st.sampled_from(ops), values)
+        single = st.builds(
+            lambda op, v: Condition(Field(path), op, v), st.sampled_from(ops), values
+        )
         multi = st.builds(
             lambda op, vs: Condition(Field(path), op, tuple(vs)),
             st.sampled_from([Op.in_, Op.not_in]),

@@ -53,9 +53,7 @@ class SuiteBase:
         return store.capabilities
 
     @pytest.fixture
-    def make_manager(
-        self, storage_factory: StorageFactory
-    ) -> Callable[..., ResourceManager[Any]]:
+    def make_manager(self, storage_factory: StorageFactory) -> Callable[..., ResourceManager[Any]]:
         def make(model: type = Item, **kwargs: Any) -> ResourceManager[Any]:
             kwargs.setdefault("name", f"t-{uuid.uuid4().hex[:10]}")
             if model is Item:

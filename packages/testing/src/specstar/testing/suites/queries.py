@@ -62,7 +62,11 @@ class QueryTests(SuiteBase):
         ("nested eq", QB["address.city"] == "Oslo", ["alpha"]),
         ("bool", QB["active"] == False, ["Gamma", "zeta"]),  # noqa: E712
         ("contains list", QB["tags"].contains("b"), ["alpha", "Gamma", "zeta"]),
-        ("contains_any", QB["tags"].contains_any(["a", "c"]), ["alpha", "delta", "épsilon", "zeta"]),
+        (
+            "contains_any",
+            QB["tags"].contains_any(["a", "c"]),
+            ["alpha", "delta", "épsilon", "zeta"],
+        ),
         ("contains str", QB["name"].contains("et"), ["beta", "zeta", "eta", "theta"]),
         ("starts_with", QB["name"].starts_with("e"), ["eta"]),
         ("ends_with", QB["name"].ends_with("ta"), ["beta", "delta", "zeta", "eta", "theta"]),
@@ -149,8 +153,10 @@ class QueryTests(SuiteBase):
             seen.extend(m.resource_id for m in page.items)
             if not page.has_more:
                 break
-            q = q.replace(cursor=page.next_cursor) if mode == "cursor" else q.replace(
-                offset=q.offset + 4
+            q = (
+                q.replace(cursor=page.next_cursor)
+                if mode == "cursor"
+                else q.replace(offset=q.offset + 4)
             )
         assert len(seen) == len(set(seen)), "a row was repeated"
         everything = [m.resource_id for m in items.iter_all()]

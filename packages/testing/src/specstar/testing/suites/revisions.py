@@ -192,7 +192,9 @@ class RevisionTests(SuiteBase):
         assert not items.exists(rid)
         assert items.exists(rid, include_deleted=True)
         assert rid not in [m.resource_id for m in items.search()]
-        assert rid in [m.resource_id for m in items.search(items.resolve().replace(is_deleted=True))]
+        assert rid in [
+            m.resource_id for m in items.search(items.resolve().replace(is_deleted=True))
+        ]
         # the unique value is released while deleted ...
         other = items.create(Item(name="b", email="a@x")).resource_id
         with pytest.raises(UniqueConstraintError):
