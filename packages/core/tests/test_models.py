@@ -241,7 +241,7 @@ def test_pydantic_conversion_defaults() -> None:
     first = decode_data(
         user, {"name": "Bo", "address": {"city": "X"}, "created": "2024-01-01T00:00:00Z"}
     )
-    second = user(name="Cy", address=as_struct_type(PAddress)(city="Y"), created=None)  # type: ignore[call-arg]
+    second = user(name="Cy", address=as_struct_type(PAddress)(city="Y"), created=None)
     for instance in (first, second):
         assert instance.age == 0  # type: ignore[attr-defined]
         assert instance.email is None  # type: ignore[attr-defined]

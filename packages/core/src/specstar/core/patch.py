@@ -346,7 +346,8 @@ def apply_json_patch(doc: Any, operations: Sequence[Mapping[str, Any] | JsonPatc
             ``value`` or ``from``; :class:`JsonPatchOperation` instances are accepted too.
 
     Returns:
-        The patched document (a new object, even if no operation changed anything).
+        The patched document (a new object, even if no operation changed anything; mappings
+        in it are dicts and arrays are lists, also where the input held tuples).
 
     Raises:
         PatchError: the patch is malformed (not an array, an operation that is not an object,
