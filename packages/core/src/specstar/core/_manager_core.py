@@ -1,0 +1,244 @@
+"""Shared state and helpers of the ResourceManager (context, data, pipeline plumbing)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar, cast
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from . import models
+from .annotations import Unique
+from .codec import Codec, Encoding
+from .context import ContextDefaults, NowSource, Scope, UserSource, resolve_context, scope_var
+from .errors import (
+    ConflictError,
+    GoneError,
+    NotFoundError,
+    PreconditionFailedError,
+)
+from .indexes import IndexedField, IndexSpec, build_spec, extract_indexed
+from .memory import MemoryStorage
+from .naming import default_id_generator, kebab_case
+from .pipeline import (
+    ConstraintChecker,
+    EventHandler,
+    EventPhase,
+    OperationContext,
+    PermissionChecker,
+    Pipeline,
+    ValidatorLike,
+)
+from .ports import NewRevision, Storage, StorageFactory
+from .types import (
+    ResourceMeta,
+    RevisionInfo,
+    RevisionStatus,
+)
+
+T = TypeVar("T")
+log = logging.getLogger("specstar.manager")
+
+
+class ManagerCore(Generic[T]):
+    """State and helpers shared by the manager's operation groups."""
+
+    def __init__(
+        self,
+        model: type[T],
+        *,
+        storage: Storage | None = None,
+        storage_factory: StorageFactory | None = None,
+        name: str | None = None,
+        indexed_fields: Iterable[str | tuple[str, Any] | IndexedField] = (),
+        id_generator: Callable[[], str] | None = None,
+        default_status: RevisionStatus = RevisionStatus.stable,
+        default_user: UserSource | UnsetType = UNSET,
+        default_now: NowSource | UnsetType = UNSET,
+        strict_operation_context: bool = False,
+        encoding: Encoding = "json",
+        schema_version: str | None = None,
+        default_limit: int = 50,
+        max_limit: int = 1000,
+        permission_checker: PermissionChecker | None = None,
+        validators: Sequence[ValidatorLike] = (),
+        constraint_checkers: Sequence[ConstraintChecker] = (),
+        event_handlers: Iterable[EventHandler | Callable[[Any], Any]] = (),
+        conflict_timeout: float = 30.0,
+        auto_reindex: bool = True,
+    ) -> None:
+        self.model: type[T] = models.as_struct_type(model)  # type: ignore[assignment]
+        self.source_model = model
+        self.name = name or kebab_case(getattr(model, "__name__", "resource"))
+        if storage is None:
+            storage = storage_factory.build(self.name) if storage_factory else MemoryStorage()
+        self.storage = storage
+        unique = [path for path, _ in models.find_annotated_fields(self.model, Unique)]
+        self.index_spec: IndexSpec = build_spec(self.model, indexed_fields, unique)
+        self.codec: Codec[T] = Codec(self.model, encoding)
+        self.schema_version = schema_version
+        self.default_status = RevisionStatus(default_status)
+        self.id_generator = id_generator or default_id_generator(self.name)
+        self.defaults = ContextDefaults(
+            user=default_user, now=default_now, strict=strict_operation_context
+        )
+        if not 1 <= default_limit <= max_limit:
+            raise ValueError("need 1 <= default_limit <= max_limit")
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.pipeline = Pipeline(
+            permission_checker=permission_checker,
+            validators=validators,
+            constraint_checkers=constraint_checkers,
+            event_handlers=event_handlers,
+        )
+        self.conflict_timeout = conflict_timeout
+        self._scopes = scope_var(self.name)
+        self._bound: Scope | None = None
+        self._active = True
+        self._stale_paths: frozenset[str] = self.storage.setup(self.index_spec)
+        if self._stale_paths and auto_reindex:
+            log.info(
+                "%s: backfilling new indexed field(s) %s", self.name, sorted(self._stale_paths)
+            )
+            self.reindex()
+
+    def reindex(self, *, progress: Callable[[int, int], None] | None = None) -> int:
+        """Backfill indexed values; implemented by the search operations."""
+        raise NotImplementedError
+
+    # == context ================================================================================
+
+    def _context(
+        self,
+        action: str,
+        user: str | UnsetType,
+        now: datetime | UnsetType,
+        *,
+        write: bool,
+        resource_id: str | None = None,
+        **inputs: Any,
+    ) -> OperationContext:
+        if not self._active:
+            raise RuntimeError("this ResourceOps was used outside its using() block")
+        scopes = self._scopes.get()
+        if self._bound is not None:
+            scopes = (self._bound, *scopes)
+        u, n = resolve_context(
+            action, user=user, now=now, scopes=scopes, defaults=self.defaults, write=write
+        )
+        ctx = OperationContext(
+            action=action,
+            resource_name=self.name,
+            user=u,
+            now=n,
+            resource_id=resource_id,
+            inputs=inputs,
+        )
+        self.pipeline.authorize(ctx)
+        return ctx
+
+    # == data helpers ===========================================================================
+
+    def _coerce(self, data: Any) -> T:
+        return cast(T, models.decode_data(cast(Any, self.model), data))
+
+    def _builtins(self, data: T) -> dict[str, Any]:
+        out: dict[str, Any] = msgspec.to_builtins(data, builtin_types=(datetime,))
+        return out
+
+    def _indexed(self, data: T) -> dict[str, Any]:
+        return extract_indexed(self._builtins(data), self.index_spec)
+
+    def _load(self, rid: str, revision_id: str) -> tuple[RevisionInfo, T]:
+        stored = self.storage.get_revision(rid, revision_id)
+        if stored is None:
+            raise NotFoundError(
+                f"revision {revision_id!r} of {rid!r} does not exist",
+                resource_id=rid,
+                revision_id=revision_id,
+            )
+        return stored.info, self.codec.decode(stored.data)
+
+    def _info(self, rid: str, revision_id: str) -> RevisionInfo:
+        info = self.storage.get_revision_info(rid, revision_id)
+        if info is None:
+            raise NotFoundError(
+                f"revision {revision_id!r} of {rid!r} does not exist",
+                resource_id=rid,
+                revision_id=revision_id,
+            )
+        return info
+
+    def _meta(self, rid: str, *, include_deleted: bool = False) -> ResourceMeta:
+        meta = self.storage.get_meta(rid)
+        if meta is None:
+            raise NotFoundError(f"{self.name} {rid!r} does not exist", resource_id=rid)
+        if meta.is_deleted and not include_deleted:
+            raise GoneError(rid)
+        return meta
+
+    def _check_expected(self, meta: ResourceMeta, expected: str | None) -> None:
+        if expected is not None and meta.current_revision_id != expected:
+            raise PreconditionFailedError(meta.resource_id, expected, meta.current_revision_id)
+
+    def _prepare(self, ctx: OperationContext, data: T, *, previous: T | None) -> OperationContext:
+        """validate → constraints → before events, for the data about to be written."""
+        ctx = msgspec.structs.replace(ctx, data=data)
+        self.pipeline.validate(data)
+        self.pipeline.check_constraints(data, resource_id=ctx.resource_id, previous=previous)
+        self.pipeline.emit(EventPhase.before, ctx)
+        return ctx
+
+    def _finish(self, ctx: OperationContext, result: Any) -> None:
+        self.pipeline.emit(EventPhase.on_success, ctx, result=result)
+        self.pipeline.emit(EventPhase.after, ctx, result=result)
+
+    def _fail(self, ctx: OperationContext, error: BaseException) -> None:
+        self.pipeline.emit(EventPhase.on_failure, ctx, error=error)
+        self.pipeline.emit(EventPhase.after, ctx, error=error)
+
+    def _retry_conflicts(self, expected: str | None, attempt: Callable[[], Any]) -> Any:
+        """Run ``attempt`` until it does not lose a compare-and-swap race.
+
+        With an explicit ``expected`` revision the conflict goes to the caller at once;
+        otherwise the attempt re-reads and re-applies (so concurrent patches are never lost).
+        """
+        deadline = time.monotonic() + self.conflict_timeout
+        delay = 0.0005
+        while True:
+            try:
+                return attempt()
+            except PreconditionFailedError:
+                if expected is not None:
+                    raise
+                if time.monotonic() > deadline:
+                    raise ConflictError(
+                        f"gave up after {self.conflict_timeout}s of concurrent-write conflicts"
+                    ) from None
+                time.sleep(random.uniform(0, delay))
+                delay = min(delay * 2, 0.05)
+
+    def _run_write(
+        self, ctx: OperationContext, expected: str | None, body: Callable[[], Any]
+    ) -> Any:
+        try:
+            result = self._retry_conflicts(expected, body)
+        except Exception as exc:
+            self._fail(ctx, exc)
+            raise
+        self._finish(ctx, result)
+        return result
+
+    def _new_revision(self, data: T, status: RevisionStatus | None) -> NewRevision:
+        return NewRevision(
+            data=self.codec.encode(data),
+            data_hash=models.data_hash(data),
+            schema_version=self.schema_version,
+            status=RevisionStatus(status) if status is not None else self.default_status,
+        )

@@ -1,0 +1,217 @@
+"""Search, listing and index maintenance of the ResourceManager."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from . import jsonpointer
+from ._manager_core import ManagerCore
+from .errors import (
+    NotFoundError,
+    QueryError,
+)
+from .ports import Write
+from .query.ast import Expr, Field, Query
+from .query.resolve import resolve_query
+from .types import (
+    Page,
+    ResourceMeta,
+    SearchedResource,
+)
+
+T = TypeVar("T")
+log = logging.getLogger("specstar.manager")
+
+RETURNS_ALL = ("data", "info", "meta")
+
+
+class SearchOps(ManagerCore[T]):
+    """resolve, search, count, list, iteration and reindexing."""
+
+    # == search =================================================================================
+
+    def resolve(self, query: Query | Expr | None = None) -> Query:
+        """Validate and normalise a query for this model (see ``resolve_query``)."""
+        resolved = resolve_query(
+            query, self.index_spec, default_limit=self.default_limit, max_limit=self.max_limit
+        )
+        if self._stale_paths:
+            used = _data_paths(resolved)
+            stale = sorted(used & self._stale_paths)
+            if stale:
+                raise QueryError(
+                    f"indexed field(s) {', '.join(stale)} are not backfilled for existing "
+                    "resources yet; run manager.reindex() first",
+                    path=stale[0],
+                )
+        return resolved
+
+    def search_page(
+        self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET
+    ) -> Page[ResourceMeta]:
+        """One page of matching meta records, with the cursor to the next page."""
+        resolved = self.resolve(query)
+        self._context("search", user, UNSET, write=False, query=resolved)
+        return self.storage.search(resolved)
+
+    def search(
+        self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET
+    ) -> list[ResourceMeta]:
+        """Matching meta records (one page: ``limit`` rows at most)."""
+        return self.search_page(query, user=user).items
+
+    search_resources = search
+
+    def count(self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET) -> int:
+        """Number of matching resources (limit/offset/cursor are ignored)."""
+        resolved = self.resolve(query)
+        self._context("count", user, UNSET, write=False, query=resolved)
+        return self.storage.count(resolved)
+
+    count_resources = count
+
+    def list_page(
+        self,
+        query: Query | Expr | None = None,
+        *,
+        returns: Iterable[str] = RETURNS_ALL,
+        partial: Iterable[str] | None = None,
+        user: str | UnsetType = UNSET,
+    ) -> Page[SearchedResource[T]]:
+        """Like :meth:`search_page` with each row's data and revision info.
+
+        Args:
+            returns: which of ``"data"``, ``"info"``, ``"meta"`` to fill.
+            partial: JSON pointers / dotted paths; ``data`` then holds only those parts.
+        """
+        wanted = set(returns)
+        unknown = wanted - set(RETURNS_ALL)
+        if unknown:
+            raise QueryError(f"returns accepts data, info, meta — not {sorted(unknown)}")
+        pointers = (
+            None
+            if partial is None
+            else [jsonpointer.format_pointer(jsonpointer.to_pointer(p)) for p in partial]
+        )
+        page = self.search_page(query, user=user)
+        items: list[SearchedResource[T]] = []
+        for meta in page.items:
+            parts: dict[str, Any] = {}
+            if "meta" in wanted:
+                parts["meta"] = meta
+            if wanted & {"data", "info"}:
+                try:
+                    info, data = self._load(meta.resource_id, meta.current_revision_id)
+                except NotFoundError:
+                    continue  # permanently deleted since the search
+                if "info" in wanted:
+                    parts["info"] = info
+                if "data" in wanted:
+                    parts["data"] = (
+                        data
+                        if pointers is None
+                        else jsonpointer.project(msgspec.to_builtins(data), pointers)
+                    )
+            items.append(SearchedResource(**parts))
+        return Page(items=items, next_cursor=page.next_cursor, has_more=page.has_more)
+
+    def list(
+        self,
+        query: Query | Expr | None = None,
+        *,
+        returns: Iterable[str] = RETURNS_ALL,
+        partial: Iterable[str] | None = None,
+        user: str | UnsetType = UNSET,
+    ) -> list[SearchedResource[T]]:
+        """Matching resources (one page) with data, info and meta."""
+        return self.list_page(query, returns=returns, partial=partial, user=user).items
+
+    list_resources = list
+
+    def iter_all(
+        self, query: Query | Expr | None = None, *, page_size: int | None = None
+    ) -> Iterator[ResourceMeta]:
+        """Every matching meta record, page by page with a cursor (for bulk work)."""
+        base = query if isinstance(query, Query) else Query(where=query)
+        q = base.replace(limit=page_size or self.max_limit, cursor=None, offset=0)
+        while True:
+            page = self.search_page(q)
+            yield from page.items
+            if not page.has_more:
+                return
+            q = q.replace(cursor=page.next_cursor)
+
+    # == maintenance ============================================================================
+
+    def reindex(self, *, progress: Callable[[int, int], None] | None = None) -> int:
+        """Recompute ``indexed_data`` of every resource (deleted ones too) from its current
+        revision, then mark the indexed fields as backfilled. Returns how many metas changed.
+
+        ``progress(done, total)`` is called every 500 resources and at the end; by default
+        progress goes to the ``specstar.manager`` logger.
+        """
+        stale, self._stale_paths = self._stale_paths, frozenset()
+        try:
+            total = self.count(Query(is_deleted=None))
+            changed = 0
+            for done, meta in enumerate(self.iter_all(Query(is_deleted=None)), start=1):
+                changed += self._reindex_one(meta.resource_id)
+                if done % 500 == 0 or done == total:
+                    if progress:
+                        progress(done, total)
+                    else:
+                        log.info("reindex %s: %d/%d", self.name, done, total)
+        except BaseException:
+            self._stale_paths = stale
+            raise
+        self.storage.mark_indexed(self.index_spec.paths)
+        return changed
+
+    def _reindex_one(self, rid: str) -> int:
+        def attempt() -> int:
+            meta = self.storage.get_meta(rid)
+            if meta is None:
+                return 0
+            _, data = self._load(rid, meta.current_revision_id)
+            indexed = self._indexed(data)
+            if indexed == meta.indexed_data:
+                return 0
+            self.storage.commit(
+                Write(
+                    resource_id=rid,
+                    expected_revision_id=meta.current_revision_id,
+                    time=meta.updated_time,
+                    user=meta.updated_by,
+                    indexed_data=indexed,
+                    touch=False,
+                )
+            )
+            return 1
+
+        n: int = self._retry_conflicts(None, attempt)
+        return n
+
+
+def _data_paths(query: Query) -> set[str]:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if node is None:
+            return
+        field = getattr(node, "field", None)
+        if isinstance(field, Field) and not field.meta:
+            found.add(field.path)
+        for child in getattr(node, "items", ()):
+            walk(child)
+        walk(getattr(node, "item", None))
+
+    walk(query.where)
+    for sort in query.sorts:
+        if not sort.field.meta:
+            found.add(sort.field.path)
+    return found
