@@ -1,0 +1,224 @@
+"""The write pipeline's stages: authorize → validate → constraints → before → commit → after."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+import pytest
+
+from specstar.core import (
+    QB,
+    ConstraintChecker,
+    Event,
+    EventPhase,
+    IValidator,
+    MemoryStorage,
+    OperationContext,
+    PermissionDeniedError,
+    PreconditionFailedError,
+    QueryError,
+    ResourceManager,
+    Unique,
+    UniqueConstraintError,
+    ValidationError,
+)
+
+
+class Note(msgspec.Struct, kw_only=True):
+    title: str
+    words: int = 0
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def handle(self, event: Event) -> None:
+        self.events.append((event.phase.value, event.context.action))
+
+
+def test_stage_order_and_events() -> None:
+    order: list[str] = []
+
+    class Checker:
+        def check(self, ctx: OperationContext) -> None:
+            order.append(f"authorize:{ctx.action}")
+
+    class Constraint(ConstraintChecker):
+        def check(self, data: Any, *, exclude_resource_id: str | None = None) -> None:
+            order.append("constraints")
+
+    def validator(data: Note) -> None:
+        order.append("validate")
+
+    def handler(event: Event) -> None:
+        order.append(event.phase.value)
+
+    notes = ResourceManager(
+        Note,
+        permission_checker=Checker(),
+        validators=[validator],
+        constraint_checkers=[Constraint()],
+        event_handlers=[handler],
+    )
+    notes.create(Note(title="a"))
+    assert order == [
+        "authorize:create",
+        "validate",
+        "constraints",
+        "before",
+        "on_success",
+        "after",
+    ]
+
+
+def test_failing_before_handler_stores_nothing() -> None:
+    def veto(event: Event) -> None:
+        if event.phase is EventPhase.before:
+            raise RuntimeError("vetoed")
+
+    recorder = Recorder()
+    storage = MemoryStorage()
+    notes = ResourceManager(Note, storage=storage, event_handlers=[veto, recorder])
+    with pytest.raises(RuntimeError, match="vetoed"):
+        notes.create(Note(title="a"), resource_id="n1")
+    assert storage.get_meta("n1") is None
+    assert recorder.events == [("on_failure", "create"), ("after", "create")]
+
+
+def test_failing_after_handler_does_not_undo(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(event: Event) -> None:
+        if event.phase is EventPhase.on_success:
+            raise RuntimeError("post-commit bug")
+
+    notes = ResourceManager(Note, event_handlers=[broken])
+    info = notes.create(Note(title="kept"))
+    assert notes.get(info.resource_id).data.title == "kept"
+    assert "post-commit bug" in caplog.text
+
+
+def test_validators_become_field_errors() -> None:
+    class Positive(IValidator):
+        def validate(self, data: Any) -> None:
+            if data.words < 0:
+                raise ValueError("words must not be negative")
+
+    def titled(data: Note) -> None:
+        if not data.title.strip():
+            raise ValueError("title is blank")
+
+    notes = ResourceManager(Note, validators=[Positive(), titled])
+    with pytest.raises(ValidationError, match="negative"):
+        notes.create(Note(title="a", words=-1))
+    with pytest.raises(ValidationError, match="blank") as err:
+        notes.create(Note(title="  "))
+    assert err.value.errors
+    rid = notes.create(Note(title="ok")).resource_id
+    with pytest.raises(ValidationError):
+        notes.patch(rid, [{"op": "replace", "path": "/words", "value": -5}])
+    assert notes.get(rid).data.words == 0
+
+
+def test_constraint_checker_sees_exclusion_and_can_skip() -> None:
+    seen: list[str | None] = []
+
+    class TitleOnly(ConstraintChecker):
+        def check(self, data: Any, *, exclude_resource_id: str | None = None) -> None:
+            seen.append(exclude_resource_id)
+            if data.title == "forbidden":
+                raise ValueError("that title is reserved")
+
+        def data_relevant_changed(self, current_data: Any, new_data: Any) -> bool:
+            return bool(current_data.title != new_data.title)
+
+    notes = ResourceManager(Note, constraint_checkers=[TitleOnly()])
+    rid = notes.create(Note(title="a"), resource_id="n1").resource_id
+    notes.update(rid, Note(title="a", words=3))  # title unchanged: not re-checked
+    with pytest.raises(ValidationError, match="reserved"):
+        notes.update(rid, Note(title="forbidden"))
+    assert seen == ["n1", "n1"]
+
+
+def test_permission_denied_on_every_path() -> None:
+    class ReadOnly:
+        def check(self, ctx: OperationContext) -> None:
+            if ctx.action not in {"get", "get_meta", "search", "count", "list_revisions"}:
+                raise PermissionDeniedError("read only", user=ctx.user, action=ctx.action)
+
+    storage = MemoryStorage()
+    writer = ResourceManager(Note, storage=storage, name="note")
+    rid = writer.create(Note(title="a")).resource_id
+    reader = ResourceManager(Note, storage=storage, name="note", permission_checker=ReadOnly())
+    assert reader.get(rid).data.title == "a"
+    assert reader.count() == 1
+    for call in (
+        lambda: reader.create(Note(title="b")),
+        lambda: reader.update(rid, Note(title="b")),
+        lambda: reader.patch(rid, []),
+        lambda: reader.delete(rid),
+        lambda: reader.permanently_delete(rid),
+        lambda: reader.prune_revisions(rid, keep_last_n=1),
+    ):
+        with pytest.raises(PermissionDeniedError):
+            call()
+    assert writer.list_revisions(rid) == [f"{rid}:1"]
+
+
+def test_pydantic_model_is_accepted() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Person(pydantic.BaseModel):  # type: ignore[name-defined,misc]
+        name: str
+        age: int = 0
+
+    people = ResourceManager(Person, indexed_fields=["age"])
+    info = people.create(Person(name="Ada", age=36))
+    got = people.get(info.resource_id).data
+    assert (got.name, got.age) == ("Ada", 36)
+    assert people.count(QB["age"] > 30) == 1
+    with pytest.raises(ValidationError):
+        people.create({"name": "x", "age": "old"})
+
+
+def test_adding_an_indexed_field_backfills_old_rows() -> None:
+    storage = MemoryStorage()
+    v1 = ResourceManager(Note, storage=storage, name="note")
+    for i in range(3):
+        v1.create(Note(title=f"t{i}", words=i * 10))
+    progress: list[tuple[int, int]] = []
+    v2 = ResourceManager(Note, storage=storage, name="note", indexed_fields=["words"])
+    assert v2.count(QB["words"] >= 10) == 2
+    lazy = ResourceManager(
+        Note, storage=storage, name="note", indexed_fields=["words", "title"], auto_reindex=False
+    )
+    with pytest.raises(QueryError, match="reindex"):
+        lazy.count(QB["title"] == "t1")
+    assert lazy.reindex(progress=lambda done, total: progress.append((done, total))) == 3
+    assert progress[-1] == (3, 3)
+    assert lazy.count(QB["title"] == "t1") == 1
+
+
+def test_unique_on_nested_and_renamed_fields() -> None:
+    class Account(msgspec.Struct, kw_only=True, rename="camel"):
+        user_name: Annotated[str, Unique()]
+
+    accounts = ResourceManager(Account)
+    accounts.create(Account(user_name="a"))
+    with pytest.raises(UniqueConstraintError) as err:
+        accounts.create({"userName": "a"})
+    assert err.value.field == "userName"
+
+
+def test_error_details_are_machine_readable() -> None:
+    notes = ResourceManager(Note)
+    info = notes.create(Note(title="a"))
+    notes.update(info.resource_id, Note(title="b"))
+    with pytest.raises(PreconditionFailedError) as err:
+        notes.delete(info.resource_id, expected_revision_id=info.revision_id)
+    assert err.value.details() == {
+        "resource_id": info.resource_id,
+        "expected": info.revision_id,
+        "actual": f"{info.resource_id}:2",
+    }
+    assert err.value.code == "precondition_failed"
