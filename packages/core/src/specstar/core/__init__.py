@@ -67,6 +67,7 @@ from .types import (
 )
 
 __all__ = [
+    "__version__",
     "QB",
     "UNSET",
     "AllowAll",
@@ -130,9 +131,4 @@ __all__ = [
     "parse_sorts",
 ]
 
-try:
-    from importlib.metadata import version as _version
-
-    __version__ = _version("specstar-core")
-except Exception:  # pragma: no cover - running from a source tree without metadata
-    __version__ = "0+unknown"
+from ._version import __version__

@@ -112,9 +112,11 @@ class ReadOps(ManagerCore[T]):
 
     def exists(self, resource_id: str, *, include_deleted: bool = False) -> bool:
         """Whether the resource exists (and is not soft-deleted, unless asked)."""
+        self._context("exists", UNSET, UNSET, write=False, resource_id=resource_id)
         meta = self.storage.get_meta(resource_id)
         return meta is not None and (include_deleted or not meta.is_deleted)
 
     def revision_exists(self, resource_id: str, revision_id: str) -> bool:
         """Whether this revision of the resource is stored."""
+        self._context("revision_exists", UNSET, UNSET, write=False, resource_id=resource_id)
         return self.storage.get_revision_info(resource_id, revision_id) is not None
