@@ -147,7 +147,7 @@ def test_operator_kind_compatibility(expr: Expr, fragment: str) -> None:
     ],
 )
 def test_allowed_operators(expr: Expr) -> None:
-    assert resolve(expr).where == expr
+    assert resolve(Query(where=expr, is_deleted=None)).where == expr
 
 
 @pytest.mark.parametrize(
@@ -361,3 +361,12 @@ def test_resolving_is_idempotent() -> None:
     )
     once = resolve(q)
     assert resolve(once) == once
+
+
+def test_is_deleted_filter_needs_is_deleted_none() -> None:
+    from specstar.core.query.ast import Field, Query
+
+    where = Condition(Field("is_deleted", meta=True), Op.eq, True)
+    with pytest.raises(QueryError, match="is_deleted"):
+        resolve_query(Query(where=where), IndexSpec())
+    assert resolve_query(Query(where=where, is_deleted=None), IndexSpec()).where == where

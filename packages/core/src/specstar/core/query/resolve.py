@@ -179,6 +179,20 @@ def _int(value: Any, name: str) -> int:
     return value
 
 
+def _mentions_is_deleted(expr: Expr) -> bool:
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Condition):
+            if node.field.meta and node.field.path == "is_deleted":
+                return True
+        elif isinstance(node, Not):
+            stack.append(node.item)
+        else:
+            stack.extend(node.items)
+    return False
+
+
 def resolve_query(
     query: Query | Expr | None,
     spec: IndexSpec,
@@ -229,6 +243,12 @@ def resolve_query(
         raise QueryError(f"offset must not be negative, not {offset}")
     if query.is_deleted is not None and not isinstance(query.is_deleted, bool):
         raise QueryError(f"is_deleted must be true, false or null, not {query.is_deleted!r}")
+    if where is not None and query.is_deleted is not None and _mentions_is_deleted(where):
+        raise QueryError(
+            "filter on $is_deleted only together with is_deleted=None; otherwise use the "
+            "query's is_deleted (false: live only, true: deleted only, null: both)",
+            path="$is_deleted",
+        )
     if query.cursor is not None and offset > 0:
         raise QueryError("a query cannot have both a cursor and an offset")
 
