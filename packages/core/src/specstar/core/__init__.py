@@ -67,7 +67,6 @@ from .types import (
 )
 
 __all__ = [
-    "__version__",
     "QB",
     "UNSET",
     "AllowAll",
@@ -125,6 +124,7 @@ __all__ = [
     "UniqueConstraintError",
     "UnsetType",
     "ValidationError",
+    "__version__",
     "format_condition",
     "format_sorts",
     "parse_condition",

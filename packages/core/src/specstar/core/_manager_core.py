@@ -34,7 +34,7 @@ from .pipeline import (
     Pipeline,
     ValidatorLike,
 )
-from .ports import NewRevision, Storage, StorageFactory
+from .ports import CommitResult, NewRevision, Storage, StorageFactory, Write
 from .types import (
     ResourceMeta,
     RevisionInfo,
@@ -234,6 +234,21 @@ class ManagerCore(Generic[T]):
             raise
         self._finish(ctx, result)
         return result
+
+    def _commit(
+        self, ctx: OperationContext, expected_revision_id: str | None, **changes: Any
+    ) -> CommitResult:
+        """One storage commit for the resource of ``ctx``, by its user at its time."""
+        assert ctx.resource_id is not None
+        return self.storage.commit(
+            Write(
+                resource_id=ctx.resource_id,
+                expected_revision_id=expected_revision_id,
+                time=ctx.now,
+                user=ctx.user,
+                **changes,
+            )
+        )
 
     def _new_revision(self, data: T, status: RevisionStatus | None) -> NewRevision:
         return NewRevision(

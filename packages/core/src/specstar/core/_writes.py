@@ -24,7 +24,7 @@ from .patch import apply_json_patch, apply_merge_patch
 from .pipeline import (
     EventPhase,
 )
-from .ports import RevisionRewrite, Write
+from .ports import RevisionRewrite
 from .types import (
     ResourceMeta,
     RevisionInfo,
@@ -65,15 +65,12 @@ class WriteOps(ManagerCore[T]):
 
         def attempt() -> RevisionInfo:
             prepared = self._prepare(ctx, obj, previous=None)
-            write = Write(
-                resource_id=rid,
-                expected_revision_id=None,
-                time=prepared.now,
-                user=prepared.user,
+            result = self._commit(
+                prepared,
+                None,
                 append=self._new_revision(obj, status),
                 indexed_data=self._indexed(obj),
             )
-            result = self.storage.commit(write)
             assert result.revision is not None
             return result.revision
 
@@ -113,15 +110,11 @@ class WriteOps(ManagerCore[T]):
             ):
                 return current_info  # identical data: no new revision
             prepared = self._prepare(ctx, new, previous=current)
-            result = self.storage.commit(
-                Write(
-                    resource_id=resource_id,
-                    expected_revision_id=meta.current_revision_id,
-                    time=prepared.now,
-                    user=prepared.user,
-                    append=self._new_revision(new, status),
-                    indexed_data=self._indexed(new),
-                )
+            result = self._commit(
+                prepared,
+                meta.current_revision_id,
+                append=self._new_revision(new, status),
+                indexed_data=self._indexed(new),
             )
             assert result.revision is not None
             return result.revision
@@ -271,20 +264,16 @@ class WriteOps(ManagerCore[T]):
             if digest == info.data_hash and new_status == info.status:
                 return info
             prepared = self._prepare(ctx, new, previous=current)
-            result = self.storage.commit(
-                Write(
-                    resource_id=resource_id,
-                    expected_revision_id=meta.current_revision_id,
-                    time=prepared.now,
-                    user=prepared.user,
-                    rewrite=RevisionRewrite(
-                        data=self.codec.encode(new),
-                        data_hash=digest,
-                        schema_version=self.schema_version,
-                        status=new_status,
-                    ),
-                    indexed_data=self._indexed(new),
-                )
+            result = self._commit(
+                prepared,
+                meta.current_revision_id,
+                rewrite=RevisionRewrite(
+                    data=self.codec.encode(new),
+                    data_hash=digest,
+                    schema_version=self.schema_version,
+                    status=new_status,
+                ),
+                indexed_data=self._indexed(new),
             )
             assert result.revision is not None
             return result.revision
@@ -316,15 +305,11 @@ class WriteOps(ManagerCore[T]):
             _, target = self._load(resource_id, revision_id)
             _, current = self._load(resource_id, meta.current_revision_id)
             prepared = self._prepare(ctx, target, previous=current)
-            return self.storage.commit(
-                Write(
-                    resource_id=resource_id,
-                    expected_revision_id=meta.current_revision_id,
-                    time=prepared.now,
-                    user=prepared.user,
-                    switch_to=revision_id,
-                    indexed_data=self._indexed(target),
-                )
+            return self._commit(
+                prepared,
+                meta.current_revision_id,
+                switch_to=revision_id,
+                indexed_data=self._indexed(target),
             ).meta
 
         meta: ResourceMeta = self._run_write(ctx, expected_revision_id, attempt)
@@ -349,14 +334,10 @@ class WriteOps(ManagerCore[T]):
             meta = self._meta(resource_id)
             self._check_expected(meta, expected_revision_id)
             self.pipeline.emit(EventPhase.before, ctx)
-            return self.storage.commit(
-                Write(
-                    resource_id=resource_id,
-                    expected_revision_id=meta.current_revision_id,
-                    time=ctx.now,
-                    user=ctx.user,
-                    is_deleted=True,
-                )
+            return self._commit(
+                ctx,
+                meta.current_revision_id,
+                is_deleted=True,
             ).meta
 
         meta: ResourceMeta = self._run_write(ctx, expected_revision_id, attempt)
@@ -384,14 +365,10 @@ class WriteOps(ManagerCore[T]):
                 return meta
             _, current = self._load(resource_id, meta.current_revision_id)
             prepared = self._prepare(ctx, current, previous=None)
-            return self.storage.commit(
-                Write(
-                    resource_id=resource_id,
-                    expected_revision_id=meta.current_revision_id,
-                    time=prepared.now,
-                    user=prepared.user,
-                    is_deleted=False,
-                )
+            return self._commit(
+                prepared,
+                meta.current_revision_id,
+                is_deleted=False,
             ).meta
 
         meta: ResourceMeta = self._run_write(ctx, expected_revision_id, attempt)
