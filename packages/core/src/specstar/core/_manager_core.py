@@ -20,6 +20,7 @@ from .errors import (
     ConflictError,
     GoneError,
     NotFoundError,
+    PermissionDeniedError,
     PreconditionFailedError,
 )
 from .indexes import IndexedField, IndexSpec, build_spec, extract_indexed
@@ -32,9 +33,13 @@ from .pipeline import (
     OperationContext,
     PermissionChecker,
     Pipeline,
+    Unrestricted,
     ValidatorLike,
 )
 from .ports import CommitResult, NewRevision, Storage, StorageFactory, Write
+from .query import evaluate
+from .query.ast import Expr
+from .query.resolve import resolve_query
 from .types import (
     ResourceMeta,
     RevisionInfo,
@@ -175,21 +180,46 @@ class ManagerCore(Generic[T]):
             )
         return info
 
-    def _meta(self, rid: str, *, include_deleted: bool = False) -> ResourceMeta:
+    def _meta(self, ctx: OperationContext, *, include_deleted: bool = False) -> ResourceMeta:
+        """The meta of ``ctx.resource_id`` as this user may see it.
+
+        Raises:
+            NotFoundError: it does not exist, or lies outside the user's access scope.
+            GoneError: it is soft-deleted (unless ``include_deleted``).
+            PermissionDeniedError: the user's access scope is empty.
+        """
+        rid = ctx.resource_id
+        assert rid is not None
         meta = self.storage.get_meta(rid)
-        if meta is None:
+        if meta is None or not self._in_scope(ctx, meta):
             raise NotFoundError(f"{self.name} {rid!r} does not exist", resource_id=rid)
         if meta.is_deleted and not include_deleted:
             raise GoneError(rid)
         return meta
+
+    def _scope(self, ctx: OperationContext) -> Expr | Unrestricted:
+        """The user's row filter for this action; an empty scope is a permission error."""
+        scope = self.pipeline.access_scope(ctx)
+        if scope is None:
+            raise PermissionDeniedError(
+                f"{ctx.user!r} may not access any {self.name}", user=ctx.user, action=ctx.action
+            )
+        return scope
+
+    def _in_scope(self, ctx: OperationContext, meta: ResourceMeta) -> bool:
+        scope = self._scope(ctx)
+        return isinstance(scope, Unrestricted) or evaluate.matches(
+            resolve_query(scope, self.index_spec).where, meta
+        )
 
     def _check_expected(self, meta: ResourceMeta, expected: str | None) -> None:
         if expected is not None and meta.current_revision_id != expected:
             raise PreconditionFailedError(meta.resource_id, expected, meta.current_revision_id)
 
     def _prepare(self, ctx: OperationContext, data: T, *, previous: T | None) -> OperationContext:
-        """validate → constraints → before events, for the data about to be written."""
-        ctx = msgspec.structs.replace(ctx, data=data)
+        """authorize the data → validate → constraints → before events, for new data."""
+        ctx = msgspec.structs.replace(ctx, data=data, previous=previous)
+        self.pipeline.authorize_data(ctx)
         self.pipeline.validate(data)
         self.pipeline.check_constraints(data, resource_id=ctx.resource_id, previous=previous)
         self.pipeline.emit(EventPhase.before, ctx)

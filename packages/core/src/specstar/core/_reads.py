@@ -40,8 +40,8 @@ class ReadOps(ManagerCore[T]):
         Raises:
             NotFoundError: no such resource or revision. GoneError: soft-deleted.
         """
-        self._context("get", user, UNSET, write=False, resource_id=resource_id)
-        meta = self._meta(resource_id, include_deleted=include_deleted)
+        ctx = self._context("get", user, UNSET, write=False, resource_id=resource_id)
+        meta = self._meta(ctx, include_deleted=include_deleted)
         info, data = self._load(resource_id, revision_id or meta.current_revision_id)
         return Resource(info=info, data=data)
 
@@ -67,8 +67,8 @@ class ReadOps(ManagerCore[T]):
         self, resource_id: str, *, include_deleted: bool = False, user: str | UnsetType = UNSET
     ) -> ResourceMeta:
         """The meta record. Raises NotFoundError, or GoneError unless ``include_deleted``."""
-        self._context("get_meta", user, UNSET, write=False, resource_id=resource_id)
-        return self._meta(resource_id, include_deleted=include_deleted)
+        ctx = self._context("get_meta", user, UNSET, write=False, resource_id=resource_id)
+        return self._meta(ctx, include_deleted=include_deleted)
 
     def get_revision_info(
         self,
@@ -79,8 +79,8 @@ class ReadOps(ManagerCore[T]):
         user: str | UnsetType = UNSET,
     ) -> RevisionInfo:
         """Information about the current revision (or ``revision_id``)."""
-        self._context("get_revision_info", user, UNSET, write=False, resource_id=resource_id)
-        meta = self._meta(resource_id, include_deleted=include_deleted)
+        ctx = self._context("get_revision_info", user, UNSET, write=False, resource_id=resource_id)
+        meta = self._meta(ctx, include_deleted=include_deleted)
         return self._info(resource_id, revision_id or meta.current_revision_id)
 
     def list_revisions(
@@ -106,17 +106,26 @@ class ReadOps(ManagerCore[T]):
         """Revision information, oldest first, optionally paged."""
         if offset < 0 or (limit is not None and limit < 1):
             raise QueryError("offset must be >= 0 and limit >= 1")
-        self._context("list_revisions", user, UNSET, write=False, resource_id=resource_id)
-        self._meta(resource_id, include_deleted=include_deleted)
+        ctx = self._context("list_revisions", user, UNSET, write=False, resource_id=resource_id)
+        self._meta(ctx, include_deleted=include_deleted)
         return self.storage.list_revisions(resource_id, offset=offset, limit=limit)
 
     def exists(self, resource_id: str, *, include_deleted: bool = False) -> bool:
         """Whether the resource exists (and is not soft-deleted, unless asked)."""
-        self._context("exists", UNSET, UNSET, write=False, resource_id=resource_id)
+        ctx = self._context("exists", UNSET, UNSET, write=False, resource_id=resource_id)
         meta = self.storage.get_meta(resource_id)
-        return meta is not None and (include_deleted or not meta.is_deleted)
+        return (
+            meta is not None
+            and (include_deleted or not meta.is_deleted)
+            and self._in_scope(ctx, meta)
+        )
 
     def revision_exists(self, resource_id: str, revision_id: str) -> bool:
         """Whether this revision of the resource is stored."""
-        self._context("revision_exists", UNSET, UNSET, write=False, resource_id=resource_id)
-        return self.storage.get_revision_info(resource_id, revision_id) is not None
+        ctx = self._context("revision_exists", UNSET, UNSET, write=False, resource_id=resource_id)
+        meta = self.storage.get_meta(resource_id)
+        return (
+            meta is not None
+            and self._in_scope(ctx, meta)
+            and self.storage.get_revision_info(resource_id, revision_id) is not None
+        )

@@ -15,6 +15,7 @@ from .errors import (
     NotFoundError,
     QueryError,
 )
+from .pipeline import OperationContext, Unrestricted
 from .ports import Write
 from .query.ast import Expr, Field, Query
 from .query.resolve import resolve_query
@@ -51,13 +52,20 @@ class SearchOps(ManagerCore[T]):
                 )
         return resolved
 
+    def _scoped(self, ctx: OperationContext, query: Query | Expr | None) -> Query:
+        """The resolved query with the user's access scope ANDed into its filter."""
+        scope = self._scope(ctx)
+        if not isinstance(scope, Unrestricted):
+            base = query if isinstance(query, Query) else Query(where=query)
+            query = base.replace(where=scope if base.where is None else scope & base.where)
+        return self.resolve(query)
+
     def search_page(
         self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET
     ) -> Page[ResourceMeta]:
         """One page of matching meta records, with the cursor to the next page."""
-        resolved = self.resolve(query)
-        self._context("search", user, UNSET, write=False, query=resolved)
-        return self.storage.search(resolved)
+        ctx = self._context("search", user, UNSET, write=False, query=query)
+        return self.storage.search(self._scoped(ctx, query))
 
     def search(
         self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET
@@ -69,9 +77,8 @@ class SearchOps(ManagerCore[T]):
 
     def count(self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET) -> int:
         """Number of matching resources (limit/offset/cursor are ignored)."""
-        resolved = self.resolve(query)
-        self._context("count", user, UNSET, write=False, query=resolved)
-        return self.storage.count(resolved)
+        ctx = self._context("count", user, UNSET, write=False, query=query)
+        return self.storage.count(self._scoped(ctx, query))
 
     count_resources = count
 

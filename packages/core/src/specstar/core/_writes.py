@@ -78,7 +78,7 @@ class WriteOps(ManagerCore[T]):
             info: RevisionInfo = self._run_write(ctx, None, attempt)
         except AlreadyExistsError:
             if if_not_exists:
-                meta = self._meta(rid, include_deleted=True)
+                meta = self._meta(ctx, include_deleted=True)
                 return self._info(rid, meta.current_revision_id)
             raise
         return info
@@ -100,7 +100,7 @@ class WriteOps(ManagerCore[T]):
         ctx = self._context(action, user, now, write=True, resource_id=resource_id, **inputs)
 
         def attempt() -> RevisionInfo:
-            meta = self._meta(resource_id)
+            meta = self._meta(ctx)
             self._check_expected(meta, expected_revision_id)
             current_info, current = self._load(resource_id, meta.current_revision_id)
             new = make(current)
@@ -250,7 +250,7 @@ class WriteOps(ManagerCore[T]):
             new_obj = self._coerce(data)
 
         def attempt() -> RevisionInfo:
-            meta = self._meta(resource_id)
+            meta = self._meta(ctx)
             self._check_expected(meta, expected_revision_id)
             info, current = self._load(resource_id, meta.current_revision_id)
             if info.status != RevisionStatus.draft:
@@ -298,7 +298,7 @@ class WriteOps(ManagerCore[T]):
         )
 
         def attempt() -> ResourceMeta:
-            meta = self._meta(resource_id)
+            meta = self._meta(ctx)
             self._check_expected(meta, expected_revision_id)
             if meta.current_revision_id == revision_id:
                 return meta
@@ -331,7 +331,7 @@ class WriteOps(ManagerCore[T]):
         ctx = self._context("delete", user, now, write=True, resource_id=resource_id)
 
         def attempt() -> ResourceMeta:
-            meta = self._meta(resource_id)
+            meta = self._meta(ctx)
             self._check_expected(meta, expected_revision_id)
             self.pipeline.emit(EventPhase.before, ctx)
             return self._commit(
@@ -359,7 +359,7 @@ class WriteOps(ManagerCore[T]):
         ctx = self._context("restore", user, now, write=True, resource_id=resource_id)
 
         def attempt() -> ResourceMeta:
-            meta = self._meta(resource_id, include_deleted=True)
+            meta = self._meta(ctx, include_deleted=True)
             self._check_expected(meta, expected_revision_id)
             if not meta.is_deleted:
                 return meta
@@ -386,7 +386,7 @@ class WriteOps(ManagerCore[T]):
         ctx = self._context("permanently_delete", user, now, write=True, resource_id=resource_id)
 
         def attempt() -> ResourceMeta:
-            meta = self._meta(resource_id, include_deleted=True)
+            meta = self._meta(ctx, include_deleted=True)
             self._check_expected(meta, expected_revision_id)
             self.pipeline.emit(EventPhase.before, ctx)
             return self.storage.purge(resource_id, meta.current_revision_id)
@@ -420,7 +420,7 @@ class WriteOps(ManagerCore[T]):
         )
 
         def attempt() -> int:
-            meta = self._meta(resource_id, include_deleted=True)
+            meta = self._meta(ctx, include_deleted=True)
             infos = self.storage.list_revisions(resource_id)
             if keep_last_n is not None:
                 candidates = infos[: max(0, len(infos) - keep_last_n)]

@@ -18,8 +18,11 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 
 from .errors import FieldError, SpecStarError, ValidationError
+from .query.ast import Expr
 
 __all__ = [
+    "UNRESTRICTED",
+    "AccessScope",
     "AllowAll",
     "ConstraintChecker",
     "Event",
@@ -30,6 +33,7 @@ __all__ = [
     "OperationContext",
     "PermissionChecker",
     "Pipeline",
+    "Unrestricted",
 ]
 
 log = logging.getLogger("specstar.events")
@@ -44,6 +48,7 @@ class OperationContext(msgspec.Struct, frozen=True, kw_only=True):
             ``list_revisions``, ``search``, ``count`` ...
         inputs: the operation's other arguments (patch operations, status, query, ...).
         data: the new data of a write (after patches are applied), when there is one.
+        previous: the data the write replaces (``None`` for creates).
     """
 
     action: str
@@ -53,12 +58,44 @@ class OperationContext(msgspec.Struct, frozen=True, kw_only=True):
     resource_id: str | None = None
     revision_id: str | None = None
     data: Any = None
+    previous: Any = None
     inputs: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Unrestricted:
+    """The type of :data:`UNRESTRICTED`: an access scope that hides nothing."""
+
+    _instance: Unrestricted | None = None
+
+    def __new__(cls) -> Unrestricted:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNRESTRICTED"
+
+
+#: Access scope meaning "every row".
+UNRESTRICTED = Unrestricted()
+
+#: What ``access_scope`` returns: a filter the user's rows match, ``None`` for no access at
+#: all, or :data:`UNRESTRICTED`.
+AccessScope = Expr | None | Unrestricted
 
 
 @runtime_checkable
 class PermissionChecker(Protocol):
-    """Decides whether ``ctx.user`` may perform ``ctx.action``."""
+    """Decides whether ``ctx.user`` may perform ``ctx.action``.
+
+    Two optional methods refine the decision (looked up with ``getattr``):
+
+    * ``check_data(ctx)`` runs once the new data of a write is known (``ctx.data``, with the
+      replaced data in ``ctx.previous``) — e.g. which fields a user may change.
+    * ``access_scope(ctx) -> AccessScope`` limits the rows a user sees: the filter is ANDed into
+      every search, count and list, and every single-resource read and write checks the
+      resource against it (a resource outside the scope is reported as not found).
+    """
 
     def check(self, ctx: OperationContext) -> None:
         """Return to allow; raise :class:`~specstar.core.errors.PermissionDeniedError` to deny."""
@@ -145,6 +182,18 @@ class Pipeline:
 
     def authorize(self, ctx: OperationContext) -> None:
         self.permission_checker.check(ctx)
+
+    def authorize_data(self, ctx: OperationContext) -> None:
+        check_data = getattr(self.permission_checker, "check_data", None)
+        if check_data is not None:
+            check_data(ctx)
+
+    def access_scope(self, ctx: OperationContext) -> AccessScope:
+        scope = getattr(self.permission_checker, "access_scope", None)
+        if scope is None:
+            return UNRESTRICTED
+        result: AccessScope = scope(ctx)
+        return result
 
     def validate(self, data: Any) -> None:
         for validator in self.validators:
