@@ -248,9 +248,9 @@ class OwnRows:
         return QB["owner"] == ctx.user
 
     def check_data(self, ctx: OperationContext) -> None:
-        if ctx.previous is not None and ctx.data.secret != ctx.previous.secret:
-            if ctx.user != "root":
-                raise PermissionDeniedError("only root changes secrets", user=ctx.user)
+        changed = ctx.previous is not None and ctx.data.secret != ctx.previous.secret
+        if changed and ctx.user != "root":
+            raise PermissionDeniedError("only root changes secrets", user=ctx.user)
 
 
 def test_access_scope_applies_to_every_path() -> None:
