@@ -40,6 +40,7 @@ from .ports import CommitResult, NewRevision, Storage, StorageFactory, Write
 from .query import evaluate
 from .query.ast import Expr
 from .query.resolve import resolve_query
+from .refs import RefField, RefType, Registry, collect_refs
 from .types import (
     ResourceMeta,
     RevisionInfo,
@@ -76,6 +77,8 @@ class ManagerCore(Generic[T]):
         event_handlers: Iterable[EventHandler | Callable[[Any], Any]] = (),
         conflict_timeout: float = 30.0,
         auto_reindex: bool = True,
+        registry: Registry | None = None,
+        validate_refs: bool = False,
     ) -> None:
         self.model: type[T] = models.as_struct_type(model)  # type: ignore[assignment]
         self.source_model = model
@@ -84,7 +87,14 @@ class ManagerCore(Generic[T]):
             storage = storage_factory.build(self.name) if storage_factory else MemoryStorage()
         self.storage = storage
         unique = [path for path, _ in models.find_annotated_fields(self.model, Unique)]
-        self.index_spec: IndexSpec = build_spec(self.model, indexed_fields, unique)
+        self.refs: list[RefField] = collect_refs(self.model)
+        declared = list(indexed_fields)
+        for ref in self.refs:  # resource references are indexed so referrers are found fast
+            if ref.ref_type is RefType.resource_id and ref.path not in _paths(declared):
+                declared.append(ref.path)
+        self.index_spec: IndexSpec = build_spec(self.model, declared, unique)
+        self.registry = registry
+        self.validate_refs = validate_refs
         self.codec: Codec[T] = Codec(self.model, encoding)
         self.schema_version = schema_version
         self.default_status = RevisionStatus(default_status)
@@ -112,6 +122,8 @@ class ManagerCore(Generic[T]):
                 "%s: backfilling new indexed field(s) %s", self.name, sorted(self._stale_paths)
             )
             self.reindex()
+        if registry is not None:
+            registry.add(self)  # type: ignore[arg-type]
 
     def reindex(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Backfill indexed values; implemented by the search operations."""
@@ -221,6 +233,8 @@ class ManagerCore(Generic[T]):
         ctx = msgspec.structs.replace(ctx, data=data, previous=previous)
         self.pipeline.authorize_data(ctx)
         self.pipeline.validate(data)
+        if self.validate_refs and self.registry is not None:
+            self.registry.check_refs(self, data, previous)  # type: ignore[arg-type]
         self.pipeline.check_constraints(data, resource_id=ctx.resource_id, previous=previous)
         self.pipeline.emit(EventPhase.before, ctx)
         return ctx
@@ -287,3 +301,10 @@ class ManagerCore(Generic[T]):
             schema_version=self.schema_version,
             status=RevisionStatus(status) if status is not None else self.default_status,
         )
+
+
+def _paths(declared: Iterable[str | tuple[str, Any] | IndexedField]) -> set[str]:
+    return {
+        d if isinstance(d, str) else d.path if isinstance(d, IndexedField) else str(d[0])
+        for d in declared
+    }

@@ -17,8 +17,9 @@ from .errors import (
 )
 from .pipeline import OperationContext, Unrestricted
 from .ports import Write
-from .query.ast import Expr, Field, Query
+from .query.ast import Condition, Expr, Field, Op, Query
 from .query.resolve import resolve_query
+from .refs import RefField
 from .types import (
     Page,
     ResourceMeta,
@@ -59,6 +60,25 @@ class SearchOps(ManagerCore[T]):
             base = query if isinstance(query, Query) else Query(where=query)
             query = base.replace(where=scope if base.where is None else scope & base.where)
         return self.resolve(query)
+
+    def _referrer_metas(
+        self, ref: RefField, target_id: str, *, include_deleted: bool
+    ) -> Iterator[ResourceMeta]:
+        """Metas whose reference field ``ref`` names ``target_id`` (no permission checks)."""
+        field = Field(ref.path)
+        op = Op.contains if ref.is_list else Op.eq
+        query = Query(
+            where=Condition(field, op, target_id),
+            is_deleted=None if include_deleted else False,
+            limit=self.max_limit,
+        )
+        resolved = self.resolve(query)
+        while True:
+            page = self.storage.search(resolved)
+            yield from page.items
+            if not page.has_more:
+                return
+            resolved = resolved.replace(cursor=page.next_cursor)
 
     def search_page(
         self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from . import models
+from ._integrity import apply_on_delete, guard_delete
 from ._manager_core import ManagerCore
 from .errors import (
     AlreadyExistsError,
@@ -333,6 +334,7 @@ class WriteOps(ManagerCore[T]):
         def attempt() -> ResourceMeta:
             meta = self._meta(ctx)
             self._check_expected(meta, expected_revision_id)
+            guard_delete(self, ctx, permanent=False)
             self.pipeline.emit(EventPhase.before, ctx)
             return self._commit(
                 ctx,
@@ -341,6 +343,7 @@ class WriteOps(ManagerCore[T]):
             ).meta
 
         meta: ResourceMeta = self._run_write(ctx, expected_revision_id, attempt)
+        apply_on_delete(self, ctx, permanent=False)
         return meta
 
     def restore(
@@ -388,10 +391,12 @@ class WriteOps(ManagerCore[T]):
         def attempt() -> ResourceMeta:
             meta = self._meta(ctx, include_deleted=True)
             self._check_expected(meta, expected_revision_id)
+            guard_delete(self, ctx, permanent=True)
             self.pipeline.emit(EventPhase.before, ctx)
             return self.storage.purge(resource_id, meta.current_revision_id)
 
         meta: ResourceMeta = self._run_write(ctx, expected_revision_id, attempt)
+        apply_on_delete(self, ctx, permanent=True)
         return meta
 
     def prune_revisions(

@@ -178,7 +178,8 @@ def _scalar_kind(t: mi.Type) -> Kind | None:
     return None
 
 
-def _field_type(model: type, path: str) -> mi.Type:
+def field_type(model: type, path: str) -> mi.Type:
+    """The msgspec type description of the field at a dotted path (encode names)."""
     t: mi.Type = mi.type_info(model)
     for part in path.split("."):
         t = _strip(t)
@@ -204,7 +205,7 @@ def infer_field(model: type, path: str, unique: bool = False) -> IndexedField:
     Raises:
         SpecStarError: the path does not exist or its type cannot be indexed.
     """
-    t = _strip(_field_type(model, path))
+    t = _strip(field_type(model, path))
     kind = _scalar_kind(t)
     if kind is not None:
         return IndexedField(path, kind, unique=unique)

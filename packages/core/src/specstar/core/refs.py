@@ -1,0 +1,265 @@
+"""References between resources and the registry that resolves them.
+
+A field annotated with :class:`Ref` holds the id of another resource::
+
+    class Post(msgspec.Struct):
+        author_id: Annotated[str, Ref("user", on_delete=OnDelete.cascade)]
+        editor_id: Annotated[str | None, Ref("user", on_delete=OnDelete.set_null)] = None
+        tag_ids: Annotated[list[str], Ref("tag")] = []
+
+Managers that know each other through a :class:`Registry` keep referential integrity when a
+target is deleted (soft or permanent):
+
+* ``dangling`` (default): nothing happens; the reference may point at a deleted resource.
+* ``set_null``: the referrer gets a new revision with the field set to ``None`` (list fields
+  lose the id).
+* ``cascade``: the referrer is deleted the same way (soft with soft, permanent with permanent).
+* ``restrict``: the delete is refused with :class:`ReferenceRestrictedError` while live
+  referrers exist.
+
+Resource-id references are indexed automatically, so referrers are found by index. Revision
+references (``ref_type=RefType.revision_id``) are informational: never indexed, always dangling.
+
+Cross-resource effects are not one transaction: ``restrict`` is checked before the delete and
+cascades run right after it succeeds. A referrer created concurrently with the delete of its
+target can therefore survive a ``restrict``/``cascade``; run :meth:`Registry.referrers` to audit.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import msgspec.inspect as mi
+
+from . import models
+from .errors import ConflictError, FieldError, SpecStarError, ValidationError
+from .indexes import field_type
+
+if TYPE_CHECKING:
+    from .manager import ResourceManager
+
+__all__ = [
+    "OnDelete",
+    "Ref",
+    "RefField",
+    "RefRevision",
+    "RefType",
+    "ReferenceRestrictedError",
+    "Registry",
+    "collect_refs",
+]
+
+
+class OnDelete(enum.StrEnum):
+    """What happens to referrers when the referenced resource is deleted."""
+
+    dangling = "dangling"
+    set_null = "set_null"
+    cascade = "cascade"
+    restrict = "restrict"
+
+
+class RefType(enum.StrEnum):
+    """Whether a reference holds a resource id or a (pinned) revision id."""
+
+    resource_id = "resource_id"
+    revision_id = "revision_id"
+
+
+class Ref:
+    """Marks a ``str``, ``str | None`` or ``list[str]`` field as a reference to ``resource``."""
+
+    def __init__(
+        self,
+        resource: str,
+        *,
+        on_delete: OnDelete | str = OnDelete.dangling,
+        ref_type: RefType | str = RefType.resource_id,
+    ) -> None:
+        self.resource = resource
+        self.on_delete = OnDelete(on_delete)
+        self.ref_type = RefType(ref_type)
+        if self.ref_type is RefType.revision_id and self.on_delete is not OnDelete.dangling:
+            raise ValueError("revision references are always on_delete=dangling")
+
+    def __repr__(self) -> str:
+        return f"Ref({self.resource!r}, on_delete={self.on_delete.value!r})"
+
+
+class RefRevision(Ref):
+    """Deprecated spelling of ``Ref(resource, ref_type=RefType.revision_id)``."""
+
+    def __init__(self, resource: str) -> None:
+        super().__init__(resource, ref_type=RefType.revision_id)
+
+
+class RefField(msgspec.Struct, frozen=True):
+    """One reference field of a model.
+
+    Attributes:
+        path: dotted path of the field in the referring model.
+        target: resource name of the referenced type.
+        is_list: the field holds a list of ids.
+        nullable: the field accepts ``None``.
+    """
+
+    path: str
+    target: str
+    on_delete: OnDelete
+    ref_type: RefType
+    is_list: bool
+    nullable: bool
+
+
+class ReferenceRestrictedError(ConflictError):
+    """A delete was refused because live resources still reference the target."""
+
+    code = "reference_restricted"
+
+    def __init__(self, target: str, resource_id: str, referrers: list[tuple[str, str, str]]):
+        shown = ", ".join(f"{name} {rid} ({path})" for name, path, rid in referrers[:5])
+        more = f" and {len(referrers) - 5} more" if len(referrers) > 5 else ""
+        super().__init__(
+            f"{target} {resource_id!r} is still referenced by {shown}{more}; "
+            "delete or change those first"
+        )
+        self.target = target
+        self.resource_id = resource_id
+        self.referrers = referrers
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "resource_id": self.resource_id,
+            "referrers": [
+                {"resource": name, "field": path, "resource_id": rid}
+                for name, path, rid in self.referrers
+            ],
+        }
+
+
+def _shape(model: type, path: str) -> tuple[bool, bool]:
+    """(is_list, nullable) of the field at ``path``."""
+    t = field_type(model, path)
+    nullable = False
+    while isinstance(t, mi.Metadata | mi.UnionType):
+        if isinstance(t, mi.Metadata):
+            t = t.type
+            continue
+        nullable = nullable or any(isinstance(x, mi.NoneType) for x in t.types)
+        rest = [x for x in t.types if not isinstance(x, mi.NoneType)]
+        if len(rest) != 1:
+            break
+        t = rest[0]
+    if isinstance(t, mi.ListType | mi.VarTupleType | mi.SetType | mi.FrozenSetType):
+        return True, nullable
+    if isinstance(t, mi.StrType):
+        return False, nullable
+    raise SpecStarError(f"Ref field {path!r} must be a str, str | None or list[str]")
+
+
+def collect_refs(model: type) -> list[RefField]:
+    """The :class:`Ref` fields of a model.
+
+    Raises:
+        SpecStarError: a Ref on a field that is not a string or list of strings.
+        ValueError: ``on_delete=set_null`` on a field that accepts no ``None`` (and no list).
+    """
+    out: list[RefField] = []
+    for path, ref in models.find_annotated_fields(model, Ref):
+        is_list, nullable = _shape(model, path)
+        if ref.on_delete is OnDelete.set_null and not (nullable or is_list):
+            raise ValueError(
+                f"Ref({ref.resource!r}, on_delete=set_null) on {path!r} needs an optional field "
+                "(str | None) or a list"
+            )
+        out.append(RefField(path, ref.resource, ref.on_delete, ref.ref_type, is_list, nullable))
+    return out
+
+
+class Registry:
+    """The managers of one application, by resource name, so references can be followed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._managers: dict[str, ResourceManager[Any]] = {}
+
+    def add(self, manager: ResourceManager[Any]) -> None:
+        """Register a manager (its ``name`` must be new)."""
+        with self._lock:
+            if manager.name in self._managers:
+                raise ValueError(f"a resource named {manager.name!r} is already registered")
+            self._managers[manager.name] = manager
+
+    def get(self, name: str) -> ResourceManager[Any]:
+        """The manager of a resource name; ``KeyError`` lists the known names."""
+        try:
+            return self._managers[name]
+        except KeyError:
+            raise KeyError(
+                f"no resource named {name!r}; registered: {', '.join(sorted(self._managers))}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._managers
+
+    def __iter__(self) -> Iterator[ResourceManager[Any]]:
+        return iter(list(self._managers.values()))
+
+    def refs_to(self, target: str) -> list[tuple[ResourceManager[Any], RefField]]:
+        """Every (referring manager, resource-id reference field) that points at ``target``."""
+        return [
+            (manager, ref)
+            for manager in self
+            for ref in manager.refs
+            if ref.target == target and ref.ref_type is RefType.resource_id
+        ]
+
+    def referrers(
+        self, target: str, resource_id: str, *, include_deleted: bool = False
+    ) -> list[tuple[str, str, str]]:
+        """``(resource name, field path, referrer id)`` of everything referencing a resource.
+
+        Reads the stores directly (no permission checks): integrity must see every row.
+        """
+        found: list[tuple[str, str, str]] = []
+        for manager, ref in self.refs_to(target):
+            for meta in manager._referrer_metas(ref, resource_id, include_deleted=include_deleted):
+                found.append((manager.name, ref.path, meta.resource_id))
+        return found
+
+    def check_refs(self, manager: ResourceManager[Any], data: Any, previous: Any = None) -> None:
+        """Raise :class:`ValidationError` for new reference values naming no live resource.
+
+        Only ids that ``previous`` (the data being replaced) did not already hold are checked,
+        so a reference left dangling on purpose never blocks unrelated changes.
+        """
+        doc = msgspec.to_builtins(data)
+        old = msgspec.to_builtins(previous) if previous is not None else {}
+        errors: list[FieldError] = []
+        for ref in manager.refs:
+            if ref.ref_type is not RefType.resource_id or ref.target not in self:
+                continue
+            known = set(_ids_at(old, ref.path))
+            target = self.get(ref.target)
+            for rid in _ids_at(doc, ref.path):
+                if rid in known:
+                    continue
+                meta = target.storage.get_meta(rid)
+                if meta is None or meta.is_deleted:
+                    loc = "/" + ref.path.replace(".", "/")
+                    errors.append(FieldError(loc, f"no live {ref.target} with id {rid!r}"))
+        if errors:
+            raise ValidationError("references to missing resources", errors)
+
+
+def _ids_at(doc: Any, path: str) -> list[str]:
+    """The non-null ids a reference field holds in a builtins document."""
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    ids = value if isinstance(value, list) else [value]
+    return [v for v in ids if isinstance(v, str)]
