@@ -41,7 +41,8 @@ def test_reference_fields_are_indexed(app: tuple[ResourceManager, ...]) -> None:
     _, posts, _ = app
     assert set(posts.index_spec.paths) == {"author_id", "editor_id", "reviewer_ids"}
     reviewers = posts.index_spec.get("reviewer_ids")
-    assert reviewers is not None and reviewers.is_list
+    assert reviewers is not None
+    assert reviewers.is_list
 
 
 def test_validate_refs(app: tuple[ResourceManager, ...]) -> None:  # type: ignore[type-arg]
