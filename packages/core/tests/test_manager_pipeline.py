@@ -298,3 +298,35 @@ def test_field_level_check_sees_old_and_new_data() -> None:
         docs.merge_patch(rid, {"secret": "leak"}, user="ann")
     docs.merge_patch(rid, {"secret": "rotated"}, user="root")
     assert docs.get(rid, user="root").data.secret == "rotated"
+
+
+def test_fluent_event_handlers_and_combination() -> None:
+    from specstar.core import EventHandlers, combine_handlers
+
+    seen: list[str] = []
+    model_handlers = (
+        EventHandlers()
+        .before("create", lambda e: seen.append("model:before:create"))
+        .on_success(
+            ["update", "merge_patch"], lambda e: seen.append(f"model:ok:{e.context.action}")
+        )
+        .on_failure("*", lambda e: seen.append(f"model:failed:{type(e.error).__name__}"))
+    )
+    global_handlers = EventHandlers().after(
+        "*", lambda e: seen.append(f"global:after:{e.context.action}")
+    )
+    notes = ResourceManager(
+        Note, event_handlers=combine_handlers([global_handlers], [model_handlers])
+    )
+    rid = notes.create(Note(title="a")).resource_id
+    notes.merge_patch(rid, {"words": 2})
+    with pytest.raises(ValidationError):
+        notes.merge_patch(rid, {"words": "x"})
+    assert seen == [
+        "model:before:create",
+        "global:after:create",
+        "model:ok:merge_patch",
+        "global:after:merge_patch",
+        "model:failed:ValidationError",
+        "global:after:merge_patch",
+    ]

@@ -25,10 +25,13 @@ from .errors import (
     UniqueConstraintError,
     ValidationError,
 )
+from .events import EventHandlers, combine_handlers
 from .indexes import IndexedField, IndexSpec
 from .manager import ResourceManager, ResourceOps
 from .memory import MemoryBlobStore, MemoryStorage, MemoryStorageFactory
 from .pipeline import (
+    UNRESTRICTED,
+    AccessScope,
     AllowAll,
     ConstraintChecker,
     Event,
@@ -55,6 +58,7 @@ from .query import (
     parse_condition,
     parse_sorts,
 )
+from .refs import OnDelete, Ref, ReferenceRestrictedError, RefRevision, RefType, Registry
 from .types import (
     UNSET,
     Page,
@@ -68,7 +72,9 @@ from .types import (
 
 __all__ = [
     "QB",
+    "UNRESTRICTED",
     "UNSET",
+    "AccessScope",
     "AllowAll",
     "AlreadyExistsError",
     "And",
@@ -82,6 +88,7 @@ __all__ = [
     "Encoding",
     "Event",
     "EventHandler",
+    "EventHandlers",
     "EventPhase",
     "Field",
     "FieldError",
@@ -96,6 +103,7 @@ __all__ = [
     "MissingOperationContextError",
     "Not",
     "NotFoundError",
+    "OnDelete",
     "Op",
     "OperationContext",
     "Or",
@@ -107,6 +115,11 @@ __all__ = [
     "PreconditionFailedError",
     "Query",
     "QueryError",
+    "Ref",
+    "RefRevision",
+    "RefType",
+    "ReferenceRestrictedError",
+    "Registry",
     "Resource",
     "ResourceManager",
     "ResourceMeta",
@@ -125,6 +138,7 @@ __all__ = [
     "UnsetType",
     "ValidationError",
     "__version__",
+    "combine_handlers",
     "format_condition",
     "format_sorts",
     "parse_condition",
