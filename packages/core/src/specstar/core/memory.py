@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from ._memory_index import IndexSet
 from .errors import (
     AlreadyExistsError,
     ConflictError,
@@ -32,7 +33,6 @@ from .ports import (
     StoredRevision,
     Write,
 )
-from .query import evaluate
 from .query.ast import Query
 from .types import Page, ResourceMeta, RevisionInfo
 
@@ -49,6 +49,7 @@ class MemoryStorage(Storage):
         self._metas: dict[str, ResourceMeta] = {}
         self._revisions: dict[str, dict[str, StoredRevision]] = {}
         self._spec = IndexSpec()
+        self._index = IndexSet((), ())
         self._known_paths: set[str] = set()
         # unique path -> value -> resource_id, for non-deleted resources only
         self._claims: dict[str, dict[Any, str]] = {}
@@ -62,6 +63,12 @@ class MemoryStorage(Storage):
             if not self._metas:
                 self._known_paths = set(spec.paths)
             self._claims = {f.path: {} for f in spec.unique_fields}
+            self._index = IndexSet(
+                [f.path for f in spec.fields if not f.is_list],
+                [f.path for f in spec.fields if f.is_list],
+            )
+            for meta in self._metas.values():
+                self._index.add(meta)
             for meta in self._metas.values():
                 if not meta.is_deleted:
                     for path, claims in self._claims.items():
@@ -93,13 +100,11 @@ class MemoryStorage(Storage):
 
     def search(self, query: Query) -> Page[ResourceMeta]:
         with self._lock:
-            rows = list(self._metas.values())
-        return evaluate.run(rows, query)
+            return self._index.search(self._metas, query)
 
     def count(self, query: Query) -> int:
         with self._lock:
-            rows = list(self._metas.values())
-        return evaluate.count(rows, query)
+            return self._index.count(self._metas, query)
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -197,8 +202,19 @@ class MemoryStorage(Storage):
             self._claim_unique(old, meta)
             if new_rev is not None:
                 self._revisions.setdefault(rid, {})[new_rev.info.revision_id] = new_rev
-            self._metas[rid] = meta
+            self._store_meta(old, meta)
             return CommitResult(meta, new_rev.info if new_rev is not None else None)
+
+    def _store_meta(self, old: ResourceMeta | None, new: ResourceMeta | None) -> None:
+        """Replace a meta record (``None`` removes it), keeping the indexes in step."""
+        if old is not None:
+            self._index.remove(old)
+        if new is None:
+            assert old is not None
+            del self._metas[old.resource_id]
+        else:
+            self._index.add(new)
+            self._metas[new.resource_id] = new
 
     def _claim_unique(self, old: ResourceMeta | None, new: ResourceMeta) -> None:
         """Move this resource's unique claims from ``old`` to ``new`` or raise, changing nothing."""
@@ -237,7 +253,7 @@ class MemoryStorage(Storage):
                     resource_id, expected_revision_id, old.current_revision_id
                 )
             self._release_unique(old)
-            del self._metas[resource_id]
+            self._store_meta(old, None)
             self._revisions.pop(resource_id, None)
             return old
 
@@ -258,8 +274,11 @@ class MemoryStorage(Storage):
                 if revisions.pop(rev_id, None) is not None:
                     removed += 1
             if removed:
-                self._metas[resource_id] = msgspec.structs.replace(
-                    meta, total_revision_count=meta.total_revision_count - removed
+                self._store_meta(
+                    meta,
+                    msgspec.structs.replace(
+                        meta, total_revision_count=meta.total_revision_count - removed
+                    ),
                 )
             return removed
 

@@ -187,7 +187,8 @@ def compare_rows(
     return _cmp(a_id, b_id)
 
 
-def _selector(query: Query) -> Callable[[ResourceMeta], bool]:
+def selector(query: Query) -> Callable[[ResourceMeta], bool]:
+    """A predicate selecting the rows of a resolved query (``is_deleted`` and ``where``)."""
     where = query.where
     if where is not None:
         check_depth(where, MAX_EXPR_DEPTH)
@@ -218,7 +219,7 @@ def run(metas: Iterable[ResourceMeta], query: Query) -> Page[ResourceMeta]:
     Raises:
         QueryError: the cursor is malformed or belongs to another query.
     """
-    selected = _selector(query)
+    selected = selector(query)
     sorts = effective_sorts(query)
     rows = [(sort_values(m, sorts), m) for m in metas if selected(m)]
 
@@ -246,5 +247,5 @@ def run(metas: Iterable[ResourceMeta], query: Query) -> Page[ResourceMeta]:
 
 def count(metas: Iterable[ResourceMeta], query: Query) -> int:
     """The number of rows a resolved query selects, ignoring limit, offset and cursor."""
-    selected = _selector(query)
+    selected = selector(query)
     return sum(1 for meta in metas if selected(meta))
