@@ -41,6 +41,7 @@ from .query import evaluate
 from .query.ast import Expr
 from .query.resolve import resolve_query
 from .refs import RefField, RefType, Registry, collect_refs
+from .schema import Schema
 from .types import (
     ResourceMeta,
     RevisionInfo,
@@ -56,7 +57,7 @@ class ManagerCore(Generic[T]):
 
     def __init__(
         self,
-        model: type[T],
+        model: type[T] | Schema[T],
         *,
         storage: Storage | None = None,
         storage_factory: StorageFactory | None = None,
@@ -79,7 +80,23 @@ class ManagerCore(Generic[T]):
         auto_reindex: bool = True,
         registry: Registry | None = None,
         validate_refs: bool = False,
+        migration: Schema[T] | None = None,
     ) -> None:
+        if isinstance(model, Schema):
+            if migration is not None:
+                raise ValueError("pass either a Schema or migration=, not both")
+            migration, model = model, model.resource_type
+        if migration is not None:
+            if schema_version is not None and schema_version != migration.version:
+                raise ValueError(
+                    f"schema_version {schema_version!r} contradicts the Schema's "
+                    f"{migration.version!r}"
+                )
+            schema_version = migration.version
+            migration.set_encoding(encoding)
+            if migration.has_validator:
+                validators = [migration.validate, *validators]
+        self.schema: Schema[T] | None = migration
         self.model: type[T] = models.as_struct_type(model)  # type: ignore[assignment]
         self.source_model = model
         self.name = name or kebab_case(getattr(model, "__name__", "resource"))
@@ -180,7 +197,10 @@ class ManagerCore(Generic[T]):
                 resource_id=rid,
                 revision_id=revision_id,
             )
-        return stored.info, self.codec.decode(stored.data)
+        info = stored.info
+        if self.schema is not None and info.schema_version != self.schema_version:
+            return info, self.schema.migrate(stored.data, info.schema_version)  # lazy migration
+        return info, self.codec.decode(stored.data)
 
     def _info(self, rid: str, revision_id: str) -> RevisionInfo:
         info = self.storage.get_revision_info(rid, revision_id)

@@ -17,7 +17,7 @@ from .errors import (
 )
 from .pipeline import OperationContext, Unrestricted
 from .ports import Write
-from .query.ast import Condition, Expr, Field, Op, Query
+from .query.ast import Condition, Expr, Field, Op, Or, Query, Sort
 from .query.resolve import resolve_query
 from .refs import RefField
 from .types import (
@@ -198,6 +198,40 @@ class SearchOps(ManagerCore[T]):
             raise
         self.storage.mark_indexed(self.index_spec.paths)
         return changed
+
+    def migrate_all(
+        self,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        user: str | UnsetType = UNSET,
+    ) -> int:
+        """Migrate every live resource whose current revision is not in the target schema
+        version (see :meth:`migrate`). Returns how many were migrated.
+
+        Safe to interrupt and run again: each resource migrates in its own atomic write, and
+        a rerun only finds the ones still left. ``progress(done, total)`` is called every 100
+        resources and at the end (by default progress goes to the ``specstar.manager`` log).
+        """
+        target = self.schema_version
+        if target is None:
+            return 0
+        field = Field("schema_version", meta=True)
+        pending = Query(
+            where=Or((Condition(field, Op.ne, target), Condition(field, Op.is_null, True))),
+            sorts=(Sort(Field("resource_id", meta=True)),),
+            limit=self.max_limit,
+        )
+        total = self.count(pending)
+        done = 0
+        for meta in list(self.iter_all(pending)):
+            self.migrate(meta.resource_id, user=user)  # type: ignore[attr-defined]
+            done += 1
+            if done % 100 == 0 or done == total:
+                if progress:
+                    progress(done, total)
+                else:
+                    log.info("migrate %s: %d/%d", self.name, done, total)
+        return done
 
     def _reindex_one(self, rid: str) -> int:
         def attempt() -> int:

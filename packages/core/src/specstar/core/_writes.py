@@ -26,6 +26,7 @@ from .pipeline import (
     EventPhase,
 )
 from .ports import RevisionRewrite
+from .schema import RevisionNotMigratedError
 from .types import (
     ResourceMeta,
     RevisionInfo,
@@ -303,7 +304,11 @@ class WriteOps(ManagerCore[T]):
             self._check_expected(meta, expected_revision_id)
             if meta.current_revision_id == revision_id:
                 return meta
-            _, target = self._load(resource_id, revision_id)
+            target_info, target = self._load(resource_id, revision_id)
+            if self.schema is not None and target_info.schema_version != self.schema_version:
+                raise RevisionNotMigratedError(
+                    resource_id, revision_id, target_info.schema_version, self.schema_version
+                )
             _, current = self._load(resource_id, meta.current_revision_id)
             prepared = self._prepare(ctx, target, previous=current)
             return self._commit(
@@ -314,6 +319,42 @@ class WriteOps(ManagerCore[T]):
             ).meta
 
         meta: ResourceMeta = self._run_write(ctx, expected_revision_id, attempt)
+        return meta
+
+    def migrate(
+        self,
+        resource_id: str,
+        *,
+        revision_id: str | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> ResourceMeta:
+        """Persist a revision in the current schema version.
+
+        The current revision (or ``revision_id``) is read through the migration path and
+        stored as a new revision in the target version, which becomes current; the original
+        revision stays in the history untouched. A current revision already in the target
+        version is left as it is.
+        """
+        ctx = self._context(
+            "migrate", user, now, write=True, resource_id=resource_id, revision_id=revision_id
+        )
+
+        def attempt() -> ResourceMeta:
+            meta = self._meta(ctx)
+            source = revision_id or meta.current_revision_id
+            info, data = self._load(resource_id, source)
+            if source == meta.current_revision_id and info.schema_version == self.schema_version:
+                return meta
+            prepared = self._prepare(ctx, data, previous=None)
+            return self._commit(
+                prepared,
+                meta.current_revision_id,
+                append=self._new_revision(data, info.status),
+                indexed_data=self._indexed(data),
+            ).meta
+
+        meta: ResourceMeta = self._run_write(ctx, None, attempt)
         return meta
 
     def delete(
