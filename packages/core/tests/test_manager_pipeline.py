@@ -330,3 +330,29 @@ def test_fluent_event_handlers_and_combination() -> None:
         "model:failed:ValidationError",
         "global:after:merge_patch",
     ]
+
+
+def test_writes_cannot_leave_the_access_scope() -> None:
+    docs = ResourceManager(Doc, indexed_fields=["owner"], permission_checker=OwnRows())
+    rid = docs.create(Doc(owner="ann", title="a"), user="ann").resource_id
+    with pytest.raises(PermissionDeniedError, match="outside their access scope"):
+        docs.create(Doc(owner="bob", title="planted"), user="ann")
+    with pytest.raises(PermissionDeniedError, match="outside their access scope"):
+        docs.merge_patch(rid, {"owner": "bob"}, user="ann")
+    assert docs.count(user="bob") == 0
+    docs.merge_patch(rid, {"owner": "bob"}, user="root")
+    assert docs.count(user="bob") == 1
+
+
+def test_maintenance_bypasses_permission_checks() -> None:
+    from specstar.core.permissions import RootOnly
+
+    storage = MemoryStorage()
+    ResourceManager(Note, storage=storage, name="note").create(Note(title="x", words=3))
+    # a strict checker must not stop start-up backfilling of a new indexed field
+    strict = ResourceManager(
+        Note, storage=storage, name="note", indexed_fields=["words"], permission_checker=RootOnly()
+    )
+    assert strict.count(QB["words"] == 3, user="root") == 1
+    with pytest.raises(PermissionDeniedError):
+        strict.count(user="someone")

@@ -248,16 +248,56 @@ class ManagerCore(Generic[T]):
         if expected is not None and meta.current_revision_id != expected:
             raise PreconditionFailedError(meta.resource_id, expected, meta.current_revision_id)
 
-    def _prepare(self, ctx: OperationContext, data: T, *, previous: T | None) -> OperationContext:
-        """authorize the data → validate → constraints → before events, for new data."""
+    def _prepare(
+        self, ctx: OperationContext, data: T, *, previous: T | None, meta: ResourceMeta | None
+    ) -> OperationContext:
+        """authorize the data → validate → constraints → before events, for new data.
+
+        ``meta`` is the resource's meta before the write (``None`` for creates); the row the
+        write produces must lie inside the user's access scope too, so a write can neither
+        create a row its author could not see nor move one out of their sight.
+        """
         ctx = msgspec.structs.replace(ctx, data=data, previous=previous)
         self.pipeline.authorize_data(ctx)
+        self._check_scope_after(ctx, data, meta)
         self.pipeline.validate(data)
         if self.validate_refs and self.registry is not None:
             self.registry.check_refs(self, data, previous)  # type: ignore[arg-type]
         self.pipeline.check_constraints(data, resource_id=ctx.resource_id, previous=previous)
         self.pipeline.emit(EventPhase.before, ctx)
         return ctx
+
+    def _check_scope_after(self, ctx: OperationContext, data: T, meta: ResourceMeta | None) -> None:
+        scope = self._scope(ctx)
+        if isinstance(scope, Unrestricted):
+            return
+        assert ctx.resource_id is not None
+        if meta is None:
+            meta = ResourceMeta(
+                resource_id=ctx.resource_id,
+                current_revision_id="",
+                schema_version=self.schema_version,
+                total_revision_count=0,
+                revision_seq=0,
+                created_time=ctx.now,
+                created_by=ctx.user,
+                updated_time=ctx.now,
+                updated_by=ctx.user,
+            )
+        after = msgspec.structs.replace(
+            meta,
+            indexed_data=self._indexed(data),
+            updated_time=ctx.now,
+            updated_by=ctx.user,
+            is_deleted=False,
+        )
+        if not evaluate.matches(resolve_query(scope, self.index_spec).where, after):
+            raise PermissionDeniedError(
+                f"{ctx.user!r} may not {ctx.action} {self.name} {ctx.resource_id!r} into this "
+                "state: the result would lie outside their access scope",
+                user=ctx.user,
+                action=ctx.action,
+            )
 
     def _finish(self, ctx: OperationContext, result: Any) -> None:
         self.pipeline.emit(EventPhase.on_success, ctx, result=result)

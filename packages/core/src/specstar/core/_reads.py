@@ -110,9 +110,11 @@ class ReadOps(ManagerCore[T]):
         self._meta(ctx, include_deleted=include_deleted)
         return self.storage.list_revisions(resource_id, offset=offset, limit=limit)
 
-    def exists(self, resource_id: str, *, include_deleted: bool = False) -> bool:
-        """Whether the resource exists (and is not soft-deleted, unless asked)."""
-        ctx = self._context("exists", UNSET, UNSET, write=False, resource_id=resource_id)
+    def exists(
+        self, resource_id: str, *, include_deleted: bool = False, user: str | UnsetType = UNSET
+    ) -> bool:
+        """Whether the resource exists (and is not soft-deleted, unless asked) for this user."""
+        ctx = self._context("exists", user, UNSET, write=False, resource_id=resource_id)
         meta = self.storage.get_meta(resource_id)
         return (
             meta is not None
@@ -120,9 +122,11 @@ class ReadOps(ManagerCore[T]):
             and self._in_scope(ctx, meta)
         )
 
-    def revision_exists(self, resource_id: str, revision_id: str) -> bool:
-        """Whether this revision of the resource is stored."""
-        ctx = self._context("revision_exists", UNSET, UNSET, write=False, resource_id=resource_id)
+    def revision_exists(
+        self, resource_id: str, revision_id: str, *, user: str | UnsetType = UNSET
+    ) -> bool:
+        """Whether this revision of the resource is stored (and visible to the user)."""
+        ctx = self._context("revision_exists", user, UNSET, write=False, resource_id=resource_id)
         meta = self.storage.get_meta(resource_id)
         return (
             meta is not None

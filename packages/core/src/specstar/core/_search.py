@@ -68,11 +68,14 @@ class SearchOps(ManagerCore[T]):
         field = Field(ref.path)
         op = Op.contains if ref.is_list else Op.eq
         query = Query(
-            where=Condition(field, op, target_id),
-            is_deleted=None if include_deleted else False,
-            limit=self.max_limit,
+            where=Condition(field, op, target_id), is_deleted=None if include_deleted else False
         )
-        resolved = self.resolve(query)
+        return self._scan(query)
+
+    def _scan(self, query: Query) -> Iterator[ResourceMeta]:
+        """Every row of a query, straight from storage: no permission checks, so only for
+        the framework's own maintenance (integrity, reindexing, migration)."""
+        resolved = self.resolve(query.replace(limit=self.max_limit, cursor=None, offset=0))
         while True:
             page = self.storage.search(resolved)
             yield from page.items
@@ -161,13 +164,17 @@ class SearchOps(ManagerCore[T]):
     list_resources = list
 
     def iter_all(
-        self, query: Query | Expr | None = None, *, page_size: int | None = None
+        self,
+        query: Query | Expr | None = None,
+        *,
+        page_size: int | None = None,
+        user: str | UnsetType = UNSET,
     ) -> Iterator[ResourceMeta]:
-        """Every matching meta record, page by page with a cursor (for bulk work)."""
+        """Every matching meta record the user may see, page by page with a cursor."""
         base = query if isinstance(query, Query) else Query(where=query)
         q = base.replace(limit=page_size or self.max_limit, cursor=None, offset=0)
         while True:
-            page = self.search_page(q)
+            page = self.search_page(q, user=user)
             yield from page.items
             if not page.has_more:
                 return
@@ -184,9 +191,10 @@ class SearchOps(ManagerCore[T]):
         """
         stale, self._stale_paths = self._stale_paths, frozenset()
         try:
-            total = self.count(Query(is_deleted=None))
+            everything = Query(is_deleted=None)
+            total = self.storage.count(self.resolve(everything))
             changed = 0
-            for done, meta in enumerate(self.iter_all(Query(is_deleted=None)), start=1):
+            for done, meta in enumerate(self._scan(everything), start=1):
                 changed += self._reindex_one(meta.resource_id)
                 if done % 500 == 0 or done == total:
                     if progress:
@@ -221,10 +229,11 @@ class SearchOps(ManagerCore[T]):
             sorts=(Sort(Field("resource_id", meta=True)),),
             limit=self.max_limit,
         )
-        total = self.count(pending)
+        todo = [meta.resource_id for meta in self._scan(pending)]
+        total = len(todo)
         done = 0
-        for meta in list(self.iter_all(pending)):
-            self.migrate(meta.resource_id, user=user)  # type: ignore[attr-defined]
+        for resource_id in todo:
+            self.migrate(resource_id, user=user)  # type: ignore[attr-defined]
             done += 1
             if done % 100 == 0 or done == total:
                 if progress:

@@ -66,7 +66,7 @@ class WriteOps(ManagerCore[T]):
         obj = self._coerce(data)
 
         def attempt() -> RevisionInfo:
-            prepared = self._prepare(ctx, obj, previous=None)
+            prepared = self._prepare(ctx, obj, previous=None, meta=None)
             result = self._commit(
                 prepared,
                 None,
@@ -111,7 +111,7 @@ class WriteOps(ManagerCore[T]):
                 status is None or new_status == current_info.status
             ):
                 return current_info  # identical data: no new revision
-            prepared = self._prepare(ctx, new, previous=current)
+            prepared = self._prepare(ctx, new, previous=current, meta=meta)
             result = self._commit(
                 prepared,
                 meta.current_revision_id,
@@ -265,7 +265,7 @@ class WriteOps(ManagerCore[T]):
             digest = models.data_hash(new)
             if digest == info.data_hash and new_status == info.status:
                 return info
-            prepared = self._prepare(ctx, new, previous=current)
+            prepared = self._prepare(ctx, new, previous=current, meta=meta)
             result = self._commit(
                 prepared,
                 meta.current_revision_id,
@@ -310,7 +310,7 @@ class WriteOps(ManagerCore[T]):
                     resource_id, revision_id, target_info.schema_version, self.schema_version
                 )
             _, current = self._load(resource_id, meta.current_revision_id)
-            prepared = self._prepare(ctx, target, previous=current)
+            prepared = self._prepare(ctx, target, previous=current, meta=meta)
             return self._commit(
                 prepared,
                 meta.current_revision_id,
@@ -346,7 +346,7 @@ class WriteOps(ManagerCore[T]):
             info, data = self._load(resource_id, source)
             if source == meta.current_revision_id and info.schema_version == self.schema_version:
                 return meta
-            prepared = self._prepare(ctx, data, previous=None)
+            prepared = self._prepare(ctx, data, previous=None, meta=meta)
             return self._commit(
                 prepared,
                 meta.current_revision_id,
@@ -408,7 +408,7 @@ class WriteOps(ManagerCore[T]):
             if not meta.is_deleted:
                 return meta
             _, current = self._load(resource_id, meta.current_revision_id)
-            prepared = self._prepare(ctx, current, previous=None)
+            prepared = self._prepare(ctx, current, previous=None, meta=meta)
             return self._commit(
                 prepared,
                 meta.current_revision_id,
