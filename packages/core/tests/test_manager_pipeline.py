@@ -356,3 +356,28 @@ def test_maintenance_bypasses_permission_checks() -> None:
     assert strict.count(QB["words"] == 3, user="root") == 1
     with pytest.raises(PermissionDeniedError):
         strict.count(user="someone")
+
+
+def test_validator_forms_give_field_errors() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Checked(pydantic.BaseModel):  # type: ignore[name-defined,misc]
+        title: str = pydantic.Field(min_length=2)
+        words: int = pydantic.Field(ge=0)
+
+    class NonNegative(IValidator):
+        def validate(self, data: Any) -> None:
+            if data.words < 0:
+                raise ValueError("negative")
+
+    by_class = ResourceManager(Note, validators=[NonNegative])
+    with pytest.raises(ValidationError, match="negative"):
+        by_class.create(Note(title="ok", words=-1))
+    by_model = ResourceManager(Note, validators=[Checked])
+    with pytest.raises(ValidationError) as err:
+        by_model.create(Note(title="x", words=-1))
+    assert {e.loc for e in err.value.errors} == {"/title", "/words"}
+    own = ResourceManager(Checked)  # a Pydantic model validates itself by default
+    with pytest.raises(ValidationError) as err:
+        own.create({"title": "x", "words": 1})
+    assert [e.loc for e in err.value.errors] == ["/title"]

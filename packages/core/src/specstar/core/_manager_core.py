@@ -41,7 +41,7 @@ from .query import evaluate
 from .query.ast import Expr
 from .query.resolve import resolve_query
 from .refs import RefField, RefType, Registry, collect_refs
-from .schema import Schema
+from .schema import Schema, make_validator
 from .types import (
     ResourceMeta,
     RevisionInfo,
@@ -96,6 +96,8 @@ class ManagerCore(Generic[T]):
             migration.set_encoding(encoding)
             if migration.has_validator:
                 validators = [migration.validate, *validators]
+        elif models.is_pydantic_model(model) and not validators:
+            validators = [model]  # a Pydantic model validates its own data by default
         self.schema: Schema[T] | None = migration
         self.model: type[T] = models.as_struct_type(model)  # type: ignore[assignment]
         self.source_model = model
@@ -125,7 +127,7 @@ class ManagerCore(Generic[T]):
         self.max_limit = max_limit
         self.pipeline = Pipeline(
             permission_checker=permission_checker,
-            validators=validators,
+            validators=[make_validator(v) for v in validators],
             constraint_checkers=constraint_checkers,
             event_handlers=event_handlers,
         )

@@ -59,6 +59,11 @@ def _is_pydantic_model_type(tp: Any) -> bool:
     return pydantic is not None and isinstance(tp, type) and issubclass(tp, pydantic.BaseModel)
 
 
+def is_pydantic_model(tp: Any) -> bool:
+    """Whether ``tp`` is a Pydantic model class (without importing Pydantic)."""
+    return _is_pydantic_model_type(tp)
+
+
 def _is_pydantic_instance(obj: Any) -> bool:
     pydantic = _pydantic()
     return pydantic is not None and isinstance(obj, pydantic.BaseModel)

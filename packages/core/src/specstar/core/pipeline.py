@@ -155,7 +155,7 @@ class ConstraintChecker(abc.ABC):
 
 IConstraintChecker = ConstraintChecker
 
-ValidatorLike = Callable[[Any], Any] | IValidator
+ValidatorLike = Callable[[Any], Any] | IValidator | type
 
 
 def _as_validation_error(exc: ValueError) -> ValidationError:

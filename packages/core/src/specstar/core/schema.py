@@ -160,6 +160,27 @@ def _normalize_validator(validator: ValidatorArg, resource_type: Any) -> _Check 
     raise TypeError(f"validator must be a callable, an IValidator or a class, not {validator!r}")
 
 
+def make_validator(validator: ValidatorArg, resource_type: Any = None) -> Callable[[Any], None]:
+    """A checking function for any accepted validator form: a callable, an ``IValidator``
+    instance or subclass, or a Pydantic model class (``None`` with a Pydantic
+    ``resource_type`` validates with that model). It raises :class:`ValidationError` with
+    field errors; a validator that checks nothing gives a function that accepts everything.
+    """
+    check = _normalize_validator(validator, resource_type)
+
+    def validate(data: Any) -> None:
+        if check is None:
+            return
+        try:
+            check(data)
+        except ValidationError:
+            raise
+        except ValueError as exc:
+            raise (_pydantic_error(exc) or _as_validation_error(exc)) from exc
+
+    return validate
+
+
 class Schema(Generic[T]):
     """Target schema version, migration steps and validator of one resource type.
 
@@ -197,6 +218,7 @@ class Schema(Generic[T]):
         self._version = version
         self._raw_validator = validator
         self._check = _normalize_validator(validator, resource_type)
+        self._validate = make_validator(validator, resource_type)
         self._steps: list[_Step] = []
         self._last: _Step | None = None  # last step of the current chain
         self._graph_cache: dict[str | None, list[tuple[str, _Step]]] | None = None
@@ -437,11 +459,4 @@ class Schema(Generic[T]):
         Raises:
             ValidationError: the validator raised a ``ValueError`` (Pydantic's included).
         """
-        if self._check is None:
-            return
-        try:
-            self._check(data)
-        except ValidationError:
-            raise
-        except ValueError as exc:
-            raise (_pydantic_error(exc) or _as_validation_error(exc)) from exc
+        self._validate(data)
