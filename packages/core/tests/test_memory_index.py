@@ -26,6 +26,7 @@ from specstar.testing.strategies import item_data, queries
     offset=st.sampled_from([0, 0, 1, 3]),
 )
 def test_index_plans_match_reference(
+    *,
     rows: list[Item],
     changes: list[tuple[int, Item, bool]],
     query: Query,
