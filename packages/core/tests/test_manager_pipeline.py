@@ -381,3 +381,20 @@ def test_validator_forms_give_field_errors() -> None:
     with pytest.raises(ValidationError) as err:
         own.create({"title": "x", "words": 1})
     assert [e.loc for e in err.value.errors] == ["/title"]
+
+
+def test_constraint_checker_factories_receive_the_manager() -> None:
+    class NoDuplicateTitle(ConstraintChecker):
+        def __init__(self, manager: ResourceManager[Note]) -> None:
+            self.manager = manager
+
+        def check(self, data: Any, *, exclude_resource_id: str | None = None) -> None:
+            for meta in self.manager.search(QB["title"] == data.title):
+                if meta.resource_id != exclude_resource_id:
+                    raise ValueError(f"title {data.title!r} is taken")
+
+    notes = ResourceManager(Note, indexed_fields=["title"], constraint_checkers=[NoDuplicateTitle])
+    rid = notes.create(Note(title="a")).resource_id
+    notes.update(rid, Note(title="a", words=1))  # its own title is fine
+    with pytest.raises(ValidationError, match="taken"):
+        notes.create(Note(title="a"))

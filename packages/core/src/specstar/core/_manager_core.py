@@ -74,7 +74,7 @@ class ManagerCore(Generic[T]):
         max_limit: int = 1000,
         permission_checker: PermissionChecker | None = None,
         validators: Sequence[ValidatorLike] = (),
-        constraint_checkers: Sequence[ConstraintChecker] = (),
+        constraint_checkers: Sequence[ConstraintChecker | Callable[[Any], ConstraintChecker]] = (),
         event_handlers: Iterable[EventHandler | Callable[[Any], Any]] = (),
         conflict_timeout: float = 30.0,
         auto_reindex: bool = True,
@@ -128,7 +128,9 @@ class ManagerCore(Generic[T]):
         self.pipeline = Pipeline(
             permission_checker=permission_checker,
             validators=[make_validator(v) for v in validators],
-            constraint_checkers=constraint_checkers,
+            constraint_checkers=[
+                c if isinstance(c, ConstraintChecker) else c(self) for c in constraint_checkers
+            ],
             event_handlers=event_handlers,
         )
         self.conflict_timeout = conflict_timeout

@@ -23,7 +23,9 @@ class ResourceManager(WriteOps[T], SearchOps[T], ReadOps[T]):
     """Versioned resources of one model: create, read, change, search, history.
 
     Args:
-        model: a ``msgspec.Struct`` type (or a Pydantic v2 model, converted to a Struct).
+        model: a ``msgspec.Struct`` type, a Pydantic v2 model (converted to a Struct and used
+            as validator), or a :class:`~specstar.core.schema.Schema` (version, migrations
+            and validator in one).
         storage: the :class:`~specstar.core.ports.Storage` to use; by default a new
             :class:`~specstar.core.memory.MemoryStorage` (or one from ``storage_factory``).
         storage_factory: builds the storage from the resource name when ``storage`` is not given.
@@ -37,12 +39,18 @@ class ResourceManager(WriteOps[T], SearchOps[T], ReadOps[T]):
         encoding: ``"json"`` or ``"msgpack"`` for stored revision data.
         schema_version: version recorded on every revision written.
         default_limit / max_limit: page size when a query gives none, and its upper bound.
-        permission_checker, validators, constraint_checkers, event_handlers: pipeline stages.
+        permission_checker, validators, constraint_checkers, event_handlers: pipeline stages;
+            validators may be callables, ``IValidator`` instances or classes, or Pydantic
+            models; a constraint checker may be given as a factory called with the manager.
         conflict_timeout: seconds a write without ``expected_revision_id`` keeps retrying
             compare-and-swap conflicts before raising :class:`ConflictError`.
         auto_reindex: when the store reports indexed fields added since it last saw this
             model, backfill them at start-up (:meth:`reindex`); otherwise queries on them
             raise :class:`QueryError` until :meth:`reindex` runs.
+        registry: the :class:`~specstar.core.refs.Registry` of the application; references
+            to and from this model are followed through it.
+        validate_refs: reject writes whose new references name no live resource.
+        migration: a :class:`~specstar.core.schema.Schema` for a plain ``model``.
     """
 
     @contextmanager
