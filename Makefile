@@ -3,7 +3,7 @@
 PYTHON ?= python3
 HATCH := $(shell command -v hatch 2>/dev/null || echo $(CURDIR)/.tools/bin/hatch)
 
-.PHONY: run test lint format build bench clean services
+.PHONY: run test lint format build bench bench-quick clean services
 
 $(HATCH):
 	$(PYTHON) -m venv .tools
@@ -11,7 +11,7 @@ $(HATCH):
 	.tools/bin/python -m pip install --quiet "hatch>=1.16"
 
 run: $(HATCH)
-	$(HATCH) run python -m examples.quickstart
+	$(HATCH) run python -m examples.blog --host 127.0.0.1 --port 8000
 
 test: $(HATCH)
 	$(HATCH) run test
@@ -26,6 +26,15 @@ format: $(HATCH)
 build: $(HATCH)
 	rm -rf dist
 	for p in packages/*/; do (cd $$p && $(HATCH) build -t wheel -t sdist $(CURDIR)/dist) || exit 1; done
+
+# Benchmarks against the `specstar` package on PyPI and the raw drivers (see benchmarks/README.md).
+# bench: every size (1k, 10k, 100k), takes tens of minutes, rewrites docs/benchmarks.md;
+# bench-quick: 1k resources and one repeat, a crash check for CI that judges no speed.
+bench: $(HATCH)
+	$(HATCH) run bench:python -m benchmarks.run
+
+bench-quick: $(HATCH)
+	$(HATCH) run bench:python -m benchmarks.run --quick
 
 services:
 	bash scripts/services.sh

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import msgspec
 import msgspec.inspect as mi
 
-from .errors import SpecStarError
+from .errors import FieldError, SpecStarError, ValidationError
 
 __all__ = ["IndexSpec", "IndexedField", "Kind", "extract_indexed", "normalize_scalar"]
 
@@ -103,7 +103,11 @@ def normalize_scalar(kind: Kind, value: Any) -> Any:
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 return value.replace(tzinfo=UTC)
-            return value.astimezone(UTC)
+            try:
+                return value.astimezone(UTC)
+            except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+                shown = value.isoformat()
+                raise TypeError(f"{shown} is outside the range of UTC datetimes") from None
     raise TypeError(f"{value!r} is not a {kind}")
 
 
@@ -120,16 +124,27 @@ def _resolve(data: Mapping[str, Any], path: str) -> Any:
 
 
 def extract_indexed(data: Mapping[str, Any], spec: IndexSpec) -> dict[str, Any]:
-    """Values of the indexed paths of ``data`` (its builtins form, datetimes kept as objects)."""
+    """Values of the indexed paths of ``data`` (its builtins form, datetimes kept as objects).
+
+    Raises:
+        ValidationError: a value fits the model but cannot be indexed (a datetime whose UTC
+            form falls outside years 1-9999).
+    """
     out: dict[str, Any] = {}
     for f in spec.fields:
         raw = _resolve(data, f.path)
         if raw is _MISSING:
             continue
-        if f.is_list and raw is not None:
-            out[f.path] = [normalize_scalar(f.kind, v) for v in raw]
-        else:
-            out[f.path] = normalize_scalar(f.kind, raw)
+        try:
+            if f.is_list and raw is not None:
+                out[f.path] = [normalize_scalar(f.kind, v) for v in raw]
+            else:
+                out[f.path] = normalize_scalar(f.kind, raw)
+        except TypeError as exc:
+            loc = "/" + f.path.replace(".", "/")
+            raise ValidationError(
+                f"indexed field {f.path}: {exc}", [FieldError(loc, str(exc))]
+            ) from None
     return out
 
 

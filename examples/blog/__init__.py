@@ -1,0 +1,1 @@
+"""A small blog served over HTTP by SpecStar: ``make run`` starts it (see ``app.py``)."""

@@ -1,0 +1,70 @@
+"""SpecStar for FastAPI: a complete REST API, with OpenAPI 3.1, for every registered model.
+
+::
+
+    from fastapi import FastAPI
+    from specstar.fastapi import crud
+
+    crud.add_model(Book, indexed_fields=["year"])
+    app = FastAPI()
+    crud.apply(app)
+
+Every route reads and writes through the model's :class:`~specstar.core.ResourceManager`
+(in the thread pool, never blocking the event loop); errors are RFC 9457 problem documents.
+"""
+
+from ._version import __version__
+from .app import ModelNaming, SpecStar, crud, install_problem_handlers
+from .dependencies import DependencyProvider
+from .openapi import BatchRequest, BatchResult, Count, JsonPatchOperation, build_components
+from .problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, Problem, problem_for, status_for
+from .responses import MsgspecResponse, SpecStarRoute
+from .routes import (
+    BaseRouteTemplate,
+    BatchRouteTemplate,
+    CreateRouteTemplate,
+    DeleteRouteTemplate,
+    ListRouteTemplate,
+    ModelRoutes,
+    ModifyRouteTemplate,
+    PatchRouteTemplate,
+    ReadRouteTemplate,
+    RestoreRouteTemplate,
+    RouteTemplate,
+    SwitchRouteTemplate,
+    UpdateRouteTemplate,
+)
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_TYPE_PREFIX",
+    "BaseRouteTemplate",
+    "BatchRequest",
+    "BatchResult",
+    "BatchRouteTemplate",
+    "Count",
+    "CreateRouteTemplate",
+    "DeleteRouteTemplate",
+    "DependencyProvider",
+    "JsonPatchOperation",
+    "ListRouteTemplate",
+    "ModelNaming",
+    "ModelRoutes",
+    "ModifyRouteTemplate",
+    "MsgspecResponse",
+    "PatchRouteTemplate",
+    "Problem",
+    "ReadRouteTemplate",
+    "RestoreRouteTemplate",
+    "RouteTemplate",
+    "SpecStar",
+    "SpecStarRoute",
+    "SwitchRouteTemplate",
+    "UpdateRouteTemplate",
+    "__version__",
+    "build_components",
+    "crud",
+    "install_problem_handlers",
+    "problem_for",
+    "status_for",
+]

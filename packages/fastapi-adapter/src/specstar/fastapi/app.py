@@ -1,0 +1,388 @@
+"""The :class:`SpecStar` app object: register models, generate their REST API."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, TypeVar, cast
+
+from msgspec import UNSET, UnsetType
+from starlette.exceptions import HTTPException
+
+from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
+from specstar.core import (
+    ConstraintChecker,
+    Encoding,
+    EventHandler,
+    IndexedField,
+    IValidator,
+    MemoryStorageFactory,
+    PermissionChecker,
+    Registry,
+    ResourceManager,
+    RevisionStatus,
+    Schema,
+    SpecStarError,
+    Storage,
+    StorageFactory,
+)
+from specstar.core.naming import kebab_case
+
+from .dependencies import DependencyProvider
+from .openapi import build_components, install_openapi
+from .problems import handle_http_exception, handle_request_validation_error, handle_specstar_error
+from .routes import DEFAULT_TEMPLATES, BaseRouteTemplate, RouteTemplate
+
+__all__ = ["ModelNaming", "SpecStar", "crud", "install_problem_handlers"]
+
+T = TypeVar("T")
+
+ModelNaming = Literal["same", "pascal", "camel", "snake", "kebab"] | Callable[[type], str]
+ValidatorLike = Callable[[Any], Any] | IValidator | type
+TemplateSpec = Sequence[RouteTemplate] | Mapping[type[RouteTemplate], Mapping[str, Any]]
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in kebab_case(name).split("-") if w]
+
+
+def resource_name(model: type, naming: ModelNaming) -> str:
+    """The resource name (URL path segment) of a model under a naming rule."""
+    if callable(naming):
+        return naming(model)
+    base = model.__name__
+    words = _words(base)
+    if naming == "same":
+        return base
+    if naming == "kebab":
+        return "-".join(words)
+    if naming == "snake":
+        return "_".join(words)
+    if naming == "pascal":
+        return "".join(w.capitalize() for w in words)
+    if naming == "camel":
+        return words[0] + "".join(w.capitalize() for w in words[1:]) if words else base
+    raise ValueError(f"unknown model_naming {naming!r}")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error of ``app`` an ``application/problem+json`` response.
+
+    The generated routes do this on their own; this also covers the app's other routes:
+    :class:`~specstar.core.SpecStarError` raised anywhere, invalid parameters (422) and
+    Starlette's HTTP errors such as an unknown path (404) or method (405).
+    """
+    app.add_exception_handler(SpecStarError, handle_specstar_error)
+    app.add_exception_handler(RequestValidationError, handle_request_validation_error)
+    app.add_exception_handler(HTTPException, handle_http_exception)
+
+
+class SpecStar:
+    """Registers resource models and generates their REST API on a FastAPI app or router.
+
+    Typical setup::
+
+        app = FastAPI()
+        crud.configure(storage_factory=SQLiteStorageFactory("./data"))
+        crud.add_model(Book, indexed_fields=["year"])
+        crud.apply(app)
+
+    Args:
+        model_naming: how a model class becomes its resource name (the URL path segment):
+            ``"kebab"`` (default, ``UserProfile`` → ``user-profile``), ``"snake"``,
+            ``"camel"``, ``"pascal"``, ``"same"`` or a callable ``(type) -> str``.
+        route_templates: the templates to apply: ``None`` for the defaults, a dict
+            ``{TemplateClass: kwargs}`` to configure (or add) some, or a list used as is.
+        storage_factory: builds the storage of models registered without ``storage=``
+            (default: in memory).
+        permission_checker: used by models that do not set their own.
+        dependency_provider: how routes get the acting user and time (e.g. from your
+            authentication dependency); see :class:`DependencyProvider`.
+        event_handlers: used by models that do not set their own.
+        encoding: ``"json"`` or ``"msgpack"`` for stored revision data.
+        default_user: user for operations that do not name one (a ``str`` or a callable);
+            models may override it.
+        default_now: clock for operations that do not give a time; models may override it.
+        strict_operation_context: writes with no user or time from any source raise
+            :class:`~specstar.core.MissingOperationContextError` (HTTP 401).
+    """
+
+    def __init__(
+        self,
+        *,
+        model_naming: ModelNaming = "kebab",
+        route_templates: TemplateSpec | None = None,
+        storage_factory: StorageFactory | None = None,
+        permission_checker: PermissionChecker | None = None,
+        dependency_provider: DependencyProvider | None = None,
+        event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None,
+        encoding: Encoding = "json",
+        default_user: str | Callable[[], str] | UnsetType = UNSET,
+        default_now: Callable[[], datetime] | UnsetType = UNSET,
+        strict_operation_context: bool = False,
+    ) -> None:
+        self.resource_managers: OrderedDict[str, ResourceManager[Any]] = OrderedDict()
+        #: Resolves ``Ref`` fields between the registered models (referential integrity).
+        self.registry = Registry()
+        self.model_names: dict[type, list[str]] = {}
+        self.model_naming: ModelNaming = "kebab"
+        self.route_templates: list[RouteTemplate] = []
+        self.storage_factory: StorageFactory = MemoryStorageFactory()
+        self.permission_checker: PermissionChecker | None = None
+        self.dependency_provider = DependencyProvider()
+        self.event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None
+        self.default_encoding: Encoding = "json"
+        self.default_user: str | Callable[[], str] | UnsetType = UNSET
+        self.default_now: Callable[[], datetime] | UnsetType = UNSET
+        self.strict_operation_context = False
+        self.configure(
+            model_naming=model_naming,
+            route_templates=route_templates,
+            storage_factory=storage_factory or MemoryStorageFactory(),
+            permission_checker=permission_checker,
+            dependency_provider=dependency_provider or DependencyProvider(),
+            event_handlers=event_handlers,
+            encoding=encoding,
+            default_user=default_user,
+            default_now=default_now,
+            strict_operation_context=strict_operation_context,
+        )
+
+    # -- configuration --------------------------------------------------------------------------
+
+    def configure(
+        self,
+        *,
+        model_naming: ModelNaming | UnsetType = UNSET,
+        route_templates: TemplateSpec | UnsetType | None = UNSET,
+        storage_factory: StorageFactory | UnsetType = UNSET,
+        permission_checker: PermissionChecker | UnsetType | None = UNSET,
+        dependency_provider: DependencyProvider | UnsetType = UNSET,
+        event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | UnsetType | None = UNSET,
+        encoding: Encoding | UnsetType = UNSET,
+        default_user: str | Callable[[], str] | UnsetType = UNSET,
+        default_now: Callable[[], datetime] | UnsetType = UNSET,
+        strict_operation_context: bool | UnsetType = UNSET,
+    ) -> None:
+        """Change settings (before registering models: registered ones keep theirs).
+
+        Every argument left out keeps its current value; see the class for their meaning.
+        """
+        if model_naming is not UNSET:
+            self.model_naming = model_naming
+        if route_templates is not UNSET:
+            self.route_templates = _templates(route_templates)
+        if storage_factory is not UNSET:
+            self.storage_factory = storage_factory
+        if permission_checker is not UNSET:
+            self.permission_checker = permission_checker
+        if dependency_provider is not UNSET:
+            self.dependency_provider = dependency_provider
+        if event_handlers is not UNSET:
+            self.event_handlers = event_handlers
+        if encoding is not UNSET:
+            self.default_encoding = encoding
+        if default_user is not UNSET:
+            self.default_user = default_user
+        if default_now is not UNSET:
+            self.default_now = default_now
+        if strict_operation_context is not UNSET:
+            self.strict_operation_context = strict_operation_context
+
+    def add_route_template(self, template: RouteTemplate) -> None:
+        """Add a route template; one of the same class already present is replaced."""
+        self.route_templates = [t for t in self.route_templates if type(t) is not type(template)]
+        self.route_templates.append(template)
+
+    # -- models ---------------------------------------------------------------------------------
+
+    def add_model(
+        self,
+        model: type[Any] | Schema[Any],
+        *,
+        name: str | None = None,
+        id_generator: Callable[[], str] | None = None,
+        storage: Storage | None = None,
+        migration: Schema[Any] | None = None,
+        indexed_fields: Iterable[str | tuple[str, Any] | IndexedField] | None = None,
+        event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None,
+        permission_checker: PermissionChecker | None = None,
+        encoding: Encoding | None = None,
+        default_status: RevisionStatus | None = None,
+        default_user: str | Callable[[], str] | UnsetType = UNSET,
+        default_now: Callable[[], datetime] | UnsetType = UNSET,
+        validator: ValidatorLike | Sequence[ValidatorLike] | None = None,
+        constraint_checkers: Sequence[ConstraintChecker | Callable[[Any], ConstraintChecker]]
+        | None = None,
+        validate_refs: bool = True,
+        default_limit: int = 50,
+        max_limit: int = 1000,
+    ) -> ResourceManager[Any]:
+        """Register a model and create its :class:`~specstar.core.ResourceManager`.
+
+        Args:
+            model: a ``msgspec.Struct`` or Pydantic model class, or a
+                :class:`~specstar.core.Schema` (version, migrations, validator).
+            name: the resource name (URL path segment); default from ``model_naming``.
+            id_generator: makes ids of created resources (default ``"{name}:{hex}"``).
+            storage: this model's storage (default: built by ``storage_factory``).
+            migration: a :class:`~specstar.core.Schema` for a plain model class.
+            indexed_fields: data paths to make searchable (``Unique`` and ``Ref`` fields are
+                added).
+            event_handlers: this model's handlers (the global ones when ``None``).
+            permission_checker: this model's checker (the global one when ``None``).
+            encoding: stored data encoding (the global default when ``None``).
+            default_status: status of new revisions (``stable`` unless given).
+            default_user: this model's default user (the global one when unset).
+            default_now: this model's clock (the global one when unset).
+            validator: a callable, :class:`~specstar.core.IValidator` (instance or class) or
+                Pydantic model that rejects data by raising ``ValueError`` (HTTP 422); or
+                several of them.
+            constraint_checkers: checkers, or factories given the manager.
+            validate_refs: writes whose ``Ref`` fields name no live resource of a registered
+                model are refused (HTTP 422).
+            default_limit: page size of listings that give none.
+            max_limit: largest page size a listing may ask for.
+
+        Returns:
+            The new manager (also available from :meth:`get_resource_manager`).
+
+        Raises:
+            ValueError: the resource name is taken or not URL-path-safe.
+            TypeError: the model is not a supported model class.
+        """
+        model_type = model.resource_type if isinstance(model, Schema) else model
+        rname = name or resource_name(model_type, self.model_naming)
+        if not _NAME_RE.fullmatch(rname):
+            raise ValueError(f"resource name {rname!r} is not a safe URL path segment")
+        if rname in self.resource_managers:
+            raise ValueError(f"a model named {rname!r} is registered already")
+        validators: list[ValidatorLike] = []
+        if isinstance(validator, Sequence):
+            validators.extend(validator)
+        elif validator is not None:
+            validators.append(validator)
+        manager: ResourceManager[Any] = ResourceManager(
+            model,
+            storage=storage if storage is not None else self.storage_factory.build(rname),
+            name=rname,
+            indexed_fields=indexed_fields or (),
+            id_generator=id_generator,
+            default_status=default_status or RevisionStatus.stable,
+            default_user=default_user if default_user is not UNSET else self.default_user,
+            default_now=default_now if default_now is not UNSET else self.default_now,
+            strict_operation_context=self.strict_operation_context,
+            encoding=encoding or self.default_encoding,
+            default_limit=default_limit,
+            max_limit=max_limit,
+            permission_checker=permission_checker or self.permission_checker,
+            validators=validators,
+            constraint_checkers=constraint_checkers or (),
+            event_handlers=event_handlers
+            if event_handlers is not None
+            else (self.event_handlers or ()),
+            registry=self.registry,
+            validate_refs=validate_refs,
+            migration=migration,
+        )
+        self.resource_managers[rname] = manager
+        self.model_names.setdefault(manager.model, []).append(rname)
+        if manager.source_model is not manager.model:
+            self.model_names.setdefault(manager.source_model, []).append(rname)
+        return manager
+
+    def get_resource_manager(self, model: type[T] | str) -> ResourceManager[T]:
+        """The manager of a registered model, by model class or resource name.
+
+        Raises:
+            KeyError: not registered.
+            ValueError: the class is registered under several names (ask by name).
+        """
+        if isinstance(model, str):
+            if model not in self.resource_managers:
+                raise KeyError(f"no model named {model!r} is registered")
+            return cast(ResourceManager[T], self.resource_managers[model])
+        names = self.model_names.get(model, [])
+        if not names:
+            raise KeyError(f"{getattr(model, '__name__', model)!r} is not registered")
+        if len(names) > 1:
+            raise ValueError(
+                f"{model.__name__} is registered as {', '.join(names)}: ask by resource name"
+            )
+        return cast(ResourceManager[T], self.resource_managers[names[0]])
+
+    # -- routes ---------------------------------------------------------------------------------
+
+    def apply(
+        self,
+        app: FastAPI | APIRouter,
+        *,
+        router: APIRouter | None = None,
+        structs: Sequence[type] | None = None,
+        auto_include: bool = True,
+    ) -> APIRouter:
+        """Generate the routes of every registered model.
+
+        Args:
+            app: a FastAPI app or an ``APIRouter``. With an app, its OpenAPI document gets
+                the model schemas (:meth:`openapi`) and SpecStar errors raised by the app's
+                other routes become problem documents too.
+            router: generate on this router instead of ``app``.
+            structs: extra msgspec types for ``components.schemas``.
+            auto_include: with an app and a ``router``, include the router in the app.
+
+        Returns:
+            The router the routes were added to.
+        """
+        target: APIRouter
+        if router is not None:
+            target = router
+        elif isinstance(app, FastAPI):
+            target = app.router
+        else:
+            target = app
+        for template in sorted(self.route_templates, key=lambda t: t.order):
+            if isinstance(template, BaseRouteTemplate) and template.dependency_provider is None:
+                template.dependency_provider = self.dependency_provider
+            for rname, manager in self.resource_managers.items():
+                template.apply(rname, manager, target)
+        if isinstance(app, FastAPI):
+            if router is not None and auto_include:
+                app.include_router(router)
+            app.add_exception_handler(SpecStarError, handle_specstar_error)
+            self.openapi(app, structs=structs)
+        return target
+
+    def openapi(self, app: FastAPI, structs: Sequence[type] | None = None) -> None:
+        """Add the model and core schemas to ``app``'s OpenAPI document (3.1).
+
+        Called by :meth:`apply` when given an app; call it yourself after applying to a
+        bare router that you include in the app.
+        """
+        extra = tuple(structs or ())
+
+        @functools.cache
+        def components() -> dict[str, Any]:
+            models = [m.model for m in self.resource_managers.values()]
+            return build_components(models, extra)
+
+        install_openapi(app, components)
+
+
+def _templates(spec: TemplateSpec | None) -> list[RouteTemplate]:
+    if spec is None:
+        return [cls() for cls in DEFAULT_TEMPLATES]
+    if isinstance(spec, Mapping):
+        classes = list(DEFAULT_TEMPLATES) + [c for c in spec if c not in DEFAULT_TEMPLATES]
+        return [cls(**dict(spec.get(cls, {}))) for cls in classes]
+    return list(spec)
+
+
+#: The module-level instance: ``from specstar.fastapi import crud``.
+crud = SpecStar()

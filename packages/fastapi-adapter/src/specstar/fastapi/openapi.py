@@ -1,0 +1,342 @@
+"""OpenAPI 3.1 for the generated routes, with the real msgspec model schemas.
+
+FastAPI derives schemas from Pydantic; SpecStar models are ``msgspec.Struct`` types, so the
+routes read and write bodies with msgspec and describe them here instead: the JSON Schemas
+of the models and of the core types come from :func:`msgspec.json.schema_components` and are
+merged into ``components.schemas``; operations refer to them with ``$ref``.
+
+Per registered model ``M`` (the component names follow the model class name):
+
+* ``M`` — the model itself (request body of create and full update);
+* ``MPartial`` — ``M`` with no required members at any depth (``data`` of a ``partial`` read);
+* ``MResource`` — a read: ``{data, info, meta}``, each present unless left out by ``returns``;
+* ``MModify`` — the body of ``POST /m/{id}/modify``.
+
+Shared: ``RevisionInfo``, ``ResourceMeta``, ``Problem``, ``JsonPatch``, ``MergePatch``,
+``Expr`` (the JSON condition tree), ``Count``, ``BatchRequest`` and ``BatchResult``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+import msgspec
+
+from fastapi import FastAPI
+from specstar.core import ResourceMeta, RevisionInfo, RevisionStatus
+from specstar.core.query import Expr, Sort
+
+from .problems import PROBLEM_MEDIA_TYPE, Problem
+
+__all__ = [
+    "REF_PREFIX",
+    "BatchRequest",
+    "BatchResult",
+    "Count",
+    "JsonPatchOperation",
+    "ModelSchemaNames",
+    "build_components",
+    "install_openapi",
+    "json_content",
+    "model_schema_names",
+    "problem_responses",
+    "ref",
+]
+
+REF_PREFIX = "#/components/schemas/"
+_REF_TEMPLATE = REF_PREFIX + "{name}"
+
+
+class JsonPatchOperation(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One RFC 6902 JSON Patch operation.
+
+    Attributes:
+        op: ``add``, ``remove``, ``replace``, ``move``, ``copy`` or ``test``.
+        path: JSON Pointer to the target location.
+        value: the value for ``add``, ``replace`` and ``test``.
+        from_: JSON Pointer to the source, for ``move`` and ``copy`` (sent as ``from``).
+    """
+
+    op: Literal["add", "remove", "replace", "move", "copy", "test"]
+    path: str
+    value: Any | msgspec.UnsetType = msgspec.UNSET
+    from_: str | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="from")
+
+
+class Count(msgspec.Struct, kw_only=True):
+    """The number of matching resources.
+
+    Attributes:
+        count: how many resources match the filters.
+    """
+
+    count: int
+
+
+class BatchRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Which resources a batch delete or restore applies to.
+
+    Attributes:
+        qb: filter in the compact string form.
+        conditions: filter in the JSON form (see ``Expr``).
+        confirm_all: must be ``true`` to apply the batch without any filter, to every resource.
+    """
+
+    qb: str | None = None
+    conditions: Expr | list[Expr] | None = None
+    confirm_all: bool = False
+
+
+class BatchFailure(msgspec.Struct, kw_only=True):
+    """One resource a batch could not change.
+
+    Attributes:
+        resource_id: the resource.
+        status: the HTTP status the single-resource route would have answered.
+        code: the problem code.
+        detail: what went wrong.
+    """
+
+    resource_id: str
+    status: int
+    code: str
+    detail: str
+
+
+class BatchResult(msgspec.Struct, kw_only=True):
+    """The outcome of a batch delete or restore.
+
+    Attributes:
+        matched: how many resources matched the filter.
+        succeeded: ids of the resources changed.
+        failed: the resources that could not be changed, with why.
+    """
+
+    matched: int
+    succeeded: list[str]
+    failed: list[BatchFailure]
+
+
+_SHARED_TYPES: tuple[Any, ...] = (
+    RevisionInfo,
+    ResourceMeta,
+    RevisionStatus,
+    Problem,
+    JsonPatchOperation,
+    Count,
+    BatchRequest,
+    BatchResult,
+    Sort,
+)
+
+
+def ref(name: str) -> dict[str, str]:
+    """A ``$ref`` to a component schema."""
+    return {"$ref": REF_PREFIX + name}
+
+
+class ModelSchemaNames(msgspec.Struct, frozen=True):
+    """Component names of one model's schemas (see the module docstring)."""
+
+    data: str
+    partial: str
+    resource: str
+    modify: str
+
+
+def model_schema_names(model: type) -> ModelSchemaNames:
+    """The component names for a model type (its own name as msgspec gives it)."""
+    (schema,), _ = msgspec.json.schema_components([model], ref_template=_REF_TEMPLATE)
+    name = str(schema["$ref"]).removeprefix(REF_PREFIX)
+    return ModelSchemaNames(
+        data=name, partial=f"{name}Partial", resource=f"{name}Resource", modify=f"{name}Modify"
+    )
+
+
+def _refs(node: Any, out: set[str]) -> None:
+    if isinstance(node, dict):
+        target = node.get("$ref")
+        if isinstance(target, str) and target.startswith(REF_PREFIX):
+            out.add(target.removeprefix(REF_PREFIX))
+        for value in node.values():
+            _refs(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, out)
+
+
+def _reachable(root: str, components: Mapping[str, Any]) -> list[str]:
+    seen: list[str] = []
+    todo = [root]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in components:
+            continue
+        seen.append(name)
+        found: set[str] = set()
+        _refs(components[name], found)
+        todo.extend(sorted(found))
+    return seen
+
+
+def _is_object(schema: Mapping[str, Any]) -> bool:
+    return schema.get("type") == "object" or "properties" in schema
+
+
+def _loosen(node: Any, renames: Mapping[str, str]) -> Any:
+    """A copy with ``required`` and discriminators dropped and refs renamed, at every depth."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("required", "discriminator"):
+                continue
+            if key == "$ref" and isinstance(value, str):
+                name = value.removeprefix(REF_PREFIX)
+                out[key] = REF_PREFIX + renames.get(name, name)
+            else:
+                out[key] = _loosen(value, renames)
+        return out
+    if isinstance(node, list):
+        return [_loosen(v, renames) for v in node]
+    return node
+
+
+def _partial_components(root: str, components: Mapping[str, Any]) -> dict[str, Any]:
+    objects = [n for n in _reachable(root, components) if _is_object(components[n])]
+    renames = {n: f"{n}Partial" for n in objects}
+    out: dict[str, Any] = {}
+    for name in objects:
+        schema = _loosen(copy.deepcopy(components[name]), renames)
+        schema["title"] = renames[name]
+        schema["description"] = (
+            f"Part of a {name}: only the members selected by `partial` (none is required)."
+        )
+        out[renames[name]] = schema
+    return out
+
+
+def _envelope(names: ModelSchemaNames) -> dict[str, Any]:
+    return {
+        "title": names.resource,
+        "description": (
+            f"A {names.data} resource: its data, revision info and meta. Parts left out by "
+            "`returns` are absent; with `partial`, `data` holds only the selected members."
+        ),
+        "type": "object",
+        "properties": {
+            "data": {"anyOf": [ref(names.data), ref(names.partial)]},
+            "info": ref("RevisionInfo"),
+            "meta": ref("ResourceMeta"),
+        },
+    }
+
+
+def _modify(names: ModelSchemaNames) -> dict[str, Any]:
+    return {
+        "title": names.modify,
+        "description": (
+            "In-place edit of the current revision while it is a draft: new `data` or a JSON "
+            "`patch` (not both), and/or a new `status` (`stable` freezes the revision)."
+        ),
+        "type": "object",
+        "properties": {
+            "data": ref(names.data),
+            "patch": ref("JsonPatch"),
+            "status": ref("RevisionStatus"),
+        },
+        "additionalProperties": False,
+    }
+
+
+def build_components(
+    models: Iterable[type], structs: Iterable[type] = ()
+) -> dict[str, dict[str, Any]]:
+    """Every component schema the generated routes refer to.
+
+    Args:
+        models: the registered model types.
+        structs: extra msgspec types to include (e.g. bodies of custom routes).
+
+    Returns:
+        ``components.schemas`` entries, by name.
+    """
+    model_list = list(dict.fromkeys(models))
+    types = [*model_list, *_SHARED_TYPES, Expr, *structs]
+    schemas, components = msgspec.json.schema_components(types, ref_template=_REF_TEMPLATE)
+    out: dict[str, dict[str, Any]] = dict(components)
+    out["Expr"] = {
+        "title": "Expr",
+        "description": "A condition tree: a comparison, or `and`/`or`/`not` of trees.",
+        **schemas[len(model_list) + len(_SHARED_TYPES)],
+    }
+    out["JsonPatch"] = {
+        "title": "JsonPatch",
+        "description": "An RFC 6902 JSON Patch: operations applied in order, atomically.",
+        "type": "array",
+        "items": ref("JsonPatchOperation"),
+    }
+    out["MergePatch"] = {
+        "title": "MergePatch",
+        "description": (
+            "An RFC 7386 JSON merge patch: members replace the data's members, `null` "
+            "removes one, nested objects merge."
+        ),
+        "type": "object",
+    }
+    for model in model_list:
+        names = model_schema_names(model)
+        out.update(_partial_components(names.data, out))
+        out[names.resource] = _envelope(names)
+        out[names.modify] = _modify(names)
+    return out
+
+
+def json_content(schema: Mapping[str, Any], media_type: str = "application/json") -> dict[str, Any]:
+    """An OpenAPI ``content`` map with one media type."""
+    return {media_type: {"schema": dict(schema)}}
+
+
+_PROBLEM_TEXT: dict[int, str] = {
+    400: "Malformed request: invalid JSON, query or precondition header",
+    401: "No acting user could be established (strict operation context)",
+    403: "The permission checker refused the operation",
+    404: "No such resource or revision",
+    409: "Conflict: the id exists, a unique value is taken, or the revision is not a draft",
+    410: "The resource is soft-deleted (restore it first)",
+    412: "If-Match / If-None-Match precondition failed",
+    413: "The request body is too large",
+    415: "Unsupported request content type",
+    422: "The request is well-formed but invalid (per-field `errors`)",
+    500: "Unexpected server error (details are logged, not returned)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses documenting ``application/problem+json`` errors."""
+    return {
+        status: {
+            "description": _PROBLEM_TEXT.get(status, "Error"),
+            "content": json_content(ref("Problem"), PROBLEM_MEDIA_TYPE),
+        }
+        for status in statuses
+    }
+
+
+def install_openapi(app: FastAPI, components: Callable[[], Mapping[str, Any]]) -> None:
+    """Make ``app.openapi()`` include SpecStar's component schemas.
+
+    The previous ``app.openapi`` (FastAPI's, or another installer's) runs first; its result is
+    extended in place, so installing more than once is harmless.
+    """
+    previous = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = previous()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in components().items():
+            schemas.setdefault(name, schema)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

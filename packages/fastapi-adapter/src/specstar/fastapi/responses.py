@@ -1,0 +1,92 @@
+"""Responses encoded with msgspec, and the route class that turns errors into problems."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from specstar.core import SpecStarError
+
+from .problems import http_exception_problem, problem_for, problem_response, validation_problem
+
+__all__ = ["MsgspecResponse", "SpecStarRoute", "etag_of", "json_response"]
+
+log = logging.getLogger("specstar.fastapi")
+
+_ENCODER = msgspec.json.Encoder()
+
+
+class MsgspecResponse(JSONResponse):
+    """``application/json`` encoded by msgspec (structs, datetimes, UUIDs ... directly)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _ENCODER.encode(content)
+
+
+def etag_of(revision_id: str) -> str:
+    """The strong entity tag for a revision id (quoted, RFC 9110)."""
+    return f'"{revision_id}"'
+
+
+def json_response(
+    content: Any,
+    *,
+    status_code: int = 200,
+    etag: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> MsgspecResponse:
+    """A msgspec-encoded JSON response, with an ``ETag`` when ``etag`` (a revision id) is given."""
+    out = dict(headers or {})
+    if etag is not None:
+        out["ETag"] = etag_of(etag)
+    return MsgspecResponse(content=content, status_code=status_code, headers=out)
+
+
+class SpecStarRoute(APIRoute):
+    """An ``APIRoute`` whose errors become ``application/problem+json`` responses.
+
+    Works on any router (no app-level exception handlers needed): SpecStar errors map to
+    their status (see :mod:`specstar.fastapi.problems`), invalid parameters to 422, and any
+    other exception to a 500 problem that reveals nothing but is logged in full.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            instance = request.url.path
+            try:
+                return await handler(request)
+            except SpecStarError as exc:
+                return problem_response(problem_for(exc, instance))
+            except RequestValidationError as exc:
+                return problem_response(validation_problem(exc.errors(), instance))
+            except HTTPException as exc:
+                if exc.status_code < 400:
+                    raise
+                return http_exception_problem(exc, instance)
+            except Exception as exc:
+                return problem_response(problem_for(_Internal(exc), instance))
+
+        return route_handler
+
+
+class _Internal(SpecStarError):
+    """Wraps an unexpected exception so it maps to a logged, opaque 500."""
+
+    code = "internal_error"
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(f"{type(exc).__name__}: {exc}")
+        self.__cause__ = exc
+        self.__traceback__ = exc.__traceback__

@@ -1,0 +1,57 @@
+"""Route templates: each generates some routes for every registered model.
+
+Applied in ascending ``order`` (lower first, because Starlette matches routes in order):
+
+=====  ==========================  ==============================================================
+order  template                    routes (``m`` is the model's resource name)
+=====  ==========================  ==============================================================
+10     :class:`BatchRouteTemplate`   ``POST /m/batch/delete``, ``POST /m/batch/restore``
+20     :class:`ListRouteTemplate`    ``GET /m/count``, ``GET /m``
+30     :class:`CreateRouteTemplate`  ``POST /m``
+40     :class:`ReadRouteTemplate`    ``GET /m/{id}/revisions``, ``GET /m/{id}``
+50     :class:`UpdateRouteTemplate`  ``PUT /m/{id}``
+50     :class:`PatchRouteTemplate`   ``PATCH /m/{id}``
+50     :class:`ModifyRouteTemplate`  ``POST /m/{id}/modify``
+50     :class:`SwitchRouteTemplate`  ``POST /m/{id}/switch/{revision_id}``
+50     :class:`DeleteRouteTemplate`  ``DELETE /m/{id}/permanently``, ``DELETE /m/{id}``
+50     :class:`RestoreRouteTemplate` ``POST /m/{id}/restore``
+=====  ==========================  ==============================================================
+"""
+
+from ._base import BaseRouteTemplate, ModelRoutes, RouteTemplate
+from .batch import BatchRouteTemplate
+from .create import CreateRouteTemplate
+from .lifecycle import DeleteRouteTemplate, RestoreRouteTemplate, SwitchRouteTemplate
+from .read import ListRouteTemplate, ReadRouteTemplate
+from .update import ModifyRouteTemplate, PatchRouteTemplate, UpdateRouteTemplate
+
+__all__ = [
+    "DEFAULT_TEMPLATES",
+    "BaseRouteTemplate",
+    "BatchRouteTemplate",
+    "CreateRouteTemplate",
+    "DeleteRouteTemplate",
+    "ListRouteTemplate",
+    "ModelRoutes",
+    "ModifyRouteTemplate",
+    "PatchRouteTemplate",
+    "ReadRouteTemplate",
+    "RestoreRouteTemplate",
+    "RouteTemplate",
+    "SwitchRouteTemplate",
+    "UpdateRouteTemplate",
+]
+
+#: The templates a :class:`~specstar.fastapi.SpecStar` uses unless told otherwise.
+DEFAULT_TEMPLATES: tuple[type[BaseRouteTemplate], ...] = (
+    BatchRouteTemplate,
+    ListRouteTemplate,
+    CreateRouteTemplate,
+    ReadRouteTemplate,
+    UpdateRouteTemplate,
+    PatchRouteTemplate,
+    ModifyRouteTemplate,
+    SwitchRouteTemplate,
+    DeleteRouteTemplate,
+    RestoreRouteTemplate,
+)

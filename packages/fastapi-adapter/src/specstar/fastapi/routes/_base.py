@@ -1,0 +1,261 @@
+"""The route template interface and the helpers the built-in templates share.
+
+No ``from __future__ import annotations`` in route modules: FastAPI reads the endpoint
+signatures at run time, and they refer to names local to the ``apply`` methods.
+"""
+
+import abc
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.routing import NoMatchFound
+
+from fastapi import APIRouter, Depends, Header, Path
+from specstar.core import (
+    PreconditionFailedError,
+    ResourceManager,
+)
+
+from .._http import EntityTags, parse_entity_tags
+from ..dependencies import DependencyProvider
+from ..openapi import ModelSchemaNames, model_schema_names
+from ..problems import BadRequestError
+from ..responses import MsgspecResponse, SpecStarRoute
+
+__all__ = [
+    "RESERVED_IDS",
+    "RESOURCE_ID_PATTERN",
+    "REVISION_ID_PATTERN",
+    "BaseRouteTemplate",
+    "IfMatch",
+    "IfNoneMatch",
+    "ModelRoutes",
+    "ResourceIdPath",
+    "RevisionIdPath",
+    "RouteTemplate",
+]
+
+R = TypeVar("R")
+
+#: Resource ids as core accepts them (``specstar.core.naming.RESOURCE_ID_RE``).
+RESOURCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~@-]{0,199}$"
+#: Revision ids are ``{resource_id}:{seq}``.
+REVISION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~@-]{0,219}$"
+#: Ids a client may not choose: they are the fixed path segments next to ``/{resource_id}``.
+RESERVED_IDS = frozenset({"count", "batch"})
+
+ResourceIdPath = Annotated[
+    str,
+    Path(
+        pattern=RESOURCE_ID_PATTERN,
+        description="The resource id, e.g. `book:1f0c…` (colons need no escaping).",
+    ),
+]
+RevisionIdPath = Annotated[
+    str,
+    Path(pattern=REVISION_ID_PATTERN, description="A revision id, `{resource_id}:{seq}`."),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description=(
+            "Only act when the current revision is one of these entity tags (`ETag` values, "
+            'e.g. `"book:1f0c…:3"`), or `*` for any; otherwise 412.'
+        ),
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(alias="If-None-Match", description="`*`: only create, never replace (else 412)."),
+]
+
+
+class RouteTemplate(abc.ABC):
+    """Generates some routes for every registered model.
+
+    Templates are applied in ascending ``order`` (each to every model before the next
+    template), so a template whose paths must win over ``/{resource_id}`` needs a lower
+    order than :class:`~specstar.fastapi.routes.ReadRouteTemplate` (40).
+    """
+
+    order: int = 100
+
+    @abc.abstractmethod
+    def apply(
+        self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
+    ) -> None:
+        """Add this template's routes for one model to ``router``."""
+
+
+class BaseRouteTemplate(RouteTemplate):
+    """A template with a :class:`DependencyProvider` (``SpecStar`` fills in its own when the
+    template has none) and helpers for adding documented routes.
+
+    Args:
+        dependency_provider: where routes get the acting user and time.
+        tags: OpenAPI tags for the routes (default: the model name).
+    """
+
+    def __init__(
+        self,
+        *,
+        dependency_provider: DependencyProvider | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        self.dependency_provider = dependency_provider
+        self.tags = tags
+
+    @property
+    def deps(self) -> DependencyProvider:
+        return self.dependency_provider or DependencyProvider()
+
+    def model_routes(
+        self, model_name: str, manager: ResourceManager[Any], router: APIRouter
+    ) -> "ModelRoutes":
+        return ModelRoutes(model_name, manager, router, self.deps, self.tags)
+
+
+class ModelRoutes:
+    """Everything a template needs to add the routes of one model."""
+
+    def __init__(
+        self,
+        name: str,
+        manager: ResourceManager[Any],
+        router: APIRouter,
+        deps: DependencyProvider,
+        tags: list[str] | None,
+    ) -> None:
+        self.name = name
+        self.manager = manager
+        self.router = router
+        self.deps = deps
+        self.tags: list[str | Any] = list(tags) if tags is not None else [name]
+        self.schemas: ModelSchemaNames = model_schema_names(manager.model)
+        self.base = f"/{name}"
+        self.ident = name.replace("-", "_").replace(".", "_")
+
+    @property
+    def user(self) -> Any:
+        """A ``Depends`` for the acting user."""
+        return Depends(self.deps.get_user)
+
+    @property
+    def now(self) -> Any:
+        """A ``Depends`` for the operation time."""
+        return Depends(self.deps.get_now)
+
+    def route_name(self, action: str) -> str:
+        return f"{self.name}:{action}"
+
+    def add(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        method: str,
+        action: str,
+        summary: str,
+        description: str | None = None,
+        status_code: int = 200,
+        responses: Mapping[int | str, Any] | None = None,
+        request_body: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add one documented route (msgspec responses, problem+json errors)."""
+        extra: dict[str, Any] = {}
+        if request_body is not None:
+            extra["requestBody"] = dict(request_body)
+        self.router.add_api_route(
+            self.base + path,
+            endpoint,
+            methods=[method],
+            name=self.route_name(action),
+            operation_id=f"{action}_{self.ident}",
+            summary=summary,
+            description=description,
+            status_code=status_code,
+            tags=self.tags,
+            responses=dict(responses or {}),
+            response_class=MsgspecResponse,
+            route_class_override=SpecStarRoute,
+            openapi_extra=extra or None,
+        )
+
+    def location(self, request: Request, resource_id: str) -> str:
+        """The URL of a resource (its ``GET`` route, or this collection path + the id)."""
+        try:
+            return str(request.url_for(self.route_name("get"), resource_id=resource_id))
+        except NoMatchFound:
+            return str(request.url.replace(query="")).rstrip("/") + "/" + resource_id
+
+    async def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run a (blocking) manager call in the thread pool."""
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    def expected_revision(self, resource_id: str, tags: EntityTags | None) -> str | None:
+        """The ``expected_revision_id`` for a write under ``If-Match`` (blocking).
+
+        One strong tag is passed on as is (the store compares it atomically); with several,
+        the current one among them is chosen; ``*`` only requires existence, which every
+        write on an existing resource checks anyway.
+
+        Raises:
+            PreconditionFailedError: no tag can match (412).
+        """
+        if tags is None or tags.any:
+            return None
+        if len(tags.strong) == 1:
+            return tags.strong[0]
+        meta = self.manager.get_meta(resource_id, include_deleted=True)
+        if meta.current_revision_id in tags.strong:
+            return meta.current_revision_id
+        shown = tags.strong[0] if tags.strong else f"W/{tags.weak[0]}"
+        raise PreconditionFailedError(resource_id, shown, meta.current_revision_id)
+
+
+def if_match(value: str | None) -> EntityTags | None:
+    """Parse ``If-Match``."""
+    return parse_entity_tags(value, "If-Match")
+
+
+def create_only(value: str | None) -> bool:
+    """Whether ``If-None-Match: *`` was sent (the only form writes accept)."""
+    tags = parse_entity_tags(value, "If-None-Match")
+    if tags is None:
+        return False
+    if not tags.any:
+        raise BadRequestError(
+            "on writes If-None-Match accepts only '*' (create, never replace)",
+            code="invalid_precondition",
+        )
+    return True
+
+
+def self_doc(cls: type) -> str:
+    """A template's docstring as an operation description (without the summary line)."""
+    lines = (cls.__doc__ or "").strip().splitlines()
+    return "\n".join(line.strip() for line in lines[1:]).strip() or lines[0].strip()
+
+
+def etag_header(required: bool = True) -> dict[str, Any]:
+    """OpenAPI description of the ``ETag`` response header."""
+    return {
+        "description": 'The revision id, quoted: `"book:1f0c…:3"`',
+        "required": required,
+        "schema": {"type": "string"},
+    }
+
+
+def created_headers() -> dict[str, Any]:
+    """``ETag`` and ``Location`` of a 201 response."""
+    return {
+        "ETag": etag_header(),
+        "Location": {
+            "description": "URL of the new resource",
+            "required": True,
+            "schema": {"type": "string"},
+        },
+    }

@@ -1,0 +1,159 @@
+"""``POST /m``: create a resource."""
+
+import contextlib
+from typing import Annotated, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fastapi import APIRouter
+from fastapi import Query as QueryParam
+from specstar.core import (
+    AlreadyExistsError,
+    FieldError,
+    PreconditionFailedError,
+    ResourceManager,
+    RevisionInfo,
+    RevisionStatus,
+    SpecStarError,
+    ValidationError,
+)
+
+from .._http import read_json
+from ..dependencies import DependencyProvider
+from ..openapi import json_content, problem_responses, ref
+from ..responses import json_response
+from ._base import (
+    RESERVED_IDS,
+    RESOURCE_ID_PATTERN,
+    BaseRouteTemplate,
+    IfNoneMatch,
+    create_only,
+    created_headers,
+    self_doc,
+)
+
+__all__ = ["CreateRouteTemplate", "ExistsPreconditionError", "check_client_id", "create_resource"]
+
+
+class ExistsPreconditionError(PreconditionFailedError):
+    """``If-None-Match: *`` on a create whose id is taken (412)."""
+
+    def __init__(self, resource_id: str, actual: str | None) -> None:
+        SpecStarError.__init__(
+            self, f"resource {resource_id!r} already exists (If-None-Match: * allows only create)"
+        )
+        self.resource_id = resource_id
+        self.expected = None  # type: ignore[assignment]
+        self.actual = actual
+
+
+def check_client_id(resource_id: str) -> None:
+    """Refuse ids that would be shadowed by the fixed routes (``count``, ``batch``)."""
+    if resource_id in RESERVED_IDS:
+        raise ValidationError(
+            f"{resource_id!r} is reserved by the HTTP API and cannot be a resource id",
+            [FieldError("resource_id", "reserved id")],
+        )
+
+
+def create_resource(
+    manager: ResourceManager[Any],
+    body: Any,
+    *,
+    resource_id: str | None,
+    status: RevisionStatus | None,
+    only_create: bool,
+    user: Any,
+    now: Any,
+) -> RevisionInfo:
+    """Create (blocking); with ``only_create`` a taken id is a 412, else a 409."""
+    try:
+        return manager.create(
+            body,
+            resource_id=resource_id,
+            status=status,
+            user=DependencyProvider.user_of(user),
+            now=DependencyProvider.now_of(now),
+        )
+    except AlreadyExistsError as exc:
+        if not only_create:
+            raise
+        actual: str | None = None
+        with contextlib.suppress(SpecStarError):
+            actual = manager.get_meta(exc.resource_id, include_deleted=True).current_revision_id
+        raise ExistsPreconditionError(exc.resource_id, actual) from None
+
+
+class CreateRouteTemplate(BaseRouteTemplate):
+    """``POST /m`` — create a resource; 201 with ``Location`` and ``ETag``.
+
+    The body is the model's JSON. ``?resource_id=`` chooses the id (409 when taken, or 412
+    with ``If-None-Match: *``); ``?status=draft`` creates a draft revision.
+    """
+
+    order = 30
+
+    def apply(
+        self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
+    ) -> None:
+        m = self.model_routes(model_name, resource_manager, router)
+        manager = m.manager
+
+        async def create(
+            request: Request,
+            *,
+            resource_id: Annotated[
+                str | None,
+                QueryParam(
+                    pattern=RESOURCE_ID_PATTERN,
+                    description="Choose the new resource's id (default: generated).",
+                ),
+            ] = None,
+            status: Annotated[
+                RevisionStatus | None,
+                QueryParam(description="Status of the first revision (default: the model's)."),
+            ] = None,
+            if_none_match: IfNoneMatch = None,
+            user: Any = m.user,
+            now: Any = m.now,
+        ) -> Response:
+            only_create = create_only(if_none_match)
+            if resource_id is not None:
+                check_client_id(resource_id)
+            body = await read_json(request)
+            info = await m.call(
+                create_resource,
+                manager,
+                body,
+                resource_id=resource_id,
+                status=status,
+                only_create=only_create,
+                user=user,
+                now=now,
+            )
+            return json_response(
+                info,
+                status_code=201,
+                etag=info.revision_id,
+                headers={"Location": m.location(request, info.resource_id)},
+            )
+
+        m.add(
+            "",
+            create,
+            method="POST",
+            action="create",
+            summary=f"Create a {model_name}",
+            description=self_doc(CreateRouteTemplate),
+            status_code=201,
+            request_body={"required": True, "content": json_content(ref(m.schemas.data))},
+            responses={
+                201: {
+                    "description": "Created: the first revision's info",
+                    "content": json_content(ref("RevisionInfo")),
+                    "headers": created_headers(),
+                },
+                **problem_responses(400, 401, 403, 409, 412, 415, 422),
+            },
+        )

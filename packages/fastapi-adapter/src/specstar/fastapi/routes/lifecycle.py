@@ -1,0 +1,190 @@
+"""Pointer and flag changes: switch, soft delete, restore and permanent delete."""
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.responses import Response
+
+from fastapi import APIRouter
+from specstar.core import ResourceManager, ResourceMeta
+
+from ..dependencies import DependencyProvider
+from ..openapi import json_content, problem_responses, ref
+from ..responses import json_response
+from ._base import (
+    BaseRouteTemplate,
+    IfMatch,
+    ModelRoutes,
+    ResourceIdPath,
+    RevisionIdPath,
+    etag_header,
+    if_match,
+)
+
+__all__ = ["DeleteRouteTemplate", "RestoreRouteTemplate", "SwitchRouteTemplate"]
+
+
+def _meta_doc(description: str, *, with_etag: bool = True) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "description": description,
+        "content": json_content(ref("ResourceMeta")),
+    }
+    if with_etag:
+        doc["headers"] = {"ETag": etag_header()}
+    return doc
+
+
+def _meta_route(
+    m: ModelRoutes,
+    op: Callable[..., ResourceMeta],
+    *,
+    path: str,
+    method: str,
+    action: str,
+    summary: str,
+    description: str,
+    statuses: tuple[int, ...],
+    with_etag: bool = True,
+) -> None:
+    """A route calling ``op(resource_id, expected_revision_id=, user=, now=)`` → meta."""
+
+    def run(resource_id: str, tags: Any, user: Any, now: Any) -> ResourceMeta:
+        return op(
+            resource_id,
+            expected_revision_id=m.expected_revision(resource_id, tags),
+            user=DependencyProvider.user_of(user),
+            now=DependencyProvider.now_of(now),
+        )
+
+    async def endpoint(
+        resource_id: ResourceIdPath,
+        if_match_header: IfMatch = None,
+        user: Any = m.user,
+        now: Any = m.now,
+    ) -> Response:
+        tags = if_match(if_match_header)
+        meta = await m.call(run, resource_id, tags, user, now)
+        return json_response(meta, etag=meta.current_revision_id if with_etag else None)
+
+    m.add(
+        path,
+        endpoint,
+        method=method,
+        action=action,
+        summary=summary,
+        description=description,
+        responses={
+            200: _meta_doc("The resource's meta afterwards", with_etag=with_etag),
+            **problem_responses(*statuses),
+        },
+    )
+
+
+class SwitchRouteTemplate(BaseRouteTemplate):
+    """``POST /m/{id}/switch/{revision_id}`` makes an existing revision current again."""
+
+    order = 50
+
+    def apply(
+        self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
+    ) -> None:
+        m = self.model_routes(model_name, resource_manager, router)
+        manager = m.manager
+
+        def run(resource_id: str, revision_id: str, tags: Any, user: Any, now: Any) -> Any:
+            return manager.switch(
+                resource_id,
+                revision_id,
+                expected_revision_id=m.expected_revision(resource_id, tags),
+                user=DependencyProvider.user_of(user),
+                now=DependencyProvider.now_of(now),
+            )
+
+        async def switch(
+            resource_id: ResourceIdPath,
+            revision_id: RevisionIdPath,
+            if_match_header: IfMatch = None,
+            user: Any = m.user,
+            now: Any = m.now,
+        ) -> Response:
+            tags = if_match(if_match_header)
+            meta = await m.call(run, resource_id, revision_id, tags, user, now)
+            return json_response(meta, etag=meta.current_revision_id)
+
+        m.add(
+            "/{resource_id}/switch/{revision_id}",
+            switch,
+            method="POST",
+            action="switch",
+            summary=f"Switch a {model_name} to one of its revisions",
+            description=(
+                "No revision is written or changed: the current-revision pointer moves. "
+                "`If-Match` → 412 on mismatch."
+            ),
+            responses={
+                200: _meta_doc("The resource's meta afterwards"),
+                **problem_responses(400, 401, 403, 404, 409, 410, 412, 422),
+            },
+        )
+
+
+class DeleteRouteTemplate(BaseRouteTemplate):
+    """``DELETE /m/{id}`` soft-deletes; ``DELETE /m/{id}/permanently`` removes for good."""
+
+    order = 50
+
+    def apply(
+        self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
+    ) -> None:
+        m = self.model_routes(model_name, resource_manager, router)
+        _meta_route(
+            m,
+            m.manager.permanently_delete,
+            path="/{resource_id}/permanently",
+            method="DELETE",
+            action="permanently_delete",
+            summary=f"Delete a {model_name} and its history for good",
+            description=(
+                "Soft-deleted or not. Returns the last meta (no `ETag`: nothing is left). "
+                "`If-Match` → 412 on mismatch."
+            ),
+            statuses=(400, 401, 403, 404, 409, 412, 422),
+            with_etag=False,
+        )
+        _meta_route(
+            m,
+            m.manager.delete,
+            path="/{resource_id}",
+            method="DELETE",
+            action="delete",
+            summary=f"Soft-delete a {model_name}",
+            description=(
+                "Hidden from reads and listings (410), history kept, unique values released; "
+                "`POST /{id}/restore` undoes it. Already deleted: 410. `If-Match` → 412."
+            ),
+            statuses=(400, 401, 403, 404, 409, 410, 412, 422),
+        )
+
+
+class RestoreRouteTemplate(BaseRouteTemplate):
+    """``POST /m/{id}/restore`` undoes a soft delete (a live resource is left as it is)."""
+
+    order = 50
+
+    def apply(
+        self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
+    ) -> None:
+        m = self.model_routes(model_name, resource_manager, router)
+        _meta_route(
+            m,
+            m.manager.restore,
+            path="/{resource_id}/restore",
+            method="POST",
+            action="restore",
+            summary=f"Restore a soft-deleted {model_name}",
+            description=(
+                "409 `unique_violation` when another resource took one of its unique values "
+                "meanwhile. `If-Match` → 412 on mismatch."
+            ),
+            statuses=(400, 401, 403, 404, 409, 412, 422),
+        )

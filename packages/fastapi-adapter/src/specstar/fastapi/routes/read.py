@@ -1,0 +1,344 @@
+"""Reads: ``GET /m`` (list), ``GET /m/count``, ``GET /m/{id}``, ``GET /m/{id}/revisions``."""
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fastapi import APIRouter, Depends, Header
+from fastapi import Query as QueryParam
+from specstar.core import Query, ResourceManager, ResourceMeta, RevisionInfo, jsonpointer
+
+from .._http import parse_entity_tags
+from ..dependencies import DependencyProvider
+from ..openapi import json_content, problem_responses, ref
+from ..params import (
+    MAX_OFFSET,
+    Filters,
+    filters_dependency,
+    parse_partial,
+    parse_returns,
+    query_dependency,
+)
+from ..responses import etag_of, json_response
+from ._base import (
+    REVISION_ID_PATTERN,
+    BaseRouteTemplate,
+    ResourceIdPath,
+    etag_header,
+    self_doc,
+)
+
+__all__ = ["ListRouteTemplate", "ReadRouteTemplate"]
+
+_RETURNS_DOC = "Parts to return, comma-separated: `data`, `info`, `meta` (default: all)."
+_PARTIAL_DOC = (
+    "Only these parts of `data`: JSON Pointers (`/address/city`) or dotted paths "
+    "(`address.city`), comma-separated or repeated."
+)
+
+ReturnsParam = Annotated[list[str] | None, QueryParam(description=_RETURNS_DOC)]
+PartialParam = Annotated[list[str] | None, QueryParam(description=_PARTIAL_DOC)]
+
+
+_PAGING = frozenset({"cursor", "offset"})
+
+
+def _next_url(request: Request, drop: frozenset[str], add: tuple[str, str]) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in drop]
+    params.append(add)
+    return str(request.url.replace(query=urlencode(params)))
+
+
+def _page_headers(
+    request: Request, *, has_more: bool, next_cursor: str | None, total: int | None
+) -> dict[str, str]:
+    headers = {"X-Has-More": "true" if has_more else "false"}
+    if next_cursor is not None:
+        headers["X-Next-Cursor"] = next_cursor
+        link = _next_url(request, _PAGING, ("cursor", next_cursor))
+        headers["Link"] = f'<{link}>; rel="next"'
+    if total is not None:
+        headers["X-Total-Count"] = str(total)
+    return headers
+
+
+def _page_doc(with_total: bool) -> dict[str, Any]:
+    headers: dict[str, Any] = {
+        "X-Has-More": {
+            "description": "`true` when another page follows",
+            "required": True,
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        },
+        "X-Next-Cursor": {
+            "description": "Pass as `cursor` for the next page (present when one follows)",
+            "schema": {"type": "string"},
+        },
+        "Link": {
+            "description": 'The next page\'s URL with `rel="next"` (when one follows)',
+            "schema": {"type": "string"},
+        },
+    }
+    if with_total:
+        headers["X-Total-Count"] = {
+            "description": "Number of matching rows (lists: with `include_total=true`)",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    return headers
+
+
+class ListRouteTemplate(BaseRouteTemplate):
+    """``GET /m`` lists resources; ``GET /m/count`` counts them.
+
+    Filters: `qb` (string form), `conditions` (JSON form), `created_time_start`/`_end`,
+    `updated_time_start`/`_end` (half-open intervals), `created_by`/`updated_by`, `is_deleted`.
+    Order: `sorts`. Paging: `limit` with `offset` or `cursor`; the headers `X-Has-More`,
+    `X-Next-Cursor`, `Link: <…>; rel="next"` and, with `include_total=true`, `X-Total-Count`.
+    Each item is `{data, info, meta}`, narrowed by `returns` and `partial`.
+    """
+
+    order = 20
+
+    def apply(
+        self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
+    ) -> None:
+        m = self.model_routes(model_name, resource_manager, router)
+        manager = m.manager
+        query_dep = query_dependency(manager)
+        filters_dep = filters_dependency()
+
+        def run_list(
+            query: Query,
+            returns: tuple[str, ...],
+            partial: list[str] | None,
+            include_total: bool,
+            user: Any,
+        ) -> tuple[Any, int | None]:
+            u = DependencyProvider.user_of(user)
+            page = manager.list_page(query, returns=returns, partial=partial, user=u)
+            total = manager.count(query, user=u) if include_total else None
+            return page, total
+
+        async def list_resources(
+            request: Request,
+            *,
+            query: Annotated[Query, Depends(query_dep)],
+            returns: ReturnsParam = None,
+            partial: PartialParam = None,
+            include_total: Annotated[
+                bool, QueryParam(description="Also count all matches (`X-Total-Count`).")
+            ] = False,
+            user: Any = m.user,
+        ) -> Response:
+            parts = parse_returns(returns)
+            paths = parse_partial(partial)
+            page, total = await m.call(run_list, query, parts, paths, include_total, user)
+            headers = _page_headers(
+                request, has_more=page.has_more, next_cursor=page.next_cursor, total=total
+            )
+            return json_response(page.items, headers=headers)
+
+        async def count_resources(
+            filters: Annotated[Filters, Depends(filters_dep)],
+            user: Any = m.user,
+        ) -> Response:
+            query = Query(where=filters.where, is_deleted=filters.is_deleted)
+            n = await m.call(manager.count, query, user=DependencyProvider.user_of(user))
+            return json_response({"count": n})
+
+        m.add(
+            "/count",
+            count_resources,
+            method="GET",
+            action="count",
+            summary=f"Count {model_name} resources",
+            description="Takes the same filters as the listing.",
+            responses={
+                200: {"description": "The count", "content": json_content(ref("Count"))},
+                **problem_responses(400, 403, 422),
+            },
+        )
+        m.add(
+            "",
+            list_resources,
+            method="GET",
+            action="list",
+            summary=f"List {model_name} resources",
+            description=self_doc(ListRouteTemplate),
+            responses={
+                200: {
+                    "description": "One page of resources",
+                    "content": json_content({"type": "array", "items": ref(m.schemas.resource)}),
+                    "headers": _page_doc(with_total=True),
+                },
+                **problem_responses(400, 403, 422),
+            },
+        )
+
+
+class ReadRouteTemplate(BaseRouteTemplate):
+    """``GET /m/{id}`` reads a resource; ``GET /m/{id}/revisions`` lists its revisions.
+
+    A read returns `{data, info, meta}` (narrowed by `returns`, with `partial` data) and the
+    `ETag` of the revision read; `If-None-Match` with that tag gives 304. A soft-deleted
+    resource is 410 unless `include_deleted=true`. `revision_id` reads an older revision.
+    """
+
+    order = 40
+
+    def apply(
+        self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
+    ) -> None:
+        m = self.model_routes(model_name, resource_manager, router)
+        manager = m.manager
+
+        def read(
+            resource_id: str,
+            *,
+            revision_id: str | None,
+            returns: tuple[str, ...],
+            partial: list[str] | None,
+            include_deleted: bool,
+            user: Any,
+        ) -> tuple[dict[str, Any], str]:
+            u = DependencyProvider.user_of(user)
+            meta: ResourceMeta = manager.get_meta(
+                resource_id, include_deleted=include_deleted, user=u
+            )
+            out: dict[str, Any] = {}
+            etag = revision_id or meta.current_revision_id
+            if "data" in returns or "info" in returns:
+                res = manager.get(
+                    resource_id,
+                    revision_id=etag,
+                    include_deleted=include_deleted,
+                    user=u,
+                )
+                etag = res.info.revision_id
+                if "data" in returns:
+                    out["data"] = (
+                        res.data
+                        if partial is None
+                        else jsonpointer.project(msgspec.to_builtins(res.data), partial)
+                    )
+                if "info" in returns:
+                    out["info"] = res.info
+            elif revision_id is not None:  # meta only: still 404 for an unknown revision
+                manager.get_revision_info(
+                    resource_id, revision_id, include_deleted=include_deleted, user=u
+                )
+            if "meta" in returns:
+                out["meta"] = meta
+            return out, etag
+
+        async def get_resource(
+            request: Request,
+            *,
+            resource_id: ResourceIdPath,
+            revision_id: Annotated[
+                str | None,
+                QueryParam(
+                    pattern=REVISION_ID_PATTERN,
+                    description="Read this revision instead of the current one.",
+                ),
+            ] = None,
+            returns: ReturnsParam = None,
+            partial: PartialParam = None,
+            include_deleted: Annotated[
+                bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
+            ] = False,
+            if_none_match: Annotated[
+                str | None,
+                Header(
+                    alias="If-None-Match",
+                    description="Entity tags the client has; if the revision read is one: 304.",
+                ),
+            ] = None,
+            user: Any = m.user,
+        ) -> Response:
+            tags = parse_entity_tags(if_none_match, "If-None-Match")
+            parts = parse_returns(returns)
+            paths = parse_partial(partial)
+            body, etag = await m.call(
+                read,
+                resource_id,
+                revision_id=revision_id,
+                returns=parts,
+                partial=paths,
+                include_deleted=include_deleted,
+                user=user,
+            )
+            if tags is not None and tags.weak_matches(etag):
+                return Response(status_code=304, headers={"ETag": etag_of(etag)})
+            return json_response(body, etag=etag)
+
+        async def list_revisions(
+            request: Request,
+            *,
+            resource_id: ResourceIdPath,
+            offset: Annotated[
+                int, QueryParam(ge=0, le=MAX_OFFSET, description="Revisions to skip.")
+            ] = 0,
+            limit: Annotated[
+                int, QueryParam(ge=1, le=manager.max_limit, description="Page size.")
+            ] = manager.default_limit,
+            user: Any = m.user,
+        ) -> Response:
+            def run() -> tuple[list[RevisionInfo], int]:
+                u = DependencyProvider.user_of(user)
+                infos = manager.list_revision_infos(
+                    resource_id, offset=offset, limit=limit + 1, user=u
+                )
+                total = manager.get_meta(
+                    resource_id, include_deleted=True, user=u
+                ).total_revision_count
+                return infos, total
+
+            infos, total = await m.call(run)
+            has_more = len(infos) > limit
+            headers = {"X-Has-More": "true" if has_more else "false", "X-Total-Count": str(total)}
+            if has_more:
+                link = _next_url(request, frozenset({"offset"}), ("offset", str(offset + limit)))
+                headers["Link"] = f'<{link}>; rel="next"'
+            return json_response(infos[:limit], headers=headers)
+
+        m.add(
+            "/{resource_id}/revisions",
+            list_revisions,
+            method="GET",
+            action="list_revisions",
+            summary=f"List the revisions of a {model_name}",
+            description="Oldest first, paged with `offset` and `limit` (soft-deleted too).",
+            responses={
+                200: {
+                    "description": "Revision infos",
+                    "content": json_content({"type": "array", "items": ref("RevisionInfo")}),
+                    "headers": {
+                        k: v for k, v in _page_doc(with_total=True).items() if k != "X-Next-Cursor"
+                    },
+                },
+                **problem_responses(403, 404, 422),
+            },
+        )
+        m.add(
+            "/{resource_id}",
+            get_resource,
+            method="GET",
+            action="get",
+            summary=f"Read a {model_name}",
+            description=self_doc(ReadRouteTemplate),
+            responses={
+                200: {
+                    "description": "The resource",
+                    "content": json_content(ref(m.schemas.resource)),
+                    "headers": {"ETag": etag_header()},
+                },
+                304: {
+                    "description": "Not modified (`If-None-Match` matched)",
+                    "headers": {"ETag": etag_header()},
+                },
+                **problem_responses(400, 403, 404, 410, 422),
+            },
+        )

@@ -1,0 +1,353 @@
+"""Changes of data: ``PUT /m/{id}``, ``PATCH /m/{id}`` and ``POST /m/{id}/modify``."""
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from msgspec import UNSET
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fastapi import APIRouter
+from fastapi import Query as QueryParam
+from specstar.core import (
+    AlreadyExistsError,
+    FieldError,
+    NotFoundError,
+    ResourceManager,
+    RevisionInfo,
+    RevisionStatus,
+    ValidationError,
+)
+
+from .._http import media_type_of, read_json
+from ..dependencies import DependencyProvider
+from ..openapi import json_content, problem_responses, ref
+from ..problems import BadRequestError
+from ..responses import json_response
+from ._base import (
+    BaseRouteTemplate,
+    IfMatch,
+    IfNoneMatch,
+    ResourceIdPath,
+    create_only,
+    created_headers,
+    etag_header,
+    if_match,
+    self_doc,
+)
+from .create import check_client_id, create_resource
+
+__all__ = ["ModifyRouteTemplate", "PatchRouteTemplate", "UpdateRouteTemplate"]
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+_PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, "application/json")
+
+
+def _info_response(info: RevisionInfo, *, status_code: int = 200) -> Response:
+    return json_response(info, status_code=status_code, etag=info.revision_id)
+
+
+def _info_doc(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": json_content(ref("RevisionInfo")),
+        "headers": {"ETag": etag_header()},
+    }
+
+
+class UpdateRouteTemplate(BaseRouteTemplate):
+    """``PUT /m/{id}`` replaces the data with a new revision (created when the id is new).
+
+    `If-Match` makes it update-only and conditional (412 on mismatch); `If-None-Match: *`
+    makes it create-only (412 when the id exists). Without either, a missing resource is
+    created (201 with `Location`). Identical data writes no new revision.
+    """
+
+    order = 50
+
+    def apply(
+        self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
+    ) -> None:
+        m = self.model_routes(model_name, resource_manager, router)
+        manager = m.manager
+
+        def put(
+            resource_id: str,
+            body: Any,
+            *,
+            status: RevisionStatus | None,
+            tags: Any,
+            only_create: bool,
+            user: Any,
+            now: Any,
+        ) -> tuple[RevisionInfo, bool]:
+            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
+            if only_create:
+                info = create_resource(
+                    manager,
+                    body,
+                    resource_id=resource_id,
+                    status=status,
+                    only_create=True,
+                    user=user,
+                    now=now,
+                )
+                return info, True
+            expected = m.expected_revision(resource_id, tags)
+            while True:
+                try:
+                    info = manager.update(
+                        resource_id,
+                        body,
+                        expected_revision_id=expected,
+                        status=status,
+                        user=u,
+                        now=n,
+                    )
+                    return info, False
+                except NotFoundError as exc:
+                    if tags is not None or exc.resource_id != resource_id or exc.revision_id:
+                        raise
+                try:
+                    info = manager.create(
+                        body, resource_id=resource_id, status=status, user=u, now=n
+                    )
+                    return info, True
+                except AlreadyExistsError:
+                    continue  # created meanwhile: replace it
+
+        async def replace(
+            request: Request,
+            *,
+            resource_id: ResourceIdPath,
+            status: Annotated[
+                RevisionStatus | None,
+                QueryParam(description="Status of the new revision (default: the model's)."),
+            ] = None,
+            if_match_header: IfMatch = None,
+            if_none_match: IfNoneMatch = None,
+            user: Any = m.user,
+            now: Any = m.now,
+        ) -> Response:
+            tags = if_match(if_match_header)
+            only_create = create_only(if_none_match)
+            if tags is not None and only_create:
+                raise BadRequestError(
+                    "send either If-Match (update) or If-None-Match: * (create), not both",
+                    code="invalid_precondition",
+                )
+            if tags is None:
+                check_client_id(resource_id)
+            body = await read_json(request)
+            info, created = await m.call(
+                put,
+                resource_id,
+                body,
+                status=status,
+                tags=tags,
+                only_create=only_create,
+                user=user,
+                now=now,
+            )
+            if created:
+                return json_response(
+                    info,
+                    status_code=201,
+                    etag=info.revision_id,
+                    headers={"Location": m.location(request, info.resource_id)},
+                )
+            return _info_response(info)
+
+        m.add(
+            "/{resource_id}",
+            replace,
+            method="PUT",
+            action="replace",
+            summary=f"Replace (or create) a {model_name}",
+            description=self_doc(UpdateRouteTemplate),
+            request_body={"required": True, "content": json_content(ref(m.schemas.data))},
+            responses={
+                200: _info_doc("Replaced: the new revision's info"),
+                201: {
+                    "description": "Created: the first revision's info",
+                    "content": json_content(ref("RevisionInfo")),
+                    "headers": created_headers(),
+                },
+                **problem_responses(400, 401, 403, 404, 409, 410, 412, 415, 422),
+            },
+        )
+
+
+class PatchRouteTemplate(BaseRouteTemplate):
+    """``PATCH /m/{id}`` changes part of the data, as a new revision.
+
+    `Content-Type: application/json-patch+json` takes an RFC 6902 JSON Patch (a list of
+    operations); `application/merge-patch+json` an RFC 7386 merge patch (an object). With
+    plain `application/json` a list is a JSON Patch and an object a merge patch. A failing
+    JSON Patch `test` is 409; an operation that cannot apply is 422. `If-Match` → 412 on
+    mismatch; without it, a concurrent write makes the patch re-apply to the fresh data.
+    """
+
+    order = 50
+
+    def apply(
+        self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
+    ) -> None:
+        m = self.model_routes(model_name, resource_manager, router)
+        manager = m.manager
+
+        def run(
+            resource_id: str, body: Any, *, kind: str, tags: Any, user: Any, now: Any
+        ) -> RevisionInfo:
+            expected = m.expected_revision(resource_id, tags)
+            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
+            if kind == JSON_PATCH:
+                return manager.patch(
+                    resource_id, body, expected_revision_id=expected, user=u, now=n
+                )
+            return manager.merge_patch(
+                resource_id, body, expected_revision_id=expected, user=u, now=n
+            )
+
+        async def patch(
+            request: Request,
+            resource_id: ResourceIdPath,
+            if_match_header: IfMatch = None,
+            user: Any = m.user,
+            now: Any = m.now,
+        ) -> Response:
+            tags = if_match(if_match_header)
+            body = await read_json(request, _PATCH_TYPES)
+            kind = media_type_of(request)
+            if kind not in (JSON_PATCH, MERGE_PATCH):
+                kind = JSON_PATCH if isinstance(body, list) else MERGE_PATCH
+            if kind == JSON_PATCH and not isinstance(body, list):
+                raise _body_error("a JSON Patch is a list of operations")
+            if kind == MERGE_PATCH and not isinstance(body, Mapping):
+                raise _body_error("a merge patch for a resource is a JSON object")
+            info = await m.call(run, resource_id, body, kind=kind, tags=tags, user=user, now=now)
+            return _info_response(info)
+
+        m.add(
+            "/{resource_id}",
+            patch,
+            method="PATCH",
+            action="patch",
+            summary=f"Patch a {model_name}",
+            description=self_doc(PatchRouteTemplate),
+            request_body={
+                "required": True,
+                "content": {
+                    JSON_PATCH: {"schema": ref("JsonPatch")},
+                    MERGE_PATCH: {"schema": ref("MergePatch")},
+                    "application/json": {
+                        "schema": {"anyOf": [ref("JsonPatch"), ref("MergePatch")]}
+                    },
+                },
+            },
+            responses={
+                200: _info_doc("Patched: the new (or unchanged current) revision's info"),
+                **problem_responses(400, 401, 403, 404, 409, 410, 412, 415, 422),
+            },
+        )
+
+
+def _body_error(message: str) -> ValidationError:
+    return ValidationError(message, [FieldError("", message)])
+
+
+def _modify_args(body: Any) -> tuple[Any, Any]:
+    """``(data or patch or UNSET, status or UNSET)`` from a modify body."""
+    if not isinstance(body, Mapping):
+        raise _body_error("the modify body is an object with data, patch and/or status")
+    unknown = sorted(set(body) - {"data", "patch", "status"})
+    if unknown:
+        raise ValidationError(
+            f"unknown member(s) {', '.join(unknown)}",
+            [FieldError(f"/{k}", "unknown member") for k in unknown],
+        )
+    if "data" in body and "patch" in body:
+        raise ValidationError(
+            "send data or patch, not both", [FieldError("/patch", "not with data")]
+        )
+    change: Any = UNSET
+    if "data" in body:
+        change = body["data"]
+        if not isinstance(change, Mapping):
+            raise ValidationError("data must be an object", [FieldError("/data", "not an object")])
+    elif "patch" in body:
+        change = body["patch"]
+        if not isinstance(change, list):
+            raise ValidationError(
+                "patch must be a list of JSON Patch operations",
+                [FieldError("/patch", "not a list")],
+            )
+    status: Any = UNSET
+    if "status" in body:
+        try:
+            status = RevisionStatus(body["status"])
+        except (ValueError, TypeError):
+            raise ValidationError(
+                "status must be draft or stable", [FieldError("/status", "not draft or stable")]
+            ) from None
+    if change is UNSET and status is UNSET:
+        raise _body_error("send data, patch and/or status")
+    return change, status
+
+
+class ModifyRouteTemplate(BaseRouteTemplate):
+    """``POST /m/{id}/modify`` edits the current revision in place while it is a draft.
+
+    Body: `{"data": {…}}` (new data) or `{"patch": [ … ]}` (a JSON Patch), and/or
+    `{"status": "stable"}` (after which the revision is immutable). No new revision is
+    written. A stable current revision gives 409 `revision_not_draft`.
+    """
+
+    order = 50
+
+    def apply(
+        self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
+    ) -> None:
+        m = self.model_routes(model_name, resource_manager, router)
+        manager = m.manager
+
+        def run(
+            resource_id: str, change: Any, *, status: Any, tags: Any, user: Any, now: Any
+        ) -> RevisionInfo:
+            return manager.modify(
+                resource_id,
+                change,
+                status,
+                expected_revision_id=m.expected_revision(resource_id, tags),
+                user=DependencyProvider.user_of(user),
+                now=DependencyProvider.now_of(now),
+            )
+
+        async def modify(
+            request: Request,
+            resource_id: ResourceIdPath,
+            if_match_header: IfMatch = None,
+            user: Any = m.user,
+            now: Any = m.now,
+        ) -> Response:
+            tags = if_match(if_match_header)
+            change, status = _modify_args(await read_json(request))
+            info = await m.call(
+                run, resource_id, change, status=status, tags=tags, user=user, now=now
+            )
+            return _info_response(info)
+
+        m.add(
+            "/{resource_id}/modify",
+            modify,
+            method="POST",
+            action="modify",
+            summary=f"Modify a draft {model_name} in place",
+            description=self_doc(ModifyRouteTemplate),
+            request_body={"required": True, "content": json_content(ref(m.schemas.modify))},
+            responses={
+                200: _info_doc("Modified: the rewritten revision's info"),
+                **problem_responses(400, 401, 403, 404, 409, 410, 412, 415, 422),
+            },
+        )

@@ -1,0 +1,148 @@
+"""The OpenAPI document: valid 3.1, real model schemas everywhere, and a client generates."""
+
+from __future__ import annotations
+
+import compileall
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from openapi_spec_validator import validate
+
+REF = "#/components/schemas/"
+
+
+@pytest.fixture
+def doc(app_and_crud: tuple[FastAPI, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = app_and_crud[0].openapi()
+    return out
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, op) for path, item in doc["paths"].items() for method, op in item.items()
+    ]
+
+
+def test_document_is_valid_openapi_3_1(doc: dict[str, Any]) -> None:
+    assert doc["openapi"].startswith("3.1")
+    validate(doc)
+
+
+def test_every_reference_resolves(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    for ref in _refs(doc):
+        assert ref.startswith(REF), ref
+        assert ref.removeprefix(REF) in schemas, ref
+
+
+def test_model_schemas_are_the_real_ones(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    book = schemas["Book"]
+    assert set(book["properties"]) == {"title", "isbn", "year", "tags", "rating"}
+    assert set(book["required"]) == {"title", "isbn", "year"}
+    assert book["properties"]["title"]["minLength"] == 1
+    assert "required" not in schemas["BookPartial"]
+    profile = schemas["UserProfilePartial"]
+    assert "required" not in schemas["AddressPartial"]
+    assert REF + "AddressPartial" in json.dumps(profile)
+    assert schemas["BookResource"]["properties"]["info"] == {"$ref": REF + "RevisionInfo"}
+    assert schemas["BookModify"]["properties"]["data"] == {"$ref": REF + "Book"}
+    for name in ("RevisionInfo", "ResourceMeta", "Problem", "JsonPatch", "MergePatch", "Expr"):
+        assert name in schemas
+
+
+def test_bodies_use_the_model_schemas(doc: dict[str, Any]) -> None:
+    paths = doc["paths"]
+
+    def body(path: str, method: str, media: str = "application/json") -> Any:
+        return paths[path][method]["requestBody"]["content"][media]["schema"]
+
+    def ok(path: str, method: str, status: str = "200") -> Any:
+        return paths[path][method]["responses"][status]["content"]["application/json"]["schema"]
+
+    assert body("/book", "post") == {"$ref": REF + "Book"}
+    assert body("/book/{resource_id}", "put") == {"$ref": REF + "Book"}
+    assert body("/book/{resource_id}", "patch", "application/json-patch+json") == {
+        "$ref": REF + "JsonPatch"
+    }
+    assert body("/book/{resource_id}", "patch", "application/merge-patch+json") == {
+        "$ref": REF + "MergePatch"
+    }
+    assert body("/note/{resource_id}/modify", "post") == {"$ref": REF + "NoteModify"}
+    assert body("/book/batch/delete", "post") == {"$ref": REF + "BatchRequest"}
+    assert ok("/book", "post", "201") == {"$ref": REF + "RevisionInfo"}
+    assert ok("/book", "get") == {"type": "array", "items": {"$ref": REF + "BookResource"}}
+    assert ok("/book/{resource_id}", "get") == {"$ref": REF + "BookResource"}
+    assert ok("/book/count", "get") == {"$ref": REF + "Count"}
+    assert ok("/book/{resource_id}", "delete") == {"$ref": REF + "ResourceMeta"}
+    headers = paths["/book/{resource_id}"]["get"]["responses"]["200"]["headers"]
+    assert headers["ETag"]["required"] is True
+
+
+def test_every_operation_documents_problems_and_bodies(doc: dict[str, Any]) -> None:
+    ops = _operations(doc)
+    assert len(ops) == 3 * 14
+    for path, method, op in ops:
+        responses = op["responses"]
+        assert "422" in responses, (path, method)
+        for status, response in responses.items():
+            content = response.get("content", {})
+            if status.startswith(("4", "5")):
+                assert content == {
+                    "application/problem+json": {"schema": {"$ref": REF + "Problem"}}
+                }, (path, method, status)
+            elif status != "304":
+                assert all(c["schema"] for c in content.values()), (path, method, status)
+        assert op["operationId"]
+    ids = [op["operationId"] for _, _, op in ops]
+    assert len(ids) == len(set(ids))
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+
+
+def test_openapi_python_client_generates_a_client(doc: dict[str, Any], tmp_path: Path) -> None:
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(doc))
+    out = tmp_path / "client"
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "openapi_python_client",
+            "generate",
+            "--path",
+            str(spec),
+            "--output-path",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Warning" not in output, output
+    assert "Error" not in output, output
+    package = next(p for p in out.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    models = {p.stem for p in (package / "models").glob("*.py")}
+    assert {"book", "book_partial", "book_resource", "revision_info", "problem"} <= models
+    assert (package / "api" / "book" / "create_book.py").exists()
+    assert compileall.compile_dir(str(package), quiet=1)
