@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -358,10 +359,23 @@ class ManagerCore(Generic[T]):
             )
         )
 
-    def _new_revision(self, data: T, status: RevisionStatus | None) -> NewRevision:
+    def _encode(self, data: T) -> tuple[bytes, str]:
+        """The bytes to store and the content hash, from one canonical encoding.
+
+        With JSON storage the canonical JSON (members sorted) is stored as it is, so the data
+        is encoded once per write.
+        """
+        canonical = models.canonical_json(data)
+        digest = "sha256:" + hashlib.sha256(canonical).hexdigest()
+        stored = canonical if self.codec.encoding == "json" else self.codec.encode(data)
+        return stored, digest
+
+    def _new_revision(
+        self, encoded: tuple[bytes, str], status: RevisionStatus | None
+    ) -> NewRevision:
         return NewRevision(
-            data=self.codec.encode(data),
-            data_hash=models.data_hash(data),
+            data=encoded[0],
+            data_hash=encoded[1],
             schema_version=self.schema_version,
             status=RevisionStatus(status) if status is not None else self.default_status,
         )

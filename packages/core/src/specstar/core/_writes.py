@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from . import models
 from ._integrity import apply_on_delete, guard_delete
 from ._manager_core import ManagerCore
 from .errors import (
@@ -70,7 +69,7 @@ class WriteOps(ManagerCore[T]):
             result = self._commit(
                 prepared,
                 None,
-                append=self._new_revision(obj, status),
+                append=self._new_revision(self._encode(obj), status),
                 indexed_data=self._indexed(obj),
             )
             assert result.revision is not None
@@ -107,7 +106,8 @@ class WriteOps(ManagerCore[T]):
             current_info, current = self._load(resource_id, meta.current_revision_id)
             new = make(current)
             new_status = RevisionStatus(status) if status is not None else self.default_status
-            if models.data_hash(new) == current_info.data_hash and (
+            encoded = self._encode(new)
+            if encoded[1] == current_info.data_hash and (
                 status is None or new_status == current_info.status
             ):
                 return current_info  # identical data: no new revision
@@ -115,7 +115,7 @@ class WriteOps(ManagerCore[T]):
             result = self._commit(
                 prepared,
                 meta.current_revision_id,
-                append=self._new_revision(new, status),
+                append=self._new_revision(encoded, status),
                 indexed_data=self._indexed(new),
             )
             assert result.revision is not None
@@ -155,17 +155,23 @@ class WriteOps(ManagerCore[T]):
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> RevisionInfo:
-        """Create the resource with this id, or update it when it exists."""
+        """Create the resource with this id, or update it when it exists.
+
+        Raises:
+            NotFoundError: the id is taken by a resource outside the user's access scope
+                (hidden resources stay indistinguishable from missing ones).
+        """
+        raced = False
         while True:
             try:
                 return self.update(resource_id, data, user=user, now=now)
             except NotFoundError as exc:
-                if exc.resource_id != resource_id or exc.revision_id is not None:
+                if exc.resource_id != resource_id or exc.revision_id is not None or raced:
                     raise
             try:
                 return self.create(data, resource_id=resource_id, user=user, now=now)
             except AlreadyExistsError:
-                continue  # created concurrently: update it
+                raced = True  # created concurrently: update it (hidden from the user: give up)
 
     def _patched(self, current: T, apply: Callable[[Any], Any]) -> T:
         doc = msgspec.to_builtins(current)
@@ -262,7 +268,7 @@ class WriteOps(ManagerCore[T]):
             else:
                 new = new_obj if new_obj is not None else current
             new_status = info.status if status is UNSET else RevisionStatus(status)
-            digest = models.data_hash(new)
+            stored, digest = self._encode(new)
             if digest == info.data_hash and new_status == info.status:
                 return info
             prepared = self._prepare(ctx, new, previous=current, meta=meta)
@@ -270,7 +276,7 @@ class WriteOps(ManagerCore[T]):
                 prepared,
                 meta.current_revision_id,
                 rewrite=RevisionRewrite(
-                    data=self.codec.encode(new),
+                    data=stored,
                     data_hash=digest,
                     schema_version=self.schema_version,
                     status=new_status,
@@ -350,7 +356,7 @@ class WriteOps(ManagerCore[T]):
             return self._commit(
                 prepared,
                 meta.current_revision_id,
-                append=self._new_revision(data, info.status),
+                append=self._new_revision(self._encode(data), info.status),
                 indexed_data=self._indexed(data),
             ).meta
 
