@@ -10,15 +10,18 @@ Adapters prove they keep the port contracts by subclassing the suites::
             return MyStorageFactory()
 """
 
+from ._workers import FactoryRecipe
 from .models import ITEM_INDEXES, Address, Item
 from .stateful import storage_state_machine
-from .suites import BlobStoreSuite, StorageSuite, SuiteBase
+from .suites import BlobStoreSuite, ProcessSuite, StorageSuite, SuiteBase
 
 __all__ = [
     "ITEM_INDEXES",
     "Address",
     "BlobStoreSuite",
+    "FactoryRecipe",
     "Item",
+    "ProcessSuite",
     "StorageSuite",
     "SuiteBase",
     "storage_state_machine",

@@ -2,6 +2,7 @@
 
 from .base import SuiteBase
 from .blobs import BlobStoreSuite
+from .processes import ProcessSuite
 from .storage import StorageSuite
 
-__all__ = ["BlobStoreSuite", "StorageSuite", "SuiteBase"]
+__all__ = ["BlobStoreSuite", "ProcessSuite", "StorageSuite", "SuiteBase"]

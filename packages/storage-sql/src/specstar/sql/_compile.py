@@ -1,0 +1,457 @@
+"""Compiling the core query AST to SQL (shared by SQLite and PostgreSQL).
+
+The compiler emits SQL text with ``?`` placeholders and a parameter list; a :class:`Dialect`
+supplies the few constructs that differ between the databases and converts values to what its
+driver binds. Identifiers in the output are fixed column names or registry-allocated
+``ix_<n>``/``p_<n>`` names that pass :func:`~._layout.ident`; field paths and values never become
+SQL text.
+
+The semantics are those of :mod:`specstar.core.query.evaluate`:
+
+* SQL ``NULL`` is the reference's *unknown*: every comparison on a null or missing value is
+  ``NULL``; ``NOT``/``AND``/``OR`` are Kleene logic in both; a row is selected only when the
+  whole filter is true. Constructs that would not yield ``NULL`` on a null operand (``EXISTS``
+  over a list, a constant) are wrapped in :meth:`Compiler.known`.
+* ``is_null`` is ``IS NULL`` on the value column (null and missing alike); ``exists`` reads the
+  presence column ``p_<n>``.
+* Values outside what a column can hold (integers beyond 64 bits, integers a double cannot
+  represent in a float field) are compared exactly by reasoning about the stored range instead
+  of being rounded.
+* Order: ``ASC NULLS LAST`` / ``DESC NULLS FIRST``, then ``resource_id`` ascending; cursors
+  become a keyset predicate over the same keys.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from specstar.core.errors import QueryError
+from specstar.core.indexes import Kind, normalize_scalar
+from specstar.core.query.ast import And, Condition, Expr, Field, Not, Op, Or, Query, Sort
+from specstar.core.query.cursor import CursorPosition, decode_cursor, effective_sorts
+
+from ._layout import (
+    FLOAT_EXACT_INT,
+    INT64_MAX,
+    INT64_MIN,
+    META_COLUMNS,
+    IndexColumn,
+    ident,
+    index_value_problem,
+)
+
+__all__ = ["Compiler", "Dialect", "RegexHook", "Sql", "Target", "known"]
+
+#: Most bound values one query may carry (SQLite allows 32766, PostgreSQL 65535).
+MAX_PARAMS = 30_000
+
+_SYMBOLS = {Op.eq: "=", Op.ne: "<>", Op.gt: ">", Op.gte: ">=", Op.lt: "<", Op.lte: "<="}
+
+
+class Sql(NamedTuple):
+    """A fragment of SQL with ``?`` placeholders and the values they bind, in order."""
+
+    text: str
+    params: tuple[Any, ...] = ()
+
+    def __add__(self, other: object) -> Sql:
+        if not isinstance(other, Sql):
+            return NotImplemented
+        return Sql(self.text + other.text, self.params + other.params)
+
+    @staticmethod
+    def join(separator: str, parts: Iterable[Sql]) -> Sql:
+        """The parts joined by ``separator`` (their parameters concatenated in order)."""
+        items = list(parts)
+        return Sql(separator.join(p.text for p in items), tuple(v for p in items for v in p.params))
+
+    def wrap(self) -> Sql:
+        """The fragment in parentheses."""
+        return Sql(f"({self.text})", self.params)
+
+
+class Target(NamedTuple):
+    """A queryable column: its quoted name, kind, list-ness, nullability and presence column."""
+
+    column: str
+    kind: Kind
+    is_list: bool
+    nullable: bool
+    presence: str | None
+    name: str
+
+
+class Dialect(abc.ABC):
+    """What differs between the SQL databases: value binding and a few functions."""
+
+    #: ``TRUE``/``FALSE`` spelled for this database.
+    true = "TRUE"
+    false = "FALSE"
+    #: Deepest parenthesis nesting of a filter the database's parser accepts.
+    max_depth = 1000
+
+    @abc.abstractmethod
+    def encode(self, kind: Kind, value: Any) -> Any:
+        """A normalised, storable scalar of ``kind`` as the driver binds it."""
+
+    @abc.abstractmethod
+    def encode_list(self, kind: Kind, values: Sequence[Any]) -> Any:
+        """A list of normalised scalars (``None`` elements allowed) as its column stores it."""
+
+    @abc.abstractmethod
+    def list_contains(self, column: str, kind: Kind, value: Any) -> Sql:
+        """True when the (non-null) list column holds ``value``; value already encoded."""
+
+    @abc.abstractmethod
+    def list_contains_any(self, column: str, kind: Kind, values: Sequence[Any]) -> Sql:
+        """True when the (non-null) list column holds one of ``values`` (encoded)."""
+
+    @abc.abstractmethod
+    def substring(self, column: str, needle: str) -> Sql:
+        """True when the non-empty ``needle`` occurs in the text column."""
+
+    @abc.abstractmethod
+    def prefix(self, column: str, length: int) -> str:
+        """The first ``length`` characters of the text column."""
+
+    @abc.abstractmethod
+    def suffix(self, column: str, length: int) -> str:
+        """The last ``length`` characters of the text column."""
+
+    def bool_literal(self, value: bool) -> str:
+        """``TRUE``/``FALSE`` as a literal of this database."""
+        return self.true if value else self.false
+
+
+#: Given a target and a pattern, the SQL testing the (non-null) column against the pattern.
+RegexHook = Callable[[Target, str], Sql]
+
+
+class Compiler:
+    """Compiles resolved queries for one meta table.
+
+    Args:
+        dialect: the database's differences.
+        columns: indexed path → column of this resource type.
+        regex: builds the SQL for one ``regex`` condition (SQLite calls Python's ``re``;
+            PostgreSQL matches the column's distinct values in Python first).
+    """
+
+    def __init__(
+        self, dialect: Dialect, columns: Mapping[str, IndexColumn], regex: RegexHook
+    ) -> None:
+        self.dialect = dialect
+        self.columns = columns
+        self.regex = regex
+
+    # -- targets ------------------------------------------------------------------------------
+
+    def target(self, field: Field) -> Target:
+        """The column a field refers to.
+
+        Raises:
+            QueryError: an unknown meta field or a path that is not indexed here.
+        """
+        if not isinstance(field, Field) or not isinstance(field.path, str):
+            raise QueryError(f"{field!r} is not a Field")
+        if field.meta:
+            meta = META_COLUMNS.get(field.path)
+            if meta is None:
+                raise QueryError(f"'${field.path}' is not a meta field", path=f"${field.path}")
+            return Target(ident(meta.name), meta.kind, False, meta.nullable, None, str(field))
+        column = self.columns.get(field.path)
+        if column is None:
+            raise QueryError(f"{field.path!r} is not an indexed field", path=field.path)
+        return Target(
+            ident(column.value),
+            column.field.kind,
+            column.field.is_list,
+            True,
+            ident(column.presence),
+            field.path,
+        )
+
+    # -- filters ------------------------------------------------------------------------------
+
+    def known(self, target: Target, value: bool) -> Sql:
+        """``value`` for rows where the column is not null, unknown (``NULL``) otherwise."""
+        return known(self.dialect, target, value)
+
+    def where(self, query: Query, after: CursorPosition | None = None) -> Sql:
+        """The full ``WHERE`` condition: ``is_deleted``, the filter and the cursor position."""
+        parts: list[Sql] = []
+        if query.is_deleted is not None:
+            parts.append(Sql(f'"is_deleted" = {self.dialect.bool_literal(query.is_deleted)}'))
+        if query.where is not None:
+            parts.append(self.expr(query.where).wrap())
+        if after is not None:
+            parts.append(self.after(effective_sorts(query), after).wrap())
+        out = Sql.join(" AND ", parts) if parts else Sql(self.dialect.true)
+        if len(out.params) > MAX_PARAMS:
+            raise QueryError(f"the query binds more than {MAX_PARAMS} values")
+        return out
+
+    def expr(self, expr: Expr) -> Sql:
+        """SQL for an expression, in three-valued logic.
+
+        Negations are pushed down to the conditions and nested ``And``/``Or`` of the same kind
+        are flattened (both exact in Kleene logic), which keeps the SQL shallow.
+
+        Raises:
+            QueryError: the ``And``/``Or`` alternation is deeper than the database parses.
+        """
+        sql, depth = self._negatable(expr, False)
+        if depth > self.dialect.max_depth:
+            raise QueryError(
+                f"the filter nests And/Or {depth} levels deep; this store parses at most "
+                f"{self.dialect.max_depth} — simplify the filter"
+            )
+        return sql
+
+    def _negatable(self, expr: Expr, negate: bool) -> tuple[Sql, int]:
+        """``expr`` (negated when ``negate``) and the parenthesis depth of its SQL."""
+        while isinstance(expr, Not):
+            expr, negate = expr.item, not negate
+        if isinstance(expr, Condition):
+            sql = self.condition(expr)
+            return (Sql("NOT ") + sql.wrap(), 1) if negate else (sql, 0)
+        if isinstance(expr, And | Or):
+            return self._junction(expr.items, negate, isinstance(expr, And) != negate)
+        raise QueryError(f"{expr!r} is not a query expression")
+
+    def _junction(self, items: Sequence[Expr], negate: bool, conj: bool) -> tuple[Sql, int]:
+        parts: list[Sql] = []
+        depth = 0
+        work = [(item, negate) for item in reversed(items)]
+        while work:
+            item, neg = work.pop()
+            while isinstance(item, Not):
+                item, neg = item.item, not neg
+            if isinstance(item, And | Or) and (isinstance(item, And) != neg) == conj:
+                work.extend((child, neg) for child in reversed(item.items))  # same junction
+                continue
+            sql, inner = self._negatable(item, neg)
+            parts.append(sql)
+            depth = max(depth, inner)
+        if not parts:
+            return Sql(self.dialect.bool_literal(conj)), 0
+        if len(parts) == 1:
+            return parts[0], depth
+        glue = " AND " if conj else " OR "
+        return Sql.join(glue, (p.wrap() for p in parts)), depth + 1
+
+    def condition(self, cond: Condition) -> Sql:
+        """SQL for one comparison."""
+        target = self.target(cond.field)
+        try:
+            op = Op(cond.op)
+        except ValueError:
+            raise QueryError(f"unknown operator {cond.op!r}", path=target.name) from None
+        if op is Op.is_null:
+            test = "IS NULL" if cond.value is not False else "IS NOT NULL"
+            return Sql(f"{target.column} {test}")
+        if op is Op.exists:
+            present = cond.value is not False
+            if target.presence is None:  # meta fields always exist
+                return Sql(self.dialect.bool_literal(present))
+            return Sql(f"{target.presence} = {self.dialect.bool_literal(present)}")
+        if target.is_list:
+            return self._list_condition(target, op, cond.value)
+        if op in _SYMBOLS:
+            return self._compare(target, op, cond.value)
+        if op in (Op.in_, Op.not_in):
+            return self._membership(target, op, cond.value)
+        if target.kind == "str" and op in (Op.contains, Op.starts_with, Op.ends_with, Op.regex):
+            return self._text(target, op, cond.value)
+        raise QueryError(f"operator {op.value!r} does not apply to {target.name}", path=target.name)
+
+    # -- values -------------------------------------------------------------------------------
+
+    def _normalize(self, target: Target, value: Any) -> Any:
+        if value is None:
+            raise QueryError(f"{target.name}: compare with null using is_null", path=target.name)
+        try:
+            out = normalize_scalar(target.kind, value)
+        except (TypeError, OverflowError):
+            raise QueryError(
+                f"{target.name}: {value!r} is not a {target.kind}", path=target.name
+            ) from None
+        if out is None:
+            raise QueryError(f"{target.name}: NaN cannot be compared", path=target.name)
+        if target.kind == "str":
+            problem = index_value_problem("str", out)
+            if problem:
+                raise QueryError(f"{target.name}: {problem}", path=target.name)
+        return out
+
+    def _exact(self, target: Target, value: Any) -> tuple[Any, Any]:
+        """The normalised value and its encoding — or ``None`` instead of the encoding when
+        no stored value can equal it (integers beyond 64 bits, or integers no double holds
+        in a float field)."""
+        value = self._normalize(target, value)
+        if target.kind == "int" and not INT64_MIN <= value <= INT64_MAX:
+            return value, None
+        if target.kind == "float" and isinstance(value, int) and abs(value) > FLOAT_EXACT_INT:
+            if float_exact(value):
+                return value, self.dialect.encode("float", float(value))
+            return value, None
+        return value, self.dialect.encode(target.kind, value)
+
+    def _compare(self, target: Target, op: Op, value: Any) -> Sql:
+        raw, encoded = self._exact(target, value)
+        if encoded is not None:
+            return Sql(f"{target.column} {_SYMBOLS[op]} ?", (encoded,))
+        if op in (Op.eq, Op.ne):
+            return self.known(target, op is Op.ne)
+        if target.kind == "int":  # every stored value lies on one side of raw
+            above_all = raw > 0
+            return self.known(target, above_all == (op in (Op.lt, Op.lte)))
+        lo, hi = float_bracket(raw)
+        if op in (Op.gt, Op.gte):
+            return Sql(f"{target.column} >= ?", (self.dialect.encode("float", hi),))
+        return Sql(f"{target.column} <= ?", (self.dialect.encode("float", lo),))
+
+    def _membership(self, target: Target, op: Op, values: Any) -> Sql:
+        if not isinstance(values, list | tuple) or not values:
+            raise QueryError(f"{op.value} on {target.name} needs a non-empty list of values")
+        encoded = [e for e in (self._exact(target, v)[1] for v in values) if e is not None]
+        if not encoded:  # no stored value can be one of them
+            return self.known(target, op is Op.not_in)
+        marks = ", ".join("?" * len(encoded))
+        word = "IN" if op is Op.in_ else "NOT IN"
+        return Sql(f"{target.column} {word} ({marks})", tuple(encoded))
+
+    def _text(self, target: Target, op: Op, value: Any) -> Sql:
+        needle = self._normalize(target, value)
+        if op is Op.regex:
+            try:
+                re.compile(needle)
+            except re.error as exc:
+                raise QueryError(f"invalid regex for {target.name}: {exc}") from None
+            return self.regex(target, needle)
+        if needle == "":
+            return self.known(target, True)
+        if op is Op.contains:
+            return self.dialect.substring(target.column, needle)
+        if op is Op.starts_with:
+            return Sql(f"{self.dialect.prefix(target.column, len(needle))} = ?", (needle,))
+        return Sql(f"{self.dialect.suffix(target.column, len(needle))} = ?", (needle,))
+
+    def _list_condition(self, target: Target, op: Op, value: Any) -> Sql:
+        if op is Op.contains:
+            encoded = self._exact(target, value)[1]
+            if encoded is None:
+                return self.known(target, False)
+            test = self.dialect.list_contains(target.column, target.kind, encoded)
+        elif op is Op.contains_any:
+            if not isinstance(value, list | tuple) or not value:
+                raise QueryError(f"contains_any on {target.name} needs a non-empty list")
+            found = [e for e in (self._exact(target, v)[1] for v in value) if e is not None]
+            if not found:
+                return self.known(target, False)
+            test = self.dialect.list_contains_any(target.column, target.kind, found)
+        else:
+            raise QueryError(f"operator {op.value!r} does not apply to the list {target.name}")
+        return Sql(f"(CASE WHEN {target.column} IS NULL THEN NULL ELSE ") + test + Sql(" END)")
+
+    # -- order and cursors --------------------------------------------------------------------
+
+    def _sort_target(self, sort: Sort) -> Target:
+        target = self.target(sort.field)
+        if target.is_list:
+            raise QueryError(f"cannot sort on the list field {target.name}", path=target.name)
+        return target
+
+    def order_by(self, query: Query) -> str:
+        """The ``ORDER BY`` list: the effective sorts, then ``resource_id`` ascending."""
+        keys = []
+        for sort in effective_sorts(query):
+            target = self._sort_target(sort)
+            direction = "DESC" if sort.descending else "ASC"
+            if target.nullable:
+                direction += " NULLS FIRST" if sort.descending else " NULLS LAST"
+            keys.append(f"{target.column} {direction}")
+        keys.append('"resource_id" ASC')
+        return ", ".join(keys)
+
+    def decode_cursor(self, query: Query) -> CursorPosition | None:
+        """The query's cursor position, or ``None`` (raises QueryError when it is invalid)."""
+        if query.cursor is None:
+            return None
+        return decode_cursor(query, query.cursor)
+
+    def after(self, sorts: Sequence[Sort], pos: CursorPosition) -> Sql:
+        """Rows strictly after ``pos`` in the order of ``sorts`` + ``resource_id``."""
+        keys: list[tuple[Target, bool, Any]] = []
+        for sort, value in zip(sorts, pos.values, strict=True):
+            target = self._sort_target(sort)
+            keys.append((target, sort.descending, self._cursor_value(target, value)))
+        rid = Target('"resource_id"', "str", False, False, None, "$resource_id")
+        keys.append((rid, False, self._cursor_value(rid, pos.resource_id)))
+        disjuncts: list[Sql] = []
+        same: list[Sql] = []
+        for target, descending, value in keys:
+            col = target.column
+            if value is None:
+                step = Sql(f"{col} IS NOT NULL") if descending else None
+                equal = Sql(f"{col} IS NULL")
+            else:
+                if descending:
+                    step = Sql(f"{col} < ?", (value,))
+                elif target.nullable:
+                    step = Sql(f"({col} > ? OR {col} IS NULL)", (value,))
+                else:
+                    step = Sql(f"{col} > ?", (value,))
+                equal = Sql(f"{col} = ?", (value,))
+            if step is not None:
+                disjuncts.append(Sql.join(" AND ", [*same, step]).wrap())
+            same.append(equal)
+        if not disjuncts:
+            return Sql(self.dialect.false)
+        return Sql.join(" OR ", disjuncts)
+
+    def _cursor_value(self, target: Target, value: Any) -> Any:
+        if value is None:
+            if not target.nullable:
+                raise QueryError("invalid cursor")
+            return None
+        try:
+            encoded = self._exact(target, value)[1]
+        except QueryError:
+            raise QueryError("invalid cursor") from None
+        if encoded is None:
+            raise QueryError("invalid cursor")
+        return encoded
+
+
+def known(dialect: Dialect, target: Target, value: bool) -> Sql:
+    """``value`` where the target column is not null, unknown (``NULL``) where it is."""
+    literal = dialect.bool_literal(value)
+    if not target.nullable:
+        return Sql(literal)
+    return Sql(f"(CASE WHEN {target.column} IS NOT NULL THEN {literal} END)")
+
+
+def float_exact(value: int) -> bool:
+    """Whether a double holds the integer ``value`` exactly."""
+    try:
+        return float(value) == value
+    except OverflowError:
+        return False
+
+
+def float_bracket(value: int) -> tuple[float, float]:
+    """The adjacent doubles ``lo < value < hi`` around an integer no double represents."""
+    try:
+        nearest = float(value)
+    except OverflowError:
+        big = sys.float_info.max
+        return (big, math.inf) if value > 0 else (-math.inf, -big)
+    if nearest > value:
+        return math.nextafter(nearest, -math.inf), nearest
+    return nearest, math.nextafter(nearest, math.inf)

@@ -1,0 +1,395 @@
+"""PostgreSQL storage: the scale-out store.
+
+Meta records and revisions live in per-resource-type tables of one schema; any number of
+processes on any number of hosts share them. Every write is one transaction on a pooled
+connection: ``SELECT ... FOR UPDATE`` of the meta row, the compare-and-swap check, the revision
+insert with ``seq = revision_seq + 1``, the meta update, and the unique check — with partial
+unique indexes (``WHERE NOT is_deleted``) as the final word when transactions race.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import psycopg.errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from specstar.core.errors import QueryError, StorageError
+from specstar.core.indexes import Kind
+from specstar.core.ports import StorageFactory
+
+from ._backend import Backend, Tx, Violation
+from ._compile import Dialect, RegexHook, Sql, Target, known
+from ._layout import IndexColumn, ident, to_utc
+from ._store import SQLStorage
+from .blobs import PostgresBlobStore
+
+__all__ = ["PostgresStorage", "PostgresStorageFactory"]
+
+_TYPES: dict[str, str] = {
+    "str": 'text COLLATE "C"',
+    "int": "bigint",
+    "float": "double precision",
+    "bool": "boolean",
+    "datetime": "timestamptz",
+}
+_ARRAYS: dict[str, str] = {
+    "str": "text[]",
+    "int": "bigint[]",
+    "float": "double precision[]",
+    "bool": "boolean[]",
+    "datetime": "timestamptz[]",
+}
+_UNIQUE_INDEX = re.compile(r"_meta_ux([0-9]+)$")
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL spellings: native types, arrays with ``@>``/``&&`` (GIN-indexed)."""
+
+    def encode(self, kind: Kind, value: Any) -> Any:
+        if value is None:
+            return None
+        if kind == "datetime":
+            return to_utc(value)
+        if kind == "float":
+            return float(value)
+        return value
+
+    def encode_list(self, kind: Kind, values: Sequence[Any]) -> Any:
+        return [self.encode(kind, v) for v in values]
+
+    def list_contains(self, column: str, kind: Kind, value: Any) -> Sql:
+        return Sql(f"{column} @> CAST(? AS {_ARRAYS[kind]})", ([value],))
+
+    def list_contains_any(self, column: str, kind: Kind, values: Sequence[Any]) -> Sql:
+        return Sql(f"{column} && CAST(? AS {_ARRAYS[kind]})", (list(values),))
+
+    def substring(self, column: str, needle: str) -> Sql:
+        return Sql(f"strpos({column}, ?) > 0", (needle,))
+
+    def prefix(self, column: str, length: int) -> str:
+        return f"left({column}, {int(length)})"
+
+    def suffix(self, column: str, length: int) -> str:
+        return f"right({column}, {int(length)})"
+
+
+def _placeholders(sql: str) -> str:
+    """``?`` placeholders as psycopg's ``%s`` (our SQL never holds a literal ``?`` or ``%``)."""
+    if "%" in sql:
+        raise StorageError("internal error: '%' in generated SQL")
+    return sql.replace("?", "%s")
+
+
+def _translate(exc: psycopg.Error) -> Exception:
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        name = exc.diag.constraint_name or ""
+        match = _UNIQUE_INDEX.search(name)
+        return Violation(f"ix_{match.group(1)}" if match else None)
+    return StorageError(f"PostgreSQL: {exc}")
+
+
+class _PgTx:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
+        try:
+            return self._conn.execute(_placeholders(sql), tuple(params))
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._execute(sql, params).fetchone()
+        return row
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._execute(sql, params).rowcount
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("SET TIME ZONE 'UTC'")
+
+
+class PostgresBackend(Backend):
+    """One schema of one PostgreSQL database, reached through a connection pool."""
+
+    dialect = PostgresDialect()
+    lock_clause = " FOR UPDATE"
+    no_limit = None
+
+    def __init__(
+        self, dsn: str, *, schema: str, pool_size: int, timeout: float, regex_limit: int
+    ) -> None:
+        self.schema = schema
+        self.prefix = f"{ident(schema)}."
+        self.regex_limit = regex_limit
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs={"autocommit": True},
+            configure=_configure,
+            timeout=timeout,
+            name=f"specstar-{schema}",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise StorageError(f"PostgreSQL: cannot connect within {timeout}s: {exc}") from exc
+        try:
+            self._initialise()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def _initialise(self) -> None:
+        with self.ddl("") as tx:
+            row = tx.one("SHOW server_encoding")
+            if row is None or str(row[0]).upper() not in ("UTF8", "UTF-8"):
+                raise StorageError(f"PostgreSQL: the database encoding must be UTF8, not {row}")
+            tx.run(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
+            tx.run(
+                f"CREATE TABLE IF NOT EXISTS {self.prefix}specstar_fields ("
+                'resource_name text COLLATE "C" NOT NULL, path text COLLATE "C" NOT NULL, '
+                "kind text NOT NULL, is_list boolean NOT NULL, col integer NOT NULL, "
+                "backfilled boolean NOT NULL, "
+                "CONSTRAINT specstar_fields_pkey PRIMARY KEY (resource_name, path, kind, is_list),"
+                " CONSTRAINT specstar_fields_col_key UNIQUE (resource_name, col))"
+            )
+            tx.run(
+                f"CREATE TABLE IF NOT EXISTS {self.prefix}specstar_blobs ("
+                "file_id text NOT NULL, size bigint NOT NULL, content_type text NOT NULL, "
+                "data bytea NOT NULL, CONSTRAINT specstar_blobs_pkey PRIMARY KEY (file_id))"
+            )
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StorageError(f"PostgreSQL: no connection available: {exc}") from exc
+        except psycopg.Error as exc:  # failures of BEGIN/COMMIT/ROLLBACK themselves
+            raise _translate(exc) from exc
+
+    @contextmanager
+    def _transaction(self, lock_key: str | None = None) -> Iterator[Tx]:
+        with self._connection() as conn, conn.transaction():
+            tx = _PgTx(conn)
+            if lock_key is not None:
+                tx.run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (lock_key,))
+            yield tx
+
+    def write(self) -> AbstractContextManager[Tx]:
+        return self._transaction()
+
+    def ddl(self, base: str) -> AbstractContextManager[Tx]:
+        return self._transaction(f"specstar:{self.schema}:{base}")
+
+    @contextmanager
+    def read(self, snapshot: bool = False) -> Iterator[Tx]:
+        with self._connection() as conn:
+            if not snapshot:
+                yield _PgTx(conn)
+                return
+            with conn.transaction():
+                tx = _PgTx(conn)
+                tx.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield tx
+
+    def create_tables(self, tx: Tx, base: str) -> None:
+        meta = self.prefix + ident(base + "_meta")
+        rev = self.prefix + ident(base + "_rev")
+        text = 'text COLLATE "C"'
+        tx.run(
+            f"CREATE TABLE IF NOT EXISTS {meta} ("
+            f"resource_id {text} NOT NULL, current_revision_id {text} NOT NULL, "
+            f"schema_version {text}, total_revision_count bigint NOT NULL, "
+            "revision_seq bigint NOT NULL, created_time timestamptz NOT NULL, "
+            f"created_by {text} NOT NULL, updated_time timestamptz NOT NULL, "
+            f"updated_by {text} NOT NULL, is_deleted boolean NOT NULL, "
+            "indexed_data bytea NOT NULL, "
+            f"CONSTRAINT {ident(base + '_meta_pkey')} PRIMARY KEY (resource_id))"
+        )
+        for suffix, column in (("ct", "created_time"), ("ut", "updated_time")):
+            tx.run(
+                f"CREATE INDEX IF NOT EXISTS {ident(f'{base}_meta_{suffix}')} "
+                f"ON {meta} (is_deleted, {column}, resource_id)"
+            )
+        tx.run(
+            f"CREATE TABLE IF NOT EXISTS {rev} ("
+            f"resource_id {text} NOT NULL, seq bigint NOT NULL, parent_revision_id {text}, "
+            f"schema_version {text}, data_hash text NOT NULL, status text NOT NULL, "
+            "created_time timestamptz NOT NULL, created_by text NOT NULL, "
+            "updated_time timestamptz NOT NULL, updated_by text NOT NULL, data bytea NOT NULL, "
+            f"CONSTRAINT {ident(base + '_rev_pkey')} PRIMARY KEY (resource_id, seq))"
+        )
+
+    def sync_columns(
+        self, tx: Tx, base: str, columns: Sequence[IndexColumn], unique: frozenset[int]
+    ) -> None:
+        table = base + "_meta"
+        meta = self.prefix + ident(table)
+        present = {
+            str(r[0])
+            for r in tx.all(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ?",
+                (self.schema, table),
+            )
+        }
+        indexes = {
+            str(r[0])
+            for r in tx.all(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = ? AND tablename = ?",
+                (self.schema, table),
+            )
+        }
+        for column in columns:
+            f = column.field
+            value = ident(column.value)
+            if column.value not in present:
+                kind = _ARRAYS[f.kind] if f.is_list else _TYPES[f.kind]
+                tx.run(f"ALTER TABLE {meta} ADD COLUMN IF NOT EXISTS {value} {kind}")
+            if column.presence not in present:
+                tx.run(
+                    f"ALTER TABLE {meta} ADD COLUMN IF NOT EXISTS {ident(column.presence)} "
+                    "boolean NOT NULL DEFAULT FALSE"
+                )
+            name = f"{table}_ix{column.number}"
+            if name not in indexes:
+                spec = (
+                    f"USING gin ({value})" if f.is_list else f"(is_deleted, {value}, resource_id)"
+                )
+                tx.run(f"CREATE INDEX IF NOT EXISTS {ident(name)} ON {meta} {spec}")
+        wanted = {f"{table}_ux{n}": n for n in unique}
+        for name in indexes:
+            if name.startswith(f"{table}_ux") and name not in wanted:
+                tx.run(f"DROP INDEX IF EXISTS {self.prefix}{ident(name)}")
+        for name, number in wanted.items():
+            if name not in indexes:
+                tx.run(
+                    f"CREATE UNIQUE INDEX IF NOT EXISTS {ident(name)} ON {meta} "
+                    f"({ident(f'ix_{number}')}) WHERE NOT is_deleted"
+                )
+
+    def regex_hook(self, tx: Tx, table: str) -> RegexHook:
+        """Python ``re`` semantics on PostgreSQL: match the column's distinct values (in the
+        query's snapshot) in Python, then test membership in SQL."""
+
+        def regex(target: Target, pattern: str) -> Sql:
+            column = target.column
+            rows = tx.all(
+                f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL LIMIT ?",
+                (self.regex_limit + 1,),
+            )
+            if len(rows) > self.regex_limit:
+                raise QueryError(
+                    f"regex on {target.name} would scan more than {self.regex_limit} distinct "
+                    "values; narrow it with starts_with/contains or another index",
+                    path=target.name,
+                )
+            compiled = re.compile(pattern)
+            hits = [r[0] for r in rows if compiled.search(r[0])]
+            misses = [r[0] for r in rows if not compiled.search(r[0])]
+            if not hits or not misses:
+                return known(self.dialect, target, bool(hits) or not rows)
+            if len(hits) <= len(misses):
+                return Sql(f"{column} = ANY(CAST(? AS text[]))", (hits,))
+            return Sql(f"NOT ({column} = ANY(CAST(? AS text[])))", (misses,))
+
+        return regex
+
+    def explain(self, tx: Tx, sql: str, params: Sequence[Any]) -> list[str]:
+        return [str(row[0]) for row in tx.all("EXPLAIN " + sql, params)]
+
+    def analyze(self, tx: Tx, table: str) -> None:
+        tx.run(f"ANALYZE {table}")
+
+    def encode_time(self, value: datetime) -> Any:
+        return to_utc(value)
+
+    def decode_time(self, raw: Any) -> datetime:
+        value: datetime = raw
+        return value.astimezone(UTC)
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """A pooled connection (autocommit) for maintenance and tests."""
+        return self._connection()
+
+    @property
+    def pool(self) -> ConnectionPool[Any]:
+        return self._pool
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class PostgresStorage(SQLStorage):
+    """Meta records and revisions of one resource type in the factory's PostgreSQL schema."""
+
+
+class PostgresStorageFactory(StorageFactory):
+    """Storage in one PostgreSQL schema, shared by any number of processes and hosts.
+
+    Tables, indexes and the schema itself are created at start-up, idempotently and safely
+    when several processes start at once (DDL runs under a transaction-scoped advisory lock).
+
+    Args:
+        dsn: libpq connection string or URL.
+        schema: the schema holding every table (created when missing).
+        pool_size: most connections the pool opens.
+        timeout: seconds to wait for a connection (at start-up and from the pool).
+        regex_distinct_limit: most distinct values a ``regex`` condition may match in Python
+            (see the storage docs); beyond it the query fails with ``QueryError``.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "specstar",
+        pool_size: int = 10,
+        timeout: float = 30.0,
+        regex_distinct_limit: int = 100_000,
+    ) -> None:
+        ident(schema)
+        self.schema = schema
+        self._backend = PostgresBackend(
+            dsn,
+            schema=schema,
+            pool_size=pool_size,
+            timeout=timeout,
+            regex_limit=regex_distinct_limit,
+        )
+        self._blobs = PostgresBlobStore(self._backend.pool, f"{ident(schema)}.specstar_blobs")
+        self._lock = threading.Lock()
+        self._stores: dict[str, PostgresStorage] = {}
+
+    def build(self, resource_name: str) -> PostgresStorage:
+        with self._lock:
+            store = self._stores.get(resource_name)
+            if store is None:
+                store = self._stores[resource_name] = PostgresStorage(self._backend, resource_name)
+            return store
+
+    def blob_store(self) -> PostgresBlobStore:
+        return self._blobs
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStorageFactory(schema={self.schema!r})"
