@@ -398,3 +398,13 @@ def test_constraint_checker_factories_receive_the_manager() -> None:
     notes.update(rid, Note(title="a", words=1))  # its own title is fine
     with pytest.raises(ValidationError, match="taken"):
         notes.create(Note(title="a"))
+
+
+def test_unpaired_surrogates_are_a_validation_error() -> None:
+    notes = ResourceManager(Note)
+    with pytest.raises(ValidationError, match="surrogate"):
+        notes.create(Note(title="bad \ud800 text"))
+    rid = notes.create(Note(title="ok")).resource_id
+    with pytest.raises(ValidationError, match="surrogate"):
+        notes.merge_patch(rid, {"title": "\udfff"})
+    assert notes.get(rid).data.title == "ok"

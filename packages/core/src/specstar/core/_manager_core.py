@@ -19,10 +19,12 @@ from .codec import Codec, Encoding
 from .context import ContextDefaults, NowSource, Scope, UserSource, resolve_context, scope_var
 from .errors import (
     ConflictError,
+    FieldError,
     GoneError,
     NotFoundError,
     PermissionDeniedError,
     PreconditionFailedError,
+    ValidationError,
 )
 from .indexes import IndexedField, IndexSpec, build_spec, extract_indexed
 from .memory import MemoryStorage
@@ -365,7 +367,13 @@ class ManagerCore(Generic[T]):
         With JSON storage the canonical JSON (members sorted) is stored as it is, so the data
         is encoded once per write.
         """
-        canonical = models.canonical_json(data)
+        try:
+            canonical = models.canonical_json(data)
+        except UnicodeEncodeError as exc:
+            raise ValidationError(
+                "text must be valid Unicode: unpaired surrogate characters cannot be stored",
+                [FieldError("", f"unpaired surrogate {exc.object[exc.start : exc.end]!r}")],
+            ) from None
         digest = "sha256:" + hashlib.sha256(canonical).hexdigest()
         stored = canonical if self.codec.encoding == "json" else self.codec.encode(data)
         return stored, digest
