@@ -53,7 +53,8 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     Attributes:
         durable: acknowledged writes survive a ``kill -9`` of the writing process.
         multi_process: several OS processes may open the same store concurrently
-            (the factory can be rebuilt in another process from ``reopen_args``).
+            (the process suites rebuild the factory in child processes from the test's
+            ``factory_recipe`` fixture).
     """
 
     durable: bool = False
