@@ -109,6 +109,8 @@ class MemoryStorage(Storage):
     # -- writes -------------------------------------------------------------------------------
 
     def commit(self, write: Write) -> CommitResult:
+        if sum(x is not None for x in (write.append, write.rewrite, write.switch_to)) > 1:
+            raise ValueError("a write carries at most one of append, rewrite and switch_to")
         with self._lock:
             rid = write.resource_id
             old = self._metas.get(rid)

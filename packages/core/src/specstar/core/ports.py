@@ -90,7 +90,8 @@ class RevisionRewrite(msgspec.Struct, frozen=True, kw_only=True):
 class Write(msgspec.Struct, frozen=True, kw_only=True):
     """One atomic change of one resource.
 
-    Exactly what is set happens, all or nothing:
+    Exactly what is set happens, all or nothing (at most one of ``append``, ``rewrite`` and
+    ``switch_to``):
 
     * ``expected_revision_id is None`` creates the resource; it must not exist at all (soft
       deleted resources exist) — otherwise :class:`~specstar.core.errors.AlreadyExistsError`.
