@@ -183,6 +183,7 @@ def test_schemathesis_on_the_blog_api(tmp_path: Path) -> None:
     import schemathesis
     from fastapi.testclient import TestClient
     from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
     from schemathesis import GenerationMode
     from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -228,15 +229,21 @@ def test_schemathesis_on_the_blog_api(tmp_path: Path) -> None:
 
         check()
 
+    no_negative: list[str] = []
     for result in schema.get_all_operations():
         op = result.ok()
         run(op.as_strategy(generation_mode=GenerationMode.POSITIVE), 6)
-        run(op.as_strategy(generation_mode=GenerationMode.NEGATIVE), 4)
+        try:
+            run(op.as_strategy(generation_mode=GenerationMode.NEGATIVE), 4)
+        except Unsatisfiable:  # nothing in the request can be invalid
+            no_negative.append(op.label)
         if "{resource_id}" in op.path:
             model = op.path.split("/")[1]
             params = {"resource_id": existing[model], "revision_id": f"{existing[model]}:1"}
             wanted = {k: v for k, v in params.items() if "{" + k + "}" in op.path}
             run(op.as_strategy(path_parameters=wanted), 5)
+    # these take nothing but the optional X-User header
+    assert no_negative == ["POST /author/_migrate", "GET /_relationships"]
     total = sum(statuses.values())
     print(f"\nschemathesis (blog): {total} requests; statuses {sorted(statuses.items())}")
     assert total >= 400

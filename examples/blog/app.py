@@ -21,7 +21,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header
 
-from specstar.core import MemoryStorageFactory, StorageFactory
+from specstar.core import MemoryStorageFactory, Schema, StorageFactory
 from specstar.fastapi import DependencyProvider, SpecStar, install_problem_handlers
 
 from .models import Author, Comment, Post
@@ -68,7 +68,8 @@ def create_app(factory: StorageFactory | None = None) -> FastAPI:
         dependency_provider=DependencyProvider(get_user=current_user),
     )
     # Unique and Ref fields are indexed on their own; references must name live resources.
-    crud.add_model(Author, indexed_fields=["name"])
+    # Authors carry a schema version: POST /author/_migrate brings stored ones up to date.
+    crud.add_model(Schema(Author, "1"), indexed_fields=["name"], migrate_route=True)
     crud.add_model(Post, indexed_fields=["title", "tags", "published_at"])
     crud.add_model(Comment, indexed_fields=["rating"])
     app = FastAPI(

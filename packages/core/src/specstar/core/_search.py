@@ -10,6 +10,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from . import jsonpointer
+from ._access import READ_ACTIONS
 from ._manager_core import ManagerCore
 from .errors import (
     NotFoundError,
@@ -60,6 +61,25 @@ class SearchOps(ManagerCore[T]):
             base = query if isinstance(query, Query) else Query(where=query)
             query = base.replace(where=scope if base.where is None else scope & base.where)
         return self.resolve(query)
+
+    def authorize(
+        self, action: str, *, user: str | UnsetType = UNSET, resource_id: str | None = None
+    ) -> Expr | Unrestricted:
+        """Ask the permission checker whether ``user`` may perform ``action`` at all.
+
+        For operations an application runs over many resources (batches, custom actions),
+        before it runs them one by one: the checker's ``check`` runs (with ``resource_id``
+        when given), and the user's access scope for the action is returned: a filter the
+        rows they may act on match, or ``UNRESTRICTED``. Nothing is read or changed.
+
+        Raises:
+            PermissionDeniedError: the checker denies the action, or its scope is empty.
+            MissingOperationContextError: a write action without a user, under
+                ``strict_operation_context``.
+        """
+        write = action not in READ_ACTIONS
+        ctx = self._context(action, user, UNSET, write=write, resource_id=resource_id)
+        return self._scope(ctx)
 
     def _referrer_metas(
         self, ref: RefField, target_id: str, *, include_deleted: bool
@@ -212,25 +232,47 @@ class SearchOps(ManagerCore[T]):
         *,
         progress: Callable[[int, int], None] | None = None,
         user: str | UnsetType = UNSET,
+        on_start: Callable[[int], None] | None = None,
     ) -> int:
         """Migrate every live resource whose current revision is not in the target schema
         version (see :meth:`migrate`). Returns how many were migrated.
 
+        The user is authorized once for the action ``migrate`` before anything is read, and
+        only the resources inside their ``migrate`` access scope are migrated (each one is
+        authorized again by :meth:`migrate`).
+
         Safe to interrupt and run again: each resource migrates in its own atomic write, and
-        a rerun only finds the ones still left. ``progress(done, total)`` is called every 100
-        resources and at the end (by default progress goes to the ``specstar.manager`` log).
+        a rerun only finds the ones still left. ``on_start(total)`` is called once the
+        resources to migrate are known, before the first is migrated; ``progress(done,
+        total)`` is called every 100 resources and at the end (by default progress goes to
+        the ``specstar.manager`` log).
         """
+        ctx = self._context("migrate", user, UNSET, write=True)
         target = self.schema_version
-        if target is None:
-            return 0
         field = Field("schema_version", meta=True)
-        pending = Query(
-            where=Or((Condition(field, Op.ne, target), Condition(field, Op.is_null, True))),
-            sorts=(Sort(Field("resource_id", meta=True)),),
-            limit=self.max_limit,
+        where: Expr | None = None
+        if target is not None:
+            where = Or((Condition(field, Op.ne, target), Condition(field, Op.is_null, True)))
+            scope = self._scope(ctx)
+            if not isinstance(scope, Unrestricted):
+                where = scope & where
+        todo = (
+            []
+            if where is None
+            else [
+                meta.resource_id
+                for meta in self._scan(
+                    Query(
+                        where=where,
+                        sorts=(Sort(Field("resource_id", meta=True)),),
+                        limit=self.max_limit,
+                    )
+                )
+            ]
         )
-        todo = [meta.resource_id for meta in self._scan(pending)]
         total = len(todo)
+        if on_start is not None:
+            on_start(total)
         done = 0
         for resource_id in todo:
             self.migrate(resource_id, user=user)  # type: ignore[attr-defined]

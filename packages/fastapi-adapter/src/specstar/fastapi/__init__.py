@@ -16,7 +16,16 @@ Every route reads and writes through the model's :class:`~specstar.core.Resource
 from ._version import __version__
 from .app import ModelNaming, SpecStar, crud, install_problem_handlers
 from .dependencies import DependencyProvider
-from .openapi import BatchRequest, BatchResult, Count, JsonPatchOperation, build_components
+from .openapi import (
+    BatchRequest,
+    BatchResult,
+    Count,
+    JsonPatchOperation,
+    MigrationProgress,
+    Referrer,
+    Relationship,
+    build_components,
+)
 from .problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, Problem, problem_for, status_for
 from .responses import MsgspecResponse, SpecStarRoute
 from .routes import (
@@ -25,10 +34,13 @@ from .routes import (
     CreateRouteTemplate,
     DeleteRouteTemplate,
     ListRouteTemplate,
+    MigrateRouteTemplate,
     ModelRoutes,
     ModifyRouteTemplate,
     PatchRouteTemplate,
     ReadRouteTemplate,
+    ReferrersRouteTemplate,
+    RelationshipsRouteTemplate,
     RestoreRouteTemplate,
     RouteTemplate,
     SwitchRouteTemplate,
@@ -48,6 +60,8 @@ __all__ = [
     "DependencyProvider",
     "JsonPatchOperation",
     "ListRouteTemplate",
+    "MigrateRouteTemplate",
+    "MigrationProgress",
     "ModelNaming",
     "ModelRoutes",
     "ModifyRouteTemplate",
@@ -55,6 +69,10 @@ __all__ = [
     "PatchRouteTemplate",
     "Problem",
     "ReadRouteTemplate",
+    "Referrer",
+    "ReferrersRouteTemplate",
+    "Relationship",
+    "RelationshipsRouteTemplate",
     "RestoreRouteTemplate",
     "RouteTemplate",
     "SpecStar",

@@ -29,13 +29,14 @@ from specstar.core import (
     SpecStarError,
     Storage,
     StorageFactory,
+    combine_handlers,
 )
 from specstar.core.naming import kebab_case
 
 from .dependencies import DependencyProvider
 from .openapi import build_components, install_openapi
 from .problems import handle_http_exception, handle_request_validation_error, handle_specstar_error
-from .routes import DEFAULT_TEMPLATES, BaseRouteTemplate, RouteTemplate
+from .routes import DEFAULT_TEMPLATES, BaseRouteTemplate, MigrateRouteTemplate, RouteTemplate
 
 __all__ = ["ModelNaming", "SpecStar", "crud", "install_problem_handlers"]
 
@@ -101,10 +102,11 @@ class SpecStar:
             ``{TemplateClass: kwargs}`` to configure (or add) some, or a list used as is.
         storage_factory: builds the storage of models registered without ``storage=``
             (default: in memory).
-        permission_checker: used by models that do not set their own.
+        permission_checker: the checker of every model that does not set its own (a model's
+            own checker replaces it, it is not combined with it).
         dependency_provider: how routes get the acting user and time (e.g. from your
             authentication dependency); see :class:`DependencyProvider`.
-        event_handlers: used by models that do not set their own.
+        event_handlers: handlers of every model; a model's own handlers run after these.
         encoding: ``"json"`` or ``"msgpack"`` for stored revision data.
         default_user: user for operations that do not name one (a ``str`` or a callable);
             models may override it.
@@ -141,6 +143,8 @@ class SpecStar:
         self.default_user: str | Callable[[], str] | UnsetType = UNSET
         self.default_now: Callable[[], datetime] | UnsetType = UNSET
         self.strict_operation_context = False
+        #: Resource names registered with ``migrate_route=True``.
+        self.migrate_route_models: set[str] = set()
         self.configure(
             model_naming=model_naming,
             route_templates=route_templates,
@@ -223,6 +227,7 @@ class SpecStar:
         validate_refs: bool = True,
         default_limit: int = 50,
         max_limit: int = 1000,
+        migrate_route: bool = False,
     ) -> ResourceManager[Any]:
         """Register a model and create its :class:`~specstar.core.ResourceManager`.
 
@@ -235,8 +240,10 @@ class SpecStar:
             migration: a :class:`~specstar.core.Schema` for a plain model class.
             indexed_fields: data paths to make searchable (``Unique`` and ``Ref`` fields are
                 added).
-            event_handlers: this model's handlers (the global ones when ``None``).
-            permission_checker: this model's checker (the global one when ``None``).
+            event_handlers: this model's handlers; they run after the global ones (both run:
+                ``combine_handlers(global, model)``).
+            permission_checker: this model's checker, used instead of the global one (the
+                global one when ``None``).
             encoding: stored data encoding (the global default when ``None``).
             default_status: status of new revisions (``stable`` unless given).
             default_user: this model's default user (the global one when unset).
@@ -249,12 +256,16 @@ class SpecStar:
                 model are refused (HTTP 422).
             default_limit: page size of listings that give none.
             max_limit: largest page size a listing may ask for.
+            migrate_route: also serve ``POST /m/_migrate`` (every resource, progress streamed
+                as NDJSON) and ``POST /m/{id}/migrate`` (one resource), authorized as the
+                action ``migrate``; needs a :class:`~specstar.core.Schema`.
 
         Returns:
             The new manager (also available from :meth:`get_resource_manager`).
 
         Raises:
-            ValueError: the resource name is taken or not URL-path-safe.
+            ValueError: the resource name is taken or not URL-path-safe, or ``migrate_route``
+                without a schema version.
             TypeError: the model is not a supported model class.
         """
         model_type = model.resource_type if isinstance(model, Schema) else model
@@ -263,6 +274,11 @@ class SpecStar:
             raise ValueError(f"resource name {rname!r} is not a safe URL path segment")
         if rname in self.resource_managers:
             raise ValueError(f"a model named {rname!r} is registered already")
+        if migrate_route and not isinstance(model, Schema) and migration is None:
+            raise ValueError(
+                f"migrate_route=True for {rname!r} needs a Schema (model=Schema(...) or "
+                "migration=Schema(...)): without schema versions there is nothing to migrate"
+            )
         validators: list[ValidatorLike] = []
         if isinstance(validator, Sequence):
             validators.extend(validator)
@@ -281,17 +297,19 @@ class SpecStar:
             encoding=encoding or self.default_encoding,
             default_limit=default_limit,
             max_limit=max_limit,
-            permission_checker=permission_checker or self.permission_checker,
+            permission_checker=permission_checker
+            if permission_checker is not None
+            else self.permission_checker,
             validators=validators,
             constraint_checkers=constraint_checkers or (),
-            event_handlers=event_handlers
-            if event_handlers is not None
-            else (self.event_handlers or ()),
+            event_handlers=combine_handlers(self.event_handlers, event_handlers),
             registry=self.registry,
             validate_refs=validate_refs,
             migration=migration,
         )
         self.resource_managers[rname] = manager
+        if migrate_route:
+            self.migrate_route_models.add(rname)
         self.model_names.setdefault(manager.model, []).append(rname)
         if manager.source_model is not manager.model:
             self.model_names.setdefault(manager.source_model, []).append(rname)
@@ -347,17 +365,28 @@ class SpecStar:
             target = app.router
         else:
             target = app
-        for template in sorted(self.route_templates, key=lambda t: t.order):
+        for template in sorted(self._templates_to_apply(), key=lambda t: t.order):
             if isinstance(template, BaseRouteTemplate) and template.dependency_provider is None:
                 template.dependency_provider = self.dependency_provider
             for rname, manager in self.resource_managers.items():
                 template.apply(rname, manager, target)
+            template.apply_global(self.resource_managers, target)
         if isinstance(app, FastAPI):
             if router is not None and auto_include:
                 app.include_router(router)
             app.add_exception_handler(SpecStarError, handle_specstar_error)
             self.openapi(app, structs=structs)
         return target
+
+    def _templates_to_apply(self) -> list[RouteTemplate]:
+        """The configured templates, plus the migrate routes of models that asked for them
+        (unless a :class:`MigrateRouteTemplate` is configured, which then decides)."""
+        templates = list(self.route_templates)
+        if self.migrate_route_models and not any(
+            isinstance(t, MigrateRouteTemplate) for t in templates
+        ):
+            templates.append(MigrateRouteTemplate(models=sorted(self.migrate_route_models)))
+        return templates
 
     def openapi(self, app: FastAPI, structs: Sequence[type] | None = None) -> None:
         """Add the model and core schemas to ``app``'s OpenAPI document (3.1).

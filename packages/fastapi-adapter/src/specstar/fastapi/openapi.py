@@ -13,7 +13,15 @@ Per registered model ``M`` (the component names follow the model class name):
 * ``MModify`` — the body of ``POST /m/{id}/modify``.
 
 Shared: ``RevisionInfo``, ``ResourceMeta``, ``Problem``, ``JsonPatch``, ``MergePatch``,
-``Expr`` (the JSON condition tree), ``Count``, ``BatchRequest`` and ``BatchResult``.
+``Expr`` (the JSON condition tree), ``Count``, ``BatchRequest``, ``BatchResult``, ``Referrer``,
+``Relationship`` and ``MigrationProgress``.
+
+Model schemas carry SpecStar's own annotations as specification extensions:
+
+* on a ``Ref`` field: ``x-ref-resource`` (the resource name referred to), ``x-ref-on-delete``
+  (``dangling``, ``set_null``, ``cascade`` or ``restrict``) and ``x-ref-type``
+  (``resource_id`` or ``revision_id``);
+* on the model: ``x-display-name-field``, the (dotted) path of its ``DisplayName`` field.
 """
 
 from __future__ import annotations
@@ -25,8 +33,10 @@ from typing import Any, Literal
 import msgspec
 
 from fastapi import FastAPI
-from specstar.core import ResourceMeta, RevisionInfo, RevisionStatus
+from specstar.core import DisplayName, OnDelete, RefType, ResourceMeta, RevisionInfo, RevisionStatus
+from specstar.core.models import find_annotated_fields
 from specstar.core.query import Expr, Sort
+from specstar.core.refs import collect_refs
 
 from .problems import PROBLEM_MEDIA_TYPE, Problem
 
@@ -36,7 +46,10 @@ __all__ = [
     "BatchResult",
     "Count",
     "JsonPatchOperation",
+    "MigrationProgress",
     "ModelSchemaNames",
+    "Referrer",
+    "Relationship",
     "build_components",
     "install_openapi",
     "json_content",
@@ -119,6 +132,62 @@ class BatchResult(msgspec.Struct, kw_only=True):
     failed: list[BatchFailure]
 
 
+class Referrer(msgspec.Struct, kw_only=True):
+    """A resource whose reference field names the resource asked about.
+
+    Attributes:
+        resource: the referring model's resource name.
+        field: the reference field (dotted path) in that model.
+        resource_id: the referring resource.
+    """
+
+    resource: str
+    field: str
+    resource_id: str
+
+
+class Relationship(msgspec.Struct, kw_only=True):
+    """One ``Ref`` field: an edge of the graph of references between models.
+
+    Attributes:
+        source: the referring model's resource name.
+        field: the reference field (dotted path) in that model.
+        target: the resource name referred to.
+        on_delete: what deleting a target does to its referrers.
+        ref_type: whether the field holds resource ids or (pinned) revision ids.
+        is_list: the field holds a list of ids.
+        nullable: the field accepts ``null``.
+    """
+
+    source: str
+    field: str
+    target: str
+    on_delete: OnDelete
+    ref_type: RefType
+    is_list: bool
+    nullable: bool
+
+
+class MigrationProgress(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One line of a bulk migration's NDJSON stream.
+
+    The first line is ``{"done": 0, "total": n}``; ``{"done": d, "total": n}`` lines follow as
+    resources migrate; the last is ``{"migrated": n}`` or, when the run stopped on an error,
+    ``{"error": {...}}`` (a problem document). A run that stopped may simply be started again.
+
+    Attributes:
+        done: resources migrated so far.
+        total: resources this run migrates.
+        migrated: resources migrated in all (the last line of a completed run).
+        error: why the run stopped (the last line of a failed run).
+    """
+
+    done: int | msgspec.UnsetType = msgspec.UNSET
+    total: int | msgspec.UnsetType = msgspec.UNSET
+    migrated: int | msgspec.UnsetType = msgspec.UNSET
+    error: Problem | msgspec.UnsetType = msgspec.UNSET
+
+
 _SHARED_TYPES: tuple[Any, ...] = (
     RevisionInfo,
     ResourceMeta,
@@ -129,6 +198,9 @@ _SHARED_TYPES: tuple[Any, ...] = (
     BatchRequest,
     BatchResult,
     Sort,
+    Referrer,
+    Relationship,
+    MigrationProgress,
 )
 
 
@@ -250,6 +322,45 @@ def _modify(names: ModelSchemaNames) -> dict[str, Any]:
     }
 
 
+def _component_of(node: Mapping[str, Any], components: Mapping[str, Any]) -> Any:
+    """The component a property refers to (directly, or as one member of ``anyOf``/``oneOf``)."""
+    candidates = [node, *node.get("anyOf", ()), *node.get("oneOf", ())]
+    for candidate in candidates:
+        target = candidate.get("$ref") if isinstance(candidate, Mapping) else None
+        if isinstance(target, str) and target.startswith(REF_PREFIX):
+            return components.get(target.removeprefix(REF_PREFIX))
+    return None
+
+
+def _property(components: Mapping[str, Any], root: str, path: str) -> dict[str, Any] | None:
+    """The schema of the property at a dotted ``path`` of component ``root``, if found."""
+    schema: Any = components.get(root)
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(schema, Mapping):
+            return None
+        prop = schema.get("properties", {}).get(part)
+        if not isinstance(prop, dict):
+            return None
+        if i == len(parts) - 1:
+            return prop
+        schema = _component_of(prop, components)
+    return None
+
+
+def _annotate(model: type, root: str, components: dict[str, Any]) -> None:
+    """Add the ``x-ref-*`` and ``x-display-name-field`` extensions of ``model``."""
+    for ref in collect_refs(model):
+        prop = _property(components, root, ref.path)
+        if prop is not None:
+            prop["x-ref-resource"] = ref.target
+            prop["x-ref-on-delete"] = ref.on_delete.value
+            prop["x-ref-type"] = ref.ref_type.value
+    display = find_annotated_fields(model, DisplayName)
+    if display and root in components:
+        components[root]["x-display-name-field"] = display[0][0]
+
+
 def build_components(
     models: Iterable[type], structs: Iterable[type] = ()
 ) -> dict[str, dict[str, Any]]:
@@ -285,6 +396,8 @@ def build_components(
         ),
         "type": "object",
     }
+    for model in model_list:
+        _annotate(model, model_schema_names(model).data, out)
     for model in model_list:
         names = model_schema_names(model)
         out.update(_partial_components(names.data, out))

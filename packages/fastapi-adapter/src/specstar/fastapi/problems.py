@@ -19,6 +19,8 @@ request body over 16 MiB              413     ``content_too_large``
 ``AlreadyExistsError``                409     ``already_exists``
 ``UniqueConstraintError``             409     ``unique_violation``
 ``RevisionNotDraftError``             409     ``revision_not_draft``
+``RevisionNotMigratedError``          409     ``revision_not_migrated``
+``ReferenceRestrictedError``          409     ``reference_restricted``
 ``PatchTestFailedError``              409     ``patch_test_failed``
 other ``ConflictError``               409     ``conflict``
 ``GoneError``                         410     ``gone``

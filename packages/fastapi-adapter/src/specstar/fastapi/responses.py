@@ -17,7 +17,7 @@ from specstar.core import SpecStarError
 
 from .problems import http_exception_problem, problem_for, problem_response, validation_problem
 
-__all__ = ["MsgspecResponse", "SpecStarRoute", "etag_of", "json_response"]
+__all__ = ["MsgspecResponse", "SpecStarRoute", "etag_of", "internal_error", "json_response"]
 
 log = logging.getLogger("specstar.fastapi")
 
@@ -79,6 +79,11 @@ class SpecStarRoute(APIRoute):
                 return problem_response(problem_for(_Internal(exc), instance))
 
         return route_handler
+
+
+def internal_error(exc: Exception) -> SpecStarError:
+    """An unexpected exception as an error that maps to a logged, opaque 500 problem."""
+    return _Internal(exc)
 
 
 class _Internal(SpecStarError):

@@ -2,27 +2,33 @@
 
 Applied in ascending ``order`` (lower first, because Starlette matches routes in order):
 
-=====  ==========================  ==============================================================
-order  template                    routes (``m`` is the model's resource name)
-=====  ==========================  ==============================================================
-10     :class:`BatchRouteTemplate`   ``POST /m/batch/delete``, ``POST /m/batch/restore``
-20     :class:`ListRouteTemplate`    ``GET /m/count``, ``GET /m``
-30     :class:`CreateRouteTemplate`  ``POST /m``
-40     :class:`ReadRouteTemplate`    ``GET /m/{id}/revisions``, ``GET /m/{id}``
-50     :class:`UpdateRouteTemplate`  ``PUT /m/{id}``
-50     :class:`PatchRouteTemplate`   ``PATCH /m/{id}``
-50     :class:`ModifyRouteTemplate`  ``POST /m/{id}/modify``
-50     :class:`SwitchRouteTemplate`  ``POST /m/{id}/switch/{revision_id}``
-50     :class:`DeleteRouteTemplate`  ``DELETE /m/{id}/permanently``, ``DELETE /m/{id}``
-50     :class:`RestoreRouteTemplate` ``POST /m/{id}/restore``
-=====  ==========================  ==============================================================
+=====  ==============================  ======================================================
+order  template                        routes (``m`` is the model's resource name)
+=====  ==============================  ======================================================
+10     :class:`BatchRouteTemplate`     ``POST /m/batch/delete``, ``POST /m/batch/restore``
+20     :class:`ListRouteTemplate`      ``GET /m/count``, ``GET /m``
+30     :class:`CreateRouteTemplate`    ``POST /m``
+40     :class:`ReadRouteTemplate`      ``GET /m/{id}/revisions``, ``GET /m/{id}``
+40     :class:`ReferrersRouteTemplate` ``GET /m/{id}/referrers`` (models a ``Ref`` points at)
+50     :class:`UpdateRouteTemplate`    ``PUT /m/{id}``
+50     :class:`PatchRouteTemplate`     ``PATCH /m/{id}``
+50     :class:`ModifyRouteTemplate`    ``POST /m/{id}/modify``
+50     :class:`SwitchRouteTemplate`    ``POST /m/{id}/switch/{revision_id}``
+50     :class:`DeleteRouteTemplate`    ``DELETE /m/{id}/permanently``, ``DELETE /m/{id}``
+50     :class:`RestoreRouteTemplate`   ``POST /m/{id}/restore``
+50     :class:`MigrateRouteTemplate`   ``POST /m/_migrate``, ``POST /m/{id}/migrate`` — not a
+                                       default: ``add_model(..., migrate_route=True)`` adds it
+100    :class:`RelationshipsRouteTemplate`  ``GET /_relationships``, once for all models
+=====  ==============================  ======================================================
 """
 
 from ._base import BaseRouteTemplate, ModelRoutes, RouteTemplate
 from .batch import BatchRouteTemplate
 from .create import CreateRouteTemplate
 from .lifecycle import DeleteRouteTemplate, RestoreRouteTemplate, SwitchRouteTemplate
+from .migrate import MigrateRouteTemplate
 from .read import ListRouteTemplate, ReadRouteTemplate
+from .refs import ReferrersRouteTemplate, RelationshipsRouteTemplate
 from .update import ModifyRouteTemplate, PatchRouteTemplate, UpdateRouteTemplate
 
 __all__ = [
@@ -32,10 +38,13 @@ __all__ = [
     "CreateRouteTemplate",
     "DeleteRouteTemplate",
     "ListRouteTemplate",
+    "MigrateRouteTemplate",
     "ModelRoutes",
     "ModifyRouteTemplate",
     "PatchRouteTemplate",
     "ReadRouteTemplate",
+    "ReferrersRouteTemplate",
+    "RelationshipsRouteTemplate",
     "RestoreRouteTemplate",
     "RouteTemplate",
     "SwitchRouteTemplate",
@@ -48,10 +57,12 @@ DEFAULT_TEMPLATES: tuple[type[BaseRouteTemplate], ...] = (
     ListRouteTemplate,
     CreateRouteTemplate,
     ReadRouteTemplate,
+    ReferrersRouteTemplate,
     UpdateRouteTemplate,
     PatchRouteTemplate,
     ModifyRouteTemplate,
     SwitchRouteTemplate,
     DeleteRouteTemplate,
     RestoreRouteTemplate,
+    RelationshipsRouteTemplate,
 )

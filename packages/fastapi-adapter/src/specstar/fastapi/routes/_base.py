@@ -10,12 +10,15 @@ from typing import Annotated, Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import NoMatchFound
 
 from fastapi import APIRouter, Depends, Header, Path
 from specstar.core import (
     PreconditionFailedError,
+    ReferenceRestrictedError,
     ResourceManager,
+    UniqueConstraintError,
 )
 
 from .._http import EntityTags, parse_entity_tags
@@ -23,6 +26,7 @@ from ..dependencies import DependencyProvider
 from ..openapi import ModelSchemaNames, model_schema_names
 from ..problems import BadRequestError
 from ..responses import MsgspecResponse, SpecStarRoute
+from ._redact import redact_conflict
 
 __all__ = [
     "RESERVED_IDS",
@@ -88,6 +92,12 @@ class RouteTemplate(abc.ABC):
         self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
     ) -> None:
         """Add this template's routes for one model to ``router``."""
+
+    def apply_global(  # noqa: B027 - an optional hook: most templates add no such routes
+        self, resource_managers: Mapping[str, ResourceManager[Any]], router: APIRouter
+    ) -> None:
+        """Add routes that belong to no single model (called once per ``apply``, after
+        :meth:`apply` ran for every model; nothing by default)."""
 
 
 class BaseRouteTemplate(RouteTemplate):
@@ -163,6 +173,7 @@ class ModelRoutes:
         status_code: int = 200,
         responses: Mapping[int | str, Any] | None = None,
         request_body: Mapping[str, Any] | None = None,
+        response_class: type[Response] = MsgspecResponse,
     ) -> None:
         """Add one documented route (msgspec responses, problem+json errors)."""
         extra: dict[str, Any] = {}
@@ -179,7 +190,7 @@ class ModelRoutes:
             status_code=status_code,
             tags=self.tags,
             responses=dict(responses or {}),
-            response_class=MsgspecResponse,
+            response_class=response_class,
             route_class_override=SpecStarRoute,
             openapi_extra=extra or None,
         )
@@ -195,11 +206,30 @@ class ModelRoutes:
         """Run a (blocking) manager call in the thread pool."""
         return await run_in_threadpool(fn, *args, **kwargs)
 
-    def expected_revision(self, resource_id: str, tags: EntityTags | None) -> str | None:
+    async def call_as(
+        self, acting_user: Any, fn: Callable[..., R], /, *args: Any, **kwargs: Any
+    ) -> R:
+        """Like :meth:`call`, for a write by ``acting_user`` (a ``get_user`` result):
+        conflicts that name other resources (a clashing unique value, blocking referrers)
+        name only those the user may see."""
+        user = DependencyProvider.user_of(acting_user)
+
+        def run() -> R:
+            try:
+                return fn(*args, **kwargs)
+            except (UniqueConstraintError, ReferenceRestrictedError) as exc:
+                raise redact_conflict(self.manager, exc, user) from exc
+
+        return await run_in_threadpool(run)
+
+    def expected_revision(
+        self, resource_id: str, tags: EntityTags | None, user: Any = None
+    ) -> str | None:
         """The ``expected_revision_id`` for a write under ``If-Match`` (blocking).
 
         One strong tag is passed on as is (the store compares it atomically); with several,
-        the current one among them is chosen; ``*`` only requires existence, which every
+        the current one among them is chosen (reading the meta as ``user``, so a resource
+        the user may not see stays not found); ``*`` only requires existence, which every
         write on an existing resource checks anyway.
 
         Raises:
@@ -209,7 +239,9 @@ class ModelRoutes:
             return None
         if len(tags.strong) == 1:
             return tags.strong[0]
-        meta = self.manager.get_meta(resource_id, include_deleted=True)
+        meta = self.manager.get_meta(
+            resource_id, include_deleted=True, user=DependencyProvider.user_of(user)
+        )
         if meta.current_revision_id in tags.strong:
             return meta.current_revision_id
         shown = tags.strong[0] if tags.strong else f"W/{tags.weak[0]}"

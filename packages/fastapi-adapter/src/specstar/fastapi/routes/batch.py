@@ -1,5 +1,6 @@
 """``POST /m/batch/delete`` and ``POST /m/batch/restore``: soft delete or restore by query."""
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from specstar.core import (
     parse_condition,
 )
 from specstar.core.models import decode_data
+from specstar.core.pipeline import Unrestricted
 from specstar.core.query import Expr
 
 from .._http import read_json
@@ -26,8 +28,11 @@ from ..openapi import BatchFailure, BatchRequest, BatchResult, json_content, pro
 from ..problems import status_for
 from ..responses import json_response
 from ._base import BaseRouteTemplate, ModelRoutes, self_doc
+from ._redact import redact_conflict
 
 __all__ = ["BatchRouteTemplate", "batch_filter"]
+
+log = logging.getLogger("specstar.fastapi")
 
 
 def batch_filter(request: BatchRequest) -> Expr | None:
@@ -58,6 +63,7 @@ def batch_filter(request: BatchRequest) -> Expr | None:
 
 def _run_batch(
     manager: ResourceManager[Any],
+    action: str,
     op: Callable[..., ResourceMeta],
     where: Expr | None,
     *,
@@ -65,7 +71,17 @@ def _run_batch(
     user: Any,
     now: Any,
 ) -> BatchResult:
+    """Match, then change one by one (blocking).
+
+    The user must be allowed ``action`` at all (else 403 before anything is read); the rows
+    matched are those of the filter that lie in both the user's ``search`` scope and their
+    ``action`` scope, so a batch never touches, counts or names a row the user could not
+    change by itself.
+    """
     u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
+    scope = manager.authorize(action, user=u)
+    if not isinstance(scope, Unrestricted):
+        where = scope if where is None else And((scope, where))
     query = Query(where=where, is_deleted=deleted, limit=manager.max_limit)
     ids: list[str] = []
     while True:  # collect first: the changes move rows out of the filter
@@ -79,9 +95,13 @@ def _run_batch(
     for rid in ids:
         try:
             op(rid, user=u, now=n)
-        except SpecStarError as exc:
+        except SpecStarError as raised:
+            exc = redact_conflict(manager, raised, u)
             status = status_for(exc)
-            detail = exc.message if status < 500 else "could not be changed; the error was logged"
+            detail = exc.message
+            if status >= 500:
+                log.error("batch %s of %s %r failed", action, manager.name, rid, exc_info=exc)
+                detail = "could not be changed; the error was logged"
             failed.append(
                 BatchFailure(resource_id=rid, status=status, code=exc.code, detail=detail)
             )
@@ -94,8 +114,9 @@ class BatchRouteTemplate(BaseRouteTemplate):
     """``POST /m/batch/delete`` soft-deletes, ``POST /m/batch/restore`` restores, by query.
 
     Body: `{"qb": "…"}` and/or `{"conditions": …}`; a batch with no filter is refused (422)
-    unless it says `"confirm_all": true`. Each resource is changed on its own (not one
-    transaction); the result lists which succeeded and which failed, and why.
+    unless it says `"confirm_all": true`. Only resources the user may search are matched (the
+    filter is ANDed with their access scope), and each is changed on its own, authorized on its
+    own (not one transaction); the result lists which succeeded and which failed, and why.
     """
 
     order = 10
@@ -116,7 +137,7 @@ class BatchRouteTemplate(BaseRouteTemplate):
             body = decode_data(BatchRequest, await read_json(request))
             where = batch_filter(body)
             result = await m.call(
-                _run_batch, manager, op, where, deleted=deleted, user=user, now=now
+                _run_batch, manager, verb, op, where, deleted=deleted, user=user, now=now
             )
             return json_response(result)
 

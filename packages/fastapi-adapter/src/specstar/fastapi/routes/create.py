@@ -81,7 +81,9 @@ def create_resource(
             raise
         actual: str | None = None
         with contextlib.suppress(SpecStarError):
-            actual = manager.get_meta(exc.resource_id, include_deleted=True).current_revision_id
+            u = DependencyProvider.user_of(user)
+            meta = manager.get_meta(exc.resource_id, include_deleted=True, user=u)
+            actual = meta.current_revision_id  # only when the user may see it
         raise ExistsPreconditionError(exc.resource_id, actual) from None
 
 
@@ -122,7 +124,8 @@ class CreateRouteTemplate(BaseRouteTemplate):
             if resource_id is not None:
                 check_client_id(resource_id)
             body = await read_json(request)
-            info = await m.call(
+            info = await m.call_as(
+                user,
                 create_resource,
                 manager,
                 body,

@@ -51,7 +51,7 @@ def _meta_route(
     def run(resource_id: str, tags: Any, user: Any, now: Any) -> ResourceMeta:
         return op(
             resource_id,
-            expected_revision_id=m.expected_revision(resource_id, tags),
+            expected_revision_id=m.expected_revision(resource_id, tags, user),
             user=DependencyProvider.user_of(user),
             now=DependencyProvider.now_of(now),
         )
@@ -63,7 +63,7 @@ def _meta_route(
         now: Any = m.now,
     ) -> Response:
         tags = if_match(if_match_header)
-        meta = await m.call(run, resource_id, tags, user, now)
+        meta = await m.call_as(user, run, resource_id, tags, user, now)
         return json_response(meta, etag=meta.current_revision_id if with_etag else None)
 
     m.add(
@@ -95,7 +95,7 @@ class SwitchRouteTemplate(BaseRouteTemplate):
             return manager.switch(
                 resource_id,
                 revision_id,
-                expected_revision_id=m.expected_revision(resource_id, tags),
+                expected_revision_id=m.expected_revision(resource_id, tags, user),
                 user=DependencyProvider.user_of(user),
                 now=DependencyProvider.now_of(now),
             )
@@ -108,7 +108,7 @@ class SwitchRouteTemplate(BaseRouteTemplate):
             now: Any = m.now,
         ) -> Response:
             tags = if_match(if_match_header)
-            meta = await m.call(run, resource_id, revision_id, tags, user, now)
+            meta = await m.call_as(user, run, resource_id, revision_id, tags, user, now)
             return json_response(meta, etag=meta.current_revision_id)
 
         m.add(

@@ -31,7 +31,7 @@ from ._base import (
     self_doc,
 )
 
-__all__ = ["ListRouteTemplate", "ReadRouteTemplate"]
+__all__ = ["ListRouteTemplate", "ReadRouteTemplate", "next_url"]
 
 _RETURNS_DOC = "Parts to return, comma-separated: `data`, `info`, `meta` (default: all)."
 _PARTIAL_DOC = (
@@ -46,7 +46,7 @@ PartialParam = Annotated[list[str] | None, QueryParam(description=_PARTIAL_DOC)]
 _PAGING = frozenset({"cursor", "offset"})
 
 
-def _next_url(request: Request, drop: frozenset[str], add: tuple[str, str]) -> str:
+def next_url(request: Request, drop: frozenset[str], add: tuple[str, str]) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in drop]
     params.append(add)
     return str(request.url.replace(query=urlencode(params)))
@@ -58,7 +58,7 @@ def _page_headers(
     headers = {"X-Has-More": "true" if has_more else "false"}
     if next_cursor is not None:
         headers["X-Next-Cursor"] = next_cursor
-        link = _next_url(request, _PAGING, ("cursor", next_cursor))
+        link = next_url(request, _PAGING, ("cursor", next_cursor))
         headers["Link"] = f'<{link}>; rel="next"'
     if total is not None:
         headers["X-Total-Count"] = str(total)
@@ -204,12 +204,13 @@ class ReadRouteTemplate(BaseRouteTemplate):
             user: Any,
         ) -> tuple[dict[str, Any], str]:
             u = DependencyProvider.user_of(user)
-            meta: ResourceMeta = manager.get_meta(
-                resource_id, include_deleted=include_deleted, user=u
-            )
             out: dict[str, Any] = {}
-            etag = revision_id or meta.current_revision_id
-            if "data" in returns or "info" in returns:
+            meta: ResourceMeta | None = None
+            if "meta" in returns:  # authorized as get_meta
+                meta = manager.get_meta(resource_id, include_deleted=include_deleted, user=u)
+                out["meta"] = meta
+            etag = revision_id or (meta.current_revision_id if meta is not None else None)
+            if "data" in returns or "info" in returns:  # authorized as get
                 res = manager.get(
                     resource_id,
                     revision_id=etag,
@@ -229,9 +230,8 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 manager.get_revision_info(
                     resource_id, revision_id, include_deleted=include_deleted, user=u
                 )
-            if "meta" in returns:
-                out["meta"] = meta
-            return out, etag
+            assert etag is not None  # returns is never empty: meta or get ran
+            return {k: out[k] for k in ("data", "info", "meta") if k in out}, etag
 
         async def get_resource(
             request: Request,
@@ -300,7 +300,7 @@ class ReadRouteTemplate(BaseRouteTemplate):
             has_more = len(infos) > limit
             headers = {"X-Has-More": "true" if has_more else "false", "X-Total-Count": str(total)}
             if has_more:
-                link = _next_url(request, frozenset({"offset"}), ("offset", str(offset + limit)))
+                link = next_url(request, frozenset({"offset"}), ("offset", str(offset + limit)))
                 headers["Link"] = f'<{link}>; rel="next"'
             return json_response(infos[:limit], headers=headers)
 

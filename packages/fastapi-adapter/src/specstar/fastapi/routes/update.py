@@ -94,7 +94,8 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                     now=now,
                 )
                 return info, True
-            expected = m.expected_revision(resource_id, tags)
+            expected = m.expected_revision(resource_id, tags, user)
+            raced = False
             while True:
                 try:
                     info = manager.update(
@@ -107,7 +108,12 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                     )
                     return info, False
                 except NotFoundError as exc:
-                    if tags is not None or exc.resource_id != resource_id or exc.revision_id:
+                    if (
+                        tags is not None
+                        or exc.resource_id != resource_id
+                        or exc.revision_id
+                        or raced  # the id is taken, by a resource the user may not see
+                    ):
                         raise
                 try:
                     info = manager.create(
@@ -115,7 +121,7 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                     )
                     return info, True
                 except AlreadyExistsError:
-                    continue  # created meanwhile: replace it
+                    raced = True  # created meanwhile: replace it
 
         async def replace(
             request: Request,
@@ -140,7 +146,8 @@ class UpdateRouteTemplate(BaseRouteTemplate):
             if tags is None:
                 check_client_id(resource_id)
             body = await read_json(request)
-            info, created = await m.call(
+            info, created = await m.call_as(
+                user,
                 put,
                 resource_id,
                 body,
@@ -200,7 +207,7 @@ class PatchRouteTemplate(BaseRouteTemplate):
         def run(
             resource_id: str, body: Any, *, kind: str, tags: Any, user: Any, now: Any
         ) -> RevisionInfo:
-            expected = m.expected_revision(resource_id, tags)
+            expected = m.expected_revision(resource_id, tags, user)
             u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             if kind == JSON_PATCH:
                 return manager.patch(
@@ -226,7 +233,9 @@ class PatchRouteTemplate(BaseRouteTemplate):
                 raise _body_error("a JSON Patch is a list of operations")
             if kind == MERGE_PATCH and not isinstance(body, Mapping):
                 raise _body_error("a merge patch for a resource is a JSON object")
-            info = await m.call(run, resource_id, body, kind=kind, tags=tags, user=user, now=now)
+            info = await m.call_as(
+                user, run, resource_id, body, kind=kind, tags=tags, user=user, now=now
+            )
             return _info_response(info)
 
         m.add(
@@ -319,7 +328,7 @@ class ModifyRouteTemplate(BaseRouteTemplate):
                 resource_id,
                 change,
                 status,
-                expected_revision_id=m.expected_revision(resource_id, tags),
+                expected_revision_id=m.expected_revision(resource_id, tags, user),
                 user=DependencyProvider.user_of(user),
                 now=DependencyProvider.now_of(now),
             )
@@ -333,8 +342,8 @@ class ModifyRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             tags = if_match(if_match_header)
             change, status = _modify_args(await read_json(request))
-            info = await m.call(
-                run, resource_id, change, status=status, tags=tags, user=user, now=now
+            info = await m.call_as(
+                user, run, resource_id, change, status=status, tags=tags, user=user, now=now
             )
             return _info_response(info)
 
