@@ -1,0 +1,133 @@
+"""References, schema migrations and access scopes behave on SQL stores as on memory."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import psycopg
+import pytest
+
+from specstar.core import (
+    QB,
+    NotFoundError,
+    OnDelete,
+    OperationContext,
+    PermissionDeniedError,
+    Ref,
+    ReferenceRestrictedError,
+    Registry,
+    ResourceManager,
+    Schema,
+    StorageFactory,
+    ValidationError,
+)
+from specstar.core.memory import MemoryStorageFactory
+from specstar.sql import PostgresStorageFactory, SQLiteStorageFactory
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageFactory]:
+    """A fresh, empty store of each kind (PostgreSQL: a schema of its own, dropped after)."""
+    if request.param == "memory":
+        yield MemoryStorageFactory()
+    elif request.param == "sqlite":
+        sqlite = SQLiteStorageFactory(tmp_path / "db")
+        yield sqlite
+        sqlite.close()
+    else:
+        dsn: str = request.getfixturevalue("postgres_dsn")
+        schema = f"specstar_integrity_{uuid.uuid4().hex[:10]}"
+        pg = PostgresStorageFactory(dsn, schema=schema, pool_size=4)
+        yield pg
+        pg.close()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+class Team(msgspec.Struct, kw_only=True):
+    name: str
+
+
+class Player(msgspec.Struct, kw_only=True):
+    name: str
+    team_id: Annotated[str, Ref("team", on_delete=OnDelete.cascade)]
+    mentor_team_ids: Annotated[list[str], Ref("team", on_delete=OnDelete.set_null)] = []
+
+
+class Fixture(msgspec.Struct, kw_only=True):
+    home_id: Annotated[str, Ref("team", on_delete=OnDelete.restrict)]
+
+
+def test_references(factory: StorageFactory) -> None:
+    registry = Registry()
+    teams = ResourceManager(Team, storage_factory=factory, registry=registry)
+    players = ResourceManager(
+        Player, storage_factory=factory, registry=registry, validate_refs=True
+    )
+    fixtures = ResourceManager(Fixture, storage_factory=factory, registry=registry)
+    red = teams.create(Team(name="red")).resource_id
+    blue = teams.create(Team(name="blue")).resource_id
+    kim = players.create(Player(name="kim", team_id=red)).resource_id
+    lee = players.create(Player(name="lee", team_id=blue, mentor_team_ids=[red, blue])).resource_id
+    with pytest.raises(ValidationError):
+        players.create(Player(name="x", team_id="team:nope"))
+    game = fixtures.create(Fixture(home_id=red)).resource_id
+
+    with pytest.raises(ReferenceRestrictedError):
+        teams.delete(red)
+    fixtures.delete(game)
+    teams.delete(red)
+    assert not players.exists(kim)  # cascade
+    assert players.get(lee).data.mentor_team_ids == [blue]  # set_null on a list
+    assert players.count(QB["mentor_team_ids"].contains(red)) == 0
+    assert sorted(registry.referrers("team", blue)) == [
+        ("player", "mentor_team_ids", lee),
+        ("player", "team_id", lee),
+    ]
+
+
+class TeamV1(msgspec.Struct, kw_only=True):
+    title: str
+
+
+def test_schema_migration(factory: StorageFactory) -> None:
+    old = ResourceManager(TeamV1, storage_factory=factory, name="team", schema_version="1")
+    ids = [old.create(TeamV1(title=f"t{i}")).resource_id for i in range(5)]
+    schema = Schema(Team, "2").step("1", lambda t: Team(name=t.title.upper()), source_type=TeamV1)
+    teams = ResourceManager(schema, storage_factory=factory, name="team", indexed_fields=["name"])
+    assert teams.get(ids[0]).data == Team(name="T0")  # lazy
+    assert teams.count(QB["name"] == "T3") == 1  # backfilled from migrated data
+    assert teams.migrate_all() == 5
+    assert teams.migrate_all() == 0
+    assert {m.schema_version for m in teams.search()} == {"2"}
+
+
+class Doc(msgspec.Struct, kw_only=True):
+    owner: str
+    title: str
+
+
+class Owners:
+    def check(self, ctx: OperationContext) -> None:
+        return None
+
+    def access_scope(self, ctx: OperationContext) -> Any:
+        return QB["owner"] == ctx.user
+
+
+def test_access_scope(factory: StorageFactory) -> None:
+    docs = ResourceManager(
+        Doc, storage_factory=factory, indexed_fields=["owner"], permission_checker=Owners()
+    )
+    mine = docs.create(Doc(owner="ann", title="a"), user="ann").resource_id
+    docs.create(Doc(owner="bob", title="b"), user="bob")
+    assert [m.resource_id for m in docs.search(user="ann")] == [mine]
+    assert docs.count(user="bob") == 1
+    with pytest.raises(NotFoundError):
+        docs.get(mine, user="bob")
+    with pytest.raises(PermissionDeniedError):
+        docs.merge_patch(mine, {"owner": "bob"}, user="ann")
