@@ -97,3 +97,21 @@ def test_schema_validator_runs_on_writes(storage: MemoryStorage) -> None:
         users.create(User(first=""))
     with pytest.raises(ValueError, match="either a Schema"):
         ResourceManager(schema, migration=schema)
+
+
+def test_bulk_migration_goes_past_a_broken_resource(storage: MemoryStorage) -> None:
+    from specstar.core.schema import BulkMigrationError
+
+    def fragile(old: UserV1) -> User:
+        if old.name.startswith("Alan"):
+            raise RuntimeError("cannot split this one")
+        return split(old)
+
+    schema = Schema(User, "v2").step("v1", fragile, source_type=UserV1)
+    users = ResourceManager(schema, storage=storage, name="user", auto_reindex=False)
+    with pytest.raises(BulkMigrationError) as err:
+        users.migrate_all()
+    assert err.value.migrated == 1
+    assert [rid for rid, _ in err.value.failures] == ["alan"]
+    assert err.value.details()["failures"][0]["code"] == "migration_failed"
+    assert users.get_meta("ada").schema_version == "v2"

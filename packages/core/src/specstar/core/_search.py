@@ -13,14 +13,17 @@ from . import jsonpointer
 from ._access import READ_ACTIONS
 from ._manager_core import ManagerCore
 from .errors import (
+    GoneError,
     NotFoundError,
     QueryError,
+    SpecStarError,
 )
 from .pipeline import OperationContext, Unrestricted
 from .ports import Write
 from .query.ast import Condition, Expr, Field, Op, Or, Query, Sort
 from .query.resolve import resolve_query
 from .refs import RefField
+from .schema import BulkMigrationError
 from .types import (
     Page,
     ResourceMeta,
@@ -241,6 +244,9 @@ class SearchOps(ManagerCore[T]):
         only the resources inside their ``migrate`` access scope are migrated (each one is
         authorized again by :meth:`migrate`).
 
+        A resource whose migration fails does not stop the run: the others are migrated, then
+        :class:`~specstar.core.schema.BulkMigrationError` lists the failures.
+
         Safe to interrupt and run again: each resource migrates in its own atomic write, and
         a rerun only finds the ones still left. ``on_start(total)`` is called once the
         resources to migrate are known, before the first is migrated; ``progress(done,
@@ -274,14 +280,23 @@ class SearchOps(ManagerCore[T]):
         if on_start is not None:
             on_start(total)
         done = 0
+        failures: list[tuple[str, SpecStarError]] = []
         for resource_id in todo:
-            self.migrate(resource_id, user=user)  # type: ignore[attr-defined]
+            try:
+                self.migrate(resource_id, user=user)  # type: ignore[attr-defined]
+            except (NotFoundError, GoneError):
+                pass  # deleted meanwhile: nothing left to migrate
+            except SpecStarError as exc:  # one broken resource must not block the others
+                log.warning("migrate %s %s failed: %s", self.name, resource_id, exc)
+                failures.append((resource_id, exc))
             done += 1
             if done % 100 == 0 or done == total:
                 if progress:
                     progress(done, total)
                 else:
                     log.info("migrate %s: %d/%d", self.name, done, total)
+        if failures:
+            raise BulkMigrationError(self.name, done - len(failures), failures)
         return done
 
     def _reindex_one(self, rid: str) -> int:

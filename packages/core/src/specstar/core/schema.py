@@ -18,7 +18,13 @@ from .jsonpointer import format_pointer
 from .models import _is_pydantic_instance, _is_pydantic_model_type, as_struct_type, decode_data
 from .pipeline import IValidator, _as_validation_error
 
-__all__ = ["MigrationError", "MigrationPathError", "RevisionNotMigratedError", "Schema"]
+__all__ = [
+    "BulkMigrationError",
+    "MigrationError",
+    "MigrationPathError",
+    "RevisionNotMigratedError",
+    "Schema",
+]
 
 T = TypeVar("T")
 SourceVersion = str | re.Pattern[str] | None
@@ -65,6 +71,40 @@ class MigrationError(_Details, SpecStarError):
         self.from_version = from_version
         self.to_version = to_version
         self.step_name = step_name
+
+
+class BulkMigrationError(ConflictError):
+    """Some resources of a bulk migration failed; the others were migrated.
+
+    A conflict between stored data and the migration steps (HTTP 409): fix the data or the
+    steps, then run the migration again.
+
+    Attributes:
+        migrated: how many resources were migrated.
+        failures: ``(resource_id, error)`` of each resource that failed.
+    """
+
+    code = "bulk_migration_failed"
+
+    def __init__(
+        self, resource_name: str, migrated: int, failures: Sequence[tuple[str, SpecStarError]]
+    ) -> None:
+        first = failures[0]
+        super().__init__(
+            f"{len(failures)} {resource_name} resource(s) could not be migrated "
+            f"({migrated} were); first: {first[0]}: {first[1]}"
+        )
+        self.migrated = migrated
+        self.failures = list(failures)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "migrated": self.migrated,
+            "failures": [
+                {"resource_id": rid, "code": err.code, "detail": err.message}
+                for rid, err in self.failures[:50]
+            ],
+        }
 
 
 class RevisionNotMigratedError(_Details, ConflictError):
