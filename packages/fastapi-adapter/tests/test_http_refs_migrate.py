@@ -397,7 +397,9 @@ def test_bulk_migration_refused_before_the_stream_starts() -> None:
         assert lines[-1] == {"migrated": 1}
 
 
-def test_a_run_that_stops_ends_with_an_error_line(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_run_with_broken_resources_ends_with_an_error_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     app, _, old = migrating_league()
     old.create(PlayerV1(full_name="a b"), resource_id="a")
     old.create(PlayerV1(full_name="broken"), resource_id="b")
@@ -408,11 +410,15 @@ def test_a_run_that_stops_ends_with_an_error_line(caplog: pytest.LogCaptureFixtu
         lines = _lines(r.text)
         assert lines[0] == {"done": 0, "total": 3}
         error = lines[-1]["error"]
-        assert (error["status"], error["code"]) == (500, "internal_error")
+        assert (error["status"], error["code"]) == (409, "bulk_migration_failed")
+        assert error["failures"] == [{"resource_id": "b", "code": "migration_failed"}]
+        assert error["migrated"] == 2
         assert "cannot split" not in r.text  # logged, not shown
         assert "migration step" in caplog.text
-        assert c.get("/player/a").json()["meta"]["schema_version"] == "v2"  # kept
-        assert c.get("/player/c").json()["meta"]["schema_version"] == "v1"  # not reached
+        assert c.get("/player/a").json()["meta"]["schema_version"] == "v2"
+        broken = c.get("/player/b", params={"returns": "meta"}).json()
+        assert broken["meta"]["schema_version"] == "v1"  # the broken one stays as it was
+        assert c.get("/player/c").json()["meta"]["schema_version"] == "v2"  # not blocked by b
 
 
 def test_migrate_one_resource_or_one_revision() -> None:

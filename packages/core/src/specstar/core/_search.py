@@ -15,6 +15,7 @@ from ._manager_core import ManagerCore
 from .errors import (
     GoneError,
     NotFoundError,
+    PermissionDeniedError,
     QueryError,
     SpecStarError,
 )
@@ -244,8 +245,9 @@ class SearchOps(ManagerCore[T]):
         only the resources inside their ``migrate`` access scope are migrated (each one is
         authorized again by :meth:`migrate`).
 
-        A resource whose migration fails does not stop the run: the others are migrated, then
-        :class:`~specstar.core.schema.BulkMigrationError` lists the failures.
+        A resource whose data cannot be migrated does not stop the run: the others are
+        migrated, then :class:`~specstar.core.schema.BulkMigrationError` lists the failures
+        (their errors are logged). A permission refusal stops the run at once.
 
         Safe to interrupt and run again: each resource migrates in its own atomic write, and
         a rerun only finds the ones still left. ``on_start(total)`` is called once the
@@ -286,6 +288,8 @@ class SearchOps(ManagerCore[T]):
                 self.migrate(resource_id, user=user)  # type: ignore[attr-defined]
             except (NotFoundError, GoneError):
                 pass  # deleted meanwhile: nothing left to migrate
+            except PermissionDeniedError:
+                raise  # a refusal stops the run
             except SpecStarError as exc:  # one broken resource must not block the others
                 log.warning("migrate %s %s failed: %s", self.name, resource_id, exc)
                 failures.append((resource_id, exc))

@@ -92,7 +92,7 @@ class BulkMigrationError(ConflictError):
         first = failures[0]
         super().__init__(
             f"{len(failures)} {resource_name} resource(s) could not be migrated "
-            f"({migrated} were); first: {first[0]}: {first[1]}"
+            f"({migrated} were); first: {first[0]} ({first[1].code}); the log has the errors"
         )
         self.migrated = migrated
         self.failures = list(failures)
@@ -100,10 +100,7 @@ class BulkMigrationError(ConflictError):
     def details(self) -> dict[str, Any]:
         return {
             "migrated": self.migrated,
-            "failures": [
-                {"resource_id": rid, "code": err.code, "detail": err.message}
-                for rid, err in self.failures[:50]
-            ],
+            "failures": [{"resource_id": rid, "code": err.code} for rid, err in self.failures[:50]],
         }
 
 
