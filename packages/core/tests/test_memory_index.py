@@ -90,18 +90,27 @@ CONDITIONS = [
     (QB["age"] >= 1) & (QB["name"] == "b"),
     (QB["age"] == 0) | (QB["score"] < 1),
     QB["$created_time"] >= datetime(2000, 1, 1, tzinfo=UTC),
+    # bounds on one field from several conditions are merged into one span
+    (QB["age"] >= 1) & (QB["age"] < 3),
+    (QB["age"] > 0) & (QB["age"] <= 2) & (QB["active"] == True),  # noqa: E712
+    (QB["score"] >= 1.0) & (QB["score"] <= 1.0),
+    (QB["age"] > 2) & (QB["age"] < 1),
+    (QB["age"] == 1) & (QB["age"] >= 1) & (QB["age"] != 3),
+    (QB["age"] >= 1) & (QB["age"] > 1) & (QB["age"] <= 3) & (QB["age"] < 3),
 ]
 SORTS = ["age", "-age", "score", "-score", "$created_time", "-$updated_time", "name"]
 
 
+@pytest.mark.parametrize("walk_first", [0, 10**9])
 @pytest.mark.parametrize("share", [0.0, 1.0])
 @pytest.mark.parametrize("sort", SORTS)
 @pytest.mark.parametrize("where", CONDITIONS, ids=range(len(CONDITIONS)))
 def test_each_plan_on_ties_and_nulls(
-    where: Any, sort: str, share: float, monkeypatch: pytest.MonkeyPatch
+    where: Any, sort: str, share: float, walk_first: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     items = _tie_heavy()
     monkeypatch.setattr(_memory_index, "CANDIDATE_SHARE", share)
+    monkeypatch.setattr(_memory_index, "WALK_FIRST_MIN", walk_first)
     everything = list(items.storage._metas.values())  # type: ignore[attr-defined]
     query = items.resolve(Query(where=where, sorts=(Sort.parse(sort),), limit=7))
     seen: list[str] = []
@@ -117,3 +126,97 @@ def test_each_plan_on_ties_and_nulls(
     for deleted in (True, None):
         other = query.replace(is_deleted=deleted, cursor=None)
         assert items.storage.count(other) == evaluate.count(everything, other)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(item_data(), max_size=40),
+    deletes=st.lists(st.integers(0, 39), max_size=6),
+    query=queries(),
+    deleted=st.sampled_from([False, True, None]),
+    offset=st.sampled_from([0, 0, 2]),
+)
+def test_fast_run_and_compiled_filters_match_reference(
+    *, rows: list[Item], deletes: list[int], query: Query, deleted: bool | None, offset: int
+) -> None:
+    items = ResourceManager(Item, storage=MemoryStorage(), indexed_fields=ITEM_INDEXES)
+    ids = [items.create(row).resource_id for row in rows]
+    for position in deletes:
+        if position < len(ids) and items.exists(ids[position]):
+            items.delete(ids[position])
+    everything = list(items.storage._metas.values())  # type: ignore[attr-defined]
+    resolved = items.resolve(query.replace(is_deleted=deleted, offset=offset))
+    if resolved.where is not None:
+        pred = _memory_index.compile_filter(resolved.where)
+        if pred is not None:
+            for meta in everything:
+                assert pred(meta) == (evaluate.evaluate(resolved.where, meta) is True)
+    for _ in range(4):
+        got = _memory_index.run(everything, resolved)
+        want = evaluate.run(everything, resolved)
+        assert [m.resource_id for m in got.items] == [m.resource_id for m in want.items]
+        assert (got.has_more, got.next_cursor) == (want.has_more, want.next_cursor)
+        if not got.has_more:
+            break
+        resolved = resolved.replace(cursor=got.next_cursor, offset=0)
+
+
+def test_compiled_filters_cover_comparisons_and_conjunctions_only() -> None:
+    items = ResourceManager(Item, storage=MemoryStorage(), indexed_fields=ITEM_INDEXES)
+    compiled = [
+        (QB["age"] >= 1) & (QB["age"] < 3),
+        QB["name"].in_(["a", "b"]),
+        (QB["score"] != 1.0) & (QB["active"] == False),  # noqa: E712
+    ]
+    interpreted = [
+        (QB["age"] == 1) | (QB["age"] == 2),
+        ~(QB["age"] == 1),
+        QB["tags"].contains("x"),
+        QB["age"].is_null(),
+        QB["$created_time"] >= datetime(2000, 1, 1, tzinfo=UTC),
+    ]
+    for where in compiled:
+        assert _memory_index.compile_filter(items.resolve(Query(where=where)).where) is not None
+    for where in interpreted:
+        assert _memory_index.compile_filter(items.resolve(Query(where=where)).where) is None
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(item_data(), min_size=1, max_size=30),
+    changes=st.lists(
+        st.tuples(
+            st.integers(0, 29), item_data(), st.sampled_from(["update", "delete", "restore"])
+        ),
+        max_size=25,
+    ),
+)
+def test_index_kept_in_step_equals_index_rebuilt(
+    *, rows: list[Item], changes: list[tuple[int, Item, str]]
+) -> None:
+    """Updates move only the entries whose value changed; the result is the same index."""
+    items = ResourceManager(Item, storage=MemoryStorage(), indexed_fields=ITEM_INDEXES)
+    ids = [items.create(row).resource_id for row in rows]
+    for position, data, action in changes:
+        rid = ids[position % len(ids)]
+        meta = items.get_meta(rid, include_deleted=True)
+        if action == "update" and not meta.is_deleted:
+            items.update(rid, data)
+        elif action == "delete" and not meta.is_deleted:
+            items.delete(rid)
+        elif action == "restore" and meta.is_deleted:
+            items.restore(rid)
+    store = items.storage
+    kept = store._index  # type: ignore[attr-defined]
+    rebuilt = _memory_index.IndexSet(
+        [f.path for f in kept.sorted if not f.meta], [f.path for f in kept.members]
+    )
+    for meta in store._metas.values():  # type: ignore[attr-defined]
+        rebuilt.add(meta)
+    assert {f: (ix.keys, ix.nulls) for f, ix in kept.sorted.items()} == {
+        f: (ix.keys, ix.nulls) for f, ix in rebuilt.sorted.items()
+    }
+    assert {f: m.ids for f, m in kept.members.items()} == {
+        f: m.ids for f, m in rebuilt.members.items()
+    }
+    assert (kept.live, kept.deleted) == (rebuilt.live, rebuilt.deleted)

@@ -7,9 +7,14 @@ sorted list of the ids whose value is null or missing; list fields get an invert
 
 * walks the index of its single sort key in order, evaluating the filter row by row and stopping
   after ``limit + 1`` matches (so "filter + sort + limit" costs about ``limit / selectivity``),
-* or, when a selective condition narrows the rows (equality, ``in``, a range, list
-  membership), evaluates just those candidates,
+* or, when a selective condition narrows the rows (equality, ``in``, a range — bounds on one
+  field from several conditions of an ``And`` are merged — list membership), evaluates just
+  those candidates (when a sort index exists too, it first walks that index for at most as
+  many rows as there are candidates, which usually fills a page long before),
 * or scans every row.
+
+Filters that are conjunctions of comparisons on data paths are checked by a predicate compiled
+once per query (:func:`compile_filter`), which gives exactly the reference evaluator's answer.
 
 Whatever the plan, rows are selected by the reference evaluator and ordered in the reference
 order, so results are identical to :func:`specstar.core.query.evaluate.run`.
@@ -18,12 +23,15 @@ order, so results are identical to :func:`specstar.core.query.evaluate.run`.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from .query import evaluate
+from .query._limits import MAX_EXPR_DEPTH, check_depth
 from .query.ast import And, Condition, Expr, Field, Op, Or, Query
-from .query.cursor import decode_cursor, effective_sorts, encode_cursor
+from .query.cursor import decode_cursor, effective_sorts, encode_cursor, sort_values
 from .query.resolve import DEFAULT_LIMIT
 from .types import Page, ResourceMeta
 
@@ -31,6 +39,9 @@ __all__ = ["IndexSet"]
 
 #: Use the candidate plan when the narrowed set is at most this share of all rows.
 CANDIDATE_SHARE = 0.25
+#: With a candidate plan of more rows than this and a sort index, first walk the sort index
+#: for at most that many rows (often far fewer suffice to fill a page).
+WALK_FIRST_MIN = 64
 _META_SORT_FIELDS = ("created_time", "updated_time")
 
 
@@ -160,6 +171,146 @@ class _Members:
                     del self.ids[element]
 
 
+_COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
+    Op.eq: operator.eq,
+    Op.ne: operator.ne,
+    Op.gt: operator.gt,
+    Op.gte: operator.ge,
+    Op.lt: operator.lt,
+    Op.lte: operator.le,
+}
+_LOW_BOUNDS = {Op.eq: True, Op.gt: False, Op.gte: True}  # op -> the bound is inclusive
+_HIGH_BOUNDS = {Op.eq: True, Op.lt: False, Op.lte: True}
+
+
+def _compile_condition(cond: Condition) -> Callable[[ResourceMeta], bool] | None:
+    path, target = cond.field.path, cond.value
+    if cond.field.meta or isinstance(target, datetime):
+        return None  # the reference turns naive datetimes into UTC ones first
+    if cond.op is Op.in_:
+        if not isinstance(target, list | tuple) or any(isinstance(x, datetime) for x in target):
+            return None
+
+        def member(meta: ResourceMeta) -> bool:
+            value = meta.indexed_data.get(path)
+            return value is not None and value in target
+
+        return member
+    compare = _COMPARE.get(cond.op)
+    if compare is None:
+        return None
+
+    def compared(meta: ResourceMeta) -> bool:
+        value = meta.indexed_data.get(path)
+        if value is None:
+            return False  # unknown: never selects, and makes a conjunction never true
+        try:
+            return bool(compare(value, target))
+        except TypeError:
+            return False
+
+    return compared
+
+
+def compile_filter(expr: Expr) -> Callable[[ResourceMeta], bool] | None:
+    """A predicate true exactly when :func:`evaluate.evaluate` gives ``True``, for filters
+    that are comparisons (``eq ne gt gte lt lte in``) on data paths (with no datetime value),
+    or conjunctions of them; ``None`` for any other filter."""
+    if isinstance(expr, Condition):
+        return _compile_condition(expr)
+    if not isinstance(expr, And):
+        return None
+    parts = [compile_filter(item) for item in expr.items]
+    if any(p is None for p in parts):
+        return None
+    preds = tuple(p for p in parts if p is not None)
+
+    def every(meta: ResourceMeta) -> bool:
+        for pred in preds:  # noqa: SIM110 - a plain loop is faster than all() over a generator
+            if not pred(meta):
+                return False
+        return True
+
+    return every
+
+
+def selector(query: Query) -> Callable[[ResourceMeta], bool]:
+    """:func:`evaluate.selector`, with a compiled filter where :func:`compile_filter` can."""
+    where, deleted = query.where, query.is_deleted
+    if where is None:
+        return evaluate.selector(query)
+    check_depth(where, MAX_EXPR_DEPTH)
+    pred = compile_filter(where)
+    if pred is None:
+        return evaluate.selector(query)
+    if deleted is None:
+        return pred
+    compiled = pred
+
+    def selected(meta: ResourceMeta) -> bool:
+        return meta.is_deleted == deleted and compiled(meta)
+
+    return selected
+
+
+def _sort_key(i: int) -> Callable[[tuple[tuple[Any, ...], ResourceMeta]], tuple[bool, Any]]:
+    """The key of the ``i``-th sort value: nulls after every value (before, reversed)."""
+
+    def key(row: tuple[tuple[Any, ...], ResourceMeta]) -> tuple[bool, Any]:
+        value = row[0][i]
+        return (value is None, value)
+
+    return key
+
+
+def _is_bound(item: Expr) -> bool:
+    return (
+        isinstance(item, Condition)
+        and (item.op in _LOW_BOUNDS or item.op in _HIGH_BOUNDS)
+        and item.value is not None
+    )
+
+
+def _ids_between(index: _Sorted, start: int, end: int) -> Callable[[], set[str]]:
+    return lambda: set(index.ids(start, end))
+
+
+def run(metas: Iterable[ResourceMeta], query: Query) -> Page[ResourceMeta]:
+    """:func:`evaluate.run`, faster: compiled filters, and key sorts instead of comparisons.
+
+    The order is the reference order: stable sorts from the last key to the first over rows
+    already in ``resource_id`` order, nulls after every value ascending and before every value
+    descending (``(is_null, value)`` keys, reversed for descending keys).
+    """
+    selected = selector(query)
+    sorts = effective_sorts(query)
+    rows = [(sort_values(m, sorts), m) for m in metas if selected(m)]
+    rows.sort(key=lambda row: row[1].resource_id)
+    for i in reversed(range(len(sorts))):
+        rows.sort(key=_sort_key(i), reverse=sorts[i].descending)
+    start = 0
+    if query.cursor is not None:
+        pos = decode_cursor(query, query.cursor)
+        lo, hi = 0, len(rows)
+        while lo < hi:  # the first row strictly after the cursor's position
+            mid = (lo + hi) // 2
+            values, meta = rows[mid]
+            if (
+                evaluate.compare_rows(values, meta.resource_id, pos.values, pos.resource_id, sorts)
+                > 0
+            ):
+                hi = mid
+            else:
+                lo = mid + 1
+        start = lo
+    start += max(query.offset, 0)
+    limit = DEFAULT_LIMIT if query.limit is None else max(query.limit, 0)
+    items = [meta for _, meta in rows[start : start + limit]]
+    has_more = len(rows) > start + limit
+    next_cursor = encode_cursor(query, items[-1]) if has_more and items else None
+    return Page[ResourceMeta](items=items, next_cursor=next_cursor, has_more=has_more)
+
+
 class IndexSet:
     """All secondary indexes of one memory store (callers hold the store's lock)."""
 
@@ -179,6 +330,29 @@ class IndexSet:
         self.live += not meta.is_deleted
         if meta.is_deleted:
             self.deleted.add(meta.resource_id)
+
+    def replace(self, old: ResourceMeta, new: ResourceMeta) -> None:
+        """Move one resource's entries from ``old`` to ``new``, touching only the indexes whose
+        value changed (an update usually changes a few fields, and every sorted-list insert or
+        delete moves the list's tail)."""
+        rid = old.resource_id
+        for field, index in self.sorted.items():
+            before, after = _value(old, field), _value(new, field)
+            if type(before) is type(after) and before == after:
+                continue
+            index.remove(rid, before)
+            index.add(rid, after)
+        for field, members in self.members.items():
+            before, after = _value(old, field), _value(new, field)
+            if type(before) is type(after) and before == after:
+                continue
+            members.remove(rid, before)
+            members.add(rid, after)
+        self.live += (not new.is_deleted) - (not old.is_deleted)
+        if new.is_deleted:
+            self.deleted.add(rid)
+        else:
+            self.deleted.discard(rid)
 
     def remove(self, meta: ResourceMeta) -> None:
         for field, index in self.sorted.items():
@@ -228,6 +402,7 @@ class IndexSet:
             return None
         if isinstance(expr, And):
             plans = [p for p in map(self._plan, expr.items) if p is not None]
+            plans += self._merged_ranges(expr.items)
             return min(plans, key=lambda p: p[0]) if plans else None
         if isinstance(expr, Or):
             parts = [self._plan(item) for item in expr.items]
@@ -237,26 +412,88 @@ class IndexSet:
             return sum(p[0] for p in chosen), lambda: set().union(*(p[1]() for p in chosen))
         return None
 
+    def _merged_ranges(self, items: Iterable[Expr]) -> list[tuple[int, Callable[[], set[str]]]]:
+        """One span per indexed field bounded by several conditions of an ``And`` (``a >= 1``
+        and ``a < 5`` together select a narrower span than either alone)."""
+        return [
+            (end - start, _ids_between(ix, start, end)) for _, ix, start, end in self._ranges(items)
+        ]
+
+    def _ranges(self, items: Iterable[Expr]) -> list[tuple[Field, _Sorted, int, int]]:
+        """``(field, index, start, end)``: the span of every indexed field that has two or more
+        bound conditions (``eq gt gte lt lte``) among ``items``; exactly the rows whose value
+        satisfies all of them."""
+        by_field: dict[Field, list[Condition]] = {}
+        for item in items:
+            if isinstance(item, Condition) and _is_bound(item) and item.field in self.sorted:
+                by_field.setdefault(item.field, []).append(item)
+        spans: list[tuple[Field, _Sorted, int, int]] = []
+        for field, conds in by_field.items():
+            if len(conds) < 2:
+                continue
+            low: Any = None
+            high: Any = None
+            low_inclusive = high_inclusive = False
+            try:
+                for c in conds:
+                    if c.op in _LOW_BOUNDS:
+                        inclusive = _LOW_BOUNDS[c.op]
+                        if low is None or c.value > low or (c.value == low and not inclusive):
+                            low, low_inclusive = c.value, inclusive
+                    if c.op in _HIGH_BOUNDS:
+                        inclusive = _HIGH_BOUNDS[c.op]
+                        if high is None or c.value < high or (c.value == high and not inclusive):
+                            high, high_inclusive = c.value, inclusive
+            except TypeError:
+                continue  # bounds of incomparable types: leave them to the single spans
+            index = self.sorted[field]
+            start, end = index.span(low, low_inclusive, high, high_inclusive)
+            spans.append((field, index, start, end))
+        return spans
+
     # -- execution --------------------------------------------------------------------------
 
     def search(self, rows: Mapping[str, ResourceMeta], query: Query) -> Page[ResourceMeta]:
         plan = self._plan(query.where)
-        if plan is not None and plan[0] <= CANDIDATE_SHARE * len(rows):
-            return evaluate.run((rows[rid] for rid in plan[1]()), query)
         sorts = effective_sorts(query)
         index = self.sorted.get(sorts[0].field) if len(sorts) == 1 else None
+        if plan is not None and plan[0] <= CANDIDATE_SHARE * len(rows):
+            if index is not None and plan[0] > WALK_FIRST_MIN:
+                page = self._walk(rows, query, index, sorts[0].descending, budget=plan[0])
+                if page is not None:
+                    return page
+            return run((rows[rid] for rid in plan[1]()), query)
         if index is None:
-            return evaluate.run(rows.values(), query)
+            return run(rows.values(), query)
+        page = self._walk(rows, query, index, sorts[0].descending, budget=None)
+        assert page is not None
+        return page
+
+    def _walk(
+        self,
+        rows: Mapping[str, ResourceMeta],
+        query: Query,
+        index: _Sorted,
+        descending: bool,
+        budget: int | None,
+    ) -> Page[ResourceMeta] | None:
+        """The page, from the sort index in order; ``None`` when more than ``budget`` rows
+        had to be looked at."""
         after = None
         if query.cursor is not None:
             pos = decode_cursor(query, query.cursor)
             after = (pos.values[0], pos.resource_id)
-        selected = evaluate.selector(query)
+        selected = selector(query)
         limit = DEFAULT_LIMIT if query.limit is None else query.limit
         skip = query.offset
         items: list[ResourceMeta] = []
         has_more = False
-        for rid in index.walk(sorts[0].descending, after):
+        seen = 0
+        for rid in index.walk(descending, after):
+            if budget is not None:
+                seen += 1
+                if seen > budget:
+                    return None
             meta = rows[rid]
             if not selected(meta):
                 continue
@@ -288,6 +525,24 @@ class IndexSet:
                 total -= sum(evaluate.matches(where, rows[rid]) for rid in self.deleted)
             return total
         plan = self._plan(where)
+        if isinstance(where, And) and plan is not None:
+            ranges = self._ranges(where.items)
+            best = min(ranges, key=lambda r: r[3] - r[2], default=None)
+            if best is not None and best[3] - best[2] <= min(plan[0], CANDIDATE_SHARE * len(rows)):
+                # the span holds exactly the rows meeting that field's bounds: check the rest
+                field, index, start, end = best
+                rest = tuple(
+                    i
+                    for i in where.items
+                    if not (isinstance(i, Condition) and _is_bound(i) and i.field == field)
+                )
+                residual = selector(query.replace(where=And(rest) if rest else None))
+                total = 0
+                for _, rid in index.keys[start:end]:
+                    if residual(rows[rid]):
+                        total += 1
+                return total
+        selected = selector(query)
         if plan is not None and plan[0] <= CANDIDATE_SHARE * len(rows):
-            return evaluate.count((rows[rid] for rid in plan[1]()), query)
-        return evaluate.count(rows.values(), query)
+            return sum(1 for rid in plan[1]() if selected(rows[rid]))
+        return sum(1 for meta in rows.values() if selected(meta))

@@ -209,6 +209,10 @@ class MemoryStorage(Storage):
 
     def _store_meta(self, old: ResourceMeta | None, new: ResourceMeta | None) -> None:
         """Replace a meta record (``None`` removes it), keeping the indexes in step."""
+        if old is not None and new is not None:
+            self._index.replace(old, new)
+            self._metas[new.resource_id] = new
+            return
         if old is not None:
             self._index.remove(old)
         if new is None:

@@ -30,7 +30,7 @@ from specstar.core.errors import (
 )
 from specstar.core.indexes import IndexSpec
 from specstar.core.ports import Capabilities, CommitResult, Storage, StoredRevision, Write
-from specstar.core.query.ast import Query
+from specstar.core.query.ast import And, Condition, Expr, Not, Op, Or, Query
 from specstar.core.query.cursor import encode_cursor
 from specstar.core.query.resolve import DEFAULT_LIMIT
 from specstar.core.types import Page, ResourceMeta, RevisionInfo, RevisionStatus
@@ -166,7 +166,7 @@ class SQLStorage(Storage):
 
     def search(self, query: Query) -> Page[ResourceMeta]:
         limit = DEFAULT_LIMIT if query.limit is None else max(query.limit, 0)
-        with self._backend.read(snapshot=True) as tx:
+        with self._backend.read(snapshot=_needs_snapshot(query)) as tx:
             sql = self._search_sql(tx, query, limit)
             rows = tx.all(sql.text, sql.params)
         metas = [self._rows.meta(r) for r in rows]
@@ -176,7 +176,7 @@ class SQLStorage(Storage):
         return Page[ResourceMeta](items=items, next_cursor=next_cursor, has_more=has_more)
 
     def count(self, query: Query) -> int:
-        with self._backend.read(snapshot=True) as tx:
+        with self._backend.read(snapshot=_needs_snapshot(query)) as tx:
             _, where = self._compiled(tx, query.replace(cursor=None))
             row = tx.one(f"SELECT count(*) FROM {self.meta_table} WHERE {where.text}", where.params)
         assert row is not None
@@ -465,3 +465,22 @@ class SQLStorage(Storage):
 def _storable_id(resource_id: str) -> bool:
     """Whether a stored row could have this id (no stored text holds NUL or surrogates)."""
     return isinstance(resource_id, str) and text_problem(resource_id) is None
+
+
+def _needs_snapshot(query: Query) -> bool:
+    """Whether reading ``query`` takes more than one statement: a ``regex`` condition makes the
+    backend look at the column's values before the search (PostgreSQL), and both statements must
+    see the same rows. Any other search or count is a single ``SELECT``, already consistent on
+    its own, so it runs without the extra transaction (``BEGIN``, ``SET TRANSACTION``,
+    ``COMMIT``: three round trips more on PostgreSQL)."""
+
+    def has_regex(node: Expr | None) -> bool:
+        if isinstance(node, Condition):
+            return node.op is Op.regex
+        if isinstance(node, Not):
+            return has_regex(node.item)
+        if isinstance(node, And | Or):
+            return any(has_regex(item) for item in node.items)
+        return False
+
+    return has_regex(query.where)

@@ -53,6 +53,12 @@ class SQLiteDialect(Dialect):
 
     # SQLite's parser stack overflows beyond ~35 nested parentheses.
     max_depth = 24
+    # 1/0 rather than TRUE/FALSE (the same values in SQLite): the planner can use a partial
+    # index only when the query repeats its WHERE term verbatim, and the unique indexes are
+    # partial on ``is_deleted = 0``; with ``is_deleted = FALSE`` an equality on a unique field
+    # could not use its unique index and scanned the created_time index instead.
+    true = "1"
+    false = "0"
 
     def encode(self, kind: Kind, value: Any) -> Any:
         if value is None:
