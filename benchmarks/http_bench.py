@@ -1,0 +1,300 @@
+"""HTTP: each app under uvicorn (one worker) on 127.0.0.1, driven by a bounded load generator.
+
+Three apps serve the same model on SQLite, each preloaded with the same ``N`` rows: SpecStar's
+generated routes, the peer's generated routes, and routes written by hand over ``sqlite3`` (the
+limit). The load generator is a few threads with keep-alive ``http.client`` connections; every
+run sends at most a fixed number of requests and stops at a time limit, whichever comes first,
+and reports requests per second with the 50th and 99th latency percentiles.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from .workloads import PAGE, age_range, new_row
+
+ENDPOINTS = ("create", "get", "list")
+DESCRIPTIONS = {
+    "create": "POST /user (create)",
+    "get": "GET /user/{id}",
+    "list": "GET /user with the range filter, sorted by score desc, 20 rows with data",
+}
+
+Request = tuple[str, str, bytes | None]
+
+
+@dataclass(frozen=True)
+class App:
+    """How to start one app and how to spell its requests."""
+
+    name: str
+    command: list[str]
+    list_path: Callable[[int, int], str]
+
+
+def ours_list_path(lo: int, hi: int) -> str:
+    qb = f"age >= {lo} & age < {hi} & active == true"
+    return "/user?" + urlencode({"qb": qb, "sorts": "-score", "limit": PAGE})
+
+
+def peer_list_path(lo: int, hi: int) -> str:
+    qb = (
+        f"(QB['age'].gte({lo}) & QB['age'].lt({hi}) & QB['active'].eq(True))"
+        f".sort('-score').limit({PAGE})"
+    )
+    return "/user?" + urlencode({"qb": qb})
+
+
+def raw_list_path(lo: int, hi: int) -> str:
+    return "/user?" + urlencode({"age_gte": lo, "age_lt": hi, "active": "true"})
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Server:
+    """An app process: started with its config, ready once its ids file and port are there."""
+
+    def __init__(self, app: App, config: dict[str, Any], workdir: Path, cwd: Path) -> None:
+        self.app = app
+        self.port = free_port()
+        self.ids_path = workdir / f"http-{app.name}-ids.json"
+        self.log_path = workdir / f"http-{app.name}.log"
+        config = {**config, "port": self.port, "http_ids_path": str(self.ids_path)}
+        config_path = workdir / f"http-{app.name}.json"
+        config_path.write_text(json.dumps(config))
+        self._log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [*app.command, "serve", str(config_path)],
+            cwd=cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def wait_ready(self, timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.app.name} server exited with {self.proc.returncode}: {self.log_tail()}"
+                )
+            if self.ids_path.exists() and _port_open(self.port):
+                ids: list[str] = json.loads(self.ids_path.read_text())
+                return ids
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.app.name} server not ready within {timeout:.0f}s")
+
+    def log_tail(self, lines: int = 8) -> str:
+        self._log.flush()
+        text = self.log_path.read_text(errors="replace").strip().splitlines()
+        return " / ".join(text[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def _send(conn: http.client.HTTPConnection, req: Request) -> tuple[int, bytes]:
+    method, path, body = req
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+def run_load(
+    port: int,
+    make: Callable[[int], Request],
+    *,
+    start: int,
+    count: int,
+    concurrency: int,
+    time_limit: float,
+) -> dict[str, Any]:
+    """Send requests ``make(start)``, ``make(start + 1)``, ... from ``concurrency`` threads, at
+    most ``count`` of them and none after ``time_limit`` seconds."""
+    lock = threading.Lock()
+    counter = iter(range(start, start + count))
+    latencies: list[list[int]] = [[] for _ in range(concurrency)]
+    errors: list[str] = []
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit
+    finished = [t0]
+
+    def worker(slot: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine = latencies[slot]
+        try:
+            while time.perf_counter() < deadline:
+                with lock:
+                    k = next(counter, None)
+                if k is None:
+                    return
+                req = make(k)
+                began = time.perf_counter_ns()
+                try:
+                    status, body = _send(conn, req)
+                except (OSError, http.client.HTTPException) as exc:
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                    with lock:
+                        errors.append(f"{req[0]} {req[1]}: {type(exc).__name__}: {exc}")
+                    continue
+                mine.append(time.perf_counter_ns() - began)
+                if status >= 300:
+                    with lock:
+                        errors.append(f"{req[0]} {req[1]}: HTTP {status} {body[:200]!r}")
+        finally:
+            conn.close()
+            with lock:
+                finished[0] = max(finished[0], time.perf_counter())
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = finished[0] - t0
+    all_ns = sorted(x for part in latencies for x in part)
+    done = len(all_ns)
+    if not all_ns:
+        return {"requests": 0, "errors": len(errors), "first_error": errors[:1]}
+
+    def pct(p: float) -> float:
+        return all_ns[min(done - 1, int(p * done))] / 1e6
+
+    return {
+        "requests": done,
+        "seconds": elapsed,
+        "req_s": done / elapsed if elapsed > 0 else 0.0,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "errors": len(errors),
+        "first_error": errors[:1],
+    }
+
+
+def check_responses(port: int, app: App, ids: list[str], seed: int) -> None:
+    """One request of each kind must answer what the benchmark claims it answers."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        status, body = _send(conn, ("GET", f"/user/{quote(ids[0], safe=':')}", None))
+        if status != 200 or b'"email"' not in body:
+            raise RuntimeError(f"{app.name}: GET by id answered {status}: {body[:300]!r}")
+        status, body = _send(conn, ("GET", app.list_path(*age_range(0)), None))
+        items = json.loads(body) if status == 200 else None
+        if not isinstance(items, list) or len(items) != PAGE:
+            raise RuntimeError(f"{app.name}: list answered {status}: {body[:300]!r}")
+        row = json.dumps(new_row(10**7, seed)).encode()
+        status, body = _send(conn, ("POST", "/user", row))
+        if status not in (200, 201):
+            raise RuntimeError(f"{app.name}: create answered {status}: {body[:300]!r}")
+    finally:
+        conn.close()
+
+
+def bench_app(
+    app: App,
+    config: dict[str, Any],
+    *,
+    workdir: Path,
+    cwd: Path,
+    endpoints: tuple[str, ...],
+    requests: int,
+    warmup: int,
+    repeats: int,
+    concurrency: int,
+    time_limit: float,
+    ready_timeout: float,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """Start ``app``, check it, and measure each endpoint ``repeats`` times (median run)."""
+    server = Server(app, config, workdir, cwd)
+    seed = int(config["seed"]) + 1000
+    try:
+        t0 = time.perf_counter()
+        ids = server.wait_ready(ready_timeout)
+        progress(f"http/{app.name}: ready on port {server.port} ({time.perf_counter() - t0:.1f}s)")
+        check_responses(server.port, app, ids, seed)
+        makers: dict[str, Callable[[int], Request]] = {
+            "create": lambda k: ("POST", "/user", json.dumps(new_row(k, seed)).encode()),
+            "get": lambda k: ("GET", f"/user/{quote(ids[(k * 7919) % len(ids)], safe=':')}", None),
+            "list": lambda k: ("GET", app.list_path(*age_range(k)), None),
+        }
+        out: dict[str, Any] = {}
+        k = 0
+        for name in endpoints:
+            run_load(
+                server.port,
+                makers[name],
+                start=k,
+                count=warmup,
+                concurrency=concurrency,
+                time_limit=time_limit,
+            )
+            k += warmup
+            runs = []
+            for _ in range(repeats):
+                r = run_load(
+                    server.port,
+                    makers[name],
+                    start=k,
+                    count=requests,
+                    concurrency=concurrency,
+                    time_limit=time_limit,
+                )
+                k += requests
+                runs.append(r)
+            good = [r for r in runs if r["requests"]]
+            errors = sum(r["errors"] for r in runs)
+            if not good or errors:
+                first: list[str] = next((r["first_error"] for r in runs if r["first_error"]), [])
+                out[name] = {"error": f"{errors} failed requests; first: {first}"}
+                progress(f"http/{app.name}: {name}: ERROR {out[name]['error']}")
+                continue
+            mid = sorted(good, key=lambda r: r["req_s"])[len(good) // 2]
+            out[name] = {
+                "req_s": statistics.median(r["req_s"] for r in good),
+                "p50_ms": statistics.median(r["p50_ms"] for r in good),
+                "p99_ms": statistics.median(r["p99_ms"] for r in good),
+                "requests": mid["requests"],
+                "runs": good,
+            }
+            progress(
+                f"http/{app.name}: {name}: {out[name]['req_s']:,.0f} req/s, "
+                f"p50 {out[name]['p50_ms']:.2f} ms, p99 {out[name]['p99_ms']:.2f} ms"
+            )
+        return out
+    finally:
+        server.stop()

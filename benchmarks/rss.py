@@ -1,0 +1,35 @@
+"""Resident memory of the running process (Linux ``/proc``, else ``getrusage``).
+
+Every benchmark worker (ours, the raw drivers, the peer) runs in its own process and reports
+its memory right before loading and right after loading ``N`` resources: ``rss_kib`` is what
+it holds then, ``peak_kib`` the most it ever held (``VmHWM``), which for a bulk import also
+counts the import's temporary buffers. Standard library only (the peer driver loads it too).
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from typing import Any
+
+
+def _proc_status() -> dict[str, int]:
+    out: dict[str, int] = {}
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])  # kB
+    return out
+
+
+def memory() -> dict[str, Any]:
+    """``{"rss_kib": current resident set, "peak_kib": peak resident set}``."""
+    try:
+        status = _proc_status()
+        return {"rss_kib": status["VmRSS"], "peak_kib": status["VmHWM"]}
+    except (OSError, KeyError, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if sys.platform == "darwin":  # bytes there, KiB on Linux
+            peak //= 1024
+        return {"rss_kib": peak, "peak_kib": peak}

@@ -1,0 +1,543 @@
+"""``python -m benchmarks.run``: the whole benchmark, as ``make bench`` and ``make bench-quick``.
+
+For every size, backend and implementation (SpecStar, the ``specstar`` package from PyPI, the
+raw drivers) one worker process loads the rows and measures every workload; then each app is
+served over HTTP and loaded; results go to JSON, a Markdown table of ratios and PNG charts
+(``report.py``). A full run rewrites ``docs/benchmarks.md``.
+
+Exit status: 0 when everything of ours and of the raw drivers ran, 1 when anything of ours or
+of the harness crashed (the peer's failures are reported as "n/a" with their reason instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from . import http_bench, peer_env, services
+from .workloads import WORKLOADS, Settings
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+IMPLS = ("ours", "peer", "raw")
+BACKENDS = ("memory", "sqlite", "postgres")
+
+FULL = Settings(budget_s=0.4, min_ops=5, max_ops=20000, repeats=3, warmup_s=0.2, warmup_ops=200)
+QUICK = Settings(budget_s=0.03, min_ops=2, max_ops=300, repeats=1, warmup_s=0.02, warmup_ops=10)
+
+#: Rough seconds per loaded row, to plan and to print an ETA (refined as the run goes).
+LOAD_S_PER_ROW = {
+    ("ours", "memory"): 3e-5,
+    ("ours", "sqlite"): 8e-4,
+    ("ours", "postgres"): 8e-4,
+    ("raw", "memory"): 1e-5,
+    ("raw", "sqlite"): 2e-5,
+    ("raw", "postgres"): 5e-5,
+    ("peer", "memory"): 2e-4,
+    ("peer", "sqlite"): 2e-3,
+    ("peer", "postgres"): 6e-4,
+}
+
+
+def log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Plan:
+    """Progress and ETA over the planned suites."""
+
+    def __init__(self, total_estimate: float) -> None:
+        self.start = time.monotonic()
+        self.remaining = total_estimate
+        self.spent_estimate = 0.0
+
+    def done(self, estimate: float) -> None:
+        self.remaining = max(0.0, self.remaining - estimate)
+        self.spent_estimate += estimate
+
+    def eta(self) -> str:
+        elapsed = time.monotonic() - self.start
+        scale = elapsed / self.spent_estimate if self.spent_estimate > 5 else 1.0
+        left = self.remaining * scale
+        return f"elapsed {elapsed / 60:.1f} min, ETA ~{left / 60:.1f} min"
+
+
+def run_process(cmd: list[str], *, timeout: float, label: str) -> tuple[int | None, str]:
+    """Run ``cmd``, echoing its stderr; return its exit code (``None``: timed out) and the last
+    lines of its stderr."""
+    tail: deque[str] = deque(maxlen=25)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stderr is not None
+    stream = proc.stderr
+
+    def pump() -> None:
+        for line in stream:
+            tail.append(line.rstrip())
+            print(f"  {line.rstrip()}", file=sys.stderr, flush=True)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        code: int | None = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        code = None
+    except BaseException:  # interrupted: take the suite's process down with the run
+        proc.kill()
+        proc.wait()
+        raise
+    reader.join(timeout=5)
+    if code not in (0, None):
+        log(f"  {label}: exited with status {code}")
+    return code, "\n".join(tail)
+
+
+def _error_summary(tail: str) -> str:
+    lines = [line for line in tail.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no output"
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.quick: bool = args.quick
+        self.settings = Settings.from_dict((QUICK if self.quick else FULL).to_dict())
+        if args.repeats is not None:
+            self.settings.repeats = args.repeats
+        self.sizes: list[int] = args.sizes
+        self.backends: list[str] = args.backends
+        self.impls: list[str] = args.impls
+        self.workloads: list[str] = args.workloads
+        self.seed: int = args.seed
+        self.run_id = f"{datetime.now(UTC):%m%d%H%M}{uuid.uuid4().hex[:4]}"
+        self.workdir = Path(tempfile.mkdtemp(prefix="specstar-bench-"))
+        self.dsn = services.pg_dsn()
+        self.fatal: list[str] = []
+        self.problems: dict[str, str] = {}
+        self.peer_python: Path | None = None
+        self.suite_timeout = 300.0 if self.quick else 2400.0
+        self.peer_load_box = 900.0
+        self.load_rate: dict[tuple[str, str], float] = {}
+        self.dumps: dict[int, tuple[Path, Path]] = {}
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        if "postgres" in self.backends:
+            problem = services.pg_problem(self.dsn)
+            if problem:
+                self.problems["postgres"] = problem
+                log(f"PostgreSQL is not available, its suites are n/a: {problem}")
+        if "peer" in self.impls:
+            try:
+                self.peer_python = peer_env.ensure(log)
+            except Exception as exc:
+                self.problems["peer"] = f"the peer's venv could not be set up: {exc}"
+                log(f"peer: n/a: {self.problems['peer']}")
+
+    def peer_dump(self, n: int) -> tuple[Path, Path]:
+        """The peer's bulk-import archive of the ``n`` rows (made once per size)."""
+        if n in self.dumps:
+            return self.dumps[n]
+        assert self.peer_python is not None
+        dump_path = self.workdir / f"peer-dump-{n}.bin"
+        ids_path = self.workdir / f"peer-ids-{n}.json"
+        config = {"n": n, "seed": self.seed, "dump_path": str(dump_path), "ids_path": str(ids_path)}
+        config_path = self.workdir / f"peer-dump-{n}.json"
+        config_path.write_text(json.dumps(config))
+        log(f"peer: staging {n} rows for its bulk import")
+        t0 = time.perf_counter()
+        code, tail = run_process(
+            [str(self.peer_python), str(BENCH_DIR / "peer_driver.py"), "dump", str(config_path)],
+            timeout=self.suite_timeout,
+            label="peer dump",
+        )
+        if code != 0:
+            raise RuntimeError(f"making the peer's archive failed: {_error_summary(tail)}")
+        log(f"peer: archive of {n} rows made in {time.perf_counter() - t0:.1f}s")
+        self.dumps[n] = (dump_path, ids_path)
+        return self.dumps[n]
+
+    # -- suites -----------------------------------------------------------------------------
+
+    def estimate(self, impl: str, backend: str, n: int) -> float:
+        per_row = self.load_rate.get((impl, backend), LOAD_S_PER_ROW[(impl, backend)])
+        per_workload = self.settings.warmup_s + self.settings.repeats * self.settings.budget_s
+        return 1.5 + per_row * n + len(self.workloads) * (per_workload + 0.1)
+
+    def suite(self, impl: str, backend: str, n: int) -> dict[str, Any]:
+        entry: dict[str, Any] = {"impl": impl, "backend": backend, "n": n}
+        reason = self.problems.get(backend) or (
+            self.problems.get("peer") if impl == "peer" else None
+        )
+        if reason:
+            return {**entry, "status": "n/a", "reason": reason}
+        if impl == "peer":
+            rate = self.load_rate.get((impl, backend))
+            if rate is not None and rate * n > self.peer_load_box:
+                return {
+                    **entry,
+                    "status": "n/a",
+                    "reason": (
+                        f"time-boxed: its bulk import ran at {1 / rate:,.0f} rows/s, so loading "
+                        f"{n:,} rows would take ~{rate * n / 60:.0f} min (box: "
+                        f"{self.peer_load_box / 60:.0f} min)"
+                    ),
+                }
+        label = f"{impl}/{backend}/{n}"
+        workdir = self.workdir / label.replace("/", "-")
+        config: dict[str, Any] = {
+            "impl": impl,
+            "backend": backend,
+            "n": n,
+            "seed": self.seed,
+            "settings": self.settings.to_dict(),
+            "workloads": self.workloads,
+            "workdir": str(workdir),
+            "label": label,
+            "pg_dsn": self.dsn,
+            "pg_schema": f"specstar_bench_{self.run_id}_{impl}_{n}",
+        }
+        peer_db = f"specstar_bench_{self.run_id}_peer_{n}"
+        cleanup: list[Any] = []
+        try:
+            if impl == "peer":
+                dump_path, ids_path = self.peer_dump(n)
+                config.update(dump_path=str(dump_path), ids_path=str(ids_path))
+                if backend == "postgres":
+                    services.create_database(self.dsn, peer_db)
+                    cleanup.append(lambda: services.drop_database(self.dsn, peer_db))
+                    config["pg_dsn"] = services.with_database(self.dsn, peer_db)
+                cmd = [str(self.peer_python), str(BENCH_DIR / "peer_driver.py")]
+            else:
+                if backend == "postgres":
+                    schema = config["pg_schema"]
+                    cleanup.append(lambda: services.drop_schema(self.dsn, schema))
+                cmd = [sys.executable, "-m", "benchmarks.worker"]
+            config_path = self.workdir / f"{label.replace('/', '-')}.json"
+            out_path = config_path.with_suffix(".out.json")
+            config_path.write_text(json.dumps(config))
+            t0 = time.perf_counter()
+            code, tail = run_process(
+                [*cmd, "suite", str(config_path), str(out_path)],
+                timeout=self.suite_timeout,
+                label=label,
+            )
+            elapsed = time.perf_counter() - t0
+            if code is None:
+                return {
+                    **entry,
+                    "status": "error",
+                    "reason": f"did not finish within {self.suite_timeout:.0f}s",
+                }
+            if code != 0 or not out_path.exists():
+                return {**entry, "status": "error", "reason": _error_summary(tail)}
+            result: dict[str, Any] = json.loads(out_path.read_text())
+            load_s = result["load"]["seconds"]
+            self.load_rate[(impl, backend)] = load_s / max(n, 1)
+            return {**entry, "status": "ok", "elapsed_s": elapsed, **result}
+        except Exception as exc:
+            return {**entry, "status": "error", "reason": f"{type(exc).__name__}: {exc}"}
+        finally:
+            for step in cleanup:
+                try:
+                    step()
+                except Exception as exc:
+                    log(f"  cleanup after {label} failed: {exc}")
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def run_suites(self) -> list[dict[str, Any]]:
+        plan_items = [
+            (impl, backend, n)
+            for n in self.sizes
+            for backend in self.backends
+            for impl in self.impls
+        ]
+        plan = Plan(sum(self.estimate(*item) for item in plan_items))
+        log(
+            f"plan: {len(plan_items)} suites ({', '.join(self.impls)} x "
+            f"{', '.join(self.backends)} x N={', '.join(map(str, self.sizes))}), "
+            f"{len(self.workloads)} workloads each, {self.settings.repeats} repeat(s); "
+            f"{plan.eta()}"
+        )
+        suites = []
+        for i, (impl, backend, n) in enumerate(plan_items, start=1):
+            estimate = self.estimate(impl, backend, n)
+            log(f"[{i}/{len(plan_items)}] {impl} on {backend}, N={n:,} ({plan.eta()})")
+            entry = self.suite(impl, backend, n)
+            plan.done(estimate)
+            suites.append(entry)
+            if entry["status"] != "ok":
+                log(f"  {impl}/{backend}/{n}: {entry['status']}: {entry.get('reason')}")
+                if impl != "peer" and entry["status"] == "error":
+                    self.fatal.append(f"{impl}/{backend}/{n}: {entry.get('reason')}")
+            else:
+                for name, w in entry["workloads"].items():
+                    if "error" in w and impl != "peer":
+                        self.fatal.append(f"{impl}/{backend}/{n}/{name}: {w['error']}")
+        return suites
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def run_http(self) -> dict[str, Any]:
+        n: int = self.args.http_n or (1000 if self.quick else 10000)
+        quick = self.quick
+        opts: dict[str, Any] = {
+            "requests": 200 if quick else 3000,
+            "warmup": 20 if quick else 300,
+            "repeats": 1 if quick else max(3, self.settings.repeats),
+            "concurrency": 4 if quick else 8,
+            "time_limit": 5.0 if quick else 20.0,
+        }
+        out: dict[str, Any] = {"n": n, "backend": "sqlite", **opts, "apps": {}}
+        log(
+            f"http: {', '.join(self.impls)} on SQLite with {n:,} rows, {opts['requests']} requests "
+            f"per run (at most {opts['time_limit']:.0f}s), {opts['concurrency']} connections"
+        )
+        for impl in self.impls:
+            if impl == "peer" and self.peer_python is None:
+                out["apps"][impl] = {"status": "n/a", "reason": self.problems.get("peer")}
+                continue
+            config: dict[str, Any] = {
+                "impl": impl,
+                "backend": "sqlite",
+                "n": n,
+                "seed": self.seed,
+                "workdir": str(self.workdir / f"http-{impl}"),
+            }
+            if impl == "peer":
+                assert self.peer_python is not None
+                try:
+                    dump_path, ids_path = self.peer_dump(n)
+                except Exception as exc:
+                    out["apps"][impl] = {"status": "error", "reason": str(exc)}
+                    continue
+                config.update(dump_path=str(dump_path), ids_path=str(ids_path))
+                command = [str(self.peer_python), str(BENCH_DIR / "peer_driver.py")]
+                list_path = http_bench.peer_list_path
+            else:
+                command = [sys.executable, "-m", "benchmarks.worker"]
+                list_path = (
+                    http_bench.ours_list_path if impl == "ours" else http_bench.raw_list_path
+                )
+            app = http_bench.App(impl, command, list_path)
+            try:
+                endpoints = http_bench.bench_app(
+                    app,
+                    config,
+                    workdir=self.workdir,
+                    cwd=ROOT,
+                    endpoints=http_bench.ENDPOINTS,
+                    ready_timeout=900.0,
+                    progress=log,
+                    **opts,
+                )
+                out["apps"][impl] = {"status": "ok", "endpoints": endpoints}
+                for name, e in endpoints.items():
+                    if "error" in e and impl != "peer":
+                        self.fatal.append(f"http/{impl}/{name}: {e['error']}")
+            except Exception as exc:
+                out["apps"][impl] = {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}
+                log(f"http/{impl}: error: {exc}")
+                if impl != "peer":
+                    self.fatal.append(f"http/{impl}: {exc}")
+        return out
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    def meta(self, started: datetime, duration: float) -> dict[str, Any]:
+        versions: dict[str, Any] = {"python": platform.python_version()}
+        for dist in ("specstar-core", "specstar-storage-sql", "specstar-fastapi", "fastapi"):
+            try:
+                versions[dist] = version(dist)
+            except PackageNotFoundError:
+                versions[dist] = None
+        versions["uvicorn"] = version("uvicorn")
+        versions["msgspec"] = version("msgspec")
+        versions["psycopg"] = version("psycopg")
+        versions["sqlite"] = sqlite3.sqlite_version
+        if "postgres" not in self.problems and "postgres" in self.backends:
+            versions["postgresql"] = services.pg_version(self.dsn)
+        if self.peer_python is not None:
+            try:
+                versions["peer"] = peer_env.versions(self.peer_python)
+            except Exception as exc:
+                versions["peer"] = {"error": str(exc)}
+        return {
+            "command": command_line(self.args.argv),
+            "started": started.isoformat(timespec="seconds"),
+            "duration_s": duration,
+            "quick": self.quick,
+            "machine": machine(),
+            "versions": versions,
+            "settings": self.settings.to_dict(),
+            "sizes": self.sizes,
+            "backends": self.backends,
+            "impls": self.impls,
+            "workloads": self.workloads,
+            "seed": self.seed,
+            "problems": self.problems,
+            "fatal": self.fatal,
+        }
+
+    def close(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def command_line(argv: list[str]) -> str:
+    if not argv:
+        return "make bench"
+    if argv == ["--quick"]:
+        return "make bench-quick"
+    return "python -m benchmarks.run " + " ".join(argv)
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": mem_gib,
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+    }
+
+
+def _sizes(text: str) -> list[int]:
+    """``1000,10000`` or ``1k,10k,100k``."""
+    out = []
+    for item in text.split(","):
+        item = item.strip().lower().replace("_", "")
+        if item:
+            out.append(int(item[:-1]) * 1000 if item.endswith("k") else int(item))
+    if not out or min(out) < 10:
+        raise argparse.ArgumentTypeError("sizes must be at least 10")
+    return out
+
+
+def _choices(choices: tuple[str, ...]) -> Any:
+    def parse(text: str) -> list[str]:
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        bad = [x for x in items if x not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"unknown {bad}; choose from {', '.join(choices)}")
+        return items
+
+    return parse
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="SpecStar vs the specstar package on PyPI vs the raw drivers.",
+    )
+    parser.add_argument("--quick", action="store_true", help="N=1k, one repeat, short runs")
+    parser.add_argument("--sizes", type=_sizes, help="e.g. 1k,10k,100k (default)")
+    parser.add_argument("--backends", type=_choices(BACKENDS), default=list(BACKENDS))
+    parser.add_argument("--impls", type=_choices(IMPLS), default=list(IMPLS))
+    parser.add_argument("--workloads", type=_choices(WORKLOADS), default=list(WORKLOADS))
+    parser.add_argument("--repeats", type=int, help="timed runs per measurement (median)")
+    parser.add_argument("--seed", type=int, default=20240607)
+    parser.add_argument("--http-n", type=int, help="rows preloaded for the HTTP benchmark")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP benchmark")
+    parser.add_argument(
+        "--out", type=Path, help="JSON results (default: results/latest.json, quick.json)"
+    )
+    parser.add_argument(
+        "--docs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rewrite docs/benchmarks.md and its charts (default: on for full runs only)",
+    )
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if args.sizes is None:
+        args.sizes = [1000] if args.quick else [1000, 10000, 100000]
+    if args.out is None:
+        args.out = BENCH_DIR / "results" / ("quick.json" if args.quick else "latest.json")
+    if args.docs is None:
+        args.docs = not args.quick
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import report
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # SIGTERM unwinds like Ctrl-C, so schemas, databases and processes are cleaned up
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    runner = Runner(args)
+    try:
+        runner.prepare()
+        suites = runner.run_suites()
+        http = None if args.no_http else runner.run_http()
+    finally:
+        runner.close()
+    results = {
+        "schema": 1,
+        "meta": runner.meta(started, time.perf_counter() - t0),
+        "suites": suites,
+        "http": http,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    md_path = args.out.with_suffix(".md")
+    charts = ROOT / "docs" / "benchmarks" if args.docs else args.out.parent / "charts"
+    report.write_all(
+        results,
+        md_path=md_path,
+        charts_dir=charts,
+        docs_path=ROOT / "docs" / "benchmarks.md" if args.docs else None,
+    )
+    log(f"results: {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    log(f"table:   {md_path.relative_to(ROOT) if md_path.is_relative_to(ROOT) else md_path}")
+    log(f"done in {(time.perf_counter() - t0) / 60:.1f} min")
+    if runner.fatal:
+        log("FAILED: " + "; ".join(runner.fatal))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""One benchmark process for SpecStar or the raw drivers (``run.py`` starts one per suite).
+
+``python -m benchmarks.worker suite CONFIG.json OUT.json`` loads N rows into one implementation
+on one backend, measures the workloads and writes the result; ``... serve CONFIG.json`` loads
+the rows into the HTTP app of the implementation and serves it with uvicorn (one worker) until
+it is terminated. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import raw, rss
+from .services import analyze_schema
+from .workloads import Settings, make_rows, run_suite, stderr_progress, write_json
+
+
+def _driver(config: dict[str, Any]) -> Any:
+    workdir = Path(config["workdir"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    backend = config["backend"]
+    if config["impl"] == "ours":
+        from .ours import OursDriver
+
+        return OursDriver(backend, workdir, config.get("pg_dsn", ""), config.get("pg_schema", ""))
+    if config["impl"] == "raw":
+        return raw.driver(backend, workdir, config.get("pg_dsn", ""), config.get("pg_schema", ""))
+    raise ValueError(f"unknown implementation {config['impl']!r}")
+
+
+def suite(config: dict[str, Any], out: Path) -> None:
+    driver = _driver(config)
+    after_load = None
+    if config["backend"] == "postgres":
+
+        def after_load() -> None:
+            analyze_schema(config["pg_dsn"], config["pg_schema"])
+
+    try:
+        result = run_suite(
+            driver,
+            n=int(config["n"]),
+            seed=int(config["seed"]),
+            settings=Settings.from_dict(config["settings"]),
+            workloads=config["workloads"],
+            progress=stderr_progress,
+            label=config["label"],
+            rss=rss.memory,
+            after_load=after_load,
+        )
+    finally:
+        driver.close()
+    write_json(out, result)
+
+
+def serve(config: dict[str, Any]) -> None:
+    import uvicorn
+
+    workdir = Path(config["workdir"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows = make_rows(int(config["n"]), int(config["seed"]))
+    app: Any
+    if config["impl"] == "ours":
+        from specstar.sql import SQLiteStorageFactory
+
+        from .ours import User, http_app
+
+        app = http_app(SQLiteStorageFactory(workdir))
+        create = app.state.manager.create
+        ids = [create(User(**row)).resource_id for row in rows]
+    elif config["impl"] == "raw":
+        db = raw.RawSQLite(workdir / "raw.db")
+        ids, _ = db.load(rows)
+        app = raw.http_app(db)
+    else:
+        raise ValueError(f"unknown implementation {config['impl']!r}")
+    write_json(config["http_ids_path"], ids)
+    uvicorn.run(
+        app, host="127.0.0.1", port=int(config["port"]), log_level="warning", access_log=False
+    )
+
+
+def main(argv: list[str]) -> int:
+    command, config_path, *rest = argv
+    config = json.loads(Path(config_path).read_text())
+    if command == "suite":
+        suite(config, Path(rest[0]))
+    elif command == "serve":
+        serve(config)
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
