@@ -26,10 +26,10 @@ from .indexes import IndexSpec
 from .ports import (
     BlobInfo,
     BlobStore,
+    CachingStorageFactory,
     Capabilities,
     CommitResult,
     Storage,
-    StorageFactory,
     StoredRevision,
     Write,
 )
@@ -321,20 +321,15 @@ class MemoryBlobStore(BlobStore):
             return self._blobs.pop(file_id, None) is not None
 
 
-class MemoryStorageFactory(StorageFactory):
+class MemoryStorageFactory(CachingStorageFactory[MemoryStorage]):
     """Builds :class:`MemoryStorage` per resource name (same name → same storage)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._stores: dict[str, MemoryStorage] = {}
+        super().__init__()
         self._blobs = MemoryBlobStore()
 
-    def build(self, resource_name: str) -> MemoryStorage:
-        with self._lock:
-            store = self._stores.get(resource_name)
-            if store is None:
-                store = self._stores[resource_name] = MemoryStorage()
-            return store
+    def create(self, resource_name: str) -> MemoryStorage:
+        return MemoryStorage()
 
     def blob_store(self) -> MemoryBlobStore:
         return self._blobs

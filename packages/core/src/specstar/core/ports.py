@@ -23,9 +23,10 @@ Invariants every :class:`Storage` holds (DESIGN.md):
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -36,6 +37,7 @@ from .types import Page, ResourceMeta, RevisionInfo, RevisionStatus
 __all__ = [
     "BlobInfo",
     "BlobStore",
+    "CachingStorageFactory",
     "Capabilities",
     "CommitResult",
     "NewRevision",
@@ -253,3 +255,28 @@ class StorageFactory(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release everything the factory opened."""
+
+
+S = TypeVar("S", bound=Storage)
+
+
+class CachingStorageFactory(StorageFactory, Generic[S]):
+    """A factory that creates each resource name's storage once and then hands out that one.
+
+    Subclasses implement :meth:`create`; :meth:`build` is thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._stores_lock = threading.Lock()
+        self._stores: dict[str, S] = {}
+
+    @abc.abstractmethod
+    def create(self, resource_name: str) -> S:
+        """Make the storage of a resource name (called once per name)."""
+
+    def build(self, resource_name: str) -> S:
+        with self._stores_lock:
+            store = self._stores.get(resource_name)
+            if store is None:
+                store = self._stores[resource_name] = self.create(resource_name)
+            return store

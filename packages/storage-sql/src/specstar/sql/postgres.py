@@ -10,7 +10,6 @@ unique indexes (``WHERE NOT is_deleted``) as the final word when transactions ra
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from specstar.core.errors import QueryError, StorageError
 from specstar.core.indexes import Kind
-from specstar.core.ports import StorageFactory
+from specstar.core.ports import CachingStorageFactory
 
 from ._backend import Backend, Tx, Violation
 from ._compile import Dialect, RegexHook, Sql, Target, known
@@ -341,7 +340,7 @@ class PostgresStorage(SQLStorage):
     """Meta records and revisions of one resource type in the factory's PostgreSQL schema."""
 
 
-class PostgresStorageFactory(StorageFactory):
+class PostgresStorageFactory(CachingStorageFactory[PostgresStorage]):
     """Storage in one PostgreSQL schema, shared by any number of processes and hosts.
 
     Tables, indexes and the schema itself are created at start-up, idempotently and safely
@@ -365,6 +364,7 @@ class PostgresStorageFactory(StorageFactory):
         timeout: float = 30.0,
         regex_distinct_limit: int = 100_000,
     ) -> None:
+        super().__init__()
         ident(schema)
         self.schema = schema
         self._backend = PostgresBackend(
@@ -375,15 +375,9 @@ class PostgresStorageFactory(StorageFactory):
             regex_limit=regex_distinct_limit,
         )
         self._blobs = PostgresBlobStore(self._backend.pool, f"{ident(schema)}.specstar_blobs")
-        self._lock = threading.Lock()
-        self._stores: dict[str, PostgresStorage] = {}
 
-    def build(self, resource_name: str) -> PostgresStorage:
-        with self._lock:
-            store = self._stores.get(resource_name)
-            if store is None:
-                store = self._stores[resource_name] = PostgresStorage(self._backend, resource_name)
-            return store
+    def create(self, resource_name: str) -> PostgresStorage:
+        return PostgresStorage(self._backend, resource_name)
 
     def blob_store(self) -> PostgresBlobStore:
         return self._blobs

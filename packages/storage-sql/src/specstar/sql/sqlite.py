@@ -25,7 +25,7 @@ import msgspec
 
 from specstar.core.errors import StorageError
 from specstar.core.indexes import Kind
-from specstar.core.ports import StorageFactory
+from specstar.core.ports import CachingStorageFactory
 
 from ._backend import Backend, Tx, Violation
 from ._compile import Dialect, RegexHook, Sql, Target
@@ -363,7 +363,7 @@ class SQLiteStorage(SQLStorage):
     """Meta records and revisions of one resource type in the factory's SQLite database."""
 
 
-class SQLiteStorageFactory(StorageFactory):
+class SQLiteStorageFactory(CachingStorageFactory[SQLiteStorage]):
     """Storage in one folder: ``specstar.db`` (SQLite, WAL) and ``blobs/`` (content-addressed
     files).
 
@@ -387,6 +387,7 @@ class SQLiteStorageFactory(StorageFactory):
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         timeout: float = 30.0,
     ) -> None:
+        super().__init__()
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
         self.path = Path(path)
@@ -395,15 +396,9 @@ class SQLiteStorageFactory(StorageFactory):
             self.path / "specstar.db", timeout=timeout, synchronous=synchronous
         )
         self._blobs = FileBlobStore(self.path / "blobs")
-        self._lock = threading.Lock()
-        self._stores: dict[str, SQLiteStorage] = {}
 
-    def build(self, resource_name: str) -> SQLiteStorage:
-        with self._lock:
-            store = self._stores.get(resource_name)
-            if store is None:
-                store = self._stores[resource_name] = SQLiteStorage(self._backend, resource_name)
-            return store
+    def create(self, resource_name: str) -> SQLiteStorage:
+        return SQLiteStorage(self._backend, resource_name)
 
     def blob_store(self) -> FileBlobStore:
         return self._blobs
