@@ -15,7 +15,6 @@ import msgspec
 
 from ._memory_index import IndexSet
 from .errors import (
-    AlreadyExistsError,
     ConflictError,
     NotFoundError,
     PreconditionFailedError,
@@ -109,23 +108,10 @@ class MemoryStorage(Storage):
     # -- writes -------------------------------------------------------------------------------
 
     def commit(self, write: Write) -> CommitResult:
-        if sum(x is not None for x in (write.append, write.rewrite, write.switch_to)) > 1:
-            raise ValueError("a write carries at most one of append, rewrite and switch_to")
         with self._lock:
             rid = write.resource_id
             old = self._metas.get(rid)
-            if write.expected_revision_id is None:
-                if old is not None:
-                    raise AlreadyExistsError(rid)
-                if write.append is None:
-                    raise ValueError("a create must append a revision")
-            else:
-                if old is None:
-                    raise NotFoundError(f"resource {rid!r} does not exist", resource_id=rid)
-                if old.current_revision_id != write.expected_revision_id:
-                    raise PreconditionFailedError(
-                        rid, write.expected_revision_id, old.current_revision_id
-                    )
+            write.check(old)
             revisions = self._revisions.get(rid, {})
             changes: dict[str, Any] = {}
             new_rev: StoredRevision | None = None

@@ -30,6 +30,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from .errors import AlreadyExistsError, NotFoundError, PreconditionFailedError
 from .indexes import IndexSpec
 from .query.ast import Query
 from .types import Page, ResourceMeta, RevisionInfo, RevisionStatus
@@ -128,6 +129,27 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
     indexed_data: dict[str, Any] | None = None
     schema_version: str | msgspec.UnsetType | None = msgspec.UNSET
     touch: bool = True
+
+    def check(self, current: ResourceMeta | None) -> None:
+        """Raise what an adapter must raise before applying this write to ``current`` (the
+        resource's meta as read inside the atomic step, ``None`` when it does not exist):
+        a malformed write, :class:`~specstar.core.errors.AlreadyExistsError`,
+        :class:`~specstar.core.errors.NotFoundError` or
+        :class:`~specstar.core.errors.PreconditionFailedError`."""
+        if sum(x is not None for x in (self.append, self.rewrite, self.switch_to)) > 1:
+            raise ValueError("a write carries at most one of append, rewrite and switch_to")
+        rid = self.resource_id
+        if self.expected_revision_id is None:
+            if current is not None:
+                raise AlreadyExistsError(rid)
+            if self.append is None:
+                raise ValueError("a create must append a revision")
+        elif current is None:
+            raise NotFoundError(f"resource {rid!r} does not exist", resource_id=rid)
+        elif current.current_revision_id != self.expected_revision_id:
+            raise PreconditionFailedError(
+                rid, self.expected_revision_id, current.current_revision_id
+            )
 
 
 class CommitResult(msgspec.Struct, frozen=True):

@@ -233,18 +233,7 @@ class SQLStorage(Storage):
             index_columns = self._rows.index_values(self._ready(), write.indexed_data)
             indexed = self._rows.normalize(write.indexed_data)
         old = self._load_meta(tx, rid, lock=True)
-        if write.expected_revision_id is None:
-            if old is not None:
-                raise AlreadyExistsError(rid)
-            if write.append is None:
-                raise ValueError("a create must append a revision")
-        else:
-            if old is None:
-                raise NotFoundError(f"resource {rid!r} does not exist", resource_id=rid)
-            if old.current_revision_id != write.expected_revision_id:
-                raise PreconditionFailedError(
-                    rid, write.expected_revision_id, old.current_revision_id
-                )
+        write.check(old)
         now = to_utc(write.time)
         changes: dict[str, Any] = {}
         new_info: RevisionInfo | None = None
