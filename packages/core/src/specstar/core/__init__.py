@@ -6,6 +6,7 @@ the in-memory adapters.
 """
 
 from .annotations import DisplayName, Unique
+from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
 from .codec import Encoding
 from .errors import (
     AlreadyExistsError,
@@ -71,6 +72,13 @@ from .query import (
     parse_condition,
     parse_sorts,
 )
+from .redaction import (
+    HiddenUniqueConstraintError,
+    RedactedReferenceError,
+    is_visible,
+    redact_conflict,
+)
+from .referrers import Referrer, Relationship, find_referrers, relationships
 from .refs import OnDelete, Ref, ReferenceRestrictedError, RefRevision, RefType, Registry
 from .schema import MigrationError, MigrationPathError, RevisionNotMigratedError, Schema
 from .types import (
@@ -95,6 +103,8 @@ __all__ = [
     "AllowAll",
     "AlreadyExistsError",
     "And",
+    "BatchFailure",
+    "BatchOutcome",
     "BlobInfo",
     "BlobStore",
     "Capabilities",
@@ -112,6 +122,7 @@ __all__ = [
     "FieldError",
     "FieldLevelChecker",
     "GoneError",
+    "HiddenUniqueConstraintError",
     "IConstraintChecker",
     "IValidator",
     "IndexSpec",
@@ -140,11 +151,14 @@ __all__ = [
     "Query",
     "QueryError",
     "RBACChecker",
+    "RedactedReferenceError",
     "Ref",
     "RefRevision",
     "RefType",
     "ReferenceRestrictedError",
+    "Referrer",
     "Registry",
+    "Relationship",
     "Resource",
     "ResourceManager",
     "ResourceMeta",
@@ -167,11 +181,18 @@ __all__ = [
     "UnsetType",
     "ValidationError",
     "__version__",
+    "batch_delete",
+    "batch_filter",
+    "batch_restore",
     "combine_handlers",
+    "find_referrers",
     "format_condition",
     "format_sorts",
+    "is_visible",
     "parse_condition",
     "parse_sorts",
+    "redact_conflict",
+    "relationships",
 ]
 
 from ._version import __version__

@@ -33,9 +33,10 @@ from typing import Any, Literal
 import msgspec
 
 from fastapi import FastAPI
-from specstar.core import DisplayName, OnDelete, RefType, ResourceMeta, RevisionInfo, RevisionStatus
+from specstar.core import DisplayName, ResourceMeta, RevisionInfo, RevisionStatus
 from specstar.core.models import find_annotated_fields
 from specstar.core.query import Expr, Sort
+from specstar.core.referrers import Referrer, Relationship
 from specstar.core.refs import collect_refs
 
 from .problems import PROBLEM_MEDIA_TYPE, Problem
@@ -130,42 +131,6 @@ class BatchResult(msgspec.Struct, kw_only=True):
     matched: int
     succeeded: list[str]
     failed: list[BatchFailure]
-
-
-class Referrer(msgspec.Struct, kw_only=True):
-    """A resource whose reference field names the resource asked about.
-
-    Attributes:
-        resource: the referring model's resource name.
-        field: the reference field (dotted path) in that model.
-        resource_id: the referring resource.
-    """
-
-    resource: str
-    field: str
-    resource_id: str
-
-
-class Relationship(msgspec.Struct, kw_only=True):
-    """One ``Ref`` field: an edge of the graph of references between models.
-
-    Attributes:
-        source: the referring model's resource name.
-        field: the reference field (dotted path) in that model.
-        target: the resource name referred to.
-        on_delete: what deleting a target does to its referrers.
-        ref_type: whether the field holds resource ids or (pinned) revision ids.
-        is_list: the field holds a list of ids.
-        nullable: the field accepts ``null``.
-    """
-
-    source: str
-    field: str
-    target: str
-    on_delete: OnDelete
-    ref_type: RefType
-    is_list: bool
-    nullable: bool
 
 
 class MigrationProgress(msgspec.Struct, kw_only=True, omit_defaults=True):

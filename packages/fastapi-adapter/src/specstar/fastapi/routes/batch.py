@@ -1,25 +1,15 @@
 """``POST /m/batch/delete`` and ``POST /m/batch/restore``: soft delete or restore by query."""
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from fastapi import APIRouter
-from specstar.core import (
-    And,
-    FieldError,
-    Query,
-    ResourceManager,
-    ResourceMeta,
-    SpecStarError,
-    ValidationError,
-    parse_condition,
-)
+from specstar.core import BatchOutcome, ResourceManager, batch_delete, batch_restore
+from specstar.core import batch_filter as core_batch_filter
 from specstar.core.models import decode_data
-from specstar.core.pipeline import Unrestricted
 from specstar.core.query import Expr
 
 from .._http import read_json
@@ -28,11 +18,12 @@ from ..openapi import BatchFailure, BatchRequest, BatchResult, json_content, pro
 from ..problems import status_for
 from ..responses import json_response
 from ._base import BaseRouteTemplate, ModelRoutes, self_doc
-from ._redact import redact_conflict
 
 __all__ = ["BatchRouteTemplate", "batch_filter"]
 
 log = logging.getLogger("specstar.fastapi")
+
+_BATCHES = {"delete": batch_delete, "restore": batch_restore}
 
 
 def batch_filter(request: BatchRequest) -> Expr | None:
@@ -42,72 +33,33 @@ def batch_filter(request: BatchRequest) -> Expr | None:
         QueryError: ``qb`` does not parse (400).
         ValidationError: no filter and no ``confirm_all`` (422).
     """
-    parts: list[Expr] = []
-    if request.qb is not None and request.qb.strip():
-        parts.append(parse_condition(request.qb))
-    if isinstance(request.conditions, list):
-        if request.conditions:
-            parts.append(And(tuple(request.conditions)))
-    elif request.conditions is not None:
-        parts.append(request.conditions)
-    if not parts:
-        if not request.confirm_all:
-            raise ValidationError(
-                "a batch without qb or conditions applies to every resource: "
-                "send confirm_all: true to do that",
-                [FieldError("/confirm_all", "required when there is no filter")],
-            )
-        return None
-    return parts[0] if len(parts) == 1 else And(tuple(parts))
+    return core_batch_filter(
+        qb=request.qb, conditions=request.conditions, confirm_all=request.confirm_all
+    )
 
 
-def _run_batch(
-    manager: ResourceManager[Any],
-    action: str,
-    op: Callable[..., ResourceMeta],
-    where: Expr | None,
-    *,
-    deleted: bool,
-    user: Any,
-    now: Any,
-) -> BatchResult:
-    """Match, then change one by one (blocking).
-
-    The user must be allowed ``action`` at all (else 403 before anything is read); the rows
-    matched are those of the filter that lie in both the user's ``search`` scope and their
-    ``action`` scope, so a batch never touches, counts or names a row the user could not
-    change by itself.
-    """
-    u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
-    scope = manager.authorize(action, user=u)
-    if not isinstance(scope, Unrestricted):
-        where = scope if where is None else And((scope, where))
-    query = Query(where=where, is_deleted=deleted, limit=manager.max_limit)
-    ids: list[str] = []
-    while True:  # collect first: the changes move rows out of the filter
-        page = manager.search_page(query, user=u)
-        ids.extend(meta.resource_id for meta in page.items)
-        if not page.has_more:
-            break
-        query = query.replace(cursor=page.next_cursor)
-    succeeded: list[str] = []
+def _render(manager: ResourceManager[Any], outcome: BatchOutcome) -> BatchResult:
+    """The HTTP body of a batch: each failure with the status its single-resource route
+    would have answered (a server error is logged, and its detail withheld)."""
     failed: list[BatchFailure] = []
-    for rid in ids:
-        try:
-            op(rid, user=u, now=n)
-        except SpecStarError as raised:
-            exc = redact_conflict(manager, raised, u)
-            status = status_for(exc)
-            detail = exc.message
-            if status >= 500:
-                log.error("batch %s of %s %r failed", action, manager.name, rid, exc_info=exc)
-                detail = "could not be changed; the error was logged"
-            failed.append(
-                BatchFailure(resource_id=rid, status=status, code=exc.code, detail=detail)
+    for failure in outcome.failed:
+        status = status_for(failure.error)
+        detail = failure.message
+        if status >= 500:
+            log.error(
+                "batch %s of %s %r failed",
+                outcome.action,
+                manager.name,
+                failure.resource_id,
+                exc_info=failure.error,
             )
-        else:
-            succeeded.append(rid)
-    return BatchResult(matched=len(ids), succeeded=succeeded, failed=failed)
+            detail = "could not be changed; the error was logged"
+        failed.append(
+            BatchFailure(
+                resource_id=failure.resource_id, status=status, code=failure.code, detail=detail
+            )
+        )
+    return BatchResult(matched=outcome.matched, succeeded=list(outcome.succeeded), failed=failed)
 
 
 class BatchRouteTemplate(BaseRouteTemplate):
@@ -125,21 +77,25 @@ class BatchRouteTemplate(BaseRouteTemplate):
         self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
     ) -> None:
         m = self.model_routes(model_name, resource_manager, router)
-        self._add(m, "delete", m.manager.delete, deleted=False)
-        self._add(m, "restore", m.manager.restore, deleted=True)
+        self._add(m, "delete", deleted=False)
+        self._add(m, "restore", deleted=True)
 
-    def _add(
-        self, m: ModelRoutes, verb: str, op: Callable[..., ResourceMeta], *, deleted: bool
-    ) -> None:
+    def _add(self, m: ModelRoutes, verb: str, *, deleted: bool) -> None:
         manager = m.manager
+        run = _BATCHES[verb]
 
         async def batch(request: Request, user: Any = m.user, now: Any = m.now) -> Response:
             body = decode_data(BatchRequest, await read_json(request))
             where = batch_filter(body)
-            result = await m.call(
-                _run_batch, manager, verb, op, where, deleted=deleted, user=user, now=now
+            outcome = await m.call(
+                run,
+                manager,
+                where,
+                confirm_all=body.confirm_all,
+                user=DependencyProvider.user_of(user),
+                now=DependencyProvider.now_of(now),
             )
-            return json_response(result)
+            return json_response(_render(manager, outcome))
 
         which = "live" if not deleted else "soft-deleted"
         m.add(

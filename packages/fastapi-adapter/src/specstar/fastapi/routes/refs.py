@@ -3,106 +3,22 @@
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from msgspec import UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
 
 from fastapi import APIRouter, Depends
 from fastapi import Query as QueryParam
-from specstar.core import (
-    Condition,
-    Field,
-    Op,
-    PermissionDeniedError,
-    Query,
-    ResourceManager,
-    Sort,
-)
-from specstar.core.refs import RefField
+from specstar.core import ResourceManager
+from specstar.core.referrers import find_referrers, relationships
 
 from ..dependencies import DependencyProvider
-from ..openapi import Referrer, Relationship, json_content, problem_responses, ref
+from ..openapi import json_content, problem_responses, ref
 from ..params import MAX_OFFSET
 from ..responses import MsgspecResponse, SpecStarRoute, json_response
 from ._base import BaseRouteTemplate, ResourceIdPath, self_doc
 from .read import next_url
 
 __all__ = ["ReferrersRouteTemplate", "RelationshipsRouteTemplate", "find_referrers"]
-
-_BY_ID = (Sort(Field("resource_id", meta=True)),)
-
-
-def _where(source_ref: RefField, resource_id: str) -> Condition:
-    op = Op.contains if source_ref.is_list else Op.eq
-    return Condition(Field(source_ref.path), op, resource_id)
-
-
-def find_referrers(
-    manager: ResourceManager[Any],
-    resource_id: str,
-    *,
-    user: str | UnsetType,
-    include_deleted: bool = False,
-    offset: int = 0,
-    limit: int = 50,
-) -> tuple[list[Referrer], int]:
-    """One page of the resources referring to ``resource_id`` that ``user`` may see (blocking).
-
-    The target is read first, as ``user`` (the ``get`` permission of its model: 403 when
-    denied, 404 when it lies outside the user's scope). Each referring model is then counted
-    and searched as ``user``, so its checker and access scope apply: rows the user may not
-    see are neither listed nor counted, and a model the user may not search at all
-    contributes nothing. Referrers are ordered by model, field, then id.
-
-    Returns:
-        The page and the number of visible referrers in all.
-    """
-    manager.get(resource_id, include_deleted=include_deleted, user=user)
-    registry = manager.registry
-    sources = registry.refs_to(manager.name) if registry is not None else []
-    deleted = None if include_deleted else False
-    items: list[Referrer] = []
-    total = 0
-    for source, source_ref in sources:
-        base = Query(where=_where(source_ref, resource_id), is_deleted=deleted)
-        try:
-            count = source.count(base, user=user)
-        except PermissionDeniedError:
-            continue  # no row of that model is visible to the user
-        before, total = total, total + count
-        skip = max(0, offset - before)
-        while len(items) < limit and skip < count:
-            size = min(limit - len(items), source.max_limit)
-            query = base.replace(sorts=_BY_ID, offset=skip, limit=size)
-            try:
-                page = source.search_page(query, user=user)
-            except PermissionDeniedError:
-                break
-            items.extend(
-                Referrer(resource=source.name, field=source_ref.path, resource_id=m.resource_id)
-                for m in page.items
-            )
-            if not page.items:
-                break
-            skip += len(page.items)
-    return items, total
-
-
-def relationships(managers: Mapping[str, ResourceManager[Any]]) -> list[Relationship]:
-    """Every ``Ref`` field of the registered models, in registration and field order."""
-    return [
-        Relationship(
-            source=name,
-            field=r.path,
-            target=r.target,
-            on_delete=r.on_delete,
-            ref_type=r.ref_type,
-            is_list=r.is_list,
-            nullable=r.nullable,
-        )
-        for name, manager in managers.items()
-        for r in manager.refs
-    ]
 
 
 class ReferrersRouteTemplate(BaseRouteTemplate):
