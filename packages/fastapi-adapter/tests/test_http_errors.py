@@ -507,6 +507,35 @@ def test_storage_errors_are_opaque_500s(caplog: pytest.LogCaptureFixture) -> Non
     assert "disk on fire" in caplog.text
 
 
+def test_batch_rows_failing_with_server_errors_are_opaque(caplog: pytest.LogCaptureFixture) -> None:
+    def explode(event: Event) -> None:
+        if event.phase is EventPhase.before and event.context.action == "delete":
+            raise StorageError("disk on fire at /var/db")
+
+    crud = SpecStar(event_handlers=[explode])
+
+    class Thing(msgspec.Struct):
+        name: str
+
+    crud.add_model(Thing)
+    app = FastAPI()
+    crud.apply(app)
+    with TestClient(app) as c, caplog.at_level(logging.ERROR):
+        rid = c.post("/thing", json={"name": "x"}).json()["resource_id"]
+        r = c.post("/thing/batch/delete", json={"confirm_all": True})
+    assert r.status_code == 200
+    assert r.json()["failed"] == [
+        {
+            "resource_id": rid,
+            "status": 500,
+            "code": "storage_error",
+            "detail": "could not be changed; the error was logged",
+        }
+    ]
+    assert "disk" not in r.text
+    assert "disk on fire" in caplog.text
+
+
 def test_app_level_handlers_cover_other_routes() -> None:
     app = FastAPI()
     install_problem_handlers(app)
