@@ -52,26 +52,33 @@ class RevisionTable:
         """``REV_SELECT`` with every column qualified by ``alias``."""
         return ", ".join(f"{alias}.{c.strip()}" for c in REV_SELECT.split(","))
 
-    def stored(self, row: Sequence[Any]) -> StoredRevision:
-        """A ``REV_SELECT`` row as a stored revision (fetching an external payload)."""
+    def stored(self, row: Sequence[Any]) -> StoredRevision | None:
+        """A ``REV_SELECT`` row as a stored revision (fetching an external payload); ``None``
+        when its payload is gone — deleted by a prune or purge that committed after the row
+        was read (the caller re-reads)."""
         info = self._rows.revision(row)
         return self.resolve([(info, row[10], row[11])])[0]
 
-    def resolve(self, rows: Sequence[tuple[RevisionInfo, Any, str | None]]) -> list[StoredRevision]:
+    def resolve(
+        self, rows: Sequence[tuple[RevisionInfo, Any, str | None]]
+    ) -> list[StoredRevision | None]:
         """``(info, data column, payload key)`` triples as stored revisions; the external
-        payloads among them are fetched in one ``get_many``."""
+        payloads among them are fetched in one ``get_many`` (``None`` where one is gone)."""
         external = [(info.resource_id, key) for info, _, key in rows if key is not None]
         fetched = iter(self.payloads.get_many(external) if external and self.payloads else [])
-        out = []
+        out: list[StoredRevision | None] = []
         for info, data, key in rows:
             if key is None:
                 out.append(StoredRevision(info, self._backend.decode_blob(data)))
                 continue
-            payload = next(fetched, None) if self.payloads is not None else None
-            if payload is None:
-                raise StorageError(f"the payload of revision {info.revision_id!r} is missing")
-            out.append(StoredRevision(info, payload))
+            payload = next(fetched, None)
+            out.append(None if payload is None else StoredRevision(info, payload))
         return out
+
+    def confirm_gone(self, tx: Tx, resource_id: str, revision_id: str) -> None:
+        """After a payload was missing: raise unless the revision row is gone too."""
+        if self.info(tx, resource_id, revision_id) is not None:
+            raise StorageError(f"the payload of revision {revision_id!r} is missing")
 
     def get(self, tx: Tx, resource_id: str, revision_id: str) -> StoredRevision | None:
         seq = revision_seq(resource_id, revision_id)
@@ -81,7 +88,12 @@ class RevisionTable:
             f"SELECT {REV_SELECT} FROM {self.table} WHERE resource_id = ? AND seq = ?",
             (resource_id, seq),
         )
-        return None if row is None else self.stored(row)
+        if row is None:
+            return None
+        stored = self.stored(row)
+        if stored is None:
+            self.confirm_gone(tx, resource_id, revision_id)
+        return stored
 
     def get_many(self, tx: Tx, refs: Sequence[tuple[str, str]]) -> list[StoredRevision | None]:
         """The revisions of ``refs`` in order, one statement per :data:`_BATCH` pairs."""
@@ -103,7 +115,11 @@ class RevisionTable:
         out: list[StoredRevision | None] = []
         for rid, rev_id in refs:
             seq = revision_seq(rid, rev_id) if storable_id(rid) else None
-            out.append(None if seq is None else stored.get((rid, seq)))
+            key = None if seq is None else (rid, seq)
+            rev = None if key is None else stored.get(key)
+            if rev is None and key is not None and key in found:
+                self.confirm_gone(tx, rid, rev_id)
+            out.append(rev)
         return out
 
     def info(self, tx: Tx, resource_id: str, revision_id: str) -> RevisionInfo | None:

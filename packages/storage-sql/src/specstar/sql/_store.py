@@ -120,24 +120,30 @@ class SQLStorage(Storage):
         return None if row is None else self._rows.meta(row)
 
     def get_current(self, resource_id: str) -> tuple[ResourceMeta, StoredRevision] | None:
-        """The meta and its current revision in one ``SELECT`` (a join on the revision key)."""
+        """The meta and its current revision in one ``SELECT`` (a join on the revision key);
+        with a payload store, plus one payload read."""
         if not storable_id(resource_id):
             return None
-        with self._backend.read() as tx:
-            row = tx.one(
-                f"SELECT {_meta_select('m')}, {self._revs.select('r')} "
-                f"FROM {self.meta_table} m LEFT JOIN {self.revision_table} r "
-                "ON r.resource_id = m.resource_id "
-                "AND r.seq = CAST(substr(m.current_revision_id, ?) AS BIGINT) "
-                "WHERE m.resource_id = ?",
-                (len(resource_id) + 2, resource_id),
-            )
-        if row is None:
-            return None
-        meta = self._rows.meta(row[:_META_WIDTH])
-        if row[_META_WIDTH] is None:
-            raise StorageError(f"{resource_id!r}: the current revision is missing")
-        return meta, self._revs.stored(row[_META_WIDTH:])
+        for _ in range(_ATTEMPTS):
+            with self._backend.read() as tx:
+                row = tx.one(
+                    f"SELECT {_meta_select('m')}, {self._revs.select('r')} "
+                    f"FROM {self.meta_table} m LEFT JOIN {self.revision_table} r "
+                    "ON r.resource_id = m.resource_id "
+                    "AND r.seq = CAST(substr(m.current_revision_id, ?) AS BIGINT) "
+                    "WHERE m.resource_id = ?",
+                    (len(resource_id) + 2, resource_id),
+                )
+            if row is None:
+                return None
+            meta = self._rows.meta(row[:_META_WIDTH])
+            if row[_META_WIDTH] is None:
+                raise StorageError(f"{resource_id!r}: the current revision is missing")
+            stored = self._revs.stored(row[_META_WIDTH:])
+            if stored is not None:
+                return meta, stored
+            # the payload went with a prune or purge committed after the row was read
+        raise StorageError(f"{resource_id!r}: the current revision's payload is missing")
 
     def get_revision(self, resource_id: str, revision_id: str) -> StoredRevision | None:
         with self._backend.read() as tx:
