@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,19 +23,19 @@ from specstar.testing import ITEM_INDEXES, Item
 
 
 @pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every statement either SQL backend executes while the test runs."""
     log: list[str] = []
     for cls in (sqlite._SQLiteTx, postgres._PgTx):
         original = cls._execute
 
         def execute(self: Any, sql: str, params: Any, _original: Any = original) -> Any:
-            if sql.split()[0] not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            if sql.split(maxsplit=1)[0] not in ("BEGIN", "COMMIT", "ROLLBACK"):
                 log.append(sql)
             return _original(self, sql, params)
 
         monkeypatch.setattr(cls, "_execute", execute)
-    yield log
+    return log
 
 
 def _count(log: list[str], call: Callable[[], Any]) -> int:

@@ -52,7 +52,7 @@ class RevisionTable:
         """``REV_SELECT`` with every column qualified by ``alias``."""
         return ", ".join(f"{alias}.{c.strip()}" for c in REV_SELECT.split(","))
 
-    def stored(self, row: Sequence[Any]) -> StoredRevision | None:
+    def stored(self, row: tuple[Any, ...]) -> StoredRevision | None:
         """A ``REV_SELECT`` row as a stored revision (fetching an external payload); ``None``
         when its payload is gone — deleted by a prune or purge that committed after the row
         was read (the caller re-reads)."""

@@ -109,9 +109,9 @@ class ReadTests(SuiteBase):
             reading.set()
         writer.join()
         assert all(pointer == revision for pointer, revision in seen)
-        meta, rev = store.get_current(rid) or (None, None)
-        assert meta is not None
-        assert rev is not None
+        last = store.get_current(rid)
+        assert last is not None
+        meta, rev = last
         assert rev.info.revision_id == f"{rid}:40" == meta.current_revision_id
         items.storage.purge(rid, meta.current_revision_id)
         assert items.storage.get_current(rid) is None
