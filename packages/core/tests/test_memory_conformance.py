@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from specstar.core import MemoryBlobStore, MemoryStorageFactory
-from specstar.testing import BlobStoreSuite, ProcessSuite, StorageSuite
+from specstar.core import MemoryBlobStore, MemoryPayloadStoreFactory, MemoryStorageFactory
+from specstar.testing import BlobStoreSuite, PayloadStoreSuite, ProcessSuite, StorageSuite
 
 
 class TestMemoryStorage(StorageSuite):
@@ -26,3 +26,9 @@ class TestMemoryBlobStore(BlobStoreSuite):
     @pytest.fixture
     def blob_store(self) -> MemoryBlobStore:
         return MemoryBlobStore()
+
+
+class TestMemoryPayloadStore(PayloadStoreSuite):
+    @pytest.fixture
+    def payload_store_factory(self) -> MemoryPayloadStoreFactory:
+        return MemoryPayloadStoreFactory()

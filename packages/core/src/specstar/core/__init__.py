@@ -29,7 +29,14 @@ from .errors import (
 from .events import EventHandlers, combine_handlers
 from .indexes import IndexedField, IndexSpec
 from .manager import ResourceManager, ResourceOps
-from .memory import MemoryBlobStore, MemoryStorage, MemoryStorageFactory
+from .memory import (
+    MemoryBlobStore,
+    MemoryPayloadStore,
+    MemoryPayloadStoreFactory,
+    MemoryStorage,
+    MemoryStorageFactory,
+)
+from .payloads import PayloadStore, PayloadStoreFactory
 from .permissions import (
     ACLChecker,
     ACLEntry,
@@ -129,6 +136,8 @@ __all__ = [
     "IndexedField",
     "Membership",
     "MemoryBlobStore",
+    "MemoryPayloadStore",
+    "MemoryPayloadStoreFactory",
     "MemoryStorage",
     "MemoryStorageFactory",
     "MigrationError",
@@ -144,6 +153,8 @@ __all__ = [
     "Page",
     "PatchError",
     "PatchTestFailedError",
+    "PayloadStore",
+    "PayloadStoreFactory",
     "PermissionChecker",
     "PermissionDeniedError",
     "PermissionRule",

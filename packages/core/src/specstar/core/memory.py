@@ -1,4 +1,4 @@
-"""In-memory adapters: the reference implementation of the storage ports.
+"""In-memory adapters: the reference implementation of the storage and payload ports.
 
 Thread-safe (one re-entrant lock per resource type serialises commits, so compare-and-swap,
 revision id allocation and unique claims are atomic). Nothing survives the process.
@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from ._memory_index import IndexSet
-from .errors import (
-    ConflictError,
-    NotFoundError,
-    PreconditionFailedError,
-    RevisionNotDraftError,
-    UniqueConstraintError,
-)
+from .errors import ConflictError, NotFoundError, UniqueConstraintError
 from .indexes import IndexSpec
+from .payloads import PayloadEntry, PayloadStore, PayloadStoreFactory, check_payload_key
 from .ports import (
     BlobInfo,
     BlobStore,
@@ -31,11 +27,19 @@ from .ports import (
     Storage,
     StoredRevision,
     Write,
+    check_prune,
+    check_purge,
 )
 from .query.ast import Query
 from .types import Page, ResourceMeta, RevisionInfo
 
-__all__ = ["MemoryBlobStore", "MemoryStorage", "MemoryStorageFactory"]
+__all__ = [
+    "MemoryBlobStore",
+    "MemoryPayloadStore",
+    "MemoryPayloadStoreFactory",
+    "MemoryStorage",
+    "MemoryStorageFactory",
+]
 
 
 class MemoryStorage(Storage):
@@ -89,6 +93,17 @@ class MemoryStorage(Storage):
         with self._lock:
             return self._revisions.get(resource_id, {}).get(revision_id)
 
+    def get_current(self, resource_id: str) -> tuple[ResourceMeta, StoredRevision] | None:
+        with self._lock:
+            meta = self._metas.get(resource_id)
+            if meta is None:
+                return None
+            return meta, self._revisions[resource_id][meta.current_revision_id]
+
+    def get_revisions(self, refs: Sequence[tuple[str, str]]) -> list[StoredRevision | None]:
+        with self._lock:
+            return [self._revisions.get(rid, {}).get(rev_id) for rid, rev_id in refs]
+
     def list_revisions(
         self, resource_id: str, *, offset: int = 0, limit: int | None = None
     ) -> list[RevisionInfo]:
@@ -96,6 +111,14 @@ class MemoryStorage(Storage):
             revs = list(self._revisions.get(resource_id, {}).values())
         end = None if limit is None else offset + limit
         return [r.info for r in revs[offset:end]]
+
+    def list_revision_ids(
+        self, resource_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[str]:
+        with self._lock:
+            ids = list(self._revisions.get(resource_id, {}))
+        end = None if limit is None else offset + limit
+        return ids[offset:end]
 
     def search(self, query: Query) -> Page[ResourceMeta]:
         with self._lock:
@@ -111,87 +134,19 @@ class MemoryStorage(Storage):
         with self._lock:
             rid = write.resource_id
             old = self._metas.get(rid)
-            write.check(old)
-            revisions = self._revisions.get(rid, {})
-            changes: dict[str, Any] = {}
-            new_rev: StoredRevision | None = None
-            if write.append is not None:
-                seq = (old.revision_seq if old else 0) + 1
-                rev_id = f"{rid}:{seq}"
-                info = RevisionInfo(
-                    resource_id=rid,
-                    revision_id=rev_id,
-                    parent_revision_id=write.expected_revision_id,
-                    schema_version=write.append.schema_version,
-                    data_hash=write.append.data_hash,
-                    status=write.append.status,
-                    created_time=write.time,
-                    created_by=write.user,
-                    updated_time=write.time,
-                    updated_by=write.user,
-                )
-                new_rev = StoredRevision(info, write.append.data)
-                changes.update(
-                    current_revision_id=rev_id,
-                    revision_seq=seq,
-                    total_revision_count=(old.total_revision_count if old else 0) + 1,
-                    schema_version=write.append.schema_version,
-                )
-            if write.rewrite is not None:
-                assert old is not None
-                current = revisions[old.current_revision_id]
-                if current.info.status != "draft":
-                    raise RevisionNotDraftError(rid, current.info.revision_id)
-                info = msgspec.structs.replace(
-                    current.info,
-                    data_hash=write.rewrite.data_hash,
-                    schema_version=write.rewrite.schema_version,
-                    status=write.rewrite.status,
-                    updated_time=write.time,
-                    updated_by=write.user,
-                )
-                new_rev = StoredRevision(info, write.rewrite.data)
-                changes["schema_version"] = write.rewrite.schema_version
-            if write.switch_to is not None:
-                target = revisions.get(write.switch_to)
-                if target is None:
-                    raise NotFoundError(
-                        f"revision {write.switch_to!r} of {rid!r} does not exist",
-                        resource_id=rid,
-                        revision_id=write.switch_to,
-                    )
-                changes["current_revision_id"] = write.switch_to
-                changes["schema_version"] = target.info.schema_version
-            if write.is_deleted is not None:
-                changes["is_deleted"] = write.is_deleted
-            if write.indexed_data is not None:
-                changes["indexed_data"] = dict(write.indexed_data)
-            if write.schema_version is not msgspec.UNSET:
-                changes["schema_version"] = write.schema_version
-            if write.touch:
-                changes.update(updated_time=write.time, updated_by=write.user)
-
-            if old is None:
-                meta = ResourceMeta(
-                    resource_id=rid,
-                    created_time=write.time,
-                    created_by=write.user,
-                    updated_time=write.time,
-                    updated_by=write.user,
-                    current_revision_id=changes.pop("current_revision_id"),
-                    schema_version=changes.pop("schema_version"),
-                    total_revision_count=changes.pop("total_revision_count"),
-                    revision_seq=changes.pop("revision_seq"),
-                )
-                meta = msgspec.structs.replace(meta, **changes)
-            else:
-                meta = msgspec.structs.replace(old, **changes)
-
-            self._claim_unique(old, meta)
-            if new_rev is not None:
-                self._revisions.setdefault(rid, {})[new_rev.info.revision_id] = new_rev
-            self._store_meta(old, meta)
-            return CommitResult(meta, new_rev.info if new_rev is not None else None)
+            wanted = write.revision_to_read
+            target = None
+            if wanted is not None and old is not None:
+                found = self._revisions.get(rid, {}).get(wanted)
+                target = None if found is None else found.info
+            applied = write.apply(old, target)
+            self._claim_unique(old, applied.meta)
+            if applied.revision is not None:
+                assert applied.data is not None
+                stored = StoredRevision(applied.revision, applied.data)
+                self._revisions.setdefault(rid, {})[applied.revision.revision_id] = stored
+            self._store_meta(old, applied.meta)
+            return applied.result()
 
     def _store_meta(self, old: ResourceMeta | None, new: ResourceMeta | None) -> None:
         """Replace a meta record (``None`` removes it), keeping the indexes in step."""
@@ -235,15 +190,7 @@ class MemoryStorage(Storage):
 
     def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:
         with self._lock:
-            old = self._metas.get(resource_id)
-            if old is None:
-                raise NotFoundError(
-                    f"resource {resource_id!r} does not exist", resource_id=resource_id
-                )
-            if old.current_revision_id != expected_revision_id:
-                raise PreconditionFailedError(
-                    resource_id, expected_revision_id, old.current_revision_id
-                )
+            old = check_purge(self._metas.get(resource_id), resource_id, expected_revision_id)
             self._release_unique(old)
             self._store_meta(old, None)
             self._revisions.pop(resource_id, None)
@@ -251,15 +198,7 @@ class MemoryStorage(Storage):
 
     def prune(self, resource_id: str, revision_ids: Sequence[str]) -> int:
         with self._lock:
-            meta = self._metas.get(resource_id)
-            if meta is None:
-                raise NotFoundError(
-                    f"resource {resource_id!r} does not exist", resource_id=resource_id
-                )
-            if meta.current_revision_id in revision_ids:
-                raise ConflictError(
-                    f"revision {meta.current_revision_id!r} is current and cannot be pruned"
-                )
+            meta = check_prune(self._metas.get(resource_id), resource_id, revision_ids)
             revisions = self._revisions[resource_id]
             removed = 0
             for rev_id in set(revision_ids):
@@ -305,6 +244,54 @@ class MemoryBlobStore(BlobStore):
     def delete(self, file_id: str) -> bool:
         with self._lock:
             return self._blobs.pop(file_id, None) is not None
+
+
+class MemoryPayloadStore(PayloadStore):
+    """Payloads in a dictionary: the reference implementation of the port."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._objects: dict[tuple[str, str], tuple[bytes, datetime]] = {}
+
+    def put(self, resource_id: str, key: str, data: bytes) -> None:
+        check_payload_key(key)
+        with self._lock:
+            existing = self._objects.get((resource_id, key))
+            if existing is not None:
+                if existing[0] != data:
+                    raise ConflictError(f"payload {key!r} of {resource_id!r} already exists")
+                return
+            self._objects[(resource_id, key)] = (bytes(data), datetime.now(UTC))
+
+    def get(self, resource_id: str, key: str) -> bytes | None:
+        found = self._objects.get((resource_id, key))
+        return None if found is None else found[0]
+
+    def delete(self, resource_id: str, key: str) -> bool:
+        with self._lock:
+            return self._objects.pop((resource_id, key), None) is not None
+
+    def list(self, resource_id: str | None = None) -> Iterator[PayloadEntry]:
+        with self._lock:
+            items = list(self._objects.items())
+        for (rid, key), (data, stored) in items:
+            if resource_id is None or rid == resource_id:
+                yield PayloadEntry(resource_id=rid, key=key, size=len(data), stored_time=stored)
+
+
+class MemoryPayloadStoreFactory(PayloadStoreFactory):
+    """One :class:`MemoryPayloadStore` per resource name."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stores: dict[str, MemoryPayloadStore] = {}
+
+    def build(self, resource_name: str) -> MemoryPayloadStore:
+        with self._lock:
+            store = self._stores.get(resource_name)
+            if store is None:
+                store = self._stores[resource_name] = MemoryPayloadStore()
+            return store
 
 
 class MemoryStorageFactory(CachingStorageFactory[MemoryStorage]):

@@ -25,17 +25,26 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import msgspec
 
-from .errors import AlreadyExistsError, NotFoundError, PreconditionFailedError
+from .commits import (
+    AppliedWrite,
+    CommitResult,
+    NewRevision,
+    RevisionRewrite,
+    Write,
+    check_prune,
+    check_purge,
+)
+from .errors import StorageError
 from .indexes import IndexSpec
 from .query.ast import Query
-from .types import Page, ResourceMeta, RevisionInfo, RevisionStatus
+from .types import Page, ResourceMeta, RevisionInfo
 
 __all__ = [
+    "AppliedWrite",
     "BlobInfo",
     "BlobStore",
     "CachingStorageFactory",
@@ -47,7 +56,12 @@ __all__ = [
     "StorageFactory",
     "StoredRevision",
     "Write",
+    "check_prune",
+    "check_purge",
 ]
+
+#: How often :meth:`Storage.get_current` re-reads when the pointer moves under it.
+_READ_ATTEMPTS = 5
 
 
 class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,94 +83,6 @@ class StoredRevision(msgspec.Struct, frozen=True):
 
     info: RevisionInfo
     data: bytes
-
-
-class NewRevision(msgspec.Struct, frozen=True, kw_only=True):
-    """A revision to append. The store allocates ``revision_id`` and sets the parent to the
-    revision that was current (``Write.expected_revision_id``)."""
-
-    data: bytes
-    data_hash: str
-    schema_version: str | None
-    status: RevisionStatus
-
-
-class RevisionRewrite(msgspec.Struct, frozen=True, kw_only=True):
-    """An in-place rewrite of the *current* revision, allowed only while it is a draft."""
-
-    data: bytes
-    data_hash: str
-    schema_version: str | None
-    status: RevisionStatus
-
-
-class Write(msgspec.Struct, frozen=True, kw_only=True):
-    """One atomic change of one resource.
-
-    Exactly what is set happens, all or nothing (at most one of ``append``, ``rewrite`` and
-    ``switch_to``):
-
-    * ``expected_revision_id is None`` creates the resource; it must not exist at all (soft
-      deleted resources exist) — otherwise :class:`~specstar.core.errors.AlreadyExistsError`.
-      A create must carry ``append``.
-    * otherwise the resource must exist (:class:`~specstar.core.errors.NotFoundError`) and its
-      current revision must equal ``expected_revision_id``
-      (:class:`~specstar.core.errors.PreconditionFailedError` with the actual id).
-    * ``append``: store a new revision (``created_*``/``updated_*`` = ``time``/``user``) and make
-      it current.
-    * ``rewrite``: replace data/hash/status/schema of the current revision, which must be a draft
-      (:class:`~specstar.core.errors.RevisionNotDraftError`); ``updated_*`` of the revision move.
-    * ``switch_to``: make this existing revision current (NotFoundError when it does not exist).
-    * ``is_deleted``: set the soft-delete flag.
-    * ``indexed_data``: replace ``meta.indexed_data`` (``None`` keeps it).
-    * ``schema_version``: replace ``meta.schema_version`` (``UNSET`` keeps it).
-    * ``touch``: move ``meta.updated_time/updated_by`` to ``time``/``user`` (false for
-      maintenance writes such as reindexing).
-
-    After applying, unique fields of the resulting meta are checked against all other
-    non-deleted resources (:class:`~specstar.core.errors.UniqueConstraintError` naming the field,
-    the value and the conflicting resource); on any error nothing is stored.
-    """
-
-    resource_id: str
-    expected_revision_id: str | None
-    time: datetime
-    user: str
-    append: NewRevision | None = None
-    rewrite: RevisionRewrite | None = None
-    switch_to: str | None = None
-    is_deleted: bool | None = None
-    indexed_data: dict[str, Any] | None = None
-    schema_version: str | msgspec.UnsetType | None = msgspec.UNSET
-    touch: bool = True
-
-    def check(self, current: ResourceMeta | None) -> None:
-        """Raise what an adapter must raise before applying this write to ``current`` (the
-        resource's meta as read inside the atomic step, ``None`` when it does not exist):
-        a malformed write, :class:`~specstar.core.errors.AlreadyExistsError`,
-        :class:`~specstar.core.errors.NotFoundError` or
-        :class:`~specstar.core.errors.PreconditionFailedError`."""
-        if sum(x is not None for x in (self.append, self.rewrite, self.switch_to)) > 1:
-            raise ValueError("a write carries at most one of append, rewrite and switch_to")
-        rid = self.resource_id
-        if self.expected_revision_id is None:
-            if current is not None:
-                raise AlreadyExistsError(rid)
-            if self.append is None:
-                raise ValueError("a create must append a revision")
-        elif current is None:
-            raise NotFoundError(f"resource {rid!r} does not exist", resource_id=rid)
-        elif current.current_revision_id != self.expected_revision_id:
-            raise PreconditionFailedError(
-                rid, self.expected_revision_id, current.current_revision_id
-            )
-
-
-class CommitResult(msgspec.Struct, frozen=True):
-    """The meta after the write, and the revision written or rewritten (if any)."""
-
-    meta: ResourceMeta
-    revision: RevisionInfo | None = None
 
 
 class Storage(abc.ABC):
@@ -195,6 +121,40 @@ class Storage(abc.ABC):
         rev = self.get_revision(resource_id, revision_id)
         return None if rev is None else rev.info
 
+    def get_current(self, resource_id: str) -> tuple[ResourceMeta, StoredRevision] | None:
+        """The meta record (deleted or not) and its current revision, read together.
+
+        ``None`` when the resource does not exist. The pair is consistent: the revision is the
+        one the returned meta names. This default composes :meth:`get_meta` and
+        :meth:`get_revision` (retrying when a write moves the pointer and a prune removes the
+        revision in between); adapters should read both in one round trip (a join on SQL).
+        """
+        for _ in range(_READ_ATTEMPTS):
+            meta = self.get_meta(resource_id)
+            if meta is None:
+                return None
+            rev = self.get_revision(resource_id, meta.current_revision_id)
+            if rev is not None:
+                return meta, rev
+        raise StorageError(f"{resource_id!r}: the current revision is missing")
+
+    def get_revisions(self, refs: Sequence[tuple[str, str]]) -> list[StoredRevision | None]:
+        """Several revisions at once: for each ``(resource_id, revision_id)`` of ``refs``, in
+        order, the stored revision or ``None``. Duplicates are allowed.
+
+        This default calls :meth:`get_revision` per pair; adapters should read the batch in
+        one round trip (one statement on SQL), since a list page reads one revision per row.
+        """
+        return [self.get_revision(rid, rev_id) for rid, rev_id in refs]
+
+    def list_revision_ids(
+        self, resource_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[str]:
+        """The revision ids of a resource in allocation order (oldest first), like
+        :meth:`list_revisions` but without building the infos; empty when the resource does
+        not exist (an existing resource always has its current revision)."""
+        return [i.revision_id for i in self.list_revisions(resource_id, offset=offset, limit=limit)]
+
     @abc.abstractmethod
     def list_revisions(
         self, resource_id: str, *, offset: int = 0, limit: int | None = None
@@ -203,20 +163,29 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def commit(self, write: Write) -> CommitResult:
-        """Apply one :class:`Write` atomically (see its docstring for the exact semantics)."""
+        """Apply one :class:`Write` atomically (see its docstring for the exact semantics).
+
+        An adapter does only this inside its atomic step: read the meta (and the info of
+        :attr:`Write.revision_to_read`), call :meth:`Write.apply`, persist the result with a
+        compare-and-swap on the revision read, and enforce ``Unique`` atomically. Revision
+        data kept outside the atomic step (a :class:`~specstar.core.payloads.PayloadStore`)
+        is written before it, so the pointer never names missing data.
+        """
 
     @abc.abstractmethod
     def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:
         """Permanently remove the resource, all its revisions and its unique claims.
 
-        Compare-and-swap like :meth:`commit`. Returns the last meta.
+        Compare-and-swap like :meth:`commit` (the checks are :func:`check_purge`). Returns the
+        last meta.
         """
 
     @abc.abstractmethod
     def prune(self, resource_id: str, revision_ids: Sequence[str]) -> int:
         """Remove non-current revisions; returns how many were removed.
 
-        Refuses (``ConflictError``) to remove the current revision; unknown ids are ignored.
+        Refuses (``ConflictError``) to remove the current revision; unknown ids are ignored
+        (the checks are :func:`check_prune`).
         ``meta.total_revision_count`` drops accordingly; ``revision_seq`` never does.
         """
 

@@ -9,14 +9,22 @@ database) and keep every storage invariant across threads and processes::
     factory = SQLiteStorageFactory("data")
     books = ResourceManager(Book, storage_factory=factory, indexed_fields=["year"])
 
-Use :class:`PostgresStorageFactory` when several hosts share the data.
+Use :class:`PostgresStorageFactory` when several hosts share the data; it needs the
+``postgres`` extra (``pip install "specstar-storage-sql[postgres]"``), imported only when used,
+so a SQLite user installs no PostgreSQL driver.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ._store import SQLStorage
 from ._version import __version__
 from .blobs import FileBlobStore, PostgresBlobStore
-from .postgres import PostgresStorage, PostgresStorageFactory
 from .sqlite import SQLiteStorage, SQLiteStorageFactory
+
+if TYPE_CHECKING:
+    from .postgres import PostgresStorage, PostgresStorageFactory
 
 __all__ = [
     "FileBlobStore",
@@ -28,3 +36,12 @@ __all__ = [
     "SQLiteStorageFactory",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the PostgreSQL classes on first use (their driver is an optional extra)."""
+    if name in ("PostgresStorage", "PostgresStorageFactory"):
+        from . import postgres
+
+        return getattr(postgres, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -49,7 +49,8 @@ class Backend(abc.ABC):
     dialect: Dialect
     #: ``'"schema".'`` on PostgreSQL, empty on SQLite.
     prefix: str
-    #: Appended to the meta read of a write transaction to lock the row (``FOR UPDATE``).
+    #: Appended to the meta read (table alias ``m``) of a write transaction to lock the row
+    #: (``FOR UPDATE OF m``).
     lock_clause: str
     #: ``LIMIT`` value meaning "no limit".
     no_limit: Any

@@ -6,45 +6,64 @@ column ``p_<n>``) and ``<base>_rev`` (one row per revision, keyed by ``(resource
 The ``specstar_fields`` registry records, per resource type, which column holds which
 ``(path, kind, is_list)`` and whether its values are known for every row (backfilled).
 
-Every write is one transaction: lock or read the meta row, check the expected revision,
-allocate ``seq = revision_seq + 1``, insert or rewrite the revision, write the meta row, and
-check unique values — a unique index over non-deleted rows is the last line of defence when two
-transactions race.
+Every write is one transaction that only reads and persists; what it means is
+:meth:`~specstar.core.commits.Write.apply`, shared with every other adapter:
+
+* a create inserts the revision and the meta row, nothing else: the primary keys refuse an
+  existing resource;
+* any other write reads the meta row (locked, joined with the one revision the write needs),
+  applies the write, inserts or rewrites the revision and updates the meta row on the condition
+  that it still names the revision read (compare-and-swap).
+
+``Unique`` values are enforced by partial unique indexes over non-deleted rows; only when one
+refuses a write is the holder looked up (after the rollback), so the error names it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
 
+from specstar.core.commits import AppliedWrite
 from specstar.core.errors import (
     AlreadyExistsError,
     ConflictError,
-    NotFoundError,
     PreconditionFailedError,
-    RevisionNotDraftError,
     StorageError,
     UniqueConstraintError,
 )
 from specstar.core.indexes import IndexSpec
-from specstar.core.ports import Capabilities, CommitResult, Storage, StoredRevision, Write
+from specstar.core.payloads import PayloadEntry, PayloadStore, new_payload_key
+from specstar.core.ports import (
+    Capabilities,
+    CommitResult,
+    Storage,
+    StoredRevision,
+    Write,
+    check_prune,
+    check_purge,
+)
 from specstar.core.query.ast import And, Condition, Expr, Not, Op, Or, Query
 from specstar.core.query.cursor import encode_cursor
 from specstar.core.query.resolve import DEFAULT_LIMIT
-from specstar.core.types import Page, ResourceMeta, RevisionInfo, RevisionStatus
+from specstar.core.types import Page, ResourceMeta, RevisionInfo
 
-from ._backend import Backend, Tx, Violation, iter_chunks
+from ._backend import Backend, Tx, Violation
 from ._compile import Compiler, Sql
-from ._layout import IndexColumn, ident, revision_seq, table_base, text_problem, to_utc
+from ._layout import IndexColumn, ident, revision_seq, table_base, to_utc
 from ._registry import Registry, path_of
+from ._revisions import RevisionTable, storable_id
 from ._rows import META_SELECT, REV_INFO_SELECT, Rows, check_texts
 
 __all__ = ["SQLStorage"]
 
 T = TypeVar("T")
 _ATTEMPTS = 3
+#: Default age beyond which an unnamed payload counts as an orphan.
+_GRACE = timedelta(hours=1)
 
 
 class SQLStorage(Storage):
@@ -55,7 +74,9 @@ class SQLStorage(Storage):
 
     capabilities = Capabilities(durable=True, multi_process=True)
 
-    def __init__(self, backend: Backend, resource_name: str) -> None:
+    def __init__(
+        self, backend: Backend, resource_name: str, payloads: PayloadStore | None = None
+    ) -> None:
         self.resource_name = resource_name
         self._backend = backend
         self._base = table_base(resource_name)
@@ -63,7 +84,13 @@ class SQLStorage(Storage):
         self.revision_table = f"{backend.prefix}{ident(self._base + '_rev')}"
         self._registry = Registry(backend, resource_name, self._base)
         self._rows = Rows(backend)
+        self._revs = RevisionTable(backend, self.revision_table, self._rows, payloads)
         self._columns: dict[str, IndexColumn] | None = None
+
+    @property
+    def payload_store(self) -> PayloadStore | None:
+        """Where revision data lives when not in the revision rows (``None``: in the rows)."""
+        return self._revs.payloads
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -83,68 +110,83 @@ class SQLStorage(Storage):
     # -- reads --------------------------------------------------------------------------------
 
     def get_meta(self, resource_id: str) -> ResourceMeta | None:
-        if not _storable_id(resource_id):
-            return None
-        with self._backend.read() as tx:
-            return self._load_meta(tx, resource_id, lock=False)
-
-    def _load_meta(self, tx: Tx, resource_id: str, *, lock: bool) -> ResourceMeta | None:
-        row = tx.one(
-            f"SELECT {META_SELECT} FROM {self.meta_table} WHERE resource_id = ?"
-            + (self._backend.lock_clause if lock else ""),
-            (resource_id,),
-        )
-        return None if row is None else self._rows.meta(row)
-
-    def get_revision(self, resource_id: str, revision_id: str) -> StoredRevision | None:
-        seq = revision_seq(resource_id, revision_id)
-        if seq is None or not _storable_id(resource_id):
+        if not storable_id(resource_id):
             return None
         with self._backend.read() as tx:
             row = tx.one(
-                f"SELECT {REV_INFO_SELECT}, data FROM {self.revision_table} "
-                "WHERE resource_id = ? AND seq = ?",
-                (resource_id, seq),
+                f"SELECT {META_SELECT} FROM {self.meta_table} WHERE resource_id = ?",
+                (resource_id,),
             )
-        if row is None:
+        return None if row is None else self._rows.meta(row)
+
+    def get_current(self, resource_id: str) -> tuple[ResourceMeta, StoredRevision] | None:
+        """The meta and its current revision in one ``SELECT`` (a join on the revision key);
+        with a payload store, plus one payload read."""
+        if not storable_id(resource_id):
             return None
-        return StoredRevision(self._rows.revision(row), self._backend.decode_blob(row[-1]))
+        for _ in range(_ATTEMPTS):
+            with self._backend.read() as tx:
+                row = tx.one(
+                    f"SELECT {_meta_select('m')}, {self._revs.select('r')} "
+                    f"FROM {self.meta_table} m LEFT JOIN {self.revision_table} r "
+                    "ON r.resource_id = m.resource_id "
+                    "AND r.seq = CAST(substr(m.current_revision_id, ?) AS BIGINT) "
+                    "WHERE m.resource_id = ?",
+                    (len(resource_id) + 2, resource_id),
+                )
+            if row is None:
+                return None
+            meta = self._rows.meta(row[:_META_WIDTH])
+            if row[_META_WIDTH] is None:
+                raise StorageError(f"{resource_id!r}: the current revision is missing")
+            stored = self._revs.stored(row[_META_WIDTH:])
+            if stored is not None:
+                return meta, stored
+            # the payload went with a prune or purge committed after the row was read
+        raise StorageError(f"{resource_id!r}: the current revision's payload is missing")
+
+    def get_revision(self, resource_id: str, revision_id: str) -> StoredRevision | None:
+        with self._backend.read() as tx:
+            return self._revs.get(tx, resource_id, revision_id)
+
+    def get_revisions(self, refs: Sequence[tuple[str, str]]) -> list[StoredRevision | None]:
+        """The revisions of ``refs`` in one ``SELECT`` (per 400 pairs)."""
+        if not refs:
+            return []
+        with self._backend.read() as tx:
+            return self._revs.get_many(tx, refs)
 
     def get_revision_info(self, resource_id: str, revision_id: str) -> RevisionInfo | None:
-        seq = revision_seq(resource_id, revision_id)
-        if seq is None or not _storable_id(resource_id):
-            return None
         with self._backend.read() as tx:
-            return self._load_info(tx, resource_id, seq)
-
-    def _load_info(self, tx: Tx, resource_id: str, seq: int) -> RevisionInfo | None:
-        row = tx.one(
-            f"SELECT {REV_INFO_SELECT} FROM {self.revision_table} "
-            "WHERE resource_id = ? AND seq = ?",
-            (resource_id, seq),
-        )
-        return None if row is None else self._rows.revision(row)
+            return self._revs.info(tx, resource_id, revision_id)
 
     def list_revisions(
         self, resource_id: str, *, offset: int = 0, limit: int | None = None
     ) -> list[RevisionInfo]:
-        if not _storable_id(resource_id):
+        rows = self._list(REV_INFO_SELECT, resource_id, offset, limit)
+        return [self._rows.revision(r) for r in rows]
+
+    def list_revision_ids(
+        self, resource_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[str]:
+        """Revision ids from the ``seq`` column alone (no other column is read or decoded)."""
+        return [f"{resource_id}:{r[0]}" for r in self._list("seq", resource_id, offset, limit)]
+
+    def _list(
+        self, columns: str, resource_id: str, offset: int, limit: int | None
+    ) -> list[tuple[Any, ...]]:
+        if not storable_id(resource_id):
             return []
-        sql = (
-            f"SELECT {REV_INFO_SELECT} FROM {self.revision_table} "
-            "WHERE resource_id = ? ORDER BY seq"
-        )
+        sql = f"SELECT {columns} FROM {self.revision_table} WHERE resource_id = ? ORDER BY seq"
         with self._backend.read() as tx:
             if offset < 0 or (limit is not None and limit < 0):  # Python slice semantics
                 rows = tx.all(sql, (resource_id,))
                 end = None if limit is None else offset + limit
-                rows = rows[offset:end]
-            else:
-                rows = tx.all(
-                    sql + " LIMIT ? OFFSET ?",
-                    (resource_id, self._backend.no_limit if limit is None else limit, offset),
-                )
-        return [self._rows.revision(r) for r in rows]
+                return rows[offset:end]
+            return tx.all(
+                sql + " LIMIT ? OFFSET ?",
+                (resource_id, self._backend.no_limit if limit is None else limit, offset),
+            )
 
     # -- search -------------------------------------------------------------------------------
 
@@ -197,179 +239,137 @@ class SQLStorage(Storage):
     # -- writes -------------------------------------------------------------------------------
 
     def commit(self, write: Write) -> CommitResult:
-        return self._write(lambda tx: self._apply(tx, write), write)
+        """Apply one write in one transaction (see the module docstring for its statements).
 
-    def commit_many(self, writes: Sequence[Write]) -> list[CommitResult]:
-        """Apply several writes in one transaction: all of them, or none when one fails.
-
-        Each write has the semantics of :meth:`commit` and sees the writes before it. Useful
-        for bulk loads (one transaction instead of one per resource).
+        With a payload store the new data is put there first, under a fresh key; when the
+        transaction is refused the payload is deleted again (when its outcome is unknown — a
+        lost connection — it stays, at worst an orphan).
         """
-        return self._write(lambda tx: [self._apply(tx, w) for w in writes], None)
+        columns = self._ready()
+        check_texts(write)
+        changes: dict[str, Any] = {"time": to_utc(write.time)}
+        index_columns: dict[str, Any] | None = None
+        if write.indexed_data is not None:
+            index_columns = self._rows.index_values(columns, write.indexed_data)
+            changes["indexed_data"] = self._rows.normalize(write.indexed_data)
+        write = msgspec.structs.replace(write, **changes)
+        part = write.append or write.rewrite
+        key = None
+        if part is not None and self._revs.payloads is not None:
+            key = new_payload_key(part.data)
+            self._revs.put_payload(write.resource_id, key, part.data)
+        try:
+            return self._write(write, lambda tx: self._apply(tx, write, index_columns, key))
+        except StorageError:
+            raise
+        except Exception:
+            if key is not None:
+                self._revs.drop_payloads([(write.resource_id, key)])
+            raise
 
-    def _write(self, body: Callable[[Tx], T], write: Write | None) -> T:
-        """Run ``body`` in a write transaction. When a unique index reports a race the
-        transaction is retried, so the unique check in ``body`` names the committed holder."""
+    def _write(self, write: Write | None, body: Callable[[Tx], T]) -> T:
+        """Run ``body`` in a write transaction. When a unique index refuses it, look up the
+        holder (after the rollback) to name it; when the holder is gone by then, try again."""
         self._ready()
+        column: str | None = None
         for _ in range(_ATTEMPTS):
             try:
                 with self._backend.write() as tx:
                     return body(tx)
+            except _Refused as refused:
+                column = refused.column
+                self._explain_refusal(write, refused)
             except Violation as exc:
-                last = exc
-        if last.column is None:
+                column = exc.column
+                if column is None:
+                    break
+        if column is None:
             if write is not None and write.expected_revision_id is None:
                 raise AlreadyExistsError(write.resource_id)
             raise ConflictError("a concurrent write created the same resource or revision")
-        path = path_of(self._ready(), last.column)
-        raise UniqueConstraintError(path, None, None)
+        raise UniqueConstraintError(path_of(self._ready(), column), None, None)
 
-    def _apply(self, tx: Tx, write: Write) -> CommitResult:
-        rid = write.resource_id
-        check_texts(write)
-        indexed: dict[str, Any] | None = None
-        index_columns: dict[str, Any] | None = None
-        if write.indexed_data is not None:
-            index_columns = self._rows.index_values(self._ready(), write.indexed_data)
-            indexed = self._rows.normalize(write.indexed_data)
-        old = self._load_meta(tx, rid, lock=True)
-        write.check(old)
-        now = to_utc(write.time)
-        changes: dict[str, Any] = {}
-        new_info: RevisionInfo | None = None
-        if write.append is not None:
-            seq = (old.revision_seq if old else 0) + 1
-            new_info = RevisionInfo(
-                resource_id=rid,
-                revision_id=f"{rid}:{seq}",
-                parent_revision_id=write.expected_revision_id,
-                schema_version=write.append.schema_version,
-                data_hash=write.append.data_hash,
-                status=write.append.status,
-                created_time=now,
-                created_by=write.user,
-                updated_time=now,
-                updated_by=write.user,
-            )
-            self._insert_revision(tx, seq, new_info, write.append.data)
-            changes.update(
-                current_revision_id=new_info.revision_id,
-                revision_seq=seq,
-                total_revision_count=(old.total_revision_count if old else 0) + 1,
-                schema_version=write.append.schema_version,
-            )
-        if write.rewrite is not None:
-            assert old is not None
-            seq_now = revision_seq(rid, old.current_revision_id)
-            current = None if seq_now is None else self._load_info(tx, rid, seq_now)
-            if seq_now is None or current is None:
-                raise StorageError(f"{rid!r}: the current revision is missing")
-            if current.status != RevisionStatus.draft:
-                raise RevisionNotDraftError(rid, current.revision_id)
-            new_info = msgspec.structs.replace(
-                current,
-                data_hash=write.rewrite.data_hash,
-                schema_version=write.rewrite.schema_version,
-                status=write.rewrite.status,
-                updated_time=now,
-                updated_by=write.user,
-            )
-            self._rewrite_revision(tx, seq_now, new_info, write.rewrite.data)
-            changes["schema_version"] = write.rewrite.schema_version
-        if write.switch_to is not None:
-            seq_to = revision_seq(rid, write.switch_to)
-            target = None if seq_to is None else self._load_info(tx, rid, seq_to)
-            if target is None:
-                raise NotFoundError(
-                    f"revision {write.switch_to!r} of {rid!r} does not exist",
-                    resource_id=rid,
-                    revision_id=write.switch_to,
-                )
-            changes["current_revision_id"] = write.switch_to
-            changes["schema_version"] = target.schema_version
-        if write.is_deleted is not None:
-            changes["is_deleted"] = write.is_deleted
-        if indexed is not None:
-            changes["indexed_data"] = indexed
-        if write.schema_version is not msgspec.UNSET:
-            changes["schema_version"] = write.schema_version
-        if write.touch:
-            changes.update(updated_time=now, updated_by=write.user)
-
-        if old is None:
-            meta = ResourceMeta(
-                resource_id=rid,
-                created_time=now,
-                created_by=write.user,
-                updated_time=now,
-                updated_by=write.user,
-                current_revision_id=changes.pop("current_revision_id"),
-                schema_version=changes.pop("schema_version"),
-                total_revision_count=changes.pop("total_revision_count"),
-                revision_seq=changes.pop("revision_seq"),
-            )
-            meta = msgspec.structs.replace(meta, **changes)
-        else:
-            meta = msgspec.structs.replace(old, **changes)
-        if old is None and index_columns is None:
-            index_columns = self._rows.index_values(self._ready(), meta.indexed_data)
-        self._check_unique(tx, meta)
-        self._store_meta(tx, meta, index_columns, old)
-        return CommitResult(meta, new_info)
-
-    def _insert_revision(self, tx: Tx, seq: int, info: RevisionInfo, data: bytes) -> None:
-        enc = self._backend.encode_time
-        tx.run(
-            f"INSERT INTO {self.revision_table} (resource_id, seq, parent_revision_id, "
-            "schema_version, data_hash, status, created_time, created_by, updated_time, "
-            "updated_by, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                info.resource_id,
-                seq,
-                info.parent_revision_id,
-                info.schema_version,
-                info.data_hash,
-                info.status.value,
-                enc(info.created_time),
-                info.created_by,
-                enc(info.updated_time),
-                info.updated_by,
-                data,
-            ),
-        )
-
-    def _rewrite_revision(self, tx: Tx, seq: int, info: RevisionInfo, data: bytes) -> None:
-        tx.run(
-            f"UPDATE {self.revision_table} SET schema_version = ?, data_hash = ?, status = ?, "
-            "updated_time = ?, updated_by = ?, data = ? WHERE resource_id = ? AND seq = ?",
-            (
-                info.schema_version,
-                info.data_hash,
-                info.status.value,
-                self._backend.encode_time(info.updated_time),
-                info.updated_by,
-                data,
-                info.resource_id,
-                seq,
-            ),
-        )
-
-    def _check_unique(self, tx: Tx, meta: ResourceMeta) -> None:
-        """Raise when a unique value of ``meta`` is held by another non-deleted resource."""
-        if meta.is_deleted:
-            return
+    def _explain_refusal(self, write: Write | None, refused: _Refused) -> None:
+        """Raise the error a refused write deserves, or return to retry it."""
+        meta = refused.meta
+        creating = write is not None and write.expected_revision_id is None
+        if creating and self.get_meta(meta.resource_id) is not None:
+            raise AlreadyExistsError(meta.resource_id)
+        if refused.column is None:
+            if creating:
+                return  # the resource was purged again meanwhile: retry the create
+            raise ConflictError("a concurrent write created the same resource or revision")
+        path = path_of(self._ready(), refused.column)
+        column = self._ready()[path]
+        value = meta.indexed_data.get(path)
         dialect = self._backend.dialect
-        for column in self._ready().values():
-            value = meta.indexed_data.get(column.field.path)
-            if not column.field.unique or value is None:
-                continue
+        with self._backend.read() as tx:
             row = tx.one(
                 f"SELECT resource_id FROM {self.meta_table} WHERE {ident(column.value)} = ? "
                 f"AND is_deleted = {dialect.false} AND resource_id <> ? LIMIT 1",
                 (dialect.encode(column.field.kind, value), meta.resource_id),
             )
-            if row is not None:
-                raise UniqueConstraintError(column.field.path, value, row[0])
+        if row is not None:
+            raise UniqueConstraintError(path, value, row[0])
+
+    def _locked(
+        self, tx: Tx, resource_id: str, revision_id: str | None = None
+    ) -> tuple[ResourceMeta | None, RevisionInfo | None]:
+        """The meta row, locked for the transaction, and (joined in the same statement) the
+        info of ``revision_id`` when given."""
+        if not storable_id(resource_id):
+            return None, None
+        seq = None if revision_id is None else revision_seq(resource_id, revision_id)
+        lock = self._backend.lock_clause
+        if seq is None:
+            row = tx.one(
+                f"SELECT {_meta_select('m')} FROM {self.meta_table} m "
+                f"WHERE m.resource_id = ?{lock}",
+                (resource_id,),
+            )
+            return (None if row is None else self._rows.meta(row)), None
+        rev_columns = ", ".join(f"r.{c.strip()}" for c in REV_INFO_SELECT.split(","))
+        row = tx.one(
+            f"SELECT {_meta_select('m')}, {rev_columns} FROM {self.meta_table} m "
+            f"LEFT JOIN {self.revision_table} r ON r.resource_id = m.resource_id AND r.seq = ? "
+            f"WHERE m.resource_id = ?{lock}",
+            (seq, resource_id),
+        )
+        if row is None:
+            return None, None
+        meta = self._rows.meta(row[:_META_WIDTH])
+        info = None if row[_META_WIDTH] is None else self._rows.revision(row[_META_WIDTH:])
+        return meta, info
+
+    def _apply(
+        self, tx: Tx, write: Write, index_columns: dict[str, Any] | None, key: str | None
+    ) -> CommitResult:
+        if write.expected_revision_id is None:  # a create: the primary keys refuse duplicates
+            old, target = None, None
+        else:
+            old, target = self._locked(tx, write.resource_id, write.revision_to_read)
+        applied = write.apply(old, target)
+        if old is None and index_columns is None:
+            index_columns = self._rows.index_values(self._ready(), applied.meta.indexed_data)
+        try:
+            self._persist(tx, applied, index_columns, old, key)
+        except Violation as exc:
+            raise _Refused(exc.column, applied.meta) from exc
+        return applied.result()
+
+    def _persist(
+        self,
+        tx: Tx,
+        applied: AppliedWrite,
+        index_columns: dict[str, Any] | None,
+        old: ResourceMeta | None,
+        key: str | None,
+    ) -> None:
+        if applied.revision is not None:
+            assert applied.data is not None
+            store = self._revs.insert if applied.appended else self._revs.rewrite
+            store(tx, applied.revision, applied.data, key)
+        self._store_meta(tx, applied.meta, index_columns, old)
 
     def _store_meta(
         self,
@@ -404,43 +404,26 @@ class SQLStorage(Storage):
             raise PreconditionFailedError(meta.resource_id, old.current_revision_id, None)
 
     def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:
+        keys: list[str] = []
+
         def body(tx: Tx) -> ResourceMeta:
-            old = self._load_meta(tx, resource_id, lock=True) if _storable_id(resource_id) else None
-            if old is None:
-                raise NotFoundError(
-                    f"resource {resource_id!r} does not exist", resource_id=resource_id
-                )
-            if old.current_revision_id != expected_revision_id:
-                raise PreconditionFailedError(
-                    resource_id, expected_revision_id, old.current_revision_id
-                )
-            tx.run(f"DELETE FROM {self.revision_table} WHERE resource_id = ?", (resource_id,))
+            old = check_purge(self._locked(tx, resource_id)[0], resource_id, expected_revision_id)
+            keys.extend(self._revs.delete(tx, resource_id, None)[1])
             tx.run(f"DELETE FROM {self.meta_table} WHERE resource_id = ?", (resource_id,))
             return old
 
-        return self._write(body, None)
+        last = self._write(None, body)
+        self._revs.drop_payloads((resource_id, k) for k in keys)
+        return last
 
     def prune(self, resource_id: str, revision_ids: Sequence[str]) -> int:
+        keys: list[str] = []
+
         def body(tx: Tx) -> int:
-            meta = (
-                self._load_meta(tx, resource_id, lock=True) if _storable_id(resource_id) else None
-            )
-            if meta is None:
-                raise NotFoundError(
-                    f"resource {resource_id!r} does not exist", resource_id=resource_id
-                )
-            if meta.current_revision_id in revision_ids:
-                raise ConflictError(
-                    f"revision {meta.current_revision_id!r} is current and cannot be pruned"
-                )
+            meta = check_prune(self._locked(tx, resource_id)[0], resource_id, revision_ids)
             seqs = sorted({s for r in revision_ids if (s := revision_seq(resource_id, r))})
-            removed = 0
-            for chunk in iter_chunks(seqs, 500):
-                marks = ", ".join("?" * len(chunk))
-                removed += tx.run(
-                    f"DELETE FROM {self.revision_table} WHERE resource_id = ? AND seq IN ({marks})",
-                    (resource_id, *chunk),
-                )
+            removed, dropped = self._revs.delete(tx, resource_id, seqs) if seqs else (0, [])
+            keys.extend(dropped)
             if removed:
                 tx.run(
                     f"UPDATE {self.meta_table} SET total_revision_count = ? WHERE resource_id = ?",
@@ -448,12 +431,47 @@ class SQLStorage(Storage):
                 )
             return removed
 
-        return self._write(body, None)
+        removed = self._write(None, body)
+        self._revs.drop_payloads((resource_id, k) for k in keys)
+        return removed
+
+    # -- payloads -----------------------------------------------------------------------------
+
+    def orphan_payloads(self, older_than: timedelta = _GRACE) -> list[PayloadEntry]:
+        """Payloads no revision names, stored more than ``older_than`` ago (younger ones may
+        belong to a write between its put and its commit). Empty without a payload store."""
+        store = self._revs.payloads
+        if store is None:
+            return []
+        limit = datetime.now(UTC) - older_than
+        candidates = [e for e in store.list() if e.stored_time < limit]
+        with self._backend.read() as tx:
+            named = self._revs.referenced(tx, [(e.resource_id, e.key) for e in candidates])
+        return [e for e in candidates if (e.resource_id, e.key) not in named]
+
+    def collect_orphan_payloads(self, older_than: timedelta = _GRACE) -> int:
+        """Delete :meth:`orphan_payloads`; returns how many were deleted."""
+        store = self._revs.payloads
+        orphans = self.orphan_payloads(older_than)
+        return sum(store.delete(e.resource_id, e.key) for e in orphans) if store else 0
 
 
-def _storable_id(resource_id: str) -> bool:
-    """Whether a stored row could have this id (no stored text holds NUL or surrogates)."""
-    return isinstance(resource_id, str) and text_problem(resource_id) is None
+class _Refused(Exception):
+    """A constraint refused the rows of an applied write (raised inside the transaction, so it
+    rolls back; the holder is looked up afterwards)."""
+
+    def __init__(self, column: str | None, meta: ResourceMeta) -> None:
+        super().__init__(column or "primary key")
+        self.column = column
+        self.meta = meta
+
+
+def _meta_select(alias: str) -> str:
+    """``META_SELECT`` with every column qualified by ``alias``."""
+    return ", ".join(f"{alias}.{c.strip()}" for c in META_SELECT.split(","))
+
+
+_META_WIDTH = len(META_SELECT.split(","))
 
 
 def _needs_snapshot(query: Query) -> bool:

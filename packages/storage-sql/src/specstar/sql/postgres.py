@@ -15,12 +15,21 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-import psycopg.errors
-from psycopg_pool import ConnectionPool, PoolTimeout
+try:
+    import psycopg
+    import psycopg.errors
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as exc:  # pragma: no cover - exercised by a test that hides the driver
+    raise ImportError(
+        "PostgreSQL storage needs the psycopg driver and pool: "
+        'pip install "specstar-storage-sql[postgres]"'
+        f" ({exc})",
+        name=exc.name,
+    ) from exc
 
 from specstar.core.errors import QueryError, StorageError
 from specstar.core.indexes import Kind
+from specstar.core.payloads import PayloadStoreFactory
 from specstar.core.ports import CachingStorageFactory
 
 from ._backend import Backend, Tx, Violation
@@ -123,7 +132,7 @@ class PostgresBackend(Backend):
     """One schema of one PostgreSQL database, reached through a connection pool."""
 
     dialect = PostgresDialect()
-    lock_clause = " FOR UPDATE"
+    lock_clause = " FOR UPDATE OF m"
     no_limit = None
 
     def __init__(
@@ -233,8 +242,16 @@ class PostgresBackend(Backend):
             f"schema_version {text}, data_hash text NOT NULL, status text NOT NULL, "
             "created_time timestamptz NOT NULL, created_by text NOT NULL, "
             "updated_time timestamptz NOT NULL, updated_by text NOT NULL, data bytea NOT NULL, "
+            f"payload_key {text}, "
             f"CONSTRAINT {ident(base + '_rev_pkey')} PRIMARY KEY (resource_id, seq))"
         )
+        has_key = tx.one(
+            "SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? AND column_name = 'payload_key'",
+            (self.schema, base + "_rev"),
+        )
+        if has_key is None:  # tables of 0.x releases; ALTER only when needed (it locks)
+            tx.run(f"ALTER TABLE {rev} ADD COLUMN IF NOT EXISTS payload_key {text}")
 
     def sync_columns(
         self, tx: Tx, base: str, columns: Sequence[IndexColumn], unique: frozenset[int]
@@ -353,6 +370,9 @@ class PostgresStorageFactory(CachingStorageFactory[PostgresStorage]):
         timeout: seconds to wait for a connection (at start-up and from the pool).
         regex_distinct_limit: most distinct values a ``regex`` condition may match in Python
             (see the storage docs); beyond it the query fails with ``QueryError``.
+        payloads: where revision data lives; ``None`` (default) keeps it in the revision rows.
+            With a payload store (S3, say) each revision's bytes are put there before the
+            transaction that commits the revision row naming them.
     """
 
     def __init__(
@@ -363,6 +383,7 @@ class PostgresStorageFactory(CachingStorageFactory[PostgresStorage]):
         pool_size: int = 10,
         timeout: float = 30.0,
         regex_distinct_limit: int = 100_000,
+        payloads: PayloadStoreFactory | None = None,
     ) -> None:
         super().__init__()
         ident(schema)
@@ -375,15 +396,19 @@ class PostgresStorageFactory(CachingStorageFactory[PostgresStorage]):
             regex_limit=regex_distinct_limit,
         )
         self._blobs = PostgresBlobStore(self._backend.pool, f"{ident(schema)}.specstar_blobs")
+        self._payloads = payloads
 
     def create(self, resource_name: str) -> PostgresStorage:
-        return PostgresStorage(self._backend, resource_name)
+        store = None if self._payloads is None else self._payloads.build(resource_name)
+        return PostgresStorage(self._backend, resource_name, store)
 
     def blob_store(self) -> PostgresBlobStore:
         return self._blobs
 
     def close(self) -> None:
         self._backend.close()
+        if self._payloads is not None:
+            self._payloads.close()
 
     def __repr__(self) -> str:
         return f"PostgresStorageFactory(schema={self.schema!r})"

@@ -25,6 +25,7 @@ import msgspec
 
 from specstar.core.errors import StorageError
 from specstar.core.indexes import Kind
+from specstar.core.payloads import PayloadStoreFactory
 from specstar.core.ports import CachingStorageFactory
 
 from ._backend import Backend, Tx, Violation
@@ -294,8 +295,10 @@ class SQLiteBackend(Backend):
             "schema_version TEXT, data_hash TEXT NOT NULL, status TEXT NOT NULL, "
             "created_time INTEGER NOT NULL, created_by TEXT NOT NULL, "
             "updated_time INTEGER NOT NULL, updated_by TEXT NOT NULL, data BLOB NOT NULL, "
-            "PRIMARY KEY (resource_id, seq))"
+            "payload_key TEXT, PRIMARY KEY (resource_id, seq))"
         )
+        if "payload_key" not in {str(r[1]) for r in tx.all(f"PRAGMA table_info({rev})")}:
+            tx.run(f"ALTER TABLE {rev} ADD COLUMN payload_key TEXT")  # tables of 0.x releases
 
     def sync_columns(
         self, tx: Tx, base: str, columns: Sequence[IndexColumn], unique: frozenset[int]
@@ -378,6 +381,9 @@ class SQLiteStorageFactory(CachingStorageFactory[SQLiteStorage]):
             the machine loses power.
         timeout: seconds a writer waits for the write lock before failing with
             :class:`~specstar.core.errors.StorageError`.
+        payloads: where revision data lives; ``None`` (default) keeps it in the revision rows
+            of ``specstar.db``. With a payload store (S3, say) each revision's bytes are put
+            there before the transaction that commits the revision row naming them.
     """
 
     def __init__(
@@ -386,6 +392,7 @@ class SQLiteStorageFactory(CachingStorageFactory[SQLiteStorage]):
         *,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         timeout: float = 30.0,
+        payloads: PayloadStoreFactory | None = None,
     ) -> None:
         super().__init__()
         if synchronous not in ("FULL", "NORMAL"):
@@ -396,15 +403,19 @@ class SQLiteStorageFactory(CachingStorageFactory[SQLiteStorage]):
             self.path / "specstar.db", timeout=timeout, synchronous=synchronous
         )
         self._blobs = FileBlobStore(self.path / "blobs")
+        self._payloads = payloads
 
     def create(self, resource_name: str) -> SQLiteStorage:
-        return SQLiteStorage(self._backend, resource_name)
+        store = None if self._payloads is None else self._payloads.build(resource_name)
+        return SQLiteStorage(self._backend, resource_name, store)
 
     def blob_store(self) -> FileBlobStore:
         return self._blobs
 
     def close(self) -> None:
         self._backend.close()
+        if self._payloads is not None:
+            self._payloads.close()
 
     def __repr__(self) -> str:
         return f"SQLiteStorageFactory({str(self.path)!r})"

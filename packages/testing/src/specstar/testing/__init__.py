@@ -13,7 +13,7 @@ Adapters prove they keep the port contracts by subclassing the suites::
 from ._workers import FactoryRecipe
 from .models import ITEM_INDEXES, Address, Item
 from .stateful import storage_state_machine
-from .suites import BlobStoreSuite, ProcessSuite, StorageSuite, SuiteBase
+from .suites import BlobStoreSuite, PayloadStoreSuite, ProcessSuite, StorageSuite, SuiteBase
 
 __all__ = [
     "ITEM_INDEXES",
@@ -21,6 +21,7 @@ __all__ = [
     "BlobStoreSuite",
     "FactoryRecipe",
     "Item",
+    "PayloadStoreSuite",
     "ProcessSuite",
     "StorageSuite",
     "SuiteBase",

@@ -2,7 +2,8 @@
 
 from .base import SuiteBase
 from .blobs import BlobStoreSuite
+from .payloads import PayloadStoreSuite
 from .processes import ProcessSuite
 from .storage import StorageSuite
 
-__all__ = ["BlobStoreSuite", "ProcessSuite", "StorageSuite", "SuiteBase"]
+__all__ = ["BlobStoreSuite", "PayloadStoreSuite", "ProcessSuite", "StorageSuite", "SuiteBase"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from .concurrency import ConcurrencyTests
 from .properties import PropertyTests
 from .queries import QueryTests
+from .reads import ReadTests
 from .revisions import RevisionTests
 
 
-class StorageSuite(RevisionTests, ConcurrencyTests, QueryTests, PropertyTests):
+class StorageSuite(RevisionTests, ReadTests, ConcurrencyTests, QueryTests, PropertyTests):
     """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.
 
     Wire an adapter in with one fixture::

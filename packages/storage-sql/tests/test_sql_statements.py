@@ -1,0 +1,110 @@
+"""How many SQL statements each storage operation sends (round trips, not time).
+
+``BEGIN``/``COMMIT`` are left out of the counts: SQLite sends them as statements, psycopg from
+its transaction block; every write is one transaction on both.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specstar.core import Query, ResourceManager, StorageFactory
+from specstar.core.ports import Write
+from specstar.sql import postgres, sqlite
+from specstar.testing import ITEM_INDEXES, Item
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement either SQL backend executes while the test runs."""
+    log: list[str] = []
+    for cls in (sqlite._SQLiteTx, postgres._PgTx):
+        original = cls._execute
+
+        def execute(self: Any, sql: str, params: Any, _original: Any = original) -> Any:
+            if sql.split(maxsplit=1)[0] not in ("BEGIN", "COMMIT", "ROLLBACK"):
+                log.append(sql)
+            return _original(self, sql, params)
+
+        monkeypatch.setattr(cls, "_execute", execute)
+    return log
+
+
+def _count(log: list[str], call: Callable[[], Any]) -> int:
+    log.clear()
+    call()
+    return len(log)
+
+
+def test_statements_per_operation(sql_factory: StorageFactory, statements: list[str]) -> None:
+    items = ResourceManager(
+        Item, storage_factory=sql_factory, indexed_fields=ITEM_INDEXES, default_user="u"
+    )
+    store = items.storage
+    ids = [items.create(Item(name=f"n{i}", email=f"{i}@x")).resource_id for i in range(25)]
+    rid = ids[0]
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    assert _count(statements, lambda: store.get_current(rid)) == 1
+    page = store.search(items.resolve(Query(limit=20)))
+    refs = [(m.resource_id, m.current_revision_id) for m in page.items]
+    assert len(refs) == 20
+    assert _count(statements, lambda: store.get_revisions(refs)) == 1
+    assert _count(statements, lambda: store.list_revision_ids(rid)) == 1
+    # a create: the revision and the meta row, nothing read
+    assert _count(statements, lambda: items.create(Item(name="new", email="new@x"))) == 2
+    # an update with a unique field: locked read, revision insert, meta update
+    meta = store.get_meta(rid)
+    assert meta is not None
+    patch = Write(
+        resource_id=rid,
+        expected_revision_id=meta.current_revision_id,
+        time=now,
+        user="u",
+        indexed_data={**meta.indexed_data, "email": "changed@x"},
+    )
+    assert _count(statements, lambda: store.commit(patch)) == 2
+    # a patch through the manager: its reads of the current state (not counted here), then
+    # the commit's locked read, revision insert and meta update
+    statements.clear()
+    items.merge_patch(rid, {"age": 7})
+    in_commit = [s for s in statements if not s.startswith("SELECT resource_id, ")]
+    assert len(in_commit) == 3, in_commit
+
+
+def test_postgres_without_its_driver_names_the_extra() -> None:
+    """A SQLite user has no psycopg: ``specstar.sql`` still imports, and reaching PostgreSQL
+    raises an ImportError naming the extra to install."""
+    code = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None\n"
+        "sys.modules['psycopg_pool'] = None\n"
+        "import specstar.sql\n"
+        "assert specstar.sql.SQLiteStorageFactory\n"
+        "try:\n"
+        "    specstar.sql.PostgresStorageFactory\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+        "else:\n"
+        "    raise SystemExit('no ImportError')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'pip install "specstar-storage-sql[postgres]"' in done.stdout
+
+
+def test_psycopg_is_an_extra() -> None:
+    project = tomllib.loads(
+        (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    )["project"]
+    assert not any("psycopg" in d for d in project["dependencies"])
+    assert any(d.startswith("psycopg") for d in project["optional-dependencies"]["postgres"])

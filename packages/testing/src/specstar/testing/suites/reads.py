@@ -1,0 +1,117 @@
+"""The batch and combined reads of the storage port: get_current, get_revisions,
+list_revision_ids — each must agree with the single reads it replaces."""
+
+from __future__ import annotations
+
+import threading
+
+from specstar.core import ResourceManager
+
+from ..models import Item
+from .base import SuiteBase
+
+
+class ReadTests(SuiteBase):
+    def test_get_current_pairs_meta_and_current_revision(
+        self, items: ResourceManager[Item]
+    ) -> None:
+        store = items.storage
+        rid = items.create(Item(name="a")).resource_id
+        first = items.get_meta(rid).current_revision_id
+        items.update(rid, Item(name="b"))
+        found = store.get_current(rid)
+        assert found is not None
+        meta, rev = found
+        assert meta == store.get_meta(rid)
+        assert rev == store.get_revision(rid, meta.current_revision_id)
+        assert rev.info.revision_id == f"{rid}:2"
+        items.switch(rid, first)
+        items.delete(rid)
+        found = store.get_current(rid)
+        assert found is not None
+        assert found[0].is_deleted
+        assert found[1].info.revision_id == first
+        assert found[1] == store.get_revision(rid, first)
+        assert store.get_current("missing") is None
+        assert store.get_current("") is None
+
+    def test_get_revisions_batch(self, items: ResourceManager[Item]) -> None:
+        store = items.storage
+        a = items.create(Item(name="a")).resource_id
+        b = items.create(Item(name="b")).resource_id
+        items.update(a, Item(name="a2"))
+        refs = [
+            (a, f"{a}:2"),
+            (b, f"{b}:1"),
+            (a, f"{a}:1"),
+            (a, f"{a}:9"),  # no such revision
+            ("missing", "missing:1"),
+            (b, f"{a}:1"),  # a revision of another resource
+            (a, "not-a-revision-id"),
+            (b, f"{b}:1"),  # duplicates are answered again
+        ]
+        got = store.get_revisions(refs)
+        assert got == [store.get_revision(rid, rev) for rid, rev in refs]
+        assert [None if r is None else r.info.revision_id for r in got] == [
+            f"{a}:2",
+            f"{b}:1",
+            f"{a}:1",
+            None,
+            None,
+            None,
+            None,
+            f"{b}:1",
+        ]
+        assert store.get_revisions([]) == []
+
+    def test_get_revisions_many(self, items: ResourceManager[Item]) -> None:
+        ids = [items.create(Item(name=f"n{i}")).resource_id for i in range(450)]
+        refs = [(rid, f"{rid}:1") for rid in reversed(ids)]
+        got = items.storage.get_revisions(refs)
+        assert [r.info.resource_id if r else None for r in got] == list(reversed(ids))
+
+    def test_list_revision_ids(self, items: ResourceManager[Item]) -> None:
+        store = items.storage
+        rid = items.create(Item(name="v1")).resource_id
+        for i in range(2, 6):
+            items.update(rid, Item(name=f"v{i}"))
+        items.prune_revisions(rid, keep_last_n=3)
+        infos = [i.revision_id for i in store.list_revisions(rid)]
+        assert store.list_revision_ids(rid) == infos == [f"{rid}:{k}" for k in (3, 4, 5)]
+        for offset, limit in [(0, 2), (1, None), (2, 5), (5, 1), (-1, None), (0, 0)]:
+            want = [i.revision_id for i in store.list_revisions(rid, offset=offset, limit=limit)]
+            assert store.list_revision_ids(rid, offset=offset, limit=limit) == want
+        assert store.list_revision_ids("missing") == []
+
+    def test_get_current_is_consistent_under_writes(self, items: ResourceManager[Item]) -> None:
+        """While one thread appends and prunes, every pair read names its own revision."""
+        store = items.storage
+        rid = items.create(Item(name="v0")).resource_id
+        done, reading = threading.Event(), threading.Event()
+        seen: list[tuple[str, str]] = []
+
+        def write() -> None:
+            reading.wait(10)
+            try:
+                for i in range(1, 40):
+                    items.update(rid, Item(name=f"v{i}"))
+                    items.prune_revisions(rid, keep_last_n=1)
+            finally:
+                done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        while not done.is_set():
+            found = store.get_current(rid)
+            assert found is not None
+            meta, rev = found
+            seen.append((meta.current_revision_id, rev.info.revision_id))
+            reading.set()
+        writer.join()
+        assert all(pointer == revision for pointer, revision in seen)
+        last = store.get_current(rid)
+        assert last is not None
+        meta, rev = last
+        assert rev.info.revision_id == f"{rid}:40" == meta.current_revision_id
+        items.storage.purge(rid, meta.current_revision_id)
+        assert items.storage.get_current(rid) is None
