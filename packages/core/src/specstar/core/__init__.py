@@ -28,6 +28,7 @@ from .errors import (
 from .events import EventHandlers, combine_handlers
 from .indexes import IndexedField, IndexSpec
 from .manager import ResourceManager, ResourceOps
+from .manager._defaults import set_default_storage
 from .memory import MemoryBlobStore, MemoryStorage, MemoryStorageFactory
 from .permissions import (
     ACLChecker,
@@ -175,3 +176,6 @@ __all__ = [
 ]
 
 from ._version import __version__
+
+# The composition point: a manager given no storage gets a new in-memory one.
+set_default_storage(lambda _name: MemoryStorage())
