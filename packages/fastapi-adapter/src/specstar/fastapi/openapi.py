@@ -34,9 +34,7 @@ import msgspec
 
 from fastapi import FastAPI
 from specstar.core import DisplayName, OnDelete, RefType, ResourceMeta, RevisionInfo, RevisionStatus
-from specstar.core.models import find_annotated_fields
-from specstar.core.query import Expr, Sort
-from specstar.core.refs import collect_refs
+from specstar.core.spi import Expr, Sort, collect_refs, find_annotated_fields
 
 from .problems import PROBLEM_MEDIA_TYPE, Problem
 

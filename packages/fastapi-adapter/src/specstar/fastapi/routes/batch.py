@@ -18,9 +18,7 @@ from specstar.core import (
     ValidationError,
     parse_condition,
 )
-from specstar.core.models import decode_data
-from specstar.core.pipeline import Unrestricted
-from specstar.core.query import Expr
+from specstar.core.spi import Expr, Unrestricted, decode_data
 
 from .._http import read_json
 from ..dependencies import DependencyProvider

@@ -18,7 +18,7 @@ from specstar.core import (
     ResourceManager,
     Sort,
 )
-from specstar.core.refs import RefField
+from specstar.core.spi import RefField
 
 from ..dependencies import DependencyProvider
 from ..openapi import Referrer, Relationship, json_content, problem_responses, ref
