@@ -364,6 +364,8 @@ def test_get_resource_returns_the_asked_parts(docs: ResourceManager[Doc]) -> Non
         docs.get_resource("doc:1", returns=["meta"], revision_id="doc:1:99")
     with pytest.raises(QueryError):
         docs.get_resource("doc:1", returns=["everything"])
+    with pytest.raises(QueryError, match="partial"):
+        docs.get_resource("doc:1", returns=["meta"], partial=["title"])
     docs.delete("doc:1")
     with pytest.raises(GoneError):
         docs.get_resource("doc:1")

@@ -5,6 +5,7 @@ language (:data:`QB`, :class:`Query`), the domain types, the error tree, the sto
 the in-memory adapters.
 """
 
+from .actions import Action
 from .annotations import DisplayName, Unique
 from .codec import Encoding
 from .errors import (
@@ -92,6 +93,7 @@ __all__ = [
     "ACLChecker",
     "ACLEntry",
     "AccessScope",
+    "Action",
     "ActionBasedChecker",
     "AllowAll",
     "AlreadyExistsError",

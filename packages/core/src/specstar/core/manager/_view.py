@@ -70,9 +70,12 @@ class ResourceView(Generic[T]):
         alone still checks that ``revision_id`` exists.
 
         Raises:
-            QueryError: an unknown part in ``returns``. NotFoundError, GoneError.
+            QueryError: an unknown part in ``returns``, or ``partial`` without ``data``.
+            NotFoundError, GoneError.
         """
         wanted = returns_set(returns)
+        if partial is not None and "data" not in wanted:
+            raise QueryError("partial narrows data: add 'data' to returns")
         pointers = pointers_of(partial)
         meta: ResourceMeta | None = None
         if "meta" in wanted:
