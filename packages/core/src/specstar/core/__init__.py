@@ -5,6 +5,7 @@ language (:data:`QB`, :class:`Query`), the domain types, the error tree, the sto
 the in-memory adapters.
 """
 
+from .actions import Action
 from .annotations import DisplayName, Unique
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
 from .codec import Encoding
@@ -29,6 +30,7 @@ from .errors import (
 from .events import EventHandlers, combine_handlers
 from .indexes import IndexedField, IndexSpec
 from .manager import ResourceManager, ResourceOps
+from .manager._defaults import set_default_storage
 from .memory import (
     MemoryBlobStore,
     MemoryPayloadStore,
@@ -106,6 +108,7 @@ __all__ = [
     "ACLChecker",
     "ACLEntry",
     "AccessScope",
+    "Action",
     "ActionBasedChecker",
     "AllowAll",
     "AlreadyExistsError",
@@ -207,3 +210,6 @@ __all__ = [
 ]
 
 from ._version import __version__
+
+# The composition point: a manager given no storage gets a new in-memory one.
+set_default_storage(lambda _name: MemoryStorage())

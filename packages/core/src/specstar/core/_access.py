@@ -1,29 +1,35 @@
 """Shared helpers of the permission checkers: action groups, denial errors, scope algebra.
 
 Kept apart from :mod:`specstar.core.permissions` so the resource-backed checkers
-(:mod:`specstar.core._rbac`) can use them without an import cycle.
+(:mod:`specstar.core._rbac`, :mod:`specstar.core._acl`) can use them without an import cycle;
+they reach the managers holding their resources through :class:`ResourceSource`, never
+through the manager module above them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
+from .actions import COLLECTION_ACTIONS, MAINTENANCE_ACTIONS, READ_ACTIONS, WRITE_ACTIONS
 from .errors import PermissionDeniedError
+from .indexes import IndexSpec
 from .pipeline import UNRESTRICTED, AccessScope, OperationContext, Unrestricted
 from .query import evaluate
-from .query.ast import And, Condition, Expr, Field, Not, Or
-from .types import ResourceMeta
+from .query.ast import And, Condition, Expr, Field, Not, Or, Query
+from .types import Page, ResourceMeta, SearchedResource, UnsetType
 
 __all__ = [
     "ACTION_GROUPS",
     "COLLECTION_ACTIONS",
+    "MAINTENANCE_ACTIONS",
     "MISSING",
     "READ_ACTIONS",
     "WRITE_ACTIONS",
+    "ResourceSource",
     "action_matches",
     "all_scopes",
     "any_scope",
@@ -36,43 +42,50 @@ __all__ = [
     "user_predicate",
 ]
 
-#: Actions that only read: the single-resource reads plus ``search`` and ``count`` (``list``
-#: and ``get_partial`` run as ``search`` and ``get``).
-READ_ACTIONS: frozenset[str] = frozenset(
-    {
-        "get",
-        "get_meta",
-        "get_revision_info",
-        "list_revisions",
-        "exists",
-        "revision_exists",
-        "search",
-        "count",
-    }
-)
-
-#: Actions that change something (``prune`` is ``prune_revisions``).
-WRITE_ACTIONS: frozenset[str] = frozenset(
-    {
-        "create",
-        "update",
-        "patch",
-        "merge_patch",
-        "modify",
-        "switch",
-        "delete",
-        "restore",
-        "permanently_delete",
-        "prune",
-    }
-)
-
 #: Group names usable wherever an action is expected; ``"*"`` matches every action, including
 #: actions added later (custom actions, export, ...).
-ACTION_GROUPS: dict[str, frozenset[str]] = {"read": READ_ACTIONS, "write": WRITE_ACTIONS}
+ACTION_GROUPS: dict[str, frozenset[str]] = {
+    "read": frozenset(READ_ACTIONS),
+    "write": frozenset(WRITE_ACTIONS),
+    "maintenance": frozenset(MAINTENANCE_ACTIONS),
+}
 
-#: Actions that address the collection rather than one resource.
-COLLECTION_ACTIONS: frozenset[str] = frozenset({"search", "count"})
+T = TypeVar("T")
+
+
+class ResourceSource(Protocol[T]):
+    """What a resource-backed checker needs of the manager holding its resources.
+
+    A :class:`~specstar.core.ResourceManager` satisfies it; the checkers read through
+    ``list_page`` like any other caller, so their lookups pass the manager's own checker.
+    """
+
+    @property
+    def name(self) -> str:
+        """The resource name."""
+
+    @property
+    def model(self) -> type[Any]:
+        """The model (a ``msgspec.Struct`` type)."""
+
+    @property
+    def index_spec(self) -> IndexSpec:
+        """The indexed fields."""
+
+    @property
+    def max_limit(self) -> int:
+        """The largest page size."""
+
+    def list_page(
+        self,
+        query: Query | Expr | None = None,
+        *,
+        returns: Iterable[str] = ...,
+        partial: Iterable[str] | None = None,
+        user: str | UnsetType = ...,
+    ) -> Page[SearchedResource[T]]:
+        """One page of matching resources."""
+
 
 #: What :func:`data_value` returns for a path that does not resolve.
 MISSING: Any = object()

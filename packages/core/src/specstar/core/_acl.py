@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from ._access import COLLECTION_ACTIONS, action_matches, denied
+from ._access import COLLECTION_ACTIONS, ResourceSource, action_matches, denied
 from ._rbac import Effect, Membership, Role, _fetch, _Lookups, _require
 from .errors import PermissionDeniedError
 from .pipeline import UNRESTRICTED, AccessScope, OperationContext
 from .query.ast import Condition, Expr, Field, Op
 from .query.builder import QB
-
-if TYPE_CHECKING:
-    from .manager import ResourceManager
 
 __all__ = ["ACLChecker", "ACLEntry"]
 
@@ -75,10 +70,10 @@ class ACLChecker:
 
     def __init__(
         self,
-        entries: ResourceManager[ACLEntry],
+        entries: ResourceSource[ACLEntry],
         *,
-        memberships: ResourceManager[Membership] | None = None,
-        roles: ResourceManager[Role] | None = None,
+        memberships: ResourceSource[Membership] | None = None,
+        roles: ResourceSource[Role] | None = None,
         root_user: str | None = None,
         lookup_user: str | None = None,
         max_scope_ids: int = 1000,

@@ -20,13 +20,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, TypeVar, cast
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar, cast
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from ._access import (
     READ_ACTIONS,
+    ResourceSource,
     action_matches,
     all_scopes,
     any_scope,
@@ -39,9 +40,6 @@ from .pipeline import UNRESTRICTED, AccessScope, OperationContext
 from .query.ast import And, Condition, Expr, Not, Or, Query
 from .query.builder import QB
 from .query.grammar import parse_condition
-
-if TYPE_CHECKING:
-    from .manager import ResourceManager
 
 __all__ = [
     "USER_PLACEHOLDER",
@@ -175,7 +173,7 @@ def find_cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
 
 
 def _require(
-    manager: ResourceManager[Any], model: type[Any], paths: Iterable[str], who: str
+    manager: ResourceSource[Any], model: type[Any], paths: Iterable[str], who: str
 ) -> None:
     if not (isinstance(manager.model, type) and issubclass(manager.model, model)):
         raise TypeError(
@@ -189,7 +187,7 @@ def _require(
         )
 
 
-def _fetch(manager: ResourceManager[T], where: Expr | None, user: str | UnsetType) -> list[T]:
+def _fetch(manager: ResourceSource[T], where: Expr | None, user: str | UnsetType) -> list[T]:
     """Every live resource matching ``where`` (all pages)."""
     out: list[T] = []
     query = Query(where=where, limit=manager.max_limit)
@@ -202,7 +200,7 @@ def _fetch(manager: ResourceManager[T], where: Expr | None, user: str | UnsetTyp
 
 
 def _fetch_in(
-    manager: ResourceManager[T], path: str, values: Iterable[str], user: str | UnsetType
+    manager: ResourceSource[T], path: str, values: Iterable[str], user: str | UnsetType
 ) -> list[T]:
     ordered = sorted(set(values))
     out: list[T] = []
@@ -222,13 +220,13 @@ class _Lookups:
 
     def __init__(
         self,
-        memberships: ResourceManager[Membership] | None,
-        roles: ResourceManager[Role] | None,
+        memberships: ResourceSource[Membership] | None,
+        roles: ResourceSource[Role] | None,
         *,
         lookup_user: str | UnsetType,
         cache_ttl: float,
         who: str,
-        sources: Iterable[ResourceManager[Any]] = (),
+        sources: Iterable[ResourceSource[Any]] = (),
     ) -> None:
         if memberships is not None:
             _require(memberships, Membership, ["user"], who)
@@ -359,9 +357,9 @@ class RBACChecker:
 
     def __init__(
         self,
-        roles: ResourceManager[Role],
-        memberships: ResourceManager[Membership],
-        rules: ResourceManager[PermissionRule],
+        roles: ResourceSource[Role],
+        memberships: ResourceSource[Membership],
+        rules: ResourceSource[PermissionRule],
         *,
         root_user: str | None = None,
         lookup_user: str | None = None,

@@ -1,20 +1,33 @@
 """The error tree of SpecStar.
 
-Every error the framework raises on purpose derives from :class:`SpecStarError`. Core errors
-carry no transport details (no HTTP status codes): a driving adapter such as the FastAPI one maps
-the branches to its own protocol.
+Every error the framework raises on purpose derives from :class:`SpecStarError`, and every
+error class of ``specstar.core`` is defined here (older import locations such as
+``specstar.core.refs`` and ``specstar.core.schema`` re-export them). Core errors carry no
+transport details (no HTTP status codes): a driving adapter such as the FastAPI one maps the
+branches to its own protocol.
+
+One style throughout: an error is a human-readable ``message`` plus structured attributes;
+``detail_fields`` names the attributes :meth:`SpecStarError.details` reports, and an error whose
+attributes need a plainer form for documents (lists of records) overrides ``details``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 
 class SpecStarError(Exception):
-    """Root of every error raised by SpecStar on purpose."""
+    """Root of every error raised by SpecStar on purpose.
+
+    Attributes:
+        message: the human-readable description.
+        code: a stable machine-readable name of the error kind.
+        detail_fields: the attributes :meth:`details` reports.
+    """
 
     code: str = "specstar_error"
+    detail_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -22,7 +35,7 @@ class SpecStarError(Exception):
 
     def details(self) -> dict[str, Any]:
         """Machine-readable fields describing the error (for problem documents and logs)."""
-        return {}
+        return {name: getattr(self, name) for name in self.detail_fields}
 
 
 class NotFoundError(SpecStarError, LookupError):
@@ -50,13 +63,11 @@ class GoneError(SpecStarError):
     """The resource exists but is soft-deleted; restore it to use it again."""
 
     code = "gone"
+    detail_fields = ("resource_id",)
 
     def __init__(self, resource_id: str) -> None:
         super().__init__(f"resource {resource_id!r} is deleted (restore it to use it again)")
         self.resource_id = resource_id
-
-    def details(self) -> dict[str, Any]:
-        return {"resource_id": self.resource_id}
 
 
 class ConflictError(SpecStarError):
@@ -69,19 +80,18 @@ class AlreadyExistsError(ConflictError):
     """A resource with this id already exists."""
 
     code = "already_exists"
+    detail_fields = ("resource_id",)
 
     def __init__(self, resource_id: str) -> None:
         super().__init__(f"resource {resource_id!r} already exists")
         self.resource_id = resource_id
-
-    def details(self) -> dict[str, Any]:
-        return {"resource_id": self.resource_id}
 
 
 class PreconditionFailedError(ConflictError):
     """The caller's ``expected_revision_id`` does not name the current revision."""
 
     code = "precondition_failed"
+    detail_fields = ("resource_id", "expected", "actual")
 
     def __init__(self, resource_id: str, expected: str, actual: str | None) -> None:
         super().__init__(
@@ -92,14 +102,12 @@ class PreconditionFailedError(ConflictError):
         self.expected = expected
         self.actual = actual
 
-    def details(self) -> dict[str, Any]:
-        return {"resource_id": self.resource_id, "expected": self.expected, "actual": self.actual}
-
 
 class RevisionNotDraftError(ConflictError):
     """``modify`` was asked to rewrite a stable revision; stable revisions are immutable."""
 
     code = "revision_not_draft"
+    detail_fields = ("resource_id", "revision_id")
 
     def __init__(self, resource_id: str, revision_id: str) -> None:
         super().__init__(
@@ -109,14 +117,12 @@ class RevisionNotDraftError(ConflictError):
         self.resource_id = resource_id
         self.revision_id = revision_id
 
-    def details(self) -> dict[str, Any]:
-        return {"resource_id": self.resource_id, "revision_id": self.revision_id}
-
 
 class PatchTestFailedError(ConflictError):
     """A JSON Patch ``test`` operation did not match the current data."""
 
     code = "patch_test_failed"
+    detail_fields = ("path",)
 
     def __init__(self, path: str, expected: Any, actual: Any) -> None:
         super().__init__(f"patch test failed at {path!r}: expected {expected!r}, got {actual!r}")
@@ -124,14 +130,12 @@ class PatchTestFailedError(ConflictError):
         self.expected = expected
         self.actual = actual
 
-    def details(self) -> dict[str, Any]:
-        return {"path": self.path}
-
 
 class UniqueConstraintError(ConflictError):
     """A ``Unique`` field already holds this value on another non-deleted resource."""
 
     code = "unique_violation"
+    detail_fields = ("field", "value", "conflicting_resource_id")
 
     def __init__(self, field: str, value: Any, conflicting_resource_id: str | None) -> None:
         super().__init__(
@@ -140,13 +144,6 @@ class UniqueConstraintError(ConflictError):
         self.field = field
         self.value = value
         self.conflicting_resource_id = conflicting_resource_id
-
-    def details(self) -> dict[str, Any]:
-        return {
-            "field": self.field,
-            "value": self.value,
-            "conflicting_resource_id": self.conflicting_resource_id,
-        }
 
 
 class FieldError:
@@ -192,20 +189,19 @@ class PermissionDeniedError(SpecStarError):
     """The operation context's user may not perform this action."""
 
     code = "permission_denied"
+    detail_fields = ("user", "action")
 
     def __init__(self, message: str, *, user: str | None = None, action: str | None = None):
         super().__init__(message)
         self.user = user
         self.action = action
 
-    def details(self) -> dict[str, Any]:
-        return {"user": self.user, "action": self.action}
-
 
 class MissingOperationContextError(SpecStarError):
     """A write ran under ``strict_operation_context`` without a resolved user and/or time."""
 
     code = "missing_operation_context"
+    detail_fields = ("method_name", "missing_fields")
 
     def __init__(self, method_name: str, missing_fields: Sequence[str]) -> None:
         super().__init__(
@@ -214,9 +210,6 @@ class MissingOperationContextError(SpecStarError):
         )
         self.method_name = method_name
         self.missing_fields = list(missing_fields)
-
-    def details(self) -> dict[str, Any]:
-        return {"method_name": self.method_name, "missing_fields": self.missing_fields}
 
 
 class QueryError(SpecStarError, ValueError):
@@ -240,3 +233,172 @@ class StorageError(SpecStarError):
     """A storage adapter failed in a way the caller cannot fix by changing the request."""
 
     code = "storage_error"
+
+
+class ReferenceRestrictedError(ConflictError):
+    """A delete was refused because live resources still reference the target.
+
+    Attributes:
+        target: the resource name of the resource being deleted.
+        resource_id: its id.
+        referrers: ``(resource name, field path, referrer id)`` of each blocking reference.
+    """
+
+    code = "reference_restricted"
+
+    def __init__(self, target: str, resource_id: str, referrers: list[tuple[str, str, str]]):
+        shown = ", ".join(f"{name} {rid} ({path})" for name, path, rid in referrers[:5])
+        more = f" and {len(referrers) - 5} more" if len(referrers) > 5 else ""
+        super().__init__(
+            f"{target} {resource_id!r} is still referenced by {shown}{more}; "
+            "delete or change those first"
+        )
+        self.target = target
+        self.resource_id = resource_id
+        self.referrers = referrers
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "resource_id": self.resource_id,
+            "referrers": [
+                {"resource": name, "field": path, "resource_id": rid}
+                for name, path, rid in self.referrers
+            ],
+        }
+
+
+class HiddenUniqueConstraintError(UniqueConstraintError):
+    """A unique value is taken by a resource the user may not see: the id is not named.
+
+    ``conflicting_resource_id`` is ``None``; ``field`` and ``value`` (the user's own input)
+    are kept.
+    """
+
+    def __init__(self, field: str, value: Any) -> None:
+        super().__init__(field, value, None)
+        self.message = f"{field}={value!r} is already used by another resource"
+        self.args = (self.message,)
+
+
+class RedactedReferenceError(ReferenceRestrictedError):
+    """A delete blocked by referrers, listing only those the user may see.
+
+    ``referrers`` holds the visible ``(resource name, field path, resource id)`` triples; the
+    message says that resources the user cannot see refer to the target too, without
+    naming or counting them.
+    """
+
+    def __init__(
+        self, target: str, resource_id: str, shown: list[tuple[str, str, str]], hidden: int
+    ) -> None:
+        super().__init__(target, resource_id, shown)
+        if hidden:
+            named = ", ".join(f"{name} {rid} ({path})" for name, path, rid in shown[:5])
+            if len(shown) > 5:
+                named += f" and {len(shown) - 5} more"
+            others = "resources you cannot see"
+            by = f"{named} and by {others}" if named else others
+            self.message = (
+                f"{target} {resource_id!r} is still referenced by {by}; "
+                "delete or change those first"
+            )
+            self.args = (self.message,)
+
+
+class MigrationPathError(SpecStarError):
+    """No steps lead from ``source`` to ``target``; ``known_versions`` are the schema's."""
+
+    code = "migration_path_not_found"
+    detail_fields = ("source", "target", "known_versions")
+
+    def __init__(self, source: str | None, target: str, known_versions: Sequence[str | None]):
+        super().__init__(
+            f"no migration path from schema version {source!r} to {target!r} (known versions: "
+            f"{', '.join(map(repr, known_versions))}); add a step from {source!r}"
+        )
+        self.source = source
+        self.target = target
+        self.known_versions = list(known_versions)
+
+
+class MigrationError(SpecStarError):
+    """Step ``from_version -> to_version`` (``step_name``) failed; ``__cause__`` says why."""
+
+    code = "migration_failed"
+    detail_fields = ("from_version", "to_version", "step_name")
+
+    def __init__(self, from_version: str | None, to_version: str, step_name: str, error: Exception):
+        super().__init__(
+            f"migration step {from_version!r} -> {to_version!r} ({step_name}) failed: "
+            f"{type(error).__name__}: {error}"
+        )
+        self.from_version = from_version
+        self.to_version = to_version
+        self.step_name = step_name
+
+
+class BulkMigrationError(ConflictError):
+    """Some resources of a bulk migration failed; the others were migrated.
+
+    A conflict between stored data and the migration steps: fix the data or the steps, then
+    run the migration again.
+
+    Attributes:
+        migrated: how many resources were migrated.
+        failures: ``(resource_id, error)`` of each resource that failed.
+    """
+
+    code = "bulk_migration_failed"
+
+    def __init__(
+        self, resource_name: str, migrated: int, failures: Sequence[tuple[str, SpecStarError]]
+    ) -> None:
+        first = failures[0]
+        super().__init__(
+            f"{len(failures)} {resource_name} resource(s) could not be migrated "
+            f"({migrated} were); first: {first[0]} ({first[1].code}); the log has the errors"
+        )
+        self.migrated = migrated
+        self.failures = list(failures)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "migrated": self.migrated,
+            "failures": [{"resource_id": rid, "code": err.code} for rid, err in self.failures[:50]],
+        }
+
+
+class RevisionNotMigratedError(ConflictError):
+    """A revision of another schema version than its resource's was to be made current.
+
+    Attributes:
+        resource_id: the resource being switched.
+        revision_id: the revision that is not migrated yet.
+        revision_schema_version: the schema version stored on that revision.
+        current_schema_version: the resource's current (latest) schema version.
+    """
+
+    code = "revision_not_migrated"
+    detail_fields = (
+        "resource_id",
+        "revision_id",
+        "revision_schema_version",
+        "current_schema_version",
+    )
+
+    def __init__(
+        self,
+        resource_id: str,
+        revision_id: str,
+        revision_schema_version: str | None,
+        current_schema_version: str | None,
+    ) -> None:
+        super().__init__(
+            f"revision {revision_id!r} of {resource_id!r} was written with schema version "
+            f"{revision_schema_version!r}, but the resource is at {current_schema_version!r}; "
+            f"migrate it first: migrate({resource_id!r}, revision_id={revision_id!r})"
+        )
+        self.resource_id = resource_id
+        self.revision_id = revision_id
+        self.revision_schema_version = revision_schema_version
+        self.current_schema_version = current_schema_version

@@ -281,8 +281,3 @@ def build_spec(
         if not PATH_RE.fullmatch(path):
             raise SpecStarError(f"indexed field path {path!r} is not a dotted identifier path")
     return IndexSpec(tuple(fields.values()))
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC."""
-    return datetime.now(UTC)

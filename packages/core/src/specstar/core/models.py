@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import hashlib
 import re
 import typing
 import uuid
@@ -36,11 +35,9 @@ __all__ = [
     "_is_pydantic_model_type",
     "as_struct_type",
     "canonical_json",
-    "data_hash",
     "decode_data",
     "find_annotated_fields",
     "is_pydantic_model",
-    "to_builtins",
 ]
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -260,7 +257,6 @@ def decode_data(struct_type: type[S], data: Any, *, loc_prefix: str = "") -> S:
 
 # -- builtins, canonical JSON and hashes --------------------------------------------------------
 
-_JSON_ENCODER = msgspec.json.Encoder()
 _CANONICAL_ENCODER = msgspec.json.Encoder(order="sorted")
 
 
@@ -270,35 +266,12 @@ def _encodable(instance: Any) -> Any:
     return instance
 
 
-def to_builtins(instance: Any) -> dict[str, Any]:
-    """The JSON-compatible builtins form of a model instance.
-
-    Exactly what decoding the instance's JSON encoding gives: datetimes become ISO 8601
-    strings, bytes base64 strings, UUIDs and Decimals strings, enums their values, tuples and
-    sets lists, NaN and infinities ``None``, dict keys strings.
-
-    Args:
-        instance: a Struct instance, a Pydantic model instance, or any msgspec-encodable value
-            whose JSON form is an object.
-
-    Returns:
-        A new dict.
-
-    Raises:
-        TypeError: the instance cannot be encoded, or does not encode to a JSON object.
-    """
-    out = msgspec.json.decode(_JSON_ENCODER.encode(_encodable(instance)))
-    if not isinstance(out, dict):
-        raise TypeError(f"{type(instance).__name__} does not encode to a JSON object")
-    return out
-
-
 def canonical_json(instance: Any) -> bytes:
     """The canonical JSON encoding of an instance (compact, members sorted by name).
 
     Uses msgspec's ``order="sorted"``: dict keys, set items *and* Struct fields are sorted, so
-    an instance and its :func:`to_builtins` dict (or an equivalent Pydantic instance) encode
-    to the same bytes.
+    an instance and its ``msgspec.to_builtins(..., order="sorted")`` dict (or an equivalent
+    Pydantic instance) encode to the same bytes.
 
     Args:
         instance: a Struct instance, a Pydantic model instance, or any msgspec-encodable value.
@@ -307,18 +280,6 @@ def canonical_json(instance: Any) -> bytes:
         The UTF-8 JSON bytes.
     """
     return _CANONICAL_ENCODER.encode(_encodable(instance))
-
-
-def data_hash(instance: Any) -> str:
-    """The content hash of an instance: ``"sha256:<hex>"`` of its :func:`canonical_json`.
-
-    Args:
-        instance: a Struct instance, a Pydantic model instance, or any msgspec-encodable value.
-
-    Returns:
-        E.g. ``"sha256:3a7bd3e2..."`` (64 lowercase hex digits).
-    """
-    return "sha256:" + hashlib.sha256(canonical_json(instance)).hexdigest()
 
 
 # -- annotated fields ---------------------------------------------------------------------------

@@ -13,12 +13,14 @@ Every checker implements the :class:`~specstar.core.pipeline.PermissionChecker` 
 Actions are the manager's action names (``create``, ``update``, ``patch``, ``merge_patch``,
 ``modify``, ``switch``, ``delete``, ``restore``, ``permanently_delete``, ``prune``, ``get``,
 ``get_meta``, ``get_revision_info``, ``list_revisions``, ``exists``, ``revision_exists``,
-``search``, ``count``); wherever an action is expected the groups ``"read"``
-(:data:`READ_ACTIONS`), ``"write"`` (:data:`WRITE_ACTIONS`) and ``"*"`` work too.
+``search``, ``count``, and the maintenance writes ``migrate`` and ``set_null``), the members
+of :class:`~specstar.core.actions.Action`; wherever an action is expected the groups
+``"read"`` (:data:`READ_ACTIONS`), ``"write"`` (:data:`WRITE_ACTIONS`, every change),
+``"maintenance"`` (``migrate``, ``prune``, ``set_null``) and ``"*"`` work too.
 
 Checkers compose with :class:`CompositeChecker` (every checker must allow; scopes are ANDed).
 The resource-backed :class:`RBACChecker` and :class:`ACLChecker` live in
-:mod:`specstar.core._rbac` and are re-exported here.
+:mod:`specstar.core._rbac` and :mod:`specstar.core._acl` and are re-exported here.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 Every write runs: resolve context → **authorize** → **validate** → **constraints** →
 **before** events → atomic storage commit → **after** / **on_success** / **on_failure** events.
-Reads run authorize → fetch → after events. The defaults here are permissive (everyone may do
-everything, no validators, no handlers); applications plug in their own implementations.
+When the commit loses a compare-and-swap race and the write retries (no expected revision was
+given), the stages from validation to the commit run again on the fresh data, ``before``
+handlers included. Reads run authorize → fetch and emit no events. The defaults here are
+permissive (everyone may do everything, no validators, no handlers); applications plug in their
+own implementations.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ __all__ = [
     "AccessScope",
     "AllowAll",
     "ConstraintChecker",
+    "DataPermissionChecker",
     "Event",
     "EventHandler",
     "EventPhase",
@@ -33,6 +37,7 @@ __all__ = [
     "OperationContext",
     "PermissionChecker",
     "Pipeline",
+    "ScopedPermissionChecker",
     "Unrestricted",
 ]
 
@@ -43,9 +48,8 @@ class OperationContext(msgspec.Struct, frozen=True, kw_only=True):
     """Who does what to which resource, and when.
 
     Attributes:
-        action: ``create``, ``update``, ``patch``, ``modify``, ``switch``, ``delete``,
-            ``restore``, ``permanently_delete``, ``prune``, ``get``, ``get_meta``,
-            ``list_revisions``, ``search``, ``count`` ...
+        action: a :class:`~specstar.core.actions.Action` (``create``, ``update``, ``get``,
+            ``search``, ``migrate``, ...; a ``str``), or the name of an application's own action.
         inputs: the operation's other arguments (patch operations, status, query, ...).
         data: the new data of a write (after patches are applied), when there is one.
         previous: the data the write replaces (``None`` for creates).
@@ -88,7 +92,9 @@ AccessScope = Expr | None | Unrestricted
 class PermissionChecker(Protocol):
     """Decides whether ``ctx.user`` may perform ``ctx.action``.
 
-    Two optional methods refine the decision (looked up with ``getattr``):
+    Two optional methods refine the decision; a checker has them when it also satisfies
+    :class:`DataPermissionChecker` or :class:`ScopedPermissionChecker` (the manager looks once,
+    when it is built):
 
     * ``check_data(ctx)`` runs once the new data of a write is known (``ctx.data``, with the
       replaced data in ``ctx.previous``) — e.g. which fields a user may change.
@@ -101,6 +107,22 @@ class PermissionChecker(Protocol):
         """Return to allow; raise :class:`~specstar.core.errors.PermissionDeniedError` to deny."""
 
 
+@runtime_checkable
+class DataPermissionChecker(Protocol):
+    """A checker that also decides on the new data of a write."""
+
+    def check_data(self, ctx: OperationContext) -> None:
+        """Return to allow ``ctx.data`` (replacing ``ctx.previous``); raise to deny."""
+
+
+@runtime_checkable
+class ScopedPermissionChecker(Protocol):
+    """A checker that also limits the rows a user may see and act on."""
+
+    def access_scope(self, ctx: OperationContext) -> AccessScope:
+        """The user's rows for ``ctx.action``: a filter, ``UNRESTRICTED``, or ``None``."""
+
+
 class AllowAll:
     """The permissive default checker."""
 
@@ -109,8 +131,15 @@ class AllowAll:
 
 
 class EventPhase(enum.StrEnum):
-    """``before`` runs before the commit and may abort it by raising; ``on_success`` and
-    ``on_failure`` run after the outcome is known; ``after`` runs last, in both cases."""
+    """When a handler runs.
+
+    ``before`` runs before the commit and may abort it by raising. It runs once per
+    compare-and-swap *attempt*: a write without ``expected_revision_id`` that loses a race
+    re-reads the resource, and ``before`` handlers run again with the data that attempt will
+    commit (``ctx.data``/``ctx.previous`` are the fresh ones), so they must be idempotent and
+    must not assume the write already happened. ``on_success`` and ``on_failure`` run once,
+    after the outcome is known; ``after`` runs last, once, in both cases.
+    """
 
     before = "before"
     after = "after"
@@ -129,7 +158,11 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
 @runtime_checkable
 class EventHandler(Protocol):
-    """Receives events; return to continue, raise in ``before`` to abort the write."""
+    """Receives events; return to continue, raise in ``before`` to abort the write.
+
+    A ``before`` event may arrive more than once for one write (once per compare-and-swap
+    attempt, see :class:`EventPhase`); the other phases arrive once per write.
+    """
 
     def handle(self, event: Event) -> None: ...
 
@@ -165,7 +198,10 @@ def _as_validation_error(exc: ValueError) -> ValidationError:
 
 
 class Pipeline:
-    """The pluggable stages for one resource type."""
+    """The pluggable stages for one resource type.
+
+    The permission checker is kept here as configured; only the manager's guard calls it.
+    """
 
     def __init__(
         self,
@@ -179,21 +215,6 @@ class Pipeline:
         self.validators = list(validators)
         self.constraint_checkers = list(constraint_checkers)
         self.event_handlers = list(event_handlers)
-
-    def authorize(self, ctx: OperationContext) -> None:
-        self.permission_checker.check(ctx)
-
-    def authorize_data(self, ctx: OperationContext) -> None:
-        check_data = getattr(self.permission_checker, "check_data", None)
-        if check_data is not None:
-            check_data(ctx)
-
-    def access_scope(self, ctx: OperationContext) -> AccessScope:
-        scope = getattr(self.permission_checker, "access_scope", None)
-        if scope is None:
-            return UNRESTRICTED
-        result: AccessScope = scope(ctx)
-        return result
 
     def validate(self, data: Any) -> None:
         for validator in self.validators:

@@ -20,9 +20,14 @@ from typing import Any
 
 from msgspec import UNSET, UnsetType
 
-from .errors import SpecStarError, UniqueConstraintError
+from .errors import (
+    HiddenUniqueConstraintError,
+    RedactedReferenceError,
+    ReferenceRestrictedError,
+    SpecStarError,
+    UniqueConstraintError,
+)
 from .manager import ResourceManager
-from .refs import ReferenceRestrictedError
 
 __all__ = ["HiddenUniqueConstraintError", "RedactedReferenceError", "is_visible", "redact_conflict"]
 
@@ -45,44 +50,6 @@ def is_visible(
         return manager.exists(resource_id, include_deleted=True, user=user)
     except SpecStarError:  # denied outright, or anything else: treat as hidden
         return False
-
-
-class HiddenUniqueConstraintError(UniqueConstraintError):
-    """A unique value is taken by a resource the user may not see: the id is not named.
-
-    ``conflicting_resource_id`` is ``None``; ``field`` and ``value`` (the user's own input)
-    are kept.
-    """
-
-    def __init__(self, field: str, value: Any) -> None:
-        super().__init__(field, value, None)
-        self.message = f"{field}={value!r} is already used by another resource"
-        self.args = (self.message,)
-
-
-class RedactedReferenceError(ReferenceRestrictedError):
-    """A delete blocked by referrers, listing only those the user may see.
-
-    ``referrers`` holds the visible ``(resource name, field path, resource id)`` triples; the
-    message says that resources the user cannot see refer to the target too, without
-    naming or counting them.
-    """
-
-    def __init__(
-        self, target: str, resource_id: str, shown: list[tuple[str, str, str]], hidden: int
-    ) -> None:
-        super().__init__(target, resource_id, shown)
-        if hidden:
-            named = ", ".join(f"{name} {rid} ({path})" for name, path, rid in shown[:5])
-            if len(shown) > 5:
-                named += f" and {len(shown) - 5} more"
-            others = "resources you cannot see"
-            by = f"{named} and by {others}" if named else others
-            self.message = (
-                f"{target} {resource_id!r} is still referenced by {by}; "
-                "delete or change those first"
-            )
-            self.args = (self.message,)
 
 
 def redact_conflict(

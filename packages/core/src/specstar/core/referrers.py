@@ -141,7 +141,7 @@ def find_referrers(
 
 
 def relationships(
-    managers: Mapping[str, ResourceManager[Any]] | Registry,
+    managers: Mapping[str, ResourceManager[Any]] | Registry[ResourceManager[Any]],
 ) -> list[Relationship]:
     """Every ``Ref`` field of the given models, in their order and field order.
 

@@ -29,18 +29,17 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
 
 from . import models
-from .errors import ConflictError, FieldError, SpecStarError, ValidationError
+from .errors import FieldError, ReferenceRestrictedError, SpecStarError, ValidationError
 from .indexes import field_type
-
-if TYPE_CHECKING:
-    from .manager import ResourceManager
+from .types import ResourceMeta, UnsetType
 
 __all__ = [
     "OnDelete",
@@ -49,6 +48,7 @@ __all__ = [
     "RefRevision",
     "RefType",
     "ReferenceRestrictedError",
+    "ReferenceSource",
     "Registry",
     "collect_refs",
 ]
@@ -115,32 +115,6 @@ class RefField(msgspec.Struct, frozen=True):
     nullable: bool
 
 
-class ReferenceRestrictedError(ConflictError):
-    """A delete was refused because live resources still reference the target."""
-
-    code = "reference_restricted"
-
-    def __init__(self, target: str, resource_id: str, referrers: list[tuple[str, str, str]]):
-        shown = ", ".join(f"{name} {rid} ({path})" for name, path, rid in referrers[:5])
-        more = f" and {len(referrers) - 5} more" if len(referrers) > 5 else ""
-        super().__init__(
-            f"{target} {resource_id!r} is still referenced by {shown}{more}; "
-            "delete or change those first"
-        )
-        self.target = target
-        self.resource_id = resource_id
-        self.referrers = referrers
-
-    def details(self) -> dict[str, Any]:
-        return {
-            "resource_id": self.resource_id,
-            "referrers": [
-                {"resource": name, "field": path, "resource_id": rid}
-                for name, path, rid in self.referrers
-            ],
-        }
-
-
 def _shape(model: type, path: str) -> tuple[bool, bool]:
     """(is_list, nullable) of the field at ``path``."""
     t = field_type(model, path)
@@ -180,21 +154,72 @@ def collect_refs(model: type) -> list[RefField]:
     return out
 
 
-class Registry:
-    """The managers of one application, by resource name, so references can be followed."""
+class ReferenceSource(Protocol):
+    """What referential integrity needs of a manager: a :class:`ResourceManager` is one.
+
+    The integrity reads and writes run for the framework, not for a user: ``referrer_metas``
+    and ``is_live`` see every row, and ``apply_set_null`` writes as the user given.
+    """
+
+    @property
+    def name(self) -> str:
+        """The resource name."""
+
+    @property
+    def refs(self) -> Sequence[RefField]:
+        """The model's reference fields."""
+
+    def referrer_metas(
+        self, ref: RefField, target_id: str, *, include_deleted: bool
+    ) -> Iterator[ResourceMeta]:
+        """Metas whose reference field ``ref`` names ``target_id`` (no permission checks)."""
+
+    def is_live(self, resource_id: str) -> bool:
+        """Whether the resource exists and is not soft-deleted (no permission checks)."""
+
+    def apply_set_null(
+        self,
+        resource_id: str,
+        refs: Sequence[RefField],
+        target_id: str,
+        *,
+        user: str,
+        now: datetime,
+    ) -> object:
+        """Clear ``target_id`` from the ``refs`` fields of one resource, as a new revision."""
+
+    def delete(
+        self, resource_id: str, *, user: str | UnsetType = ..., now: datetime | UnsetType = ...
+    ) -> ResourceMeta:
+        """Soft-delete a resource."""
+
+    def permanently_delete(
+        self, resource_id: str, *, user: str | UnsetType = ..., now: datetime | UnsetType = ...
+    ) -> ResourceMeta:
+        """Remove a resource and its history."""
+
+
+M = TypeVar("M", bound=ReferenceSource)
+
+
+class Registry(Generic[M]):
+    """The managers of one application, by resource name, so references can be followed.
+
+    Typed by what it holds: ``Registry[ResourceManager[Any]]`` for an application's managers.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._managers: dict[str, ResourceManager[Any]] = {}
+        self._managers: dict[str, M] = {}
 
-    def add(self, manager: ResourceManager[Any]) -> None:
+    def add(self, manager: M) -> None:
         """Register a manager (its ``name`` must be new)."""
         with self._lock:
             if manager.name in self._managers:
                 raise ValueError(f"a resource named {manager.name!r} is already registered")
             self._managers[manager.name] = manager
 
-    def get(self, name: str) -> ResourceManager[Any]:
+    def get(self, name: str) -> M:
         """The manager of a resource name; ``KeyError`` lists the known names."""
         try:
             return self._managers[name]
@@ -206,10 +231,10 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return name in self._managers
 
-    def __iter__(self) -> Iterator[ResourceManager[Any]]:
+    def __iter__(self) -> Iterator[M]:
         return iter(list(self._managers.values()))
 
-    def refs_to(self, target: str) -> list[tuple[ResourceManager[Any], RefField]]:
+    def refs_to(self, target: str) -> list[tuple[M, RefField]]:
         """Every (referring manager, resource-id reference field) that points at ``target``."""
         return [
             (manager, ref)
@@ -227,11 +252,11 @@ class Registry:
         """
         found: list[tuple[str, str, str]] = []
         for manager, ref in self.refs_to(target):
-            for meta in manager._referrer_metas(ref, resource_id, include_deleted=include_deleted):
+            for meta in manager.referrer_metas(ref, resource_id, include_deleted=include_deleted):
                 found.append((manager.name, ref.path, meta.resource_id))
         return found
 
-    def check_refs(self, manager: ResourceManager[Any], data: Any, previous: Any = None) -> None:
+    def check_refs(self, manager: ReferenceSource, data: Any, previous: Any = None) -> None:
         """Raise :class:`ValidationError` for new reference values naming no live resource.
 
         Only ids that ``previous`` (the data being replaced) did not already hold are checked,
@@ -248,8 +273,7 @@ class Registry:
             for rid in _ids_at(doc, ref.path):
                 if rid in known:
                     continue
-                meta = target.storage.get_meta(rid)
-                if meta is None or meta.is_deleted:
+                if not target.is_live(rid):
                     loc = "/" + ref.path.replace(".", "/")
                     errors.append(FieldError(loc, f"no live {ref.target} with id {rid!r}"))
         if errors:

@@ -6,14 +6,21 @@ import io
 import re
 import sys
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, ClassVar, Generic, Literal, TypeVar, cast
+from typing import IO, Any, Generic, Literal, TypeVar, cast
 
 import msgspec
 
 from .codec import Codec
-from .errors import ConflictError, FieldError, SpecStarError, ValidationError
+from .errors import (
+    BulkMigrationError,
+    FieldError,
+    MigrationError,
+    MigrationPathError,
+    RevisionNotMigratedError,
+    ValidationError,
+)
 from .jsonpointer import format_pointer
 from .models import _is_pydantic_instance, _is_pydantic_model_type, as_struct_type, decode_data
 from .pipeline import IValidator, _as_validation_error
@@ -32,107 +39,6 @@ ValidatorArg = Callable[[Any], object] | IValidator | type | None
 _Check = Callable[[Any], object]
 StepFn = Callable[[Any], Any]
 _Hop = tuple[str | None, str, "_Step"]
-
-
-class _Details:
-    _fields: ClassVar[tuple[str, ...]] = ()
-
-    def details(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._fields}
-
-
-class MigrationPathError(_Details, SpecStarError):
-    """No steps lead from ``source`` to ``target``; ``known_versions`` are the schema's."""
-
-    code = "migration_path_not_found"
-    _fields = ("source", "target", "known_versions")
-
-    def __init__(self, source: str | None, target: str, known_versions: Sequence[str | None]):
-        super().__init__(
-            f"no migration path from schema version {source!r} to {target!r} (known versions: "
-            f"{', '.join(map(repr, known_versions))}); add a step from {source!r}"
-        )
-        self.source = source
-        self.target = target
-        self.known_versions = list(known_versions)
-
-
-class MigrationError(_Details, SpecStarError):
-    """Step ``from_version -> to_version`` (``step_name``) failed; ``__cause__`` says why."""
-
-    code = "migration_failed"
-    _fields = ("from_version", "to_version", "step_name")
-
-    def __init__(self, from_version: str | None, to_version: str, step_name: str, error: Exception):
-        super().__init__(
-            f"migration step {from_version!r} -> {to_version!r} ({step_name}) failed: "
-            f"{type(error).__name__}: {error}"
-        )
-        self.from_version = from_version
-        self.to_version = to_version
-        self.step_name = step_name
-
-
-class BulkMigrationError(ConflictError):
-    """Some resources of a bulk migration failed; the others were migrated.
-
-    A conflict between stored data and the migration steps (HTTP 409): fix the data or the
-    steps, then run the migration again.
-
-    Attributes:
-        migrated: how many resources were migrated.
-        failures: ``(resource_id, error)`` of each resource that failed.
-    """
-
-    code = "bulk_migration_failed"
-
-    def __init__(
-        self, resource_name: str, migrated: int, failures: Sequence[tuple[str, SpecStarError]]
-    ) -> None:
-        first = failures[0]
-        super().__init__(
-            f"{len(failures)} {resource_name} resource(s) could not be migrated "
-            f"({migrated} were); first: {first[0]} ({first[1].code}); the log has the errors"
-        )
-        self.migrated = migrated
-        self.failures = list(failures)
-
-    def details(self) -> dict[str, Any]:
-        return {
-            "migrated": self.migrated,
-            "failures": [{"resource_id": rid, "code": err.code} for rid, err in self.failures[:50]],
-        }
-
-
-class RevisionNotMigratedError(_Details, ConflictError):
-    """A revision of another schema version than its resource's was to be made current.
-
-    Attributes:
-        resource_id: the resource being switched.
-        revision_id: the revision that is not migrated yet.
-        revision_schema_version: the schema version stored on that revision.
-        current_schema_version: the resource's current (latest) schema version.
-    """
-
-    code = "revision_not_migrated"
-    _fields = ("resource_id", "revision_id", "revision_schema_version", "current_schema_version")
-
-    def __init__(
-        self,
-        resource_id: str,
-        revision_id: str,
-        revision_schema_version: str | None,
-        current_schema_version: str | None,
-    ) -> None:
-        super().__init__(
-            f"revision {revision_id!r} of {resource_id!r} was written with schema version "
-            f"{revision_schema_version!r}, but the resource is at {current_schema_version!r}; "
-            f"migrate it first: migrate({resource_id!r}, revision_id={revision_id!r})"
-        )
-        self.resource_id = resource_id
-        self.revision_id = revision_id
-        self.revision_schema_version = revision_schema_version
-        self.current_schema_version = current_schema_version
 
 
 @dataclass(eq=False)

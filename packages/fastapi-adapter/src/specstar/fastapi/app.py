@@ -31,7 +31,7 @@ from specstar.core import (
     StorageFactory,
     combine_handlers,
 )
-from specstar.core.naming import kebab_case
+from specstar.core.spi import kebab_case
 
 from .dependencies import DependencyProvider
 from .openapi import build_components, install_openapi
@@ -131,7 +131,7 @@ class SpecStar:
     ) -> None:
         self.resource_managers: OrderedDict[str, ResourceManager[Any]] = OrderedDict()
         #: Resolves ``Ref`` fields between the registered models (referential integrity).
-        self.registry = Registry()
+        self.registry: Registry[ResourceManager[Any]] = Registry()
         self.model_names: dict[type, list[str]] = {}
         self.model_naming: ModelNaming = "kebab"
         self.route_templates: list[RouteTemplate] = []

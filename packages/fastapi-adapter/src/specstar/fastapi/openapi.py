@@ -33,11 +33,15 @@ from typing import Any, Literal
 import msgspec
 
 from fastapi import FastAPI
-from specstar.core import DisplayName, ResourceMeta, RevisionInfo, RevisionStatus
-from specstar.core.models import find_annotated_fields
-from specstar.core.query import Expr, Sort
-from specstar.core.referrers import Referrer, Relationship
-from specstar.core.refs import collect_refs
+from specstar.core import (
+    DisplayName,
+    Referrer,
+    Relationship,
+    ResourceMeta,
+    RevisionInfo,
+    RevisionStatus,
+)
+from specstar.core.spi import Expr, Sort, collect_refs, find_annotated_fields
 
 from .problems import PROBLEM_MEDIA_TYPE, Problem
 

@@ -37,11 +37,10 @@ from specstar.core import (
     QueryError,
     ResourceManager,
     Sort,
-    jsonpointer,
     parse_condition,
     parse_sorts,
 )
-from specstar.core.query import Expr
+from specstar.core.spi import Expr, jsonpointer
 
 __all__ = [
     "MAX_OFFSET",

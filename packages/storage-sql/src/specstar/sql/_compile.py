@@ -30,10 +30,15 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from specstar.core.errors import QueryError
-from specstar.core.indexes import Kind, normalize_scalar
-from specstar.core.query.ast import And, Condition, Expr, Field, Not, Op, Or, Query, Sort
-from specstar.core.query.cursor import CursorPosition, decode_cursor, effective_sorts
+from specstar.core import And, Condition, Field, Not, Op, Or, Query, QueryError, Sort
+from specstar.core.spi import (
+    CursorPosition,
+    Expr,
+    Kind,
+    decode_cursor,
+    effective_sorts,
+    normalize_scalar,
+)
 
 from ._layout import (
     FLOAT_EXACT_INT,

@@ -15,7 +15,8 @@ from typing import Any, Final
 
 import msgspec
 
-from specstar.core.indexes import IndexedField, Kind
+from specstar.core import IndexedField
+from specstar.core.spi import Kind
 
 __all__ = [
     "INT64_MAX",

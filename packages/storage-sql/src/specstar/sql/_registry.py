@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from specstar.core.errors import StorageError
-from specstar.core.indexes import IndexSpec
+from specstar.core import IndexSpec, StorageError
 
 from ._backend import Backend, Tx, Violation
 from ._layout import IndexColumn, ident

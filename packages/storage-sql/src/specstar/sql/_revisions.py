@@ -13,10 +13,8 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from specstar.core.errors import StorageError
-from specstar.core.payloads import PayloadStore
-from specstar.core.ports import StoredRevision
-from specstar.core.types import RevisionInfo
+from specstar.core import PayloadStore, RevisionInfo, StorageError
+from specstar.core.spi import StoredRevision
 
 from ._backend import Backend, Tx, iter_chunks
 from ._layout import revision_seq, text_problem

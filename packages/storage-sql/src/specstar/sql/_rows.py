@@ -8,10 +8,15 @@ from typing import Any
 
 import msgspec
 
-from specstar.core.errors import FieldError, ValidationError
-from specstar.core.indexes import IndexedField, normalize_scalar
-from specstar.core.ports import Write
-from specstar.core.types import ResourceMeta, RevisionInfo, RevisionStatus
+from specstar.core import (
+    FieldError,
+    IndexedField,
+    ResourceMeta,
+    RevisionInfo,
+    RevisionStatus,
+    ValidationError,
+)
+from specstar.core.spi import Write, normalize_scalar
 
 from ._backend import Backend
 from ._layout import IndexColumn, index_value_problem, text_problem

@@ -27,29 +27,39 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from specstar.core.commits import AppliedWrite
-from specstar.core.errors import (
+from specstar.core import (
     AlreadyExistsError,
+    And,
+    Capabilities,
+    Condition,
     ConflictError,
+    IndexSpec,
+    Not,
+    Op,
+    Or,
+    Page,
+    PayloadStore,
     PreconditionFailedError,
+    Query,
+    ResourceMeta,
+    RevisionInfo,
+    Storage,
     StorageError,
     UniqueConstraintError,
 )
-from specstar.core.indexes import IndexSpec
-from specstar.core.payloads import PayloadEntry, PayloadStore, new_payload_key
-from specstar.core.ports import (
-    Capabilities,
+from specstar.core.spi import (
+    DEFAULT_LIMIT,
+    AppliedWrite,
     CommitResult,
-    Storage,
+    Expr,
+    PayloadEntry,
     StoredRevision,
     Write,
     check_prune,
     check_purge,
+    encode_cursor,
+    new_payload_key,
 )
-from specstar.core.query.ast import And, Condition, Expr, Not, Op, Or, Query
-from specstar.core.query.cursor import encode_cursor
-from specstar.core.query.resolve import DEFAULT_LIMIT
-from specstar.core.types import Page, ResourceMeta, RevisionInfo
 
 from ._backend import Backend, Tx, Violation
 from ._compile import Compiler, Sql

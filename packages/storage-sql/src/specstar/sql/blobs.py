@@ -16,8 +16,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from specstar.core.errors import FieldError, NotFoundError, StorageError, ValidationError
-from specstar.core.ports import BlobInfo, BlobStore
+from specstar.core import (
+    BlobInfo,
+    BlobStore,
+    FieldError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
 
 from ._layout import text_problem
 

@@ -27,10 +27,8 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
         name=exc.name,
     ) from exc
 
-from specstar.core.errors import QueryError, StorageError
-from specstar.core.indexes import Kind
-from specstar.core.payloads import PayloadStoreFactory
-from specstar.core.ports import CachingStorageFactory
+from specstar.core import PayloadStoreFactory, QueryError, StorageError
+from specstar.core.spi import CachingStorageFactory, Kind
 
 from ._backend import Backend, Tx, Violation
 from ._compile import Dialect, RegexHook, Sql, Target, known

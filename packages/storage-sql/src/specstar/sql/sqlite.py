@@ -23,10 +23,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from specstar.core.errors import StorageError
-from specstar.core.indexes import Kind
-from specstar.core.payloads import PayloadStoreFactory
-from specstar.core.ports import CachingStorageFactory
+from specstar.core import PayloadStoreFactory, StorageError
+from specstar.core.spi import CachingStorageFactory, Kind
 
 from ._backend import Backend, Tx, Violation
 from ._compile import Dialect, RegexHook, Sql, Target

@@ -10,8 +10,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from specstar.core import Query, ResourceManager, RevisionStatus, StorageFactory
-from specstar.core.memory import MemoryStorage
+from specstar.core import MemoryStorage, Query, ResourceManager, RevisionStatus, StorageFactory
 
 from .models import ITEM_INDEXES, Item
 from .strategies import item_data, queries

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from specstar.core.query.ast import And, Condition, Expr, Field, Not, Op, Or, Query, Sort
+from specstar.core.spi import And, Condition, Expr, Field, Not, Op, Or, Query, Sort
 
 from .models import Address, Item
 

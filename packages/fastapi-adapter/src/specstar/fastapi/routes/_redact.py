@@ -6,11 +6,7 @@ use them from here under their earlier names.
 
 from __future__ import annotations
 
-from specstar.core.redaction import (
-    HiddenUniqueConstraintError,
-    RedactedReferenceError,
-    redact_conflict,
-)
-from specstar.core.redaction import is_visible as visible
+from specstar.core import HiddenUniqueConstraintError, RedactedReferenceError, redact_conflict
+from specstar.core import is_visible as visible
 
 __all__ = ["HiddenUniqueConstraintError", "RedactedReferenceError", "redact_conflict", "visible"]

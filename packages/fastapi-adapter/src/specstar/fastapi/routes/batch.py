@@ -9,8 +9,7 @@ from starlette.responses import Response
 from fastapi import APIRouter
 from specstar.core import BatchOutcome, ResourceManager, batch_delete, batch_restore
 from specstar.core import batch_filter as core_batch_filter
-from specstar.core.models import decode_data
-from specstar.core.query import Expr
+from specstar.core.spi import Expr, decode_data
 
 from .._http import read_json
 from ..dependencies import DependencyProvider

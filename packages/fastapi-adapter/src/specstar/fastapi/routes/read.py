@@ -9,7 +9,8 @@ from starlette.responses import Response
 
 from fastapi import APIRouter, Depends, Header
 from fastapi import Query as QueryParam
-from specstar.core import Query, ResourceManager, ResourceMeta, RevisionInfo, jsonpointer
+from specstar.core import Query, ResourceManager, ResourceMeta, RevisionInfo
+from specstar.core.spi import jsonpointer
 
 from .._http import parse_entity_tags
 from ..dependencies import DependencyProvider

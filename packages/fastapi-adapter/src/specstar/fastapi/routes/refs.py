@@ -8,8 +8,7 @@ from starlette.responses import Response
 
 from fastapi import APIRouter, Depends
 from fastapi import Query as QueryParam
-from specstar.core import ResourceManager
-from specstar.core.referrers import find_referrers, relationships
+from specstar.core import ResourceManager, find_referrers, relationships
 
 from ..dependencies import DependencyProvider
 from ..openapi import json_content, problem_responses, ref

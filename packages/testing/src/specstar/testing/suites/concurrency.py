@@ -18,8 +18,7 @@ from specstar.core import (
     StorageFactory,
     UniqueConstraintError,
 )
-from specstar.core.indexes import IndexSpec
-from specstar.core.ports import NewRevision, Write
+from specstar.core.spi import IndexSpec, NewRevision, Write
 
 from ..models import Item
 from .base import SuiteBase

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from specstar.core import ConflictError, PayloadStore, PayloadStoreFactory
-from specstar.core.payloads import is_payload_key, new_payload_key
+from specstar.core.spi import is_payload_key, new_payload_key
 
 
 class PayloadStoreSuite:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 
 from specstar.core import Query, ResourceManager, StorageFactory
-from specstar.core.query import evaluate
+from specstar.core.spi import evaluate
 
 from ..models import Item
 from ..stateful import storage_state_machine

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from specstar.core import QB, Query, QueryError, ResourceManager, ResourceMeta, Sort
-from specstar.core.query import evaluate
-from specstar.core.query.ast import Field
+from specstar.core.spi import Field, evaluate
 
 from ..models import Address, Item
 from .base import SuiteBase

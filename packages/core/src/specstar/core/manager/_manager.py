@@ -1,0 +1,280 @@
+"""The ResourceManager: the public verbs, each resolving its context through the guard and
+running a read or a write through the pieces of this package."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from msgspec import UNSET, UnsetType
+
+from .. import models
+from ..annotations import Unique
+from ..codec import Encoding
+from ..context import ContextDefaults, NowSource, Scope, UserSource
+from ..indexes import IndexedField, IndexSpec, build_spec
+from ..naming import default_id_generator, kebab_case
+from ..pipeline import (
+    ConstraintChecker,
+    EventHandler,
+    PermissionChecker,
+    Pipeline,
+    Unrestricted,
+    ValidatorLike,
+)
+from ..ports import Storage, StorageFactory
+from ..query.ast import Expr
+from ..refs import RefField, RefType, Registry, collect_refs
+from ..schema import Schema, make_validator
+from ..types import (
+    RevisionStatus,
+)
+from ._binding import Binding
+from ._changes import Changes
+from ._defaults import default_storage
+from ._guard import Guard
+from ._maintenance import Maintenance
+from ._reader import IndexState, Reader
+from ._write_path import WritePath
+from ._writer import ResourceWriter
+
+__all__ = ["ResourceManager", "ResourceOps"]
+
+T = TypeVar("T")
+log = logging.getLogger("specstar.manager")
+
+
+class ResourceManager(ResourceWriter[T]):
+    """Versioned resources of one model: create, read, change, search, history.
+
+    Args:
+        model: a ``msgspec.Struct`` type, a Pydantic v2 model (converted to a Struct and used
+            as validator), or a :class:`~specstar.core.schema.Schema` (version, migrations
+            and validator in one).
+        storage: the :class:`~specstar.core.ports.Storage` to use; by default one from
+            ``storage_factory``, else the package default (a new in-memory storage).
+        storage_factory: builds the storage from the resource name when ``storage`` is not given.
+        name: resource name (default: the model name in kebab-case).
+        indexed_fields: data paths to extract for search: ``"path"``, ``("path", type)`` or
+            :class:`~specstar.core.indexes.IndexedField`. ``Unique`` fields are added.
+        id_generator: makes ids for created resources (default ``"{name}:{hex}"``).
+        default_status: status of new revisions (``stable`` by default).
+        default_user / default_now: context defaults (see :mod:`specstar.core.context`).
+        strict_operation_context: writes without a resolved user/time raise.
+        encoding: ``"json"`` or ``"msgpack"`` for stored revision data.
+        schema_version: version recorded on every revision written.
+        default_limit / max_limit: page size when a query gives none, and its upper bound.
+        permission_checker, validators, constraint_checkers, event_handlers: pipeline stages;
+            validators may be callables, ``IValidator`` instances or classes, or Pydantic
+            models; a constraint checker may be given as a factory called with the manager.
+            ``before`` handlers run once per compare-and-swap attempt (see
+            :class:`~specstar.core.pipeline.EventPhase`).
+        conflict_timeout: seconds a write without ``expected_revision_id`` keeps retrying
+            compare-and-swap conflicts before raising :class:`ConflictError`.
+        auto_reindex: when the store reports indexed fields added since it last saw this
+            model, backfill them at start-up (:meth:`reindex`); otherwise queries on them
+            raise :class:`QueryError` until :meth:`reindex` runs.
+        registry: the :class:`~specstar.core.refs.Registry` of the application; references
+            to and from this model are followed through it.
+        validate_refs: reject writes whose new references name no live resource.
+        migration: a :class:`~specstar.core.schema.Schema` for a plain ``model``.
+    """
+
+    def __init__(
+        self,
+        model: type[T] | Schema[T],
+        *,
+        storage: Storage | None = None,
+        storage_factory: StorageFactory | None = None,
+        name: str | None = None,
+        indexed_fields: Iterable[str | tuple[str, Any] | IndexedField] = (),
+        id_generator: Callable[[], str] | None = None,
+        default_status: RevisionStatus = RevisionStatus.stable,
+        default_user: UserSource | UnsetType = UNSET,
+        default_now: NowSource | UnsetType = UNSET,
+        strict_operation_context: bool = False,
+        encoding: Encoding = "json",
+        schema_version: str | None = None,
+        default_limit: int = 50,
+        max_limit: int = 1000,
+        permission_checker: PermissionChecker | None = None,
+        validators: Sequence[ValidatorLike] = (),
+        constraint_checkers: Sequence[ConstraintChecker | Callable[[Any], ConstraintChecker]] = (),
+        event_handlers: Iterable[EventHandler | Callable[[Any], Any]] = (),
+        conflict_timeout: float = 30.0,
+        auto_reindex: bool = True,
+        registry: Registry[Any] | None = None,
+        validate_refs: bool = False,
+        migration: Schema[T] | None = None,
+    ) -> None:
+        if isinstance(model, Schema):
+            if migration is not None:
+                raise ValueError("pass either a Schema or migration=, not both")
+            migration, model = model, model.resource_type
+        if migration is not None:
+            if schema_version is not None and schema_version != migration.version:
+                raise ValueError(
+                    f"schema_version {schema_version!r} contradicts the Schema's "
+                    f"{migration.version!r}"
+                )
+            schema_version = migration.version
+            migration.set_encoding(encoding)
+            if migration.has_validator:
+                validators = [migration.validate, *validators]
+        elif models.is_pydantic_model(model) and not validators:
+            validators = [model]  # a Pydantic model validates its own data by default
+        if not 1 <= default_limit <= max_limit:
+            raise ValueError("need 1 <= default_limit <= max_limit")
+        self.schema: Schema[T] | None = migration
+        self.model: type[T] = models.as_struct_type(model)  # type: ignore[assignment]
+        self.source_model = model
+        self.name = name or kebab_case(getattr(model, "__name__", "resource"))
+        if storage is None:
+            storage = storage_factory.build(self.name) if storage_factory else None
+        self.storage: Storage = storage or default_storage(self.name)
+        unique = [path for path, _ in models.find_annotated_fields(self.model, Unique)]
+        self.refs: list[RefField] = collect_refs(self.model)
+        declared = list(indexed_fields)
+        for ref in self.refs:  # resource references are indexed so referrers are found fast
+            if ref.ref_type is RefType.resource_id and ref.path not in _paths(declared):
+                declared.append(ref.path)
+        self.index_spec: IndexSpec = build_spec(self.model, declared, unique)
+        self.registry = registry
+        self.validate_refs = validate_refs
+        self.schema_version = schema_version
+        self.default_status = RevisionStatus(default_status)
+        self.id_generator = id_generator or default_id_generator(self.name)
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.conflict_timeout = conflict_timeout
+        self._binding: Binding[T] = Binding(
+            self.model,
+            encoding=encoding,
+            index_spec=self.index_spec,
+            schema=migration,
+            schema_version=schema_version,
+            default_status=self.default_status,
+        )
+        self.codec = self._binding.codec
+        self.pipeline = Pipeline(
+            permission_checker=permission_checker,
+            validators=[make_validator(v) for v in validators],
+            constraint_checkers=[
+                c if isinstance(c, ConstraintChecker) else c(self) for c in constraint_checkers
+            ],
+            event_handlers=event_handlers,
+        )
+        defaults = ContextDefaults(
+            user=default_user, now=default_now, strict=strict_operation_context
+        )
+        guard = Guard(self.name, self.pipeline, defaults, self.index_spec)
+        self._index_state = IndexState(self.storage.setup(self.index_spec))
+        self._assemble(guard)
+        if self._index_state.stale and auto_reindex:
+            stale = sorted(self._index_state.stale)
+            log.info("%s: backfilling new indexed field(s) %s", self.name, stale)
+            self.reindex()
+        if registry is not None:
+            registry.add(self)
+
+    def _assemble(self, guard: Guard) -> None:
+        """Compose the pieces around ``guard`` (the manager's, or a ``using()`` view's)."""
+        self._guard = guard
+        self._reader: Reader[T] = Reader(
+            name=self.name,
+            storage=self.storage,
+            guard=guard,
+            binding=self._binding,
+            default_limit=self.default_limit,
+            max_limit=self.max_limit,
+            index_state=self._index_state,
+        )
+        path: WritePath[T] = WritePath(
+            storage=self.storage,
+            guard=guard,
+            binding=self._binding,
+            pipeline=self.pipeline,
+            conflict_timeout=self.conflict_timeout,
+            check_refs=self._check_refs if self.validate_refs else None,
+        )
+        self._changes: Changes[T] = Changes(path)
+        self._maintenance: Maintenance[T] = Maintenance(
+            name=self.name, reader=self._reader, path=path, migrate=self.migrate
+        )
+
+    def _check_refs(self, data: T, previous: T | None) -> None:
+        if self.registry is not None:
+            self.registry.check_refs(self, data, previous)
+
+    @property
+    def _stale_paths(self) -> frozenset[str]:
+        return self._index_state.stale
+
+    # == context ================================================================================
+
+    @contextmanager
+    def using(
+        self, *, user: str | UnsetType = UNSET, now: datetime | UnsetType = UNSET
+    ) -> Iterator[ResourceOps[T]]:
+        """Bind a user and/or time for the calls in a ``with`` block.
+
+        Calls on the manager inside the block use the innermost binding; the yielded
+        :class:`ResourceOps` keeps its own binding even when blocks nest, and stops working
+        when its block ends.
+        """
+        if self._guard.bound is not None:
+            raise RuntimeError("using() cannot be called on a ResourceOps; use the manager")
+        scope = Scope(user=user, now=now)
+        ops = ResourceOps._bind(self, scope)
+        token = self._guard.scopes.set((scope, *self._guard.scopes.get()))
+        try:
+            yield ops
+        finally:
+            self._guard.scopes.reset(token)
+            ops._guard.active = False
+
+    def authorize(
+        self, action: str, *, user: str | UnsetType = UNSET, resource_id: str | None = None
+    ) -> Expr | Unrestricted:
+        """Ask the permission checker whether ``user`` may perform ``action`` at all.
+
+        For operations an application runs over many resources (batches, custom actions),
+        before it runs them one by one: the checker's ``check`` runs (with ``resource_id``
+        when given), and the user's access scope for the action is returned: a filter the
+        rows they may act on match, or ``UNRESTRICTED``. Nothing is read or changed.
+
+        Raises:
+            PermissionDeniedError: the checker denies the action, or its scope is empty.
+            MissingOperationContextError: a write action without a user, under
+                ``strict_operation_context``.
+        """
+        ctx = self._guard.context(action, user, UNSET, resource_id=resource_id)
+        return self._guard.scope(ctx)
+
+    def __repr__(self) -> str:
+        return f"ResourceManager({self.model.__name__}, name={self.name!r})"
+
+
+class ResourceOps(ResourceManager[T]):
+    """A view of a manager bound to the user/time of a ``using()`` block.
+
+    It shares the manager's storage and configuration; calling it after its block ended raises
+    ``RuntimeError``, and ``using()`` cannot be nested on it.
+    """
+
+    @classmethod
+    def _bind(cls, manager: ResourceManager[T], scope: Scope) -> ResourceOps[T]:
+        ops: ResourceOps[T] = cls.__new__(cls)
+        ops.__dict__.update(manager.__dict__)
+        ops._assemble(manager._guard.bind(scope))
+        return ops
+
+
+def _paths(declared: Iterable[str | tuple[str, Any] | IndexedField]) -> set[str]:
+    return {
+        d if isinstance(d, str) else d.path if isinstance(d, IndexedField) else str(d[0])
+        for d in declared
+    }

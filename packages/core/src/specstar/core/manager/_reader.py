@@ -1,0 +1,186 @@
+"""The read side of a manager: query resolution, scoped searches, listings, raw scans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from .. import jsonpointer
+from ..errors import NotFoundError, QueryError
+from ..pipeline import OperationContext, Unrestricted
+from ..ports import Storage
+from ..query.ast import Condition, Expr, Field, Op, Query
+from ..query.resolve import resolve_query
+from ..refs import RefField
+from ..types import Page, ResourceMeta, RevisionInfo, SearchedResource
+from ._binding import Binding
+from ._guard import Guard
+
+T = TypeVar("T")
+
+#: What ``returns`` accepts, and its default.
+RETURNS_ALL = ("data", "info", "meta")
+
+
+class IndexState:
+    """Indexed paths not backfilled yet (see ``reindex``); queries on them fail. Shared by
+    a manager and its ``using()`` views."""
+
+    def __init__(self, stale: frozenset[str]) -> None:
+        self.stale = stale
+
+
+class Reader(Generic[T]):
+    """Reads for one manager; permission decisions come from its guard."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        storage: Storage,
+        guard: Guard,
+        binding: Binding[T],
+        default_limit: int,
+        max_limit: int,
+        index_state: IndexState,
+    ) -> None:
+        self.name = name
+        self.storage = storage
+        self.guard = guard
+        self.binding = binding
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.index_state = index_state
+
+    def resolve(self, query: Query | Expr | None) -> Query:
+        """Validate and normalise a query for this model (see ``resolve_query``)."""
+        resolved = resolve_query(
+            query,
+            self.binding.index_spec,
+            default_limit=self.default_limit,
+            max_limit=self.max_limit,
+        )
+        if self.index_state.stale:
+            stale = sorted(_data_paths(resolved) & self.index_state.stale)
+            if stale:
+                raise QueryError(
+                    f"indexed field(s) {', '.join(stale)} are not backfilled for existing "
+                    "resources yet; run manager.reindex() first",
+                    path=stale[0],
+                )
+        return resolved
+
+    def scoped(self, ctx: OperationContext, query: Query | Expr | None) -> Query:
+        """The resolved query with the user's access scope ANDed into its filter."""
+        scope = self.guard.scope(ctx)
+        if not isinstance(scope, Unrestricted):
+            base = query if isinstance(query, Query) else Query(where=query)
+            query = base.replace(where=scope if base.where is None else scope & base.where)
+        return self.resolve(query)
+
+    def scan(self, query: Query) -> Iterator[ResourceMeta]:
+        """Every row of a query, straight from storage: no permission checks, so only for
+        the framework's own maintenance (integrity, reindexing, migration)."""
+        resolved = self.resolve(query.replace(limit=self.max_limit, cursor=None, offset=0))
+        while True:
+            page = self.storage.search(resolved)
+            yield from page.items
+            if not page.has_more:
+                return
+            resolved = resolved.replace(cursor=page.next_cursor)
+
+    def referrer_metas(
+        self, ref: RefField, target_id: str, *, include_deleted: bool
+    ) -> Iterator[ResourceMeta]:
+        """Metas whose reference field ``ref`` names ``target_id`` (no permission checks)."""
+        op = Op.contains if ref.is_list else Op.eq
+        query = Query(
+            where=Condition(Field(ref.path), op, target_id),
+            is_deleted=None if include_deleted else False,
+        )
+        return self.scan(query)
+
+    def load(self, rid: str, revision_id: str) -> tuple[RevisionInfo, T]:
+        """A revision and its (migrated) data."""
+        return self.binding.load(self.storage, rid, revision_id)
+
+    def info(self, rid: str, revision_id: str) -> RevisionInfo:
+        """The information of one revision."""
+        return self.binding.info(self.storage, rid, revision_id)
+
+    def item(
+        self,
+        meta: ResourceMeta,
+        revision_id: str,
+        wanted: set[str],
+        pointers: list[str] | None,
+    ) -> SearchedResource[T]:
+        """One :class:`SearchedResource` with the ``wanted`` parts of ``revision_id``."""
+        parts: dict[str, Any] = {}
+        if "meta" in wanted:
+            parts["meta"] = meta
+        if wanted & {"data", "info"}:
+            info, data = self.load(meta.resource_id, revision_id)
+            if "info" in wanted:
+                parts["info"] = info
+            if "data" in wanted:
+                parts["data"] = (
+                    data
+                    if pointers is None
+                    else jsonpointer.project(msgspec.to_builtins(data), pointers)
+                )
+        return SearchedResource(**parts)
+
+    def page(
+        self, page: Page[ResourceMeta], wanted: set[str], pointers: list[str] | None
+    ) -> Page[SearchedResource[T]]:
+        """A page of metas as listing items."""
+        items: list[SearchedResource[T]] = []
+        for meta in page.items:
+            try:
+                items.append(self.item(meta, meta.current_revision_id, wanted, pointers))
+            except NotFoundError:
+                continue  # permanently deleted since the search
+        return Page(items=items, next_cursor=page.next_cursor, has_more=page.has_more)
+
+
+def returns_set(returns: Iterable[str]) -> set[str]:
+    """The parts ``returns`` asks for.
+
+    Raises:
+        QueryError: an unknown part.
+    """
+    wanted = set(returns)
+    unknown = wanted - set(RETURNS_ALL)
+    if unknown:
+        raise QueryError(f"returns accepts data, info, meta — not {sorted(unknown)}")
+    return wanted
+
+
+def pointers_of(partial: Iterable[str] | None) -> list[str] | None:
+    """JSON pointers from JSON pointers or dotted paths (``None`` for the whole data)."""
+    if partial is None:
+        return None
+    return [jsonpointer.format_pointer(jsonpointer.to_pointer(p)) for p in partial]
+
+
+def _data_paths(query: Query) -> set[str]:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if node is None:
+            return
+        field = getattr(node, "field", None)
+        if isinstance(field, Field) and not field.meta:
+            found.add(field.path)
+        for child in getattr(node, "items", ()):
+            walk(child)
+        walk(getattr(node, "item", None))
+
+    walk(query.where)
+    for sort in query.sorts:
+        if not sort.field.meta:
+            found.add(sort.field.path)
+    return found

@@ -1,0 +1,272 @@
+"""The read verbs of a manager: single resources, history and search."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Generic, TypeVar
+
+from msgspec import UNSET, UnsetType
+
+from ..actions import Action
+from ..errors import QueryError
+from ..indexes import IndexSpec
+from ..ports import Storage
+from ..query.ast import Expr, Query
+from ..refs import RefField
+from ..types import Page, Resource, ResourceMeta, RevisionInfo, SearchedResource
+from ._guard import Guard
+from ._reader import RETURNS_ALL, Reader, pointers_of, returns_set
+
+T = TypeVar("T")
+
+
+class ResourceView(Generic[T]):
+    """The reads of a :class:`~specstar.core.manager.ResourceManager`, which extends it with
+    writes and builds the pieces declared here."""
+
+    name: str
+    storage: Storage
+    index_spec: IndexSpec
+    max_limit: int
+    _guard: Guard
+    _reader: Reader[T]
+
+    # == reads ==================================================================================
+
+    def get(
+        self,
+        resource_id: str,
+        *,
+        revision_id: str | None = None,
+        include_deleted: bool = False,
+        user: str | UnsetType = UNSET,
+    ) -> Resource[T]:
+        """The current revision (or ``revision_id``) with its data.
+
+        Raises:
+            NotFoundError: no such resource or revision. GoneError: soft-deleted.
+        """
+        ctx = self._guard.context(Action.GET, user, UNSET, resource_id=resource_id)
+        meta = self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
+        info, data = self._reader.load(resource_id, revision_id or meta.current_revision_id)
+        return Resource(info=info, data=data)
+
+    get_resource_revision = get
+
+    def get_resource(
+        self,
+        resource_id: str,
+        *,
+        returns: Iterable[str] = RETURNS_ALL,
+        partial: Iterable[str] | None = None,
+        revision_id: str | None = None,
+        include_deleted: bool = False,
+        user: str | UnsetType = UNSET,
+    ) -> SearchedResource[T]:
+        """One resource as a listing item: the ``returns`` parts, ``data`` narrowed by
+        ``partial`` (like :meth:`list_page`).
+
+        ``meta`` is read as ``get_meta``, ``data``/``info`` as ``get``; asking for ``meta``
+        alone still checks that ``revision_id`` exists.
+
+        Raises:
+            QueryError: an unknown part in ``returns``, or ``partial`` without ``data``.
+            NotFoundError, GoneError.
+        """
+        wanted = returns_set(returns)
+        if partial is not None and "data" not in wanted:
+            raise QueryError("partial narrows data: add 'data' to returns")
+        pointers = pointers_of(partial)
+        meta: ResourceMeta | None = None
+        if "meta" in wanted:
+            meta = self.get_meta(resource_id, include_deleted=include_deleted, user=user)
+        if wanted & {"data", "info"}:
+            ctx = self._guard.context(Action.GET, user, UNSET, resource_id=resource_id)
+            seen = self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
+            revision = revision_id or (meta or seen).current_revision_id
+            return self._reader.item(meta or seen, revision, wanted, pointers)
+        if revision_id is not None:
+            self.get_revision_info(
+                resource_id, revision_id, include_deleted=include_deleted, user=user
+            )
+        return SearchedResource(meta=meta) if meta is not None else SearchedResource()
+
+    def get_partial(
+        self,
+        resource_id: str,
+        partial: Iterable[str],
+        *,
+        revision_id: str | None = None,
+        include_deleted: bool = False,
+        user: str | UnsetType = UNSET,
+    ) -> dict[str, Any]:
+        """Only the parts of the data named by JSON pointers (``"/a/b"``) or dotted paths."""
+        item = self.get_resource(
+            resource_id,
+            returns=("data",),
+            partial=list(partial),
+            revision_id=revision_id,
+            include_deleted=include_deleted,
+            user=user,
+        )
+        assert isinstance(item.data, dict)
+        return item.data
+
+    def get_meta(
+        self, resource_id: str, *, include_deleted: bool = False, user: str | UnsetType = UNSET
+    ) -> ResourceMeta:
+        """The meta record. Raises NotFoundError, or GoneError unless ``include_deleted``."""
+        ctx = self._guard.context(Action.GET_META, user, UNSET, resource_id=resource_id)
+        return self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
+
+    def get_revision_info(
+        self,
+        resource_id: str,
+        revision_id: str | None = None,
+        *,
+        include_deleted: bool = False,
+        user: str | UnsetType = UNSET,
+    ) -> RevisionInfo:
+        """Information about the current revision (or ``revision_id``)."""
+        ctx = self._guard.context(Action.GET_REVISION_INFO, user, UNSET, resource_id=resource_id)
+        meta = self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
+        return self._reader.info(resource_id, revision_id or meta.current_revision_id)
+
+    def list_revisions(
+        self, resource_id: str, *, include_deleted: bool = True, user: str | UnsetType = UNSET
+    ) -> list[str]:
+        """Ids of all stored revisions, oldest first."""
+        infos = self.list_revision_infos(resource_id, include_deleted=include_deleted, user=user)
+        return [i.revision_id for i in infos]
+
+    def list_revision_infos(
+        self,
+        resource_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        include_deleted: bool = True,
+        user: str | UnsetType = UNSET,
+    ) -> list[RevisionInfo]:
+        """Revision information, oldest first, optionally paged."""
+        if offset < 0 or (limit is not None and limit < 1):
+            raise QueryError("offset must be >= 0 and limit >= 1")
+        ctx = self._guard.context(Action.LIST_REVISIONS, user, UNSET, resource_id=resource_id)
+        self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
+        return self.storage.list_revisions(resource_id, offset=offset, limit=limit)
+
+    def exists(
+        self, resource_id: str, *, include_deleted: bool = False, user: str | UnsetType = UNSET
+    ) -> bool:
+        """Whether the resource exists (and is not soft-deleted, unless asked) for this user."""
+        ctx = self._guard.context(Action.EXISTS, user, UNSET, resource_id=resource_id)
+        meta = self.storage.get_meta(resource_id)
+        return (
+            meta is not None
+            and (include_deleted or not meta.is_deleted)
+            and self._guard.admits(ctx, meta)
+        )
+
+    def revision_exists(
+        self, resource_id: str, revision_id: str, *, user: str | UnsetType = UNSET
+    ) -> bool:
+        """Whether this revision of the resource is stored (and visible to the user)."""
+        ctx = self._guard.context(Action.REVISION_EXISTS, user, UNSET, resource_id=resource_id)
+        meta = self.storage.get_meta(resource_id)
+        return (
+            meta is not None
+            and self._guard.admits(ctx, meta)
+            and self.storage.get_revision_info(resource_id, revision_id) is not None
+        )
+
+    # == search =================================================================================
+
+    def resolve(self, query: Query | Expr | None = None) -> Query:
+        """Validate and normalise a query for this model (see ``resolve_query``)."""
+        return self._reader.resolve(query)
+
+    def search_page(
+        self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET
+    ) -> Page[ResourceMeta]:
+        """One page of matching meta records, with the cursor to the next page."""
+        ctx = self._guard.context(Action.SEARCH, user, UNSET, query=query)
+        return self.storage.search(self._reader.scoped(ctx, query))
+
+    def search(
+        self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET
+    ) -> list[ResourceMeta]:
+        """Matching meta records (one page: ``limit`` rows at most)."""
+        return self.search_page(query, user=user).items
+
+    search_resources = search
+
+    def count(self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET) -> int:
+        """Number of matching resources (limit/offset/cursor are ignored)."""
+        ctx = self._guard.context(Action.COUNT, user, UNSET, query=query)
+        return self.storage.count(self._reader.scoped(ctx, query))
+
+    count_resources = count
+
+    def list_page(
+        self,
+        query: Query | Expr | None = None,
+        *,
+        returns: Iterable[str] = RETURNS_ALL,
+        partial: Iterable[str] | None = None,
+        user: str | UnsetType = UNSET,
+    ) -> Page[SearchedResource[T]]:
+        """Like :meth:`search_page` with each row's data and revision info.
+
+        Args:
+            returns: which of ``"data"``, ``"info"``, ``"meta"`` to fill.
+            partial: JSON pointers / dotted paths; ``data`` then holds only those parts.
+        """
+        wanted = returns_set(returns)
+        pointers = pointers_of(partial)
+        return self._reader.page(self.search_page(query, user=user), wanted, pointers)
+
+    def list(
+        self,
+        query: Query | Expr | None = None,
+        *,
+        returns: Iterable[str] = RETURNS_ALL,
+        partial: Iterable[str] | None = None,
+        user: str | UnsetType = UNSET,
+    ) -> list[SearchedResource[T]]:
+        """Matching resources (one page) with data, info and meta."""
+        return self.list_page(query, returns=returns, partial=partial, user=user).items
+
+    list_resources = list
+
+    def iter_all(
+        self,
+        query: Query | Expr | None = None,
+        *,
+        page_size: int | None = None,
+        user: str | UnsetType = UNSET,
+    ) -> Iterator[ResourceMeta]:
+        """Every matching meta record the user may see, page by page with a cursor."""
+        base = query if isinstance(query, Query) else Query(where=query)
+        q = base.replace(limit=page_size or self.max_limit, cursor=None, offset=0)
+        while True:
+            page = self.search_page(q, user=user)
+            yield from page.items
+            if not page.has_more:
+                return
+            q = q.replace(cursor=page.next_cursor)
+
+    # == integrity reads (see specstar.core.refs.ReferenceSource) =====================
+
+    def referrer_metas(
+        self, ref: RefField, target_id: str, *, include_deleted: bool
+    ) -> Iterator[ResourceMeta]:
+        """Metas whose reference field ``ref`` names ``target_id``.
+
+        For integrity maintenance: no permission checks, every row is seen.
+        """
+        return self._reader.referrer_metas(ref, target_id, include_deleted=include_deleted)
+
+    def is_live(self, resource_id: str) -> bool:
+        """Whether the resource exists and is not soft-deleted (no permission checks)."""
+        meta = self.storage.get_meta(resource_id)
+        return meta is not None and not meta.is_deleted

@@ -1,0 +1,394 @@
+"""The write verbs of a manager: changes of data, of state, and maintenance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from msgspec import UNSET, UnsetType
+
+from ..actions import Action
+from ..errors import AlreadyExistsError, NotFoundError, PatchError
+from ..naming import check_resource_id
+from ..patch import apply_json_patch, apply_merge_patch
+from ..refs import RefField, Registry
+from ..types import ResourceMeta, RevisionInfo, RevisionStatus
+from ._binding import Binding
+from ._changes import Changes
+from ._integrity import apply_on_delete, guard_delete, without
+from ._maintenance import Maintenance
+from ._view import ResourceView
+
+T = TypeVar("T")
+
+
+class ResourceWriter(ResourceView[T]):
+    """The writes of a :class:`~specstar.core.manager.ResourceManager`, which builds the
+    pieces declared here; every verb resolves its context through the guard and runs one
+    step of :class:`~specstar.core.manager._changes.Changes`."""
+
+    registry: Registry[Any] | None
+    refs: list[RefField]
+    id_generator: Callable[[], str]
+    _binding: Binding[T]
+    _changes: Changes[T]
+    _maintenance: Maintenance[T]
+
+    # == writes =================================================================================
+
+    def create(
+        self,
+        data: T | Mapping[str, Any],
+        *,
+        resource_id: str | None = None,
+        status: RevisionStatus | None = None,
+        if_not_exists: bool = False,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> RevisionInfo:
+        """Create a resource with its first revision.
+
+        Args:
+            resource_id: use this id instead of a generated one.
+            if_not_exists: when the id exists already, return its current revision info
+                instead of raising :class:`~specstar.core.errors.AlreadyExistsError`.
+
+        Raises:
+            ValidationError, AlreadyExistsError, UniqueConstraintError, PermissionDeniedError.
+        """
+        rid = check_resource_id(resource_id) if resource_id is not None else self.id_generator()
+        ctx = self._guard.context(Action.CREATE, user, now, resource_id=rid, status=status)
+        obj = self._binding.coerce(data)
+        try:
+            return self._changes.create(ctx, obj, status)
+        except AlreadyExistsError:
+            if not if_not_exists:
+                raise
+            meta = self._guard.visible_meta(ctx, self.storage, include_deleted=True)
+            return self._reader.info(rid, meta.current_revision_id)
+
+    def update(
+        self,
+        resource_id: str,
+        data: T | Mapping[str, Any],
+        *,
+        expected_revision_id: str | None = None,
+        status: RevisionStatus | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> RevisionInfo:
+        """Replace the data with a new revision (no new revision when the data is identical)."""
+        ctx = self._guard.context(Action.UPDATE, user, now, resource_id=resource_id)
+        obj = self._binding.coerce(data)
+        return self._changes.append(
+            ctx, lambda _current: obj, expected=expected_revision_id, status=status
+        )
+
+    def create_or_update(
+        self,
+        resource_id: str,
+        data: T | Mapping[str, Any],
+        *,
+        expected_revision_id: str | None = None,
+        status: RevisionStatus | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> RevisionInfo:
+        """Replace the data of the resource with this id, or create it when there is none.
+
+        With ``expected_revision_id`` it is a conditional update only: the resource must
+        exist and its current revision be the expected one.
+
+        Raises:
+            PreconditionFailedError: ``expected_revision_id`` is not the current revision.
+            NotFoundError: ``expected_revision_id`` was given and the resource does not exist;
+                or the id is taken by a resource outside the user's access scope (hidden
+                resources stay indistinguishable from missing ones).
+        """
+        raced = False
+        while True:
+            try:
+                return self.update(
+                    resource_id,
+                    data,
+                    expected_revision_id=expected_revision_id,
+                    status=status,
+                    user=user,
+                    now=now,
+                )
+            except NotFoundError as exc:
+                if (
+                    expected_revision_id is not None
+                    or exc.resource_id != resource_id
+                    or exc.revision_id is not None
+                    or raced
+                ):
+                    raise
+            try:
+                return self.create(data, resource_id=resource_id, status=status, user=user, now=now)
+            except AlreadyExistsError:
+                raced = True  # created concurrently: update it (hidden from the user: give up)
+
+    def patch(
+        self,
+        resource_id: str,
+        operations: Sequence[Mapping[str, Any]],
+        *,
+        expected_revision_id: str | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> RevisionInfo:
+        """Apply an RFC 6902 JSON Patch to the current data as a new revision.
+
+        Without ``expected_revision_id`` a concurrent write makes the patch re-apply to the
+        fresh data, so concurrent patches are never lost.
+        """
+        if isinstance(operations, Mapping) or not isinstance(operations, Sequence):
+            raise PatchError("a JSON Patch is a list of operations")
+        ops = list(operations)
+        ctx = self._guard.context(Action.PATCH, user, now, resource_id=resource_id, operations=ops)
+        return self._changes.append(
+            ctx,
+            lambda cur: self._binding.patched(cur, lambda doc: apply_json_patch(doc, ops)),
+            expected=expected_revision_id,
+            status=None,
+        )
+
+    def merge_patch(
+        self,
+        resource_id: str,
+        document: Mapping[str, Any],
+        *,
+        expected_revision_id: str | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> RevisionInfo:
+        """Apply an RFC 7386 JSON merge patch to the current data as a new revision."""
+        if not isinstance(document, Mapping):
+            raise PatchError("a merge patch document must be a JSON object")
+        doc = dict(document)
+        ctx = self._guard.context(
+            Action.MERGE_PATCH, user, now, resource_id=resource_id, document=doc
+        )
+        return self._changes.append(
+            ctx,
+            lambda cur: self._binding.patched(cur, lambda d: apply_merge_patch(d, doc)),
+            expected=expected_revision_id,
+            status=None,
+        )
+
+    def modify(
+        self,
+        resource_id: str,
+        data: T | Mapping[str, Any] | Sequence[Mapping[str, Any]] | UnsetType = UNSET,
+        status: RevisionStatus | UnsetType = UNSET,
+        *,
+        expected_revision_id: str | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> RevisionInfo:
+        """Edit the current revision in place; allowed only while it is a draft.
+
+        ``data`` is new data or a JSON Patch (list of operations); ``status`` may move the
+        revision from draft to stable, after which it is immutable.
+
+        Raises:
+            RevisionNotDraftError: the current revision is stable.
+        """
+        ctx = self._guard.context(Action.MODIFY, user, now, resource_id=resource_id)
+        make: Callable[[T], T]
+        if isinstance(data, list | tuple):
+            ops = list(data)
+            make = lambda cur: self._binding.patched(cur, lambda d: apply_json_patch(d, ops))  # noqa: E731
+        elif data is not UNSET:
+            obj = self._binding.coerce(data)
+            make = lambda _cur: obj  # noqa: E731
+        else:
+            make = lambda cur: cur  # noqa: E731
+        new_status = None if status is UNSET else status
+        return self._changes.modify(ctx, make, new_status, expected=expected_revision_id)
+
+    def switch(
+        self,
+        resource_id: str,
+        revision_id: str,
+        *,
+        expected_revision_id: str | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> ResourceMeta:
+        """Make an existing revision current again (no revision is written or changed)."""
+        ctx = self._guard.context(
+            Action.SWITCH, user, now, resource_id=resource_id, revision_id=revision_id
+        )
+        return self._changes.switch(ctx, revision_id, expected=expected_revision_id)
+
+    def migrate(
+        self,
+        resource_id: str,
+        *,
+        revision_id: str | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> ResourceMeta:
+        """Persist a revision in the current schema version.
+
+        The current revision (or ``revision_id``) is read through the migration path and
+        stored as a new revision in the target version, which becomes current; the original
+        revision stays in the history untouched. A current revision already in the target
+        version is left as it is.
+        """
+        ctx = self._guard.context(
+            Action.MIGRATE, user, now, resource_id=resource_id, revision_id=revision_id
+        )
+        return self._changes.migrate(ctx, revision_id)
+
+    def delete(
+        self,
+        resource_id: str,
+        *,
+        expected_revision_id: str | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> ResourceMeta:
+        """Soft-delete: hidden from reads and searches, history kept, unique values released.
+
+        Raises:
+            GoneError: already deleted.
+            ReferenceRestrictedError: live ``restrict`` references to it exist.
+        """
+        ctx = self._guard.context(Action.DELETE, user, now, resource_id=resource_id)
+        meta = self._changes.delete(
+            ctx,
+            expected=expected_revision_id,
+            guard=lambda: guard_delete(self.registry, self, ctx, permanent=False),
+        )
+        apply_on_delete(self.registry, self, ctx, permanent=False)
+        return meta
+
+    def restore(
+        self,
+        resource_id: str,
+        *,
+        expected_revision_id: str | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> ResourceMeta:
+        """Undo a soft delete (a live resource is returned unchanged).
+
+        Raises:
+            UniqueConstraintError: another resource took one of its unique values meanwhile.
+        """
+        ctx = self._guard.context(Action.RESTORE, user, now, resource_id=resource_id)
+        return self._changes.restore(ctx, expected=expected_revision_id)
+
+    def permanently_delete(
+        self,
+        resource_id: str,
+        *,
+        expected_revision_id: str | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> ResourceMeta:
+        """Remove the resource and its whole history for good. Returns the last meta."""
+        ctx = self._guard.context(Action.PERMANENTLY_DELETE, user, now, resource_id=resource_id)
+        meta = self._changes.purge(
+            ctx,
+            expected=expected_revision_id,
+            guard=lambda: guard_delete(self.registry, self, ctx, permanent=True),
+        )
+        apply_on_delete(self.registry, self, ctx, permanent=True)
+        return meta
+
+    def prune_revisions(
+        self,
+        resource_id: str,
+        *,
+        keep_last_n: int | None = None,
+        before: datetime | None = None,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> int:
+        """Remove old revisions; the current one is always kept. Returns how many went.
+
+        Args:
+            keep_last_n: keep the newest ``n`` revisions (by allocation order).
+            before: only remove revisions created before this time.
+            At least one of the two is required; with both, a revision goes only when it is
+            outside the newest ``n`` *and* older than ``before``.
+        """
+        if keep_last_n is None and before is None:
+            raise ValueError("prune_revisions needs keep_last_n and/or before")
+        if keep_last_n is not None and keep_last_n < 0:
+            raise ValueError("keep_last_n must be >= 0")
+        ctx = self._guard.context(
+            Action.PRUNE, user, now, resource_id=resource_id, keep_last_n=keep_last_n
+        )
+        return self._changes.prune(ctx, keep_last_n=keep_last_n, before=before)
+
+    # == integrity (see specstar.core.refs.ReferenceSource) =====================================
+
+    def apply_set_null(
+        self,
+        resource_id: str,
+        refs: Sequence[RefField],
+        target_id: str,
+        *,
+        user: str,
+        now: datetime,
+    ) -> RevisionInfo:
+        """Clear ``target_id`` from the ``refs`` fields of one resource, as a new revision
+        written as ``user`` (the action ``set_null``): the ``on_delete=set_null`` effect."""
+        ctx = self._guard.context(
+            Action.SET_NULL,
+            user,
+            now,
+            resource_id=resource_id,
+            fields=[ref.path for ref in refs],
+            target_id=target_id,
+        )
+        return self._changes.append(
+            ctx,
+            lambda cur: self._binding.patched(cur, lambda doc: without(doc, refs, target_id)),
+            expected=None,
+            status=None,
+        )
+
+    # == maintenance ============================================================================
+
+    def reindex(self, *, progress: Callable[[int, int], None] | None = None) -> int:
+        """Recompute ``indexed_data`` of every resource (deleted ones too) from its current
+        revision, then mark the indexed fields as backfilled. Returns how many metas changed.
+
+        ``progress(done, total)`` is called every 500 resources and at the end; by default
+        progress goes to the ``specstar.manager`` logger.
+        """
+        return self._maintenance.reindex(progress)
+
+    def migrate_all(
+        self,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        user: str | UnsetType = UNSET,
+        on_start: Callable[[int], None] | None = None,
+    ) -> int:
+        """Migrate every live resource whose current revision is not in the target schema
+        version (see :meth:`migrate`). Returns how many were migrated.
+
+        The user is authorized once for the action ``migrate`` before anything is read, and
+        only the resources inside their ``migrate`` access scope are migrated (each one is
+        authorized again by :meth:`migrate`).
+
+        A resource whose data cannot be migrated does not stop the run: the others are
+        migrated, then :class:`~specstar.core.errors.BulkMigrationError` lists the failures
+        (their errors are logged). A permission refusal stops the run at once.
+
+        Safe to interrupt and run again: each resource migrates in its own atomic write, and
+        a rerun only finds the ones still left. ``on_start(total)`` is called once the
+        resources to migrate are known, before the first is migrated; ``progress(done,
+        total)`` is called every 100 resources and at the end (by default progress goes to
+        the ``specstar.manager`` log).
+        """
+        ctx = self._guard.context(Action.MIGRATE, user, UNSET)
+        return self._maintenance.migrate_all(ctx, user, progress, on_start)

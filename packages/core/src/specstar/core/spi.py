@@ -1,0 +1,156 @@
+"""The service provider interface: what adapters may import from core.
+
+Applications use :mod:`specstar.core` (its ``__all__``). Adapters — storage (``specstar.sql``,
+future S3 stores), queues, the conformance suites (``specstar.testing``) and driving adapters
+(``specstar.fastapi``) — may also use the names re-exported here, and nothing else of core's
+modules: these are the contracts (ports and the commit semantics beside them), the pieces an
+adapter needs to agree with the reference semantics (index extraction and normalisation, the
+query AST, its resolution, evaluation and cursors), and the model helpers adapters build on.
+Everything else in core is internal and may change without notice.
+
+Groups:
+
+* ports: :class:`Storage`, :class:`StorageFactory`, :class:`CachingStorageFactory`,
+  :class:`BlobStore`, :class:`BlobInfo`, :class:`Capabilities`, :class:`Write`,
+  :class:`CommitResult`, :class:`NewRevision`, :class:`RevisionRewrite`,
+  :class:`StoredRevision`, and the commit semantics beside them (:meth:`Write.apply`,
+  :class:`AppliedWrite`, :func:`check_purge`, :func:`check_prune`);
+* revision payloads: :class:`PayloadStore`, :class:`PayloadStoreFactory`,
+  :class:`PayloadEntry`, :func:`new_payload_key`, :func:`is_payload_key`,
+  :func:`check_payload_key`;
+* indexes: :class:`IndexSpec`, :class:`IndexedField`, :class:`Kind`, :func:`normalize_scalar`,
+  :func:`extract_indexed`, :func:`build_spec`, :func:`field_type`;
+* query: the AST (:class:`Expr`, :data:`META_FIELDS`, :data:`PATH_RE`, ...),
+  :func:`resolve_query` with :data:`DEFAULT_LIMIT`/:data:`MAX_LIMIT`, the reference evaluator
+  module :mod:`evaluate`, cursors (:class:`CursorPosition`, :func:`encode_cursor`,
+  :func:`decode_cursor`, :func:`effective_sorts`, :func:`sort_values`);
+* models and naming: :func:`decode_data`, :func:`canonical_json`,
+  :func:`find_annotated_fields`, :func:`kebab_case`, :mod:`jsonpointer`;
+* references and permissions: :class:`RefField`, :func:`collect_refs`, :class:`Unrestricted`,
+  :class:`~specstar.core.actions.Action` and its groups.
+"""
+
+from __future__ import annotations
+
+from . import jsonpointer
+from .actions import COLLECTION_ACTIONS, MAINTENANCE_ACTIONS, READ_ACTIONS, WRITE_ACTIONS, Action
+from .commits import AppliedWrite, check_prune, check_purge
+from .indexes import (
+    IndexedField,
+    IndexSpec,
+    Kind,
+    build_spec,
+    extract_indexed,
+    field_type,
+    normalize_scalar,
+)
+from .models import canonical_json, decode_data, find_annotated_fields
+from .naming import kebab_case
+from .payloads import (
+    PayloadEntry,
+    PayloadStore,
+    PayloadStoreFactory,
+    check_payload_key,
+    is_payload_key,
+    new_payload_key,
+)
+from .pipeline import Unrestricted
+from .ports import (
+    BlobInfo,
+    BlobStore,
+    CachingStorageFactory,
+    Capabilities,
+    CommitResult,
+    NewRevision,
+    RevisionRewrite,
+    Storage,
+    StorageFactory,
+    StoredRevision,
+    Write,
+)
+from .query import evaluate
+from .query.ast import (
+    META_FIELDS,
+    PATH_RE,
+    And,
+    Condition,
+    Expr,
+    Field,
+    Not,
+    Op,
+    Or,
+    Query,
+    Sort,
+)
+from .query.cursor import (
+    CursorPosition,
+    decode_cursor,
+    effective_sorts,
+    encode_cursor,
+    sort_values,
+)
+from .query.resolve import DEFAULT_LIMIT, MAX_LIMIT, resolve_query
+from .refs import RefField, collect_refs
+
+__all__ = [
+    "COLLECTION_ACTIONS",
+    "DEFAULT_LIMIT",
+    "MAINTENANCE_ACTIONS",
+    "MAX_LIMIT",
+    "META_FIELDS",
+    "PATH_RE",
+    "READ_ACTIONS",
+    "WRITE_ACTIONS",
+    "Action",
+    "And",
+    "AppliedWrite",
+    "BlobInfo",
+    "BlobStore",
+    "CachingStorageFactory",
+    "Capabilities",
+    "CommitResult",
+    "Condition",
+    "CursorPosition",
+    "Expr",
+    "Field",
+    "IndexSpec",
+    "IndexedField",
+    "Kind",
+    "NewRevision",
+    "Not",
+    "Op",
+    "Or",
+    "PayloadEntry",
+    "PayloadStore",
+    "PayloadStoreFactory",
+    "Query",
+    "RefField",
+    "RevisionRewrite",
+    "Sort",
+    "Storage",
+    "StorageFactory",
+    "StoredRevision",
+    "Unrestricted",
+    "Write",
+    "build_spec",
+    "canonical_json",
+    "check_payload_key",
+    "check_prune",
+    "check_purge",
+    "collect_refs",
+    "decode_cursor",
+    "decode_data",
+    "effective_sorts",
+    "encode_cursor",
+    "evaluate",
+    "extract_indexed",
+    "field_type",
+    "find_annotated_fields",
+    "is_payload_key",
+    "jsonpointer",
+    "kebab_case",
+    "new_payload_key",
+    "normalize_scalar",
+    "resolve_query",
+    "sort_values",
+]
