@@ -234,7 +234,7 @@ class ModelRoutes:
 
         functools.update_wrapper(lean_endpoint, endpoint)
         kept = [p for p in sig.parameters.values() if p.name not in fixed]
-        lean_endpoint.__signature__ = sig.replace(parameters=kept)  # type: ignore[attr-defined]
+        lean_endpoint.__signature__ = sig.replace(parameters=kept)  # type: ignore[union-attr]
         return lean_endpoint
 
     def location(self, request: Request, resource_id: str) -> str:
