@@ -342,3 +342,51 @@ def test_handlers_do_not_block_the_event_loop() -> None:
             assert (await write).status_code == 201
 
     asyncio.run(asyncio.wait_for(scenario(), 20))
+
+
+class _ContextEcho(BaseRouteTemplate):
+    """``GET /m/_context/{kind}``: the user and time a route of a custom template receives."""
+
+    order = 5
+
+    def apply(self, model_name: str, resource_manager: Any, router: APIRouter) -> None:
+        m = self.model_routes(model_name, resource_manager, router)
+
+        async def echo_async(user: Any = m.user, now: Any = m.now) -> dict[str, Any]:
+            return {"user": repr(user), "now": repr(now)}
+
+        def echo_sync(user: Any = m.user, now: Any = m.now) -> dict[str, Any]:
+            return {"user": repr(user), "now": repr(now)}
+
+        for kind, endpoint in (("async", echo_async), ("sync", echo_sync)):
+            m.add(f"/_context/{kind}", endpoint, method="GET", action=kind, summary=kind)
+
+
+@pytest.mark.parametrize("custom", [False, True])
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_templates_get_user_and_time_from_the_provider(custom: bool, kind: str) -> None:
+    """Under the default provider routes receive UNSET without declaring a dependency (so the
+    OpenAPI operation has no parameters); a custom provider's dependencies run as declared."""
+
+    def user(x_user: str = Header()) -> str:
+        return x_user
+
+    def now() -> datetime:
+        return datetime(2031, 2, 3, tzinfo=UTC)
+
+    deps = DependencyProvider(get_user=user, get_now=now) if custom else None
+    s = SpecStar(dependency_provider=deps, route_templates={_ContextEcho: {}})
+    s.add_model(UserProfile)
+    app = FastAPI()
+    s.apply(app)
+    with TestClient(app) as c:
+        r = c.get(f"/user-profile/_context/{kind}", headers={"X-User": "ann"})
+        assert r.status_code == 200, r.text
+        params = c.get("/openapi.json").json()["paths"][f"/user-profile/_context/{kind}"]["get"]
+        if custom:
+            assert r.json() == {"user": "'ann'", "now": repr(now())}
+            assert [p["name"] for p in params["parameters"]] == ["x-user"]
+            assert c.get(f"/user-profile/_context/{kind}").status_code == 422  # header missing
+        else:
+            assert r.json() == {"user": "UNSET", "now": "UNSET"}
+            assert "parameters" not in params

@@ -64,19 +64,18 @@ class SpecStarRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route_handler(request: Request) -> Response:
-            instance = request.url.path
             try:
                 return await handler(request)
             except SpecStarError as exc:
-                return problem_response(problem_for(exc, instance))
+                return problem_response(problem_for(exc, request.url.path))
             except RequestValidationError as exc:
-                return problem_response(validation_problem(exc.errors(), instance))
+                return problem_response(validation_problem(exc.errors(), request.url.path))
             except HTTPException as exc:
                 if exc.status_code < 400:
                     raise
-                return http_exception_problem(exc, instance)
+                return http_exception_problem(exc, request.url.path)
             except Exception as exc:
-                return problem_response(problem_for(_Internal(exc), instance))
+                return problem_response(problem_for(_Internal(exc), request.url.path))
 
         return route_handler
 

@@ -67,13 +67,17 @@ def create_resource(
     user: Any,
     now: Any,
 ) -> RevisionInfo:
-    """Create (blocking); with ``only_create`` a taken id is a 412, else a 409."""
+    """Create (blocking); with ``only_create`` a taken id is a 412, else a 409.
+
+    ``user`` and ``now`` are ``get_user``/``get_now`` results (normalised here, once).
+    """
+    u = DependencyProvider.user_of(user)
     try:
         return manager.create(
             body,
             resource_id=resource_id,
             status=status,
-            user=DependencyProvider.user_of(user),
+            user=u,
             now=DependencyProvider.now_of(now),
         )
     except AlreadyExistsError as exc:
@@ -81,7 +85,6 @@ def create_resource(
             raise
         actual: str | None = None
         with contextlib.suppress(SpecStarError):
-            u = DependencyProvider.user_of(user)
             meta = manager.get_meta(exc.resource_id, include_deleted=True, user=u)
             actual = meta.current_revision_id  # only when the user may see it
         raise ExistsPreconditionError(exc.resource_id, actual) from None
@@ -123,17 +126,18 @@ class CreateRouteTemplate(BaseRouteTemplate):
             only_create = create_only(if_none_match)
             if resource_id is not None:
                 check_client_id(resource_id)
+            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             body = await read_json(request)
             info = await m.call_as(
-                user,
+                u,
                 create_resource,
                 manager,
                 body,
                 resource_id=resource_id,
                 status=status,
                 only_create=only_create,
-                user=user,
-                now=now,
+                user=u,
+                now=n,
             )
             return json_response(
                 info,

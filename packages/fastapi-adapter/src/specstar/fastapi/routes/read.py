@@ -4,12 +4,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import msgspec
+from msgspec import UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
 
 from fastapi import APIRouter, Depends, Header
 from fastapi import Query as QueryParam
-from specstar.core import Query, ResourceManager, ResourceMeta, RevisionInfo
+from specstar.core import Query, Resource, ResourceManager, ResourceMeta, RevisionInfo
 from specstar.core.spi import jsonpointer
 
 from .._http import parse_entity_tags
@@ -17,6 +18,7 @@ from ..dependencies import DependencyProvider
 from ..openapi import json_content, problem_responses, ref
 from ..params import (
     MAX_OFFSET,
+    RETURNS,
     Filters,
     filters_dependency,
     parse_partial,
@@ -32,7 +34,7 @@ from ._base import (
     self_doc,
 )
 
-__all__ = ["ListRouteTemplate", "ReadRouteTemplate", "next_url"]
+__all__ = ["ListRouteTemplate", "ReadRouteTemplate", "next_url", "read_current"]
 
 _RETURNS_DOC = "Parts to return, comma-separated: `data`, `info`, `meta` (default: all)."
 _PARTIAL_DOC = (
@@ -88,6 +90,20 @@ def _page_doc(with_total: bool) -> dict[str, Any]:
             "schema": {"type": "string", "pattern": "^[0-9]+$"},
         }
     return headers
+
+
+def read_current(
+    manager: ResourceManager[Any],
+    resource_id: str,
+    include_deleted: bool,
+    user: str | UnsetType,
+) -> tuple[ResourceMeta, Resource[Any]]:
+    """The meta and the current revision of a resource, for a plain ``GET /m/{id}`` (blocking):
+    one manager call, which reads both from the same revision."""
+    found = manager.get_resource(resource_id, include_deleted=include_deleted, user=user)
+    assert isinstance(found.meta, ResourceMeta)
+    assert isinstance(found.info, RevisionInfo)
+    return found.meta, Resource(info=found.info, data=found.data)
 
 
 class ListRouteTemplate(BaseRouteTemplate):
@@ -202,21 +218,24 @@ class ReadRouteTemplate(BaseRouteTemplate):
             returns: tuple[str, ...],
             partial: list[str] | None,
             include_deleted: bool,
-            user: Any,
+            user: str | UnsetType,
         ) -> tuple[dict[str, Any], str]:
-            u = DependencyProvider.user_of(user)
+            """The whole blocking work of one ``GET /m/{id}`` (one thread hop)."""
+            if revision_id is None and partial is None and returns == RETURNS:
+                meta, res = read_current(manager, resource_id, include_deleted, user)
+                return {"data": res.data, "info": res.info, "meta": meta}, res.info.revision_id
             out: dict[str, Any] = {}
-            meta: ResourceMeta | None = None
+            etag = revision_id
             if "meta" in returns:  # authorized as get_meta
-                meta = manager.get_meta(resource_id, include_deleted=include_deleted, user=u)
-                out["meta"] = meta
-            etag = revision_id or (meta.current_revision_id if meta is not None else None)
+                found = manager.get_meta(resource_id, include_deleted=include_deleted, user=user)
+                out["meta"] = found
+                etag = etag or found.current_revision_id
             if "data" in returns or "info" in returns:  # authorized as get
                 res = manager.get(
                     resource_id,
                     revision_id=etag,
                     include_deleted=include_deleted,
-                    user=u,
+                    user=user,
                 )
                 etag = res.info.revision_id
                 if "data" in returns:
@@ -229,10 +248,10 @@ class ReadRouteTemplate(BaseRouteTemplate):
                     out["info"] = res.info
             elif revision_id is not None:  # meta only: still 404 for an unknown revision
                 manager.get_revision_info(
-                    resource_id, revision_id, include_deleted=include_deleted, user=u
+                    resource_id, revision_id, include_deleted=include_deleted, user=user
                 )
             assert etag is not None  # returns is never empty: meta or get ran
-            return {k: out[k] for k in ("data", "info", "meta") if k in out}, etag
+            return {k: out[k] for k in RETURNS if k in out}, etag
 
         async def get_resource(
             request: Request,
@@ -269,7 +288,7 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 returns=parts,
                 partial=paths,
                 include_deleted=include_deleted,
-                user=user,
+                user=DependencyProvider.user_of(user),
             )
             if tags is not None and tags.weak_matches(etag):
                 return Response(status_code=304, headers={"ETag": etag_of(etag)})
