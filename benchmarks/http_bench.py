@@ -1,10 +1,14 @@
-"""HTTP: each app under uvicorn (one worker) on 127.0.0.1, driven by a bounded load generator.
+"""HTTP: each app under uvicorn on 127.0.0.1, driven by a bounded load generator.
 
 Three apps serve the same model on SQLite, each preloaded with the same ``N`` rows: SpecStar's
 generated routes, the peer's generated routes, and routes written by hand over ``sqlite3`` (the
 limit). The load generator is a few threads with keep-alive ``http.client`` connections; every
 run sends at most a fixed number of requests and stops at a time limit, whichever comes first,
 and reports requests per second with the 50th and 99th latency percentiles.
+
+:func:`bench_workers` serves SpecStar with one and with two uvicorn workers over the same kind
+of SQLite folder and drives ``GET /user/{id}`` through more connections, for the two-worker ÷
+one-worker throughput ratio (the app holds no state of its own, so workers should add up).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from urllib.parse import quote, urlencode
 from .workloads import PAGE, age_range, new_row
 
 ENDPOINTS = ("create", "get", "list")
+#: Uvicorn worker counts compared, and the connections that drive them.
+WORKER_COUNTS = (1, 2)
+WORKER_CONCURRENCY = 16
 DESCRIPTIONS = {
     "create": "POST /user (create)",
     "get": "GET /user/{id}",
@@ -85,6 +92,9 @@ class Server:
         self.ids_path = workdir / f"http-{app.name}-ids.json"
         self.log_path = workdir / f"http-{app.name}.log"
         config = {**config, "port": self.port, "http_ids_path": str(self.ids_path)}
+        #: Several uvicorn workers: each marks its folder when its app is built.
+        self.workers = int(config.get("workers", 0))
+        self.ready_dir = Path(config["workdir"])
         config_path = workdir / f"http-{app.name}.json"
         config_path.write_text(json.dumps(config))
         self._log = self.log_path.open("w")
@@ -103,11 +113,14 @@ class Server:
                 raise RuntimeError(
                     f"{self.app.name} server exited with {self.proc.returncode}: {self.log_tail()}"
                 )
-            if self.ids_path.exists() and _port_open(self.port):
+            if self.ids_path.exists() and _port_open(self.port) and self._workers_ready():
                 ids: list[str] = json.loads(self.ids_path.read_text())
                 return ids
             time.sleep(0.1)
         raise RuntimeError(f"{self.app.name} server not ready within {timeout:.0f}s")
+
+    def _workers_ready(self) -> bool:
+        return self.workers <= 1 or len(list(self.ready_dir.glob("*.ready"))) >= self.workers
 
     def log_tail(self, lines: int = 8) -> str:
         self._log.flush()
@@ -298,3 +311,43 @@ def bench_app(
         return out
     finally:
         server.stop()
+
+
+def bench_workers(
+    config: dict[str, Any],
+    command: list[str],
+    *,
+    workdir: Path,
+    cwd: Path,
+    requests: int,
+    warmup: int,
+    repeats: int,
+    time_limit: float,
+    ready_timeout: float,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """``GET /user/{id}`` on SpecStar's app under each of :data:`WORKER_COUNTS` uvicorn
+    workers, :data:`WORKER_CONCURRENCY` connections: ``{"1": endpoint, "2": endpoint}``."""
+    out: dict[str, Any] = {"concurrency": WORKER_CONCURRENCY}
+    for workers in WORKER_COUNTS:
+        app = App(f"ours-{workers}w", command, ours_list_path)
+        try:
+            result = bench_app(
+                app,
+                {**config, "workers": workers, "workdir": f"{config['workdir']}-{workers}w"},
+                workdir=workdir,
+                cwd=cwd,
+                endpoints=("get",),
+                requests=requests,
+                warmup=warmup,
+                repeats=repeats,
+                concurrency=WORKER_CONCURRENCY,
+                time_limit=time_limit,
+                ready_timeout=ready_timeout,
+                progress=progress,
+            )
+            out[str(workers)] = result["get"]
+        except Exception as exc:
+            out[str(workers)] = {"error": f"{type(exc).__name__}: {exc}"}
+            progress(f"http/{app.name}: error: {exc}")
+    return out

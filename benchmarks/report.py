@@ -17,6 +17,7 @@ from typing import Any
 
 from .http_bench import DESCRIPTIONS as HTTP_DESCRIPTIONS
 from .http_bench import ENDPOINTS
+from .report_tables import WORKERS_TARGET, statements_table, workers_ratio, workers_table
 from .workloads import DESCRIPTIONS, SEARCH_WORKLOADS, WORKLOADS
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -177,6 +178,12 @@ def misses(v: View) -> list[str]:
         out.append(
             f"HTTP GET by id: SpecStar ÷ hand-written route = "
             f"{fmt_ratio(ours['req_s'] / raw['req_s'])} (target ≥ {HTTP_GET_TARGET:g}{X})"
+        )
+    r = workers_ratio(v.results)
+    if r is not None and r < WORKERS_TARGET:
+        out.append(
+            f"HTTP GET by id, two uvicorn workers ÷ one = {fmt_ratio(r)} "
+            f"(target ≥ {WORKERS_TARGET:g}{X})"
         )
     return out
 
@@ -449,6 +456,8 @@ def markdown(results: Results, charts: Path | None, base: Path | None) -> str:
             f"{http['time_limit']:.0f} s; median of {http['repeats']} run(s))"
         )
     out += [http_head, "", http_table(results), ""]
+    out += ["### HTTP with several uvicorn workers", "", workers_table(results), ""]
+    out += ["### SQL statements per operation (SpecStar)", "", statements_table(results), ""]
     out += ["### Memory after loading N resources (RSS / peak RSS of the process)", ""]
     out += [rss_table(v), ""]
     out += ["### Loading N resources", "", load_table(v), ""]

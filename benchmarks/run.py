@@ -365,7 +365,56 @@ class Runner:
                 log(f"http/{impl}: error: {exc}")
                 if impl != "peer":
                     self.fatal.append(f"http/{impl}: {exc}")
+        if "ours" in self.impls:
+            out["workers"] = http_bench.bench_workers(
+                {
+                    "impl": "ours",
+                    "backend": "sqlite",
+                    "n": n,
+                    "seed": self.seed,
+                    "workdir": str(self.workdir / "http-ours"),
+                },
+                [sys.executable, "-m", "benchmarks.worker"],
+                workdir=self.workdir,
+                cwd=ROOT,
+                requests=opts["requests"] * 2,
+                warmup=opts["warmup"],
+                repeats=opts["repeats"],
+                time_limit=opts["time_limit"],
+                ready_timeout=900.0,
+                progress=log,
+            )
+            for workers, e in out["workers"].items():
+                if isinstance(e, dict) and "error" in e:
+                    self.fatal.append(f"http/ours with {workers} worker(s): {e['error']}")
         return out
+
+    # -- statements per operation -------------------------------------------------------------
+
+    def run_statements(self) -> dict[str, Any] | None:
+        """SQL statements per operation of SpecStar on SQLite and PostgreSQL (statements.py)."""
+        if "ours" not in self.impls:
+            return None
+        pg = "postgres" in self.backends and "postgres" not in self.problems
+        schema = f"specstar_bench_{self.run_id}_statements"
+        out_path = self.workdir / "statements.json"
+        cmd = [sys.executable, "-m", "benchmarks.statements", str(out_path)]
+        if pg:
+            cmd += ["--pg-dsn", self.dsn, "--pg-schema", schema]
+        log("statements per operation: " + ("SQLite and PostgreSQL" if pg else "SQLite"))
+        try:
+            code, tail = run_process(cmd, timeout=self.suite_timeout, label="statements")
+        finally:
+            if pg:
+                services.drop_schema(self.dsn, schema)
+        if code != 0 or not out_path.exists():
+            self.fatal.append(f"statements: {_error_summary(tail)}")
+            return {"status": "error", "reason": _error_summary(tail)}
+        result: dict[str, Any] = json.loads(out_path.read_text())
+        for backend, entry in result["backends"].items():
+            if entry.get("status") != "ok":
+                self.fatal.append(f"statements/{backend}: {entry.get('reason')}")
+        return result
 
     # -- metadata ---------------------------------------------------------------------------
 
@@ -511,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runner.prepare()
         suites = runner.run_suites()
+        statements = runner.run_statements()
         http = None if args.no_http else runner.run_http()
     finally:
         runner.close()
@@ -519,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": runner.meta(started, time.perf_counter() - t0),
         "suites": suites,
         "http": http,
+        "statements": statements,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")

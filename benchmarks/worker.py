@@ -2,13 +2,16 @@
 
 ``python -m benchmarks.worker suite CONFIG.json OUT.json`` loads N rows into one implementation
 on one backend, measures the workloads and writes the result; ``... serve CONFIG.json`` loads
-the rows into the HTTP app of the implementation and serves it with uvicorn (one worker) until
-it is terminated. Progress goes to stderr.
+the rows into the HTTP app of the implementation and serves it with uvicorn (one worker, or
+``workers`` of them when the config names a number: SpecStar only) until it is terminated.
+Progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,9 @@ from typing import Any
 from . import raw, rss
 from .services import analyze_schema
 from .workloads import Settings, make_rows, run_suite, stderr_progress, write_json
+
+#: Tells the app factory of several uvicorn workers where the loaded SQLite folder is.
+_WORKDIR_ENV = "SPECSTAR_BENCH_HTTP_WORKDIR"
 
 
 def _driver(config: dict[str, Any]) -> Any:
@@ -63,6 +69,30 @@ def serve(config: dict[str, Any]) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     rows = make_rows(int(config["n"]), int(config["seed"]))
     app: Any
+    workers = int(config.get("workers", 0))
+    if config["impl"] == "ours" and workers:
+        # Several uvicorn workers each build the app from its import string over the same
+        # SQLite folder, loaded here once before they start.
+        from specstar.sql import SQLiteStorageFactory
+
+        from .ours import User, http_app
+
+        factory = SQLiteStorageFactory(workdir)
+        create = http_app(factory).state.manager.create
+        write_json(config["http_ids_path"], [create(User(**row)).resource_id for row in rows])
+        factory.close()
+        os.environ[_WORKDIR_ENV] = str(workdir)
+        _listen_without_nagle()
+        uvicorn.run(
+            "benchmarks.worker:shared_app",
+            factory=True,
+            workers=workers,
+            host="127.0.0.1",
+            port=int(config["port"]),
+            log_level="warning",
+            access_log=False,
+        )
+        return
     if config["impl"] == "ours":
         from specstar.sql import SQLiteStorageFactory
 
@@ -81,6 +111,37 @@ def serve(config: dict[str, Any]) -> None:
     uvicorn.run(
         app, host="127.0.0.1", port=int(config["port"]), log_level="warning", access_log=False
     )
+
+
+def _listen_without_nagle() -> None:
+    """Give the listening socket ``TCP_NODELAY``, which Linux passes on to accepted sockets.
+
+    asyncio sets it only on sockets it sees as TCP, and the socket uvicorn shares with its
+    spawned workers reaches them with protocol 0: each response (headers and body written
+    separately) would then wait for the client's delayed ACK, about 40 ms per request.
+    """
+    from uvicorn.config import Config
+
+    bind = Config.bind_socket
+
+    def bind_socket(self: Config) -> socket.socket:
+        sock = bind(self)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    Config.bind_socket = bind_socket  # type: ignore[method-assign]
+
+
+def shared_app() -> Any:
+    """The app of one of several uvicorn workers: SpecStar's routes over the loaded folder."""
+    from specstar.sql import SQLiteStorageFactory
+
+    from .ours import http_app
+
+    workdir = Path(os.environ[_WORKDIR_ENV])
+    app = http_app(SQLiteStorageFactory(workdir))
+    (workdir / f"worker-{os.getpid()}.ready").touch()  # the harness waits for every worker
+    return app
 
 
 def main(argv: list[str]) -> int:

@@ -50,7 +50,16 @@ from ._layout import (
     index_value_problem,
 )
 
-__all__ = ["Compiler", "Dialect", "RegexHook", "Sql", "Target", "known"]
+__all__ = [
+    "RESOURCE_ID",
+    "Compiler",
+    "CursorKey",
+    "Dialect",
+    "RegexHook",
+    "Sql",
+    "Target",
+    "known",
+]
 
 #: Most bound values one query may carry (SQLite allows 32766, PostgreSQL 65535).
 MAX_PARAMS = 30_000
@@ -91,6 +100,19 @@ class Target(NamedTuple):
     name: str
 
 
+#: The ``resource_id`` column, the last key of every order.
+RESOURCE_ID = Target('"resource_id"', "str", False, False, None, "$resource_id")
+
+
+class CursorKey(NamedTuple):
+    """One key of a cursor position: the column, its direction and the bound value
+    (``None`` for null)."""
+
+    target: Target
+    descending: bool
+    value: Any
+
+
 class Dialect(abc.ABC):
     """What differs between the SQL databases: value binding and a few functions."""
 
@@ -99,6 +121,9 @@ class Dialect(abc.ABC):
     false = "FALSE"
     #: Deepest parenthesis nesting of a filter the database's parser accepts.
     max_depth = 1000
+    #: Whether SpecStar chooses between the sort index and the filter's index for "filter +
+    #: sort + limit" (see :mod:`._plan`): for a database whose planner has no range statistics.
+    walks_sort_index = False
 
     @abc.abstractmethod
     def encode(self, kind: Kind, value: Any) -> Any:
@@ -390,17 +415,32 @@ class Compiler:
             return None
         return decode_cursor(query, query.cursor)
 
-    def after(self, sorts: Sequence[Sort], pos: CursorPosition) -> Sql:
-        """Rows strictly after ``pos`` in the order of ``sorts`` + ``resource_id``."""
-        keys: list[tuple[Target, bool, Any]] = []
+    def sort_target(self, sort: Sort) -> Target:
+        """The column a sort orders by.
+
+        Raises:
+            QueryError: the field is unknown, not indexed, or a list.
+        """
+        return self._sort_target(sort)
+
+    def cursor_keys(self, sorts: Sequence[Sort], pos: CursorPosition) -> list[CursorKey]:
+        """The keys of a cursor position, ``resource_id`` last, with values as bound.
+
+        Raises:
+            QueryError: the position does not fit the sorts (``"invalid cursor"``).
+        """
+        keys: list[CursorKey] = []
         for sort, value in zip(sorts, pos.values, strict=True):
             target = self._sort_target(sort)
-            keys.append((target, sort.descending, self._cursor_value(target, value)))
-        rid = Target('"resource_id"', "str", False, False, None, "$resource_id")
-        keys.append((rid, False, self._cursor_value(rid, pos.resource_id)))
+            keys.append(CursorKey(target, sort.descending, self._cursor_value(target, value)))
+        keys.append(CursorKey(RESOURCE_ID, False, self._cursor_value(RESOURCE_ID, pos.resource_id)))
+        return keys
+
+    def after(self, sorts: Sequence[Sort], pos: CursorPosition) -> Sql:
+        """Rows strictly after ``pos`` in the order of ``sorts`` + ``resource_id``."""
         disjuncts: list[Sql] = []
         same: list[Sql] = []
-        for target, descending, value in keys:
+        for target, descending, value in self.cursor_keys(sorts, pos):
             col = target.column
             if value is None:
                 step = Sql(f"{col} IS NOT NULL") if descending else None

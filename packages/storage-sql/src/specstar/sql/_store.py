@@ -64,6 +64,7 @@ from specstar.core.spi import (
 from ._backend import Backend, Tx, Violation
 from ._compile import Compiler, Sql
 from ._layout import IndexColumn, ident, revision_seq, table_base, to_utc
+from ._plan import SortIndexWalk
 from ._registry import Registry, path_of
 from ._revisions import RevisionTable, storable_id
 from ._rows import META_SELECT, REV_INFO_SELECT, Rows, check_texts
@@ -208,19 +209,29 @@ class SQLStorage(Storage):
         )
         return compiler, compiler.where(query, compiler.decode_cursor(query))
 
-    def _search_sql(self, tx: Tx, query: Query, limit: int) -> Sql:
-        compiler, where = self._compiled(tx, query)
+    def _search_sql(self, compiler: Compiler, where: Sql, query: Query, limit: int) -> Sql:
         sql = (
             f"SELECT {META_SELECT} FROM {self.meta_table} WHERE {where.text} "
             f"ORDER BY {compiler.order_by(query)} LIMIT ? OFFSET ?"
         )
         return Sql(sql, (*where.params, limit + 1, query.offset))
 
+    def _search_rows(self, tx: Tx, query: Query, limit: int) -> tuple[Sql, list[tuple[Any, ...]]]:
+        """The statement that gave the page's rows (``limit + 1`` at most), and the rows: from
+        a walk of the sort index where the database cannot choose that plan (see ``_plan``),
+        else from the plain search."""
+        compiler, where = self._compiled(tx, query)
+        walk = SortIndexWalk.plan(compiler, self.meta_table, query, limit)
+        found = None if walk is None else walk.run(tx)
+        if found is not None:
+            return found
+        sql = self._search_sql(compiler, where, query, limit)
+        return sql, tx.all(sql.text, sql.params)
+
     def search(self, query: Query) -> Page[ResourceMeta]:
         limit = DEFAULT_LIMIT if query.limit is None else max(query.limit, 0)
         with self._backend.read(snapshot=_needs_snapshot(query)) as tx:
-            sql = self._search_sql(tx, query, limit)
-            rows = tx.all(sql.text, sql.params)
+            _, rows = self._search_rows(tx, query, limit)
         metas = [self._rows.meta(r) for r in rows]
         items = metas[:limit]
         has_more = len(metas) > limit
@@ -235,10 +246,11 @@ class SQLStorage(Storage):
         return int(row[0])
 
     def explain(self, query: Query) -> list[str]:
-        """The database's plan for :meth:`search` of a resolved query, one line per step."""
+        """The database's plan for the statement that answers :meth:`search` of a resolved
+        query (a walk of the sort index or the plain query), one line per step."""
         limit = DEFAULT_LIMIT if query.limit is None else max(query.limit, 0)
         with self._backend.read(snapshot=True) as tx:
-            sql = self._search_sql(tx, query, limit)
+            sql, _ = self._search_rows(tx, query, limit)
             return self._backend.explain(tx, sql.text, sql.params)
 
     def analyze(self) -> None:

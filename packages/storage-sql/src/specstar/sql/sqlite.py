@@ -58,6 +58,8 @@ class SQLiteDialect(Dialect):
     # could not use its unique index and scanned the created_time index instead.
     true = "1"
     false = "0"
+    # Without range statistics SQLite always reads a range filter's index and sorts.
+    walks_sort_index = True
 
     def encode(self, kind: Kind, value: Any) -> Any:
         if value is None:
