@@ -16,6 +16,7 @@ Every route reads and writes through the model's :class:`~specstar.core.Resource
 from ._version import __version__
 from .app import ModelNaming, SpecStar, crud, install_problem_handlers
 from .dependencies import DependencyProvider
+from .errors import BadRequestError, ExistsPreconditionError, UnsupportedMediaTypeError
 from .openapi import (
     BatchRequest,
     BatchResult,
@@ -50,6 +51,7 @@ from .routes import (
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_TYPE_PREFIX",
+    "BadRequestError",
     "BaseRouteTemplate",
     "BatchRequest",
     "BatchResult",
@@ -58,6 +60,7 @@ __all__ = [
     "CreateRouteTemplate",
     "DeleteRouteTemplate",
     "DependencyProvider",
+    "ExistsPreconditionError",
     "JsonPatchOperation",
     "ListRouteTemplate",
     "MigrateRouteTemplate",
@@ -78,6 +81,7 @@ __all__ = [
     "SpecStar",
     "SpecStarRoute",
     "SwitchRouteTemplate",
+    "UnsupportedMediaTypeError",
     "UpdateRouteTemplate",
     "__version__",
     "build_components",

@@ -9,7 +9,7 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from .problems import BadRequestError, UnsupportedMediaTypeError
+from .errors import BadRequestError, UnsupportedMediaTypeError
 
 __all__ = [
     "JSON_MEDIA_TYPES",

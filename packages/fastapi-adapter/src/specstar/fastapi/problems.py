@@ -60,6 +60,8 @@ from specstar.core import (
     ValidationError,
 )
 
+from .errors import BadRequestError, UnsupportedMediaTypeError
+
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_TYPE_PREFIX",
@@ -94,40 +96,6 @@ _TITLES: dict[int, str] = {
     422: "Unprocessable Content",
     500: "Internal Server Error",
 }
-
-
-class BadRequestError(SpecStarError):
-    """A request the adapter cannot read (malformed JSON, bad precondition header).
-
-    Args:
-        message: the problem's ``detail``.
-        code: the problem code.
-        status: the HTTP status (400 unless given).
-    """
-
-    code = "bad_request"
-
-    def __init__(self, message: str, *, code: str = "bad_request", status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-
-
-class UnsupportedMediaTypeError(SpecStarError):
-    """The request body's content type is not one the route reads: HTTP 415."""
-
-    code = "unsupported_media_type"
-
-    def __init__(self, content_type: str, supported: Sequence[str]) -> None:
-        super().__init__(
-            f"content type {content_type or '(none)'!r} is not supported here; "
-            f"use one of: {', '.join(supported)}"
-        )
-        self.content_type = content_type
-        self.supported = list(supported)
-
-    def details(self) -> dict[str, Any]:
-        return {"supported": self.supported}
 
 
 class FieldProblem(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from specstar.core import SpecStarError
 
+from .errors import InternalError
 from .problems import http_exception_problem, problem_for, problem_response, validation_problem
 
 __all__ = ["MsgspecResponse", "SpecStarRoute", "etag_of", "internal_error", "json_response"]
@@ -75,22 +76,11 @@ class SpecStarRoute(APIRoute):
                     raise
                 return http_exception_problem(exc, request.url.path)
             except Exception as exc:
-                return problem_response(problem_for(_Internal(exc), request.url.path))
+                return problem_response(problem_for(InternalError(exc), request.url.path))
 
         return route_handler
 
 
 def internal_error(exc: Exception) -> SpecStarError:
     """An unexpected exception as an error that maps to a logged, opaque 500 problem."""
-    return _Internal(exc)
-
-
-class _Internal(SpecStarError):
-    """Wraps an unexpected exception so it maps to a logged, opaque 500."""
-
-    code = "internal_error"
-
-    def __init__(self, exc: Exception) -> None:
-        super().__init__(f"{type(exc).__name__}: {exc}")
-        self.__cause__ = exc
-        self.__traceback__ = exc.__traceback__
+    return InternalError(exc)

@@ -26,8 +26,8 @@ from specstar.core import (
 
 from .._http import EntityTags, parse_entity_tags
 from ..dependencies import DependencyProvider, default_get_now, default_get_user
+from ..errors import BadRequestError
 from ..openapi import ModelSchemaNames, model_schema_names
-from ..problems import BadRequestError
 from ..responses import MsgspecResponse, SpecStarRoute
 from ._redact import redact_conflict
 

@@ -11,7 +11,6 @@ from fastapi import Query as QueryParam
 from specstar.core import (
     AlreadyExistsError,
     FieldError,
-    PreconditionFailedError,
     ResourceManager,
     RevisionInfo,
     RevisionStatus,
@@ -21,6 +20,7 @@ from specstar.core import (
 
 from .._http import read_json
 from ..dependencies import DependencyProvider
+from ..errors import ExistsPreconditionError
 from ..openapi import json_content, problem_responses, ref
 from ..responses import json_response
 from ._base import (
@@ -34,18 +34,6 @@ from ._base import (
 )
 
 __all__ = ["CreateRouteTemplate", "ExistsPreconditionError", "check_client_id", "create_resource"]
-
-
-class ExistsPreconditionError(PreconditionFailedError):
-    """``If-None-Match: *`` on a create whose id is taken (412)."""
-
-    def __init__(self, resource_id: str, actual: str | None) -> None:
-        SpecStarError.__init__(
-            self, f"resource {resource_id!r} already exists (If-None-Match: * allows only create)"
-        )
-        self.resource_id = resource_id
-        self.expected = None  # type: ignore[assignment]
-        self.actual = actual
 
 
 def check_client_id(resource_id: str) -> None:

@@ -21,8 +21,8 @@ from specstar.core import (
 
 from .._http import media_type_of, read_json
 from ..dependencies import DependencyProvider
+from ..errors import BadRequestError
 from ..openapi import json_content, problem_responses, ref
-from ..problems import BadRequestError
 from ..responses import json_response
 from ._base import (
     BaseRouteTemplate,

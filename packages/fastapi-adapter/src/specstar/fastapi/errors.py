@@ -1,0 +1,78 @@
+"""Every exception the HTTP adapter defines (core errors live in ``specstar.core``).
+
+These are the request-level failures only the adapter can see — a body it cannot read, a
+content type it does not take, a create-only precondition — plus the wrapper that turns an
+unexpected exception into an opaque, logged 500. :mod:`specstar.fastapi.problems` maps each
+error, core or adapter, to its RFC 9457 problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from specstar.core import PreconditionFailedError, SpecStarError
+
+__all__ = [
+    "BadRequestError",
+    "ExistsPreconditionError",
+    "InternalError",
+    "UnsupportedMediaTypeError",
+]
+
+
+class BadRequestError(SpecStarError):
+    """A request the adapter cannot read (malformed JSON, bad precondition header).
+
+    Args:
+        message: the problem's ``detail``.
+        code: the problem code.
+        status: the HTTP status (400 unless given).
+    """
+
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str = "bad_request", status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class UnsupportedMediaTypeError(SpecStarError):
+    """The request body's content type is not one the route reads: HTTP 415."""
+
+    code = "unsupported_media_type"
+
+    def __init__(self, content_type: str, supported: Sequence[str]) -> None:
+        super().__init__(
+            f"content type {content_type or '(none)'!r} is not supported here; "
+            f"use one of: {', '.join(supported)}"
+        )
+        self.content_type = content_type
+        self.supported = list(supported)
+
+    def details(self) -> dict[str, Any]:
+        return {"supported": self.supported}
+
+
+class ExistsPreconditionError(PreconditionFailedError):
+    """``If-None-Match: *`` on a create whose id is taken (412)."""
+
+    def __init__(self, resource_id: str, actual: str | None) -> None:
+        SpecStarError.__init__(
+            self, f"resource {resource_id!r} already exists (If-None-Match: * allows only create)"
+        )
+        self.resource_id = resource_id
+        self.expected = None  # type: ignore[assignment]
+        self.actual = actual
+
+
+class InternalError(SpecStarError):
+    """Wraps an unexpected exception so it maps to a logged, opaque 500."""
+
+    code = "internal_error"
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(f"{type(exc).__name__}: {exc}")
+        self.__cause__ = exc
+        self.__traceback__ = exc.__traceback__
