@@ -16,9 +16,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -218,6 +220,77 @@ def run_load(
     }
 
 
+def wrk_available() -> bool:
+    """Whether the C load generator ``wrk`` is installed (used for the worker comparison)."""
+    return shutil.which("wrk") is not None
+
+
+_WRK_SCRIPT = """
+paths = {%s}
+i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+def _wrk_ms(text: str) -> float:
+    value = float(text.rstrip("usm"))
+    if text.endswith("us"):
+        return value / 1000
+    if text.endswith("ms"):
+        return value
+    return value * 1000  # seconds
+
+
+def run_wrk(port: int, paths: list[str], *, concurrency: int, seconds: float) -> dict[str, Any]:
+    """Drive ``GET paths[i]`` round robin with ``wrk`` (one thread, ``concurrency``
+    connections) for ``seconds``. ``wrk`` costs a fraction of a Python client's CPU, which
+    matters on a small machine where the load generator shares the cores with the server."""
+    lua = _WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(lua)
+        script = fh.name
+    try:
+        proc = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{concurrency}",
+                f"-d{max(1, round(seconds))}s",
+                "--latency",
+                "-s",
+                script,
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        )
+    finally:
+        Path(script).unlink(missing_ok=True)
+    out: dict[str, Any] = {"errors": 0, "first_error": [], "loader": "wrk"}
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            out["req_s"] = float(words[1])
+        elif len(words) == 2 and words[0] == "50%":
+            out["p50_ms"] = _wrk_ms(words[1])
+        elif len(words) == 2 and words[0] == "99%":
+            out["p99_ms"] = _wrk_ms(words[1])
+        elif "requests in" in line:
+            out["requests"] = int(words[0])
+            out["seconds"] = float(words[3].rstrip("s,"))
+        elif line.strip().startswith(("Non-2xx", "Socket errors")):
+            out["errors"] += sum(int(w.rstrip(",")) for w in words if w.rstrip(",").isdigit())
+            out["first_error"] = [line.strip()]
+    if "req_s" not in out:
+        raise RuntimeError(f"could not read wrk's output: {proc.stdout[-400:]!r}")
+    return out
+
+
 def check_responses(port: int, app: App, ids: list[str], seed: int) -> None:
     """One request of each kind must answer what the benchmark claims it answers."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -251,8 +324,11 @@ def bench_app(
     time_limit: float,
     ready_timeout: float,
     progress: Callable[[str], None],
+    loader: str = "python",
 ) -> dict[str, Any]:
-    """Start ``app``, check it, and measure each endpoint ``repeats`` times (median run)."""
+    """Start ``app``, check it, and measure each endpoint ``repeats`` times (median run).
+
+    ``loader="wrk"`` drives ``get`` with ``wrk`` instead of Python threads."""
     server = Server(app, config, workdir, cwd)
     seed = int(config["seed"]) + 1000
     try:
@@ -268,6 +344,22 @@ def bench_app(
         out: dict[str, Any] = {}
         k = 0
         for name in endpoints:
+            if loader == "wrk" and name == "get":
+                paths = [f"/user/{quote(i, safe=':')}" for i in ids[:2000]]
+                run_wrk(server.port, paths, concurrency=concurrency, seconds=1)
+                runs = [
+                    run_wrk(server.port, paths, concurrency=concurrency, seconds=time_limit)
+                    for _ in range(repeats)
+                ]
+                out[name] = _summary(runs)
+                if "error" in out[name]:
+                    progress(f"http/{app.name}: {name}: ERROR {out[name]['error']}")
+                    continue
+                progress(
+                    f"http/{app.name}: {name} (wrk): {out[name]['req_s']:,.0f} req/s, "
+                    f"p50 {out[name]['p50_ms']:.2f} ms, p99 {out[name]['p99_ms']:.2f} ms"
+                )
+                continue
             run_load(
                 server.port,
                 makers[name],
@@ -289,21 +381,10 @@ def bench_app(
                 )
                 k += requests
                 runs.append(r)
-            good = [r for r in runs if r["requests"]]
-            errors = sum(r["errors"] for r in runs)
-            if not good or errors:
-                first: list[str] = next((r["first_error"] for r in runs if r["first_error"]), [])
-                out[name] = {"error": f"{errors} failed requests; first: {first}"}
+            out[name] = _summary(runs)
+            if "error" in out[name]:
                 progress(f"http/{app.name}: {name}: ERROR {out[name]['error']}")
                 continue
-            mid = sorted(good, key=lambda r: r["req_s"])[len(good) // 2]
-            out[name] = {
-                "req_s": statistics.median(r["req_s"] for r in good),
-                "p50_ms": statistics.median(r["p50_ms"] for r in good),
-                "p99_ms": statistics.median(r["p99_ms"] for r in good),
-                "requests": mid["requests"],
-                "runs": good,
-            }
             progress(
                 f"http/{app.name}: {name}: {out[name]['req_s']:,.0f} req/s, "
                 f"p50 {out[name]['p50_ms']:.2f} ms, p99 {out[name]['p99_ms']:.2f} ms"
@@ -311,6 +392,23 @@ def bench_app(
         return out
     finally:
         server.stop()
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of repeated runs of one endpoint, or ``{"error": ...}``."""
+    good = [r for r in runs if r.get("requests")]
+    errors = sum(r["errors"] for r in runs)
+    if not good or errors:
+        first: list[str] = next((r["first_error"] for r in runs if r["first_error"]), [])
+        return {"error": f"{errors} failed requests; first: {first}"}
+    mid = sorted(good, key=lambda r: r["req_s"])[len(good) // 2]
+    return {
+        "req_s": statistics.median(r["req_s"] for r in good),
+        "p50_ms": statistics.median(r["p50_ms"] for r in good),
+        "p99_ms": statistics.median(r["p99_ms"] for r in good),
+        "requests": mid["requests"],
+        "runs": good,
+    }
 
 
 def bench_workers(
@@ -327,8 +425,13 @@ def bench_workers(
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
     """``GET /user/{id}`` on SpecStar's app under each of :data:`WORKER_COUNTS` uvicorn
-    workers, :data:`WORKER_CONCURRENCY` connections: ``{"1": endpoint, "2": endpoint}``."""
-    out: dict[str, Any] = {"concurrency": WORKER_CONCURRENCY}
+    workers, :data:`WORKER_CONCURRENCY` connections: ``{"1": endpoint, "2": endpoint}``.
+
+    The load comes from ``wrk`` when it is installed (``apt-get install wrk``): on a 2-core
+    machine a Python load generator takes a large share of the CPU the second worker needs,
+    so the ratio would measure the client, not the server."""
+    loader = "wrk" if wrk_available() else "python"
+    out: dict[str, Any] = {"concurrency": WORKER_CONCURRENCY, "loader": loader}
     for workers in WORKER_COUNTS:
         app = App(f"ours-{workers}w", command, ours_list_path)
         try:
@@ -345,6 +448,7 @@ def bench_workers(
                 time_limit=time_limit,
                 ready_timeout=ready_timeout,
                 progress=progress,
+                loader=loader,
             )
             out[str(workers)] = result["get"]
         except Exception as exc:

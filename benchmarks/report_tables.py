@@ -70,8 +70,14 @@ def workers_table(results: dict[str, Any]) -> str:
     r = workers_ratio(results)
     verdict = "n/a" if r is None else f"{r:.2f}{_X} {'✅' if r >= WORKERS_TARGET else '❌'}"
     rows.append([f"2 ÷ 1 (target ≥ {WORKERS_TARGET:g}{_X})", verdict, ""])
+    loader = workers.get("loader", "python")
+    by = (
+        "load from wrk"
+        if loader == "wrk"
+        else "load from Python threads on the same cores (install wrk for a fairer figure)"
+    )
     head = (
         f"SpecStar, GET /user/{{id}} over {workers.get('concurrency', '?')} keep-alive "
-        "connections, SQLite"
+        f"connections, SQLite; {by}"
     )
     return head + "\n\n" + _table(["uvicorn", "req/s", "p50 / p99"], rows)
