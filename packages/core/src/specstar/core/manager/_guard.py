@@ -18,9 +18,9 @@ from ..context import ContextDefaults, Scope, resolve_context, scope_var
 from ..errors import GoneError, NotFoundError, PermissionDeniedError, PreconditionFailedError
 from ..indexes import IndexSpec
 from ..pipeline import (
+    UNRESTRICTED,
     OperationContext,
     Pipeline,
-    UNRESTRICTED,
     Unrestricted,
 )
 from ..ports import Storage, StoredRevision
@@ -29,12 +29,10 @@ from ..query.ast import Expr
 from ..query.resolve import resolve_query
 from ..types import ResourceMeta
 
-
 #: Distinct access scopes a guard keeps resolved (the cache starts over when full).
 _SCOPE_CACHE_SIZE = 256
 
 _encode_scope = msgspec.json.Encoder().encode
-_UNKNOWN: Any = object()
 
 
 class Guard:
@@ -149,9 +147,11 @@ class Guard:
         except (TypeError, msgspec.EncodeError):
             return resolve_query(scope, self.index_spec).where
         cache = self.resolved_scopes
-        where = cache.get(key, _UNKNOWN)
-        if where is not _UNKNOWN:
-            return where
+        if key in cache:
+            try:
+                return cache[key]
+            except KeyError:  # another thread cleared the cache meanwhile
+                pass
         where = resolve_query(scope, self.index_spec).where
         if len(cache) >= _SCOPE_CACHE_SIZE:
             cache.clear()
