@@ -197,14 +197,19 @@ def test_the_stages_are_worked_out_once_and_again_after_a_change() -> None:
     pipeline = Pipeline()
     stages = pipeline.stages
     assert pipeline.stages is stages  # detected once, not per call
-    assert not stages.check and stages.check_data is None and stages.access_scope is None
-    assert stages.handlers == () and stages.validators == () and not stages.sees_data
+    assert not stages.check
+    assert stages.check_data is None
+    assert stages.access_scope is None
+    assert stages.handlers == ()
+    assert stages.validators == ()
+    assert not stages.sees_data
     recorder = Recorder()
     pipeline.event_handlers.append(recorder)
     assert pipeline.stages is not stages
-    assert pipeline.stages.handlers == (recorder.handle,) and pipeline.stages.sees_data
+    assert pipeline.stages.handlers == (recorder.handle,)
+    assert pipeline.stages.sees_data
     pipeline.event_handlers.remove(recorder)
-    assert pipeline.stages.handlers == ()
+    assert not pipeline.stages.handlers
     pipeline.event_handlers = [recorder]
     assert pipeline.stages.handlers == (recorder.handle,)
     pipeline.event_handlers[0] = print
@@ -324,11 +329,15 @@ def test_get_resource_checks_both_actions_on_one_read(store: CountingStorage) ->
 
 def test_put_creates_then_replaces_and_says_which(docs: ResourceManager[Doc]) -> None:
     info, created = docs.put("doc:1", {"title": "a"}, status=RevisionStatus.draft)
-    assert created and info.parent_revision_id is None and info.status == "draft"
+    assert created
+    assert info.parent_revision_id is None
+    assert info.status == "draft"
     again, created = docs.put("doc:1", Doc(title="b"))
-    assert not created and again.parent_revision_id == info.revision_id
+    assert not created
+    assert again.parent_revision_id == info.revision_id
     same, created = docs.put("doc:1", Doc(title="b"))
-    assert not created and same == again  # identical data: no new revision
+    assert not created
+    assert same == again  # identical data: no new revision
     assert docs.get("doc:1").data.title == "b"
 
 
@@ -338,14 +347,16 @@ def test_put_with_an_expected_revision_only_updates(docs: ResourceManager[Doc]) 
     assert not docs.exists("doc:1")
     first, _ = docs.put("doc:1", Doc(title="a"))
     second, created = docs.put("doc:1", Doc(title="b"), expected_revision_id=first.revision_id)
-    assert not created and second.parent_revision_id == first.revision_id
+    assert not created
+    assert second.parent_revision_id == first.revision_id
     with pytest.raises(PreconditionFailedError):
         docs.put("doc:1", Doc(title="c"), expected_revision_id=first.revision_id)
 
 
 def test_put_create_only(docs: ResourceManager[Doc]) -> None:
     info, created = docs.put("doc:1", Doc(title="a"), create_only=True)
-    assert created and info.revision_id == "doc:1:1"
+    assert created
+    assert info.revision_id == "doc:1:1"
     with pytest.raises(AlreadyExistsError):
         docs.put("doc:1", Doc(title="b"), create_only=True)
     docs.delete("doc:1")
@@ -358,9 +369,9 @@ def test_put_create_only(docs: ResourceManager[Doc]) -> None:
 
 def test_put_updates_a_resource_created_meanwhile(docs: ResourceManager[Doc]) -> None:
     def create_it_first(event: Event) -> None:
-        if event.phase is EventPhase.on_failure and event.context.action == "update":
-            if not docs.exists("doc:1"):
-                docs.create(Doc(title="theirs"), resource_id="doc:1")
+        failed_update = event.phase is EventPhase.on_failure and event.context.action == "update"
+        if failed_update and not docs.exists("doc:1"):
+            docs.create(Doc(title="theirs"), resource_id="doc:1")
 
     docs.pipeline.event_handlers.append(create_it_first)
     info, created = docs.put("doc:1", Doc(title="mine"))
