@@ -17,7 +17,7 @@ from ..errors import (
     RevisionNotMigratedError,
 )
 from ..pipeline import OperationContext
-from ..ports import RevisionRewrite
+from ..ports import RevisionRewrite, StoredRevision
 from ..types import ResourceMeta, RevisionInfo, RevisionStatus
 from ._binding import Binding
 from ._write_path import WritePath
@@ -61,10 +61,9 @@ class Changes(Generic[T]):
         """A new revision with the data ``make`` computes from the current data (none when
         data and status are unchanged)."""
         assert ctx.resource_id is not None
-        rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> RevisionInfo:
-            current_info, current = self.binding.load(self.storage, rid, meta.current_revision_id)
+        def step(meta: ResourceMeta, stored: StoredRevision) -> RevisionInfo:
+            current_info, current = self.binding.decode(stored)
             new = make(current)
             encoded = self.binding.encode(new)
             if encoded.data_hash == current_info.data_hash and (
@@ -81,7 +80,7 @@ class Changes(Generic[T]):
             assert result.revision is not None
             return result.revision
 
-        return self.path.run_on_meta(ctx, expected, step)
+        return self.path.run_on_current(ctx, expected, step)
 
     def modify(
         self,
@@ -95,8 +94,8 @@ class Changes(Generic[T]):
         assert ctx.resource_id is not None
         rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> RevisionInfo:
-            info, current = self.binding.load(self.storage, rid, meta.current_revision_id)
+        def step(meta: ResourceMeta, stored: StoredRevision) -> RevisionInfo:
+            info, current = self.binding.decode(stored)
             if info.status != RevisionStatus.draft:
                 raise RevisionNotDraftError(rid, info.revision_id)
             new = make(current)
@@ -119,7 +118,7 @@ class Changes(Generic[T]):
             assert result.revision is not None
             return result.revision
 
-        return self.path.run_on_meta(ctx, expected, step)
+        return self.path.run_on_current(ctx, expected, step)
 
     def switch(
         self, ctx: OperationContext, revision_id: str, *, expected: str | None
@@ -129,7 +128,7 @@ class Changes(Generic[T]):
         rid = ctx.resource_id
         binding = self.binding
 
-        def step(meta: ResourceMeta) -> ResourceMeta:
+        def step(meta: ResourceMeta, stored: StoredRevision) -> ResourceMeta:
             if meta.current_revision_id == revision_id:
                 return meta
             target_info, target = binding.load(self.storage, rid, revision_id)
@@ -137,23 +136,27 @@ class Changes(Generic[T]):
                 raise RevisionNotMigratedError(
                     rid, revision_id, target_info.schema_version, binding.schema_version
                 )
-            _, current = binding.load(self.storage, rid, meta.current_revision_id)
+            _, current = binding.decode(stored)
             indexed = binding.indexed(target)
             prepared = self.path.prepare(ctx, target, indexed, previous=current, meta=meta)
             return self.path.commit(
                 prepared, meta.current_revision_id, switch_to=revision_id, indexed_data=indexed
             ).meta
 
-        return self.path.run_on_meta(ctx, expected, step)
+        return self.path.run_on_current(ctx, expected, step)
 
     def migrate(self, ctx: OperationContext, revision_id: str | None) -> ResourceMeta:
         """Store a revision (the current one by default) in the current schema version."""
         assert ctx.resource_id is not None
         rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> ResourceMeta:
+        def step(meta: ResourceMeta, stored: StoredRevision) -> ResourceMeta:
             source = revision_id or meta.current_revision_id
-            info, data = self.binding.load(self.storage, rid, source)
+            info, data = (
+                self.binding.decode(stored)
+                if source == meta.current_revision_id
+                else self.binding.load(self.storage, rid, source)
+            )
             if (
                 source == meta.current_revision_id
                 and info.schema_version == self.binding.schema_version
@@ -168,7 +171,7 @@ class Changes(Generic[T]):
                 indexed_data=encoded.indexed,
             ).meta
 
-        return self.path.run_on_meta(ctx, None, step)
+        return self.path.run_on_current(ctx, None, step)
 
     def delete(
         self, ctx: OperationContext, *, expected: str | None, guard: Callable[[], None]
@@ -185,18 +188,17 @@ class Changes(Generic[T]):
     def restore(self, ctx: OperationContext, *, expected: str | None) -> ResourceMeta:
         """Undo a soft delete (a live resource is returned unchanged)."""
         assert ctx.resource_id is not None
-        rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> ResourceMeta:
+        def step(meta: ResourceMeta, stored: StoredRevision) -> ResourceMeta:
             if not meta.is_deleted:
                 return meta
-            _, current = self.binding.load(self.storage, rid, meta.current_revision_id)
+            _, current = self.binding.decode(stored)
             prepared = self.path.prepare(
                 ctx, current, self.binding.indexed(current), previous=None, meta=meta
             )
             return self.path.commit(prepared, meta.current_revision_id, is_deleted=False).meta
 
-        return self.path.run_on_meta(ctx, expected, step, include_deleted=True)
+        return self.path.run_on_current(ctx, expected, step, include_deleted=True)
 
     def purge(
         self, ctx: OperationContext, *, expected: str | None, guard: Callable[[], None]

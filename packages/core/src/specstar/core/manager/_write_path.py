@@ -20,7 +20,7 @@ import msgspec
 
 from ..errors import ConflictError, PreconditionFailedError
 from ..pipeline import EventPhase, OperationContext, Pipeline
-from ..ports import CommitResult, Storage, Write
+from ..ports import CommitResult, Storage, StoredRevision, Write
 from ..types import ResourceMeta
 from ._binding import Binding
 from ._guard import Guard, check_expected
@@ -109,6 +109,26 @@ class WritePath(Generic[T]):
 
         return self.run(ctx, expected, attempt)
 
+    def run_on_current(
+        self,
+        ctx: OperationContext,
+        expected: str | None,
+        step: Callable[[ResourceMeta, StoredRevision], R],
+        *,
+        include_deleted: bool = False,
+    ) -> R:
+        """Like :meth:`run_on_meta` for a step that needs the current revision too: each
+        attempt reads the meta and the current revision in one storage call."""
+
+        def attempt() -> R:
+            meta, stored = self.guard.visible_current(
+                ctx, self.storage, include_deleted=include_deleted
+            )
+            check_expected(meta, expected)
+            return step(meta, stored)
+
+        return self.run(ctx, expected, attempt)
+
     # == the stages =============================================================================
 
     def prepare(
@@ -124,9 +144,11 @@ class WritePath(Generic[T]):
         ``before`` events, for new data; returns the context carrying the data.
 
         ``meta`` is the resource's meta before the write (``None`` for creates) and
-        ``indexed`` the indexed values the write stores.
+        ``indexed`` the indexed values the write stores. The context carries the data only
+        when a stage looks at it (a ``check_data`` or an event handler).
         """
-        ctx = msgspec.structs.replace(ctx, data=data, previous=previous)
+        if self.pipeline.stages.sees_data:
+            ctx = msgspec.structs.replace(ctx, data=data, previous=previous)
         self.guard.check_data(ctx)
         self.guard.check_result(ctx, meta, indexed, self.binding.schema_version)
         self.pipeline.validate(data)

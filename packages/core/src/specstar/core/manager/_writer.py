@@ -98,7 +98,8 @@ class ResourceWriter(ResourceView[T]):
         """Replace the data of the resource with this id, or create it when there is none.
 
         With ``expected_revision_id`` it is a conditional update only: the resource must
-        exist and its current revision be the expected one.
+        exist and its current revision be the expected one. :meth:`put` does the same and
+        also tells whether the resource was created.
 
         Raises:
             PreconditionFailedError: ``expected_revision_id`` is not the current revision.
@@ -106,10 +107,57 @@ class ResourceWriter(ResourceView[T]):
                 or the id is taken by a resource outside the user's access scope (hidden
                 resources stay indistinguishable from missing ones).
         """
+        info, _created = self.put(
+            resource_id,
+            data,
+            expected_revision_id=expected_revision_id,
+            status=status,
+            user=user,
+            now=now,
+        )
+        return info
+
+    def put(
+        self,
+        resource_id: str,
+        data: T | Mapping[str, Any],
+        *,
+        expected_revision_id: str | None = None,
+        status: RevisionStatus | None = None,
+        create_only: bool = False,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> tuple[RevisionInfo, bool]:
+        """Store ``data`` under ``resource_id``: replace the data of the resource, or create it
+        when there is none (HTTP ``PUT``). Returns the revision info and whether the resource
+        was created.
+
+        An update runs as :meth:`update` (action ``update``; identical data writes no new
+        revision), a creation as :meth:`create` (action ``create``). A resource created by
+        someone else between the two is updated.
+
+        Args:
+            expected_revision_id: update only, and only when this is the current revision.
+            create_only: create only; an existing id (soft-deleted too) raises
+                :class:`~specstar.core.errors.AlreadyExistsError`.
+
+        Raises:
+            ValueError: both ``expected_revision_id`` and ``create_only``.
+            AlreadyExistsError: ``create_only`` and the id exists.
+            PreconditionFailedError: ``expected_revision_id`` is not the current revision.
+            NotFoundError: ``expected_revision_id`` was given and the resource does not exist;
+                or the id is taken by a resource outside the user's access scope (hidden
+                resources stay indistinguishable from missing ones).
+        """
+        if create_only:
+            if expected_revision_id is not None:
+                raise ValueError("put: give expected_revision_id or create_only, not both")
+            info = self.create(data, resource_id=resource_id, status=status, user=user, now=now)
+            return info, True
         raced = False
         while True:
             try:
-                return self.update(
+                info = self.update(
                     resource_id,
                     data,
                     expected_revision_id=expected_revision_id,
@@ -117,6 +165,7 @@ class ResourceWriter(ResourceView[T]):
                     user=user,
                     now=now,
                 )
+                return info, False
             except NotFoundError as exc:
                 if (
                     expected_revision_id is not None
@@ -126,7 +175,8 @@ class ResourceWriter(ResourceView[T]):
                 ):
                     raise
             try:
-                return self.create(data, resource_id=resource_id, status=status, user=user, now=now)
+                info = self.create(data, resource_id=resource_id, status=status, user=user, now=now)
+                return info, True
             except AlreadyExistsError:
                 raced = True  # created concurrently: update it (hidden from the user: give up)
 
