@@ -10,9 +10,7 @@ from starlette.responses import Response
 from fastapi import APIRouter
 from fastapi import Query as QueryParam
 from specstar.core import (
-    AlreadyExistsError,
     FieldError,
-    NotFoundError,
     ResourceManager,
     RevisionInfo,
     RevisionStatus,
@@ -94,34 +92,13 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                     now=now,
                 )
                 return info, True
-            expected = m.expected_revision(resource_id, tags, user)
-            raced = False
-            while True:
-                try:
-                    info = manager.update(
-                        resource_id,
-                        body,
-                        expected_revision_id=expected,
-                        status=status,
-                        user=u,
-                        now=n,
-                    )
-                    return info, False
-                except NotFoundError as exc:
-                    if (
-                        tags is not None
-                        or exc.resource_id != resource_id
-                        or exc.revision_id
-                        or raced  # the id is taken, by a resource the user may not see
-                    ):
-                        raise
-                try:
-                    info = manager.create(
-                        body, resource_id=resource_id, status=status, user=u, now=n
-                    )
-                    return info, True
-                except AlreadyExistsError:
-                    raced = True  # created meanwhile: replace it
+            if tags is not None:  # If-Match: replace only what exists (and matches)
+                expected = m.expected_revision(resource_id, tags, user)
+                info = manager.update(
+                    resource_id, body, expected_revision_id=expected, status=status, user=u, now=n
+                )
+                return info, False
+            return manager.put(resource_id, body, status=status, user=u, now=n)
 
         async def replace(
             request: Request,
