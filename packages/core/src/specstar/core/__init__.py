@@ -5,6 +5,15 @@ language (:data:`QB`, :class:`Query`), the domain types, the error tree, the sto
 the in-memory adapters.
 """
 
+try:  # name the distribution when a dependency is missing (installed with --no-deps, or removed)
+    import msgspec as _msgspec  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise ModuleNotFoundError(
+        f"specstar.core needs {_missing.name!r}, a dependency of the specstar-core "
+        f"distribution that is not installed: pip install {_missing.name}",
+        name=_missing.name,
+    ) from _missing
+
 from .actions import Action
 from .annotations import DisplayName, Unique
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
