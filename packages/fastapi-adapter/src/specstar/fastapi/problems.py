@@ -60,6 +60,7 @@ from specstar.core import (
     ValidationError,
 )
 
+from ._http import allowed_methods
 from .errors import BadRequestError, UnsupportedMediaTypeError
 
 __all__ = [
@@ -304,4 +305,10 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code < 400:
         return Response(status_code=exc.status_code, headers=exc.headers)
+    if exc.status_code == 405:  # Starlette names only the first matching route's methods
+        allow = allowed_methods(request.scope)
+        if allow:
+            exc = HTTPException(
+                405, exc.detail, headers={**(exc.headers or {}), "Allow": ", ".join(allow)}
+            )
     return http_exception_problem(exc, request.url.path)
