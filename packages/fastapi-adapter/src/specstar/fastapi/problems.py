@@ -61,7 +61,7 @@ from specstar.core import (
 )
 
 from ._http import allowed_methods
-from .errors import BadRequestError, UnsupportedMediaTypeError
+from .errors import BadRequestError, ParameterError, UnsupportedMediaTypeError
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -208,8 +208,9 @@ def problem_for(exc: SpecStarError, instance: str | None = None) -> dict[str, An
         return _document(status, code, _GENERIC_500, instance, {})
     details: dict[str, Any] = {}
     if isinstance(exc, ValidationError):
+        source = exc.source if isinstance(exc, ParameterError) else "body"
         details["errors"] = [
-            {"loc": e.loc, "message": e.message, "source": "body"} for e in exc.errors
+            {"loc": e.loc, "message": e.message, "source": source} for e in exc.errors
         ]
     else:
         details = {k: _jsonable(v) for k, v in exc.details().items()}

@@ -20,6 +20,7 @@ from specstar.core import (
 )
 
 from .._http import media_type_of, read_json
+from .._validation import with_every_field_error
 from ..dependencies import DependencyProvider
 from ..errors import BadRequestError
 from ..openapi import json_content, problem_responses, ref
@@ -98,13 +99,17 @@ class UpdateRouteTemplate(BaseRouteTemplate):
             raced = False
             while True:
                 try:
-                    info = manager.update(
-                        resource_id,
+                    info = with_every_field_error(
+                        manager.model,
                         body,
-                        expected_revision_id=expected,
-                        status=status,
-                        user=u,
-                        now=n,
+                        lambda: manager.update(
+                            resource_id,
+                            body,
+                            expected_revision_id=expected,
+                            status=status,
+                            user=u,
+                            now=n,
+                        ),
                     )
                     return info, False
                 except NotFoundError as exc:
@@ -116,8 +121,12 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                     ):
                         raise
                 try:
-                    info = manager.create(
-                        body, resource_id=resource_id, status=status, user=u, now=n
+                    info = with_every_field_error(
+                        manager.model,
+                        body,
+                        lambda: manager.create(
+                            body, resource_id=resource_id, status=status, user=u, now=n
+                        ),
                     )
                     return info, True
                 except AlreadyExistsError:
@@ -144,7 +153,7 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                     code="invalid_precondition",
                 )
             if tags is None:
-                check_client_id(resource_id)
+                check_client_id(resource_id, "path")
             body = await read_json(request)
             info, created = await m.call_as(
                 user,
@@ -324,14 +333,21 @@ class ModifyRouteTemplate(BaseRouteTemplate):
         def run(
             resource_id: str, change: Any, *, status: Any, tags: Any, user: Any, now: Any
         ) -> RevisionInfo:
-            return manager.modify(
-                resource_id,
-                change,
-                status,
-                expected_revision_id=m.expected_revision(resource_id, tags, user),
-                user=DependencyProvider.user_of(user),
-                now=DependencyProvider.now_of(now),
-            )
+            expected = m.expected_revision(resource_id, tags, user)
+
+            def run_modify() -> RevisionInfo:
+                return manager.modify(
+                    resource_id,
+                    change,
+                    status,
+                    expected_revision_id=expected,
+                    user=DependencyProvider.user_of(user),
+                    now=DependencyProvider.now_of(now),
+                )
+
+            if isinstance(change, Mapping):  # new data: report every field error
+                return with_every_field_error(manager.model, change, run_modify)
+            return run_modify()
 
         async def modify(
             request: Request,
