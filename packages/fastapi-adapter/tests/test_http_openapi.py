@@ -97,7 +97,7 @@ def test_bodies_use_the_model_schemas(doc: dict[str, Any]) -> None:
 
 def test_every_operation_documents_problems_and_bodies(doc: dict[str, Any]) -> None:
     ops = _operations(doc)
-    assert len(ops) == 3 * 14
+    assert len(ops) == 3 * 16
     for path, method, op in ops:
         responses = op["responses"]
         assert "422" in responses, (path, method)
@@ -180,3 +180,57 @@ def _patch_with_the_generated_client(
         sys.path.remove(str(out))
         for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             del sys.modules[module]
+
+
+# -- types as client generators read them -------------------------------------------------------
+
+
+def test_datetimes_are_date_time(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    joined = schemas["UserProfile"]["properties"]["joined"]["anyOf"]
+    assert {"type": "string", "format": "date-time"} in joined
+    for name in ("ResourceMeta", "RevisionInfo"):
+        for member in ("created_time", "updated_time"):
+            assert schemas[name]["properties"][member]["format"] == "date-time", name
+
+
+def test_inputs_may_omit_defaults_outputs_always_have_them(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    book, output = schemas["Book"], schemas["BookOutput"]
+    assert set(book["required"]) == {"title", "isbn", "year"}
+    assert all("default" not in p for p in book["properties"].values())
+    assert "Default: `[]`." in book["properties"]["tags"]["description"]
+    assert output["required"] == ["title", "isbn", "year", "tags", "rating"]
+    assert output["properties"]["tags"]["default"] == []
+    profile = schemas["UserProfileOutput"]
+    assert set(profile["required"]) == {"name", "address", "joined"}
+    assert REF + "AddressOutput" in json.dumps(profile)
+    assert schemas["AddressOutput"]["required"] == ["city", "street"]
+    assert all("default" not in p for p in schemas["BookPartial"]["properties"].values())
+    assert not schemas["BatchRequest"].get("required")
+    meta = schemas["ResourceMeta"]
+    assert {"is_deleted", "indexed_data"} <= set(meta["required"])
+    assert set(schemas["Problem"]["required"]) == {"type", "title", "status", "code"}
+    assert schemas["MergePatch"]["additionalProperties"] is True
+
+
+def test_full_reads_are_typed_as_the_whole_model(doc: dict[str, Any]) -> None:
+    schemas, paths = doc["components"]["schemas"], doc["paths"]
+    assert schemas["BookResource"]["properties"]["data"] == {"$ref": REF + "BookOutput"}
+    partial = schemas["BookPartialResource"]["properties"]
+    assert partial["data"] == {"$ref": REF + "BookPartial"}
+
+    def ok(path: str) -> Any:
+        return paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+
+    def params(path: str) -> set[str]:
+        return {p["name"] for p in paths[path]["get"]["parameters"]}
+
+    assert ok("/book/{resource_id}") == {"$ref": REF + "BookResource"}
+    assert ok("/book") == {"type": "array", "items": {"$ref": REF + "BookResource"}}
+    assert ok("/book/{resource_id}/partial") == {"$ref": REF + "BookPartialResource"}
+    assert ok("/book/_partial") == {"type": "array", "items": {"$ref": REF + "BookPartialResource"}}
+    assert "partial" not in params("/book/{resource_id}") | params("/book")
+    for path in ("/book/{resource_id}/partial", "/book/_partial"):
+        (spec,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == "partial"]
+        assert spec["required"] is True
