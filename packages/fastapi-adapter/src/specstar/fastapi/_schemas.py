@@ -27,7 +27,8 @@ __all__ = ["annotate", "output_required"]
 _REF_PREFIX = "#/components/schemas/"
 
 _OBJECTS = (mi.StructType, mi.DataclassType, mi.TypedDictType)
-_ARRAYS = (mi.ListType, mi.SetType, mi.FrozenSetType, mi.VarTupleType, mi.TupleType)
+_SEQUENCES = (mi.ListType, mi.SetType, mi.FrozenSetType, mi.VarTupleType)
+_ARRAYS = (*_SEQUENCES, mi.TupleType)
 
 ObjectInfo = mi.StructType | mi.DataclassType | mi.TypedDictType
 
@@ -139,7 +140,7 @@ def _walk(
     if isinstance(info, mi.TupleType):
         for item, item_node in zip(info.item_types, node.get("prefixItems", ()), strict=False):
             _walk(item, item_node, components, found)
-    elif isinstance(info, _ARRAYS):
+    elif isinstance(info, _SEQUENCES):
         _walk(info.item_type, node.get("items"), components, found)
     elif isinstance(info, mi.DictType):
         _walk(info.value_type, node.get("additionalProperties"), components, found)

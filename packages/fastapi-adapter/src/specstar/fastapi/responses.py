@@ -89,7 +89,11 @@ class SpecStarRoute(APIRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
-        if match is Match.PARTIAL and scope.get("method") == "HEAD" and "GET" in self.methods:
+        if (
+            match is Match.PARTIAL
+            and scope.get("method") == "HEAD"
+            and "GET" in (self.methods or ())
+        ):
             return Match.FULL, child_scope
         return match, child_scope
 
