@@ -319,6 +319,15 @@ ROUTES: list[Route] = [
         "collection",
         lambda s, o: Call("GET", "/doc", {**_title_filter(s), "include_total": "true"}),
     ),
+    Route(
+        "list_partial",
+        "collection",
+        lambda s, o: Call(
+            "GET",
+            "/doc/_partial",
+            {**_title_filter(s), "include_total": "true", "partial": "title"},
+        ),
+    ),
     Route("count", "collection", lambda s, o: Call("GET", "/doc/count", _title_filter(s))),
     Route(
         "batch_delete",
@@ -335,6 +344,11 @@ ROUTES: list[Route] = [
     Route("relationships", "public", lambda s, o: Call("GET", "/_relationships")),
     # -- one resource --
     Route("get", "single", lambda s, o: Call("GET", f"/doc/{s.doc[o]}")),
+    Route(
+        "get_partial",
+        "single",
+        lambda s, o: Call("GET", f"/doc/{s.doc[o]}/partial", {"partial": "title"}),
+    ),
     Route("get_meta", "single", lambda s, o: Call("GET", f"/doc/{s.doc[o]}", {"returns": "meta"})),
     Route(
         "get_old_revision",
@@ -561,6 +575,7 @@ def check_referrers(o: Outcome) -> None:
 CHECKS: dict[str, Callable[[Outcome], None]] = {
     "create": check_create,
     "list": check_list,
+    "list_partial": check_list,
     "count": check_count,
     "batch_delete": check_batch,
     "batch_restore": check_batch,
@@ -589,11 +604,13 @@ def test_the_matrix_covers_every_route_the_app_serves(env: Env) -> None:
     covered = {
         "create": ("POST", "/m"),
         "list": ("GET", "/m"),
+        "list_partial": ("GET", "/m/_partial"),
         "count": ("GET", "/m/count"),
         "batch_delete": ("POST", "/m/batch/delete"),
         "batch_restore": ("POST", "/m/batch/restore"),
         "migrate_all": ("POST", "/m/_migrate"),
         "get": ("GET", "/m/{resource_id}"),
+        "get_partial": ("GET", "/m/{resource_id}/partial"),
         "revisions": ("GET", "/m/{resource_id}/revisions"),
         "replace": ("PUT", "/m/{resource_id}"),
         "patch": ("PATCH", "/m/{resource_id}"),

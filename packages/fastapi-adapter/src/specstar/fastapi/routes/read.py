@@ -1,4 +1,5 @@
-"""Reads: ``GET /m`` (list), ``GET /m/count``, ``GET /m/{id}``, ``GET /m/{id}/revisions``."""
+"""Reads: ``GET /m`` (list), ``GET /m/_partial``, ``GET /m/count``, ``GET /m/{id}``,
+``GET /m/{id}/partial``, ``GET /m/{id}/revisions``."""
 
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -43,7 +44,12 @@ _PARTIAL_DOC = (
 )
 
 ReturnsParam = Annotated[list[str] | None, QueryParam(description=_RETURNS_DOC)]
-PartialParam = Annotated[list[str] | None, QueryParam(description=_PARTIAL_DOC)]
+#: ``partial`` on the full reads: still honoured, but not in the document, where a full read
+#: returns the whole model and partial reads are their own operations (typed ``…Partial``).
+PartialParam = Annotated[
+    list[str] | None, QueryParam(description=_PARTIAL_DOC, include_in_schema=False)
+]
+RequiredPartialParam = Annotated[list[str], QueryParam(description=_PARTIAL_DOC, min_length=1)]
 
 
 _PAGING = frozenset({"cursor", "offset"})
@@ -113,7 +119,8 @@ class ListRouteTemplate(BaseRouteTemplate):
     `updated_time_start`/`_end` (half-open intervals), `created_by`/`updated_by`, `is_deleted`.
     Order: `sorts`. Paging: `limit` with `offset` or `cursor`; the headers `X-Has-More`,
     `X-Next-Cursor`, `Link: <…>; rel="next"` and, with `include_total=true`, `X-Total-Count`.
-    Each item is `{data, info, meta}`, narrowed by `returns` and `partial`.
+    Each item is `{data, info, meta}`, narrowed by `returns`; `GET /m/_partial` takes
+    `partial` too and returns only those members of each item's `data`.
     """
 
     order = 20
@@ -157,6 +164,26 @@ class ListRouteTemplate(BaseRouteTemplate):
             )
             return json_response(page.items, headers=headers)
 
+        async def list_partial(
+            request: Request,
+            *,
+            query: Annotated[Query, Depends(query_dep)],
+            partial: RequiredPartialParam,
+            returns: ReturnsParam = None,
+            include_total: Annotated[
+                bool, QueryParam(description="Also count all matches (`X-Total-Count`).")
+            ] = False,
+            user: Any = m.user,
+        ) -> Response:
+            return await list_resources(
+                request,
+                query=query,
+                returns=returns,
+                partial=partial,
+                include_total=include_total,
+                user=user,
+            )
+
         async def count_resources(
             filters: Annotated[Filters, Depends(filters_dep)],
             user: Any = m.user,
@@ -174,6 +201,27 @@ class ListRouteTemplate(BaseRouteTemplate):
             description="Takes the same filters as the listing.",
             responses={
                 200: {"description": "The count", "content": json_content(ref("Count"))},
+                **problem_responses(400, 403, 422),
+            },
+        )
+        m.add(
+            "/_partial",
+            list_partial,
+            method="GET",
+            action="list_partial",
+            summary=f"List parts of {model_name} resources",
+            description=(
+                "The listing of `GET /{name}` with only the `partial` members of each "
+                "item's `data` (typed as the model's `…Partial` schema)."
+            ).replace("{name}", model_name),
+            responses={
+                200: {
+                    "description": "One page of partial resources",
+                    "content": json_content(
+                        {"type": "array", "items": ref(m.schemas.partial_resource)}
+                    ),
+                    "headers": _page_doc(with_total=True),
+                },
                 **problem_responses(400, 403, 422),
             },
         )
@@ -198,9 +246,10 @@ class ListRouteTemplate(BaseRouteTemplate):
 class ReadRouteTemplate(BaseRouteTemplate):
     """``GET /m/{id}`` reads a resource; ``GET /m/{id}/revisions`` lists its revisions.
 
-    A read returns `{data, info, meta}` (narrowed by `returns`, with `partial` data) and the
-    `ETag` of the revision read; `If-None-Match` with that tag gives 304. A soft-deleted
-    resource is 410 unless `include_deleted=true`. `revision_id` reads an older revision.
+    A read returns `{data, info, meta}` (narrowed by `returns`) and the `ETag` of the
+    revision read; `If-None-Match` with that tag gives 304. `GET /m/{id}/partial?partial=…`
+    returns only those members of `data`. A soft-deleted resource is 410 unless
+    `include_deleted=true`. `revision_id` reads an older revision.
     """
 
     order = 40
@@ -294,6 +343,42 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 return Response(status_code=304, headers={"ETag": etag_of(etag)})
             return json_response(body, etag=etag)
 
+        async def get_partial(
+            request: Request,
+            *,
+            resource_id: ResourceIdPath,
+            partial: RequiredPartialParam,
+            revision_id: Annotated[
+                str | None,
+                QueryParam(
+                    pattern=REVISION_ID_PATTERN,
+                    description="Read this revision instead of the current one.",
+                ),
+            ] = None,
+            returns: ReturnsParam = None,
+            include_deleted: Annotated[
+                bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
+            ] = False,
+            if_none_match: Annotated[
+                str | None,
+                Header(
+                    alias="If-None-Match",
+                    description="Entity tags the client has; if the revision read is one: 304.",
+                ),
+            ] = None,
+            user: Any = m.user,
+        ) -> Response:
+            return await get_resource(
+                request,
+                resource_id=resource_id,
+                revision_id=revision_id,
+                returns=returns,
+                partial=partial,
+                include_deleted=include_deleted,
+                if_none_match=if_none_match,
+                user=user,
+            )
+
         async def list_revisions(
             request: Request,
             *,
@@ -340,6 +425,29 @@ class ReadRouteTemplate(BaseRouteTemplate):
                     },
                 },
                 **problem_responses(403, 404, 422),
+            },
+        )
+        m.add(
+            "/{resource_id}/partial",
+            get_partial,
+            method="GET",
+            action="get_partial",
+            summary=f"Read parts of a {model_name}",
+            description=(
+                "`GET /{id}` with only the `partial` members of `data` (typed as the model's "
+                "`…Partial` schema); the `ETag` is the revision's."
+            ),
+            responses={
+                200: {
+                    "description": "The resource, with partial data",
+                    "content": json_content(ref(m.schemas.partial_resource)),
+                    "headers": {"ETag": etag_header()},
+                },
+                304: {
+                    "description": "Not modified (`If-None-Match` matched)",
+                    "headers": {"ETag": etag_header()},
+                },
+                **problem_responses(400, 403, 404, 410, 422),
             },
         )
         m.add(

@@ -18,6 +18,7 @@ from specstar.core import (
 )
 
 from .._http import media_type_of, read_json
+from .._validation import with_every_field_error
 from ..dependencies import DependencyProvider
 from ..errors import BadRequestError
 from ..openapi import json_content, problem_responses, ref
@@ -94,11 +95,24 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                 return info, True
             if tags is not None:  # If-Match: replace only what exists (and matches)
                 expected = m.expected_revision(resource_id, tags, user)
-                info = manager.update(
-                    resource_id, body, expected_revision_id=expected, status=status, user=u, now=n
+                info = with_every_field_error(
+                    manager.model,
+                    body,
+                    lambda: manager.update(
+                        resource_id,
+                        body,
+                        expected_revision_id=expected,
+                        status=status,
+                        user=u,
+                        now=n,
+                    ),
                 )
                 return info, False
-            return manager.put(resource_id, body, status=status, user=u, now=n)
+            return with_every_field_error(
+                manager.model,
+                body,
+                lambda: manager.put(resource_id, body, status=status, user=u, now=n),
+            )
 
         async def replace(
             request: Request,
@@ -121,7 +135,7 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                     code="invalid_precondition",
                 )
             if tags is None:
-                check_client_id(resource_id)
+                check_client_id(resource_id, "path")
             body = await read_json(request)
             info, created = await m.call_as(
                 user,
@@ -166,11 +180,13 @@ class UpdateRouteTemplate(BaseRouteTemplate):
 class PatchRouteTemplate(BaseRouteTemplate):
     """``PATCH /m/{id}`` changes part of the data, as a new revision.
 
-    `Content-Type: application/json-patch+json` takes an RFC 6902 JSON Patch (a list of
-    operations); `application/merge-patch+json` an RFC 7386 merge patch (an object). With
-    plain `application/json` a list is a JSON Patch and an object a merge patch. A failing
-    JSON Patch `test` is 409; an operation that cannot apply is 422. `If-Match` → 412 on
-    mismatch; without it, a concurrent write makes the patch re-apply to the fresh data.
+    Two flavours: an RFC 6902 JSON Patch (a list of operations, `JsonPatch`) or an RFC 7386
+    merge patch (an object, `MergePatch`). With `Content-Type: application/json` the body's
+    shape says which (a list is a JSON Patch, an object a merge patch);
+    `application/json-patch+json` and `application/merge-patch+json` name the flavour
+    explicitly. A failing JSON Patch `test` is 409; an operation that cannot apply is 422.
+    `If-Match` → 412 on mismatch; without it, a concurrent write makes the patch re-apply
+    to the fresh data.
     """
 
     order = 50
@@ -222,21 +238,32 @@ class PatchRouteTemplate(BaseRouteTemplate):
             action="patch",
             summary=f"Patch a {model_name}",
             description=self_doc(PatchRouteTemplate),
-            request_body={
-                "required": True,
-                "content": {
-                    JSON_PATCH: {"schema": ref("JsonPatch")},
-                    MERGE_PATCH: {"schema": ref("MergePatch")},
-                    "application/json": {
-                        "schema": {"anyOf": [ref("JsonPatch"), ref("MergePatch")]}
-                    },
-                },
-            },
+            request_body=patch_request_body(),
             responses={
                 200: _info_doc("Patched: the new (or unchanged current) revision's info"),
                 **problem_responses(400, 401, 403, 404, 409, 410, 412, 415, 422),
             },
         )
+
+
+def patch_request_body() -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of ``PATCH /m/{id}``.
+
+    One media type, ``application/json``, whose schema is ``oneOf`` the two flavours (a list
+    and an object cannot be confused). The explicit media types are accepted too, but are
+    left out of the document on purpose: client generators turn several request media types
+    into run-time type checks per media type (``isinstance(body, list[...])`` in
+    openapi-python-client, which Python refuses) or drop the ``Content-Type`` header (orval's
+    fetch client), so a document listing them produces clients that cannot send a patch.
+    """
+    return {
+        "required": True,
+        "description": (
+            "A JSON Patch (list of operations) or a merge patch (object). Also accepted as "
+            f"`{JSON_PATCH}` and `{MERGE_PATCH}`."
+        ),
+        "content": json_content({"oneOf": [ref("JsonPatch"), ref("MergePatch")]}),
+    }
 
 
 def _body_error(message: str) -> ValidationError:
@@ -301,14 +328,21 @@ class ModifyRouteTemplate(BaseRouteTemplate):
         def run(
             resource_id: str, change: Any, *, status: Any, tags: Any, user: Any, now: Any
         ) -> RevisionInfo:
-            return manager.modify(
-                resource_id,
-                change,
-                status,
-                expected_revision_id=m.expected_revision(resource_id, tags, user),
-                user=DependencyProvider.user_of(user),
-                now=DependencyProvider.now_of(now),
-            )
+            expected = m.expected_revision(resource_id, tags, user)
+
+            def run_modify() -> RevisionInfo:
+                return manager.modify(
+                    resource_id,
+                    change,
+                    status,
+                    expected_revision_id=expected,
+                    user=DependencyProvider.user_of(user),
+                    now=DependencyProvider.now_of(now),
+                )
+
+            if isinstance(change, Mapping):  # new data: report every field error
+                return with_every_field_error(manager.model, change, run_modify)
+            return run_modify()
 
         async def modify(
             request: Request,
