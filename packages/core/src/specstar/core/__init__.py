@@ -27,6 +27,7 @@ from .errors import (
     UniqueConstraintError,
     ValidationError,
 )
+from .etags import entity_tag
 from .events import EventHandlers, combine_handlers
 from .indexes import IndexedField, IndexSpec
 from .manager import ResourceManager, ResourceOps
@@ -199,6 +200,7 @@ __all__ = [
     "batch_filter",
     "batch_restore",
     "combine_handlers",
+    "entity_tag",
     "find_referrers",
     "format_condition",
     "format_sorts",
