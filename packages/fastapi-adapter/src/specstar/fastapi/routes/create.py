@@ -16,6 +16,7 @@ from specstar.core import (
     RevisionStatus,
     SpecStarError,
     ValidationError,
+    entity_tag,
 )
 
 from .._http import read_json
@@ -130,7 +131,7 @@ class CreateRouteTemplate(BaseRouteTemplate):
             return json_response(
                 info,
                 status_code=201,
-                etag=info.revision_id,
+                etag=entity_tag(info),
                 headers={"Location": m.location(request, info.resource_id)},
             )
 

@@ -15,6 +15,7 @@ from specstar.core import (
     RevisionInfo,
     RevisionStatus,
     ValidationError,
+    entity_tag,
 )
 
 from .._http import media_type_of, read_json
@@ -43,7 +44,7 @@ _PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, "application/json")
 
 
 def _info_response(info: RevisionInfo, *, status_code: int = 200) -> Response:
-    return json_response(info, status_code=status_code, etag=info.revision_id)
+    return json_response(info, status_code=status_code, etag=entity_tag(info))
 
 
 def _info_doc(description: str) -> dict[str, Any]:
@@ -93,9 +94,9 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                 )
                 return info, True
             if tags is not None:  # If-Match: replace only what exists (and matches)
-                expected = m.expected_revision(resource_id, tags, user)
+                expected = m.expected_etag(resource_id, tags, user)
                 info = manager.update(
-                    resource_id, body, expected_revision_id=expected, status=status, user=u, now=n
+                    resource_id, body, expected_etag=expected, status=status, user=u, now=n
                 )
                 return info, False
             return manager.put(resource_id, body, status=status, user=u, now=n)
@@ -138,7 +139,7 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                 return json_response(
                     info,
                     status_code=201,
-                    etag=info.revision_id,
+                    etag=entity_tag(info),
                     headers={"Location": m.location(request, info.resource_id)},
                 )
             return _info_response(info)
@@ -184,15 +185,11 @@ class PatchRouteTemplate(BaseRouteTemplate):
         def run(
             resource_id: str, body: Any, *, kind: str, tags: Any, user: Any, now: Any
         ) -> RevisionInfo:
-            expected = m.expected_revision(resource_id, tags, user)
+            expected = m.expected_etag(resource_id, tags, user)
             u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             if kind == JSON_PATCH:
-                return manager.patch(
-                    resource_id, body, expected_revision_id=expected, user=u, now=n
-                )
-            return manager.merge_patch(
-                resource_id, body, expected_revision_id=expected, user=u, now=n
-            )
+                return manager.patch(resource_id, body, expected_etag=expected, user=u, now=n)
+            return manager.merge_patch(resource_id, body, expected_etag=expected, user=u, now=n)
 
         async def patch(
             request: Request,
@@ -287,7 +284,8 @@ class ModifyRouteTemplate(BaseRouteTemplate):
 
     Body: `{"data": {…}}` (new data) or `{"patch": [ … ]}` (a JSON Patch), and/or
     `{"status": "stable"}` (after which the revision is immutable). No new revision is
-    written. A stable current revision gives 409 `revision_not_draft`.
+    written; the `ETag` changes with every edit (`If-Match` with an older one: 412). A
+    stable current revision gives 409 `revision_not_draft`.
     """
 
     order = 50
@@ -305,7 +303,7 @@ class ModifyRouteTemplate(BaseRouteTemplate):
                 resource_id,
                 change,
                 status,
-                expected_revision_id=m.expected_revision(resource_id, tags, user),
+                expected_etag=m.expected_etag(resource_id, tags, user),
                 user=DependencyProvider.user_of(user),
                 now=DependencyProvider.now_of(now),
             )
