@@ -13,6 +13,7 @@ import pytest
 
 from specstar.core import (
     QB,
+    UNRESTRICTED,
     NotFoundError,
     OnDelete,
     OperationContext,
@@ -155,7 +156,7 @@ class BoardKeepers:
             raise PermissionDeniedError("eve may not restore replies")
 
     def access_scope(self, ctx: OperationContext) -> Any:
-        return None
+        return UNRESTRICTED
 
 
 def test_restore_brings_back_what_the_delete_cascaded_to(factory: StorageFactory) -> None:
@@ -179,11 +180,6 @@ def test_restore_brings_back_what_the_delete_cascaded_to(factory: StorageFactory
     assert not threads.exists(kept)
     assert not replies.exists(reply)
 
-    boards.restore(board)  # without cascade: only the board
-    assert boards.exists(board)
-    assert not threads.exists(kept)
-    boards.delete(board)  # already deleted referrers are not deleted again
-
     boards.restore(board, cascade=True, user="ann")
     assert threads.exists(kept)
     assert replies.exists(reply)  # recursively
@@ -196,3 +192,8 @@ def test_restore_brings_back_what_the_delete_cascaded_to(factory: StorageFactory
         boards.restore(board, cascade=True, user="eve")
     assert threads.exists(kept)  # what came before the refusal stays restored
     assert not replies.exists(reply)
+
+    boards.delete(board)
+    boards.restore(board)  # without cascade: only the board
+    assert boards.exists(board)
+    assert not threads.exists(kept)

@@ -27,7 +27,7 @@ from .errors import (
     UniqueConstraintError,
     ValidationError,
 )
-from .etags import entity_tag
+from .etags import entity_tag, revision_of_tag
 from .events import EventHandlers, combine_handlers
 from .indexes import IndexedField, IndexSpec
 from .manager import ResourceManager, ResourceOps
@@ -209,6 +209,7 @@ __all__ = [
     "parse_sorts",
     "redact_conflict",
     "relationships",
+    "revision_of_tag",
 ]
 
 from ._version import __version__

@@ -24,8 +24,8 @@ from specstar.core import (
     SpecStarError,
     UniqueConstraintError,
     entity_tag,
+    revision_of_tag,
 )
-from specstar.core.etags import revision_of_tag
 
 from .._http import EntityTags, parse_entity_tags
 from ..dependencies import DependencyProvider, default_get_now, default_get_user

@@ -399,11 +399,11 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 200: {
                     "description": "The resource",
                     "content": json_content(ref(m.schemas.resource)),
-                    "headers": {"ETag": etag_header(required=False)},
+                    "headers": {"ETag": etag_header()},
                 },
                 304: {
                     "description": "Not modified (`If-None-Match` matched)",
-                    "headers": {"ETag": etag_header(required=False)},
+                    "headers": {"ETag": etag_header()},
                 },
                 **problem_responses(400, 403, 404, 410, 412, 422),
             },
