@@ -163,7 +163,12 @@ def test_every_route_authorizes_the_requests_user_before_any_handler(
         ("GET", f"/gizmo/{gid}", {}, ["get_meta", "get"]),
         ("GET", f"/gizmo/{gid}", {"params": {"returns": "data"}}, ["get"]),
         # a meta-only read or write tags the response with the current revision's ETag
-        ("GET", f"/gizmo/{gid}", {"params": {"returns": "meta"}}, ["get_meta", "get_revision_info"]),
+        (
+            "GET",
+            f"/gizmo/{gid}",
+            {"params": {"returns": "meta"}},
+            ["get_meta", "get_revision_info"],
+        ),
         ("GET", f"/gizmo/{gid}/revisions", {}, ["list_revisions", "get_meta"]),
         ("GET", f"/gizmo/{gid}/referrers", {}, ["get", "count", "search"]),
         ("PUT", f"/gizmo/{gid}", {"json": {"name": "c"}}, ["update"]),

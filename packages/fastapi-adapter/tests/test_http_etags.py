@@ -15,7 +15,9 @@ def _draft(client: TestClient) -> tuple[str, str]:
 
 def test_two_modifies_with_the_same_if_match_one_wins(client: TestClient) -> None:
     rid, tag = _draft(client)
-    first = client.post(f"/note/{rid}/modify", json={"data": {"text": "one"}}, headers={"If-Match": tag})
+    first = client.post(
+        f"/note/{rid}/modify", json={"data": {"text": "one"}}, headers={"If-Match": tag}
+    )
     assert first.status_code == 200
     assert first.headers["etag"] != tag
     second = client.post(
@@ -48,7 +50,7 @@ def test_every_write_compares_a_drafts_content(client: TestClient) -> None:
     bare = {"If-Match": f'"{rid}:1"'}  # the bare revision id is not a draft's tag
     assert client.patch(f"/note/{rid}", json={"text": "x"}, headers=bare).status_code == 412
     current = client.get(f"/note/{rid}").headers["etag"]
-    several = {"If-Match": f'{tag}, {current}'}
+    several = {"If-Match": f"{tag}, {current}"}
     r = client.delete(f"/note/{rid}", headers=several)
     assert r.status_code == 200
     assert r.headers["etag"] == current
@@ -86,7 +88,9 @@ def test_if_match_before_if_none_match(client: TestClient) -> None:
     url = f"/book/{rid}"
 
     def get(**headers: Any) -> int:
-        return client.get(url, headers={k.replace("_", "-"): v for k, v in headers.items()}).status_code
+        return client.get(
+            url, headers={k.replace("_", "-"): v for k, v in headers.items()}
+        ).status_code
 
     assert get(If_Match=tag, If_None_Match=tag) == 304  # If-Match holds, then If-None-Match
     assert get(If_Match='"other"', If_None_Match=tag) == 412  # If-Match first

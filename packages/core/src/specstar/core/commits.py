@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 
-from .etags import draft_tag, entity_tag
 from .errors import (
     AlreadyExistsError,
     ConflictError,
@@ -25,6 +24,7 @@ from .errors import (
     RevisionNotDraftError,
     StorageError,
 )
+from .etags import draft_tag, entity_tag
 from .types import ResourceMeta, RevisionInfo, RevisionStatus
 
 __all__ = [
@@ -135,7 +135,8 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
 
     def _check_draft(self, revision: RevisionInfo | None) -> None:
         """The current revision (``revision``) must be the draft with ``expected_draft_hash``."""
-        assert self.expected_draft_hash is not None and self.expected_revision_id is not None
+        assert self.expected_draft_hash is not None
+        assert self.expected_revision_id is not None
         if (
             revision is not None
             and revision.revision_id == self.expected_revision_id

@@ -70,9 +70,7 @@ class Precondition(msgspec.Struct, frozen=True):
     tag: str | None = None
 
     @classmethod
-    def of(
-        cls, expected_revision_id: str | None, expected_etag: str | None
-    ) -> Precondition | None:
+    def of(cls, expected_revision_id: str | None, expected_etag: str | None) -> Precondition | None:
         """The precondition of a verb's ``expected_revision_id``/``expected_etag`` arguments.
 
         Raises:

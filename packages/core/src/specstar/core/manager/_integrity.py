@@ -70,7 +70,10 @@ def apply_on_delete(
 
 
 def restore_cascaded(
-    registry: Registry[Any] | None, me: ReferenceSource, ctx: OperationContext, deleted: ResourceMeta
+    registry: Registry[Any] | None,
+    me: ReferenceSource,
+    ctx: OperationContext,
+    deleted: ResourceMeta,
 ) -> None:
     """Restore the referrers that the delete of ``deleted`` (its meta while deleted) cascaded
     to, recursively, through their own managers as the user of ``ctx``.
@@ -100,8 +103,7 @@ def restore_cascaded(
 def cascaded_by(referrer: ResourceMeta, deleted: ResourceMeta) -> bool:
     """Whether the soft-deleted ``referrer`` went with the delete that left ``deleted``."""
     return (
-        referrer.updated_time == deleted.updated_time
-        and referrer.updated_by == deleted.updated_by
+        referrer.updated_time == deleted.updated_time and referrer.updated_by == deleted.updated_by
     )
 
 

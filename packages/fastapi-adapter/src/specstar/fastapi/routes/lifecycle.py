@@ -210,9 +210,7 @@ class RestoreRouteTemplate(BaseRouteTemplate):
             resource_id: ResourceIdPath,
             cascade: Annotated[
                 bool,
-                QueryParam(
-                    description="Also restore what the delete cascaded to (recursively)."
-                ),
+                QueryParam(description="Also restore what the delete cascaded to (recursively)."),
             ] = False,
             if_match_header: IfMatch = None,
             user: Any = m.user,

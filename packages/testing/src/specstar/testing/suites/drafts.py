@@ -50,7 +50,9 @@ class DraftTests(SuiteBase):
         store = storage_factory.build(f"dr-{uuid.uuid4().hex[:10]}")
         store.setup(IndexSpec())
         store.commit(
-            Write(resource_id="d", expected_revision_id=None, time=_NOW, user="u", append=_draft("a"))
+            Write(
+                resource_id="d", expected_revision_id=None, time=_NOW, user="u", append=_draft("a")
+            )
         )
 
         def rewrite(tag: str, seen: str) -> Write:
@@ -103,7 +105,9 @@ class DraftTests(SuiteBase):
         store = storage_factory.build(f"dr-{uuid.uuid4().hex[:10]}")
         store.setup(IndexSpec())
         store.commit(
-            Write(resource_id="d", expected_revision_id=None, time=_NOW, user="u", append=_draft("0"))
+            Write(
+                resource_id="d", expected_revision_id=None, time=_NOW, user="u", append=_draft("0")
+            )
         )
         results = _run_together(
             THREADS,
