@@ -48,6 +48,7 @@ from specstar.core import (
     Role,
     Schema,
     StorageFactory,
+    entity_tag,
 )
 from specstar.core.permissions import admin_only
 from specstar.fastapi import DependencyProvider, SpecStar, install_problem_handlers
@@ -215,6 +216,7 @@ class Seed:
     tag: str
     folder: dict[str, str] = field(default_factory=dict)
     doc: dict[str, str] = field(default_factory=dict)  # two revisions, the current a draft
+    etag: dict[str, str] = field(default_factory=dict)  # of the current draft of each doc
     old: dict[str, str] = field(default_factory=dict)  # still in schema version v1
     secrets: dict[str, list[str]] = field(default_factory=dict)
 
@@ -245,13 +247,14 @@ def seed(env: Env) -> Seed:
             resource_id=rid,
             user=owner,
         )
-        env.docs.update(
+        draft = env.docs.update(
             rid,
             Doc(title=f"{s.tag} doc {owner} v2", folder_id=s.folder["alice"], secret=secret),
             status=RevisionStatus.draft,
             user=owner,
         )
         s.doc[owner] = rid
+        s.etag[owner] = entity_tag(draft)
         # both old documents refer to bob's folder: alice's own data names it, legitimately
         s.old[owner] = env.legacy.create(
             DocV1(title=f"{s.tag} old {owner}", folder_id=s.folder["bob"], secret=secret),
@@ -369,7 +372,7 @@ ROUTES: list[Route] = [
             "PATCH",
             f"/doc/{s.doc[o]}",
             [{"op": "replace", "path": "/title", "value": f"{s.tag} patched"}],
-            {"If-Match": f'"{s.doc[o]}:9", "{s.doc[o]}:2"'},
+            {"If-Match": f'"{s.doc[o]}:9", "{s.etag[o]}"'},
             "application/json-patch+json",
         ),
     ),

@@ -389,15 +389,18 @@ def test_modify_a_draft_in_place_then_freeze_it(client: TestClient) -> None:
     r = client.post(f"/note/{rid}/modify", json={"data": {"text": "edited"}})
     assert r.status_code == 200
     assert r.json()["revision_id"] == info["revision_id"]
-    assert r.headers["etag"] == _etag(info["revision_id"])
+    assert r.headers["etag"].startswith(f'"{info["revision_id"]}~')  # a draft's content
     ops = [{"op": "replace", "path": "/text", "value": "patched"}]
-    assert client.post(f"/note/{rid}/modify", json={"patch": ops}).status_code == 200
+    patched = client.post(f"/note/{rid}/modify", json={"patch": ops})
+    assert patched.status_code == 200
+    assert patched.headers["etag"] != r.headers["etag"]
     r = client.post(
         f"/note/{rid}/modify",
         json={"status": "stable"},
-        headers={"If-Match": _etag(info["revision_id"])},
+        headers={"If-Match": patched.headers["etag"]},
     )
     assert r.json()["status"] == "stable"
+    assert r.headers["etag"] == _etag(info["revision_id"])  # stable: the revision id
     assert client.get(f"/note/{rid}").json()["data"] == {"text": "patched"}
     assert client.get(f"/note/{rid}/revisions").json()[0]["revision_id"] == info["revision_id"]
 

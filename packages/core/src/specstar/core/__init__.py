@@ -36,6 +36,7 @@ from .errors import (
     UniqueConstraintError,
     ValidationError,
 )
+from .etags import entity_tag, revision_of_tag
 from .events import EventHandlers, combine_handlers
 from .indexes import IndexedField, IndexSpec
 from .manager import ResourceManager, ResourceOps
@@ -208,6 +209,7 @@ __all__ = [
     "batch_filter",
     "batch_restore",
     "combine_handlers",
+    "entity_tag",
     "find_referrers",
     "format_condition",
     "format_sorts",
@@ -216,6 +218,7 @@ __all__ = [
     "parse_sorts",
     "redact_conflict",
     "relationships",
+    "revision_of_tag",
 ]
 
 from ._version import __version__

@@ -16,6 +16,7 @@ from ..errors import (
     RevisionNotDraftError,
     RevisionNotMigratedError,
 )
+from ..etags import Precondition
 from ..pipeline import OperationContext
 from ..ports import RevisionRewrite, StoredRevision
 from ..types import ResourceMeta, RevisionInfo, RevisionStatus
@@ -55,7 +56,7 @@ class Changes(Generic[T]):
         ctx: OperationContext,
         make: Callable[[T], T],
         *,
-        expected: str | None,
+        expected: Precondition | None,
         status: RevisionStatus | None,
     ) -> RevisionInfo:
         """A new revision with the data ``make`` computes from the current data (none when
@@ -74,6 +75,7 @@ class Changes(Generic[T]):
             result = self.path.commit(
                 prepared,
                 meta.current_revision_id,
+                current_info,
                 append=self.binding.new_revision(encoded, status),
                 indexed_data=encoded.indexed,
             )
@@ -88,7 +90,7 @@ class Changes(Generic[T]):
         make: Callable[[T], T],
         status: RevisionStatus | None,
         *,
-        expected: str | None,
+        expected: Precondition | None,
     ) -> RevisionInfo:
         """Rewrite the current revision in place while it is a draft."""
         assert ctx.resource_id is not None
@@ -107,6 +109,7 @@ class Changes(Generic[T]):
             result = self.path.commit(
                 prepared,
                 meta.current_revision_id,
+                info,
                 rewrite=RevisionRewrite(
                     data=encoded.data,
                     data_hash=encoded.data_hash,
@@ -121,7 +124,7 @@ class Changes(Generic[T]):
         return self.path.run_on_current(ctx, expected, step)
 
     def switch(
-        self, ctx: OperationContext, revision_id: str, *, expected: str | None
+        self, ctx: OperationContext, revision_id: str, *, expected: Precondition | None
     ) -> ResourceMeta:
         """Make an existing revision current again."""
         assert ctx.resource_id is not None
@@ -167,6 +170,7 @@ class Changes(Generic[T]):
             return self.path.commit(
                 prepared,
                 meta.current_revision_id,
+                stored.info,
                 append=self.binding.new_revision(encoded, info.status),
                 indexed_data=encoded.indexed,
             ).meta
@@ -174,40 +178,46 @@ class Changes(Generic[T]):
         return self.path.run_on_current(ctx, None, step)
 
     def delete(
-        self, ctx: OperationContext, *, expected: str | None, guard: Callable[[], None]
+        self, ctx: OperationContext, *, expected: Precondition | None, guard: Callable[[], None]
     ) -> ResourceMeta:
         """Soft-delete; ``guard`` runs first in each attempt (``restrict`` references)."""
 
-        def step(meta: ResourceMeta) -> ResourceMeta:
+        def step(meta: ResourceMeta, read: RevisionInfo | None) -> ResourceMeta:
             guard()
             self.path.before(ctx)
-            return self.path.commit(ctx, meta.current_revision_id, is_deleted=True).meta
+            return self.path.commit(ctx, meta.current_revision_id, read, is_deleted=True).meta
 
         return self.path.run_on_meta(ctx, expected, step)
 
-    def restore(self, ctx: OperationContext, *, expected: str | None) -> ResourceMeta:
-        """Undo a soft delete (a live resource is returned unchanged)."""
+    def restore(
+        self, ctx: OperationContext, *, expected: Precondition | None
+    ) -> tuple[ResourceMeta, ResourceMeta | None]:
+        """Undo a soft delete (a live resource is returned unchanged). Returns the meta after
+        and the deleted meta it restored (``None`` when it was live)."""
         assert ctx.resource_id is not None
 
-        def step(meta: ResourceMeta, stored: StoredRevision) -> ResourceMeta:
+        def step(
+            meta: ResourceMeta, stored: StoredRevision
+        ) -> tuple[ResourceMeta, ResourceMeta | None]:
             if not meta.is_deleted:
-                return meta
-            _, current = self.binding.decode(stored)
+                return meta, None
+            info, current = self.binding.decode(stored)
             prepared = self.path.prepare(
                 ctx, current, self.binding.indexed(current), previous=None, meta=meta
             )
-            return self.path.commit(prepared, meta.current_revision_id, is_deleted=False).meta
+            after = self.path.commit(prepared, meta.current_revision_id, info, is_deleted=False)
+            return after.meta, meta
 
         return self.path.run_on_current(ctx, expected, step, include_deleted=True)
 
     def purge(
-        self, ctx: OperationContext, *, expected: str | None, guard: Callable[[], None]
+        self, ctx: OperationContext, *, expected: Precondition | None, guard: Callable[[], None]
     ) -> ResourceMeta:
         """Remove the resource and its history; ``guard`` runs first in each attempt."""
         assert ctx.resource_id is not None
         rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> ResourceMeta:
+        def step(meta: ResourceMeta, _read: RevisionInfo | None) -> ResourceMeta:
             guard()
             self.path.before(ctx)
             return self.storage.purge(rid, meta.current_revision_id)
@@ -221,7 +231,7 @@ class Changes(Generic[T]):
         assert ctx.resource_id is not None
         rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> int:
+        def step(meta: ResourceMeta, _read: RevisionInfo | None) -> int:
             infos = self.storage.list_revisions(rid)
             candidates = (
                 infos[: max(0, len(infos) - keep_last_n)] if keep_last_n is not None else infos

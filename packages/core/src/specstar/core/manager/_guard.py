@@ -15,7 +15,7 @@ from msgspec import UnsetType
 
 from ..actions import READ_ACTIONS
 from ..context import ContextDefaults, Scope, resolve_context, scope_var
-from ..errors import GoneError, NotFoundError, PermissionDeniedError, PreconditionFailedError
+from ..errors import GoneError, NotFoundError, PermissionDeniedError
 from ..indexes import IndexSpec
 from ..pipeline import (
     UNRESTRICTED,
@@ -240,9 +240,3 @@ class Guard:
                 user=ctx.user,
                 action=ctx.action,
             )
-
-
-def check_expected(meta: ResourceMeta, expected: str | None) -> None:
-    """Raise :class:`PreconditionFailedError` unless ``expected`` is ``None`` or current."""
-    if expected is not None and meta.current_revision_id != expected:
-        raise PreconditionFailedError(meta.resource_id, expected, meta.current_revision_id)

@@ -15,6 +15,7 @@ from specstar.core import (
     RevisionInfo,
     RevisionStatus,
     SpecStarError,
+    entity_tag,
 )
 
 from .._http import read_json
@@ -140,7 +141,7 @@ class CreateRouteTemplate(BaseRouteTemplate):
             return json_response(
                 info,
                 status_code=201,
-                etag=info.revision_id,
+                etag=entity_tag(info),
                 headers={"Location": m.location(request, info.resource_id)},
             )
 

@@ -11,10 +11,18 @@ from starlette.responses import Response
 
 from fastapi import APIRouter, Depends, Header
 from fastapi import Query as QueryParam
-from specstar.core import Query, Resource, ResourceManager, ResourceMeta, RevisionInfo
+from specstar.core import (
+    PreconditionFailedError,
+    Query,
+    Resource,
+    ResourceManager,
+    ResourceMeta,
+    RevisionInfo,
+    entity_tag,
+)
 from specstar.core.spi import jsonpointer
 
-from .._http import parse_entity_tags
+from .._http import EntityTags, parse_entity_tags
 from ..dependencies import DependencyProvider
 from ..openapi import json_content, problem_responses, ref
 from ..params import (
@@ -30,12 +38,19 @@ from ..responses import etag_of, json_response
 from ._base import (
     REVISION_ID_PATTERN,
     BaseRouteTemplate,
+    IfMatch,
     ResourceIdPath,
     etag_header,
     self_doc,
 )
 
-__all__ = ["ListRouteTemplate", "ReadRouteTemplate", "next_url", "read_current"]
+__all__ = [
+    "ListRouteTemplate",
+    "ReadRouteTemplate",
+    "check_if_match",
+    "next_url",
+    "read_current",
+]
 
 _RETURNS_DOC = "Parts to return, comma-separated: `data`, `info`, `meta` (default: all)."
 _PARTIAL_DOC = (
@@ -110,6 +125,19 @@ def read_current(
     assert isinstance(found.meta, ResourceMeta)
     assert isinstance(found.info, RevisionInfo)
     return found.meta, Resource(info=found.info, data=found.data)
+
+
+def check_if_match(resource_id: str, tags: EntityTags | None, etag: str | None) -> None:
+    """Evaluate ``If-Match`` on a read whose representation has the tag ``etag`` (RFC 9110
+    §13.1.1): ``*`` matches any, a listed strong tag must equal it, weak tags never match.
+
+    Raises:
+        PreconditionFailedError: the condition is false (412).
+    """
+    if tags is None or tags.any or (etag is not None and etag in tags.strong):
+        return
+    shown = tags.strong[0] if tags.strong else f"W/{tags.weak[0]}"
+    raise PreconditionFailedError(resource_id, shown, etag)
 
 
 class ListRouteTemplate(BaseRouteTemplate):
@@ -246,10 +274,13 @@ class ListRouteTemplate(BaseRouteTemplate):
 class ReadRouteTemplate(BaseRouteTemplate):
     """``GET /m/{id}`` reads a resource; ``GET /m/{id}/revisions`` lists its revisions.
 
-    A read returns `{data, info, meta}` (narrowed by `returns`) and the `ETag` of the
-    revision read; `If-None-Match` with that tag gives 304. `GET /m/{id}/partial?partial=…`
-    returns only those members of `data`. A soft-deleted resource is 410 unless
-    `include_deleted=true`. `revision_id` reads an older revision.
+    A read returns `{data, info, meta}` (narrowed by `returns`; `GET /m/{id}/partial?partial=…`
+    returns only those members of `data`) and the `ETag` of the revision read (a draft's
+    changes with every edit). Conditional requests follow RFC 9110 §13.2.2: `If-Match` first (no listed tag is the one read, strong
+    comparison, weak tags never match, `*` matches any: 412), then `If-None-Match` (a listed
+    tag is the one read, weak comparison, or `*`: 304). A soft-deleted resource is 410
+    unless `include_deleted=true`; a missing one 404, whatever the conditions. `revision_id`
+    reads an older revision.
     """
 
     order = 40
@@ -268,25 +299,28 @@ class ReadRouteTemplate(BaseRouteTemplate):
             partial: list[str] | None,
             include_deleted: bool,
             user: str | UnsetType,
-        ) -> tuple[dict[str, Any], str]:
-            """The whole blocking work of one ``GET /m/{id}`` (one thread hop)."""
+        ) -> tuple[dict[str, Any], str | None]:
+            """The whole blocking work of one ``GET /m/{id}`` (one thread hop): the body and
+            the entity tag of the revision read (``None`` for a meta-only read of a user who
+            may not read the revision's info)."""
             if revision_id is None and partial is None and returns == RETURNS:
                 meta, res = read_current(manager, resource_id, include_deleted, user)
-                return {"data": res.data, "info": res.info, "meta": meta}, res.info.revision_id
+                return {"data": res.data, "info": res.info, "meta": meta}, entity_tag(res.info)
             out: dict[str, Any] = {}
-            etag = revision_id
+            read_id = revision_id
+            etag: str | None = None
             if "meta" in returns:  # authorized as get_meta
                 found = manager.get_meta(resource_id, include_deleted=include_deleted, user=user)
                 out["meta"] = found
-                etag = etag or found.current_revision_id
+                read_id = read_id or found.current_revision_id
             if "data" in returns or "info" in returns:  # authorized as get
                 res = manager.get(
                     resource_id,
-                    revision_id=etag,
+                    revision_id=read_id,
                     include_deleted=include_deleted,
                     user=user,
                 )
-                etag = res.info.revision_id
+                etag = entity_tag(res.info)
                 if "data" in returns:
                     out["data"] = (
                         res.data
@@ -296,10 +330,14 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 if "info" in returns:
                     out["info"] = res.info
             elif revision_id is not None:  # meta only: still 404 for an unknown revision
-                manager.get_revision_info(
-                    resource_id, revision_id, include_deleted=include_deleted, user=user
+                etag = entity_tag(
+                    manager.get_revision_info(
+                        resource_id, revision_id, include_deleted=include_deleted, user=user
+                    )
                 )
-            assert etag is not None  # returns is never empty: meta or get ran
+            else:  # meta only: returns is never empty
+                assert read_id is not None
+                etag = m.current_etag(resource_id, read_id, user)
             return {k: out[k] for k in RETURNS if k in out}, etag
 
         async def get_resource(
@@ -318,15 +356,20 @@ class ReadRouteTemplate(BaseRouteTemplate):
             include_deleted: Annotated[
                 bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
             ] = False,
+            if_match_header: IfMatch = None,
             if_none_match: Annotated[
                 str | None,
                 Header(
                     alias="If-None-Match",
-                    description="Entity tags the client has; if the revision read is one: 304.",
+                    description=(
+                        "Entity tags the client has (weak comparison), or `*`: if the revision "
+                        "read has one of them, 304."
+                    ),
                 ),
             ] = None,
             user: Any = m.user,
         ) -> Response:
+            match = parse_entity_tags(if_match_header, "If-Match")
             tags = parse_entity_tags(if_none_match, "If-None-Match")
             parts = parse_returns(returns)
             paths = parse_partial(partial)
@@ -339,8 +382,10 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 include_deleted=include_deleted,
                 user=DependencyProvider.user_of(user),
             )
-            if tags is not None and tags.weak_matches(etag):
-                return Response(status_code=304, headers={"ETag": etag_of(etag)})
+            check_if_match(resource_id, match, etag)
+            if tags is not None and (tags.any or (etag is not None and tags.weak_matches(etag))):
+                headers = {} if etag is None else {"ETag": etag_of(etag)}
+                return Response(status_code=304, headers=headers)
             return json_response(body, etag=etag)
 
         async def get_partial(
@@ -359,6 +404,7 @@ class ReadRouteTemplate(BaseRouteTemplate):
             include_deleted: Annotated[
                 bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
             ] = False,
+            if_match_header: IfMatch = None,
             if_none_match: Annotated[
                 str | None,
                 Header(
@@ -375,6 +421,7 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 returns=returns,
                 partial=partial,
                 include_deleted=include_deleted,
+                if_match_header=if_match_header,
                 if_none_match=if_none_match,
                 user=user,
             )
@@ -447,7 +494,7 @@ class ReadRouteTemplate(BaseRouteTemplate):
                     "description": "Not modified (`If-None-Match` matched)",
                     "headers": {"ETag": etag_header()},
                 },
-                **problem_responses(400, 403, 404, 410, 422),
+                **problem_responses(400, 403, 404, 410, 412, 422),
             },
         )
         m.add(
@@ -467,6 +514,6 @@ class ReadRouteTemplate(BaseRouteTemplate):
                     "description": "Not modified (`If-None-Match` matched)",
                     "headers": {"ETag": etag_header()},
                 },
-                **problem_responses(400, 403, 404, 410, 422),
+                **problem_responses(400, 403, 404, 410, 412, 422),
             },
         )

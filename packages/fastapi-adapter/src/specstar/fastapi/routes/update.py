@@ -15,6 +15,7 @@ from specstar.core import (
     RevisionInfo,
     RevisionStatus,
     ValidationError,
+    entity_tag,
 )
 
 from .._http import media_type_of, read_json
@@ -44,7 +45,7 @@ _PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, "application/json")
 
 
 def _info_response(info: RevisionInfo, *, status_code: int = 200) -> Response:
-    return json_response(info, status_code=status_code, etag=info.revision_id)
+    return json_response(info, status_code=status_code, etag=entity_tag(info))
 
 
 def _info_doc(description: str) -> dict[str, Any]:
@@ -94,14 +95,14 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                 )
                 return info, True
             if tags is not None:  # If-Match: replace only what exists (and matches)
-                expected = m.expected_revision(resource_id, tags, user)
+                expected = m.expected_etag(resource_id, tags, user)
                 info = with_every_field_error(
                     manager.model,
                     body,
                     lambda: manager.update(
                         resource_id,
                         body,
-                        expected_revision_id=expected,
+                        expected_etag=expected,
                         status=status,
                         user=u,
                         now=n,
@@ -152,7 +153,7 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                 return json_response(
                     info,
                     status_code=201,
-                    etag=info.revision_id,
+                    etag=entity_tag(info),
                     headers={"Location": m.location(request, info.resource_id)},
                 )
             return _info_response(info)
@@ -200,15 +201,11 @@ class PatchRouteTemplate(BaseRouteTemplate):
         def run(
             resource_id: str, body: Any, *, kind: str, tags: Any, user: Any, now: Any
         ) -> RevisionInfo:
-            expected = m.expected_revision(resource_id, tags, user)
+            expected = m.expected_etag(resource_id, tags, user)
             u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             if kind == JSON_PATCH:
-                return manager.patch(
-                    resource_id, body, expected_revision_id=expected, user=u, now=n
-                )
-            return manager.merge_patch(
-                resource_id, body, expected_revision_id=expected, user=u, now=n
-            )
+                return manager.patch(resource_id, body, expected_etag=expected, user=u, now=n)
+            return manager.merge_patch(resource_id, body, expected_etag=expected, user=u, now=n)
 
         async def patch(
             request: Request,
@@ -314,7 +311,8 @@ class ModifyRouteTemplate(BaseRouteTemplate):
 
     Body: `{"data": {…}}` (new data) or `{"patch": [ … ]}` (a JSON Patch), and/or
     `{"status": "stable"}` (after which the revision is immutable). No new revision is
-    written. A stable current revision gives 409 `revision_not_draft`.
+    written; the `ETag` changes with every edit (`If-Match` with an older one: 412). A
+    stable current revision gives 409 `revision_not_draft`.
     """
 
     order = 50
@@ -328,14 +326,14 @@ class ModifyRouteTemplate(BaseRouteTemplate):
         def run(
             resource_id: str, change: Any, *, status: Any, tags: Any, user: Any, now: Any
         ) -> RevisionInfo:
-            expected = m.expected_revision(resource_id, tags, user)
+            expected = m.expected_etag(resource_id, tags, user)
 
             def run_modify() -> RevisionInfo:
                 return manager.modify(
                     resource_id,
                     change,
                     status,
-                    expected_revision_id=expected,
+                    expected_etag=expected,
                     user=DependencyProvider.user_of(user),
                     now=DependencyProvider.now_of(now),
                 )
