@@ -276,11 +276,11 @@ class ReadRouteTemplate(BaseRouteTemplate):
 
     A read returns `{data, info, meta}` (narrowed by `returns`; `GET /m/{id}/partial?partial=…`
     returns only those members of `data`) and the `ETag` of the revision read (a draft's
-    changes with every edit). Conditional requests follow RFC 9110 §13.2.2: `If-Match` first (no listed tag is the one read, strong
-    comparison, weak tags never match, `*` matches any: 412), then `If-None-Match` (a listed
-    tag is the one read, weak comparison, or `*`: 304). A soft-deleted resource is 410
-    unless `include_deleted=true`; a missing one 404, whatever the conditions. `revision_id`
-    reads an older revision.
+    changes with every edit). Conditional requests follow RFC 9110 §13.2.2: `If-Match` first
+    (no listed tag is the one read, strong comparison, weak tags never match, `*` matches any:
+    412), then `If-None-Match` (a listed tag is the one read, weak comparison, or `*`: 304).
+    A soft-deleted resource is 410 unless `include_deleted=true`; a missing one 404, whatever
+    the conditions. `revision_id` reads an older revision.
     """
 
     order = 40
