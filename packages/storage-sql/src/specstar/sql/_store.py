@@ -183,6 +183,24 @@ class SQLStorage(Storage):
         """Revision ids from the ``seq`` column alone (no other column is read or decoded)."""
         return [f"{resource_id}:{r[0]}" for r in self._list("seq", resource_id, offset, limit)]
 
+    def get_history(self, resource_id: str) -> tuple[ResourceMeta, list[str]] | None:
+        """The meta row and the ``seq`` of every revision in one ``SELECT`` (a ``UNION ALL``
+        of the meta row, sorted first, and the revision keys), so the two are consistent."""
+        if not storable_id(resource_id):
+            return None
+        blanks = ", ".join(["NULL"] * _META_WIDTH)
+        with self._backend.read() as tx:
+            rows = tx.all(
+                f"SELECT {META_SELECT}, -1 AS seq FROM {self.meta_table} WHERE resource_id = ? "
+                f"UNION ALL SELECT {blanks}, seq FROM {self.revision_table} "
+                "WHERE resource_id = ? ORDER BY seq",
+                (resource_id, resource_id),
+            )
+        if not rows or rows[0][_META_WIDTH] != -1:
+            return None  # no meta row: the resource does not exist
+        meta = self._rows.meta(rows[0][:_META_WIDTH])
+        return meta, [f"{resource_id}:{r[_META_WIDTH]}" for r in rows[1:]]
+
     def _list(
         self, columns: str, resource_id: str, offset: int, limit: int | None
     ) -> list[tuple[Any, ...]]:
