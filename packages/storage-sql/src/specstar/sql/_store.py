@@ -67,6 +67,7 @@ from ._layout import IndexColumn, ident, revision_seq, table_base, to_utc
 from ._plan import SortIndexWalk
 from ._registry import Registry, path_of
 from ._revisions import RevisionTable, storable_id
+from ._shapes import ShapeCache
 from ._rows import META_SELECT, REV_INFO_SELECT, Rows, check_texts
 
 __all__ = ["SQLStorage"]
@@ -97,6 +98,7 @@ class SQLStorage(Storage):
         self._rows = Rows(backend)
         self._revs = RevisionTable(backend, self.revision_table, self._rows, payloads)
         self._columns: dict[str, IndexColumn] | None = None
+        self._shapes = ShapeCache()
 
     @property
     def payload_store(self) -> PayloadStore | None:
@@ -107,6 +109,8 @@ class SQLStorage(Storage):
 
     def setup(self, spec: IndexSpec) -> frozenset[str]:
         self._columns, stale = self._registry.sync(spec)
+        # a fresh cache after the columns: a search that read the new cache reads these columns
+        self._shapes = ShapeCache()
         return stale
 
     def mark_indexed(self, paths: Sequence[str]) -> None:
@@ -220,10 +224,12 @@ class SQLStorage(Storage):
     # -- search -------------------------------------------------------------------------------
 
     def _compiled(self, tx: Tx, query: Query) -> tuple[Compiler, Sql]:
+        shapes = self._shapes  # before the columns (see setup)
         compiler = Compiler(
             self._backend.dialect,
             self._ready(),
             self._backend.regex_hook(tx, self.meta_table),
+            shapes,
         )
         return compiler, compiler.where(query, compiler.decode_cursor(query))
 
