@@ -21,6 +21,7 @@ refuses a write is the holder looked up (after the rollback), so the error names
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -67,8 +68,8 @@ from ._layout import IndexColumn, ident, revision_seq, table_base, to_utc
 from ._plan import SortIndexWalk
 from ._registry import Registry, path_of
 from ._revisions import RevisionTable, storable_id
-from ._shapes import ShapeCache
 from ._rows import META_SELECT, REV_INFO_SELECT, Rows, check_texts
+from ._shapes import ShapeCache
 
 __all__ = ["SQLStorage"]
 
@@ -99,6 +100,14 @@ class SQLStorage(Storage):
         self._revs = RevisionTable(backend, self.revision_table, self._rows, payloads)
         self._columns: dict[str, IndexColumn] | None = None
         self._shapes = ShapeCache()
+        #: The statement of get_current, built once (it runs for every read by id).
+        self._current_sql = (
+            f"SELECT {_meta_select('m')}, {self._revs.select('r')} "
+            f"FROM {self.meta_table} m LEFT JOIN {self.revision_table} r "
+            "ON r.resource_id = m.resource_id "
+            "AND r.seq = CAST(substr(m.current_revision_id, ?) AS BIGINT) "
+            "WHERE m.resource_id = ?"
+        )
 
     @property
     def payload_store(self) -> PayloadStore | None:
@@ -141,14 +150,7 @@ class SQLStorage(Storage):
             return None
         for _ in range(_ATTEMPTS):
             with self._backend.read() as tx:
-                row = tx.one(
-                    f"SELECT {_meta_select('m')}, {self._revs.select('r')} "
-                    f"FROM {self.meta_table} m LEFT JOIN {self.revision_table} r "
-                    "ON r.resource_id = m.resource_id "
-                    "AND r.seq = CAST(substr(m.current_revision_id, ?) AS BIGINT) "
-                    "WHERE m.resource_id = ?",
-                    (len(resource_id) + 2, resource_id),
-                )
+                row = tx.one(self._current_sql, (len(resource_id) + 2, resource_id))
             if row is None:
                 return None
             meta = self._rows.meta(row[:_META_WIDTH])
@@ -374,9 +376,8 @@ class SQLStorage(Storage):
                 (resource_id,),
             )
             return (None if row is None else self._rows.meta(row)), None
-        rev_columns = ", ".join(f"r.{c.strip()}" for c in REV_INFO_SELECT.split(","))
         row = tx.one(
-            f"SELECT {_meta_select('m')}, {rev_columns} FROM {self.meta_table} m "
+            f"SELECT {_meta_select('m')}, {_REV_INFO_SELECT_R} FROM {self.meta_table} m "
             f"LEFT JOIN {self.revision_table} r ON r.resource_id = m.resource_id AND r.seq = ? "
             f"WHERE m.resource_id = ?{lock}",
             (seq, resource_id),
@@ -512,12 +513,14 @@ class _Refused(Exception):
         self.meta = meta
 
 
+@functools.cache
 def _meta_select(alias: str) -> str:
     """``META_SELECT`` with every column qualified by ``alias``."""
     return ", ".join(f"{alias}.{c.strip()}" for c in META_SELECT.split(","))
 
 
 _META_WIDTH = len(META_SELECT.split(","))
+_REV_INFO_SELECT_R = ", ".join(f"r.{c.strip()}" for c in REV_INFO_SELECT.split(","))
 
 
 def _needs_snapshot(query: Query) -> bool:
