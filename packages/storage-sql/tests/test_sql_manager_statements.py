@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from specstar.core import Query, ResourceManager, StorageFactory
+from specstar.core import QB, Query, ResourceManager, StorageFactory
 from specstar.core.ports import Write
 from specstar.sql import postgres, sqlite
 from specstar.testing import ITEM_INDEXES, Item
@@ -59,9 +59,21 @@ def test_a_read_by_id_is_one_statement(items: ResourceManager[Item], statements:
     assert len(_sent(statements, lambda: items.get_resource(rid))) == 1
     assert len(_sent(statements, lambda: items.get_resource(rid, returns=["meta"]))) == 1
     assert len(_sent(statements, lambda: items.get_meta(rid))) == 1
-    # the meta, then the ids alone
-    assert len(_sent(statements, lambda: items.list_revisions(rid))) == 2
+    # the meta and the revision ids together
+    assert len(_sent(statements, lambda: items.list_revisions(rid))) == 1
     assert items.list_revisions(rid) == [f"{rid}:1", f"{rid}:2"]
+
+
+def test_a_search_on_a_unique_value_is_one_statement(
+    items: ResourceManager[Item], statements: list[str]
+) -> None:
+    for i in range(25):
+        items.create(Item(name=f"n{i}", email=f"{i}@x", age=i))
+    # no probe of the index first (SQLite's sort-index walk): one row at most can match
+    sent = _sent(statements, lambda: items.search(Query(where=QB.email == "7@x", limit=20)))
+    assert len(sent) == 1, sent
+    assert [m.indexed_data["age"] for m in items.search(QB.email == "7@x")] == [7]
+    assert items.search(Query(where=QB.email == "7@x", is_deleted=True)) == []
 
 
 def test_a_list_page_is_two_statements(items: ResourceManager[Item], statements: list[str]) -> None:

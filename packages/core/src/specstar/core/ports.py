@@ -155,6 +155,24 @@ class Storage(abc.ABC):
         not exist (an existing resource always has its current revision)."""
         return [i.revision_id for i in self.list_revisions(resource_id, offset=offset, limit=limit)]
 
+    def get_history(self, resource_id: str) -> tuple[ResourceMeta, list[str]] | None:
+        """The meta record (deleted or not) and every revision id of the resource, oldest
+        first, read together; ``None`` when the resource does not exist.
+
+        The ids are those :meth:`list_revision_ids` returns, and the list always holds the
+        meta's ``current_revision_id``. This default composes :meth:`get_meta` and
+        :meth:`list_revision_ids` (re-reading when a write lands in between); adapters should
+        read both in one round trip, since it answers every ``list_revisions`` call.
+        """
+        for _ in range(_READ_ATTEMPTS):
+            meta = self.get_meta(resource_id)
+            if meta is None:
+                return None
+            ids = self.list_revision_ids(resource_id)
+            if meta.current_revision_id in ids:
+                return meta, ids
+        raise StorageError(f"{resource_id!r}: the current revision is missing")
+
     @abc.abstractmethod
     def list_revisions(
         self, resource_id: str, *, offset: int = 0, limit: int | None = None

@@ -49,6 +49,7 @@ from ._layout import (
     ident,
     index_value_problem,
 )
+from ._shapes import ShapeCache
 
 __all__ = [
     "RESOURCE_ID",
@@ -173,20 +174,30 @@ class Compiler:
     """
 
     def __init__(
-        self, dialect: Dialect, columns: Mapping[str, IndexColumn], regex: RegexHook
+        self,
+        dialect: Dialect,
+        columns: Mapping[str, IndexColumn],
+        regex: RegexHook,
+        shapes: ShapeCache | None = None,
     ) -> None:
         self.dialect = dialect
         self.columns = columns
         self.regex = regex
+        self.shapes = ShapeCache() if shapes is None else shapes
 
     # -- targets ------------------------------------------------------------------------------
 
     def target(self, field: Field) -> Target:
-        """The column a field refers to.
+        """The column a field refers to (compiled once per field, see ``_shapes``).
 
         Raises:
             QueryError: an unknown meta field or a path that is not indexed here.
         """
+        if not isinstance(field, Field) or not isinstance(field.path, str):
+            raise QueryError(f"{field!r} is not a Field")
+        return self.shapes.get(field, lambda: self._target(field))
+
+    def _target(self, field: Field) -> Target:
         if not isinstance(field, Field) or not isinstance(field.path, str):
             raise QueryError(f"{field!r} is not a Field")
         if field.meta:
@@ -399,8 +410,12 @@ class Compiler:
 
     def order_by(self, query: Query) -> str:
         """The ``ORDER BY`` list: the effective sorts, then ``resource_id`` ascending."""
+        sorts = effective_sorts(query)
+        return self.shapes.get(("order by", sorts), lambda: self._order_by(sorts))
+
+    def _order_by(self, sorts: tuple[Sort, ...]) -> str:
         keys = []
-        for sort in effective_sorts(query):
+        for sort in sorts:
             target = self._sort_target(sort)
             direction = "DESC" if sort.descending else "ASC"
             if target.nullable:

@@ -110,6 +110,8 @@ class SortIndexWalk:
             return None
         if query.where is None or query.offset + limit + 1 > WALK_BUDGET:
             return None
+        if _matches_one_at_most(compiler, query):
+            return None  # the key's index finds the row: no probe needed to know it
         sorts = effective_sorts(query)
         if len(sorts) != 1:
             return None
@@ -296,6 +298,26 @@ class SortIndexWalk:
         if end is not None and len(rows) < self._limit + 1:
             return None
         return walk, rows
+
+
+def _matches_one_at_most(compiler: Compiler, query: Query) -> bool:
+    """Whether the filter pins a key: ``resource_id`` (the primary key) or, among non-deleted
+    rows, a ``Unique`` field equal to one value — so at most one row qualifies and the
+    filter's index plan is the best one."""
+    assert query.where is not None
+    for cond in _conjuncts(query.where):
+        if cond.op is not Op.eq or cond.value is None:
+            continue
+        if cond.field.meta:
+            if cond.field.path == "resource_id":
+                return True
+            continue
+        column = compiler.columns.get(cond.field.path)
+        if column is None or not column.field.unique or column.field.is_list:
+            continue
+        if query.is_deleted is False:
+            return True
+    return False
 
 
 def _conjuncts(expr: Expr) -> Iterator[Condition]:

@@ -21,6 +21,7 @@ refuses a write is the holder looked up (after the rollback), so the error names
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -68,6 +69,7 @@ from ._plan import SortIndexWalk
 from ._registry import Registry, path_of
 from ._revisions import RevisionTable, storable_id
 from ._rows import META_SELECT, REV_INFO_SELECT, Rows, check_texts
+from ._shapes import ShapeCache
 
 __all__ = ["SQLStorage"]
 
@@ -97,6 +99,15 @@ class SQLStorage(Storage):
         self._rows = Rows(backend)
         self._revs = RevisionTable(backend, self.revision_table, self._rows, payloads)
         self._columns: dict[str, IndexColumn] | None = None
+        self._shapes = ShapeCache()
+        #: The statement of get_current, built once (it runs for every read by id).
+        self._current_sql = (
+            f"SELECT {_meta_select('m')}, {self._revs.select('r')} "
+            f"FROM {self.meta_table} m LEFT JOIN {self.revision_table} r "
+            "ON r.resource_id = m.resource_id "
+            "AND r.seq = CAST(substr(m.current_revision_id, ?) AS BIGINT) "
+            "WHERE m.resource_id = ?"
+        )
 
     @property
     def payload_store(self) -> PayloadStore | None:
@@ -107,6 +118,8 @@ class SQLStorage(Storage):
 
     def setup(self, spec: IndexSpec) -> frozenset[str]:
         self._columns, stale = self._registry.sync(spec)
+        # a fresh cache after the columns: a search that read the new cache reads these columns
+        self._shapes = ShapeCache()
         return stale
 
     def mark_indexed(self, paths: Sequence[str]) -> None:
@@ -137,14 +150,7 @@ class SQLStorage(Storage):
             return None
         for _ in range(_ATTEMPTS):
             with self._backend.read() as tx:
-                row = tx.one(
-                    f"SELECT {_meta_select('m')}, {self._revs.select('r')} "
-                    f"FROM {self.meta_table} m LEFT JOIN {self.revision_table} r "
-                    "ON r.resource_id = m.resource_id "
-                    "AND r.seq = CAST(substr(m.current_revision_id, ?) AS BIGINT) "
-                    "WHERE m.resource_id = ?",
-                    (len(resource_id) + 2, resource_id),
-                )
+                row = tx.one(self._current_sql, (len(resource_id) + 2, resource_id))
             if row is None:
                 return None
             meta = self._rows.meta(row[:_META_WIDTH])
@@ -183,6 +189,24 @@ class SQLStorage(Storage):
         """Revision ids from the ``seq`` column alone (no other column is read or decoded)."""
         return [f"{resource_id}:{r[0]}" for r in self._list("seq", resource_id, offset, limit)]
 
+    def get_history(self, resource_id: str) -> tuple[ResourceMeta, list[str]] | None:
+        """The meta row and the ``seq`` of every revision in one ``SELECT`` (a ``UNION ALL``
+        of the meta row, sorted first, and the revision keys), so the two are consistent."""
+        if not storable_id(resource_id):
+            return None
+        blanks = ", ".join(["NULL"] * _META_WIDTH)
+        with self._backend.read() as tx:
+            rows = tx.all(
+                f"SELECT {META_SELECT}, -1 AS seq FROM {self.meta_table} WHERE resource_id = ? "
+                f"UNION ALL SELECT {blanks}, seq FROM {self.revision_table} "
+                "WHERE resource_id = ? ORDER BY seq",
+                (resource_id, resource_id),
+            )
+        if not rows or rows[0][_META_WIDTH] != -1:
+            return None  # no meta row: the resource does not exist
+        meta = self._rows.meta(rows[0][:_META_WIDTH])
+        return meta, [f"{resource_id}:{r[_META_WIDTH]}" for r in rows[1:]]
+
     def _list(
         self, columns: str, resource_id: str, offset: int, limit: int | None
     ) -> list[tuple[Any, ...]]:
@@ -202,10 +226,12 @@ class SQLStorage(Storage):
     # -- search -------------------------------------------------------------------------------
 
     def _compiled(self, tx: Tx, query: Query) -> tuple[Compiler, Sql]:
+        shapes = self._shapes  # before the columns (see setup)
         compiler = Compiler(
             self._backend.dialect,
             self._ready(),
             self._backend.regex_hook(tx, self.meta_table),
+            shapes,
         )
         return compiler, compiler.where(query, compiler.decode_cursor(query))
 
@@ -361,9 +387,8 @@ class SQLStorage(Storage):
             if revision_id is None or seq is None:
                 return meta, None
             return meta, self._revs.info(tx, resource_id, revision_id)
-        rev_columns = ", ".join(f"r.{c.strip()}" for c in REV_INFO_SELECT.split(","))
         row = tx.one(
-            f"SELECT {_meta_select('m')}, {rev_columns} FROM {self.meta_table} m "
+            f"SELECT {_meta_select('m')}, {_REV_INFO_SELECT_R} FROM {self.meta_table} m "
             f"LEFT JOIN {self.revision_table} r ON r.resource_id = m.resource_id AND r.seq = ? "
             f"WHERE m.resource_id = ?{lock}",
             (seq, resource_id),
@@ -499,12 +524,14 @@ class _Refused(Exception):
         self.meta = meta
 
 
+@functools.cache
 def _meta_select(alias: str) -> str:
     """``META_SELECT`` with every column qualified by ``alias``."""
     return ", ".join(f"{alias}.{c.strip()}" for c in META_SELECT.split(","))
 
 
 _META_WIDTH = len(META_SELECT.split(","))
+_REV_INFO_SELECT_R = ", ".join(f"r.{c.strip()}" for c in REV_INFO_SELECT.split(","))
 
 
 def _needs_snapshot(query: Query) -> bool:

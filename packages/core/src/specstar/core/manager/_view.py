@@ -152,8 +152,10 @@ class ResourceView(Generic[T]):
     ) -> list[str]:
         """Ids of all stored revisions, oldest first."""
         ctx = self._guard.context(Action.LIST_REVISIONS, user, UNSET, resource_id=resource_id)
-        self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
-        return self.storage.list_revision_ids(resource_id)
+        history = self.storage.get_history(resource_id)  # one storage call for both
+        self._guard.visible(ctx, None if history is None else history[0], include_deleted)
+        assert history is not None
+        return history[1]
 
     def list_revision_infos(
         self,

@@ -1,11 +1,13 @@
 """The batch and combined reads of the storage port: get_current, get_revisions,
-list_revision_ids — each must agree with the single reads it replaces."""
+list_revision_ids, get_history — each must agree with the single reads it replaces."""
 
 from __future__ import annotations
 
 import threading
 
-from specstar.core import ResourceManager
+import pytest
+
+from specstar.core import GoneError, NotFoundError, ResourceManager
 
 from ..models import Item
 from .base import SuiteBase
@@ -82,6 +84,69 @@ class ReadTests(SuiteBase):
             want = [i.revision_id for i in store.list_revisions(rid, offset=offset, limit=limit)]
             assert store.list_revision_ids(rid, offset=offset, limit=limit) == want
         assert store.list_revision_ids("missing") == []
+
+    def test_get_history_pairs_meta_and_revision_ids(self, items: ResourceManager[Item]) -> None:
+        store = items.storage
+        rid = items.create(Item(name="v1")).resource_id
+        for i in range(2, 6):
+            items.update(rid, Item(name=f"v{i}"))
+        items.prune_revisions(rid, keep_last_n=3)
+        assert store.get_history(rid) == (store.get_meta(rid), [f"{rid}:{k}" for k in (3, 4, 5)])
+        items.switch(rid, f"{rid}:3")
+        items.delete(rid)
+        found = store.get_history(rid)
+        assert found is not None
+        meta, ids = found
+        assert meta == store.get_meta(rid)
+        assert meta.is_deleted
+        assert ids == store.list_revision_ids(rid)
+        assert ids[:3] == [f"{rid}:{k}" for k in (3, 4, 5)]
+        assert meta.current_revision_id in ids
+        other = items.create(Item(name="other")).resource_id
+        assert store.get_history(other) == (store.get_meta(other), [f"{other}:1"])
+        assert store.get_history("missing") is None
+        assert store.get_history("") is None
+
+    def test_list_revisions_reads_through_get_history(self, items: ResourceManager[Item]) -> None:
+        rid = items.create(Item(name="v1")).resource_id
+        items.update(rid, Item(name="v2"))
+        assert items.list_revisions(rid) == [f"{rid}:1", f"{rid}:2"]
+        deleted = items.delete(rid)
+        assert items.list_revisions(rid) == items.storage.list_revision_ids(rid)
+        with pytest.raises(GoneError):
+            items.list_revisions(rid, include_deleted=False)
+        with pytest.raises(NotFoundError):
+            items.list_revisions("missing")
+        items.storage.purge(rid, deleted.current_revision_id)
+        with pytest.raises(NotFoundError):
+            items.list_revisions(rid)
+
+    def test_get_history_is_consistent_under_writes(self, items: ResourceManager[Item]) -> None:
+        """While one thread appends and prunes, every history holds its meta's revision."""
+        store = items.storage
+        rid = items.create(Item(name="v0")).resource_id
+        done, reading = threading.Event(), threading.Event()
+        seen: list[tuple[str, list[str]]] = []
+
+        def write() -> None:
+            reading.wait(10)
+            try:
+                for i in range(1, 30):
+                    items.update(rid, Item(name=f"v{i}"))
+                    items.prune_revisions(rid, keep_last_n=1)
+            finally:
+                done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        while not done.is_set():
+            found = store.get_history(rid)
+            assert found is not None
+            seen.append((found[0].current_revision_id, found[1]))
+            reading.set()
+        writer.join()
+        assert all(pointer in ids for pointer, ids in seen)
+        assert store.get_history(rid) == (store.get_meta(rid), [f"{rid}:30"])
 
     def test_get_current_is_consistent_under_writes(self, items: ResourceManager[Item]) -> None:
         """While one thread appends and prunes, every pair read names its own revision."""
