@@ -419,6 +419,37 @@ def install_openapi(app: FastAPI, components: Callable[[], Mapping[str, Any]]) -
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in components().items():
             schemas.setdefault(name, schema)
+        _add_links(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_links(document: dict[str, Any]) -> None:
+    """Link each create operation to the operations on the resource it created.
+
+    A ``201`` of ``POST /m`` answers the new revision's info; every operation under
+    ``/m/{resource_id}`` gets an OpenAPI link from it that fills ``resource_id`` (and
+    ``revision_id``, where the path has one) from that body, so clients and stateful testers
+    can chain the calls. Links already present are kept.
+    """
+    paths: dict[str, Any] = document.get("paths", {})
+    for path, item in paths.items():
+        created = item.get("post", {}).get("responses", {}).get("201")
+        if path.count("/") != 1 or not isinstance(created, dict):
+            continue
+        links: dict[str, Any] = created.setdefault("links", {})
+        prefix = f"{path}/{{resource_id}}"
+        for target, target_item in paths.items():
+            if target != prefix and not target.startswith(prefix + "/"):
+                continue
+            for operation in target_item.values():
+                if not isinstance(operation, dict) or "operationId" not in operation:
+                    continue
+                parameters = {"resource_id": "$response.body#/resource_id"}
+                if "{revision_id}" in target:
+                    parameters["revision_id"] = "$response.body#/revision_id"
+                links.setdefault(
+                    operation["operationId"],
+                    {"operationId": operation["operationId"], "parameters": parameters},
+                )
