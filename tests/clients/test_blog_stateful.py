@@ -116,10 +116,12 @@ def test_stateful_run_finds_no_server_errors_or_schema_violations(tmp_path: Path
         f"\nstateful schemathesis (blog): {sum(calls.values())} calls; {sorted(statuses.items())}"
     )
     assert not [s for s in statuses if s >= 500]
-    # the links fed real ids: operations on an existing resource answered 2xx
+    # the links fed real ids: operations on an existing resource answered 2xx, and posts were
+    # created for authors the run had just created (a made-up author_id is a 422)
     linked_ok = {
         operation
         for (operation, status), _ in calls.items()
         if "{resource_id}" in operation and 200 <= status < 300
     }
-    assert len(linked_ok) >= 12, sorted(linked_ok)
+    assert len(linked_ok) >= 8, sorted(linked_ok)
+    assert calls[("POST /post", 201)] > 0
