@@ -3,7 +3,7 @@
 PYTHON ?= python3
 HATCH := $(shell command -v hatch 2>/dev/null || echo $(CURDIR)/.tools/bin/hatch)
 
-.PHONY: run test lint format build bench bench-quick clean services
+.PHONY: run quickstart test lint format build bench bench-quick clean services
 
 $(HATCH):
 	$(PYTHON) -m venv .tools
@@ -12,6 +12,10 @@ $(HATCH):
 
 run: $(HATCH)
 	$(HATCH) run python -m examples.blog --host 127.0.0.1 --port 8000
+
+# The plain-Python tour of the core (examples/quickstart.py), in the workspace environment.
+quickstart: $(HATCH)
+	$(HATCH) run python -m examples.quickstart
 
 test: $(HATCH)
 	$(HATCH) run test
@@ -39,5 +43,9 @@ bench-quick: $(HATCH)
 services:
 	bash scripts/services.sh
 
+# Removes what the targets above made: hatch's environments of this checkout (they live in
+# hatch's data folder, outside the repository), the bootstrapped .tools/, builds and caches.
+# The example's data/ is kept: delete it yourself to start the blog afresh.
 clean:
-	rm -rf .hatch .tools dist .pytest_cache .mypy_cache .ruff_cache
+	if [ -x "$(HATCH)" ]; then $(HATCH) env prune; fi
+	rm -rf .hatch .tools dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,7 +1,13 @@
-"""A tour of SpecStar's core: run with ``make run``.
+"""A tour of SpecStar's core, with nothing but ``specstar-core``.
 
-Creates a few resources, changes them, searches them, and shows their history — with nothing
-but ``specstar-core``.
+Creates a few books, changes them, searches them, shows their history, refuses a duplicate
+unique value, and deletes and restores one. Run it from the repository root::
+
+    make quickstart
+
+which runs ``python -m examples.quickstart`` in the workspace environment (built on first
+use). In an environment of your own where ``specstar-core`` is installed, run
+``python -m examples.quickstart`` from the repository root.
 """
 
 from __future__ import annotations

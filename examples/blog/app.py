@@ -36,7 +36,8 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 def storage_factory() -> tuple[StorageFactory, str]:
     """SQLite in ``SPECSTAR_DATA_DIR`` (default ``data/``) when ``specstar.sql`` is installed,
-    else memory; returns the factory and a description for the start-up message."""
+    else memory; returns the factory and a description for the start-up message (it names
+    the folder: it is printed on the server's console, never put in the API document)."""
     if os.environ.get("SPECSTAR_STORAGE", "sqlite") == "memory":
         return MemoryStorageFactory(), "memory (SPECSTAR_STORAGE=memory)"
     try:
@@ -63,6 +64,7 @@ def create_app(factory: StorageFactory | None = None) -> FastAPI:
         factory, where = storage_factory()
     else:
         where = type(factory).__name__
+    kind = "in memory" if isinstance(factory, MemoryStorageFactory) else "in SQLite"
     crud = SpecStar(
         storage_factory=factory,
         dependency_provider=DependencyProvider(get_user=current_user),
@@ -75,7 +77,7 @@ def create_app(factory: StorageFactory | None = None) -> FastAPI:
     app = FastAPI(
         title="SpecStar blog",
         version="1.0",
-        description=f"Authors, posts and comments, versioned. Storage: {where}.",
+        description=f"Authors, posts and comments, versioned, kept {kind}.",
     )
     install_problem_handlers(app)
     crud.apply(app)

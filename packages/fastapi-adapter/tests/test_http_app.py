@@ -206,8 +206,10 @@ def test_route_templates_select_and_configure_routes() -> None:
     paths = set(app.openapi()["paths"])
     assert paths == {
         "/user-profile",
+        "/user-profile/_partial",
         "/user-profile/count",
         "/user-profile/{resource_id}",
+        "/user-profile/{resource_id}/partial",
         "/user-profile/{resource_id}/revisions",
     }
     s = SpecStar(route_templates={CreateRouteTemplate: {"tags": ["writes"]}})

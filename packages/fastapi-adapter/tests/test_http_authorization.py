@@ -162,18 +162,24 @@ def test_every_route_authorizes_the_requests_user_before_any_handler(
         ("GET", "/gizmo/count", {}, ["count"]),
         ("GET", f"/gizmo/{gid}", {}, ["get_meta", "get"]),
         ("GET", f"/gizmo/{gid}", {"params": {"returns": "data"}}, ["get"]),
-        ("GET", f"/gizmo/{gid}", {"params": {"returns": "meta"}}, ["get_meta"]),
+        # a meta-only read or write tags the response with the current revision's ETag
+        (
+            "GET",
+            f"/gizmo/{gid}",
+            {"params": {"returns": "meta"}},
+            ["get_meta", "get_revision_info"],
+        ),
         ("GET", f"/gizmo/{gid}/revisions", {}, ["list_revisions", "get_meta"]),
         ("GET", f"/gizmo/{gid}/referrers", {}, ["get", "count", "search"]),
         ("PUT", f"/gizmo/{gid}", {"json": {"name": "c"}}, ["update"]),
         ("PUT", "/gizmo/fresh", {"json": {"name": "f"}}, ["update", "create"]),
         ("PATCH", f"/gizmo/{gid}", {"json": {"name": "d"}}, ["merge_patch"]),
         ("POST", f"/gizmo/{gid}/modify", {"json": {"data": {"name": "e"}}}, ["modify"]),
-        ("POST", f"/gizmo/{gid}/switch/{gid}:1", {}, ["switch"]),
+        ("POST", f"/gizmo/{gid}/switch/{gid}:1", {}, ["switch", "get_revision_info"]),
         ("POST", "/part/batch/delete", {"json": {"confirm_all": True}}, ["delete", "search"]),
         ("POST", "/part/batch/restore", {"json": {"confirm_all": True}}, ["restore", "search"]),
-        ("DELETE", "/gizmo/fresh", {}, ["delete"]),
-        ("POST", "/gizmo/fresh/restore", {}, ["restore"]),
+        ("DELETE", "/gizmo/fresh", {}, ["delete", "get_revision_info"]),
+        ("POST", "/gizmo/fresh/restore", {}, ["restore", "get_revision_info"]),
         ("DELETE", "/gizmo/fresh/permanently", {}, ["permanently_delete"]),
     ]
     for method, url, kwargs, actions in calls:

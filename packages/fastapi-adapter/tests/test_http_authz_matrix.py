@@ -48,6 +48,7 @@ from specstar.core import (
     Role,
     Schema,
     StorageFactory,
+    entity_tag,
 )
 from specstar.core.permissions import admin_only
 from specstar.fastapi import DependencyProvider, SpecStar, install_problem_handlers
@@ -215,6 +216,7 @@ class Seed:
     tag: str
     folder: dict[str, str] = field(default_factory=dict)
     doc: dict[str, str] = field(default_factory=dict)  # two revisions, the current a draft
+    etag: dict[str, str] = field(default_factory=dict)  # of the current draft of each doc
     old: dict[str, str] = field(default_factory=dict)  # still in schema version v1
     secrets: dict[str, list[str]] = field(default_factory=dict)
 
@@ -245,13 +247,14 @@ def seed(env: Env) -> Seed:
             resource_id=rid,
             user=owner,
         )
-        env.docs.update(
+        draft = env.docs.update(
             rid,
             Doc(title=f"{s.tag} doc {owner} v2", folder_id=s.folder["alice"], secret=secret),
             status=RevisionStatus.draft,
             user=owner,
         )
         s.doc[owner] = rid
+        s.etag[owner] = entity_tag(draft)
         # both old documents refer to bob's folder: alice's own data names it, legitimately
         s.old[owner] = env.legacy.create(
             DocV1(title=f"{s.tag} old {owner}", folder_id=s.folder["bob"], secret=secret),
@@ -319,6 +322,15 @@ ROUTES: list[Route] = [
         "collection",
         lambda s, o: Call("GET", "/doc", {**_title_filter(s), "include_total": "true"}),
     ),
+    Route(
+        "list_partial",
+        "collection",
+        lambda s, o: Call(
+            "GET",
+            "/doc/_partial",
+            {**_title_filter(s), "include_total": "true", "partial": "title"},
+        ),
+    ),
     Route("count", "collection", lambda s, o: Call("GET", "/doc/count", _title_filter(s))),
     Route(
         "batch_delete",
@@ -335,6 +347,11 @@ ROUTES: list[Route] = [
     Route("relationships", "public", lambda s, o: Call("GET", "/_relationships")),
     # -- one resource --
     Route("get", "single", lambda s, o: Call("GET", f"/doc/{s.doc[o]}")),
+    Route(
+        "get_partial",
+        "single",
+        lambda s, o: Call("GET", f"/doc/{s.doc[o]}/partial", {"partial": "title"}),
+    ),
     Route("get_meta", "single", lambda s, o: Call("GET", f"/doc/{s.doc[o]}", {"returns": "meta"})),
     Route(
         "get_old_revision",
@@ -355,7 +372,7 @@ ROUTES: list[Route] = [
             "PATCH",
             f"/doc/{s.doc[o]}",
             [{"op": "replace", "path": "/title", "value": f"{s.tag} patched"}],
-            {"If-Match": f'"{s.doc[o]}:9", "{s.doc[o]}:2"'},
+            {"If-Match": f'"{s.doc[o]}:9", "{s.etag[o]}"'},
             "application/json-patch+json",
         ),
     ),
@@ -561,6 +578,7 @@ def check_referrers(o: Outcome) -> None:
 CHECKS: dict[str, Callable[[Outcome], None]] = {
     "create": check_create,
     "list": check_list,
+    "list_partial": check_list,
     "count": check_count,
     "batch_delete": check_batch,
     "batch_restore": check_batch,
@@ -589,11 +607,13 @@ def test_the_matrix_covers_every_route_the_app_serves(env: Env) -> None:
     covered = {
         "create": ("POST", "/m"),
         "list": ("GET", "/m"),
+        "list_partial": ("GET", "/m/_partial"),
         "count": ("GET", "/m/count"),
         "batch_delete": ("POST", "/m/batch/delete"),
         "batch_restore": ("POST", "/m/batch/restore"),
         "migrate_all": ("POST", "/m/_migrate"),
         "get": ("GET", "/m/{resource_id}"),
+        "get_partial": ("GET", "/m/{resource_id}/partial"),
         "revisions": ("GET", "/m/{resource_id}/revisions"),
         "replace": ("PUT", "/m/{resource_id}"),
         "patch": ("PATCH", "/m/{resource_id}"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import importlib
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
 REF = "#/components/schemas/"
@@ -77,11 +79,10 @@ def test_bodies_use_the_model_schemas(doc: dict[str, Any]) -> None:
 
     assert body("/book", "post") == {"$ref": REF + "Book"}
     assert body("/book/{resource_id}", "put") == {"$ref": REF + "Book"}
-    assert body("/book/{resource_id}", "patch", "application/json-patch+json") == {
-        "$ref": REF + "JsonPatch"
-    }
-    assert body("/book/{resource_id}", "patch", "application/merge-patch+json") == {
-        "$ref": REF + "MergePatch"
+    assert paths["/book/{resource_id}"]["patch"]["requestBody"]["content"] == {
+        "application/json": {
+            "schema": {"oneOf": [{"$ref": REF + "JsonPatch"}, {"$ref": REF + "MergePatch"}]}
+        }
     }
     assert body("/note/{resource_id}/modify", "post") == {"$ref": REF + "NoteModify"}
     assert body("/book/batch/delete", "post") == {"$ref": REF + "BatchRequest"}
@@ -96,7 +97,7 @@ def test_bodies_use_the_model_schemas(doc: dict[str, Any]) -> None:
 
 def test_every_operation_documents_problems_and_bodies(doc: dict[str, Any]) -> None:
     ops = _operations(doc)
-    assert len(ops) == 3 * 14
+    assert len(ops) == 3 * 16
     for path, method, op in ops:
         responses = op["responses"]
         assert "422" in responses, (path, method)
@@ -114,7 +115,9 @@ def test_every_operation_documents_problems_and_bodies(doc: dict[str, Any]) -> N
     assert "HTTPValidationError" not in doc["components"]["schemas"]
 
 
-def test_openapi_python_client_generates_a_client(doc: dict[str, Any], tmp_path: Path) -> None:
+def test_openapi_python_client_generates_a_client(
+    doc: dict[str, Any], tmp_path: Path, client: TestClient, make_book: Any
+) -> None:
     spec = tmp_path / "openapi.json"
     spec.write_text(json.dumps(doc))
     out = tmp_path / "client"
@@ -146,3 +149,88 @@ def test_openapi_python_client_generates_a_client(doc: dict[str, Any], tmp_path:
     assert {"book", "book_partial", "book_resource", "revision_info", "problem"} <= models
     assert (package / "api" / "book" / "create_book.py").exists()
     assert compileall.compile_dir(str(package), quiet=1)
+    _patch_with_the_generated_client(out, package.name, client, make_book()["resource_id"])
+
+
+def _patch_with_the_generated_client(
+    out: Path, name: str, client: TestClient, resource_id: str
+) -> None:
+    """Both PATCH flavours, built by the generated client's own request code."""
+    sys.path.insert(0, str(out))
+    try:
+        patch_book = importlib.import_module(f"{name}.api.book.patch_book")
+        models = importlib.import_module(f"{name}.models")
+        operation = models.JsonPatchOperation.from_dict(
+            {"op": "replace", "path": "/title", "value": "Dune Messiah"}
+        )
+        flavours = [
+            ([operation], {"title": "Dune Messiah"}),
+            (models.MergePatch.from_dict({"year": 1969}), {"year": 1969}),
+        ]
+        for body, expected in flavours:
+            kwargs = patch_book._get_kwargs(resource_id, body=body)
+            assert kwargs["headers"]["Content-Type"] == "application/json"
+            r = client.request(
+                kwargs["method"], kwargs["url"], json=kwargs["json"], headers=kwargs["headers"]
+            )
+            assert r.status_code == 200, r.text
+            data = client.get(f"/book/{resource_id}").json()["data"]
+            assert expected.items() <= data.items()
+    finally:
+        sys.path.remove(str(out))
+        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[module]
+
+
+# -- types as client generators read them -------------------------------------------------------
+
+
+def test_datetimes_are_date_time(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    joined = schemas["UserProfile"]["properties"]["joined"]["anyOf"]
+    assert {"type": "string", "format": "date-time"} in joined
+    for name in ("ResourceMeta", "RevisionInfo"):
+        for member in ("created_time", "updated_time"):
+            assert schemas[name]["properties"][member]["format"] == "date-time", name
+
+
+def test_inputs_may_omit_defaults_outputs_always_have_them(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    book, output = schemas["Book"], schemas["BookOutput"]
+    assert set(book["required"]) == {"title", "isbn", "year"}
+    assert all("default" not in p for p in book["properties"].values())
+    assert "Default: `[]`." in book["properties"]["tags"]["description"]
+    assert output["required"] == ["title", "isbn", "year", "tags", "rating"]
+    assert output["properties"]["tags"]["default"] == []
+    profile = schemas["UserProfileOutput"]
+    assert set(profile["required"]) == {"name", "address", "joined"}
+    assert REF + "AddressOutput" in json.dumps(profile)
+    assert schemas["AddressOutput"]["required"] == ["city", "street"]
+    assert all("default" not in p for p in schemas["BookPartial"]["properties"].values())
+    assert not schemas["BatchRequest"].get("required")
+    meta = schemas["ResourceMeta"]
+    assert {"is_deleted", "indexed_data"} <= set(meta["required"])
+    assert set(schemas["Problem"]["required"]) == {"type", "title", "status", "code"}
+    assert schemas["MergePatch"]["additionalProperties"] is True
+
+
+def test_full_reads_are_typed_as_the_whole_model(doc: dict[str, Any]) -> None:
+    schemas, paths = doc["components"]["schemas"], doc["paths"]
+    assert schemas["BookResource"]["properties"]["data"] == {"$ref": REF + "BookOutput"}
+    partial = schemas["BookPartialResource"]["properties"]
+    assert partial["data"] == {"$ref": REF + "BookPartial"}
+
+    def ok(path: str) -> Any:
+        return paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+
+    def params(path: str) -> set[str]:
+        return {p["name"] for p in paths[path]["get"]["parameters"]}
+
+    assert ok("/book/{resource_id}") == {"$ref": REF + "BookResource"}
+    assert ok("/book") == {"type": "array", "items": {"$ref": REF + "BookResource"}}
+    assert ok("/book/{resource_id}/partial") == {"$ref": REF + "BookPartialResource"}
+    assert ok("/book/_partial") == {"type": "array", "items": {"$ref": REF + "BookPartialResource"}}
+    assert "partial" not in params("/book/{resource_id}") | params("/book")
+    for path in ("/book/{resource_id}/partial", "/book/_partial"):
+        (spec,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == "partial"]
+        assert spec["required"] is True

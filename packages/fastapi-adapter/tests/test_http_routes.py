@@ -389,15 +389,18 @@ def test_modify_a_draft_in_place_then_freeze_it(client: TestClient) -> None:
     r = client.post(f"/note/{rid}/modify", json={"data": {"text": "edited"}})
     assert r.status_code == 200
     assert r.json()["revision_id"] == info["revision_id"]
-    assert r.headers["etag"] == _etag(info["revision_id"])
+    assert r.headers["etag"].startswith(f'"{info["revision_id"]}~')  # a draft's content
     ops = [{"op": "replace", "path": "/text", "value": "patched"}]
-    assert client.post(f"/note/{rid}/modify", json={"patch": ops}).status_code == 200
+    patched = client.post(f"/note/{rid}/modify", json={"patch": ops})
+    assert patched.status_code == 200
+    assert patched.headers["etag"] != r.headers["etag"]
     r = client.post(
         f"/note/{rid}/modify",
         json={"status": "stable"},
-        headers={"If-Match": _etag(info["revision_id"])},
+        headers={"If-Match": patched.headers["etag"]},
     )
     assert r.json()["status"] == "stable"
+    assert r.headers["etag"] == _etag(info["revision_id"])  # stable: the revision id
     assert client.get(f"/note/{rid}").json()["data"] == {"text": "patched"}
     assert client.get(f"/note/{rid}/revisions").json()[0]["revision_id"] == info["revision_id"]
 
@@ -489,3 +492,18 @@ def test_batch_reports_per_resource_failures(client: TestClient, make_book: Any)
     assert body["failed"][0]["resource_id"] == a
     assert body["failed"][0]["status"] == 409
     assert body["failed"][0]["code"] == "unique_violation"
+
+
+def test_partial_reads_have_their_own_routes(client: TestClient, make_book: Any) -> None:
+    rid = make_book(title="Emma", tags=["a"])["resource_id"]
+    r = client.get(f"/book/{rid}/partial", params={"partial": "title,tags"})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == {"title": "Emma", "tags": ["a"]}
+    assert r.headers["etag"] == client.get(f"/book/{rid}").headers["etag"]
+    items = client.get("/book/_partial", params={"partial": "/title", "qb": 'title == "Emma"'})
+    assert [i["data"] for i in items.json()] == [{"title": "Emma"}]
+    assert client.get(f"/book/{rid}/partial").status_code == 422  # partial is required
+    assert client.get("/book/_partial").status_code == 422
+    # the partial parameter of the full reads still works (it is no longer documented there)
+    old = client.get(f"/book/{rid}", params={"partial": "title", "returns": "data"})
+    assert old.json() == {"data": {"title": "Emma"}}

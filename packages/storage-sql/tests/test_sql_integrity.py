@@ -13,6 +13,7 @@ import pytest
 
 from specstar.core import (
     QB,
+    UNRESTRICTED,
     NotFoundError,
     OnDelete,
     OperationContext,
@@ -131,3 +132,68 @@ def test_access_scope(factory: StorageFactory) -> None:
         docs.get(mine, user="bob")
     with pytest.raises(PermissionDeniedError):
         docs.merge_patch(mine, {"owner": "bob"}, user="ann")
+
+
+class Board(msgspec.Struct, kw_only=True):
+    name: str
+
+
+class Thread(msgspec.Struct, kw_only=True):
+    title: str
+    board_id: Annotated[str, Ref("board", on_delete=OnDelete.cascade)]
+
+
+class Reply(msgspec.Struct, kw_only=True):
+    text: str
+    thread_id: Annotated[str, Ref("thread", on_delete=OnDelete.cascade)]
+
+
+class BoardKeepers:
+    """Everyone may do everything, except that ``eve`` may not restore replies."""
+
+    def check(self, ctx: OperationContext) -> None:
+        if ctx.user == "eve" and ctx.resource_name == "reply" and ctx.action == "restore":
+            raise PermissionDeniedError("eve may not restore replies")
+
+    def access_scope(self, ctx: OperationContext) -> Any:
+        return UNRESTRICTED
+
+
+def test_restore_brings_back_what_the_delete_cascaded_to(factory: StorageFactory) -> None:
+    registry = Registry()
+    keepers = BoardKeepers()
+    boards = ResourceManager(Board, storage_factory=factory, registry=registry)
+    threads = ResourceManager(
+        Thread, storage_factory=factory, registry=registry, permission_checker=keepers
+    )
+    replies = ResourceManager(
+        Reply, storage_factory=factory, registry=registry, permission_checker=keepers
+    )
+    board = boards.create(Board(name="b")).resource_id
+    kept = threads.create(Thread(title="kept", board_id=board)).resource_id
+    gone = threads.create(Thread(title="deleted on its own", board_id=board)).resource_id
+    reply = replies.create(Reply(text="r", thread_id=kept)).resource_id
+    own_reply = replies.create(Reply(text="deleted on its own", thread_id=kept)).resource_id
+    threads.delete(gone)
+    replies.delete(own_reply)
+    boards.delete(board)
+    assert not threads.exists(kept)
+    assert not replies.exists(reply)
+
+    boards.restore(board, cascade=True, user="ann")
+    assert threads.exists(kept)
+    assert replies.exists(reply)  # recursively
+    assert threads.get_meta(kept).updated_by == "ann"
+    assert not threads.exists(gone)  # deleted on their own before: stay deleted
+    assert not replies.exists(own_reply)
+
+    boards.delete(board)
+    with pytest.raises(PermissionDeniedError):  # authorized as the restoring user
+        boards.restore(board, cascade=True, user="eve")
+    assert threads.exists(kept)  # what came before the refusal stays restored
+    assert not replies.exists(reply)
+
+    boards.delete(board)
+    boards.restore(board)  # without cascade: only the board
+    assert boards.exists(board)
+    assert not threads.exists(kept)

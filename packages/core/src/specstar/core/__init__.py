@@ -5,6 +5,15 @@ language (:data:`QB`, :class:`Query`), the domain types, the error tree, the sto
 the in-memory adapters.
 """
 
+try:  # name the distribution when a dependency is missing (installed with --no-deps, or removed)
+    import msgspec as _msgspec  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise ModuleNotFoundError(
+        f"specstar.core needs {_missing.name!r}, a dependency of the specstar-core "
+        f"distribution that is not installed: pip install {_missing.name}",
+        name=_missing.name,
+    ) from _missing
+
 from .actions import Action
 from .annotations import DisplayName, Unique
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
@@ -27,6 +36,7 @@ from .errors import (
     UniqueConstraintError,
     ValidationError,
 )
+from .etags import entity_tag, revision_of_tag
 from .events import EventHandlers, combine_handlers
 from .indexes import IndexedField, IndexSpec
 from .manager import ResourceManager, ResourceOps
@@ -199,6 +209,7 @@ __all__ = [
     "batch_filter",
     "batch_restore",
     "combine_handlers",
+    "entity_tag",
     "find_referrers",
     "format_condition",
     "format_sorts",
@@ -207,6 +218,7 @@ __all__ = [
     "parse_sorts",
     "redact_conflict",
     "relationships",
+    "revision_of_tag",
 ]
 
 from ._version import __version__

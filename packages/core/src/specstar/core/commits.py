@@ -24,6 +24,7 @@ from .errors import (
     RevisionNotDraftError,
     StorageError,
 )
+from .etags import draft_tag, entity_tag
 from .types import ResourceMeta, RevisionInfo, RevisionStatus
 
 __all__ = [
@@ -78,6 +79,13 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
     * ``schema_version``: replace ``meta.schema_version`` (``UNSET`` keeps it).
     * ``touch``: move ``meta.updated_time/updated_by`` to ``time``/``user`` (false for
       maintenance writes such as reindexing).
+    * ``expected_draft_hash``: the current revision must still be a draft with this
+      ``data_hash`` (:class:`~specstar.core.errors.PreconditionFailedError` naming the
+      expected and the actual entity tag, see :func:`~specstar.core.etags.entity_tag`). A
+      draft is rewritten in place under the same revision id, so a writer that read a draft
+      gives its hash: the store compares it in the same atomic step as the revision id, and
+      a rewrite (or any write on top of a draft) is a compare-and-swap on the content too.
+      Not with ``switch_to`` nor on a create.
 
     After applying, unique fields of the resulting meta are checked against all other
     non-deleted resources (:class:`~specstar.core.errors.UniqueConstraintError` naming the field,
@@ -95,15 +103,21 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
     indexed_data: dict[str, Any] | None = None
     schema_version: str | msgspec.UnsetType | None = msgspec.UNSET
     touch: bool = True
+    expected_draft_hash: str | None = None
 
-    def check(self, current: ResourceMeta | None) -> None:
+    def check(self, current: ResourceMeta | None, revision: RevisionInfo | None = None) -> None:
         """Raise what an adapter must raise before applying this write to ``current`` (the
-        resource's meta as read inside the atomic step, ``None`` when it does not exist):
-        a malformed write, :class:`~specstar.core.errors.AlreadyExistsError`,
+        resource's meta as read inside the atomic step, ``None`` when it does not exist) and
+        ``revision`` (the info of :attr:`revision_to_read`): a malformed write,
+        :class:`~specstar.core.errors.AlreadyExistsError`,
         :class:`~specstar.core.errors.NotFoundError` or
         :class:`~specstar.core.errors.PreconditionFailedError`."""
         if sum(x is not None for x in (self.append, self.rewrite, self.switch_to)) > 1:
             raise ValueError("a write carries at most one of append, rewrite and switch_to")
+        if self.expected_draft_hash is not None and (
+            self.switch_to is not None or self.expected_revision_id is None
+        ):
+            raise ValueError("expected_draft_hash needs an expected revision and no switch_to")
         rid = self.resource_id
         if self.expected_revision_id is None:
             if current is not None:
@@ -116,18 +130,36 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
             raise PreconditionFailedError(
                 rid, self.expected_revision_id, current.current_revision_id
             )
+        elif self.expected_draft_hash is not None:
+            self._check_draft(revision)
+
+    def _check_draft(self, revision: RevisionInfo | None) -> None:
+        """The current revision (``revision``) must be the draft with ``expected_draft_hash``."""
+        assert self.expected_draft_hash is not None
+        assert self.expected_revision_id is not None
+        if (
+            revision is not None
+            and revision.revision_id == self.expected_revision_id
+            and revision.status == RevisionStatus.draft
+            and revision.data_hash == self.expected_draft_hash
+        ):
+            return
+        expected = draft_tag(self.expected_revision_id, self.expected_draft_hash)
+        actual = None if revision is None else entity_tag(revision)
+        raise PreconditionFailedError(self.resource_id, expected, actual)
 
     @property
     def revision_to_read(self) -> str | None:
         """The id of the revision whose :class:`RevisionInfo` :meth:`apply` needs, or ``None``.
 
-        A ``rewrite`` needs the current revision (which, once :meth:`check` passed, is
-        ``expected_revision_id``); a ``switch_to`` needs its target. Both ids are known before
-        the meta is read, so an adapter can fetch the info in the same statement as the meta.
+        A ``rewrite``, and any write with ``expected_draft_hash``, needs the current revision
+        (which, once the meta passed :meth:`check`, is ``expected_revision_id``); a
+        ``switch_to`` needs its target. Both ids are known before the meta is read, so an
+        adapter can fetch the info in the same statement as the meta.
         """
         if self.switch_to is not None:
             return self.switch_to
-        if self.rewrite is not None:
+        if self.rewrite is not None or self.expected_draft_hash is not None:
             return self.expected_revision_id
         return None
 
@@ -152,11 +184,12 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
             ValueError: a malformed write (see :meth:`check`).
             AlreadyExistsError: a create of an existing resource.
             NotFoundError: the resource, or the ``switch_to`` revision, does not exist.
-            PreconditionFailedError: the current revision is not ``expected_revision_id``.
+            PreconditionFailedError: the current revision is not ``expected_revision_id``, or
+                not the draft with ``expected_draft_hash``.
             RevisionNotDraftError: a ``rewrite`` of a revision that is not a draft.
             StorageError: a ``rewrite`` whose current revision is missing from the store.
         """
-        self.check(current)
+        self.check(current, revision)
         rid = self.resource_id
         changes: dict[str, Any] = {}
         info: RevisionInfo | None = None

@@ -38,6 +38,7 @@ __all__ = [
     "PermissionChecker",
     "Pipeline",
     "ScopedPermissionChecker",
+    "Stages",
     "Unrestricted",
 ]
 
@@ -197,10 +198,102 @@ def _as_validation_error(exc: ValueError) -> ValidationError:
     return ValidationError(str(exc) or type(exc).__name__, [FieldError("", str(exc))])
 
 
+class _StageList(list[Any]):
+    """A list of pipeline stages that tells its pipeline when it changes."""
+
+    def __init__(self, items: Iterable[Any], changed: Callable[[], None]) -> None:
+        super().__init__(items)
+        self._changed = changed
+
+
+def _notifying(name: str) -> Any:
+    method = getattr(list, name)
+
+    def wrapper(self: _StageList, *args: Any, **kwargs: Any) -> Any:
+        result = method(self, *args, **kwargs)
+        self._changed()
+        return result
+
+    wrapper.__name__ = name
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+for _name in (
+    "append",
+    "extend",
+    "insert",
+    "remove",
+    "pop",
+    "clear",
+    "sort",
+    "reverse",
+    "__setitem__",
+    "__delitem__",
+    "__iadd__",
+    "__imul__",
+):
+    setattr(_StageList, _name, _notifying(_name))
+
+
+class Stages:
+    """What a :class:`Pipeline` will actually run, detected once per change of the pipeline.
+
+    A stage that is a known no-op is absent, so the manager skips it (and builds nothing for
+    it): ``check`` is ``False`` for :class:`AllowAll`; ``check_data``/``access_scope`` are
+    ``None`` when the checker lacks them; the tuples are empty when nothing is configured.
+
+    Attributes:
+        checker: the permission checker.
+        check: whether ``checker.check`` must run (it is not :class:`AllowAll`'s).
+        check_data: the checker's ``check_data``, or ``None``.
+        access_scope: the checker's ``access_scope``, or ``None``.
+        validators: callables taking the data.
+        constraint_checkers: the constraint checkers.
+        handlers: callables taking an :class:`Event`.
+        sees_data: whether anything looks at ``OperationContext.data``/``previous`` (a
+            ``check_data`` or an event handler), so the context must carry them.
+    """
+
+    __slots__ = (
+        "access_scope",
+        "check",
+        "check_data",
+        "checker",
+        "constraint_checkers",
+        "handlers",
+        "sees_data",
+        "validators",
+    )
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        checker = pipeline.permission_checker
+        self.checker = checker
+        self.check = type(checker).check is not AllowAll.check
+        self.check_data: Callable[[OperationContext], None] | None = (
+            checker.check_data if isinstance(checker, DataPermissionChecker) else None
+        )
+        self.access_scope: Callable[[OperationContext], AccessScope] | None = (
+            checker.access_scope if isinstance(checker, ScopedPermissionChecker) else None
+        )
+        self.validators: tuple[Callable[[Any], Any], ...] = tuple(
+            v.validate if isinstance(v, IValidator) else v for v in pipeline.validators
+        )
+        self.constraint_checkers: tuple[ConstraintChecker, ...] = tuple(
+            pipeline.constraint_checkers
+        )
+        self.handlers: tuple[Callable[[Event], Any], ...] = tuple(
+            h.handle if isinstance(h, EventHandler) else h for h in pipeline.event_handlers
+        )
+        self.sees_data = self.check_data is not None or bool(self.handlers)
+
+
 class Pipeline:
     """The pluggable stages for one resource type.
 
     The permission checker is kept here as configured; only the manager's guard calls it.
+    The attributes may be replaced and the lists changed in place at any time; what will run
+    is worked out again on the next call after a change (see :attr:`stages`).
     """
 
     def __init__(
@@ -211,25 +304,41 @@ class Pipeline:
         constraint_checkers: Sequence[ConstraintChecker] = (),
         event_handlers: Iterable[EventHandler | Callable[[Event], Any]] = (),
     ) -> None:
+        self._stages: Stages | None = None
         self.permission_checker: PermissionChecker = permission_checker or AllowAll()
         self.validators = list(validators)
         self.constraint_checkers = list(constraint_checkers)
         self.event_handlers = list(event_handlers)
 
+    def _changed(self) -> None:
+        self._stages = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("validators", "constraint_checkers", "event_handlers"):
+            value = _StageList(value, self._changed)
+        object.__setattr__(self, name, value)
+        if name != "_stages":
+            self._changed()
+
+    @property
+    def stages(self) -> Stages:
+        """The stages that will run, detected once per change of the pipeline."""
+        stages = self._stages
+        if stages is None or stages.checker is not self.permission_checker:
+            stages = self._stages = Stages(self)
+        return stages
+
     def validate(self, data: Any) -> None:
-        for validator in self.validators:
+        for validator in self.stages.validators:
             try:
-                if isinstance(validator, IValidator):
-                    validator.validate(data)
-                else:
-                    validator(data)
+                validator(data)
             except ValueError as exc:
                 raise _as_validation_error(exc) from exc
 
     def check_constraints(
         self, data: Any, *, resource_id: str | None, previous: Any = None
     ) -> None:
-        for checker in self.constraint_checkers:
+        for checker in self.stages.constraint_checkers:
             if previous is not None and not checker.data_relevant_changed(previous, data):
                 continue
             try:
@@ -249,15 +358,13 @@ class Pipeline:
     ) -> None:
         """Run handlers. ``before`` errors propagate (aborting the write); errors of later
         phases are logged, because the outcome they observe has already happened."""
-        if not self.event_handlers:
+        handlers = self.stages.handlers
+        if not handlers:
             return
         event = Event(phase=phase, context=ctx, result=result, error=error)
-        for handler in self.event_handlers:
+        for handler in handlers:
             try:
-                if isinstance(handler, EventHandler):
-                    handler.handle(event)
-                else:
-                    handler(event)
+                handler(event)
             except Exception:
                 if phase is EventPhase.before:
                     raise

@@ -198,6 +198,16 @@ class ReferenceSource(Protocol):
     ) -> ResourceMeta:
         """Remove a resource and its history."""
 
+    def restore(
+        self,
+        resource_id: str,
+        *,
+        cascade: bool = ...,
+        user: str | UnsetType = ...,
+        now: datetime | UnsetType = ...,
+    ) -> ResourceMeta:
+        """Undo a soft delete (with ``cascade``, of what the delete cascaded to as well)."""
+
 
 M = TypeVar("M", bound=ReferenceSource)
 

@@ -13,6 +13,17 @@ Every route reads and writes through the model's :class:`~specstar.core.Resource
 (in the thread pool, never blocking the event loop); errors are RFC 9457 problem documents.
 """
 
+try:  # name the distribution when a dependency is missing (installed with --no-deps, or removed)
+    import starlette as _starlette  # noqa: F401
+
+    import fastapi as _fastapi  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise ModuleNotFoundError(
+        f"specstar.fastapi needs {_missing.name!r}, a dependency of the specstar-fastapi "
+        f"distribution that is not installed: pip install {_missing.name}",
+        name=_missing.name,
+    ) from _missing
+
 from ._version import __version__
 from .app import ModelNaming, SpecStar, crud, install_problem_handlers
 from .dependencies import DependencyProvider

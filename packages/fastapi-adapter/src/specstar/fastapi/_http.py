@@ -8,15 +8,19 @@ from typing import Any
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.routing import Match
+from starlette.types import Scope
 
 from .errors import BadRequestError, UnsupportedMediaTypeError
 
 __all__ = [
     "JSON_MEDIA_TYPES",
     "EntityTags",
+    "allowed_methods",
     "media_type_of",
     "parse_entity_tags",
     "read_json",
+    "serves",
 ]
 
 JSON_MEDIA_TYPES = ("application/json",)
@@ -132,3 +136,32 @@ def parse_entity_tags(value: str | None, header: str) -> EntityTags | None:
     if not strong and not weak:
         raise BadRequestError(f"{header} is empty", code="invalid_precondition")
     return EntityTags(strong=tuple(strong), weak=tuple(weak))
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def serves(methods: set[str] | None, method: str) -> bool:
+    """Whether a route with ``methods`` answers ``method`` (``HEAD`` wherever ``GET`` is)."""
+    if not methods:
+        return True
+    return method in methods or (method == "HEAD" and "GET" in methods)
+
+
+_PROBE_KEYS = ("type", "scheme", "server", "path", "raw_path", "root_path", "headers", "app")
+
+
+def allowed_methods(scope: Scope) -> list[str]:
+    """Every method some route of the request's router answers for the request's path.
+
+    Starlette answers 405 with the methods of the *first* route whose path matched; this asks
+    every route (included routers too) about each method instead, for ``Allow``.
+    """
+    routes = getattr(scope.get("router"), "routes", ())
+    probe = {k: scope[k] for k in _PROBE_KEYS if k in scope}
+    found: list[str] = []
+    for method in _METHOD_ORDER:
+        probe["method"] = method
+        if any(route.matches(dict(probe))[0] is Match.FULL for route in routes):
+            found.append(method)
+    return found

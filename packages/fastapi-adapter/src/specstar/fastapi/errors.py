@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from specstar.core import PreconditionFailedError, SpecStarError
+from specstar.core import FieldError, PreconditionFailedError, SpecStarError, ValidationError
 
 __all__ = [
     "BadRequestError",
     "ExistsPreconditionError",
     "InternalError",
+    "ParameterError",
     "UnsupportedMediaTypeError",
 ]
 
@@ -36,6 +37,20 @@ class BadRequestError(SpecStarError):
         super().__init__(message)
         self.code = code
         self.status = status
+
+
+class ParameterError(ValidationError):
+    """An invalid query, path or header parameter, found by the adapter itself: HTTP 422.
+
+    Args:
+        message: the problem's ``detail``.
+        errors: the per-parameter problems (``loc`` is the parameter name).
+        source: where the parameters are: ``query``, ``path`` or ``header``.
+    """
+
+    def __init__(self, message: str, errors: Sequence[FieldError], *, source: str) -> None:
+        super().__init__(message, errors)
+        self.source = source
 
 
 class UnsupportedMediaTypeError(SpecStarError):

@@ -7,14 +7,24 @@ merged into ``components.schemas``; operations refer to them with ``$ref``.
 
 Per registered model ``M`` (the component names follow the model class name):
 
-* ``M`` — the model itself (request body of create and full update);
+* ``M`` — the model as a client sends it (request body of create and full update): members
+  with defaults may be left out;
+* ``MOutput`` — the model as the server returns it: every member that is always encoded is
+  required (nested structs get their ``…Output`` schema too);
 * ``MPartial`` — ``M`` with no required members at any depth (``data`` of a ``partial`` read);
 * ``MResource`` — a read: ``{data, info, meta}``, each present unless left out by ``returns``;
+  ``data`` is an ``MOutput``;
+* ``MPartialResource`` — a partial read (``GET /m/{id}/partial``, ``GET /m/_partial``): the
+  same with ``data`` an ``MPartial``;
 * ``MModify`` — the body of ``POST /m/{id}/modify``.
 
 Shared: ``RevisionInfo``, ``ResourceMeta``, ``Problem``, ``JsonPatch``, ``MergePatch``,
 ``Expr`` (the JSON condition tree), ``Count``, ``BatchRequest``, ``BatchResult``, ``Referrer``,
 ``Relationship`` and ``MigrationProgress``.
+
+Datetimes are ``format: date-time`` everywhere. The shared types that only ever leave the
+server (``RevisionInfo``, ``ResourceMeta``, ``Problem`` ...) list as required every member
+they always have.
 
 Model schemas carry SpecStar's own annotations as specification extensions:
 
@@ -26,7 +36,6 @@ Model schemas carry SpecStar's own annotations as specification extensions:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -43,6 +52,8 @@ from specstar.core import (
 )
 from specstar.core.spi import Expr, Sort, collect_refs, find_annotated_fields
 
+from ._derived import output_components, partial_components, require_outputs, undefault_inputs
+from ._schemas import annotate
 from .problems import PROBLEM_MEDIA_TYPE, Problem
 
 __all__ = [
@@ -185,6 +196,8 @@ class ModelSchemaNames(msgspec.Struct, frozen=True):
     partial: str
     resource: str
     modify: str
+    output: str = ""
+    partial_resource: str = ""
 
 
 def model_schema_names(model: type) -> ModelSchemaNames:
@@ -192,82 +205,34 @@ def model_schema_names(model: type) -> ModelSchemaNames:
     (schema,), _ = msgspec.json.schema_components([model], ref_template=_REF_TEMPLATE)
     name = str(schema["$ref"]).removeprefix(REF_PREFIX)
     return ModelSchemaNames(
-        data=name, partial=f"{name}Partial", resource=f"{name}Resource", modify=f"{name}Modify"
+        data=name,
+        partial=f"{name}Partial",
+        resource=f"{name}Resource",
+        modify=f"{name}Modify",
+        output=f"{name}Output",
+        partial_resource=f"{name}PartialResource",
     )
 
 
-def _refs(node: Any, out: set[str]) -> None:
-    if isinstance(node, dict):
-        target = node.get("$ref")
-        if isinstance(target, str) and target.startswith(REF_PREFIX):
-            out.add(target.removeprefix(REF_PREFIX))
-        for value in node.values():
-            _refs(value, out)
-    elif isinstance(node, list):
-        for value in node:
-            _refs(value, out)
-
-
-def _reachable(root: str, components: Mapping[str, Any]) -> list[str]:
-    seen: list[str] = []
-    todo = [root]
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in components:
-            continue
-        seen.append(name)
-        found: set[str] = set()
-        _refs(components[name], found)
-        todo.extend(sorted(found))
-    return seen
-
-
-def _is_object(schema: Mapping[str, Any]) -> bool:
-    return schema.get("type") == "object" or "properties" in schema
-
-
-def _loosen(node: Any, renames: Mapping[str, str]) -> Any:
-    """A copy with ``required`` and discriminators dropped and refs renamed, at every depth."""
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key in ("required", "discriminator"):
-                continue
-            if key == "$ref" and isinstance(value, str):
-                name = value.removeprefix(REF_PREFIX)
-                out[key] = REF_PREFIX + renames.get(name, name)
-            else:
-                out[key] = _loosen(value, renames)
-        return out
-    if isinstance(node, list):
-        return [_loosen(v, renames) for v in node]
-    return node
-
-
-def _partial_components(root: str, components: Mapping[str, Any]) -> dict[str, Any]:
-    objects = [n for n in _reachable(root, components) if _is_object(components[n])]
-    renames = {n: f"{n}Partial" for n in objects}
-    out: dict[str, Any] = {}
-    for name in objects:
-        schema = _loosen(copy.deepcopy(components[name]), renames)
-        schema["title"] = renames[name]
-        schema["description"] = (
-            f"Part of a {name}: only the members selected by `partial` (none is required)."
+def _envelope(names: ModelSchemaNames, partial: bool = False) -> dict[str, Any]:
+    if partial:
+        title, data = names.partial_resource, names.partial
+        description = (
+            f"A {names.data} resource read in part: `data` holds only the members selected "
+            "by `partial`. Parts left out by `returns` are absent."
         )
-        out[renames[name]] = schema
-    return out
-
-
-def _envelope(names: ModelSchemaNames) -> dict[str, Any]:
-    return {
-        "title": names.resource,
-        "description": (
+    else:
+        title, data = names.resource, names.output
+        description = (
             f"A {names.data} resource: its data, revision info and meta. Parts left out by "
-            "`returns` are absent; with `partial`, `data` holds only the selected members."
-        ),
+            "`returns` are absent."
+        )
+    return {
+        "title": title,
+        "description": description,
         "type": "object",
         "properties": {
-            "data": {"anyOf": [ref(names.data), ref(names.partial)]},
+            "data": ref(data),
             "info": ref("RevisionInfo"),
             "meta": ref("ResourceMeta"),
         },
@@ -346,6 +311,7 @@ def build_components(
     types = [*model_list, *_SHARED_TYPES, Expr, *structs]
     schemas, components = msgspec.json.schema_components(types, ref_template=_REF_TEMPLATE)
     out: dict[str, dict[str, Any]] = dict(components)
+    infos = annotate(types, list(schemas), out)
     out["Expr"] = {
         "title": "Expr",
         "description": "A condition tree: a comparison, or `and`/`or`/`not` of trees.",
@@ -364,13 +330,20 @@ def build_components(
             "removes one, nested objects merge."
         ),
         "type": "object",
+        "additionalProperties": True,
     }
     for model in model_list:
         _annotate(model, model_schema_names(model).data, out)
+    roots = [model_schema_names(m).data for m in model_list]
+    require_outputs(out, infos, roots)
+    for model in model_list:
+        out.update(output_components(model_schema_names(model).data, out, infos))
+    undefault_inputs(out, roots)
     for model in model_list:
         names = model_schema_names(model)
-        out.update(_partial_components(names.data, out))
+        out.update(partial_components(names.data, out))
         out[names.resource] = _envelope(names)
+        out[names.partial_resource] = _envelope(names, partial=True)
         out[names.modify] = _modify(names)
     return out
 

@@ -60,7 +60,8 @@ from specstar.core import (
     ValidationError,
 )
 
-from .errors import BadRequestError, UnsupportedMediaTypeError
+from ._http import allowed_methods
+from .errors import BadRequestError, ParameterError, UnsupportedMediaTypeError
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -207,8 +208,9 @@ def problem_for(exc: SpecStarError, instance: str | None = None) -> dict[str, An
         return _document(status, code, _GENERIC_500, instance, {})
     details: dict[str, Any] = {}
     if isinstance(exc, ValidationError):
+        source = exc.source if isinstance(exc, ParameterError) else "body"
         details["errors"] = [
-            {"loc": e.loc, "message": e.message, "source": "body"} for e in exc.errors
+            {"loc": e.loc, "message": e.message, "source": source} for e in exc.errors
         ]
     else:
         details = {k: _jsonable(v) for k, v in exc.details().items()}
@@ -304,4 +306,10 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code < 400:
         return Response(status_code=exc.status_code, headers=exc.headers)
+    if exc.status_code == 405:  # Starlette names only the first matching route's methods
+        allow = allowed_methods(request.scope)
+        if allow:
+            exc = HTTPException(
+                405, exc.detail, headers={**(exc.headers or {}), "Allow": ", ".join(allow)}
+            )
     return http_exception_problem(exc, request.url.path)

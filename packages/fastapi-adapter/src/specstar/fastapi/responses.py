@@ -9,16 +9,26 @@ from typing import Any
 import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from specstar.core import SpecStarError
 
+from ._http import allowed_methods, serves
 from .errors import InternalError
 from .problems import http_exception_problem, problem_for, problem_response, validation_problem
 
-__all__ = ["MsgspecResponse", "SpecStarRoute", "etag_of", "internal_error", "json_response"]
+__all__ = [
+    "MsgspecResponse",
+    "SpecStarRoute",
+    "etag_of",
+    "head_response",
+    "internal_error",
+    "json_response",
+]
 
 log = logging.getLogger("specstar.fastapi")
 
@@ -53,18 +63,58 @@ def json_response(
     return MsgspecResponse(content=content, status_code=status_code, headers=out)
 
 
+def head_response(response: Response) -> Response:
+    """The answer to ``HEAD``: the ``GET`` response's status and headers, without its body.
+
+    ``Content-Length`` stays the length the ``GET`` body has (RFC 9110 §9.3.2).
+    """
+    out = Response(status_code=response.status_code, background=response.background)
+    out.raw_headers = [(k, v) for k, v in response.raw_headers]
+    if not any(k == b"content-length" for k, _ in out.raw_headers) and hasattr(response, "body"):
+        out.raw_headers.append((b"content-length", str(len(response.body)).encode()))
+    return out
+
+
 class SpecStarRoute(APIRoute):
     """An ``APIRoute`` whose errors become ``application/problem+json`` responses.
 
     Works on any router (no app-level exception handlers needed): SpecStar errors map to
     their status (see :mod:`specstar.fastapi.problems`), invalid parameters to 422, and any
     other exception to a 500 problem that reveals nothing but is logged in full.
+
+    A ``GET`` route answers ``HEAD`` too (the same status and headers, no body; not a
+    separate operation in the OpenAPI document), and a method no route of the path answers
+    gets 405 with ``Allow`` listing the methods that every route of the path answers.
     """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if (
+            match is Match.PARTIAL
+            and scope.get("method") == "HEAD"
+            and "GET" in (self.methods or ())
+        ):
+            return Match.FULL, child_scope
+        return match, child_scope
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if serves(self.methods, scope["method"]):
+            await self.app(scope, receive, send)
+            return
+        headers = {"Allow": ", ".join(allowed_methods(scope))}
+        if "app" not in scope:  # a bare router: no exception handlers to turn this into a problem
+            await PlainTextResponse("Method Not Allowed", 405, headers)(scope, receive, send)
+            return
+        raise HTTPException(status_code=405, headers=headers)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route_handler(request: Request) -> Response:
+            response = await respond(request)
+            return head_response(response) if request.method == "HEAD" else response
+
+        async def respond(request: Request) -> Response:
             try:
                 return await handler(request)
             except SpecStarError as exc:

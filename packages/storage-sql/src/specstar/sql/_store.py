@@ -337,19 +337,30 @@ class SQLStorage(Storage):
     def _locked(
         self, tx: Tx, resource_id: str, revision_id: str | None = None
     ) -> tuple[ResourceMeta | None, RevisionInfo | None]:
-        """The meta row, locked for the transaction, and (joined in the same statement) the
-        info of ``revision_id`` when given."""
+        """The meta row, locked for the transaction, and the info of ``revision_id`` when
+        given (joined in the same statement where the whole transaction is serialized).
+
+        With row locks (PostgreSQL, read committed) a statement that waited for the lock
+        re-reads only the locked row: a joined revision row would be the one from before the
+        wait, and a draft rewritten meanwhile would go unnoticed. There the revision is read
+        in a second statement, after the lock is held.
+        """
         if not storable_id(resource_id):
             return None, None
         seq = None if revision_id is None else revision_seq(resource_id, revision_id)
         lock = self._backend.lock_clause
-        if seq is None:
+        if seq is None or lock:
             row = tx.one(
                 f"SELECT {_meta_select('m')} FROM {self.meta_table} m "
                 f"WHERE m.resource_id = ?{lock}",
                 (resource_id,),
             )
-            return (None if row is None else self._rows.meta(row)), None
+            if row is None:
+                return None, None
+            meta = self._rows.meta(row)
+            if revision_id is None or seq is None:
+                return meta, None
+            return meta, self._revs.info(tx, resource_id, revision_id)
         rev_columns = ", ".join(f"r.{c.strip()}" for c in REV_INFO_SELECT.split(","))
         row = tx.one(
             f"SELECT {_meta_select('m')}, {rev_columns} FROM {self.meta_table} m "

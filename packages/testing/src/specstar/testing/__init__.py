@@ -10,6 +10,16 @@ Adapters prove they keep the port contracts by subclassing the suites::
             return MyStorageFactory()
 """
 
+try:  # name the distribution when a dependency is missing (installed with --no-deps, or removed)
+    import hypothesis as _hypothesis  # noqa: F401
+    import pytest as _pytest  # noqa: F401, PT013
+except ModuleNotFoundError as _missing:
+    raise ModuleNotFoundError(
+        f"specstar.testing needs {_missing.name!r}, a dependency of the specstar-testing "
+        f"distribution that is not installed: pip install {_missing.name}",
+        name=_missing.name,
+    ) from _missing
+
 from ._workers import FactoryRecipe
 from .models import ITEM_INDEXES, Address, Item
 from .stateful import storage_state_machine

@@ -53,9 +53,11 @@ def append_worker(
     index: int,
     barrier: Any,
     results: Any,
+    in_place: bool = False,
 ) -> None:
-    """Append ``count`` tags ``"{index}-{j}"`` to one resource with JSON patches; reports the
-    revision ids it was given."""
+    """Append ``count`` tags ``"{index}-{j}"`` to one resource with JSON patches (each a new
+    revision, or with ``in_place`` a ``modify`` of its draft); reports the revision ids it
+    was given."""
 
     def work() -> list[str]:
         factory = build_factory(recipe)
@@ -65,7 +67,8 @@ def append_worker(
             ids = []
             for j in range(count):
                 op = {"op": "add", "path": "/tags/-", "value": f"{index}-{j}"}
-                ids.append(items.patch(resource_id, [op]).revision_id)
+                verb = items.modify if in_place else items.patch
+                ids.append(verb(resource_id, [op]).revision_id)
             return ids
         finally:
             factory.close()

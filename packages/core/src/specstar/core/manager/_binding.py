@@ -18,7 +18,7 @@ from .. import models
 from ..codec import Codec, Encoding
 from ..errors import FieldError, NotFoundError, ValidationError
 from ..indexes import IndexSpec, extract_indexed
-from ..ports import NewRevision, Storage
+from ..ports import NewRevision, Storage, StoredRevision
 from ..schema import Schema
 from ..types import RevisionInfo, RevisionStatus
 
@@ -124,7 +124,12 @@ class Binding(Generic[T]):
         """
         stored = storage.get_revision(rid, revision_id)
         if stored is None:
-            raise _missing(rid, revision_id)
+            raise missing_revision(rid, revision_id)
+        return self.decode(stored)
+
+    def decode(self, stored: StoredRevision) -> tuple[RevisionInfo, T]:
+        """A stored revision's information and data, migrated lazily to the current schema
+        version."""
         info = stored.info
         if self.schema is not None and info.schema_version != self.schema_version:
             return info, self.schema.migrate(stored.data, info.schema_version)
@@ -138,11 +143,12 @@ class Binding(Generic[T]):
         """
         info = storage.get_revision_info(rid, revision_id)
         if info is None:
-            raise _missing(rid, revision_id)
+            raise missing_revision(rid, revision_id)
         return info
 
 
-def _missing(rid: str, revision_id: str) -> NotFoundError:
+def missing_revision(rid: str, revision_id: str) -> NotFoundError:
+    """The error of a read naming a revision that does not exist."""
     return NotFoundError(
         f"revision {revision_id!r} of {rid!r} does not exist",
         resource_id=rid,

@@ -16,8 +16,9 @@ from ..errors import (
     RevisionNotDraftError,
     RevisionNotMigratedError,
 )
+from ..etags import Precondition
 from ..pipeline import OperationContext
-from ..ports import RevisionRewrite
+from ..ports import RevisionRewrite, StoredRevision
 from ..types import ResourceMeta, RevisionInfo, RevisionStatus
 from ._binding import Binding
 from ._write_path import WritePath
@@ -55,16 +56,15 @@ class Changes(Generic[T]):
         ctx: OperationContext,
         make: Callable[[T], T],
         *,
-        expected: str | None,
+        expected: Precondition | None,
         status: RevisionStatus | None,
     ) -> RevisionInfo:
         """A new revision with the data ``make`` computes from the current data (none when
         data and status are unchanged)."""
         assert ctx.resource_id is not None
-        rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> RevisionInfo:
-            current_info, current = self.binding.load(self.storage, rid, meta.current_revision_id)
+        def step(meta: ResourceMeta, stored: StoredRevision) -> RevisionInfo:
+            current_info, current = self.binding.decode(stored)
             new = make(current)
             encoded = self.binding.encode(new)
             if encoded.data_hash == current_info.data_hash and (
@@ -75,13 +75,14 @@ class Changes(Generic[T]):
             result = self.path.commit(
                 prepared,
                 meta.current_revision_id,
+                current_info,
                 append=self.binding.new_revision(encoded, status),
                 indexed_data=encoded.indexed,
             )
             assert result.revision is not None
             return result.revision
 
-        return self.path.run_on_meta(ctx, expected, step)
+        return self.path.run_on_current(ctx, expected, step)
 
     def modify(
         self,
@@ -89,14 +90,14 @@ class Changes(Generic[T]):
         make: Callable[[T], T],
         status: RevisionStatus | None,
         *,
-        expected: str | None,
+        expected: Precondition | None,
     ) -> RevisionInfo:
         """Rewrite the current revision in place while it is a draft."""
         assert ctx.resource_id is not None
         rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> RevisionInfo:
-            info, current = self.binding.load(self.storage, rid, meta.current_revision_id)
+        def step(meta: ResourceMeta, stored: StoredRevision) -> RevisionInfo:
+            info, current = self.binding.decode(stored)
             if info.status != RevisionStatus.draft:
                 raise RevisionNotDraftError(rid, info.revision_id)
             new = make(current)
@@ -108,6 +109,7 @@ class Changes(Generic[T]):
             result = self.path.commit(
                 prepared,
                 meta.current_revision_id,
+                info,
                 rewrite=RevisionRewrite(
                     data=encoded.data,
                     data_hash=encoded.data_hash,
@@ -119,17 +121,17 @@ class Changes(Generic[T]):
             assert result.revision is not None
             return result.revision
 
-        return self.path.run_on_meta(ctx, expected, step)
+        return self.path.run_on_current(ctx, expected, step)
 
     def switch(
-        self, ctx: OperationContext, revision_id: str, *, expected: str | None
+        self, ctx: OperationContext, revision_id: str, *, expected: Precondition | None
     ) -> ResourceMeta:
         """Make an existing revision current again."""
         assert ctx.resource_id is not None
         rid = ctx.resource_id
         binding = self.binding
 
-        def step(meta: ResourceMeta) -> ResourceMeta:
+        def step(meta: ResourceMeta, stored: StoredRevision) -> ResourceMeta:
             if meta.current_revision_id == revision_id:
                 return meta
             target_info, target = binding.load(self.storage, rid, revision_id)
@@ -137,23 +139,27 @@ class Changes(Generic[T]):
                 raise RevisionNotMigratedError(
                     rid, revision_id, target_info.schema_version, binding.schema_version
                 )
-            _, current = binding.load(self.storage, rid, meta.current_revision_id)
+            _, current = binding.decode(stored)
             indexed = binding.indexed(target)
             prepared = self.path.prepare(ctx, target, indexed, previous=current, meta=meta)
             return self.path.commit(
                 prepared, meta.current_revision_id, switch_to=revision_id, indexed_data=indexed
             ).meta
 
-        return self.path.run_on_meta(ctx, expected, step)
+        return self.path.run_on_current(ctx, expected, step)
 
     def migrate(self, ctx: OperationContext, revision_id: str | None) -> ResourceMeta:
         """Store a revision (the current one by default) in the current schema version."""
         assert ctx.resource_id is not None
         rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> ResourceMeta:
+        def step(meta: ResourceMeta, stored: StoredRevision) -> ResourceMeta:
             source = revision_id or meta.current_revision_id
-            info, data = self.binding.load(self.storage, rid, source)
+            info, data = (
+                self.binding.decode(stored)
+                if source == meta.current_revision_id
+                else self.binding.load(self.storage, rid, source)
+            )
             if (
                 source == meta.current_revision_id
                 and info.schema_version == self.binding.schema_version
@@ -164,48 +170,54 @@ class Changes(Generic[T]):
             return self.path.commit(
                 prepared,
                 meta.current_revision_id,
+                stored.info,
                 append=self.binding.new_revision(encoded, info.status),
                 indexed_data=encoded.indexed,
             ).meta
 
-        return self.path.run_on_meta(ctx, None, step)
+        return self.path.run_on_current(ctx, None, step)
 
     def delete(
-        self, ctx: OperationContext, *, expected: str | None, guard: Callable[[], None]
+        self, ctx: OperationContext, *, expected: Precondition | None, guard: Callable[[], None]
     ) -> ResourceMeta:
         """Soft-delete; ``guard`` runs first in each attempt (``restrict`` references)."""
 
-        def step(meta: ResourceMeta) -> ResourceMeta:
+        def step(meta: ResourceMeta, read: RevisionInfo | None) -> ResourceMeta:
             guard()
             self.path.before(ctx)
-            return self.path.commit(ctx, meta.current_revision_id, is_deleted=True).meta
+            return self.path.commit(ctx, meta.current_revision_id, read, is_deleted=True).meta
 
         return self.path.run_on_meta(ctx, expected, step)
 
-    def restore(self, ctx: OperationContext, *, expected: str | None) -> ResourceMeta:
-        """Undo a soft delete (a live resource is returned unchanged)."""
+    def restore(
+        self, ctx: OperationContext, *, expected: Precondition | None
+    ) -> tuple[ResourceMeta, ResourceMeta | None]:
+        """Undo a soft delete (a live resource is returned unchanged). Returns the meta after
+        and the deleted meta it restored (``None`` when it was live)."""
         assert ctx.resource_id is not None
-        rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> ResourceMeta:
+        def step(
+            meta: ResourceMeta, stored: StoredRevision
+        ) -> tuple[ResourceMeta, ResourceMeta | None]:
             if not meta.is_deleted:
-                return meta
-            _, current = self.binding.load(self.storage, rid, meta.current_revision_id)
+                return meta, None
+            info, current = self.binding.decode(stored)
             prepared = self.path.prepare(
                 ctx, current, self.binding.indexed(current), previous=None, meta=meta
             )
-            return self.path.commit(prepared, meta.current_revision_id, is_deleted=False).meta
+            after = self.path.commit(prepared, meta.current_revision_id, info, is_deleted=False)
+            return after.meta, meta
 
-        return self.path.run_on_meta(ctx, expected, step, include_deleted=True)
+        return self.path.run_on_current(ctx, expected, step, include_deleted=True)
 
     def purge(
-        self, ctx: OperationContext, *, expected: str | None, guard: Callable[[], None]
+        self, ctx: OperationContext, *, expected: Precondition | None, guard: Callable[[], None]
     ) -> ResourceMeta:
         """Remove the resource and its history; ``guard`` runs first in each attempt."""
         assert ctx.resource_id is not None
         rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> ResourceMeta:
+        def step(meta: ResourceMeta, _read: RevisionInfo | None) -> ResourceMeta:
             guard()
             self.path.before(ctx)
             return self.storage.purge(rid, meta.current_revision_id)
@@ -219,7 +231,7 @@ class Changes(Generic[T]):
         assert ctx.resource_id is not None
         rid = ctx.resource_id
 
-        def step(meta: ResourceMeta) -> int:
+        def step(meta: ResourceMeta, _read: RevisionInfo | None) -> int:
             infos = self.storage.list_revisions(rid)
             candidates = (
                 infos[: max(0, len(infos) - keep_last_n)] if keep_last_n is not None else infos

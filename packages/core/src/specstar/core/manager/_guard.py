@@ -15,30 +15,34 @@ from msgspec import UnsetType
 
 from ..actions import READ_ACTIONS
 from ..context import ContextDefaults, Scope, resolve_context, scope_var
-from ..errors import GoneError, NotFoundError, PermissionDeniedError, PreconditionFailedError
+from ..errors import GoneError, NotFoundError, PermissionDeniedError
 from ..indexes import IndexSpec
 from ..pipeline import (
-    DataPermissionChecker,
+    UNRESTRICTED,
     OperationContext,
-    PermissionChecker,
     Pipeline,
-    ScopedPermissionChecker,
     Unrestricted,
 )
-from ..ports import Storage
+from ..ports import Storage, StoredRevision
 from ..query import evaluate
 from ..query.ast import Expr
 from ..query.resolve import resolve_query
 from ..types import ResourceMeta
+
+#: Distinct access scopes a guard keeps resolved (the cache starts over when full).
+_SCOPE_CACHE_SIZE = 256
+
+_encode_scope = msgspec.json.Encoder().encode
 
 
 class Guard:
     """Context resolution and permission decisions for one manager (or one ``using()`` view).
 
     The checker is the one configured on the pipeline (``pipeline.permission_checker``, which
-    an application may replace). Its optional methods are detected once per checker, from the
-    protocols :class:`~specstar.core.pipeline.DataPermissionChecker` and
-    :class:`~specstar.core.pipeline.ScopedPermissionChecker`, not looked up on every call.
+    an application may replace). What it needs is detected once per change of the pipeline
+    (:attr:`~specstar.core.pipeline.Pipeline.stages`): :class:`~specstar.core.pipeline.AllowAll`
+    is never called, and a checker without ``check_data``/``access_scope`` costs nothing
+    there. Access scopes are resolved against the indexed fields once per distinct scope.
     """
 
     def __init__(
@@ -50,12 +54,12 @@ class Guard:
     ) -> None:
         self.name = name
         self.pipeline = pipeline
-        self.checkers = _Checkers(pipeline.permission_checker)
         self.defaults = defaults
         self.index_spec = index_spec
         self.scopes = scope_var(name)
         self.bound: Scope | None = None
         self.active = True
+        self.resolved_scopes: dict[bytes, Expr | None] = {}
 
     def bind(self, scope: Scope) -> Guard:
         """A guard for a ``using()`` view: the same checker, with ``scope`` bound first."""
@@ -103,19 +107,16 @@ class Guard:
             resource_id=resource_id,
             inputs=inputs,
         )
-        self._current().checker.check(ctx)
+        stages = self.pipeline.stages
+        if stages.check:
+            stages.checker.check(ctx)
         return ctx
-
-    def _current(self) -> _Checkers:
-        if self.checkers.checker is not self.pipeline.permission_checker:
-            self.checkers = _Checkers(self.pipeline.permission_checker)
-        return self.checkers
 
     def check_data(self, ctx: OperationContext) -> None:
         """Ask the checker about the new data of a write (``ctx.data``)."""
-        data_checker = self._current().data_checker
-        if data_checker is not None:
-            data_checker.check_data(ctx)
+        check_data = self.pipeline.stages.check_data
+        if check_data is not None:
+            check_data(ctx)
 
     def scope(self, ctx: OperationContext) -> Expr | Unrestricted:
         """The user's row filter for this action.
@@ -123,10 +124,10 @@ class Guard:
         Raises:
             PermissionDeniedError: the user may not act on any row.
         """
-        scoped_checker = self._current().scoped_checker
-        if scoped_checker is None:
-            return Unrestricted()
-        scope = scoped_checker.access_scope(ctx)
+        access_scope = self.pipeline.stages.access_scope
+        if access_scope is None:
+            return UNRESTRICTED
+        scope = access_scope(ctx)
         if scope is None:
             raise PermissionDeniedError(
                 f"{ctx.user!r} may not access any {self.name}", user=ctx.user, action=ctx.action
@@ -136,9 +137,26 @@ class Guard:
     def admits(self, ctx: OperationContext, meta: ResourceMeta) -> bool:
         """Whether ``meta`` lies inside the user's access scope."""
         scope = self.scope(ctx)
-        return isinstance(scope, Unrestricted) or evaluate.matches(
-            resolve_query(scope, self.index_spec).where, meta
-        )
+        return isinstance(scope, Unrestricted) or evaluate.matches(self._resolved(scope), meta)
+
+    def _resolved(self, scope: Expr) -> Expr | None:
+        """``scope`` resolved against the indexed fields, cached by its encoded form (so
+        values equal in Python but of another kind, ``1`` and ``True``, stay apart)."""
+        try:
+            key = _encode_scope(scope)
+        except (TypeError, msgspec.EncodeError):
+            return resolve_query(scope, self.index_spec).where
+        cache = self.resolved_scopes
+        if key in cache:
+            try:
+                return cache[key]
+            except KeyError:  # another thread cleared the cache meanwhile
+                pass
+        where = resolve_query(scope, self.index_spec).where
+        if len(cache) >= _SCOPE_CACHE_SIZE:
+            cache.clear()
+        cache[key] = where
+        return where
 
     def visible_meta(
         self, ctx: OperationContext, storage: Storage, *, include_deleted: bool = False
@@ -150,12 +168,36 @@ class Guard:
             GoneError: it is soft-deleted (unless ``include_deleted``).
             PermissionDeniedError: the user's access scope is empty.
         """
+        assert ctx.resource_id is not None
+        return self.visible(ctx, storage.get_meta(ctx.resource_id), include_deleted)
+
+    def visible_current(
+        self, ctx: OperationContext, storage: Storage, *, include_deleted: bool = False
+    ) -> tuple[ResourceMeta, StoredRevision]:
+        """Like :meth:`visible_meta`, with the current revision read in the same storage call.
+
+        Raises:
+            NotFoundError, GoneError, PermissionDeniedError: as :meth:`visible_meta`.
+        """
+        assert ctx.resource_id is not None
+        current = storage.get_current(ctx.resource_id)
+        self.visible(ctx, None if current is None else current[0], include_deleted)
+        assert current is not None
+        return current
+
+    def visible(
+        self, ctx: OperationContext, meta: ResourceMeta | None, include_deleted: bool
+    ) -> ResourceMeta:
+        """``meta`` (as read for ``ctx.resource_id``) if this user may see it.
+
+        Raises:
+            NotFoundError, GoneError, PermissionDeniedError: as :meth:`visible_meta`.
+        """
         rid = ctx.resource_id
-        assert rid is not None
-        meta = storage.get_meta(rid)
         if meta is None or not self.admits(ctx, meta):
             raise NotFoundError(f"{self.name} {rid!r} does not exist", resource_id=rid)
         if meta.is_deleted and not include_deleted:
+            assert rid is not None
             raise GoneError(rid)
         return meta
 
@@ -191,25 +233,10 @@ class Guard:
         after = msgspec.structs.replace(
             meta, indexed_data=indexed, updated_time=ctx.now, updated_by=ctx.user, is_deleted=False
         )
-        if not evaluate.matches(resolve_query(scope, self.index_spec).where, after):
+        if not evaluate.matches(self._resolved(scope), after):
             raise PermissionDeniedError(
                 f"{ctx.user!r} may not {ctx.action} {self.name} {ctx.resource_id!r} into this "
                 "state: the result would lie outside their access scope",
                 user=ctx.user,
                 action=ctx.action,
             )
-
-
-class _Checkers:
-    """A permission checker and its optional parts, detected once."""
-
-    def __init__(self, checker: PermissionChecker) -> None:
-        self.checker = checker
-        self.data_checker = checker if isinstance(checker, DataPermissionChecker) else None
-        self.scoped_checker = checker if isinstance(checker, ScopedPermissionChecker) else None
-
-
-def check_expected(meta: ResourceMeta, expected: str | None) -> None:
-    """Raise :class:`PreconditionFailedError` unless ``expected`` is ``None`` or current."""
-    if expected is not None and meta.current_revision_id != expected:
-        raise PreconditionFailedError(meta.resource_id, expected, meta.current_revision_id)

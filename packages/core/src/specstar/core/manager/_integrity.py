@@ -1,4 +1,5 @@
-"""Referential integrity on delete: ``restrict`` before it, ``cascade``/``set_null`` after it.
+"""Referential integrity on delete: ``restrict`` before it, ``cascade``/``set_null`` after it,
+and the cascade undone by ``restore(cascade=True)``.
 
 Other managers are reached through :class:`~specstar.core.refs.ReferenceSource` only: their
 referrer scan, their ``set_null`` write and their delete verbs.
@@ -66,6 +67,44 @@ def apply_on_delete(
     for (_, rid), (source, refs) in nulls.items():
         set_null = partial(source.apply_set_null, rid, refs, target_id, user=ctx.user, now=ctx.now)
         _quietly(source, rid, refs[0], set_null)
+
+
+def restore_cascaded(
+    registry: Registry[Any] | None,
+    me: ReferenceSource,
+    ctx: OperationContext,
+    deleted: ResourceMeta,
+) -> None:
+    """Restore the referrers that the delete of ``deleted`` (its meta while deleted) cascaded
+    to, recursively, through their own managers as the user of ``ctx``.
+
+    A cascade deletes referrers with the user and the time of the target's delete, so those
+    are the soft-deleted referrers (through a ``cascade`` reference) whose ``updated_by`` and
+    ``updated_time`` equal the target's: writes on a deleted resource are refused, so both
+    stay as the delete left them. A referrer deleted on its own before has another time.
+    """
+    target_id = deleted.resource_id
+    if registry is None:
+        return
+    for source, ref in _refs_to(registry, me.name):
+        if ref.on_delete is not OnDelete.cascade:
+            continue
+        for meta in list(source.referrer_metas(ref, target_id, include_deleted=True)):
+            if source is me and meta.resource_id == target_id:
+                continue
+            if not (meta.is_deleted and cascaded_by(meta, deleted)):
+                continue
+            restore = partial(
+                source.restore, meta.resource_id, cascade=True, user=ctx.user, now=ctx.now
+            )
+            _quietly(source, meta.resource_id, ref, restore)
+
+
+def cascaded_by(referrer: ResourceMeta, deleted: ResourceMeta) -> bool:
+    """Whether the soft-deleted ``referrer`` went with the delete that left ``deleted``."""
+    return (
+        referrer.updated_time == deleted.updated_time and referrer.updated_by == deleted.updated_by
+    )
 
 
 def without(doc: dict[str, Any], refs: Sequence[RefField], target_id: str) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from .. import jsonpointer
-from ..errors import NotFoundError, QueryError
+from ..errors import QueryError
 from ..pipeline import OperationContext, Unrestricted
-from ..ports import Storage
+from ..ports import Storage, StoredRevision
 from ..query.ast import Condition, Expr, Field, Op, Query
 from ..query.resolve import resolve_query
 from ..refs import RefField
@@ -22,6 +22,9 @@ T = TypeVar("T")
 
 #: What ``returns`` accepts, and its default.
 RETURNS_ALL = ("data", "info", "meta")
+
+#: The parts of ``returns`` read from a revision.
+_REVISION_PARTS = frozenset({"data", "info"})
 
 
 class IndexState:
@@ -106,6 +109,20 @@ class Reader(Generic[T]):
         """A revision and its (migrated) data."""
         return self.binding.load(self.storage, rid, revision_id)
 
+    def revision(
+        self, current: tuple[ResourceMeta, StoredRevision], revision_id: str | None
+    ) -> tuple[RevisionInfo, T]:
+        """The decoded current revision of ``current`` (a meta and its current revision, as
+        read together), or the revision ``revision_id`` when it is another one.
+
+        Raises:
+            NotFoundError: ``revision_id`` does not exist.
+        """
+        meta, stored = current
+        if revision_id is None or revision_id == meta.current_revision_id:
+            return self.binding.decode(stored)
+        return self.load(meta.resource_id, revision_id)
+
     def info(self, rid: str, revision_id: str) -> RevisionInfo:
         """The information of one revision."""
         return self.binding.info(self.storage, rid, revision_id)
@@ -113,16 +130,17 @@ class Reader(Generic[T]):
     def item(
         self,
         meta: ResourceMeta,
-        revision_id: str,
+        revision: tuple[RevisionInfo, T] | None,
         wanted: set[str],
         pointers: list[str] | None,
     ) -> SearchedResource[T]:
-        """One :class:`SearchedResource` with the ``wanted`` parts of ``revision_id``."""
+        """One :class:`SearchedResource` with the ``wanted`` parts of ``meta`` and of a
+        decoded ``revision`` (``None`` when neither data nor info is wanted)."""
         parts: dict[str, Any] = {}
         if "meta" in wanted:
             parts["meta"] = meta
-        if wanted & {"data", "info"}:
-            info, data = self.load(meta.resource_id, revision_id)
+        if revision is not None:
+            info, data = revision
             if "info" in wanted:
                 parts["info"] = info
             if "data" in wanted:
@@ -136,13 +154,17 @@ class Reader(Generic[T]):
     def page(
         self, page: Page[ResourceMeta], wanted: set[str], pointers: list[str] | None
     ) -> Page[SearchedResource[T]]:
-        """A page of metas as listing items."""
+        """A page of metas as listing items, their revisions read in one storage call."""
+        metas = page.items
         items: list[SearchedResource[T]] = []
-        for meta in page.items:
-            try:
-                items.append(self.item(meta, meta.current_revision_id, wanted, pointers))
-            except NotFoundError:
-                continue  # permanently deleted since the search
+        if wanted & _REVISION_PARTS:
+            refs = [(meta.resource_id, meta.current_revision_id) for meta in metas]
+            for meta, stored in zip(metas, self.storage.get_revisions(refs), strict=True):
+                if stored is None:
+                    continue  # permanently deleted (or pruned) since the search
+                items.append(self.item(meta, self.binding.decode(stored), wanted, pointers))
+        else:
+            items = [self.item(meta, None, wanted, pointers) for meta in metas]
         return Page(items=items, next_cursor=page.next_cursor, has_more=page.has_more)
 
 

@@ -10,7 +10,7 @@ from msgspec import UNSET, UnsetType
 from ..actions import Action
 from ..errors import QueryError
 from ..indexes import IndexSpec
-from ..ports import Storage
+from ..ports import Storage, StoredRevision
 from ..query.ast import Expr, Query
 from ..refs import RefField
 from ..types import Page, Resource, ResourceMeta, RevisionInfo, SearchedResource
@@ -47,8 +47,8 @@ class ResourceView(Generic[T]):
             NotFoundError: no such resource or revision. GoneError: soft-deleted.
         """
         ctx = self._guard.context(Action.GET, user, UNSET, resource_id=resource_id)
-        meta = self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
-        info, data = self._reader.load(resource_id, revision_id or meta.current_revision_id)
+        current = self._guard.visible_current(ctx, self.storage, include_deleted=include_deleted)
+        info, data = self._reader.revision(current, revision_id)
         return Resource(info=info, data=data)
 
     get_resource_revision = get
@@ -77,14 +77,29 @@ class ResourceView(Generic[T]):
         if partial is not None and "data" not in wanted:
             raise QueryError("partial narrows data: add 'data' to returns")
         pointers = pointers_of(partial)
+        reads_revision = bool(wanted & {"data", "info"})
+        current: tuple[ResourceMeta, StoredRevision] | None = None
         meta: ResourceMeta | None = None
-        if "meta" in wanted:
-            meta = self.get_meta(resource_id, include_deleted=include_deleted, user=user)
-        if wanted & {"data", "info"}:
+        if "meta" in wanted:  # authorized as get_meta
+            meta_ctx = self._guard.context(Action.GET_META, user, UNSET, resource_id=resource_id)
+            if reads_revision:  # one storage call for the meta and the current revision
+                current = self.storage.get_current(resource_id)
+                meta = current[0] if current is not None else None
+                self._guard.visible(meta_ctx, meta, include_deleted)
+            else:
+                meta = self._guard.visible_meta(
+                    meta_ctx, self.storage, include_deleted=include_deleted
+                )
+        if reads_revision:  # authorized as get
             ctx = self._guard.context(Action.GET, user, UNSET, resource_id=resource_id)
-            seen = self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
-            revision = revision_id or (meta or seen).current_revision_id
-            return self._reader.item(meta or seen, revision, wanted, pointers)
+            if current is None:
+                current = self._guard.visible_current(
+                    ctx, self.storage, include_deleted=include_deleted
+                )
+            else:
+                self._guard.visible(ctx, current[0], include_deleted)
+            revision = self._reader.revision(current, revision_id)
+            return self._reader.item(current[0], revision, wanted, pointers)
         if revision_id is not None:
             self.get_revision_info(
                 resource_id, revision_id, include_deleted=include_deleted, user=user
@@ -136,8 +151,9 @@ class ResourceView(Generic[T]):
         self, resource_id: str, *, include_deleted: bool = True, user: str | UnsetType = UNSET
     ) -> list[str]:
         """Ids of all stored revisions, oldest first."""
-        infos = self.list_revision_infos(resource_id, include_deleted=include_deleted, user=user)
-        return [i.revision_id for i in infos]
+        ctx = self._guard.context(Action.LIST_REVISIONS, user, UNSET, resource_id=resource_id)
+        self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
+        return self.storage.list_revision_ids(resource_id)
 
     def list_revision_infos(
         self,

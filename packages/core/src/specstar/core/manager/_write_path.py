@@ -19,11 +19,12 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from ..errors import ConflictError, PreconditionFailedError
+from ..etags import Precondition
 from ..pipeline import EventPhase, OperationContext, Pipeline
-from ..ports import CommitResult, Storage, Write
-from ..types import ResourceMeta
+from ..ports import CommitResult, Storage, StoredRevision, Write
+from ..types import ResourceMeta, RevisionInfo, RevisionStatus
 from ._binding import Binding
-from ._guard import Guard, check_expected
+from ._guard import Guard
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,7 +55,7 @@ class WritePath(Generic[T]):
 
     # == the skeleton ===========================================================================
 
-    def retry(self, expected: str | None, attempt: Callable[[], R]) -> R:
+    def retry(self, expected: Precondition | None, attempt: Callable[[], R]) -> R:
         """Run ``attempt`` until it does not lose a compare-and-swap race.
 
         With an explicit ``expected`` revision the conflict goes to the caller at once;
@@ -76,7 +77,9 @@ class WritePath(Generic[T]):
                 time.sleep(random.uniform(0, delay))
                 delay = min(delay * 2, 0.05)
 
-    def run(self, ctx: OperationContext, expected: str | None, attempt: Callable[[], R]) -> R:
+    def run(
+        self, ctx: OperationContext, expected: Precondition | None, attempt: Callable[[], R]
+    ) -> R:
         """Run one write: ``attempt`` under :meth:`retry`, then the outcome events."""
         try:
             result = self.retry(expected, attempt)
@@ -91,21 +94,49 @@ class WritePath(Generic[T]):
     def run_on_meta(
         self,
         ctx: OperationContext,
-        expected: str | None,
-        step: Callable[[ResourceMeta], R],
+        expected: Precondition | None,
+        step: Callable[[ResourceMeta, RevisionInfo | None], R],
         *,
         include_deleted: bool = False,
     ) -> R:
         """Run a write on the existing resource of ``ctx``.
 
         Each attempt reads the meta the user may see, checks ``expected`` against it and
-        hands it to ``step``.
+        hands it to ``step`` — with the current revision's info when ``expected`` compares
+        an entity tag (``None`` otherwise; the step passes it on to :meth:`commit`).
         """
+        assert ctx.resource_id is not None
+        rid = ctx.resource_id
 
         def attempt() -> R:
             meta = self.guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
-            check_expected(meta, expected)
-            return step(meta)
+            info = None
+            if expected is not None and expected.needs_revision:
+                info = self.storage.get_revision_info(rid, meta.current_revision_id)
+            if expected is not None:
+                expected.check(meta, info)
+            return step(meta, info)
+
+        return self.run(ctx, expected, attempt)
+
+    def run_on_current(
+        self,
+        ctx: OperationContext,
+        expected: Precondition | None,
+        step: Callable[[ResourceMeta, StoredRevision], R],
+        *,
+        include_deleted: bool = False,
+    ) -> R:
+        """Like :meth:`run_on_meta` for a step that needs the current revision too: each
+        attempt reads the meta and the current revision in one storage call."""
+
+        def attempt() -> R:
+            meta, stored = self.guard.visible_current(
+                ctx, self.storage, include_deleted=include_deleted
+            )
+            if expected is not None:
+                expected.check(meta, stored.info)
+            return step(meta, stored)
 
         return self.run(ctx, expected, attempt)
 
@@ -124,9 +155,11 @@ class WritePath(Generic[T]):
         ``before`` events, for new data; returns the context carrying the data.
 
         ``meta`` is the resource's meta before the write (``None`` for creates) and
-        ``indexed`` the indexed values the write stores.
+        ``indexed`` the indexed values the write stores. The context carries the data only
+        when a stage looks at it (a ``check_data`` or an event handler).
         """
-        ctx = msgspec.structs.replace(ctx, data=data, previous=previous)
+        if self.pipeline.stages.sees_data:
+            ctx = msgspec.structs.replace(ctx, data=data, previous=previous)
         self.guard.check_data(ctx)
         self.guard.check_result(ctx, meta, indexed, self.binding.schema_version)
         self.pipeline.validate(data)
@@ -140,9 +173,23 @@ class WritePath(Generic[T]):
         """``before`` events of a write that carries no new data (delete, purge, prune)."""
         self.pipeline.emit(EventPhase.before, ctx)
 
-    def commit(self, ctx: OperationContext, expected: str | None, **changes: Any) -> CommitResult:
-        """One storage commit for the resource of ``ctx``, by its user at its time."""
+    def commit(
+        self,
+        ctx: OperationContext,
+        expected: str | None,
+        read: RevisionInfo | None = None,
+        **changes: Any,
+    ) -> CommitResult:
+        """One storage commit for the resource of ``ctx``, by its user at its time.
+
+        ``expected`` is the revision id read; ``read`` its info, when the attempt read it.
+        A draft is rewritten in place, so when ``read`` is a draft the store also compares
+        its content (``Write.expected_draft_hash``): a write computed from a draft never
+        lands on another version of it.
+        """
         assert ctx.resource_id is not None
+        if read is not None and read.status == RevisionStatus.draft and "switch_to" not in changes:
+            changes["expected_draft_hash"] = read.data_hash
         return self.storage.commit(
             Write(
                 resource_id=ctx.resource_id,

@@ -10,13 +10,14 @@ from msgspec import UNSET, UnsetType
 
 from ..actions import Action
 from ..errors import AlreadyExistsError, NotFoundError, PatchError
+from ..etags import Precondition
 from ..naming import check_resource_id
 from ..patch import apply_json_patch, apply_merge_patch
 from ..refs import RefField, Registry
 from ..types import ResourceMeta, RevisionInfo, RevisionStatus
 from ._binding import Binding
 from ._changes import Changes
-from ._integrity import apply_on_delete, guard_delete, without
+from ._integrity import apply_on_delete, guard_delete, restore_cascaded, without
 from ._maintenance import Maintenance
 from ._view import ResourceView
 
@@ -74,16 +75,26 @@ class ResourceWriter(ResourceView[T]):
         data: T | Mapping[str, Any],
         *,
         expected_revision_id: str | None = None,
+        expected_etag: str | None = None,
         status: RevisionStatus | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> RevisionInfo:
-        """Replace the data with a new revision (no new revision when the data is identical)."""
+        """Replace the data with a new revision (no new revision when the data is identical).
+
+        Args:
+            expected_revision_id: act only while this revision is current.
+            expected_etag: act only while the current revision has this entity tag
+                (:func:`~specstar.core.etags.entity_tag`; for a draft it names its content
+                too). Every write verb takes these two, at most one of them.
+
+        Raises:
+            PreconditionFailedError: the expectation does not hold.
+        """
+        expected = Precondition.of(expected_revision_id, expected_etag)
         ctx = self._guard.context(Action.UPDATE, user, now, resource_id=resource_id)
         obj = self._binding.coerce(data)
-        return self._changes.append(
-            ctx, lambda _current: obj, expected=expected_revision_id, status=status
-        )
+        return self._changes.append(ctx, lambda _current: obj, expected=expected, status=status)
 
     def create_or_update(
         self,
@@ -91,6 +102,7 @@ class ResourceWriter(ResourceView[T]):
         data: T | Mapping[str, Any],
         *,
         expected_revision_id: str | None = None,
+        expected_etag: str | None = None,
         status: RevisionStatus | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
@@ -98,7 +110,8 @@ class ResourceWriter(ResourceView[T]):
         """Replace the data of the resource with this id, or create it when there is none.
 
         With ``expected_revision_id`` it is a conditional update only: the resource must
-        exist and its current revision be the expected one.
+        exist and its current revision be the expected one. :meth:`put` does the same and
+        also tells whether the resource was created.
 
         Raises:
             PreconditionFailedError: ``expected_revision_id`` is not the current revision.
@@ -106,27 +119,80 @@ class ResourceWriter(ResourceView[T]):
                 or the id is taken by a resource outside the user's access scope (hidden
                 resources stay indistinguishable from missing ones).
         """
+        info, _created = self.put(
+            resource_id,
+            data,
+            expected_revision_id=expected_revision_id,
+            expected_etag=expected_etag,
+            status=status,
+            user=user,
+            now=now,
+        )
+        return info
+
+    def put(
+        self,
+        resource_id: str,
+        data: T | Mapping[str, Any],
+        *,
+        expected_revision_id: str | None = None,
+        expected_etag: str | None = None,
+        status: RevisionStatus | None = None,
+        create_only: bool = False,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> tuple[RevisionInfo, bool]:
+        """Store ``data`` under ``resource_id``: replace the data of the resource, or create it
+        when there is none (HTTP ``PUT``). Returns the revision info and whether the resource
+        was created.
+
+        An update runs as :meth:`update` (action ``update``; identical data writes no new
+        revision), a creation as :meth:`create` (action ``create``). A resource created by
+        someone else between the two is updated.
+
+        Args:
+            expected_revision_id: update only, and only when this is the current revision.
+            create_only: create only; an existing id (soft-deleted too) raises
+                :class:`~specstar.core.errors.AlreadyExistsError`.
+
+        Raises:
+            ValueError: both ``expected_revision_id`` and ``create_only``.
+            AlreadyExistsError: ``create_only`` and the id exists.
+            PreconditionFailedError: ``expected_revision_id`` is not the current revision.
+            NotFoundError: ``expected_revision_id`` was given and the resource does not exist;
+                or the id is taken by a resource outside the user's access scope (hidden
+                resources stay indistinguishable from missing ones).
+        """
+        conditional = Precondition.of(expected_revision_id, expected_etag) is not None
+        if create_only:
+            if conditional:
+                raise ValueError("put: give an expected revision or create_only, not both")
+            info = self.create(data, resource_id=resource_id, status=status, user=user, now=now)
+            return info, True
         raced = False
         while True:
             try:
-                return self.update(
+                info = self.update(
                     resource_id,
                     data,
                     expected_revision_id=expected_revision_id,
+                    expected_etag=expected_etag,
                     status=status,
                     user=user,
                     now=now,
                 )
+                return info, False
             except NotFoundError as exc:
                 if (
-                    expected_revision_id is not None
+                    conditional
                     or exc.resource_id != resource_id
                     or exc.revision_id is not None
                     or raced
                 ):
                     raise
             try:
-                return self.create(data, resource_id=resource_id, status=status, user=user, now=now)
+                info = self.create(data, resource_id=resource_id, status=status, user=user, now=now)
+                return info, True
             except AlreadyExistsError:
                 raced = True  # created concurrently: update it (hidden from the user: give up)
 
@@ -136,6 +202,7 @@ class ResourceWriter(ResourceView[T]):
         operations: Sequence[Mapping[str, Any]],
         *,
         expected_revision_id: str | None = None,
+        expected_etag: str | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> RevisionInfo:
@@ -147,11 +214,12 @@ class ResourceWriter(ResourceView[T]):
         if isinstance(operations, Mapping) or not isinstance(operations, Sequence):
             raise PatchError("a JSON Patch is a list of operations")
         ops = list(operations)
+        expected = Precondition.of(expected_revision_id, expected_etag)
         ctx = self._guard.context(Action.PATCH, user, now, resource_id=resource_id, operations=ops)
         return self._changes.append(
             ctx,
             lambda cur: self._binding.patched(cur, lambda doc: apply_json_patch(doc, ops)),
-            expected=expected_revision_id,
+            expected=expected,
             status=None,
         )
 
@@ -161,6 +229,7 @@ class ResourceWriter(ResourceView[T]):
         document: Mapping[str, Any],
         *,
         expected_revision_id: str | None = None,
+        expected_etag: str | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> RevisionInfo:
@@ -168,13 +237,14 @@ class ResourceWriter(ResourceView[T]):
         if not isinstance(document, Mapping):
             raise PatchError("a merge patch document must be a JSON object")
         doc = dict(document)
+        expected = Precondition.of(expected_revision_id, expected_etag)
         ctx = self._guard.context(
             Action.MERGE_PATCH, user, now, resource_id=resource_id, document=doc
         )
         return self._changes.append(
             ctx,
             lambda cur: self._binding.patched(cur, lambda d: apply_merge_patch(d, doc)),
-            expected=expected_revision_id,
+            expected=expected,
             status=None,
         )
 
@@ -185,6 +255,7 @@ class ResourceWriter(ResourceView[T]):
         status: RevisionStatus | UnsetType = UNSET,
         *,
         expected_revision_id: str | None = None,
+        expected_etag: str | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> RevisionInfo:
@@ -193,9 +264,15 @@ class ResourceWriter(ResourceView[T]):
         ``data`` is new data or a JSON Patch (list of operations); ``status`` may move the
         revision from draft to stable, after which it is immutable.
 
+        The rewrite is a compare-and-swap on the draft's content: a concurrent ``modify`` in
+        between makes it re-read and re-apply (or, with ``expected_etag``, fail), so no edit
+        is lost.
+
         Raises:
             RevisionNotDraftError: the current revision is stable.
+            PreconditionFailedError: ``expected_revision_id``/``expected_etag`` does not hold.
         """
+        expected = Precondition.of(expected_revision_id, expected_etag)
         ctx = self._guard.context(Action.MODIFY, user, now, resource_id=resource_id)
         make: Callable[[T], T]
         if isinstance(data, list | tuple):
@@ -207,7 +284,7 @@ class ResourceWriter(ResourceView[T]):
         else:
             make = lambda cur: cur  # noqa: E731
         new_status = None if status is UNSET else status
-        return self._changes.modify(ctx, make, new_status, expected=expected_revision_id)
+        return self._changes.modify(ctx, make, new_status, expected=expected)
 
     def switch(
         self,
@@ -215,14 +292,16 @@ class ResourceWriter(ResourceView[T]):
         revision_id: str,
         *,
         expected_revision_id: str | None = None,
+        expected_etag: str | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> ResourceMeta:
         """Make an existing revision current again (no revision is written or changed)."""
+        expected = Precondition.of(expected_revision_id, expected_etag)
         ctx = self._guard.context(
             Action.SWITCH, user, now, resource_id=resource_id, revision_id=revision_id
         )
-        return self._changes.switch(ctx, revision_id, expected=expected_revision_id)
+        return self._changes.switch(ctx, revision_id, expected=expected)
 
     def migrate(
         self,
@@ -249,6 +328,7 @@ class ResourceWriter(ResourceView[T]):
         resource_id: str,
         *,
         expected_revision_id: str | None = None,
+        expected_etag: str | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> ResourceMeta:
@@ -258,10 +338,11 @@ class ResourceWriter(ResourceView[T]):
             GoneError: already deleted.
             ReferenceRestrictedError: live ``restrict`` references to it exist.
         """
+        expected = Precondition.of(expected_revision_id, expected_etag)
         ctx = self._guard.context(Action.DELETE, user, now, resource_id=resource_id)
         meta = self._changes.delete(
             ctx,
-            expected=expected_revision_id,
+            expected=expected,
             guard=lambda: guard_delete(self.registry, self, ctx, permanent=False),
         )
         apply_on_delete(self.registry, self, ctx, permanent=False)
@@ -272,30 +353,49 @@ class ResourceWriter(ResourceView[T]):
         resource_id: str,
         *,
         expected_revision_id: str | None = None,
+        expected_etag: str | None = None,
+        cascade: bool = False,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> ResourceMeta:
         """Undo a soft delete (a live resource is returned unchanged).
 
+        Args:
+            cascade: also restore, recursively, the referrers that the delete of this
+                resource deleted through ``on_delete=cascade`` references. They are
+                recognised by their own delete: a cascade deletes them as the same user at
+                the same time as the target, so a referrer deleted on its own before stays
+                deleted. Each is restored through its own manager as the restoring user
+                (authorized, validated and with its events); the first error stops the
+                cascade, and what was restored until then stays restored. Fields that
+                ``set_null`` cleared are not put back (that change is a revision of the
+                referrer, see :meth:`switch`).
+
         Raises:
             UniqueConstraintError: another resource took one of its unique values meanwhile.
         """
+        expected = Precondition.of(expected_revision_id, expected_etag)
         ctx = self._guard.context(Action.RESTORE, user, now, resource_id=resource_id)
-        return self._changes.restore(ctx, expected=expected_revision_id)
+        meta, deleted = self._changes.restore(ctx, expected=expected)
+        if cascade and deleted is not None:
+            restore_cascaded(self.registry, self, ctx, deleted)
+        return meta
 
     def permanently_delete(
         self,
         resource_id: str,
         *,
         expected_revision_id: str | None = None,
+        expected_etag: str | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> ResourceMeta:
         """Remove the resource and its whole history for good. Returns the last meta."""
+        expected = Precondition.of(expected_revision_id, expected_etag)
         ctx = self._guard.context(Action.PERMANENTLY_DELETE, user, now, resource_id=resource_id)
         meta = self._changes.purge(
             ctx,
-            expected=expected_revision_id,
+            expected=expected,
             guard=lambda: guard_delete(self.registry, self, ctx, permanent=True),
         )
         apply_on_delete(self.registry, self, ctx, permanent=True)

@@ -21,7 +21,10 @@ from specstar.core import (
     PreconditionFailedError,
     ReferenceRestrictedError,
     ResourceManager,
+    SpecStarError,
     UniqueConstraintError,
+    entity_tag,
+    revision_of_tag,
 )
 
 from .._http import EntityTags, parse_entity_tags
@@ -69,8 +72,9 @@ IfMatch = Annotated[
     Header(
         alias="If-Match",
         description=(
-            "Only act when the current revision is one of these entity tags (`ETag` values, "
-            'e.g. `"book:1f0c…:3"`), or `*` for any; otherwise 412.'
+            "Only act when the current representation has one of these entity tags (`ETag` "
+            'values, e.g. `"book:1f0c…:3"`, or `"book:1f0c…:3~9a41c07e"` for a draft), or `*` '
+            "for any; otherwise 412. Weak tags never match."
         ),
     ),
 ]
@@ -264,15 +268,16 @@ class ModelRoutes:
 
         return await run_in_threadpool(run)
 
-    def expected_revision(
+    def expected_etag(
         self, resource_id: str, tags: EntityTags | None, user: Any = None
     ) -> str | None:
-        """The ``expected_revision_id`` for a write under ``If-Match`` (blocking).
+        """The ``expected_etag`` for a write under ``If-Match`` (blocking).
 
-        One strong tag is passed on as is (the store compares it atomically); with several,
-        the current one among them is chosen (reading the meta as ``user``, so a resource
-        the user may not see stays not found); ``*`` only requires existence, which every
-        write on an existing resource checks anyway.
+        One strong tag is passed on as is (the store compares it atomically, a draft's
+        content included); with several, the current one among them is chosen (reading the
+        current revision as ``user``, so a resource the user may not see stays not found);
+        ``*`` only requires existence, which every write on an existing resource checks
+        anyway. Weak tags never match (RFC 9110 §13.1.1).
 
         Raises:
             PreconditionFailedError: no tag can match (412).
@@ -281,13 +286,37 @@ class ModelRoutes:
             return None
         if len(tags.strong) == 1:
             return tags.strong[0]
-        meta = self.manager.get_meta(
+        info = self.manager.get_revision_info(
             resource_id, include_deleted=True, user=DependencyProvider.user_of(user)
         )
-        if meta.current_revision_id in tags.strong:
-            return meta.current_revision_id
+        current = entity_tag(info)
+        if current in tags.strong:
+            return current
         shown = tags.strong[0] if tags.strong else f"W/{tags.weak[0]}"
-        raise PreconditionFailedError(resource_id, shown, meta.current_revision_id)
+        raise PreconditionFailedError(resource_id, shown, current)
+
+    def expected_revision(
+        self, resource_id: str, tags: EntityTags | None, user: Any = None
+    ) -> str | None:
+        """The revision id of :meth:`expected_etag` (blocking), for a custom route that
+        calls a verb with ``expected_revision_id``: it compares the revision only, not a
+        draft's content; prefer passing :meth:`expected_etag` as ``expected_etag``."""
+        tag = self.expected_etag(resource_id, tags, user)
+        return None if tag is None else revision_of_tag(tag)
+
+    def current_etag(self, resource_id: str, revision_id: str, user: Any = None) -> str | None:
+        """The entity tag of the revision ``revision_id`` as ``user`` may read it (blocking),
+        for a response that carries only the meta; ``None`` when the user may not read it."""
+        try:
+            info = self.manager.get_revision_info(
+                resource_id,
+                revision_id,
+                include_deleted=True,
+                user=DependencyProvider.user_of(user),
+            )
+        except SpecStarError:
+            return None
+        return entity_tag(info)
 
 
 def if_match(value: str | None) -> EntityTags | None:
@@ -317,7 +346,10 @@ def self_doc(cls: type) -> str:
 def etag_header(required: bool = True) -> dict[str, Any]:
     """OpenAPI description of the ``ETag`` response header."""
     return {
-        "description": 'The revision id, quoted: `"book:1f0c…:3"`',
+        "description": (
+            'The entity tag of the revision, quoted: its id (`"book:1f0c…:3"`), and for a '
+            'draft its id and a version of its content (`"book:1f0c…:3~9a41c07e"`)'
+        ),
         "required": required,
         "schema": {"type": "string"},
     }

@@ -15,12 +15,13 @@ from specstar.core import (
     RevisionInfo,
     RevisionStatus,
     SpecStarError,
-    ValidationError,
+    entity_tag,
 )
 
 from .._http import read_json
+from .._validation import with_every_field_error
 from ..dependencies import DependencyProvider
-from ..errors import ExistsPreconditionError
+from ..errors import ExistsPreconditionError, ParameterError
 from ..openapi import json_content, problem_responses, ref
 from ..responses import json_response
 from ._base import (
@@ -36,12 +37,18 @@ from ._base import (
 __all__ = ["CreateRouteTemplate", "ExistsPreconditionError", "check_client_id", "create_resource"]
 
 
-def check_client_id(resource_id: str) -> None:
-    """Refuse ids that would be shadowed by the fixed routes (``count``, ``batch``)."""
+def check_client_id(resource_id: str, source: str = "query") -> None:
+    """Refuse ids that would be shadowed by the fixed routes (``count``, ``batch``).
+
+    Args:
+        resource_id: the id the client chose.
+        source: where it came from: ``query`` (``POST /m?resource_id=``) or ``path``.
+    """
     if resource_id in RESERVED_IDS:
-        raise ValidationError(
+        raise ParameterError(
             f"{resource_id!r} is reserved by the HTTP API and cannot be a resource id",
             [FieldError("resource_id", "reserved id")],
+            source=source,
         )
 
 
@@ -61,12 +68,16 @@ def create_resource(
     """
     u = DependencyProvider.user_of(user)
     try:
-        return manager.create(
+        return with_every_field_error(
+            manager.model,
             body,
-            resource_id=resource_id,
-            status=status,
-            user=u,
-            now=DependencyProvider.now_of(now),
+            lambda: manager.create(
+                body,
+                resource_id=resource_id,
+                status=status,
+                user=u,
+                now=DependencyProvider.now_of(now),
+            ),
         )
     except AlreadyExistsError as exc:
         if not only_create:
@@ -130,7 +141,7 @@ class CreateRouteTemplate(BaseRouteTemplate):
             return json_response(
                 info,
                 status_code=201,
-                etag=info.revision_id,
+                etag=entity_tag(info),
                 headers={"Location": m.location(request, info.resource_id)},
             )
 

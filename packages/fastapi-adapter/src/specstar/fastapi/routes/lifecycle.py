@@ -1,11 +1,12 @@
 """Pointer and flag changes: switch, soft delete, restore and permanent delete."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from starlette.responses import Response
 
 from fastapi import APIRouter
+from fastapi import Query as QueryParam
 from specstar.core import ResourceManager, ResourceMeta
 
 from ..dependencies import DependencyProvider
@@ -19,6 +20,7 @@ from ._base import (
     RevisionIdPath,
     etag_header,
     if_match,
+    self_doc,
 )
 
 __all__ = ["DeleteRouteTemplate", "RestoreRouteTemplate", "SwitchRouteTemplate"]
@@ -29,9 +31,14 @@ def _meta_doc(description: str, *, with_etag: bool = True) -> dict[str, Any]:
         "description": description,
         "content": json_content(ref("ResourceMeta")),
     }
-    if with_etag:
-        doc["headers"] = {"ETag": etag_header()}
+    if with_etag:  # absent when the user may not read the revision
+        doc["headers"] = {"ETag": etag_header(required=False)}
     return doc
+
+
+def _tagged(m: ModelRoutes, meta: ResourceMeta, user: Any) -> tuple[ResourceMeta, str | None]:
+    """``meta`` and the entity tag of its current revision (blocking)."""
+    return meta, m.current_etag(meta.resource_id, meta.current_revision_id, user)
 
 
 def _meta_route(
@@ -46,15 +53,16 @@ def _meta_route(
     statuses: tuple[int, ...],
     with_etag: bool = True,
 ) -> None:
-    """A route calling ``op(resource_id, expected_revision_id=, user=, now=)`` → meta."""
+    """A route calling ``op(resource_id, expected_etag=, user=, now=)`` → meta."""
 
-    def run(resource_id: str, tags: Any, user: Any, now: Any) -> ResourceMeta:
-        return op(
+    def run(resource_id: str, tags: Any, user: Any, now: Any) -> tuple[ResourceMeta, str | None]:
+        meta = op(
             resource_id,
-            expected_revision_id=m.expected_revision(resource_id, tags, user),
+            expected_etag=m.expected_etag(resource_id, tags, user),
             user=DependencyProvider.user_of(user),
             now=DependencyProvider.now_of(now),
         )
+        return _tagged(m, meta, user) if with_etag else (meta, None)
 
     async def endpoint(
         resource_id: ResourceIdPath,
@@ -63,8 +71,8 @@ def _meta_route(
         now: Any = m.now,
     ) -> Response:
         tags = if_match(if_match_header)
-        meta = await m.call_as(user, run, resource_id, tags, user, now)
-        return json_response(meta, etag=meta.current_revision_id if with_etag else None)
+        meta, etag = await m.call_as(user, run, resource_id, tags, user, now)
+        return json_response(meta, etag=etag)
 
     m.add(
         path,
@@ -91,14 +99,17 @@ class SwitchRouteTemplate(BaseRouteTemplate):
         m = self.model_routes(model_name, resource_manager, router)
         manager = m.manager
 
-        def run(resource_id: str, revision_id: str, tags: Any, user: Any, now: Any) -> Any:
-            return manager.switch(
+        def run(
+            resource_id: str, revision_id: str, tags: Any, user: Any, now: Any
+        ) -> tuple[ResourceMeta, str | None]:
+            meta = manager.switch(
                 resource_id,
                 revision_id,
-                expected_revision_id=m.expected_revision(resource_id, tags, user),
+                expected_etag=m.expected_etag(resource_id, tags, user),
                 user=DependencyProvider.user_of(user),
                 now=DependencyProvider.now_of(now),
             )
+            return _tagged(m, meta, user)
 
         async def switch(
             resource_id: ResourceIdPath,
@@ -108,8 +119,8 @@ class SwitchRouteTemplate(BaseRouteTemplate):
             now: Any = m.now,
         ) -> Response:
             tags = if_match(if_match_header)
-            meta = await m.call_as(user, run, resource_id, revision_id, tags, user, now)
-            return json_response(meta, etag=meta.current_revision_id)
+            meta, etag = await m.call_as(user, run, resource_id, revision_id, tags, user, now)
+            return json_response(meta, etag=etag)
 
         m.add(
             "/{resource_id}/switch/{revision_id}",
@@ -167,7 +178,13 @@ class DeleteRouteTemplate(BaseRouteTemplate):
 
 
 class RestoreRouteTemplate(BaseRouteTemplate):
-    """``POST /m/{id}/restore`` undoes a soft delete (a live resource is left as it is)."""
+    """``POST /m/{id}/restore`` undoes a soft delete (a live resource is left as it is).
+
+    With `cascade=true` the referrers that the delete removed through `on_delete=cascade`
+    references are restored too, recursively, each authorized as the restoring user;
+    referrers deleted on their own before stay deleted. 409 `unique_violation` when another
+    resource took one of its unique values meanwhile. `If-Match` → 412 on mismatch.
+    """
 
     order = 50
 
@@ -175,16 +192,43 @@ class RestoreRouteTemplate(BaseRouteTemplate):
         self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
     ) -> None:
         m = self.model_routes(model_name, resource_manager, router)
-        _meta_route(
-            m,
-            m.manager.restore,
-            path="/{resource_id}/restore",
+        manager = m.manager
+
+        def run(
+            resource_id: str, cascade: bool, tags: Any, user: Any, now: Any
+        ) -> tuple[ResourceMeta, str | None]:
+            meta = manager.restore(
+                resource_id,
+                expected_etag=m.expected_etag(resource_id, tags, user),
+                cascade=cascade,
+                user=DependencyProvider.user_of(user),
+                now=DependencyProvider.now_of(now),
+            )
+            return _tagged(m, meta, user)
+
+        async def restore(
+            resource_id: ResourceIdPath,
+            cascade: Annotated[
+                bool,
+                QueryParam(description="Also restore what the delete cascaded to (recursively)."),
+            ] = False,
+            if_match_header: IfMatch = None,
+            user: Any = m.user,
+            now: Any = m.now,
+        ) -> Response:
+            tags = if_match(if_match_header)
+            meta, etag = await m.call_as(user, run, resource_id, cascade, tags, user, now)
+            return json_response(meta, etag=etag)
+
+        m.add(
+            "/{resource_id}/restore",
+            restore,
             method="POST",
             action="restore",
             summary=f"Restore a soft-deleted {model_name}",
-            description=(
-                "409 `unique_violation` when another resource took one of its unique values "
-                "meanwhile. `If-Match` → 412 on mismatch."
-            ),
-            statuses=(400, 401, 403, 404, 409, 412, 422),
+            description=self_doc(RestoreRouteTemplate),
+            responses={
+                200: _meta_doc("The resource's meta afterwards"),
+                **problem_responses(400, 401, 403, 404, 409, 412, 422),
+            },
         )

@@ -1,4 +1,5 @@
-"""Reads: ``GET /m`` (list), ``GET /m/count``, ``GET /m/{id}``, ``GET /m/{id}/revisions``."""
+"""Reads: ``GET /m`` (list), ``GET /m/_partial``, ``GET /m/count``, ``GET /m/{id}``,
+``GET /m/{id}/partial``, ``GET /m/{id}/revisions``."""
 
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -10,10 +11,18 @@ from starlette.responses import Response
 
 from fastapi import APIRouter, Depends, Header
 from fastapi import Query as QueryParam
-from specstar.core import Query, Resource, ResourceManager, ResourceMeta, RevisionInfo
+from specstar.core import (
+    PreconditionFailedError,
+    Query,
+    Resource,
+    ResourceManager,
+    ResourceMeta,
+    RevisionInfo,
+    entity_tag,
+)
 from specstar.core.spi import jsonpointer
 
-from .._http import parse_entity_tags
+from .._http import EntityTags, parse_entity_tags
 from ..dependencies import DependencyProvider
 from ..openapi import json_content, problem_responses, ref
 from ..params import (
@@ -29,12 +38,19 @@ from ..responses import etag_of, json_response
 from ._base import (
     REVISION_ID_PATTERN,
     BaseRouteTemplate,
+    IfMatch,
     ResourceIdPath,
     etag_header,
     self_doc,
 )
 
-__all__ = ["ListRouteTemplate", "ReadRouteTemplate", "next_url", "read_current"]
+__all__ = [
+    "ListRouteTemplate",
+    "ReadRouteTemplate",
+    "check_if_match",
+    "next_url",
+    "read_current",
+]
 
 _RETURNS_DOC = "Parts to return, comma-separated: `data`, `info`, `meta` (default: all)."
 _PARTIAL_DOC = (
@@ -43,7 +59,12 @@ _PARTIAL_DOC = (
 )
 
 ReturnsParam = Annotated[list[str] | None, QueryParam(description=_RETURNS_DOC)]
-PartialParam = Annotated[list[str] | None, QueryParam(description=_PARTIAL_DOC)]
+#: ``partial`` on the full reads: still honoured, but not in the document, where a full read
+#: returns the whole model and partial reads are their own operations (typed ``…Partial``).
+PartialParam = Annotated[
+    list[str] | None, QueryParam(description=_PARTIAL_DOC, include_in_schema=False)
+]
+RequiredPartialParam = Annotated[list[str], QueryParam(description=_PARTIAL_DOC, min_length=1)]
 
 
 _PAGING = frozenset({"cursor", "offset"})
@@ -106,6 +127,19 @@ def read_current(
     return found.meta, Resource(info=found.info, data=found.data)
 
 
+def check_if_match(resource_id: str, tags: EntityTags | None, etag: str | None) -> None:
+    """Evaluate ``If-Match`` on a read whose representation has the tag ``etag`` (RFC 9110
+    §13.1.1): ``*`` matches any, a listed strong tag must equal it, weak tags never match.
+
+    Raises:
+        PreconditionFailedError: the condition is false (412).
+    """
+    if tags is None or tags.any or (etag is not None and etag in tags.strong):
+        return
+    shown = tags.strong[0] if tags.strong else f"W/{tags.weak[0]}"
+    raise PreconditionFailedError(resource_id, shown, etag)
+
+
 class ListRouteTemplate(BaseRouteTemplate):
     """``GET /m`` lists resources; ``GET /m/count`` counts them.
 
@@ -113,7 +147,8 @@ class ListRouteTemplate(BaseRouteTemplate):
     `updated_time_start`/`_end` (half-open intervals), `created_by`/`updated_by`, `is_deleted`.
     Order: `sorts`. Paging: `limit` with `offset` or `cursor`; the headers `X-Has-More`,
     `X-Next-Cursor`, `Link: <…>; rel="next"` and, with `include_total=true`, `X-Total-Count`.
-    Each item is `{data, info, meta}`, narrowed by `returns` and `partial`.
+    Each item is `{data, info, meta}`, narrowed by `returns`; `GET /m/_partial` takes
+    `partial` too and returns only those members of each item's `data`.
     """
 
     order = 20
@@ -157,6 +192,26 @@ class ListRouteTemplate(BaseRouteTemplate):
             )
             return json_response(page.items, headers=headers)
 
+        async def list_partial(
+            request: Request,
+            *,
+            query: Annotated[Query, Depends(query_dep)],
+            partial: RequiredPartialParam,
+            returns: ReturnsParam = None,
+            include_total: Annotated[
+                bool, QueryParam(description="Also count all matches (`X-Total-Count`).")
+            ] = False,
+            user: Any = m.user,
+        ) -> Response:
+            return await list_resources(
+                request,
+                query=query,
+                returns=returns,
+                partial=partial,
+                include_total=include_total,
+                user=user,
+            )
+
         async def count_resources(
             filters: Annotated[Filters, Depends(filters_dep)],
             user: Any = m.user,
@@ -174,6 +229,27 @@ class ListRouteTemplate(BaseRouteTemplate):
             description="Takes the same filters as the listing.",
             responses={
                 200: {"description": "The count", "content": json_content(ref("Count"))},
+                **problem_responses(400, 403, 422),
+            },
+        )
+        m.add(
+            "/_partial",
+            list_partial,
+            method="GET",
+            action="list_partial",
+            summary=f"List parts of {model_name} resources",
+            description=(
+                "The listing of `GET /{name}` with only the `partial` members of each "
+                "item's `data` (typed as the model's `…Partial` schema)."
+            ).replace("{name}", model_name),
+            responses={
+                200: {
+                    "description": "One page of partial resources",
+                    "content": json_content(
+                        {"type": "array", "items": ref(m.schemas.partial_resource)}
+                    ),
+                    "headers": _page_doc(with_total=True),
+                },
                 **problem_responses(400, 403, 422),
             },
         )
@@ -198,9 +274,13 @@ class ListRouteTemplate(BaseRouteTemplate):
 class ReadRouteTemplate(BaseRouteTemplate):
     """``GET /m/{id}`` reads a resource; ``GET /m/{id}/revisions`` lists its revisions.
 
-    A read returns `{data, info, meta}` (narrowed by `returns`, with `partial` data) and the
-    `ETag` of the revision read; `If-None-Match` with that tag gives 304. A soft-deleted
-    resource is 410 unless `include_deleted=true`. `revision_id` reads an older revision.
+    A read returns `{data, info, meta}` (narrowed by `returns`; `GET /m/{id}/partial?partial=…`
+    returns only those members of `data`) and the `ETag` of the revision read (a draft's
+    changes with every edit). Conditional requests follow RFC 9110 §13.2.2: `If-Match` first
+    (no listed tag is the one read, strong comparison, weak tags never match, `*` matches any:
+    412), then `If-None-Match` (a listed tag is the one read, weak comparison, or `*`: 304).
+    A soft-deleted resource is 410 unless `include_deleted=true`; a missing one 404, whatever
+    the conditions. `revision_id` reads an older revision.
     """
 
     order = 40
@@ -219,25 +299,28 @@ class ReadRouteTemplate(BaseRouteTemplate):
             partial: list[str] | None,
             include_deleted: bool,
             user: str | UnsetType,
-        ) -> tuple[dict[str, Any], str]:
-            """The whole blocking work of one ``GET /m/{id}`` (one thread hop)."""
+        ) -> tuple[dict[str, Any], str | None]:
+            """The whole blocking work of one ``GET /m/{id}`` (one thread hop): the body and
+            the entity tag of the revision read (``None`` for a meta-only read of a user who
+            may not read the revision's info)."""
             if revision_id is None and partial is None and returns == RETURNS:
                 meta, res = read_current(manager, resource_id, include_deleted, user)
-                return {"data": res.data, "info": res.info, "meta": meta}, res.info.revision_id
+                return {"data": res.data, "info": res.info, "meta": meta}, entity_tag(res.info)
             out: dict[str, Any] = {}
-            etag = revision_id
+            read_id = revision_id
+            etag: str | None = None
             if "meta" in returns:  # authorized as get_meta
                 found = manager.get_meta(resource_id, include_deleted=include_deleted, user=user)
                 out["meta"] = found
-                etag = etag or found.current_revision_id
+                read_id = read_id or found.current_revision_id
             if "data" in returns or "info" in returns:  # authorized as get
                 res = manager.get(
                     resource_id,
-                    revision_id=etag,
+                    revision_id=read_id,
                     include_deleted=include_deleted,
                     user=user,
                 )
-                etag = res.info.revision_id
+                etag = entity_tag(res.info)
                 if "data" in returns:
                     out["data"] = (
                         res.data
@@ -247,10 +330,14 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 if "info" in returns:
                     out["info"] = res.info
             elif revision_id is not None:  # meta only: still 404 for an unknown revision
-                manager.get_revision_info(
-                    resource_id, revision_id, include_deleted=include_deleted, user=user
+                etag = entity_tag(
+                    manager.get_revision_info(
+                        resource_id, revision_id, include_deleted=include_deleted, user=user
+                    )
                 )
-            assert etag is not None  # returns is never empty: meta or get ran
+            else:  # meta only: returns is never empty
+                assert read_id is not None
+                etag = m.current_etag(resource_id, read_id, user)
             return {k: out[k] for k in RETURNS if k in out}, etag
 
         async def get_resource(
@@ -269,15 +356,20 @@ class ReadRouteTemplate(BaseRouteTemplate):
             include_deleted: Annotated[
                 bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
             ] = False,
+            if_match_header: IfMatch = None,
             if_none_match: Annotated[
                 str | None,
                 Header(
                     alias="If-None-Match",
-                    description="Entity tags the client has; if the revision read is one: 304.",
+                    description=(
+                        "Entity tags the client has (weak comparison), or `*`: if the revision "
+                        "read has one of them, 304."
+                    ),
                 ),
             ] = None,
             user: Any = m.user,
         ) -> Response:
+            match = parse_entity_tags(if_match_header, "If-Match")
             tags = parse_entity_tags(if_none_match, "If-None-Match")
             parts = parse_returns(returns)
             paths = parse_partial(partial)
@@ -290,9 +382,49 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 include_deleted=include_deleted,
                 user=DependencyProvider.user_of(user),
             )
-            if tags is not None and tags.weak_matches(etag):
-                return Response(status_code=304, headers={"ETag": etag_of(etag)})
+            check_if_match(resource_id, match, etag)
+            if tags is not None and (tags.any or (etag is not None and tags.weak_matches(etag))):
+                headers = {} if etag is None else {"ETag": etag_of(etag)}
+                return Response(status_code=304, headers=headers)
             return json_response(body, etag=etag)
+
+        async def get_partial(
+            request: Request,
+            *,
+            resource_id: ResourceIdPath,
+            partial: RequiredPartialParam,
+            revision_id: Annotated[
+                str | None,
+                QueryParam(
+                    pattern=REVISION_ID_PATTERN,
+                    description="Read this revision instead of the current one.",
+                ),
+            ] = None,
+            returns: ReturnsParam = None,
+            include_deleted: Annotated[
+                bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
+            ] = False,
+            if_match_header: IfMatch = None,
+            if_none_match: Annotated[
+                str | None,
+                Header(
+                    alias="If-None-Match",
+                    description="Entity tags the client has; if the revision read is one: 304.",
+                ),
+            ] = None,
+            user: Any = m.user,
+        ) -> Response:
+            return await get_resource(
+                request,
+                resource_id=resource_id,
+                revision_id=revision_id,
+                returns=returns,
+                partial=partial,
+                include_deleted=include_deleted,
+                if_match_header=if_match_header,
+                if_none_match=if_none_match,
+                user=user,
+            )
 
         async def list_revisions(
             request: Request,
@@ -343,6 +475,29 @@ class ReadRouteTemplate(BaseRouteTemplate):
             },
         )
         m.add(
+            "/{resource_id}/partial",
+            get_partial,
+            method="GET",
+            action="get_partial",
+            summary=f"Read parts of a {model_name}",
+            description=(
+                "`GET /{id}` with only the `partial` members of `data` (typed as the model's "
+                "`…Partial` schema); the `ETag` is the revision's."
+            ),
+            responses={
+                200: {
+                    "description": "The resource, with partial data",
+                    "content": json_content(ref(m.schemas.partial_resource)),
+                    "headers": {"ETag": etag_header()},
+                },
+                304: {
+                    "description": "Not modified (`If-None-Match` matched)",
+                    "headers": {"ETag": etag_header()},
+                },
+                **problem_responses(400, 403, 404, 410, 412, 422),
+            },
+        )
+        m.add(
             "/{resource_id}",
             get_resource,
             method="GET",
@@ -359,6 +514,6 @@ class ReadRouteTemplate(BaseRouteTemplate):
                     "description": "Not modified (`If-None-Match` matched)",
                     "headers": {"ETag": etag_header()},
                 },
-                **problem_responses(400, 403, 404, 410, 422),
+                **problem_responses(400, 403, 404, 410, 412, 422),
             },
         )

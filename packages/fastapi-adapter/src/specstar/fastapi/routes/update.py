@@ -10,16 +10,16 @@ from starlette.responses import Response
 from fastapi import APIRouter
 from fastapi import Query as QueryParam
 from specstar.core import (
-    AlreadyExistsError,
     FieldError,
-    NotFoundError,
     ResourceManager,
     RevisionInfo,
     RevisionStatus,
     ValidationError,
+    entity_tag,
 )
 
 from .._http import media_type_of, read_json
+from .._validation import with_every_field_error
 from ..dependencies import DependencyProvider
 from ..errors import BadRequestError
 from ..openapi import json_content, problem_responses, ref
@@ -45,7 +45,7 @@ _PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, "application/json")
 
 
 def _info_response(info: RevisionInfo, *, status_code: int = 200) -> Response:
-    return json_response(info, status_code=status_code, etag=info.revision_id)
+    return json_response(info, status_code=status_code, etag=entity_tag(info))
 
 
 def _info_doc(description: str) -> dict[str, Any]:
@@ -94,34 +94,26 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                     now=now,
                 )
                 return info, True
-            expected = m.expected_revision(resource_id, tags, user)
-            raced = False
-            while True:
-                try:
-                    info = manager.update(
+            if tags is not None:  # If-Match: replace only what exists (and matches)
+                expected = m.expected_etag(resource_id, tags, user)
+                info = with_every_field_error(
+                    manager.model,
+                    body,
+                    lambda: manager.update(
                         resource_id,
                         body,
-                        expected_revision_id=expected,
+                        expected_etag=expected,
                         status=status,
                         user=u,
                         now=n,
-                    )
-                    return info, False
-                except NotFoundError as exc:
-                    if (
-                        tags is not None
-                        or exc.resource_id != resource_id
-                        or exc.revision_id
-                        or raced  # the id is taken, by a resource the user may not see
-                    ):
-                        raise
-                try:
-                    info = manager.create(
-                        body, resource_id=resource_id, status=status, user=u, now=n
-                    )
-                    return info, True
-                except AlreadyExistsError:
-                    raced = True  # created meanwhile: replace it
+                    ),
+                )
+                return info, False
+            return with_every_field_error(
+                manager.model,
+                body,
+                lambda: manager.put(resource_id, body, status=status, user=u, now=n),
+            )
 
         async def replace(
             request: Request,
@@ -144,7 +136,7 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                     code="invalid_precondition",
                 )
             if tags is None:
-                check_client_id(resource_id)
+                check_client_id(resource_id, "path")
             body = await read_json(request)
             info, created = await m.call_as(
                 user,
@@ -161,7 +153,7 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                 return json_response(
                     info,
                     status_code=201,
-                    etag=info.revision_id,
+                    etag=entity_tag(info),
                     headers={"Location": m.location(request, info.resource_id)},
                 )
             return _info_response(info)
@@ -189,11 +181,13 @@ class UpdateRouteTemplate(BaseRouteTemplate):
 class PatchRouteTemplate(BaseRouteTemplate):
     """``PATCH /m/{id}`` changes part of the data, as a new revision.
 
-    `Content-Type: application/json-patch+json` takes an RFC 6902 JSON Patch (a list of
-    operations); `application/merge-patch+json` an RFC 7386 merge patch (an object). With
-    plain `application/json` a list is a JSON Patch and an object a merge patch. A failing
-    JSON Patch `test` is 409; an operation that cannot apply is 422. `If-Match` → 412 on
-    mismatch; without it, a concurrent write makes the patch re-apply to the fresh data.
+    Two flavours: an RFC 6902 JSON Patch (a list of operations, `JsonPatch`) or an RFC 7386
+    merge patch (an object, `MergePatch`). With `Content-Type: application/json` the body's
+    shape says which (a list is a JSON Patch, an object a merge patch);
+    `application/json-patch+json` and `application/merge-patch+json` name the flavour
+    explicitly. A failing JSON Patch `test` is 409; an operation that cannot apply is 422.
+    `If-Match` → 412 on mismatch; without it, a concurrent write makes the patch re-apply
+    to the fresh data.
     """
 
     order = 50
@@ -207,15 +201,11 @@ class PatchRouteTemplate(BaseRouteTemplate):
         def run(
             resource_id: str, body: Any, *, kind: str, tags: Any, user: Any, now: Any
         ) -> RevisionInfo:
-            expected = m.expected_revision(resource_id, tags, user)
+            expected = m.expected_etag(resource_id, tags, user)
             u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             if kind == JSON_PATCH:
-                return manager.patch(
-                    resource_id, body, expected_revision_id=expected, user=u, now=n
-                )
-            return manager.merge_patch(
-                resource_id, body, expected_revision_id=expected, user=u, now=n
-            )
+                return manager.patch(resource_id, body, expected_etag=expected, user=u, now=n)
+            return manager.merge_patch(resource_id, body, expected_etag=expected, user=u, now=n)
 
         async def patch(
             request: Request,
@@ -245,21 +235,32 @@ class PatchRouteTemplate(BaseRouteTemplate):
             action="patch",
             summary=f"Patch a {model_name}",
             description=self_doc(PatchRouteTemplate),
-            request_body={
-                "required": True,
-                "content": {
-                    JSON_PATCH: {"schema": ref("JsonPatch")},
-                    MERGE_PATCH: {"schema": ref("MergePatch")},
-                    "application/json": {
-                        "schema": {"anyOf": [ref("JsonPatch"), ref("MergePatch")]}
-                    },
-                },
-            },
+            request_body=patch_request_body(),
             responses={
                 200: _info_doc("Patched: the new (or unchanged current) revision's info"),
                 **problem_responses(400, 401, 403, 404, 409, 410, 412, 415, 422),
             },
         )
+
+
+def patch_request_body() -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of ``PATCH /m/{id}``.
+
+    One media type, ``application/json``, whose schema is ``oneOf`` the two flavours (a list
+    and an object cannot be confused). The explicit media types are accepted too, but are
+    left out of the document on purpose: client generators turn several request media types
+    into run-time type checks per media type (``isinstance(body, list[...])`` in
+    openapi-python-client, which Python refuses) or drop the ``Content-Type`` header (orval's
+    fetch client), so a document listing them produces clients that cannot send a patch.
+    """
+    return {
+        "required": True,
+        "description": (
+            "A JSON Patch (list of operations) or a merge patch (object). Also accepted as "
+            f"`{JSON_PATCH}` and `{MERGE_PATCH}`."
+        ),
+        "content": json_content({"oneOf": [ref("JsonPatch"), ref("MergePatch")]}),
+    }
 
 
 def _body_error(message: str) -> ValidationError:
@@ -310,7 +311,8 @@ class ModifyRouteTemplate(BaseRouteTemplate):
 
     Body: `{"data": {…}}` (new data) or `{"patch": [ … ]}` (a JSON Patch), and/or
     `{"status": "stable"}` (after which the revision is immutable). No new revision is
-    written. A stable current revision gives 409 `revision_not_draft`.
+    written; the `ETag` changes with every edit (`If-Match` with an older one: 412). A
+    stable current revision gives 409 `revision_not_draft`.
     """
 
     order = 50
@@ -324,14 +326,21 @@ class ModifyRouteTemplate(BaseRouteTemplate):
         def run(
             resource_id: str, change: Any, *, status: Any, tags: Any, user: Any, now: Any
         ) -> RevisionInfo:
-            return manager.modify(
-                resource_id,
-                change,
-                status,
-                expected_revision_id=m.expected_revision(resource_id, tags, user),
-                user=DependencyProvider.user_of(user),
-                now=DependencyProvider.now_of(now),
-            )
+            expected = m.expected_etag(resource_id, tags, user)
+
+            def run_modify() -> RevisionInfo:
+                return manager.modify(
+                    resource_id,
+                    change,
+                    status,
+                    expected_etag=expected,
+                    user=DependencyProvider.user_of(user),
+                    now=DependencyProvider.now_of(now),
+                )
+
+            if isinstance(change, Mapping):  # new data: report every field error
+                return with_every_field_error(manager.model, change, run_modify)
+            return run_modify()
 
         async def modify(
             request: Request,

@@ -19,7 +19,13 @@ from typing import Any
 
 import pytest
 
-from specstar.core import Capabilities, Query, ResourceManager, UniqueConstraintError
+from specstar.core import (
+    Capabilities,
+    Query,
+    ResourceManager,
+    RevisionStatus,
+    UniqueConstraintError,
+)
 
 from .. import _workers
 from .._workers import FactoryRecipe
@@ -146,6 +152,30 @@ class ProcessSuite(SuiteBase):
         history = items.list_revisions(rid)
         assert history == [f"{rid}:{k}" for k in range(1, n * per + 2)], "ids not gap-free"
         assert sorted(revision_ids, key=lambda r: int(r.rsplit(":", 1)[1])) == history[1:]
+
+    def test_no_lost_draft_edits_across_processes(
+        self,
+        capabilities: Capabilities,
+        factory_recipe: FactoryRecipe,
+        make_manager: Callable[..., ResourceManager[Any]],
+    ) -> None:
+        self.require(capabilities, "multi_process")
+        name, items = self._shared(make_manager)
+        rid = items.create(Item(name="draft"), status=RevisionStatus.draft).resource_id
+        n, per = self.append_processes, self.appends_per_process // 2
+        job = {
+            "recipe": factory_recipe,
+            "name": name,
+            "resource_id": rid,
+            "count": per,
+            "in_place": True,
+        }
+        results = _gather(_context(), _workers.append_worker, [job] * n)
+        assert {r for ids in results for r in ids} == {f"{rid}:1"}
+        tags = items.get(rid).data.tags
+        assert len(tags) == n * per, f"{n * per - len(tags)} draft edits were lost"
+        assert set(tags) == {f"{i}-{j}" for i in range(n) for j in range(per)}
+        assert items.list_revisions(rid) == [f"{rid}:1"]
 
     def test_one_unique_winner_across_processes(
         self,

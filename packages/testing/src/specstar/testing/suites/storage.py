@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from .concurrency import ConcurrencyTests
+from .drafts import DraftTests
 from .properties import PropertyTests
 from .queries import QueryTests
 from .reads import ReadTests
 from .revisions import RevisionTests
 
 
-class StorageSuite(RevisionTests, ReadTests, ConcurrencyTests, QueryTests, PropertyTests):
+class StorageSuite(
+    RevisionTests, ReadTests, ConcurrencyTests, DraftTests, QueryTests, PropertyTests
+):
     """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.
 
     Wire an adapter in with one fixture::

@@ -1,0 +1,113 @@
+"""How many SQL statements the manager's hot paths send through a SQL storage (round trips,
+not time): a read by id is one statement, a list page two, a write one read plus its commit.
+
+``BEGIN``/``COMMIT`` are left out of the counts, as in ``test_sql_statements``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from specstar.core import Query, ResourceManager, StorageFactory
+from specstar.core.ports import Write
+from specstar.sql import postgres, sqlite
+from specstar.testing import ITEM_INDEXES, Item
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement either SQL backend executes while the test runs."""
+    log: list[str] = []
+    for cls in (sqlite._SQLiteTx, postgres._PgTx):
+        original = cls._execute
+
+        def execute(self: Any, sql: str, params: Any, _original: Any = original) -> Any:
+            if sql.split(maxsplit=1)[0] not in ("BEGIN", "COMMIT", "ROLLBACK"):
+                log.append(sql)
+            return _original(self, sql, params)
+
+        monkeypatch.setattr(cls, "_execute", execute)
+    return log
+
+
+def _sent(log: list[str], call: Callable[[], Any]) -> list[str]:
+    log.clear()
+    call()
+    return list(log)
+
+
+@pytest.fixture
+def items(sql_factory: StorageFactory) -> ResourceManager[Item]:
+    """A resource type of its own per test (the PostgreSQL schema is shared by the run)."""
+    return ResourceManager(
+        Item,
+        storage_factory=sql_factory,
+        name=f"item-{uuid.uuid4().hex[:12]}",
+        indexed_fields=ITEM_INDEXES,
+        default_user="u",
+    )
+
+
+def test_a_read_by_id_is_one_statement(items: ResourceManager[Item], statements: list[str]) -> None:
+    rid = items.create(Item(name="a", email="a@x")).resource_id
+    items.merge_patch(rid, {"age": 3})
+    assert len(_sent(statements, lambda: items.get(rid))) == 1
+    assert len(_sent(statements, lambda: items.get_resource(rid))) == 1
+    assert len(_sent(statements, lambda: items.get_resource(rid, returns=["meta"]))) == 1
+    assert len(_sent(statements, lambda: items.get_meta(rid))) == 1
+    # the meta, then the ids alone
+    assert len(_sent(statements, lambda: items.list_revisions(rid))) == 2
+    assert items.list_revisions(rid) == [f"{rid}:1", f"{rid}:2"]
+
+
+def test_a_list_page_is_two_statements(items: ResourceManager[Item], statements: list[str]) -> None:
+    for i in range(25):
+        items.create(Item(name=f"n{i}", email=f"{i}@x", age=i))
+    sent = _sent(statements, lambda: items.list_page(Query(limit=20)))
+    assert len(sent) == 2, sent  # the search, then the page's 20 revisions at once
+    page = items.list_page(Query(limit=20))
+    assert len(page.items) == 20
+    assert all(item.data.email == f"{item.data.age}@x" for item in page.items)  # type: ignore[union-attr]
+    assert len(_sent(statements, lambda: items.list_page(Query(limit=20), returns=["meta"]))) == 1
+
+
+def test_a_write_is_one_read_and_its_commit(
+    items: ResourceManager[Item], statements: list[str]
+) -> None:
+    rid = items.create(Item(name="a", email="a@x")).resource_id
+    store = items.storage
+    current = store.get_current(rid)
+    assert current is not None
+    meta, stored = current
+    # the commit alone, as the manager sends it for a patch (a new revision + indexed data)
+    commit = _sent(
+        statements,
+        lambda: store.commit(
+            Write(
+                resource_id=rid,
+                expected_revision_id=meta.current_revision_id,
+                time=meta.updated_time,
+                user="u",
+                indexed_data={**meta.indexed_data, "age": 1},
+            )
+        ),
+    )
+    assert len(commit) == 2  # an update of the meta row without a revision: read + update
+    read = _sent(statements, lambda: store.get_current(rid))
+    assert len(read) == 1
+    for write in (
+        lambda: items.patch(rid, [{"op": "replace", "path": "/age", "value": 7}]),
+        lambda: items.merge_patch(rid, {"age": 8}),
+        lambda: items.update(rid, Item(name="b", email="b@x", age=9)),
+    ):
+        sent = _sent(statements, write)
+        # one read of meta + current revision, then the commit's locked read, revision
+        # insert and meta update
+        assert len(sent) == 4, sent
+        assert sent[0] == read[0]
+    assert items.get(rid).data.age == 9
+    assert stored.info.revision_id == f"{rid}:1"
