@@ -23,6 +23,7 @@ from spec_star_blog_client.api.post import (
     create_post,
     delete_post,
     get_post,
+    list_partial_post,
     list_post,
     modify_post,
     patch_post,
@@ -38,7 +39,9 @@ from spec_star_blog_client.models import (
     MergePatch,
     Post,
     PostModify,
+    PostOutput,
     PostPartial,
+    PostPartialResource,
     PostResource,
     Problem,
     ResourceMeta,
@@ -102,7 +105,7 @@ class Scenario:
         self.author_id = ""
         self.posts: dict[str, str] = {}  # slug -> resource id
 
-    def read(self, resource_id: str) -> tuple[Post, str]:
+    def read(self, resource_id: str) -> tuple[PostOutput, str]:
         """The current data of a post and its ETag."""
         response = get_post.sync_detailed(resource_id, client=self.client)
         check(
@@ -111,8 +114,8 @@ class Scenario:
         )
         assert isinstance(response.parsed, PostResource)
         data = response.parsed.data
-        check(isinstance(data, Post), f"GET {resource_id}: data is {type(data).__name__}")
-        assert isinstance(data, Post)
+        check(isinstance(data, PostOutput), f"GET {resource_id}: data is {type(data).__name__}")
+        assert isinstance(data, PostOutput)
         return data, etag(response)
 
     def new_post(self, slug: str, title: str, user: str) -> RevisionInfo:
@@ -145,7 +148,7 @@ class Scenario:
         data = resource.data
         check(not isinstance(data, Unset), "a full read has data")
         assert not isinstance(data, Unset)
-        # No ``partial`` was asked for: the data is a whole Post, with every field typed.
+        # A full read: the data is a whole PostOutput, with every field typed and present.
         title: str = data.title
         tags: list[str] = data.tags
         check(title == "Post 0", f"title {title!r}")
@@ -166,13 +169,14 @@ class Scenario:
         delete_post.sync_detailed(created.resource_id, client=self.client)
 
     def list_filters(self) -> None:
-        response = list_post.sync_detailed(
+        # parts of each item's data: the partial listing, typed PostPartialResource
+        response = list_partial_post.sync_detailed(
             client=self.client,
             qb='title.starts_with("Post")',
             created_by=["bob", "carol"],
             partial=["title", "slug"],
             returns=["data", "info"],
-            sorts="-title",
+            sorts=["-title"],
             include_total=True,
         )
         items = response.parsed
@@ -181,6 +185,7 @@ class Scenario:
         check(response.headers.get("x-total-count") == "2", "X-Total-Count is not 2")
         titles: list[str] = []
         for item in items:
+            check(isinstance(item, PostPartialResource), f"an item is {type(item).__name__}")
             check(item.meta is UNSET, "meta was returned although not asked for")
             check(isinstance(item.data, PostPartial), f"partial data is {type(item.data)}")
             assert isinstance(item.data, PostPartial)
@@ -189,6 +194,14 @@ class Scenario:
             assert isinstance(item.data.title, str)
             titles.append(item.data.title)
         check(titles == ["Post 5", "Post 4"], f"listed {titles}")
+        # whole items of the same filter, newest author first
+        full = list_post.sync_detailed(
+            client=self.client, created_by=["bob", "carol"], sorts=["-$created_time"]
+        )
+        check(full.status_code == 200 and isinstance(full.parsed, list), f"{full.status_code}")
+        assert isinstance(full.parsed, list)
+        slugs = [item.data.slug for item in full.parsed if isinstance(item.data, PostOutput)]
+        check(slugs == ["post-5", "post-4"], f"full listing gave {slugs}")
         tagged = list_post.sync_detailed(client=self.client, qb='tags.contains("none")')
         check(tagged.status_code == 200 and tagged.parsed == [], "a filter matching none")
 
@@ -200,15 +213,15 @@ class Scenario:
                 client=self.client,
                 qb='title.starts_with("Post")',
                 limit=2,
-                sorts="title",
+                sorts=["title"],
                 cursor=cursor if cursor else UNSET,
             )
             page = response.parsed
             check(response.status_code == 200 and isinstance(page, list), "a page failed")
             assert isinstance(page, list)
             for item in page:
-                check(isinstance(item.data, Post), "a listed item has no full data")
-                assert isinstance(item.data, Post)
+                check(isinstance(item.data, PostOutput), "a listed item has no full data")
+                assert isinstance(item.data, PostOutput)
                 seen.append(item.data.slug)
             cursor = response.headers.get("x-next-cursor")
             has_more = response.headers.get("x-has-more")
@@ -224,7 +237,9 @@ class Scenario:
         response = replace_post.sync_detailed(rid, client=self.client, body=changed, if_match=tag)
         updated = info(response)
         check(etag(response) == f'"{updated.revision_id}"' != tag, "PUT did not move the ETag")
-        stale = replace_post.sync_detailed(rid, client=self.client, body=data, if_match=tag)
+        # what was read (the output schema) sent back as it was: the input schema
+        unchanged = Post.from_dict(data.to_dict())
+        stale = replace_post.sync_detailed(rid, client=self.client, body=unchanged, if_match=tag)
         found = problem(stale, 412, "precondition_failed")
         check(found.actual == updated.revision_id, f"412 names {found.actual!r}")
         check(self.read(rid)[0].title == "Post 1, revised", "the stale PUT changed the data")

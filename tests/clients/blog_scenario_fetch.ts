@@ -6,6 +6,7 @@ import createClient from "openapi-fetch";
 import type { components, paths } from "./fetch/schema.js";
 
 type Post = components["schemas"]["Post"];
+type PostOutput = components["schemas"]["PostOutput"];
 type Problem = components["schemas"]["Problem"];
 
 class StepFailed extends Error {}
@@ -45,15 +46,15 @@ function idOf(slug: string): string {
   return id ?? "";
 }
 
-async function read(id: string): Promise<[Post, string]> {
+async function read(id: string): Promise<[PostOutput, string]> {
   const { data, response } = await client.GET("/post/{resource_id}", {
     params: { path: { resource_id: id } },
   });
   check(response.status === 200 && data !== undefined, `GET ${id}: ${response.status}`);
-  // No `partial` was asked for: the data is a whole Post.
-  const post: Post | undefined = data?.data;
+  // A full read: the data is a whole PostOutput.
+  const post: PostOutput | undefined = data?.data;
   check(post !== undefined, "a full read has data");
-  return [post as Post, etagOf(response)];
+  return [post as PostOutput, etagOf(response)];
 }
 
 async function newPost(slug: string, title: string, user: string): Promise<void> {
@@ -110,14 +111,15 @@ async function datetimes(): Promise<void> {
 }
 
 async function listFilters(): Promise<void> {
-  const { data, response } = await client.GET("/post", {
+  // parts of each item's data: the partial listing
+  const { data, response } = await client.GET("/post/_partial", {
     params: {
       query: {
         qb: 'title.starts_with("Post")',
         created_by: ["bob", "carol"],
         partial: ["title", "slug"],
         returns: ["data", "info"],
-        sorts: "-title",
+        sorts: ["-title"],
         include_total: true,
       },
     },
@@ -130,6 +132,13 @@ async function listFilters(): Promise<void> {
     return item.data?.title ?? "";
   });
   check(JSON.stringify(titles) === '["Post 5","Post 4"]', `listed ${titles}`);
+  // whole items of the same filter, newest first
+  const full = await client.GET("/post", {
+    params: { query: { created_by: ["bob", "carol"], sorts: ["-$created_time"] } },
+  });
+  check(full.response.status === 200 && full.data !== undefined, `list: ${full.response.status}`);
+  const slugs = full.data!.map((item) => item.data?.slug ?? "");
+  check(slugs.join() === "post-5,post-4", `full listing gave ${slugs}`);
   const none = await client.GET("/post", {
     params: { query: { qb: 'tags.contains("none")' } },
   });
@@ -141,7 +150,7 @@ async function cursorPaging(): Promise<void> {
   let cursor: string | undefined;
   for (let i = 0; i < 10; i++) {
     const { data, response } = await client.GET("/post", {
-      params: { query: { qb: 'title.starts_with("Post")', limit: 2, sorts: "title", cursor } },
+      params: { query: { qb: 'title.starts_with("Post")', limit: 2, sorts: ["title"], cursor } },
     });
     check(response.status === 200 && data !== undefined, `page: ${response.status}`);
     for (const item of data!) seen.push(item.data?.slug ?? "");

@@ -9,6 +9,7 @@ import {
   createPost,
   deletePost,
   getPost,
+  listPartialPost,
   listPost,
   modifyPost,
   patchPost,
@@ -16,7 +17,7 @@ import {
   restorePost,
   switchPost,
 } from "./orval/blog.js";
-import type { Post, Problem } from "./orval/blog.js";
+import type { Post, PostOutput, Problem } from "./orval/blog.js";
 
 class StepFailed extends Error {}
 
@@ -60,12 +61,12 @@ function idOf(slug: string): string {
   return id ?? "";
 }
 
-async function read(id: string): Promise<[Post, string]> {
+async function read(id: string): Promise<[PostOutput, string]> {
   const response = await getPost(id);
-  // No `partial` was asked for: the data is a whole Post.
-  const post: Post | undefined = response.data.data;
+  // A full read: the data is a whole PostOutput.
+  const post: PostOutput | undefined = response.data.data;
   check(post !== undefined, "a full read has data");
-  return [post as Post, etagOf(response)];
+  return [post as PostOutput, etagOf(response)];
 }
 
 async function newPost(slug: string, title: string, user: string): Promise<void> {
@@ -122,12 +123,13 @@ async function datetimes(): Promise<void> {
 }
 
 async function listFilters(): Promise<void> {
-  const response = await listPost({
+  // parts of each item's data: the partial listing (axios sends lists as `created_by[]=bob`)
+  const response = await listPartialPost({
     qb: 'title.starts_with("Post")',
     created_by: ["bob", "carol"],
     partial: ["title", "slug"],
     returns: ["data", "info"],
-    sorts: "-title",
+    sorts: ["-title"],
     include_total: true,
   });
   check(response.headers["x-total-count"] === "2", "X-Total-Count is not 2");
@@ -137,6 +139,10 @@ async function listFilters(): Promise<void> {
     return item.data?.title ?? "";
   });
   check(JSON.stringify(titles) === '["Post 5","Post 4"]', `listed ${titles}`);
+  // whole items of the same filter, newest first
+  const full = await listPost({ created_by: ["bob", "carol"], sorts: ["-$created_time"] });
+  const slugs = full.data.map((item) => item.data?.slug ?? "");
+  check(slugs.join() === "post-5,post-4", `full listing gave ${slugs}`);
   const none = await listPost({ qb: 'tags.contains("none")' });
   check(none.data.length === 0, "a filter matching none");
 }
@@ -148,7 +154,7 @@ async function cursorPaging(): Promise<void> {
     const response = await listPost({
       qb: 'title.starts_with("Post")',
       limit: 2,
-      sorts: "title",
+      sorts: ["title"],
       cursor,
     });
     for (const item of response.data) seen.push(item.data?.slug ?? "");

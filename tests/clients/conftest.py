@@ -2,11 +2,8 @@
 step reports of the client scenarios.
 
 A scenario (``blog_scenario*.py``/``.ts``) runs every step against a live server and prints
-one JSON line per step. Each step is then one test (see :meth:`Scenario.expect`), so a step
-that fails because of a known gap in the HTTP contract is marked
-``xfail(strict=True, raises=AssertionError)`` on its own: a known failure raises
-``AssertionError``; any other failure calls ``pytest.fail`` and so fails the test even while
-it is marked.
+one JSON line per step. Each step is then one test (see :meth:`Scenario.expect`), so a broken
+step names itself instead of hiding behind the first one.
 
 The TypeScript tools (openapi-typescript, openapi-fetch, orval, axios, typescript; pinned in
 ``package.json`` beside this file) are installed with npm into ``.cache/client-checks/`` at
@@ -174,34 +171,19 @@ class Scenario:
                 f"{list(self.steps)}, expected {list(STEPS)}:\n{result.stdout[-4000:]}"
             )
 
-    def expect(self, step: str, known: str | None = None) -> None:
-        """Pass when ``step`` succeeded; a failure matching the regex ``known`` raises
-        ``AssertionError`` (the known gap); any other failure fails the test outright."""
+    def expect(self, step: str) -> None:
+        """Pass when ``step`` succeeded; fail the test with the step's report otherwise."""
         if self.error:
             pytest.fail(self.error, pytrace=False)
         report = self.steps[step]
-        if report.ok:
-            return
-        if known is not None and re.search(known, report.detail):
-            raise AssertionError(f"{self.label} {step} (known gap): {report.detail}")
-        pytest.fail(f"{self.label} {step}: {report.detail}", pytrace=False)
+        if not report.ok:
+            pytest.fail(f"{self.label} {step}: {report.detail}", pytrace=False)
 
 
-def expect_clean(label: str, result: subprocess.CompletedProcess[str], known: str | None) -> None:
-    """Pass when a checker exited 0; otherwise, when every error line matches ``known``, raise
-    ``AssertionError`` (the known gap), else fail the test outright."""
-    if result.returncode == 0:
-        return
-    errors = [line for line in result.stdout.splitlines() if re.search(r"error", line, re.I)]
-    summary = re.compile(r"^Found \d+ errors? in \d+ files?|^Found \d+ errors? in")
-    unknown = [
-        line
-        for line in errors
-        if not summary.search(line) and (known is None or not re.search(known, line))
-    ]
-    if errors and not unknown:
-        raise AssertionError(f"{label} (known gap):\n{result.stdout[-6000:]}")
-    pytest.fail(f"{label}:\n{result.stdout[-6000:]}", pytrace=False)
+def expect_clean(label: str, result: subprocess.CompletedProcess[str]) -> None:
+    """Pass when a checker (mypy, tsc) exited 0; fail the test with its output otherwise."""
+    if result.returncode != 0:
+        pytest.fail(f"{label}:\n{result.stdout[-6000:]}", pytrace=False)
 
 
 # -- the Node toolchain -----------------------------------------------------------------------

@@ -1,9 +1,6 @@
 """The Python client openapi-python-client generates from the blog's OpenAPI, against a live
 server: it generates cleanly, type-checks with ``mypy --strict`` (the client, and the scenario
 using it), and every step of the blog scenario (``blog_scenario.py``) works through it.
-
-Steps that fail because of a known gap in today's HTTP contract are marked
-``xfail(strict=True)``: when the gap is closed, the mark must go.
 """
 
 from __future__ import annotations
@@ -37,29 +34,6 @@ STEPS = (
     "problems",
     "validation_every_error",
 )
-
-PATCH_GAP = (
-    "PATCH: the generated code tests isinstance(body, list[JsonPatchOperation]), a "
-    "parameterized generic, so every patch call raises TypeError"
-)
-DATETIME_GAP = "datetimes have no `format: date-time`, so the client types them as str"
-DATA_GAP = "a read's data is typed Post | PostPartial, so no field is known to be there"
-DRAFT_GAP = "modifying a draft in place keeps its ETag, so a stale If-Match still succeeds"
-ERRORS_GAP = "validation reports only the first field error"
-
-#: step -> (why it fails today, a regex the failure must match)
-KNOWN: dict[str, tuple[str, str]] = {
-    "datetimes": (DATETIME_GAP, r"datetime is not JSON serializable"),
-    "json_patch": (PATCH_GAP, r"TypeError: .*parameterized generic"),
-    "merge_patch": (PATCH_GAP, r"TypeError: .*parameterized generic"),
-    "draft_stale_etag": (DRAFT_GAP, r"did not change its ETag"),
-    "validation_every_error": (ERRORS_GAP, r"errors reported for \['/slug'\]"),
-}
-
-
-def _xfail(reason: str) -> Any:
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
-
 
 @pytest.fixture(scope="module")
 def generated(
@@ -117,18 +91,14 @@ def test_client_generates_without_warnings(generated: tuple[Path, Any, Any]) -> 
     assert "Error" not in generation.stdout, generation.stdout
 
 
-@_xfail(PATCH_GAP)
 def test_generated_client_passes_mypy_strict(
     generated: tuple[Path, Any, Any], harness: SimpleNamespace
 ) -> None:
     folder, _, _ = generated
     result = _mypy(harness, folder, "-p", PACKAGE)
-    harness.expect_clean(
-        "mypy --strict on the client", result, r"patch_\w+\.py:\d+: error: Parameterized generics"
-    )
+    harness.expect_clean("mypy --strict on the client", result)
 
 
-@_xfail(f"{DATA_GAP}; {DATETIME_GAP}")
 def test_scenario_passes_mypy_strict_against_the_client(
     generated: tuple[Path, Any, Any], harness: SimpleNamespace
 ) -> None:
@@ -136,18 +106,10 @@ def test_scenario_passes_mypy_strict_against_the_client(
     errors are the test above)."""
     folder, _, _ = generated
     result = _mypy(harness, folder, "--follow-imports=silent", "blog_scenario.py")
-    known = (
-        r"blog_scenario\.py:\d+: error: (Incompatible types in assignment \(expression has "
-        r'type "[^"]+ \| Unset"|Argument "published_at" to "Post" has incompatible type "datetime")'
-    )
-    harness.expect_clean("mypy --strict on the scenario", result, known)
+    harness.expect_clean("mypy --strict on the scenario", result)
 
 
-@pytest.mark.parametrize(
-    "step",
-    [pytest.param(step, marks=_xfail(KNOWN[step][0])) if step in KNOWN else step for step in STEPS],
-)
+@pytest.mark.parametrize("step", STEPS)
 def test_scenario_step(step: str, generated: tuple[Path, Any, Any]) -> None:
     _, _, scenario = generated
-    known = KNOWN.get(step)
-    scenario.expect(step, known[1] if known else None)
+    scenario.expect(step)

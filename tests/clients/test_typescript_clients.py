@@ -4,9 +4,7 @@ client. Each, with its scenario (``blog_scenario_fetch.ts``, ``blog_scenario_orv
 must pass ``tsc --strict``, and every step of the scenario must work.
 
 The tools come from npm (pinned in ``package.json``, cached under ``.cache/``); without Node
-or npm these tests skip, or fail when ``SPECSTAR_REQUIRE_SERVICES=1``. Steps that fail because
-of a known gap in today's HTTP contract are marked ``xfail(strict=True)``: when the gap is
-closed, the mark must go.
+or npm these tests skip, or fail when ``SPECSTAR_REQUIRE_SERVICES=1``.
 """
 
 from __future__ import annotations
@@ -38,45 +36,6 @@ STEPS = (
     "problems",
     "validation_every_error",
 )
-
-DRAFT_GAP = "modifying a draft in place keeps its ETag, so a stale If-Match still succeeds"
-ERRORS_GAP = "validation reports only the first field error"
-
-#: client -> step -> (why it fails today, a regex the failure must match)
-KNOWN: dict[str, dict[str, tuple[str, str]]] = {
-    "fetch": {
-        "draft_stale_etag": (DRAFT_GAP, r"did not change its ETag"),
-        "validation_every_error": (ERRORS_GAP, r"errors reported for /slug,"),
-    },
-    "orval": {
-        "list_filters": (
-            "axios, orval's default client, sends list parameters as `created_by[]=bob`; the "
-            "server ignores that unknown parameter silently and answers the unfiltered list",
-            r"X-Total-Count is not 2",
-        ),
-        "draft_stale_etag": (DRAFT_GAP, r"did not change its ETag"),
-        "validation_every_error": (ERRORS_GAP, r"errors reported for /slug,"),
-    },
-}
-
-#: client -> (why ``tsc --strict`` fails today, a regex every error line must match)
-KNOWN_TSC: dict[str, tuple[str, str]] = {
-    "fetch": (
-        "openapi-typescript makes fields with defaults required (no separate input schema), "
-        "a merge patch is typed as an empty object (`MergePatch` allows no members), "
-        "and a read's data is typed Post | PostPartial",
-        r"scenario_fetch\.ts\(\d+,\d+\): error TS(2345|2322|2739|2741|18048)",
-    ),
-    "orval": (
-        "a read's data is typed Post | PostPartial, so no field is known to be there",
-        r"scenario_orval\.ts\(\d+,\d+\): error TS(2322|18048)",
-    ),
-}
-
-
-def _xfail(reason: str) -> Any:
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
-
 
 def _generate(client: str, project: Path, harness: SimpleNamespace, modules: Path) -> None:
     if client == "fetch":
@@ -131,23 +90,13 @@ def test_every_step_is_tested(harness: SimpleNamespace) -> None:
 
 
 def test_client_and_scenario_pass_tsc_strict(
-    client_run: tuple[str, CompletedProcess[str], Any],
-    harness: SimpleNamespace,
-    request: pytest.FixtureRequest,
+    client_run: tuple[str, CompletedProcess[str], Any], harness: SimpleNamespace
 ) -> None:
     client, check, _ = client_run
-    known = KNOWN_TSC.get(client)
-    if known is not None:
-        request.applymarker(_xfail(known[0]))
-    harness.expect_clean(f"tsc --strict ({client})", check, known[1] if known else None)
+    harness.expect_clean(f"tsc --strict ({client})", check)
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_scenario_step(
-    step: str, client_run: tuple[str, CompletedProcess[str], Any], request: pytest.FixtureRequest
-) -> None:
-    client, _, scenario = client_run
-    known = KNOWN[client].get(step)
-    if known is not None:
-        request.applymarker(_xfail(known[0]))
-    scenario.expect(step, known[1] if known else None)
+def test_scenario_step(step: str, client_run: tuple[str, CompletedProcess[str], Any]) -> None:
+    _, _, scenario = client_run
+    scenario.expect(step)
