@@ -35,6 +35,7 @@ STEPS = (
     "validation_every_error",
 )
 
+
 @pytest.fixture(scope="module")
 def generated(
     tmp_path_factory: pytest.TempPathFactory, harness: SimpleNamespace

@@ -37,6 +37,7 @@ STEPS = (
     "validation_every_error",
 )
 
+
 def _generate(client: str, project: Path, harness: SimpleNamespace, modules: Path) -> None:
     if client == "fetch":
         command = [
