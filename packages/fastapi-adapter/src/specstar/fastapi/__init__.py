@@ -27,7 +27,12 @@ except ModuleNotFoundError as _missing:
 from ._version import __version__
 from .app import ModelNaming, SpecStar, crud, install_problem_handlers
 from .dependencies import DependencyProvider
-from .errors import BadRequestError, ExistsPreconditionError, UnsupportedMediaTypeError
+from .errors import (
+    BadRequestError,
+    ExistsPreconditionError,
+    UnknownParameterError,
+    UnsupportedMediaTypeError,
+)
 from .openapi import (
     BatchRequest,
     BatchResult,
@@ -92,6 +97,7 @@ __all__ = [
     "SpecStar",
     "SpecStarRoute",
     "SwitchRouteTemplate",
+    "UnknownParameterError",
     "UnsupportedMediaTypeError",
     "UpdateRouteTemplate",
     "__version__",

@@ -113,6 +113,10 @@ class SpecStar:
         default_now: clock for operations that do not give a time; models may override it.
         strict_operation_context: writes with no user or time from any source raise
             :class:`~specstar.core.MissingOperationContextError` (HTTP 401).
+        strict_query_parameters: a generated route refuses a query parameter it does not
+            read with a 400 ``unknown_parameter`` problem (default). ``False`` leaves such
+            parameters unread, for clients or proxies that add their own (a template's own
+            ``strict_query_parameters`` wins over this).
     """
 
     def __init__(
@@ -128,6 +132,7 @@ class SpecStar:
         default_user: str | Callable[[], str] | UnsetType = UNSET,
         default_now: Callable[[], datetime] | UnsetType = UNSET,
         strict_operation_context: bool = False,
+        strict_query_parameters: bool = True,
     ) -> None:
         self.resource_managers: OrderedDict[str, ResourceManager[Any]] = OrderedDict()
         #: Resolves ``Ref`` fields between the registered models (referential integrity).
@@ -143,6 +148,7 @@ class SpecStar:
         self.default_user: str | Callable[[], str] | UnsetType = UNSET
         self.default_now: Callable[[], datetime] | UnsetType = UNSET
         self.strict_operation_context = False
+        self.strict_query_parameters = True
         #: Resource names registered with ``migrate_route=True``.
         self.migrate_route_models: set[str] = set()
         self.configure(
@@ -156,6 +162,7 @@ class SpecStar:
             default_user=default_user,
             default_now=default_now,
             strict_operation_context=strict_operation_context,
+            strict_query_parameters=strict_query_parameters,
         )
 
     # -- configuration --------------------------------------------------------------------------
@@ -173,6 +180,7 @@ class SpecStar:
         default_user: str | Callable[[], str] | UnsetType = UNSET,
         default_now: Callable[[], datetime] | UnsetType = UNSET,
         strict_operation_context: bool | UnsetType = UNSET,
+        strict_query_parameters: bool | UnsetType = UNSET,
     ) -> None:
         """Change settings (before registering models: registered ones keep theirs).
 
@@ -198,6 +206,8 @@ class SpecStar:
             self.default_now = default_now
         if strict_operation_context is not UNSET:
             self.strict_operation_context = strict_operation_context
+        if strict_query_parameters is not UNSET:
+            self.strict_query_parameters = strict_query_parameters
 
     def add_route_template(self, template: RouteTemplate) -> None:
         """Add a route template; one of the same class already present is replaced."""
@@ -366,8 +376,11 @@ class SpecStar:
         else:
             target = app
         for template in sorted(self._templates_to_apply(), key=lambda t: t.order):
-            if isinstance(template, BaseRouteTemplate) and template.dependency_provider is None:
-                template.dependency_provider = self.dependency_provider
+            if isinstance(template, BaseRouteTemplate):
+                if template.dependency_provider is None:
+                    template.dependency_provider = self.dependency_provider
+                if template.strict_query_parameters is None:
+                    template.strict_query_parameters = self.strict_query_parameters
             for rname, manager in self.resource_managers.items():
                 template.apply(rname, manager, target)
             template.apply_global(self.resource_managers, target)

@@ -18,6 +18,7 @@ __all__ = [
     "ExistsPreconditionError",
     "InternalError",
     "ParameterError",
+    "UnknownParameterError",
     "UnsupportedMediaTypeError",
 ]
 
@@ -37,6 +38,38 @@ class BadRequestError(SpecStarError):
         super().__init__(message)
         self.code = code
         self.status = status
+
+
+class UnknownParameterError(BadRequestError):
+    """Query parameters the route does not know: HTTP 400, ``unknown_parameter``.
+
+    The problem names every unknown parameter in ``errors`` (``loc`` is its name, ``source``
+    is ``query``) and lists the parameters the route accepts in ``accepted``.
+
+    Args:
+        unknown: the unknown parameter names, in the order they were sent.
+        accepted: the names the route accepts.
+    """
+
+    def __init__(self, unknown: Sequence[str], accepted: Sequence[str]) -> None:
+        names = ", ".join(repr(name) for name in unknown)
+        listed = ", ".join(accepted) if accepted else "none"
+        noun = "parameter" if len(unknown) == 1 else "parameters"
+        super().__init__(
+            f"unknown query {noun} {names}; this route accepts: {listed}",
+            code="unknown_parameter",
+        )
+        self.unknown = list(unknown)
+        self.accepted = list(accepted)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "errors": [
+                {"loc": name, "message": "unknown query parameter", "source": "query"}
+                for name in self.unknown
+            ],
+            "accepted": self.accepted,
+        }
 
 
 class ParameterError(ValidationError):

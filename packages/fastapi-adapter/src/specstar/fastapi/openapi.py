@@ -392,6 +392,59 @@ def install_openapi(app: FastAPI, components: Callable[[], Mapping[str, Any]]) -
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in components().items():
             schemas.setdefault(name, schema)
+        _add_links(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_links(document: dict[str, Any]) -> None:
+    """Link each create operation to the operations its new resource enables.
+
+    A ``201`` of ``POST /m`` answers the new revision's info. Every operation under
+    ``/m/{resource_id}`` gets an OpenAPI link from it that fills ``resource_id`` (and
+    ``revision_id``, where the path has one) from that body; and the create operation of
+    every model with a top-level ``Ref`` to ``m`` (``x-ref-resource``) gets one that fills
+    that field of its body. Clients and stateful testers can so chain the calls. Links
+    already present are kept.
+    """
+    paths: dict[str, Any] = document.get("paths", {})
+    creates = {
+        path: item["post"]
+        for path, item in paths.items()
+        if path.count("/") == 1
+        and isinstance(item.get("post", {}).get("responses", {}).get("201"), dict)
+    }
+    for path, create in creates.items():
+        links: dict[str, Any] = create["responses"]["201"].setdefault("links", {})
+        prefix = f"{path}/{{resource_id}}"
+        for target, target_item in paths.items():
+            if target != prefix and not target.startswith(prefix + "/"):
+                continue
+            for operation in target_item.values():
+                if not isinstance(operation, dict) or "operationId" not in operation:
+                    continue
+                parameters = {"resource_id": "$response.body#/resource_id"}
+                if "{revision_id}" in target:
+                    parameters["revision_id"] = "$response.body#/revision_id"
+                links.setdefault(
+                    operation["operationId"],
+                    {"operationId": operation["operationId"], "parameters": parameters},
+                )
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    for create in creates.values():
+        body = create.get("requestBody", {}).get("content", {}).get("application/json", {})
+        target_ref = body.get("schema", {}).get("$ref", "")
+        model = schemas.get(str(target_ref).removeprefix(REF_PREFIX), {})
+        for field, prop in model.get("properties", {}).items():
+            referred = f"/{prop.get('x-ref-resource')}"
+            if prop.get("x-ref-type") != "resource_id" or referred not in creates:
+                continue
+            links = creates[referred]["responses"]["201"].setdefault("links", {})
+            links.setdefault(
+                f"{create['operationId']}_with_{field}",
+                {
+                    "operationId": create["operationId"],
+                    "requestBody": {field: "$response.body#/resource_id"},
+                },
+            )

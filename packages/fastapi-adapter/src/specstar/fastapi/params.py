@@ -8,11 +8,15 @@ A listing is filtered by any combination of (all must hold):
   object, or a list of them meaning *all of*);
 * ``created_time_start``/``created_time_end`` and ``updated_time_start``/``updated_time_end``
   — a half-open interval ``[start, end)`` on ``$created_time``/``$updated_time``;
-* ``created_by``/``updated_by`` (repeatable) — ``$created_by in [...]``/``$updated_by in [...]``;
+* ``created_by``/``updated_by`` — ``$created_by in [...]``/``$updated_by in [...]``;
 * ``is_deleted`` — ``false`` (default: live resources), ``true`` (soft-deleted ones) or ``any``.
 
 ``sorts`` takes ``-year,title,$created_time`` or the JSON list form. Errors in any of them are
 :class:`~specstar.core.QueryError` (HTTP 400, ``invalid_query``).
+
+Every list-valued parameter (``created_by``, ``updated_by``, ``sorts``, ``returns``,
+``partial``) may be repeated (``?a=x&a=y``), comma-separated (``?a=x,y``) or sent with
+brackets (``?a[]=x``, rewritten by the route class): all mean the same list.
 
 No ``from __future__ import annotations`` here: FastAPI reads these signatures at run time,
 and they refer to names local to the factories.
@@ -52,6 +56,7 @@ __all__ = [
     "parse_partial",
     "parse_returns",
     "parse_sorts_param",
+    "parse_sorts_params",
     "query_dependency",
 ]
 
@@ -106,6 +111,15 @@ def parse_sorts_param(text: str) -> tuple[Sort, ...]:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise QueryError(f"sorts is not a valid JSON list of sorts: {exc}") from None
     return parse_sorts(text)
+
+
+def parse_sorts_params(values: Iterable[str] | None) -> tuple[Sort, ...]:
+    """Repeated ``sorts`` values, each in a form :func:`parse_sorts_param` reads, in order."""
+    out: list[Sort] = []
+    for value in values or ():
+        if value.strip():
+            out.extend(parse_sorts_param(value))
+    return tuple(out)
 
 
 def _split(values: Iterable[str] | None) -> list[str]:
@@ -194,10 +208,12 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
             datetime | None, QueryParam(description="`$updated_time < this`")
         ] = None,
         created_by: Annotated[
-            list[str] | None, QueryParam(description="`$created_by` is one of these (repeatable)")
+            list[str] | None,
+            QueryParam(description="`$created_by` is one of these (repeated or comma-separated)"),
         ] = None,
         updated_by: Annotated[
-            list[str] | None, QueryParam(description="`$updated_by` is one of these (repeatable)")
+            list[str] | None,
+            QueryParam(description="`$updated_by` is one of these (repeated or comma-separated)"),
         ] = None,
     ) -> Filters:
         parts: list[Expr] = []
@@ -214,7 +230,8 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
         for name, op, value in bounds:
             if value is not None:
                 parts.append(Condition(_meta(name), op, value))
-        for name, users in (("created_by", created_by), ("updated_by", updated_by)):
+        for name, values in (("created_by", created_by), ("updated_by", updated_by)):
+            users = _split(values)
             if users:
                 parts.append(Condition(_meta(name), Op.in_, tuple(users)))
         return Filters(where=_combine(parts), is_deleted=is_deleted.as_query_value())
@@ -231,8 +248,13 @@ def query_dependency(manager: ResourceManager[Any]) -> Callable[..., Coroutine[A
         *,
         filters: Annotated[Filters, Depends(filters_dependency())],
         sorts: Annotated[
-            str | None,
-            QueryParam(description="Sort keys, e.g. `-year,title,$created_time` (`-`: descending)"),
+            list[str] | None,
+            QueryParam(
+                description=(
+                    "Sort keys, e.g. `-year,title,$created_time` (`-`: descending), repeated "
+                    "or comma-separated, or the JSON list form"
+                )
+            ),
         ] = None,
         limit: Annotated[
             int | None,
@@ -249,7 +271,7 @@ def query_dependency(manager: ResourceManager[Any]) -> Callable[..., Coroutine[A
     ) -> Query:
         return Query(
             where=filters.where,
-            sorts=parse_sorts_param(sorts) if sorts else (),
+            sorts=parse_sorts_params(sorts),
             limit=limit,
             offset=offset,
             cursor=cursor or None,

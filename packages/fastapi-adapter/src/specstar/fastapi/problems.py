@@ -133,6 +133,7 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
         expected: the revision id the client expected (``precondition_failed``).
         actual: the current revision id (``precondition_failed``).
         path: the offending field or JSON Pointer (``invalid_query``, ``patch_test_failed``).
+        accepted: the query parameters the route accepts (``unknown_parameter``).
     """
 
     type: str
@@ -150,6 +151,7 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     expected: str | msgspec.UnsetType | None = msgspec.UNSET
     actual: str | msgspec.UnsetType | None = msgspec.UNSET
     path: str | msgspec.UnsetType | None = msgspec.UNSET
+    accepted: list[str] | msgspec.UnsetType = msgspec.UNSET
 
 
 def status_for(exc: SpecStarError) -> int:

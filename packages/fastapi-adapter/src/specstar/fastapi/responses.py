@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 from starlette.exceptions import HTTPException
@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from specstar.core import SpecStarError
 
 from ._http import allowed_methods, serves
+from ._query_string import QueryStringRules
 from .errors import InternalError
 from .problems import http_exception_problem, problem_for, problem_response, validation_problem
 
@@ -85,7 +86,22 @@ class SpecStarRoute(APIRoute):
     A ``GET`` route answers ``HEAD`` too (the same status and headers, no body; not a
     separate operation in the OpenAPI document), and a method no route of the path answers
     gets 405 with ``Allow`` listing the methods that every route of the path answers.
+
+    A list-valued query parameter reads the same repeated (``?a=x&a=y``), with brackets
+    (``?a[]=x&a[]=y``) or comma-separated (``?a=x,y``, split by the parameter's parser); a
+    query parameter the route does not read is a 400 ``unknown_parameter`` problem naming it
+    and the accepted ones, unless :attr:`strict_query_parameters` is false (see
+    :meth:`for_query_parameters`).
     """
+
+    #: Refuse query parameters the route does not read (400 ``unknown_parameter``).
+    strict_query_parameters: ClassVar[bool] = True
+
+    @staticmethod
+    def for_query_parameters(strict: bool) -> type[SpecStarRoute]:
+        """The route class refusing (``strict``) or leaving unread (not ``strict``) unknown
+        query parameters: ``SpecStarRoute`` itself, or its lenient subclass."""
+        return SpecStarRoute if strict else LenientSpecStarRoute
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
@@ -109,6 +125,8 @@ class SpecStarRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        rules = QueryStringRules.of(self.dependant)
+        strict = self.strict_query_parameters
 
         async def route_handler(request: Request) -> Response:
             response = await respond(request)
@@ -116,6 +134,8 @@ class SpecStarRoute(APIRoute):
 
         async def respond(request: Request) -> Response:
             try:
+                rules.apply(request.scope, strict=strict)
+                request.__dict__.pop("_query_params", None)  # read again, rewritten
                 return await handler(request)
             except SpecStarError as exc:
                 return problem_response(problem_for(exc, request.url.path))
@@ -129,6 +149,13 @@ class SpecStarRoute(APIRoute):
                 return problem_response(problem_for(InternalError(exc), request.url.path))
 
         return route_handler
+
+
+class LenientSpecStarRoute(SpecStarRoute):
+    """A :class:`SpecStarRoute` that leaves query parameters it does not read unread instead
+    of refusing them (``SpecStar(strict_query_parameters=False)``)."""
+
+    strict_query_parameters: ClassVar[bool] = False
 
 
 def internal_error(exc: Exception) -> SpecStarError:

@@ -30,7 +30,7 @@ from specstar.core import (
 from .._http import EntityTags, parse_entity_tags
 from ..dependencies import DependencyProvider, default_get_now, default_get_user
 from ..errors import BadRequestError
-from ..openapi import ModelSchemaNames, model_schema_names
+from ..openapi import ModelSchemaNames, model_schema_names, problem_responses
 from ..responses import MsgspecResponse, SpecStarRoute
 from ._redact import redact_conflict
 
@@ -114,6 +114,9 @@ class BaseRouteTemplate(RouteTemplate):
     Args:
         dependency_provider: where routes get the acting user and time.
         tags: OpenAPI tags for the routes (default: the model name).
+        strict_query_parameters: refuse query parameters a route does not read (400
+            ``unknown_parameter``); ``None`` (default) takes the ``SpecStar`` app's setting,
+            strict when applied without one.
     """
 
     def __init__(
@@ -121,9 +124,16 @@ class BaseRouteTemplate(RouteTemplate):
         *,
         dependency_provider: DependencyProvider | None = None,
         tags: list[str] | None = None,
+        strict_query_parameters: bool | None = None,
     ) -> None:
         self.dependency_provider = dependency_provider
         self.tags = tags
+        self.strict_query_parameters = strict_query_parameters
+
+    @property
+    def route_class(self) -> type[SpecStarRoute]:
+        """The route class of this template's routes (see ``strict_query_parameters``)."""
+        return SpecStarRoute.for_query_parameters(self.strict_query_parameters is not False)
 
     @property
     def deps(self) -> DependencyProvider:
@@ -132,7 +142,9 @@ class BaseRouteTemplate(RouteTemplate):
     def model_routes(
         self, model_name: str, manager: ResourceManager[Any], router: APIRouter
     ) -> "ModelRoutes":
-        return ModelRoutes(model_name, manager, router, self.deps, self.tags)
+        return ModelRoutes(
+            model_name, manager, router, self.deps, self.tags, route_class=self.route_class
+        )
 
 
 class ModelRoutes:
@@ -145,8 +157,11 @@ class ModelRoutes:
         router: APIRouter,
         deps: DependencyProvider,
         tags: list[str] | None,
+        *,
+        route_class: type[SpecStarRoute] = SpecStarRoute,
     ) -> None:
         self.name = name
+        self.route_class = route_class
         self.manager = manager
         self.router = router
         self.deps = deps
@@ -191,7 +206,8 @@ class ModelRoutes:
         request_body: Mapping[str, Any] | None = None,
         response_class: type[Response] = MsgspecResponse,
     ) -> None:
-        """Add one documented route (msgspec responses, problem+json errors)."""
+        """Add one documented route (msgspec responses, problem+json errors; every route
+        documents a 400, the answer to a query parameter it does not read)."""
         extra: dict[str, Any] = {}
         if request_body is not None:
             extra["requestBody"] = dict(request_body)
@@ -205,9 +221,9 @@ class ModelRoutes:
             description=description,
             status_code=status_code,
             tags=self.tags,
-            responses=dict(responses or {}),
+            responses={**problem_responses(400), **dict(responses or {})},
             response_class=response_class,
-            route_class_override=SpecStarRoute,
+            route_class_override=self.route_class,
             openapi_extra=extra or None,
         )
 

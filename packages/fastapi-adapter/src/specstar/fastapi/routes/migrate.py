@@ -68,6 +68,8 @@ class MigrateRouteTemplate(BaseRouteTemplate):
             version).
         dependency_provider: where routes get the acting user and time.
         tags: OpenAPI tags for the routes (default: the model name).
+        strict_query_parameters: refuse query parameters a route does not read (``None``:
+            the app's setting).
     """
 
     order = 50
@@ -78,8 +80,13 @@ class MigrateRouteTemplate(BaseRouteTemplate):
         models: Iterable[str] | None = None,
         dependency_provider: DependencyProvider | None = None,
         tags: list[str] | None = None,
+        strict_query_parameters: bool | None = None,
     ) -> None:
-        super().__init__(dependency_provider=dependency_provider, tags=tags)
+        super().__init__(
+            dependency_provider=dependency_provider,
+            tags=tags,
+            strict_query_parameters=strict_query_parameters,
+        )
         self.models: Collection[str] | None = None if models is None else frozenset(models)
 
     def apply(

@@ -13,7 +13,7 @@ from specstar.core import ResourceManager, find_referrers, relationships
 from ..dependencies import DependencyProvider
 from ..openapi import json_content, problem_responses, ref
 from ..params import MAX_OFFSET
-from ..responses import MsgspecResponse, SpecStarRoute, json_response
+from ..responses import MsgspecResponse, json_response
 from ._base import BaseRouteTemplate, ResourceIdPath, self_doc
 from .read import next_url
 
@@ -129,8 +129,13 @@ class RelationshipsRouteTemplate(BaseRouteTemplate):
         path: str = "/_relationships",
         dependency_provider: DependencyProvider | None = None,
         tags: list[str] | None = None,
+        strict_query_parameters: bool | None = None,
     ) -> None:
-        super().__init__(dependency_provider=dependency_provider, tags=tags)
+        super().__init__(
+            dependency_provider=dependency_provider,
+            tags=tags,
+            strict_query_parameters=strict_query_parameters,
+        )
         self.path = path
 
     def apply(
@@ -166,8 +171,8 @@ class RelationshipsRouteTemplate(BaseRouteTemplate):
                     "description": "Every reference field",
                     "content": json_content({"type": "array", "items": ref("Relationship")}),
                 },
-                **problem_responses(401, 422),
+                **problem_responses(400, 401, 422),
             },
             response_class=MsgspecResponse,
-            route_class_override=SpecStarRoute,
+            route_class_override=self.route_class,
         )

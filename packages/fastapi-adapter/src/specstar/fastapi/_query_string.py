@@ -1,0 +1,106 @@
+"""The query string of a generated route: list parameters in the forms clients send, and
+no parameter the route does not know.
+
+Clients spell a list-valued parameter in three ways: repeated (``?a=x&a=y``, what the OpenAPI
+document describes), with brackets (``?a[]=x&a[]=y``, axios and PHP) and comma-separated
+(``?a=x,y``). :class:`QueryStringRules` rewrites the bracket form to the repeated one before
+FastAPI reads the parameters (the parsers of the list parameters split commas), and refuses a
+name the route does not read: a misspelt filter would otherwise answer the unfiltered list.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import quote, unquote_plus
+
+from starlette.types import Scope
+
+from fastapi.dependencies.models import Dependant
+
+from .errors import UnknownParameterError
+
+__all__ = ["QueryStringRules"]
+
+_LISTS = (list, tuple, set, frozenset, Sequence, typing.Sequence, typing.List)  # noqa: UP006
+_BRACKETS = "[]"
+
+
+def _is_list(annotation: Any) -> bool:
+    """Whether a parameter annotation is list-valued (``list[str] | None`` included)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_list(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_is_list(arg) for arg in typing.get_args(annotation))
+    return annotation in _LISTS or origin in _LISTS
+
+
+def _fields(dependant: Dependant) -> Iterator[tuple[str, Any]]:
+    """``(name, annotation)`` of every query parameter of a dependant and its dependencies; a
+    parameter model (``Annotated[Model, Query()]``) gives its fields."""
+    for field in dependant.query_params:
+        annotation = field.field_info.annotation
+        members = getattr(annotation, "model_fields", None)
+        if isinstance(members, dict):
+            for name, info in members.items():
+                yield (info.alias or name), info.annotation
+        else:
+            yield field.alias, annotation
+    for sub in dependant.dependencies:
+        yield from _fields(sub)
+
+
+class QueryStringRules:
+    """What one route reads from the query string.
+
+    Args:
+        accepted: every query parameter name the route reads.
+        lists: the list-valued ones among them.
+    """
+
+    def __init__(self, accepted: Sequence[str], lists: Sequence[str]) -> None:
+        self.accepted = tuple(sorted(set(accepted)))
+        self.lists = frozenset(lists)
+        self._known = frozenset(self.accepted)
+
+    @classmethod
+    def of(cls, dependant: Dependant) -> QueryStringRules:
+        """The rules of a route, from FastAPI's description of its endpoint."""
+        fields = list(_fields(dependant))
+        return cls([name for name, _ in fields], [name for name, a in fields if _is_list(a)])
+
+    def apply(self, scope: Scope, *, strict: bool) -> None:
+        """Rewrite ``scope["query_string"]`` so list parameters sent as ``a[]`` read as ``a``.
+
+        Args:
+            scope: the request's ASGI scope (changed in place).
+            strict: refuse names the route does not read (else they stay, unread).
+
+        Raises:
+            UnknownParameterError: ``strict`` and a name the route does not read was sent.
+        """
+        raw: bytes = scope.get("query_string", b"")
+        if not raw:
+            return
+        unknown: list[str] = []
+        parts: list[bytes] = []
+        changed = False
+        for part in raw.split(b"&"):
+            if not part:
+                continue
+            key, sep, value = part.partition(b"=")
+            name = unquote_plus(key.decode("latin-1"))
+            if name.endswith(_BRACKETS) and name[: -len(_BRACKETS)] in self.lists:
+                name = name[: -len(_BRACKETS)]
+                key = quote(name, safe="").encode("ascii")
+                changed = True
+            elif name not in self._known and name not in unknown:
+                unknown.append(name)
+            parts.append(key + sep + value)
+        if strict and unknown:
+            raise UnknownParameterError(unknown, self.accepted)
+        if changed:
+            scope["query_string"] = b"&".join(parts)
