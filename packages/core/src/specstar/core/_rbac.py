@@ -34,6 +34,7 @@ from ._access import (
     denied,
     row_admits,
 )
+from .actions import Action
 from .annotations import Unique
 from .errors import QueryError
 from .pipeline import UNRESTRICTED, AccessScope, OperationContext
@@ -452,7 +453,7 @@ class RBACChecker:
 
     def check_data(self, ctx: OperationContext) -> None:
         """A create must write a row inside the user's scope."""
-        if ctx.action != "create" or ctx.data is None:
+        if ctx.action != Action.CREATE or ctx.data is None:
             return
         scope = self.access_scope(ctx)
         if isinstance(scope, Condition | And | Or | Not) and not row_admits(scope, ctx):

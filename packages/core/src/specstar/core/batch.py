@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from .actions import Action
 from .errors import FieldError, SpecStarError, ValidationError
 from .manager import ResourceManager
 from .pipeline import Unrestricted
@@ -144,7 +145,7 @@ def batch_delete(
     """
     return _run(
         manager,
-        "delete",
+        Action.DELETE,
         manager.delete,
         where,
         confirm_all=confirm_all,
@@ -169,7 +170,7 @@ def batch_restore(
     """
     return _run(
         manager,
-        "restore",
+        Action.RESTORE,
         manager.restore,
         where,
         confirm_all=confirm_all,

@@ -45,13 +45,16 @@ from ._access import (
 )
 from ._acl import ACLChecker, ACLEntry
 from ._rbac import Membership, PermissionRule, RBACChecker, Role
+from .actions import Action
 from .context import ANONYMOUS
 from .pipeline import (
     UNRESTRICTED,
     AccessScope,
     AllowAll,
+    DataPermissionChecker,
     OperationContext,
     PermissionChecker,
+    ScopedPermissionChecker,
     Unrestricted,
 )
 from .query import evaluate
@@ -312,7 +315,7 @@ class ActionBasedChecker:
             self.meta_lookup is not None
             and rule.requires_ownership
             and ctx.resource_id is not None
-            and ctx.action != "create"
+            and ctx.action != Action.CREATE
         ):
             self._check_visible_owner(ctx, key, rule)
 
@@ -324,8 +327,8 @@ class ActionBasedChecker:
         meta = self.meta_lookup(ctx.resource_id or "")
         if meta is None or (scope is not None and evaluate.matches(scope, meta)):
             return  # missing (the manager says so) or covered by the rule
-        read_ctx = msgspec.structs.replace(ctx, action="get")
-        _, read_rule = self.rule_for("get")
+        read_ctx = msgspec.structs.replace(ctx, action=Action.GET)
+        _, read_rule = self.rule_for(Action.GET)
         if not read_rule.allows(read_ctx):
             return
         read_scope = read_rule.scope(read_ctx)
@@ -355,6 +358,9 @@ class CompositeChecker:
         if not checkers:
             raise ValueError("CompositeChecker needs at least one checker")
         self.checkers: tuple[PermissionChecker, ...] = checkers
+        # the optional methods, found once (typed protocols, not a lookup per call)
+        self._data_checkers = [c for c in checkers if isinstance(c, DataPermissionChecker)]
+        self._scoped_checkers = [c for c in checkers if isinstance(c, ScopedPermissionChecker)]
 
     def check(self, ctx: OperationContext) -> None:
         """Run every checker's ``check``."""
@@ -363,19 +369,14 @@ class CompositeChecker:
 
     def check_data(self, ctx: OperationContext) -> None:
         """Run every checker's ``check_data``, where there is one."""
-        for checker in self.checkers:
-            method = getattr(checker, "check_data", None)
-            if method is not None:
-                method(ctx)
+        for checker in self._data_checkers:
+            checker.check_data(ctx)
 
     def access_scope(self, ctx: OperationContext) -> AccessScope:
         """The AND of the checkers' scopes."""
         scopes: list[AccessScope] = []
-        for checker in self.checkers:
-            method = getattr(checker, "access_scope", None)
-            if method is None:
-                continue
-            scope: AccessScope = method(ctx)
+        for checker in self._scoped_checkers:
+            scope: AccessScope = checker.access_scope(ctx)
             if scope is None:
                 return None
             scopes.append(scope)
@@ -434,7 +435,7 @@ class OwnershipChecker:
         """With a data owner field: the written data must name the user as its owner."""
         if self.field.meta or ctx.user in self.admins or ctx.data is None:
             return
-        if ctx.action == "restore":
+        if ctx.action == Action.RESTORE:
             return
         value = data_value(to_doc(ctx.data), self.field.path)
         if value != ctx.user:
@@ -475,7 +476,7 @@ class FieldLevelChecker:
 
     def check_data(self, ctx: OperationContext) -> None:
         """Deny a change of a field the user may not change."""
-        if ctx.data is None or ctx.action == "restore":
+        if ctx.data is None or ctx.action == Action.RESTORE:
             return
         new = to_doc(ctx.data)
         old = to_doc(ctx.previous) if ctx.previous is not None else model_defaults(type(ctx.data))

@@ -94,8 +94,8 @@ class PermissionChecker(Protocol):
     """Decides whether ``ctx.user`` may perform ``ctx.action``.
 
     Two optional methods refine the decision; a checker has them when it also satisfies
-    :class:`DataPermissionChecker` or :class:`ScopedPermissionChecker` (the manager looks once,
-    when it is built):
+    :class:`DataPermissionChecker` or :class:`ScopedPermissionChecker` (the manager looks once
+    per checker, and again only when the pipeline's checker is replaced):
 
     * ``check_data(ctx)`` runs once the new data of a write is known (``ctx.data``, with the
       replaced data in ``ctx.previous``) — e.g. which fields a user may change.

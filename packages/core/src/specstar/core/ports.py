@@ -4,7 +4,7 @@ The manager talks to persistence only through :class:`Storage` (one per resource
 a :class:`StorageFactory`) and :class:`BlobStore`. Every adapter proves it keeps these contracts by
 running the conformance suites of ``specstar.testing``.
 
-Invariants every :class:`Storage` holds (DESIGN.md):
+Invariants every :class:`Storage` holds (see also docs/architecture.md):
 
 1. ``meta.current_revision_id`` always names an existing revision: a new revision is stored
    before the pointer moves; a crash in between leaves at most an orphan revision.

@@ -2,7 +2,7 @@
 and the cascade undone by ``restore(cascade=True)``.
 
 Other managers are reached through :class:`~specstar.core.refs.ReferenceSource` only: their
-referrer scan, their ``set_null`` write and their delete verbs.
+referrer scan, their ``set_null`` write, their delete verbs and ``restore``.
 """
 
 from __future__ import annotations
