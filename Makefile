@@ -2,6 +2,9 @@
 # .tools/ when it is not already on PATH.
 PYTHON ?= python3
 HATCH := $(shell command -v hatch 2>/dev/null || echo $(CURDIR)/.tools/bin/hatch)
+# where `make run` serves the example: `make run PORT=8123`
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run quickstart test lint format build bench bench-quick clean services
 
@@ -11,7 +14,7 @@ $(HATCH):
 	.tools/bin/python -m pip install --quiet "hatch>=1.16"
 
 run: $(HATCH)
-	$(HATCH) run python -m examples.blog --host 127.0.0.1 --port 8000
+	$(HATCH) run python -m examples.blog --host $(HOST) --port $(PORT)
 
 # The plain-Python tour of the core (examples/quickstart.py), in the workspace environment.
 quickstart: $(HATCH)

@@ -75,7 +75,7 @@ class Op(enum.StrEnum):
     exists = "exists"
 
 
-class Field(msgspec.Struct, frozen=True):
+class Field(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A queryable field: a meta field (``meta=True``) or an indexed data path."""
 
     path: str
@@ -109,7 +109,7 @@ class _ExprOps:
         return Not(self)  # type: ignore[arg-type]
 
 
-class Condition(_ExprOps, msgspec.Struct, frozen=True, tag="cmp"):
+class Condition(_ExprOps, msgspec.Struct, frozen=True, tag="cmp", forbid_unknown_fields=True):
     """``field <op> value``. ``in``/``not_in``/``contains_any`` take a tuple of values."""
 
     field: Field
@@ -117,19 +117,19 @@ class Condition(_ExprOps, msgspec.Struct, frozen=True, tag="cmp"):
     value: Any = None
 
 
-class And(_ExprOps, msgspec.Struct, frozen=True, tag="and"):
+class And(_ExprOps, msgspec.Struct, frozen=True, tag="and", forbid_unknown_fields=True):
     """True when every item is true; an empty ``And`` is true."""
 
     items: tuple[Expr, ...]
 
 
-class Or(_ExprOps, msgspec.Struct, frozen=True, tag="or"):
+class Or(_ExprOps, msgspec.Struct, frozen=True, tag="or", forbid_unknown_fields=True):
     """True when any item is true; an empty ``Or`` is false."""
 
     items: tuple[Expr, ...]
 
 
-class Not(_ExprOps, msgspec.Struct, frozen=True, tag="not"):
+class Not(_ExprOps, msgspec.Struct, frozen=True, tag="not", forbid_unknown_fields=True):
     """Negation; *unknown* stays *unknown*."""
 
     item: Expr
@@ -138,7 +138,7 @@ class Not(_ExprOps, msgspec.Struct, frozen=True, tag="not"):
 Expr = Union[Condition, And, Or, Not]  # noqa: UP007 - msgspec needs a runtime Union here
 
 
-class Sort(msgspec.Struct, frozen=True):
+class Sort(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One sort key. Null and missing values sort after every value ascending (before, descending).
 
     Every result order ends with ``resource_id`` ascending as the final tie-breaker, so orders are

@@ -1,0 +1,30 @@
+"""The JSON form of conditions and sorts refuses members it does not know (never ignored)."""
+
+import msgspec
+import pytest
+
+from specstar.core.query.ast import Expr, Sort
+
+
+@pytest.mark.parametrize(
+    ("raw", "member"),
+    [
+        (b'{"type":"cmp","field":{"path":"a"},"op":"eq","value":1,"negate":true}', "negate"),
+        (b'{"type":"cmp","field":{"path":"a","pth":1},"op":"eq","value":1}', "pth"),
+        (b'{"type":"and","items":[],"all":true}', "all"),
+        (
+            b'{"type":"not","item":{"type":"cmp","field":{"path":"a"},"op":"eq","value":1},"x":0}',
+            "x",
+        ),
+    ],
+)
+def test_an_unknown_member_of_a_condition_is_refused(raw: bytes, member: str) -> None:
+    with pytest.raises(msgspec.ValidationError, match=f"unknown field `{member}`"):
+        msgspec.json.decode(raw, type=Expr)
+
+
+def test_an_unknown_member_of_a_sort_is_refused() -> None:
+    with pytest.raises(msgspec.ValidationError, match="unknown field `desc`"):
+        msgspec.json.decode(b'{"field":{"path":"a"},"desc":true}', type=Sort)
+    sort = msgspec.json.decode(b'{"field":{"path":"a"},"descending":true}', type=Sort)
+    assert sort.descending
