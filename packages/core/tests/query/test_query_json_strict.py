@@ -28,3 +28,15 @@ def test_an_unknown_member_of_a_sort_is_refused() -> None:
         msgspec.json.decode(b'{"field":{"path":"a"},"desc":true}', type=Sort)
     sort = msgspec.json.decode(b'{"field":{"path":"a"},"descending":true}', type=Sort)
     assert sort.descending
+
+
+def test_an_expression_with_too_many_conditions_is_a_query_error() -> None:
+    from specstar.core import QB, QueryError
+    from specstar.core.query import Or
+    from specstar.core.query._limits import MAX_CONDITIONS, check_depth
+
+    fits = Or(tuple(QB["a"] == i for i in range(MAX_CONDITIONS - 1)))
+    check_depth(fits)
+    too_many = Or(tuple(QB["a"] == i for i in range(MAX_CONDITIONS)))
+    with pytest.raises(QueryError, match=f"more than {MAX_CONDITIONS} conditions"):
+        check_depth(too_many)
