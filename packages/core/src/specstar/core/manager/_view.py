@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 from msgspec import UNSET, UnsetType
 
 from ..actions import Action
-from ..errors import QueryError
+from ..errors import QueryError, SpecStarError
 from ..indexes import IndexSpec
 from ..ports import Storage, StoredRevision
 from ..query.ast import Expr, Query
@@ -73,6 +73,60 @@ class ResourceView(Generic[T]):
             QueryError: an unknown part in ``returns``, or ``partial`` without ``data``.
             NotFoundError, GoneError.
         """
+        item, _ = self._read_resource(
+            resource_id,
+            returns=returns,
+            partial=partial,
+            revision_id=revision_id,
+            include_deleted=include_deleted,
+            user=user,
+            with_info=False,
+        )
+        return item
+
+    def get_resource_with_info(
+        self,
+        resource_id: str,
+        *,
+        returns: Iterable[str] = RETURNS_ALL,
+        partial: Iterable[str] | None = None,
+        revision_id: str | None = None,
+        include_deleted: bool = False,
+        user: str | UnsetType = UNSET,
+    ) -> tuple[SearchedResource[T], RevisionInfo | None]:
+        """:meth:`get_resource`, with the information of the revision read (whose
+        :func:`~specstar.core.entity_tag` a conditional read compares), whatever ``returns``.
+
+        When ``data`` or ``info`` is asked for, it is the revision they come from. For
+        ``meta`` alone it is the revision ``revision_id`` or else the current one, read as
+        :meth:`get_revision_info` (with ``include_deleted=True``); for the current one it is
+        ``None`` when that read is refused (the user may read the meta but not the revision
+        information).
+
+        Raises:
+            QueryError, NotFoundError, GoneError: as :meth:`get_resource`.
+        """
+        return self._read_resource(
+            resource_id,
+            returns=returns,
+            partial=partial,
+            revision_id=revision_id,
+            include_deleted=include_deleted,
+            user=user,
+            with_info=True,
+        )
+
+    def _read_resource(
+        self,
+        resource_id: str,
+        *,
+        returns: Iterable[str],
+        partial: Iterable[str] | None,
+        revision_id: str | None,
+        include_deleted: bool,
+        user: str | UnsetType,
+        with_info: bool,
+    ) -> tuple[SearchedResource[T], RevisionInfo | None]:
         wanted = returns_set(returns)
         if partial is not None and "data" not in wanted:
             raise QueryError("partial narrows data: add 'data' to returns")
@@ -99,12 +153,24 @@ class ResourceView(Generic[T]):
             else:
                 self._guard.visible(ctx, current[0], include_deleted)
             revision = self._reader.revision(current, revision_id)
-            return self._reader.item(current[0], revision, wanted, pointers)
-        if revision_id is not None:
-            self.get_revision_info(
+            return self._reader.item(current[0], revision, wanted, pointers), revision[0]
+        info: RevisionInfo | None = None
+        if revision_id is not None:  # meta alone: still checks that the revision exists
+            info = self.get_revision_info(
                 resource_id, revision_id, include_deleted=include_deleted, user=user
             )
-        return SearchedResource(meta=meta) if meta is not None else SearchedResource()
+        elif with_info:
+            assert meta is not None  # returns is never empty
+            try:
+                info = self.get_revision_info(
+                    resource_id, meta.current_revision_id, include_deleted=True, user=user
+                )
+            except SpecStarError:  # refused (or gone since): the meta is still the answer
+                info = None
+        item: SearchedResource[T] = (
+            SearchedResource(meta=meta) if meta is not None else SearchedResource()
+        )
+        return item, info
 
     def get_partial(
         self,
@@ -167,11 +233,33 @@ class ResourceView(Generic[T]):
         user: str | UnsetType = UNSET,
     ) -> list[RevisionInfo]:
         """Revision information, oldest first, optionally paged."""
+        infos, _ = self.list_revision_infos_with_total(
+            resource_id, offset=offset, limit=limit, include_deleted=include_deleted, user=user
+        )
+        return infos
+
+    def list_revision_infos_with_total(
+        self,
+        resource_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        include_deleted: bool = True,
+        user: str | UnsetType = UNSET,
+    ) -> tuple[list[RevisionInfo], int]:
+        """:meth:`list_revision_infos` and the number of revisions the resource has (its
+        meta's ``total_revision_count``), both authorized as ``list_revisions``.
+
+        Raises:
+            QueryError: ``offset`` below 0 or ``limit`` below 1.
+            NotFoundError, GoneError (only with ``include_deleted=False``).
+        """
         if offset < 0 or (limit is not None and limit < 1):
             raise QueryError("offset must be >= 0 and limit >= 1")
         ctx = self._guard.context(Action.LIST_REVISIONS, user, UNSET, resource_id=resource_id)
-        self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
-        return self.storage.list_revisions(resource_id, offset=offset, limit=limit)
+        meta = self._guard.visible_meta(ctx, self.storage, include_deleted=include_deleted)
+        infos = self.storage.list_revisions(resource_id, offset=offset, limit=limit)
+        return infos, meta.total_revision_count
 
     def exists(
         self, resource_id: str, *, include_deleted: bool = False, user: str | UnsetType = UNSET

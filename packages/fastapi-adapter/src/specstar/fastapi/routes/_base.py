@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -269,23 +269,23 @@ class ModelRoutes:
         return await run_in_threadpool(fn, *args, **kwargs)
 
     async def call_as(
-        self, acting_user: Any, fn: Callable[..., R], /, *args: Any, **kwargs: Any
+        self, acting_user: str | UnsetType, fn: Callable[..., R], /, *args: Any, **kwargs: Any
     ) -> R:
-        """Like :meth:`call`, for a write by ``acting_user`` (a ``get_user`` result):
-        conflicts that name other resources (a clashing unique value, blocking referrers)
-        name only those the user may see."""
-        user = DependencyProvider.user_of(acting_user)
+        """Like :meth:`call`, for a write by ``acting_user`` (a ``get_user`` result as
+        :meth:`DependencyProvider.user_of` normalises it, once per request): conflicts that
+        name other resources (a clashing unique value, blocking referrers) name only those
+        the user may see."""
 
         def run() -> R:
             try:
                 return fn(*args, **kwargs)
             except (UniqueConstraintError, ReferenceRestrictedError) as exc:
-                raise redact_conflict(self.manager, exc, user) from exc
+                raise redact_conflict(self.manager, exc, acting_user) from exc
 
         return await run_in_threadpool(run)
 
     def expected_etag(
-        self, resource_id: str, tags: EntityTags | None, user: Any = None
+        self, resource_id: str, tags: EntityTags | None, user: str | UnsetType = UNSET
     ) -> str | None:
         """The ``expected_etag`` for a write under ``If-Match`` (blocking).
 
@@ -293,7 +293,8 @@ class ModelRoutes:
         content included); with several, the current one among them is chosen (reading the
         current revision as ``user``, so a resource the user may not see stays not found);
         ``*`` only requires existence, which every write on an existing resource checks
-        anyway. Weak tags never match (RFC 9110 §13.1.1).
+        anyway. Weak tags never match (RFC 9110 §13.1.1). ``user`` is normalised
+        (:meth:`DependencyProvider.user_of`).
 
         Raises:
             PreconditionFailedError: no tag can match (412).
@@ -302,9 +303,7 @@ class ModelRoutes:
             return None
         if len(tags.strong) == 1:
             return tags.strong[0]
-        info = self.manager.get_revision_info(
-            resource_id, include_deleted=True, user=DependencyProvider.user_of(user)
-        )
+        info = self.manager.get_revision_info(resource_id, include_deleted=True, user=user)
         current = entity_tag(info)
         if current in tags.strong:
             return current
@@ -312,7 +311,7 @@ class ModelRoutes:
         raise PreconditionFailedError(resource_id, shown, current)
 
     def expected_revision(
-        self, resource_id: str, tags: EntityTags | None, user: Any = None
+        self, resource_id: str, tags: EntityTags | None, user: str | UnsetType = UNSET
     ) -> str | None:
         """The revision id of :meth:`expected_etag` (blocking), for a custom route that
         calls a verb with ``expected_revision_id``: it compares the revision only, not a
@@ -320,15 +319,15 @@ class ModelRoutes:
         tag = self.expected_etag(resource_id, tags, user)
         return None if tag is None else revision_of_tag(tag)
 
-    def current_etag(self, resource_id: str, revision_id: str, user: Any = None) -> str | None:
-        """The entity tag of the revision ``revision_id`` as ``user`` may read it (blocking),
-        for a response that carries only the meta; ``None`` when the user may not read it."""
+    def current_etag(
+        self, resource_id: str, revision_id: str, user: str | UnsetType = UNSET
+    ) -> str | None:
+        """The entity tag of the revision ``revision_id`` as ``user`` (normalised, see
+        :meth:`DependencyProvider.user_of`) may read it (blocking), for a response that
+        carries only the meta; ``None`` when the user may not read it."""
         try:
             info = self.manager.get_revision_info(
-                resource_id,
-                revision_id,
-                include_deleted=True,
-                user=DependencyProvider.user_of(user),
+                resource_id, revision_id, include_deleted=True, user=user
             )
         except SpecStarError:
             return None

@@ -1,8 +1,10 @@
 """``POST /m``: create a resource."""
 
 import contextlib
+from datetime import datetime
 from typing import Annotated, Any
 
+from msgspec import UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -59,14 +61,13 @@ def create_resource(
     resource_id: str | None,
     status: RevisionStatus | None,
     only_create: bool,
-    user: Any,
-    now: Any,
+    user: str | UnsetType,
+    now: datetime | UnsetType,
 ) -> RevisionInfo:
     """Create (blocking); with ``only_create`` a taken id is a 412, else a 409.
 
-    ``user`` and ``now`` are ``get_user``/``get_now`` results (normalised here, once).
+    ``user`` and ``now`` are normalised (``DependencyProvider.user_of``/``now_of``).
     """
-    u = DependencyProvider.user_of(user)
     try:
         return with_every_field_error(
             manager.model,
@@ -75,8 +76,8 @@ def create_resource(
                 body,
                 resource_id=resource_id,
                 status=status,
-                user=u,
-                now=DependencyProvider.now_of(now),
+                user=user,
+                now=now,
             ),
         )
     except AlreadyExistsError as exc:
@@ -84,7 +85,7 @@ def create_resource(
             raise
         actual: str | None = None
         with contextlib.suppress(SpecStarError):
-            meta = manager.get_meta(exc.resource_id, include_deleted=True, user=u)
+            meta = manager.get_meta(exc.resource_id, include_deleted=True, user=user)
             actual = meta.current_revision_id  # only when the user may see it
         raise ExistsPreconditionError(exc.resource_id, actual) from None
 

@@ -1,8 +1,10 @@
 """Pointer and flag changes: switch, soft delete, restore and permanent delete."""
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
+from msgspec import UnsetType
 from starlette.responses import Response
 
 from fastapi import APIRouter
@@ -36,7 +38,9 @@ def _meta_doc(description: str, *, with_etag: bool = True) -> dict[str, Any]:
     return doc
 
 
-def _tagged(m: ModelRoutes, meta: ResourceMeta, user: Any) -> tuple[ResourceMeta, str | None]:
+def _tagged(
+    m: ModelRoutes, meta: ResourceMeta, user: str | UnsetType
+) -> tuple[ResourceMeta, str | None]:
     """``meta`` and the entity tag of its current revision (blocking)."""
     return meta, m.current_etag(meta.resource_id, meta.current_revision_id, user)
 
@@ -55,12 +59,14 @@ def _meta_route(
 ) -> None:
     """A route calling ``op(resource_id, expected_etag=, user=, now=)`` → meta."""
 
-    def run(resource_id: str, tags: Any, user: Any, now: Any) -> tuple[ResourceMeta, str | None]:
+    def run(
+        resource_id: str, tags: Any, user: str | UnsetType, now: datetime | UnsetType
+    ) -> tuple[ResourceMeta, str | None]:
         meta = op(
             resource_id,
             expected_etag=m.expected_etag(resource_id, tags, user),
-            user=DependencyProvider.user_of(user),
-            now=DependencyProvider.now_of(now),
+            user=user,
+            now=now,
         )
         return _tagged(m, meta, user) if with_etag else (meta, None)
 
@@ -71,7 +77,8 @@ def _meta_route(
         now: Any = m.now,
     ) -> Response:
         tags = if_match(if_match_header)
-        meta, etag = await m.call_as(user, run, resource_id, tags, user, now)
+        u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
+        meta, etag = await m.call_as(u, run, resource_id, tags, u, n)
         return json_response(meta, etag=etag)
 
     m.add(
@@ -100,14 +107,18 @@ class SwitchRouteTemplate(BaseRouteTemplate):
         manager = m.manager
 
         def run(
-            resource_id: str, revision_id: str, tags: Any, user: Any, now: Any
+            resource_id: str,
+            revision_id: str,
+            tags: Any,
+            user: str | UnsetType,
+            now: datetime | UnsetType,
         ) -> tuple[ResourceMeta, str | None]:
             meta = manager.switch(
                 resource_id,
                 revision_id,
                 expected_etag=m.expected_etag(resource_id, tags, user),
-                user=DependencyProvider.user_of(user),
-                now=DependencyProvider.now_of(now),
+                user=user,
+                now=now,
             )
             return _tagged(m, meta, user)
 
@@ -119,7 +130,8 @@ class SwitchRouteTemplate(BaseRouteTemplate):
             now: Any = m.now,
         ) -> Response:
             tags = if_match(if_match_header)
-            meta, etag = await m.call_as(user, run, resource_id, revision_id, tags, user, now)
+            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
+            meta, etag = await m.call_as(u, run, resource_id, revision_id, tags, u, n)
             return json_response(meta, etag=etag)
 
         m.add(
@@ -195,14 +207,18 @@ class RestoreRouteTemplate(BaseRouteTemplate):
         manager = m.manager
 
         def run(
-            resource_id: str, cascade: bool, tags: Any, user: Any, now: Any
+            resource_id: str,
+            cascade: bool,
+            tags: Any,
+            user: str | UnsetType,
+            now: datetime | UnsetType,
         ) -> tuple[ResourceMeta, str | None]:
             meta = manager.restore(
                 resource_id,
                 expected_etag=m.expected_etag(resource_id, tags, user),
                 cascade=cascade,
-                user=DependencyProvider.user_of(user),
-                now=DependencyProvider.now_of(now),
+                user=user,
+                now=now,
             )
             return _tagged(m, meta, user)
 
@@ -217,7 +233,8 @@ class RestoreRouteTemplate(BaseRouteTemplate):
             now: Any = m.now,
         ) -> Response:
             tags = if_match(if_match_header)
-            meta, etag = await m.call_as(user, run, resource_id, cascade, tags, user, now)
+            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
+            meta, etag = await m.call_as(u, run, resource_id, cascade, tags, u, n)
             return json_response(meta, etag=etag)
 
         m.add(

@@ -3,9 +3,11 @@
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Collection, Iterable
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+from msgspec import UnsetType
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -147,14 +149,12 @@ class MigrateRouteTemplate(BaseRouteTemplate):
             return NDJSONResponse(lines(), media_type=NDJSON_MEDIA_TYPE)
 
         def migrate_one(
-            resource_id: str, revision_id: str | None, user: Any, now: Any
+            resource_id: str,
+            revision_id: str | None,
+            user: str | UnsetType,
+            now: datetime | UnsetType,
         ) -> tuple[ResourceMeta, str | None]:
-            meta = manager.migrate(
-                resource_id,
-                revision_id=revision_id,
-                user=DependencyProvider.user_of(user),
-                now=DependencyProvider.now_of(now),
-            )
+            meta = manager.migrate(resource_id, revision_id=revision_id, user=user, now=now)
             return meta, m.current_etag(resource_id, meta.current_revision_id, user)
 
         async def migrate(
@@ -172,7 +172,8 @@ class MigrateRouteTemplate(BaseRouteTemplate):
             user: Any = m.user,
             now: Any = m.now,
         ) -> Response:
-            meta, etag = await m.call_as(user, migrate_one, resource_id, revision_id, user, now)
+            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
+            meta, etag = await m.call_as(u, migrate_one, resource_id, revision_id, u, n)
             return json_response(meta, etag=etag)
 
         m.add(

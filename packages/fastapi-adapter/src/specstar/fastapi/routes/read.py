@@ -4,7 +4,6 @@
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import msgspec
 from msgspec import UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,16 +17,15 @@ from specstar.core import (
     ResourceManager,
     ResourceMeta,
     RevisionInfo,
+    SearchedResource,
     entity_tag,
 )
-from specstar.core.spi import jsonpointer
 
 from .._http import EntityTags, parse_entity_tags
 from ..dependencies import DependencyProvider
 from ..openapi import json_content, problem_responses, ref
 from ..params import (
     MAX_OFFSET,
-    RETURNS,
     Filters,
     filters_dependency,
     parse_partial,
@@ -299,46 +297,19 @@ class ReadRouteTemplate(BaseRouteTemplate):
             partial: list[str] | None,
             include_deleted: bool,
             user: str | UnsetType,
-        ) -> tuple[dict[str, Any], str | None]:
-            """The whole blocking work of one ``GET /m/{id}`` (one thread hop): the body and
-            the entity tag of the revision read (``None`` for a meta-only read of a user who
-            may not read the revision's info)."""
-            if revision_id is None and partial is None and returns == RETURNS:
-                meta, res = read_current(manager, resource_id, include_deleted, user)
-                return {"data": res.data, "info": res.info, "meta": meta}, entity_tag(res.info)
-            out: dict[str, Any] = {}
-            read_id = revision_id
-            etag: str | None = None
-            if "meta" in returns:  # authorized as get_meta
-                found = manager.get_meta(resource_id, include_deleted=include_deleted, user=user)
-                out["meta"] = found
-                read_id = read_id or found.current_revision_id
-            if "data" in returns or "info" in returns:  # authorized as get
-                res = manager.get(
-                    resource_id,
-                    revision_id=read_id,
-                    include_deleted=include_deleted,
-                    user=user,
-                )
-                etag = entity_tag(res.info)
-                if "data" in returns:
-                    out["data"] = (
-                        res.data
-                        if partial is None
-                        else jsonpointer.project(msgspec.to_builtins(res.data), partial)
-                    )
-                if "info" in returns:
-                    out["info"] = res.info
-            elif revision_id is not None:  # meta only: still 404 for an unknown revision
-                etag = entity_tag(
-                    manager.get_revision_info(
-                        resource_id, revision_id, include_deleted=include_deleted, user=user
-                    )
-                )
-            else:  # meta only: returns is never empty
-                assert read_id is not None
-                etag = m.current_etag(resource_id, read_id, user)
-            return {k: out[k] for k in RETURNS if k in out}, etag
+        ) -> tuple[SearchedResource[Any], str | None]:
+            """The whole blocking work of one ``GET /m/{id}`` (one thread hop, one manager
+            call): the item and the entity tag of the revision read (``None`` for a meta-only
+            read of a user who may not read the revision's info)."""
+            item, info = manager.get_resource_with_info(
+                resource_id,
+                returns=returns,
+                partial=partial,
+                revision_id=revision_id,
+                include_deleted=include_deleted,
+                user=user,
+            )
+            return item, None if info is None else entity_tag(info)
 
         async def get_resource(
             request: Request,
@@ -438,17 +409,13 @@ class ReadRouteTemplate(BaseRouteTemplate):
             ] = manager.default_limit,
             user: Any = m.user,
         ) -> Response:
-            def run() -> tuple[list[RevisionInfo], int]:
-                u = DependencyProvider.user_of(user)
-                infos = manager.list_revision_infos(
-                    resource_id, offset=offset, limit=limit + 1, user=u
-                )
-                total = manager.get_meta(
-                    resource_id, include_deleted=True, user=u
-                ).total_revision_count
-                return infos, total
-
-            infos, total = await m.call(run)
+            infos, total = await m.call(
+                manager.list_revision_infos_with_total,
+                resource_id,
+                offset=offset,
+                limit=limit + 1,
+                user=DependencyProvider.user_of(user),
+            )
             has_more = len(infos) > limit
             headers = {"X-Has-More": "true" if has_more else "false", "X-Total-Count": str(total)}
             if has_more:

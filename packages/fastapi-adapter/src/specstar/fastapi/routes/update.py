@@ -1,9 +1,10 @@
 """Changes of data: ``PUT /m/{id}``, ``PATCH /m/{id}`` and ``POST /m/{id}/modify``."""
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any
 
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -79,10 +80,9 @@ class UpdateRouteTemplate(BaseRouteTemplate):
             status: RevisionStatus | None,
             tags: Any,
             only_create: bool,
-            user: Any,
-            now: Any,
+            user: str | UnsetType,
+            now: datetime | UnsetType,
         ) -> tuple[RevisionInfo, bool]:
-            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             if only_create:
                 info = create_resource(
                     manager,
@@ -104,15 +104,15 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                         body,
                         expected_etag=expected,
                         status=status,
-                        user=u,
-                        now=n,
+                        user=user,
+                        now=now,
                     ),
                 )
                 return info, False
             return with_every_field_error(
                 manager.model,
                 body,
-                lambda: manager.put(resource_id, body, status=status, user=u, now=n),
+                lambda: manager.put(resource_id, body, status=status, user=user, now=now),
             )
 
         async def replace(
@@ -137,17 +137,18 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                 )
             if tags is None:
                 check_client_id(resource_id, "path")
+            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             body = await read_json(request)
             info, created = await m.call_as(
-                user,
+                u,
                 put,
                 resource_id,
                 body,
                 status=status,
                 tags=tags,
                 only_create=only_create,
-                user=user,
-                now=now,
+                user=u,
+                now=n,
             )
             if created:
                 return json_response(
@@ -199,13 +200,20 @@ class PatchRouteTemplate(BaseRouteTemplate):
         manager = m.manager
 
         def run(
-            resource_id: str, body: Any, *, kind: str, tags: Any, user: Any, now: Any
+            resource_id: str,
+            body: Any,
+            *,
+            kind: str,
+            tags: Any,
+            user: str | UnsetType,
+            now: datetime | UnsetType,
         ) -> RevisionInfo:
             expected = m.expected_etag(resource_id, tags, user)
-            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             if kind == JSON_PATCH:
-                return manager.patch(resource_id, body, expected_etag=expected, user=u, now=n)
-            return manager.merge_patch(resource_id, body, expected_etag=expected, user=u, now=n)
+                return manager.patch(resource_id, body, expected_etag=expected, user=user, now=now)
+            return manager.merge_patch(
+                resource_id, body, expected_etag=expected, user=user, now=now
+            )
 
         async def patch(
             request: Request,
@@ -223,9 +231,8 @@ class PatchRouteTemplate(BaseRouteTemplate):
                 raise _body_error("a JSON Patch is a list of operations")
             if kind == MERGE_PATCH and not isinstance(body, Mapping):
                 raise _body_error("a merge patch for a resource is a JSON object")
-            info = await m.call_as(
-                user, run, resource_id, body, kind=kind, tags=tags, user=user, now=now
-            )
+            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
+            info = await m.call_as(u, run, resource_id, body, kind=kind, tags=tags, user=u, now=n)
             return _info_response(info)
 
         m.add(
@@ -324,7 +331,13 @@ class ModifyRouteTemplate(BaseRouteTemplate):
         manager = m.manager
 
         def run(
-            resource_id: str, change: Any, *, status: Any, tags: Any, user: Any, now: Any
+            resource_id: str,
+            change: Any,
+            *,
+            status: Any,
+            tags: Any,
+            user: str | UnsetType,
+            now: datetime | UnsetType,
         ) -> RevisionInfo:
             expected = m.expected_etag(resource_id, tags, user)
 
@@ -334,8 +347,8 @@ class ModifyRouteTemplate(BaseRouteTemplate):
                     change,
                     status,
                     expected_etag=expected,
-                    user=DependencyProvider.user_of(user),
-                    now=DependencyProvider.now_of(now),
+                    user=user,
+                    now=now,
                 )
 
             if isinstance(change, Mapping):  # new data: report every field error
@@ -351,8 +364,9 @@ class ModifyRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             tags = if_match(if_match_header)
             change, status = _modify_args(await read_json(request))
+            u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             info = await m.call_as(
-                user, run, resource_id, change, status=status, tags=tags, user=user, now=now
+                u, run, resource_id, change, status=status, tags=tags, user=u, now=n
             )
             return _info_response(info)
 
