@@ -257,9 +257,13 @@ class ProcessSuite(SuiteBase):
         assert len(acked) >= 20
         storage = items.storage
         metas = list(items.iter_all(Query(is_deleted=None)))
-        for meta in metas:  # every pointer names an existing revision
+        for listed in metas:  # every pointer names an existing revision
+            # meta and history from one read: the database may still commit the last write of
+            # a writer killed a moment ago, after the listing above was taken
+            found = storage.get_history(listed.resource_id)
+            assert found is not None
+            meta, history = found
             assert storage.get_revision(meta.resource_id, meta.current_revision_id) is not None
-            history = [i.revision_id for i in storage.list_revisions(meta.resource_id)]
             seq = meta.revision_seq
             assert history == [f"{meta.resource_id}:{k}" for k in range(1, seq + 1)]
             assert meta.total_revision_count == seq
