@@ -60,9 +60,7 @@ class Rows:
             indexed_data=indexed,
         )
 
-    def meta_values(
-        self, meta: ResourceMeta, indexed_blob: bytes | None = None
-    ) -> dict[str, Any]:
+    def meta_values(self, meta: ResourceMeta, indexed_blob: bytes | None = None) -> dict[str, Any]:
         """The base meta columns of a row (without the indexed columns).
 
         Args:
