@@ -60,9 +60,17 @@ class Rows:
             indexed_data=indexed,
         )
 
-    def meta_values(self, meta: ResourceMeta) -> dict[str, Any]:
-        """The base meta columns of a row (without the indexed columns)."""
+    def meta_values(self, meta: ResourceMeta, indexed_blob: bytes | None = None) -> dict[str, Any]:
+        """The base meta columns of a row (without the indexed columns).
+
+        Args:
+            meta: the meta record to store.
+            indexed_blob: ``meta.indexed_data`` already encoded (by :meth:`normalize`), so
+                that it is not encoded a second time; ``None`` encodes it here.
+        """
         time = self._backend.encode_time
+        if indexed_blob is None:
+            indexed_blob = _ENCODER.encode(meta.indexed_data)
         return {
             "resource_id": meta.resource_id,
             "current_revision_id": meta.current_revision_id,
@@ -74,7 +82,7 @@ class Rows:
             "updated_time": time(meta.updated_time),
             "updated_by": meta.updated_by,
             "is_deleted": self._backend.dialect.encode("bool", meta.is_deleted),
-            "indexed_data": _ENCODER.encode(meta.indexed_data),
+            "indexed_data": indexed_blob,
         }
 
     def revision(self, row: tuple[Any, ...]) -> RevisionInfo:
@@ -121,20 +129,26 @@ class Rows:
         return out
 
     @staticmethod
-    def normalize(indexed_data: Mapping[str, Any]) -> dict[str, Any]:
-        """``indexed_data`` exactly as it will read back (datetimes in UTC, lists as lists).
+    def normalize(indexed_data: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """``indexed_data`` exactly as it will read back (datetimes in UTC, lists as lists),
+        and its encoding for the ``indexed_data`` column.
+
+        The values are encoded once: the bytes returned are the ones the normalised dict is
+        decoded from, and re-encoding that dict would give the same bytes (msgpack keeps the
+        key order, and every value decodes to one that encodes as before).
 
         Raises:
             ValidationError: a value msgpack cannot hold (integers beyond 64 bits, ...).
         """
         data = {key: _aware(value) for key, value in indexed_data.items()}
         try:
-            out: dict[str, Any] = _DECODER.decode(_ENCODER.encode(data))
+            blob = _ENCODER.encode(data)
+            out: dict[str, Any] = _DECODER.decode(blob)
         except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
             raise ValidationError(
                 f"indexed data cannot be stored: {exc}", [FieldError("$", str(exc))]
             ) from None
-        return out
+        return out, blob
 
 
 def _aware(value: Any) -> Any:

@@ -299,7 +299,9 @@ class SQLStorage(Storage):
         index_columns: dict[str, Any] | None = None
         if write.indexed_data is not None:
             index_columns = self._rows.index_values(columns, write.indexed_data)
-            changes["indexed_data"] = self._rows.normalize(write.indexed_data)
+            changes["indexed_data"], index_columns["indexed_data"] = self._rows.normalize(
+                write.indexed_data
+            )
         write = msgspec.structs.replace(write, **changes)
         part = write.append or write.rewrite
         key = None
@@ -438,8 +440,13 @@ class SQLStorage(Storage):
     ) -> None:
         """Insert the meta row, or update it on the condition that it still names the revision
         read at the start of the transaction (the compare-and-swap, checked again by the
-        database even though the row is locked)."""
-        values: dict[str, Any] = self._rows.meta_values(meta)
+        database even though the row is locked).
+
+        ``index_columns`` may hold the ``indexed_data`` column already encoded, next to the
+        ``ix_<n>``/``p_<n>`` columns: it is then written as it is, not encoded again.
+        """
+        blob = None if index_columns is None else index_columns.get("indexed_data")
+        values: dict[str, Any] = self._rows.meta_values(meta, blob)
         if index_columns is not None:
             values.update(index_columns)
         names = list(values)
