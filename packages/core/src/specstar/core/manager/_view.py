@@ -25,6 +25,7 @@ class ResourceView(Generic[T]):
     writes and builds the pieces declared here."""
 
     name: str
+    model: type[T]
     storage: Storage
     index_spec: IndexSpec
     max_limit: int
@@ -76,7 +77,7 @@ class ResourceView(Generic[T]):
         wanted = returns_set(returns)
         if partial is not None and "data" not in wanted:
             raise QueryError("partial narrows data: add 'data' to returns")
-        pointers = pointers_of(partial)
+        pointers = pointers_of(partial, self.model)
         reads_revision = bool(wanted & {"data", "info"})
         current: tuple[ResourceMeta, StoredRevision] | None = None
         meta: ResourceMeta | None = None
@@ -240,7 +241,7 @@ class ResourceView(Generic[T]):
             partial: JSON pointers / dotted paths; ``data`` then holds only those parts.
         """
         wanted = returns_set(returns)
-        pointers = pointers_of(partial)
+        pointers = pointers_of(partial, self.model)
         return self._reader.page(self.search_page(query, user=user), wanted, pointers)
 
     def list(
