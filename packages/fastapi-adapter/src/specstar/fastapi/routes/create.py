@@ -78,6 +78,7 @@ def create_resource(
                 user=u,
                 now=DependencyProvider.now_of(now),
             ),
+            forbid_unknown=not manager.allow_unknown_fields,
         )
     except AlreadyExistsError as exc:
         if not only_create:
