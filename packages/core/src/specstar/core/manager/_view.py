@@ -107,6 +107,17 @@ class ResourceView(Generic[T]):
             )
         return SearchedResource(meta=meta) if meta is not None else SearchedResource()
 
+    def partial_pointers(self, partial: Iterable[str]) -> list[str]:
+        """JSON pointers for ``partial`` paths (JSON pointers or dotted paths) of the data.
+
+        Raises:
+            QueryError: a path names nothing the model declares.
+            PatchError: a path is not a valid pointer or dotted path.
+        """
+        pointers = pointers_of(partial, self.model)
+        assert pointers is not None
+        return pointers
+
     def get_partial(
         self,
         resource_id: str,

@@ -303,6 +303,8 @@ class ReadRouteTemplate(BaseRouteTemplate):
             """The whole blocking work of one ``GET /m/{id}`` (one thread hop): the body and
             the entity tag of the revision read (``None`` for a meta-only read of a user who
             may not read the revision's info)."""
+            if partial is not None:
+                partial = manager.partial_pointers(partial)
             if revision_id is None and partial is None and returns == RETURNS:
                 meta, res = read_current(manager, resource_id, include_deleted, user)
                 return {"data": res.data, "info": res.info, "meta": meta}, entity_tag(res.info)
