@@ -270,7 +270,9 @@ def _unknown_member(obj: Any, data: Any, tokens: list[str]) -> list[str] | None:
     return None
 
 
-def _reject_unknown(struct_type: type[msgspec.Struct], obj: Any, data: Any, loc_prefix: str) -> None:
+def _reject_unknown(
+    struct_type: type[msgspec.Struct], obj: Any, data: Any, loc_prefix: str
+) -> None:
     tokens = _unknown_member(obj, data, [])
     if tokens is None:
         return

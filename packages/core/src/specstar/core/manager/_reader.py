@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -195,16 +194,19 @@ def pointers_of(partial: Iterable[str] | None, model: type[Any] | None = None) -
     for path in partial:
         tokens = jsonpointer.to_pointer(path)
         if model is not None and not _declares(_type_info(model), tokens):
-            raise QueryError(
-                f"partial path {path!r} names nothing in {model.__name__}", path=path
-            )
+            raise QueryError(f"partial path {path!r} names nothing in {model.__name__}", path=path)
         out.append(jsonpointer.format_pointer(tokens))
     return out
 
 
-@functools.cache
-def _type_info(model: type[Any]) -> mi.Type:
-    return mi.type_info(model)
+_TYPE_INFO: dict[object, mi.Type] = {}
+
+
+def _type_info(model: object) -> mi.Type:
+    found = _TYPE_INFO.get(model)
+    if found is None:
+        found = _TYPE_INFO[model] = mi.type_info(model)
+    return found
 
 
 def _declares(t: mi.Type, tokens: Sequence[str]) -> bool:
