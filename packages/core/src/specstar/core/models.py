@@ -242,8 +242,9 @@ def _plan(struct_type: type[msgspec.Struct]) -> _Plan:
     return _Plan(frozenset(known), nested, check)
 
 
-def _unknown_member(obj: Any, data: Any, tokens: list[str]) -> list[str] | None:
-    """Pointer tokens of the first member of ``data`` that the decoded ``obj`` does not hold."""
+def _unknown_member(obj: Any, data: Any) -> list[str] | None:
+    """Pointer tokens, innermost first, of the first member of ``data`` that the decoded
+    ``obj`` does not hold (the path is only built on the way back from a hit)."""
     if isinstance(obj, msgspec.Struct):
         if not isinstance(data, Mapping):
             return None
@@ -251,21 +252,24 @@ def _unknown_member(obj: Any, data: Any, tokens: list[str]) -> list[str] | None:
         if plan.check:
             for key in data:
                 if key not in plan.known:
-                    return [*tokens, str(key)]
+                    return [str(key)]
         for attr, name in plan.nested:
             if name in data:
-                found = _unknown_member(getattr(obj, attr), data[name], [*tokens, name])
+                found = _unknown_member(getattr(obj, attr), data[name])
                 if found is not None:
+                    found.append(name)
                     return found
     elif isinstance(obj, list | tuple) and isinstance(data, list | tuple):
         for index, (item, raw) in enumerate(zip(obj, data, strict=False)):
-            found = _unknown_member(item, raw, [*tokens, str(index)])
+            found = _unknown_member(item, raw)
             if found is not None:
+                found.append(str(index))
                 return found
     elif isinstance(obj, dict) and isinstance(data, Mapping):
         for (key, raw), item in zip(data.items(), obj.values(), strict=False):
-            found = _unknown_member(item, raw, [*tokens, str(key)])
+            found = _unknown_member(item, raw)
             if found is not None:
+                found.append(str(key))
                 return found
     return None
 
@@ -273,9 +277,10 @@ def _unknown_member(obj: Any, data: Any, tokens: list[str]) -> list[str] | None:
 def _reject_unknown(
     struct_type: type[msgspec.Struct], obj: Any, data: Any, loc_prefix: str
 ) -> None:
-    tokens = _unknown_member(obj, data, [])
+    tokens = _unknown_member(obj, data)
     if tokens is None:
         return
+    tokens.reverse()
     message = f"Object contains unknown field `{tokens[-1]}`"
     loc = loc_prefix + format_pointer(tokens)
     raise ValidationError(
