@@ -105,8 +105,11 @@ def test_get_returns_subsets_and_partial_data(client: TestClient, make_book: Any
     assert set(both) == {"info", "meta"}
     r = client.get(f"/book/{rid}", params={"partial": "/title,/tags/1", "returns": "data"})
     assert r.json() == {"data": {"title": "Dune", "tags": ["b"]}}
+    r = client.get(f"/book/{rid}", params=[("partial", "year"), ("partial", "/rating")])
+    assert r.json()["data"] == {"year": 1965, "rating": None}
     r = client.get(f"/book/{rid}", params=[("partial", "year"), ("partial", "/nope")])
-    assert r.json()["data"] == {"year": 1965}
+    assert r.status_code == 400  # a path naming nothing in the model is not ignored
+    assert "/nope" in r.json()["detail"]
 
 
 def test_get_an_older_revision(client: TestClient, make_book: Any) -> None:

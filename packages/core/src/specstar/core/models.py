@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import re
 import typing
 import uuid
@@ -212,7 +213,84 @@ def _to_validation_error(
     )
 
 
-def decode_data(struct_type: type[S], data: Any, *, loc_prefix: str = "") -> S:
+class _Plan(typing.NamedTuple):
+    """How to look for unknown members in the input of one Struct type."""
+
+    known: frozenset[str]
+    nested: tuple[tuple[str, str], ...]  # (attribute, encoded name) of fields that may hold Structs
+    check: bool  # the input is a JSON object whose members msgspec does not already check
+
+
+def _may_hold_struct(tp: Any, seen: set[int]) -> bool:
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return True
+    if id(tp) in seen:
+        return False
+    seen.add(id(tp))
+    return any(_may_hold_struct(arg, seen) for arg in get_args(tp))
+
+
+@functools.cache
+def _plan(struct_type: type[msgspec.Struct]) -> _Plan:
+    config = struct_type.__struct_config__
+    fields = msgspec.structs.fields(struct_type)
+    known = {f.encode_name for f in fields}
+    if config.tag_field is not None:
+        known.add(config.tag_field)
+    nested = tuple((f.name, f.encode_name) for f in fields if _may_hold_struct(f.type, set()))
+    check = not (config.forbid_unknown_fields or config.array_like)
+    return _Plan(frozenset(known), nested, check)
+
+
+def _unknown_member(obj: Any, data: Any) -> list[str] | None:
+    """Pointer tokens, innermost first, of the first member of ``data`` that the decoded
+    ``obj`` does not hold (the path is only built on the way back from a hit)."""
+    if isinstance(obj, msgspec.Struct):
+        if not isinstance(data, Mapping):
+            return None
+        plan = _plan(type(obj))
+        if plan.check:
+            for key in data:
+                if key not in plan.known:
+                    return [str(key)]
+        for attr, name in plan.nested:
+            if name in data:
+                found = _unknown_member(getattr(obj, attr), data[name])
+                if found is not None:
+                    found.append(name)
+                    return found
+    elif isinstance(obj, list | tuple) and isinstance(data, list | tuple):
+        for index, (item, raw) in enumerate(zip(obj, data, strict=False)):
+            found = _unknown_member(item, raw)
+            if found is not None:
+                found.append(str(index))
+                return found
+    elif isinstance(obj, dict) and isinstance(data, Mapping):
+        for (key, raw), item in zip(data.items(), obj.values(), strict=False):
+            found = _unknown_member(item, raw)
+            if found is not None:
+                found.append(str(key))
+                return found
+    return None
+
+
+def _reject_unknown(
+    struct_type: type[msgspec.Struct], obj: Any, data: Any, loc_prefix: str
+) -> None:
+    tokens = _unknown_member(obj, data)
+    if tokens is None:
+        return
+    tokens.reverse()
+    message = f"Object contains unknown field `{tokens[-1]}`"
+    loc = loc_prefix + format_pointer(tokens)
+    raise ValidationError(
+        f'invalid {struct_type.__name__} data at "{loc}": {message}', [FieldError(loc, message)]
+    )
+
+
+def decode_data(
+    struct_type: type[S], data: Any, *, loc_prefix: str = "", forbid_unknown: bool = False
+) -> S:
     """Validate data against a Struct type and build an instance of it.
 
     Conversion is strict, with the same semantics as decoding JSON into the type: ISO 8601
@@ -230,6 +308,9 @@ def decode_data(struct_type: type[S], data: Any, *, loc_prefix: str = "") -> S:
             on construction), or a Pydantic model instance (via ``model_dump()``). Struct
             instances nested inside a builtins ``data`` are taken as they are.
         loc_prefix: a JSON Pointer prepended to every error ``loc`` (e.g. ``"/data"``).
+        forbid_unknown: a member of a mapping ``data`` that no field of the type (or of a
+            nested Struct type) declares is an error, as if every Struct type involved had
+            ``forbid_unknown_fields=True``. Instances given as ``data`` are not affected.
 
     Returns:
         The new instance.
@@ -245,14 +326,18 @@ def decode_data(struct_type: type[S], data: Any, *, loc_prefix: str = "") -> S:
     """
     if not (isinstance(struct_type, type) and issubclass(struct_type, msgspec.Struct)):
         raise TypeError(f"decode_data needs a msgspec.Struct type, not {struct_type!r}")
+    check = forbid_unknown and isinstance(data, Mapping)
     if isinstance(data, msgspec.Struct):
         data = msgspec.to_builtins(data, builtin_types=_PASSTHROUGH)
     elif _is_pydantic_instance(data):
         data = data.model_dump(mode="python")
     try:
-        return _convert(data, struct_type)
+        obj = _convert(data, struct_type)
     except msgspec.ValidationError as exc:
         raise _to_validation_error(struct_type, data, str(exc), loc_prefix) from None
+    if check:
+        _reject_unknown(struct_type, obj, data, loc_prefix)
+    return obj
 
 
 # -- builtins, canonical JSON and hashes --------------------------------------------------------

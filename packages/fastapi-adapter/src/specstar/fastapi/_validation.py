@@ -55,27 +55,31 @@ def _single(owner: type[msgspec.Struct], name: str) -> type[msgspec.Struct]:
     )
 
 
-def every_field_error(model: type[msgspec.Struct], body: Any, prefix: str = "") -> list[FieldError]:
+def every_field_error(
+    model: type[msgspec.Struct], body: Any, prefix: str = "", *, forbid_unknown: bool = False
+) -> list[FieldError]:
     """Every problem of ``body`` as data of ``model``, located by JSON Pointers.
 
     Args:
         model: the Struct type the body must fit.
         body: the decoded JSON body.
         prefix: a JSON Pointer prepended to every ``loc``.
+        forbid_unknown: members no field declares are problems too (at every depth), as
+            they are for Struct types with ``forbid_unknown_fields``.
 
     Returns:
         The problems, in field order (empty when the body fits, as far as types go).
     """
     if not isinstance(body, Mapping):
         try:
-            decode_data(model, body, loc_prefix=prefix)
+            decode_data(model, body, loc_prefix=prefix, forbid_unknown=forbid_unknown)
         except ValidationError as exc:
             return list(exc.errors)
         return []
     config = model.__struct_config__
     if config.tag_field is not None or config.array_like:
         try:  # tagged or array-like structs: msgspec's own (first) error
-            decode_data(model, dict(body), loc_prefix=prefix)
+            decode_data(model, dict(body), loc_prefix=prefix, forbid_unknown=forbid_unknown)
         except ValidationError as exc:
             return list(exc.errors)
         return []
@@ -91,13 +95,13 @@ def every_field_error(model: type[msgspec.Struct], body: Any, prefix: str = "") 
         value = body[info.encode_name]
         nested = _struct_of(info.type)
         if nested is not None and isinstance(value, Mapping):
-            out.extend(every_field_error(nested, value, loc))
+            out.extend(every_field_error(nested, value, loc, forbid_unknown=forbid_unknown))
             continue
         try:
             decode_data(_single(model, info.name), {info.encode_name: value}, loc_prefix=prefix)
         except ValidationError as exc:
             out.extend(exc.errors)
-    if config.forbid_unknown_fields:
+    if config.forbid_unknown_fields or forbid_unknown:
         out.extend(
             FieldError(prefix + _pointer(str(k)), "unknown field") for k in body if k not in known
         )
@@ -105,7 +109,12 @@ def every_field_error(model: type[msgspec.Struct], body: Any, prefix: str = "") 
 
 
 def with_every_field_error(
-    model: type[msgspec.Struct], body: Any, fn: Callable[[], R], prefix: str = ""
+    model: type[msgspec.Struct],
+    body: Any,
+    fn: Callable[[], R],
+    prefix: str = "",
+    *,
+    forbid_unknown: bool = False,
 ) -> R:
     """``fn()``; when it fails validation on the body's types, with every field error.
 
@@ -118,7 +127,7 @@ def with_every_field_error(
     except ValidationError as exc:
         if type(exc) is not ValidationError:
             raise
-        found = every_field_error(model, body, prefix)
+        found = every_field_error(model, body, prefix, forbid_unknown=forbid_unknown)
         if len(found) <= len(exc.errors):
             raise
         detail = f"{len(found)} invalid field(s): " + ", ".join(e.loc or "(root)" for e in found)

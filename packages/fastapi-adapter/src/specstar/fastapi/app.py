@@ -238,6 +238,7 @@ class SpecStar:
         default_limit: int = 50,
         max_limit: int = 1000,
         migrate_route: bool = False,
+        allow_unknown_fields: bool = False,
     ) -> ResourceManager[Any]:
         """Register a model and create its :class:`~specstar.core.ResourceManager`.
 
@@ -269,6 +270,8 @@ class SpecStar:
             migrate_route: also serve ``POST /m/_migrate`` (every resource, progress streamed
                 as NDJSON) and ``POST /m/{id}/migrate`` (one resource), authorized as the
                 action ``migrate``; needs a :class:`~specstar.core.Schema`.
+            allow_unknown_fields: accept (and drop) body members the model does not declare;
+                by default such a member is a 422 naming it.
 
         Returns:
             The new manager (also available from :meth:`get_resource_manager`).
@@ -316,6 +319,7 @@ class SpecStar:
             registry=self.registry,
             validate_refs=validate_refs,
             migration=migration,
+            allow_unknown_fields=allow_unknown_fields,
         )
         self.resource_managers[rname] = manager
         if migrate_route:

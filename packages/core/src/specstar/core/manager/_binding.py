@@ -51,6 +51,7 @@ class Binding(Generic[T]):
         schema: Schema[T] | None,
         schema_version: str | None,
         default_status: RevisionStatus,
+        allow_unknown_fields: bool = False,
     ) -> None:
         self.model = model
         self.codec: Codec[T] = Codec(model, encoding)
@@ -58,16 +59,25 @@ class Binding(Generic[T]):
         self.schema = schema
         self.schema_version = schema_version
         self.default_status = default_status
+        self.allow_unknown_fields = allow_unknown_fields
 
     # == input ==================================================================================
 
     def coerce(self, data: Any) -> T:
         """``data`` (a model instance, a mapping, or a Pydantic instance) as the model.
 
+        A member of a mapping that the model (or a nested Struct) does not declare is an
+        error unless the model allows unknown fields.
+
         Raises:
             ValidationError: it does not fit the model.
         """
-        return cast(T, models.decode_data(cast(Any, self.model), data))
+        return cast(
+            T,
+            models.decode_data(
+                cast(Any, self.model), data, forbid_unknown=not self.allow_unknown_fields
+            ),
+        )
 
     def patched(self, current: T, apply: Callable[[Any], Any]) -> T:
         """The model data ``apply`` makes of the JSON form of ``current``."""

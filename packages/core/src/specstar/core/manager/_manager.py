@@ -81,6 +81,10 @@ class ResourceManager(ResourceWriter[T]):
             to and from this model are followed through it.
         validate_refs: reject writes whose new references name no live resource.
         migration: a :class:`~specstar.core.schema.Schema` for a plain ``model``.
+        allow_unknown_fields: accept (and drop) members of written data that the model does
+            not declare; by default such a member is a :class:`ValidationError` naming it
+            (JSON Patch and merge patch results included). Stored data read through a
+            ``Schema``'s migrations is never affected.
     """
 
     def __init__(
@@ -109,6 +113,7 @@ class ResourceManager(ResourceWriter[T]):
         registry: Registry[Any] | None = None,
         validate_refs: bool = False,
         migration: Schema[T] | None = None,
+        allow_unknown_fields: bool = False,
     ) -> None:
         if isinstance(model, Schema):
             if migration is not None:
@@ -157,7 +162,9 @@ class ResourceManager(ResourceWriter[T]):
             schema=migration,
             schema_version=schema_version,
             default_status=self.default_status,
+            allow_unknown_fields=allow_unknown_fields,
         )
+        self.allow_unknown_fields = allow_unknown_fields
         self.codec = self._binding.codec
         self.pipeline = Pipeline(
             permission_checker=permission_checker,

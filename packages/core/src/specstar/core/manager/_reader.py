@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 import msgspec
+import msgspec.inspect as mi
 
 from .. import jsonpointer
 from ..errors import QueryError
@@ -181,11 +182,53 @@ def returns_set(returns: Iterable[str]) -> set[str]:
     return wanted
 
 
-def pointers_of(partial: Iterable[str] | None) -> list[str] | None:
-    """JSON pointers from JSON pointers or dotted paths (``None`` for the whole data)."""
+def pointers_of(partial: Iterable[str] | None, model: type[Any] | None = None) -> list[str] | None:
+    """JSON pointers from JSON pointers or dotted paths (``None`` for the whole data).
+
+    Raises:
+        QueryError: with ``model``, a path that names nothing the model declares.
+    """
     if partial is None:
         return None
-    return [jsonpointer.format_pointer(jsonpointer.to_pointer(p)) for p in partial]
+    out: list[str] = []
+    for path in partial:
+        tokens = jsonpointer.to_pointer(path)
+        if model is not None and not _declares(_type_info(model), tokens):
+            raise QueryError(f"partial path {path!r} names nothing in {model.__name__}", path=path)
+        out.append(jsonpointer.format_pointer(tokens))
+    return out
+
+
+_TYPE_INFO: dict[object, mi.Type] = {}
+
+
+def _type_info(model: object) -> mi.Type:
+    found = _TYPE_INFO.get(model)
+    if found is None:
+        found = _TYPE_INFO[model] = mi.type_info(model)
+    return found
+
+
+def _declares(t: mi.Type, tokens: Sequence[str]) -> bool:
+    """Whether the type ``t`` has a member at the reference ``tokens`` (any union member)."""
+    if not tokens:
+        return True
+    token, rest = tokens[0], tokens[1:]
+    if isinstance(t, mi.Metadata):
+        return _declares(t.type, tokens)
+    if isinstance(t, mi.UnionType):
+        return any(_declares(member, tokens) for member in t.types)
+    if isinstance(t, mi.StructType):
+        return any(f.encode_name == token and _declares(f.type, rest) for f in t.fields)
+    if isinstance(t, mi.DictType | mi.AnyType):
+        return True
+    if isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+        return jsonpointer.is_array_index(token) and _declares(t.item_type, rest)
+    if isinstance(t, mi.TupleType):
+        if not jsonpointer.is_array_index(token) or int(token) >= len(t.item_types):
+            return False
+        return _declares(t.item_types[int(token)], rest)
+    return False
 
 
 def _data_paths(query: Query) -> set[str]:

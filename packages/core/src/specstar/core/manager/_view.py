@@ -25,6 +25,7 @@ class ResourceView(Generic[T]):
     writes and builds the pieces declared here."""
 
     name: str
+    model: type[T]
     storage: Storage
     index_spec: IndexSpec
     max_limit: int
@@ -130,7 +131,7 @@ class ResourceView(Generic[T]):
         wanted = returns_set(returns)
         if partial is not None and "data" not in wanted:
             raise QueryError("partial narrows data: add 'data' to returns")
-        pointers = pointers_of(partial)
+        pointers = pointers_of(partial, self.model)
         reads_revision = bool(wanted & {"data", "info"})
         current: tuple[ResourceMeta, StoredRevision] | None = None
         meta: ResourceMeta | None = None
@@ -171,6 +172,17 @@ class ResourceView(Generic[T]):
             SearchedResource(meta=meta) if meta is not None else SearchedResource()
         )
         return item, info
+
+    def partial_pointers(self, partial: Iterable[str]) -> list[str]:
+        """JSON pointers for ``partial`` paths (JSON pointers or dotted paths) of the data.
+
+        Raises:
+            QueryError: a path names nothing the model declares.
+            PatchError: a path is not a valid pointer or dotted path.
+        """
+        pointers = pointers_of(partial, self.model)
+        assert pointers is not None
+        return pointers
 
     def get_partial(
         self,
@@ -328,7 +340,7 @@ class ResourceView(Generic[T]):
             partial: JSON pointers / dotted paths; ``data`` then holds only those parts.
         """
         wanted = returns_set(returns)
-        pointers = pointers_of(partial)
+        pointers = pointers_of(partial, self.model)
         return self._reader.page(self.search_page(query, user=user), wanted, pointers)
 
     def list(

@@ -79,6 +79,7 @@ def create_resource(
                 user=user,
                 now=now,
             ),
+            forbid_unknown=not manager.allow_unknown_fields,
         )
     except AlreadyExistsError as exc:
         if not only_create:

@@ -107,12 +107,14 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                         user=user,
                         now=now,
                     ),
+                    forbid_unknown=not manager.allow_unknown_fields,
                 )
                 return info, False
             return with_every_field_error(
                 manager.model,
                 body,
                 lambda: manager.put(resource_id, body, status=status, user=user, now=now),
+                forbid_unknown=not manager.allow_unknown_fields,
             )
 
         async def replace(
@@ -352,7 +354,12 @@ class ModifyRouteTemplate(BaseRouteTemplate):
                 )
 
             if isinstance(change, Mapping):  # new data: report every field error
-                return with_every_field_error(manager.model, change, run_modify)
+                return with_every_field_error(
+                    manager.model,
+                    change,
+                    run_modify,
+                    forbid_unknown=not manager.allow_unknown_fields,
+                )
             return run_modify()
 
         async def modify(
