@@ -38,7 +38,10 @@ def storage_factory() -> tuple[StorageFactory, str]:
     """SQLite in ``SPECSTAR_DATA_DIR`` (default ``data/``) when ``specstar.sql`` is installed,
     else memory; returns the factory and a description for the start-up message (it names
     the folder: it is printed on the server's console, never put in the API document)."""
-    if os.environ.get("SPECSTAR_STORAGE", "sqlite") == "memory":
+    choice = os.environ.get("SPECSTAR_STORAGE", "sqlite")
+    if choice not in ("sqlite", "memory"):
+        raise SystemExit(f"SPECSTAR_STORAGE={choice!r}: use 'sqlite' (the default) or 'memory'")
+    if choice == "memory":
         return MemoryStorageFactory(), "memory (SPECSTAR_STORAGE=memory)"
     try:
         from specstar.sql import SQLiteStorageFactory

@@ -229,3 +229,27 @@ def test_included_router_keeps_the_setting() -> None:
     crud.apply(app, router=APIRouter(prefix="/api"))
     with TestClient(app) as client:
         assert client.get("/api/thing?x=1").status_code == 200
+
+
+def test_a_single_valued_parameter_given_twice_is_a_400() -> None:
+    import msgspec
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from specstar.fastapi import SpecStar
+
+    class Note(msgspec.Struct, kw_only=True):
+        text: str
+
+    crud = SpecStar()
+    crud.add_model(Note)
+    app = FastAPI()
+    crud.apply(app)
+    client = TestClient(app)
+    response = client.get("/note", params=[("limit", "1"), ("limit", "2")])
+    assert response.status_code == 400
+    assert response.json()["code"] == "repeated_parameter"
+    assert "'limit'" in response.json()["detail"]
+    assert client.get("/note", params=[("limit", "1")]).status_code == 200
+    listed = client.get("/note", params=[("created_by", "a"), ("created_by", "b")])
+    assert listed.status_code == 200  # list-valued parameters may repeat

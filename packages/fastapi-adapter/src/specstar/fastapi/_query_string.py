@@ -20,7 +20,7 @@ from starlette.types import Scope
 
 from fastapi.dependencies.models import Dependant
 
-from .errors import UnknownParameterError
+from .errors import BadRequestError, UnknownParameterError
 
 __all__ = ["QueryStringRules"]
 
@@ -81,11 +81,15 @@ class QueryStringRules:
 
         Raises:
             UnknownParameterError: ``strict`` and a name the route does not read was sent.
+            BadRequestError: ``strict`` and a single-valued parameter was sent more than once
+                (``?limit=1&limit=2``: which one was meant cannot be known).
         """
         raw: bytes = scope.get("query_string", b"")
         if not raw:
             return
         unknown: list[str] = []
+        seen: set[str] = set()
+        repeated: list[str] = []
         parts: list[bytes] = []
         changed = False
         for part in raw.split(b"&"):
@@ -99,8 +103,17 @@ class QueryStringRules:
                 changed = True
             elif name not in self._known and name not in unknown:
                 unknown.append(name)
+            elif name in self._known and name not in self.lists:
+                if name in seen and name not in repeated:
+                    repeated.append(name)
+                seen.add(name)
             parts.append(key + sep + value)
         if strict and unknown:
             raise UnknownParameterError(unknown, self.accepted)
+        if strict and repeated:
+            raise BadRequestError(
+                f"query parameter(s) {', '.join(repr(n) for n in repeated)} may be given only once",
+                code="repeated_parameter",
+            )
         if changed:
             scope["query_string"] = b"&".join(parts)
