@@ -253,3 +253,13 @@ def test_a_single_valued_parameter_given_twice_is_a_400() -> None:
     assert client.get("/note", params=[("limit", "1")]).status_code == 200
     listed = client.get("/note", params=[("created_by", "a"), ("created_by", "b")])
     assert listed.status_code == 200  # list-valued parameters may repeat
+
+
+def test_a_single_json_sort_object_is_read_whole() -> None:
+    from specstar.fastapi.params import parse_sorts_param
+
+    (sort,) = parse_sorts_param('{"field": {"path": "year"}, "descending": true}')
+    assert sort.field.path == "year"
+    assert sort.descending
+    assert parse_sorts_param('[{"field": {"path": "year"}}]')[0].field.path == "year"
+    assert [s.field.path for s in parse_sorts_param("-year,title")] == ["year", "title"]

@@ -102,7 +102,15 @@ def parse_conditions_json(text: str) -> Expr:
 
 
 def parse_sorts_param(text: str) -> tuple[Sort, ...]:
-    """``-year,title`` (string form) or ``[{"field": {"path": "year"}, "descending": true}]``."""
+    """``-year,title`` (string form), ``[{"field": {"path": "year"}, "descending": true}]``
+    or one such object alone."""
+    if text.lstrip().startswith("{"):
+        try:
+            return (msgspec.json.decode(text, type=Sort),)
+        except RecursionError:
+            raise QueryError("sorts nests too deeply") from None
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise QueryError(f"sorts is not a valid JSON sort: {exc}") from None
     if text.lstrip().startswith("["):
         try:
             return tuple(msgspec.json.decode(text, type=list[Sort]))
