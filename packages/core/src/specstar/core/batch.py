@@ -199,14 +199,9 @@ def _run(
     scope = manager.authorize(action, user=user)
     if not isinstance(scope, Unrestricted):
         cond = scope if cond is None else And((scope, cond))
-    query = Query(where=cond, is_deleted=deleted, limit=manager.max_limit)
-    ids: list[str] = []
-    while True:  # collect first: the changes move rows out of the filter
-        page = manager.search_page(query, user=user)
-        ids.extend(meta.resource_id for meta in page.items)
-        if not page.has_more:
-            break
-        query = query.replace(cursor=page.next_cursor)
+    query = Query(where=cond, is_deleted=deleted)
+    # collect first: the changes move rows out of the filter
+    ids = [meta.resource_id for meta in manager.iter_all(query, user=user)]
     succeeded: list[str] = []
     failed: list[BatchFailure] = []
     for rid in ids:

@@ -22,8 +22,8 @@ from msgspec import UNSET, UnsetType
 
 from .errors import PermissionDeniedError, QueryError
 from .manager import ResourceManager
-from .query import Condition, Field, Op, Query, Sort
-from .refs import OnDelete, RefField, RefType, Registry
+from .query import Field, Query, Sort
+from .refs import OnDelete, RefType, Registry
 
 __all__ = ["Referrer", "Relationship", "find_referrers", "relationships"]
 
@@ -64,11 +64,6 @@ class Relationship(msgspec.Struct, kw_only=True):
     ref_type: RefType
     is_list: bool
     nullable: bool
-
-
-def _where(source_ref: RefField, resource_id: str) -> Condition:
-    op = Op.contains if source_ref.is_list else Op.eq
-    return Condition(Field(source_ref.path), op, resource_id)
 
 
 def find_referrers(
@@ -116,7 +111,7 @@ def find_referrers(
     items: list[Referrer] = []
     total = 0
     for source, source_ref in sources:
-        base = Query(where=_where(source_ref, resource_id), is_deleted=deleted)
+        base = Query(where=source_ref.names(resource_id), is_deleted=deleted)
         try:
             count = source.count(base, user=user)
         except PermissionDeniedError:

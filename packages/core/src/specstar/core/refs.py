@@ -39,6 +39,7 @@ import msgspec.inspect as mi
 from . import models
 from .errors import FieldError, ReferenceRestrictedError, SpecStarError, ValidationError
 from .indexes import field_type
+from .query.ast import Condition, Field, Op
 from .types import ResourceMeta, UnsetType
 
 __all__ = [
@@ -113,6 +114,10 @@ class RefField(msgspec.Struct, frozen=True):
     ref_type: RefType
     is_list: bool
     nullable: bool
+
+    def names(self, target_id: str) -> Condition:
+        """The condition a referrer matches when this field names ``target_id``."""
+        return Condition(Field(self.path), Op.contains if self.is_list else Op.eq, target_id)
 
 
 def _shape(model: type, path: str) -> tuple[bool, bool]:

@@ -79,8 +79,8 @@ class RevisionTable:
             raise StorageError(f"the payload of revision {revision_id!r} is missing")
 
     def get(self, tx: Tx, resource_id: str, revision_id: str) -> StoredRevision | None:
-        seq = revision_seq(resource_id, revision_id)
-        if seq is None or not storable_id(resource_id):
+        seq = _stored_seq(resource_id, revision_id)
+        if seq is None:
             return None
         row = tx.one(
             f"SELECT {REV_SELECT} FROM {self.table} WHERE resource_id = ? AND seq = ?",
@@ -96,11 +96,7 @@ class RevisionTable:
     def get_many(self, tx: Tx, refs: Sequence[tuple[str, str]]) -> list[StoredRevision | None]:
         """The revisions of ``refs`` in order, one statement per :data:`_BATCH` pairs."""
         wanted = sorted(
-            {
-                (rid, seq)
-                for rid, rev_id in refs
-                if storable_id(rid) and (seq := revision_seq(rid, rev_id)) is not None
-            }
+            {(rid, seq) for rid, rev_id in refs if (seq := _stored_seq(rid, rev_id)) is not None}
         )
         found: dict[tuple[str, int], tuple[RevisionInfo, Any, str | None]] = {}
         for chunk in iter_chunks(wanted, _BATCH):
@@ -112,7 +108,7 @@ class RevisionTable:
         stored = dict(zip(keys, self.resolve([found[k] for k in keys]), strict=True))
         out: list[StoredRevision | None] = []
         for rid, rev_id in refs:
-            seq = revision_seq(rid, rev_id) if storable_id(rid) else None
+            seq = _stored_seq(rid, rev_id)
             key = None if seq is None else (rid, seq)
             rev = None if key is None else stored.get(key)
             if rev is None and key is not None and key in found:
@@ -121,8 +117,8 @@ class RevisionTable:
         return out
 
     def info(self, tx: Tx, resource_id: str, revision_id: str) -> RevisionInfo | None:
-        seq = revision_seq(resource_id, revision_id)
-        if seq is None or not storable_id(resource_id):
+        seq = _stored_seq(resource_id, revision_id)
+        if seq is None:
             return None
         row = tx.one(
             f"SELECT {REV_INFO_SELECT} FROM {self.table} WHERE resource_id = ? AND seq = ?",
@@ -223,3 +219,11 @@ def _seq(info: RevisionInfo) -> int:
     if seq is None:
         raise StorageError(f"malformed revision id {info.revision_id!r}")
     return seq
+
+
+def _stored_seq(resource_id: str, revision_id: str) -> int | None:
+    """The ``seq`` column of a revision id, or ``None`` when no row can have it (a malformed
+    revision id, or a resource id the tables cannot hold)."""
+    if not storable_id(resource_id):
+        return None
+    return revision_seq(resource_id, revision_id)

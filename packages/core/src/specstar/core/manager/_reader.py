@@ -12,7 +12,7 @@ from .. import jsonpointer
 from ..errors import QueryError
 from ..pipeline import OperationContext, Unrestricted
 from ..ports import Storage, StoredRevision
-from ..query.ast import Condition, Expr, Field, Op, Query
+from ..query.ast import Expr, Field, Query
 from ..query.resolve import resolve_query
 from ..refs import RefField
 from ..types import Page, ResourceMeta, RevisionInfo, SearchedResource
@@ -99,9 +99,8 @@ class Reader(Generic[T]):
         self, ref: RefField, target_id: str, *, include_deleted: bool
     ) -> Iterator[ResourceMeta]:
         """Metas whose reference field ``ref`` names ``target_id`` (no permission checks)."""
-        op = Op.contains if ref.is_list else Op.eq
         query = Query(
-            where=Condition(Field(ref.path), op, target_id),
+            where=ref.names(target_id),
             is_deleted=None if include_deleted else False,
         )
         return self.scan(query)

@@ -13,10 +13,7 @@ from fastapi import Query as QueryParam
 from specstar.core import (
     PreconditionFailedError,
     Query,
-    Resource,
     ResourceManager,
-    ResourceMeta,
-    RevisionInfo,
     SearchedResource,
     entity_tag,
 )
@@ -47,7 +44,6 @@ __all__ = [
     "ReadRouteTemplate",
     "check_if_match",
     "next_url",
-    "read_current",
 ]
 
 _RETURNS_DOC = "Parts to return, comma-separated: `data`, `info`, `meta` (default: all)."
@@ -111,18 +107,17 @@ def _page_doc(with_total: bool) -> dict[str, Any]:
     return headers
 
 
-def read_current(
-    manager: ResourceManager[Any],
-    resource_id: str,
-    include_deleted: bool,
-    user: str | UnsetType,
-) -> tuple[ResourceMeta, Resource[Any]]:
-    """The meta and the current revision of a resource, for a plain ``GET /m/{id}`` (blocking):
-    one manager call, which reads both from the same revision."""
-    found = manager.get_resource(resource_id, include_deleted=include_deleted, user=user)
-    assert isinstance(found.meta, ResourceMeta)
-    assert isinstance(found.info, RevisionInfo)
-    return found.meta, Resource(info=found.info, data=found.data)
+#: ``?revision_id=`` of the single-resource reads.
+RevisionIdQuery = Annotated[
+    str | None,
+    QueryParam(
+        pattern=REVISION_ID_PATTERN, description="Read this revision instead of the current one."
+    ),
+]
+#: ``?include_deleted=`` of the single-resource reads.
+IncludeDeletedQuery = Annotated[
+    bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
+]
 
 
 def check_if_match(resource_id: str, tags: EntityTags | None, etag: str | None) -> None:
@@ -315,18 +310,10 @@ class ReadRouteTemplate(BaseRouteTemplate):
             request: Request,
             *,
             resource_id: ResourceIdPath,
-            revision_id: Annotated[
-                str | None,
-                QueryParam(
-                    pattern=REVISION_ID_PATTERN,
-                    description="Read this revision instead of the current one.",
-                ),
-            ] = None,
+            revision_id: RevisionIdQuery = None,
             returns: ReturnsParam = None,
             partial: PartialParam = None,
-            include_deleted: Annotated[
-                bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
-            ] = False,
+            include_deleted: IncludeDeletedQuery = False,
             if_match_header: IfMatch = None,
             if_none_match: Annotated[
                 str | None,
@@ -364,17 +351,9 @@ class ReadRouteTemplate(BaseRouteTemplate):
             *,
             resource_id: ResourceIdPath,
             partial: RequiredPartialParam,
-            revision_id: Annotated[
-                str | None,
-                QueryParam(
-                    pattern=REVISION_ID_PATTERN,
-                    description="Read this revision instead of the current one.",
-                ),
-            ] = None,
+            revision_id: RevisionIdQuery = None,
             returns: ReturnsParam = None,
-            include_deleted: Annotated[
-                bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
-            ] = False,
+            include_deleted: IncludeDeletedQuery = False,
             if_match_header: IfMatch = None,
             if_none_match: Annotated[
                 str | None,
