@@ -69,6 +69,16 @@ class Guard:
         guard.active = True
         return guard
 
+    def bound_resource_id(self) -> str | None:
+        """The resource id bound by the innermost ``using(resource_id=...)``, if any."""
+        scopes = self.scopes.get()
+        if self.bound is not None:
+            scopes = (self.bound, *scopes)
+        for scope in scopes:
+            if isinstance(scope.resource_id, str):
+                return scope.resource_id
+        return None
+
     # == who, when, may they =====================================================================
 
     def context(

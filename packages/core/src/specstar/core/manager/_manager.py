@@ -16,7 +16,7 @@ from ..annotations import Unique
 from ..codec import Encoding
 from ..context import ContextDefaults, NowSource, Scope, UserSource
 from ..indexes import IndexedField, IndexSpec, build_spec
-from ..naming import default_id_generator, kebab_case
+from ..naming import check_resource_id, default_id_generator, kebab_case
 from ..pipeline import (
     ConstraintChecker,
     EventHandler,
@@ -224,17 +224,24 @@ class ResourceManager(ResourceWriter[T]):
 
     @contextmanager
     def using(
-        self, *, user: str | UnsetType = UNSET, now: datetime | UnsetType = UNSET
+        self,
+        *,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+        resource_id: str | UnsetType = UNSET,
     ) -> Iterator[ResourceOps[T]]:
-        """Bind a user and/or time for the calls in a ``with`` block.
+        """Bind a user, a time and/or a resource id for the calls in a ``with`` block.
 
         Calls on the manager inside the block use the innermost binding; the yielded
         :class:`ResourceOps` keeps its own binding even when blocks nest, and stops working
-        when its block ends.
+        when its block ends. ``resource_id`` is the id a ``create`` without an explicit
+        ``resource_id`` gives the resource it creates.
         """
         if self._guard.bound is not None:
             raise RuntimeError("using() cannot be called on a ResourceOps; use the manager")
-        scope = Scope(user=user, now=now)
+        if not isinstance(resource_id, UnsetType):
+            check_resource_id(resource_id)
+        scope = Scope(user=user, now=now, resource_id=resource_id)
         ops = ResourceOps._bind(self, scope)
         token = self._guard.scopes.set((scope, *self._guard.scopes.get()))
         try:
