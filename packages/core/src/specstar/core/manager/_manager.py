@@ -28,7 +28,7 @@ from ..pipeline import (
 from ..ports import Storage, StorageFactory
 from ..query.ast import Expr
 from ..refs import RefField, RefType, Registry, collect_refs
-from ..schema import Schema, make_validator
+from ..schema import IMigration, Schema, make_validator
 from ..types import (
     RevisionStatus,
 )
@@ -80,7 +80,8 @@ class ResourceManager(ResourceWriter[T]):
         registry: the :class:`~specstar.core.refs.Registry` of the application; references
             to and from this model are followed through it.
         validate_refs: reject writes whose new references name no live resource.
-        migration: a :class:`~specstar.core.schema.Schema` for a plain ``model``.
+        migration: a :class:`~specstar.core.schema.Schema` for a plain ``model``, or an
+            :class:`~specstar.core.schema.IMigration` (wrapped by ``Schema.from_legacy``).
         allow_unknown_fields: accept (and drop) members of written data that the model does
             not declare; by default such a member is a :class:`ValidationError` naming it
             (JSON Patch and merge patch results included). Stored data read through a
@@ -112,13 +113,15 @@ class ResourceManager(ResourceWriter[T]):
         auto_reindex: bool = True,
         registry: Registry[Any] | None = None,
         validate_refs: bool = False,
-        migration: Schema[T] | None = None,
+        migration: Schema[T] | IMigration | None = None,
         allow_unknown_fields: bool = False,
     ) -> None:
         if isinstance(model, Schema):
             if migration is not None:
                 raise ValueError("pass either a Schema or migration=, not both")
             migration, model = model, model.resource_type
+        elif migration is not None and not isinstance(migration, Schema):
+            migration = Schema.from_legacy(migration, model)
         if migration is not None:
             if schema_version is not None and schema_version != migration.version:
                 raise ValueError(
