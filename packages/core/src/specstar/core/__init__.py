@@ -14,6 +14,8 @@ except ModuleNotFoundError as _missing:
         name=_missing.name,
     ) from _missing
 
+from ._result_checker import PermissionResult
+from ._to_pydantic import struct_to_pydantic
 from .actions import Action
 from .annotations import DisplayName, Unique
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
@@ -31,6 +33,7 @@ from .errors import (
     PreconditionFailedError,
     QueryError,
     RevisionNotDraftError,
+    SchemaConflictError,
     SpecStarError,
     StorageError,
     UniqueConstraintError,
@@ -74,6 +77,7 @@ from .pipeline import (
     IValidator,
     OperationContext,
     PermissionChecker,
+    ResourcePermissionChecker,
 )
 from .ports import BlobInfo, BlobStore, Capabilities, Storage, StorageFactory
 from .query import (
@@ -91,6 +95,7 @@ from .query import (
     parse_condition,
     parse_sorts,
 )
+from .query.meta_search import ResourceMetaSearchQuery
 from .redaction import (
     HiddenUniqueConstraintError,
     RedactedReferenceError,
@@ -99,7 +104,7 @@ from .redaction import (
 )
 from .referrers import Referrer, Relationship, find_referrers, relationships
 from .refs import OnDelete, Ref, ReferenceRestrictedError, RefRevision, RefType, Registry
-from .schema import MigrationError, MigrationPathError, RevisionNotMigratedError, Schema
+from .schema import IMigration, MigrationError, MigrationPathError, RevisionNotMigratedError, Schema
 from .types import (
     UNSET,
     Page,
@@ -144,6 +149,7 @@ __all__ = [
     "GoneError",
     "HiddenUniqueConstraintError",
     "IConstraintChecker",
+    "IMigration",
     "IValidator",
     "IndexSpec",
     "IndexedField",
@@ -170,6 +176,7 @@ __all__ = [
     "PayloadStoreFactory",
     "PermissionChecker",
     "PermissionDeniedError",
+    "PermissionResult",
     "PermissionRule",
     "PreconditionFailedError",
     "Query",
@@ -186,7 +193,9 @@ __all__ = [
     "Resource",
     "ResourceManager",
     "ResourceMeta",
+    "ResourceMetaSearchQuery",
     "ResourceOps",
+    "ResourcePermissionChecker",
     "RevisionInfo",
     "RevisionNotDraftError",
     "RevisionNotMigratedError",
@@ -194,6 +203,7 @@ __all__ = [
     "Role",
     "RootOnly",
     "Schema",
+    "SchemaConflictError",
     "SearchedResource",
     "Sort",
     "SpecStarError",
@@ -219,6 +229,7 @@ __all__ = [
     "redact_conflict",
     "relationships",
     "revision_of_tag",
+    "struct_to_pydantic",
 ]
 
 from ._version import __version__

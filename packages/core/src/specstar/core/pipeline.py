@@ -41,8 +41,8 @@ __all__ = [
     "ResourcePermissionChecker",
     "ScopedPermissionChecker",
     "Stages",
-    "event_callback",
     "Unrestricted",
+    "event_callback",
 ]
 
 log = logging.getLogger("specstar.events")
@@ -306,11 +306,8 @@ def event_callback(handler: Any) -> Callable[[Event], Any]:
 
         return deliver
     if supported is not None or handle_event is not None:
-        missing = [
-            name
-            for name, found in (("is_supported(event)", supported), ("handle_event(event)", handle_event))
-            if not callable(found)
-        ]
+        pairs = (("is_supported(event)", supported), ("handle_event(event)", handle_event))
+        missing = [name for name, found in pairs if not callable(found)]
         raise TypeError(f"event handler {handler!r} has no callable {' and '.join(missing)}")
     if callable(handler):
         return handler  # type: ignore[no-any-return]

@@ -153,7 +153,7 @@ class Schema(Generic[T]):
     (a literal version), or, last in its chain, to the target. A regex ``from_ver`` migrates
     from every known version (all literal versions of the steps, and the target) it fully
     matches, except its own ``to`` and the target, and from any version found on stored data
-    that it fully matches (data written at ``v0.3`` migrates by a ``re.compile(r"v0\..*")``
+    that it fully matches (data written at ``v0.3`` migrates by a ``re.compile(r"v0[.].*")``
     step even though no step names ``v0.3``). ``None`` is the version of data written
     before versioning: ``.step(None, fn)`` migrates it; regexes never match it. A schema
     without steps is a plain version bump: data of every version is decoded as it is.
@@ -430,15 +430,15 @@ class Schema(Generic[T]):
         if self._legacy is not None:
             legacy = self._legacy
             try:
-                value = legacy.migrate(io.BytesIO(raw), schema_version)
+                result: Any = legacy.migrate(io.BytesIO(raw), schema_version)
             except Exception as exc:
                 name = type(legacy).__qualname__
                 raise MigrationError(schema_version, self._version, name, exc) from exc
-            if isinstance(value, bytes | bytearray):
-                return self._decode(bytes(value))
-            if _is_pydantic_instance(value):
-                value = value.model_dump(mode="python")
-            return cast(T, decode_data(self._struct_type, value))
+            if isinstance(result, bytes | bytearray):
+                return self._decode(bytes(result))
+            if _is_pydantic_instance(result):
+                result = result.model_dump(mode="python")
+            return cast(T, decode_data(self._struct_type, result))
         value: Any = raw
         for src, dst, step in self._find_path(schema_version):
             try:

@@ -132,7 +132,7 @@ class Binding(Generic[T]):
         storage: Storage,
         rid: str,
         revision_id: str,
-        schema_version: str | None | UnsetType = UNSET,
+        schema_version: str | UnsetType | None = UNSET,
     ) -> tuple[RevisionInfo, T]:
         """A revision and its data, migrated lazily to the current schema version.
 
@@ -145,7 +145,7 @@ class Binding(Generic[T]):
         return self.decode(stored, schema_version)
 
     def decode(
-        self, stored: StoredRevision, schema_version: str | None | UnsetType = UNSET
+        self, stored: StoredRevision, schema_version: str | UnsetType | None = UNSET
     ) -> tuple[RevisionInfo, T]:
         """A stored revision's information and data, migrated lazily to the current schema
         version.
@@ -161,10 +161,10 @@ class Binding(Generic[T]):
         source = info.schema_version if isinstance(schema_version, UnsetType) else schema_version
         if self.schema is not None and source != self.schema_version:
             return info, self.schema.migrate(stored.data, source)
-        if self.schema is None and not isinstance(schema_version, UnsetType):
-            if schema_version != self.schema_version:  # nothing could migrate it
-                target = str(self.schema_version)
-                raise MigrationPathError(schema_version, target, [self.schema_version])
+        explicit = not isinstance(schema_version, UnsetType)
+        if self.schema is None and explicit and schema_version != self.schema_version:
+            target = str(self.schema_version)  # no Schema: nothing could migrate it
+            raise MigrationPathError(source, target, [self.schema_version])
         return info, self.codec.decode(stored.data)
 
     def info(self, storage: Storage, rid: str, revision_id: str) -> RevisionInfo:

@@ -114,7 +114,7 @@ class Reader(Generic[T]):
         self,
         current: tuple[ResourceMeta, StoredRevision],
         revision_id: str | None,
-        schema_version: str | None | UnsetType = UNSET,
+        schema_version: str | UnsetType | None = UNSET,
     ) -> tuple[RevisionInfo, T]:
         """The decoded current revision of ``current`` (a meta and its current revision, as
         read together), or the revision ``revision_id`` when it is another one.

@@ -13,6 +13,7 @@ from ..errors import QueryError, SpecStarError
 from ..indexes import IndexSpec
 from ..ports import Storage, StoredRevision
 from ..query.ast import Expr, Query
+from ..query.meta_search import ResourceMetaSearchQuery
 from ..refs import RefField
 from ..types import Page, Resource, ResourceMeta, RevisionInfo, SearchedResource
 from ._guard import Guard
@@ -40,7 +41,7 @@ class ResourceView(Generic[T]):
         self,
         resource_id: str,
         revision_id: str | None = None,
-        schema_version: str | None | UnsetType = UNSET,
+        schema_version: str | UnsetType | None = UNSET,
         *,
         include_deleted: bool = False,
         user: str | UnsetType = UNSET,
@@ -66,7 +67,7 @@ class ResourceView(Generic[T]):
         self,
         resource_id: str,
         revision_id: str,
-        schema_version: str | None | UnsetType = UNSET,
+        schema_version: str | UnsetType | None = UNSET,
         *,
         include_deleted: bool = False,
         user: str | UnsetType = UNSET,
@@ -233,7 +234,7 @@ class ResourceView(Generic[T]):
     ) -> msgspec.Struct: ...
 
     @overload
-    def get_partial(  # type: ignore[overload-overlap]
+    def get_partial(
         self,
         resource_id: str,
         partial: Iterable[str],
@@ -259,9 +260,9 @@ class ResourceView(Generic[T]):
         * ``get_partial(resource_id, partial, revision_id=None)`` returns a ``dict`` of the
           named parts;
         * ``get_partial(resource_id, revision_id, partial)`` (or with ``partial=`` by
-          keyword, ``revision_id`` positional or by keyword) returns a *partial Struct*: an instance of
-          a ``msgspec.Struct`` type holding only the named members (nested Structs of the
-          model become partial Structs too).
+          keyword, ``revision_id`` positional or by keyword) returns a *partial Struct*: an
+          instance of a ``msgspec.Struct`` type holding only the named members (nested
+          Structs of the model become partial Structs too).
 
         Raises:
             TypeError: arguments that fit neither form.
@@ -396,27 +397,29 @@ class ResourceView(Generic[T]):
 
     # == search =================================================================================
 
-    def resolve(self, query: Query | Expr | None = None) -> Query:
+    def resolve(self, query: SearchQuery = None) -> Query:
         """Validate and normalise a query for this model (see ``resolve_query``)."""
-        return self._reader.resolve(query)
+        return self._reader.resolve(_as_query(query))
 
     def search_page(
-        self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET
+        self, query: SearchQuery = None, *, user: str | UnsetType = UNSET
     ) -> Page[ResourceMeta]:
         """One page of matching meta records, with the cursor to the next page."""
+        query = _as_query(query)
         ctx = self._guard.context(Action.SEARCH, user, UNSET, query=query)
         return self.storage.search(self._reader.scoped(ctx, query))
 
     def search(
-        self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET
+        self, query: SearchQuery = None, *, user: str | UnsetType = UNSET
     ) -> list[ResourceMeta]:
         """Matching meta records (one page: ``limit`` rows at most)."""
         return self.search_page(query, user=user).items
 
     search_resources = search
 
-    def count(self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET) -> int:
+    def count(self, query: SearchQuery = None, *, user: str | UnsetType = UNSET) -> int:
         """Number of matching resources (limit/offset/cursor are ignored)."""
+        query = _as_query(query)
         ctx = self._guard.context(Action.COUNT, user, UNSET, query=query)
         return self.storage.count(self._reader.scoped(ctx, query))
 
@@ -424,7 +427,7 @@ class ResourceView(Generic[T]):
 
     def list_page(
         self,
-        query: Query | Expr | None = None,
+        query: SearchQuery = None,
         *,
         returns: Iterable[str] = RETURNS_ALL,
         partial: Iterable[str] | None = None,
@@ -442,7 +445,7 @@ class ResourceView(Generic[T]):
 
     def list(
         self,
-        query: Query | Expr | None = None,
+        query: SearchQuery = None,
         *,
         returns: Iterable[str] = RETURNS_ALL,
         partial: Iterable[str] | None = None,
@@ -455,12 +458,13 @@ class ResourceView(Generic[T]):
 
     def iter_all(
         self,
-        query: Query | Expr | None = None,
+        query: SearchQuery = None,
         *,
         page_size: int | None = None,
         user: str | UnsetType = UNSET,
     ) -> Iterator[ResourceMeta]:
         """Every matching meta record the user may see, page by page with a cursor."""
+        query = _as_query(query)
         base = query if isinstance(query, Query) else Query(where=query)
         q = base.replace(limit=page_size or self.max_limit, cursor=None, offset=0)
         while True:
@@ -485,3 +489,11 @@ class ResourceView(Generic[T]):
         """Whether the resource exists and is not soft-deleted (no permission checks)."""
         meta = self.storage.get_meta(resource_id)
         return meta is not None and not meta.is_deleted
+
+
+#: What the search verbs take.
+SearchQuery = Query | Expr | ResourceMetaSearchQuery | None
+
+
+def _as_query(query: SearchQuery) -> Query | Expr | None:
+    return query.to_query() if isinstance(query, ResourceMetaSearchQuery) else query

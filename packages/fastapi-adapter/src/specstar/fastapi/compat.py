@@ -1,0 +1,24 @@
+"""The reference API's names, web layer included: everything of
+:mod:`specstar.core.compat`, plus ``AutoCRUD`` (the :class:`~specstar.fastapi.SpecStar` class),
+``crud``, ``IRouteTemplate``, ``BaseRouteTemplate`` and ``DependencyProvider``."""
+
+from __future__ import annotations
+
+from specstar.core.compat import *  # noqa: F403
+from specstar.core.compat import __all__ as _core_names
+
+from .app import SpecStar, crud
+from .dependencies import DependencyProvider
+from .routes import BaseRouteTemplate, RouteTemplate
+
+__all__ = [  # noqa: PLE0604
+    *_core_names,
+    "AutoCRUD",
+    "BaseRouteTemplate",
+    "DependencyProvider",
+    "IRouteTemplate",
+    "crud",
+]
+
+AutoCRUD = SpecStar
+IRouteTemplate = RouteTemplate
