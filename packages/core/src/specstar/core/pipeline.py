@@ -28,11 +28,15 @@ __all__ = [
     "UNRESTRICTED",
     "AccessScope",
     "AllowAll",
+    "CheckerLike",
     "ConstraintChecker",
     "DataPermissionChecker",
+    "DecidingPermissionChecker",
     "Event",
     "EventHandler",
     "EventPhase",
+    "FilteringEventHandler",
+    "HandlerLike",
     "IConstraintChecker",
     "IValidator",
     "OperationContext",
@@ -198,7 +202,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def data(self) -> Any:
-        """``context.data``: the new data of a write."""
+        """``context.data``: the new data of a write (in ``before`` events)."""
         return self.context.data
 
 
@@ -279,6 +283,29 @@ for _name in (
     "__imul__",
 ):
     setattr(_StageList, _name, _notifying(_name))
+
+
+@runtime_checkable
+class DecidingPermissionChecker(Protocol):
+    """A checker that returns its decision (see :mod:`specstar.core._result_checker`)."""
+
+    def check_permission(self, ctx: OperationContext) -> Any:
+        """``PermissionResult.allow``, ``.deny`` or ``.not_applicable``."""
+
+
+@runtime_checkable
+class FilteringEventHandler(Protocol):
+    """A handler that picks its events (see :func:`event_callback`)."""
+
+    def is_supported(self, event: Event) -> bool: ...
+
+    def handle_event(self, event: Event) -> Any: ...
+
+
+#: What a permission checker may be given as.
+CheckerLike = PermissionChecker | DecidingPermissionChecker
+#: What an event handler may be given as.
+HandlerLike = EventHandler | FilteringEventHandler | Callable[[Event], Any]
 
 
 def event_callback(handler: Any) -> Callable[[Event], Any]:
@@ -389,13 +416,15 @@ class Pipeline:
     def __init__(
         self,
         *,
-        permission_checker: PermissionChecker | None = None,
+        permission_checker: CheckerLike | None = None,
         validators: Sequence[ValidatorLike] = (),
         constraint_checkers: Sequence[ConstraintChecker] = (),
-        event_handlers: Iterable[EventHandler | Callable[[Event], Any]] = (),
+        event_handlers: Iterable[HandlerLike] = (),
     ) -> None:
         self._stages: Stages | None = None
-        self.permission_checker: PermissionChecker = permission_checker or AllowAll()
+        self.permission_checker: PermissionChecker = as_permission_checker(
+            permission_checker or AllowAll()
+        )
         self.validators = list(validators)
         self.constraint_checkers = list(constraint_checkers)
         self.event_handlers = list(event_handlers)

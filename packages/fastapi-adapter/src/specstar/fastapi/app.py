@@ -15,14 +15,14 @@ from starlette.exceptions import HTTPException
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from specstar.core import (
+    CheckerLike,
     ConstraintChecker,
     Encoding,
-    EventHandler,
+    HandlerLike,
     IMigration,
     IndexedField,
     IValidator,
     MemoryStorageFactory,
-    PermissionChecker,
     Registry,
     ResourceManager,
     RevisionStatus,
@@ -133,9 +133,9 @@ class SpecStar:
         model_naming: ModelNaming = "kebab",
         route_templates: TemplateSpec | None = None,
         storage_factory: StorageFactory | None = None,
-        permission_checker: PermissionChecker | None = None,
+        permission_checker: CheckerLike | None = None,
         dependency_provider: DependencyProvider | None = None,
-        event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None,
+        event_handlers: Sequence[HandlerLike] | None = None,
         encoding: Encoding = "json",
         default_user: str | Callable[[], str] | UnsetType = UNSET,
         default_now: Callable[[], datetime] | UnsetType = UNSET,
@@ -150,9 +150,9 @@ class SpecStar:
         self.model_naming: ModelNaming = "kebab"
         self.route_templates: list[RouteTemplate] = []
         self.storage_factory: StorageFactory = MemoryStorageFactory()
-        self.permission_checker: PermissionChecker | None = None
+        self.permission_checker: CheckerLike | None = None
         self.dependency_provider = DependencyProvider()
-        self.event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None
+        self.event_handlers: Sequence[HandlerLike] | None = None
         self.default_encoding: Encoding = "json"
         self.default_user: str | Callable[[], str] | UnsetType = UNSET
         self.default_now: Callable[[], datetime] | UnsetType = UNSET
@@ -183,9 +183,9 @@ class SpecStar:
         model_naming: ModelNaming | UnsetType = UNSET,
         route_templates: TemplateSpec | UnsetType | None = UNSET,
         storage_factory: StorageFactory | UnsetType = UNSET,
-        permission_checker: PermissionChecker | UnsetType | None = UNSET,
+        permission_checker: CheckerLike | UnsetType | None = UNSET,
         dependency_provider: DependencyProvider | UnsetType = UNSET,
-        event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | UnsetType | None = UNSET,
+        event_handlers: Sequence[HandlerLike] | UnsetType | None = UNSET,
         encoding: Encoding | UnsetType = UNSET,
         default_user: str | Callable[[], str] | UnsetType = UNSET,
         default_now: Callable[[], datetime] | UnsetType = UNSET,
@@ -249,8 +249,8 @@ class SpecStar:
         storage: Storage | None = None,
         migration: Schema[Any] | IMigration | None = None,
         indexed_fields: Iterable[str | tuple[str, Any] | IndexedField] | None = None,
-        event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None,
-        permission_checker: PermissionChecker | None = None,
+        event_handlers: Sequence[HandlerLike] | None = None,
+        permission_checker: CheckerLike | None = None,
         encoding: Encoding | None = None,
         default_status: RevisionStatus | None = None,
         default_user: str | Callable[[], str] | UnsetType = UNSET,

@@ -18,9 +18,9 @@ from ..context import ContextDefaults, NowSource, Scope, UserSource
 from ..indexes import IndexedField, IndexSpec, build_spec
 from ..naming import check_resource_id, default_id_generator, kebab_case
 from ..pipeline import (
+    CheckerLike,
     ConstraintChecker,
-    EventHandler,
-    PermissionChecker,
+    HandlerLike,
     Pipeline,
     Unrestricted,
     ValidatorLike,
@@ -105,10 +105,10 @@ class ResourceManager(ResourceWriter[T]):
         schema_version: str | None = None,
         default_limit: int = 50,
         max_limit: int = 1000,
-        permission_checker: PermissionChecker | None = None,
+        permission_checker: CheckerLike | None = None,
         validators: Sequence[ValidatorLike] = (),
         constraint_checkers: Sequence[ConstraintChecker | Callable[[Any], ConstraintChecker]] = (),
-        event_handlers: Iterable[EventHandler | Callable[[Any], Any]] = (),
+        event_handlers: Iterable[HandlerLike] = (),
         conflict_timeout: float = 30.0,
         auto_reindex: bool = True,
         registry: Registry[Any] | None = None,
