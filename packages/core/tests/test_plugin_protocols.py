@@ -77,7 +77,8 @@ def test_meta_part_is_given_once_the_meta_is_read() -> None:
     with pytest.raises(NotFoundError):
         notes.get("missing")  # nothing to decide on: the resource does not exist
     assert len(rec.calls) == 4
-    assert not notes.exists("missing") and len(rec.calls) == 4
+    assert not notes.exists("missing")
+    assert len(rec.calls) == 4
 
 
 def test_an_application_action_is_decided_when_authorized() -> None:
@@ -130,7 +131,8 @@ def test_a_checker_with_check_is_used_as_it_is() -> None:
     both = Both()
     notes, rid = _notes(both)
     notes.get(rid)
-    assert notes.pipeline.permission_checker is both and both.checked == 1
+    assert notes.pipeline.permission_checker is both
+    assert both.checked == 1
 
 
 def test_check_resource_of_a_native_checker_sees_the_meta() -> None:
@@ -180,13 +182,14 @@ def test_a_plugin_fitting_no_protocol_is_refused_when_set() -> None:
         pipeline.event_handlers = ["nope"]  # type: ignore[list-item]
     with pytest.raises(TypeError, match="collection"):
         pipeline.permission_checker = Recorder(parts="meta")
+
+    class Yes(Recorder):
+        def check_permission(self, ctx: Any) -> PermissionResult:
+            return "yes"  # type: ignore[return-value]
+
+    notes, _ = _notes(Yes())
     with pytest.raises(TypeError, match="PermissionResult"):
-
-        class Yes(Recorder):
-            def check_permission(self, ctx: Any) -> PermissionResult:
-                return "yes"  # type: ignore[return-value]
-
-        _notes(Yes())[0].count()
+        notes.count()
 
 
 class Inner(msgspec.Struct):
