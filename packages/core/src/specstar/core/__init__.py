@@ -15,7 +15,6 @@ except ModuleNotFoundError as _missing:
     ) from _missing
 
 from ._result_checker import PermissionResult
-from ._to_pydantic import struct_to_pydantic
 from .actions import Action
 from .annotations import DisplayName, Unique
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
@@ -237,7 +236,6 @@ __all__ = [
     "redact_conflict",
     "relationships",
     "revision_of_tag",
-    "struct_to_pydantic",
 ]
 
 from ._version import __version__

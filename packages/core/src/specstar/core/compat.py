@@ -34,7 +34,6 @@ from typing import Any
 from msgspec import UNSET, UnsetType
 
 from ._result_checker import PermissionResult
-from ._to_pydantic import struct_to_pydantic
 from .annotations import DisplayName, Unique
 from .errors import (
     AlreadyExistsError,
@@ -104,7 +103,6 @@ __all__ = [
     "UniqueConstraintError",
     "UnsetType",
     "ValidationError",
-    "struct_to_pydantic",
 ]
 
 ResourceIDNotFoundError = NotFoundError

@@ -1,6 +1,7 @@
 """The reference API's names, web layer included: everything of
 :mod:`specstar.core.compat`, plus ``AutoCRUD`` (the :class:`~specstar.fastapi.SpecStar` class),
-``crud``, ``IRouteTemplate``, ``BaseRouteTemplate`` and ``DependencyProvider``."""
+``crud``, ``IRouteTemplate``, ``BaseRouteTemplate``, ``DependencyProvider`` and
+``struct_to_pydantic``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from specstar.core.compat import __all__ as _core_names
 
 from .app import SpecStar, crud
 from .dependencies import DependencyProvider
+from .pydantic_models import struct_to_pydantic
 from .routes import BaseRouteTemplate, RouteTemplate
 
 __all__ = [  # noqa: PLE0604
@@ -18,6 +20,7 @@ __all__ = [  # noqa: PLE0604
     "DependencyProvider",
     "IRouteTemplate",
     "crud",
+    "struct_to_pydantic",
 ]
 
 AutoCRUD = SpecStar

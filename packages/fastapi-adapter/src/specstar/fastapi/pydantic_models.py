@@ -1,7 +1,6 @@
 """``struct_to_pydantic``: a Pydantic model class equivalent to a ``msgspec.Struct`` type.
 
-For frameworks that introspect Pydantic models (a FastAPI request body, say). Pydantic is
-imported only when this runs.
+For what FastAPI introspects as Pydantic models: a request body of a hand-written route, say.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 import msgspec
 import msgspec.inspect as mi
+import pydantic
 
 __all__ = ["struct_to_pydantic"]
 
@@ -31,16 +31,9 @@ def struct_to_pydantic(struct_cls: type) -> type:
 
     Raises:
         TypeError: ``struct_cls`` is not a ``msgspec.Struct`` subclass.
-        ModuleNotFoundError: Pydantic is not installed.
     """
     if not (isinstance(struct_cls, type) and issubclass(struct_cls, msgspec.Struct)):
         raise TypeError(f"struct_to_pydantic takes a msgspec.Struct class, not {struct_cls!r}")
-    try:
-        import pydantic
-    except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
-            "struct_to_pydantic needs pydantic: pip install pydantic", name="pydantic"
-        ) from exc
     return _model(pydantic, struct_cls)
 
 
