@@ -81,12 +81,14 @@ def test_meta_part_is_given_once_the_meta_is_read() -> None:
     assert len(rec.calls) == 4
 
 
-def test_an_application_action_is_decided_when_authorized() -> None:
+def test_authorize_asks_a_meta_checker_about_the_resource() -> None:
     rec = Recorder(parts=["meta"], answer=PermissionResult.deny)
     notes, rid = _notes(rec)
     with pytest.raises(PermissionDeniedError):
-        notes.authorize("publish", resource_id=rid)
-    assert rec.calls == [("publish", False, False)]
+        notes.authorize("publish", resource_id=rid)  # an application's action: at once
+    with pytest.raises(PermissionDeniedError):
+        notes.authorize("delete", resource_id=rid)  # the manager's: on the meta
+    assert rec.calls == [("publish", False, False), ("delete", True, False)]
 
 
 def test_data_part_is_given_once_the_new_data_is_known() -> None:

@@ -260,8 +260,9 @@ class ResourceManager(ResourceWriter[T]):
 
         For operations an application runs over many resources (batches, custom actions),
         before it runs them one by one: the checker's ``check`` runs (with ``resource_id``
-        when given), and the user's access scope for the action is returned: a filter the
-        rows they may act on match, or ``UNRESTRICTED``. Nothing is read or changed.
+        when given, and its ``check_resource`` on that resource's meta when it has one), and
+        the user's access scope for the action is returned: a filter the rows they may act on
+        match, or ``UNRESTRICTED``. Nothing is changed.
 
         Raises:
             PermissionDeniedError: the checker denies the action, or its scope is empty.
@@ -269,6 +270,10 @@ class ResourceManager(ResourceWriter[T]):
                 ``strict_operation_context``.
         """
         ctx = self._guard.context(action, user, UNSET, resource_id=resource_id)
+        if resource_id is not None and self.pipeline.stages.check_resource is not None:
+            meta = self.storage.get_meta(resource_id)  # the checker decides on the meta
+            if meta is not None:
+                self._guard.admits(ctx, meta)
         return self._guard.scope(ctx)
 
     def __repr__(self) -> str:
