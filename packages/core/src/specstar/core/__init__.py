@@ -14,6 +14,7 @@ except ModuleNotFoundError as _missing:
         name=_missing.name,
     ) from _missing
 
+from ._result_checker import PermissionResult
 from .actions import Action
 from .annotations import DisplayName, Unique
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
@@ -31,6 +32,7 @@ from .errors import (
     PreconditionFailedError,
     QueryError,
     RevisionNotDraftError,
+    SchemaConflictError,
     SpecStarError,
     StorageError,
     UniqueConstraintError,
@@ -66,14 +68,19 @@ from .pipeline import (
     UNRESTRICTED,
     AccessScope,
     AllowAll,
+    CheckerLike,
     ConstraintChecker,
+    DecidingPermissionChecker,
     Event,
     EventHandler,
     EventPhase,
+    FilteringEventHandler,
+    HandlerLike,
     IConstraintChecker,
     IValidator,
     OperationContext,
     PermissionChecker,
+    ResourcePermissionChecker,
 )
 from .ports import BlobInfo, BlobStore, Capabilities, Storage, StorageFactory
 from .query import (
@@ -91,6 +98,7 @@ from .query import (
     parse_condition,
     parse_sorts,
 )
+from .query.meta_search import ResourceMetaSearchQuery
 from .redaction import (
     HiddenUniqueConstraintError,
     RedactedReferenceError,
@@ -99,7 +107,7 @@ from .redaction import (
 )
 from .referrers import Referrer, Relationship, find_referrers, relationships
 from .refs import OnDelete, Ref, ReferenceRestrictedError, RefRevision, RefType, Registry
-from .schema import MigrationError, MigrationPathError, RevisionNotMigratedError, Schema
+from .schema import IMigration, MigrationError, MigrationPathError, RevisionNotMigratedError, Schema
 from .types import (
     UNSET,
     Page,
@@ -128,10 +136,12 @@ __all__ = [
     "BlobInfo",
     "BlobStore",
     "Capabilities",
+    "CheckerLike",
     "CompositeChecker",
     "Condition",
     "ConflictError",
     "ConstraintChecker",
+    "DecidingPermissionChecker",
     "DisplayName",
     "Encoding",
     "Event",
@@ -141,9 +151,12 @@ __all__ = [
     "Field",
     "FieldError",
     "FieldLevelChecker",
+    "FilteringEventHandler",
     "GoneError",
+    "HandlerLike",
     "HiddenUniqueConstraintError",
     "IConstraintChecker",
+    "IMigration",
     "IValidator",
     "IndexSpec",
     "IndexedField",
@@ -170,6 +183,7 @@ __all__ = [
     "PayloadStoreFactory",
     "PermissionChecker",
     "PermissionDeniedError",
+    "PermissionResult",
     "PermissionRule",
     "PreconditionFailedError",
     "Query",
@@ -186,7 +200,9 @@ __all__ = [
     "Resource",
     "ResourceManager",
     "ResourceMeta",
+    "ResourceMetaSearchQuery",
     "ResourceOps",
+    "ResourcePermissionChecker",
     "RevisionInfo",
     "RevisionNotDraftError",
     "RevisionNotMigratedError",
@@ -194,6 +210,7 @@ __all__ = [
     "Role",
     "RootOnly",
     "Schema",
+    "SchemaConflictError",
     "SearchedResource",
     "Sort",
     "SpecStarError",

@@ -26,10 +26,12 @@ NowSource = Callable[[], datetime]
 
 
 class Scope(msgspec.Struct, frozen=True):
-    """User and time bound by ``using()``; ``UNSET`` parts fall through to the next source."""
+    """User, time and the id for the next create bound by ``using()``; ``UNSET`` parts fall
+    through to the next source."""
 
     user: str | UnsetType = UNSET
     now: datetime | UnsetType = UNSET
+    resource_id: str | UnsetType = UNSET
 
 
 class ContextDefaults(msgspec.Struct, frozen=True, kw_only=True):

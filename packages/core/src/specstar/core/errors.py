@@ -337,7 +337,14 @@ class MigrationError(SpecStarError):
         self.step_name = step_name
 
 
-class BulkMigrationError(ConflictError):
+class SchemaConflictError(ConflictError):
+    """Stored data and the schema's versions or migrations disagree (the branch of
+    :class:`BulkMigrationError` and :class:`RevisionNotMigratedError`)."""
+
+    code = "schema_conflict"
+
+
+class BulkMigrationError(SchemaConflictError):
     """Some resources of a bulk migration failed; the others were migrated.
 
     A conflict between stored data and the migration steps: fix the data or the steps, then
@@ -368,7 +375,7 @@ class BulkMigrationError(ConflictError):
         }
 
 
-class RevisionNotMigratedError(ConflictError):
+class RevisionNotMigratedError(SchemaConflictError):
     """A revision of another schema version than its resource's was to be made current.
 
     Attributes:

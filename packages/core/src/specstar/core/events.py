@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .pipeline import Event, EventPhase
+from .pipeline import Event, EventPhase, event_callback
 
-__all__ = ["EventHandlers", "combine_handlers"]
+__all__ = ["EventHandlers", "combine_handlers", "event_callback"]
 
 Callback = Callable[[Event], Any]
 Actions = str | Iterable[str]

@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
+from ._result_checker import as_permission_checker
 from .errors import FieldError, SpecStarError, ValidationError
 from .query.ast import Expr
 
@@ -27,19 +28,25 @@ __all__ = [
     "UNRESTRICTED",
     "AccessScope",
     "AllowAll",
+    "CheckerLike",
     "ConstraintChecker",
     "DataPermissionChecker",
+    "DecidingPermissionChecker",
     "Event",
     "EventHandler",
     "EventPhase",
+    "FilteringEventHandler",
+    "HandlerLike",
     "IConstraintChecker",
     "IValidator",
     "OperationContext",
     "PermissionChecker",
     "Pipeline",
+    "ResourcePermissionChecker",
     "ScopedPermissionChecker",
     "Stages",
     "Unrestricted",
+    "event_callback",
 ]
 
 log = logging.getLogger("specstar.events")
@@ -54,6 +61,8 @@ class OperationContext(msgspec.Struct, frozen=True, kw_only=True):
         inputs: the operation's other arguments (patch operations, status, query, ...).
         data: the new data of a write (after patches are applied), when there is one.
         previous: the data the write replaces (``None`` for creates).
+        meta: the resource's meta, for ``check_resource`` (as read) and ``check_data`` (before
+            the write; ``None`` for creates).
     """
 
     action: str
@@ -65,6 +74,7 @@ class OperationContext(msgspec.Struct, frozen=True, kw_only=True):
     data: Any = None
     previous: Any = None
     inputs: dict[str, Any] = msgspec.field(default_factory=dict)
+    meta: Any = None
 
 
 class Unrestricted:
@@ -124,6 +134,15 @@ class ScopedPermissionChecker(Protocol):
         """The user's rows for ``ctx.action``: a filter, ``UNRESTRICTED``, or ``None``."""
 
 
+@runtime_checkable
+class ResourcePermissionChecker(Protocol):
+    """A checker that also decides once the meta of the resource acted on is read."""
+
+    def check_resource(self, ctx: OperationContext) -> None:
+        """Return to allow acting on ``ctx.meta``; raise to deny. Called for every
+        single-resource read and write, on each attempt of a write that retries."""
+
+
 class AllowAll:
     """The permissive default checker."""
 
@@ -155,6 +174,36 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     context: OperationContext
     result: Any = None
     error: BaseException | None = None
+
+    @property
+    def action(self) -> str:
+        """``context.action``."""
+        return self.context.action
+
+    @property
+    def resource_name(self) -> str:
+        """``context.resource_name``."""
+        return self.context.resource_name
+
+    @property
+    def resource_id(self) -> str | None:
+        """``context.resource_id``."""
+        return self.context.resource_id
+
+    @property
+    def user(self) -> str:
+        """``context.user``."""
+        return self.context.user
+
+    @property
+    def now(self) -> datetime:
+        """``context.now``."""
+        return self.context.now
+
+    @property
+    def data(self) -> Any:
+        """``context.data``: the new data of a write (in ``before`` events)."""
+        return self.context.data
 
 
 @runtime_checkable
@@ -236,6 +285,65 @@ for _name in (
     setattr(_StageList, _name, _notifying(_name))
 
 
+@runtime_checkable
+class DecidingPermissionChecker(Protocol):
+    """A checker that returns its decision (see :mod:`specstar.core._result_checker`)."""
+
+    def check_permission(self, ctx: OperationContext) -> Any:
+        """``PermissionResult.allow``, ``.deny`` or ``.not_applicable``."""
+
+
+@runtime_checkable
+class FilteringEventHandler(Protocol):
+    """A handler that picks its events (see :func:`event_callback`)."""
+
+    def is_supported(self, event: Event) -> bool: ...
+
+    def handle_event(self, event: Event) -> Any: ...
+
+
+#: What a permission checker may be given as.
+CheckerLike = PermissionChecker | DecidingPermissionChecker
+#: What an event handler may be given as.
+HandlerLike = EventHandler | FilteringEventHandler | Callable[[Event], Any]
+
+
+def event_callback(handler: Any) -> Callable[[Event], Any]:
+    """The callable that delivers an :class:`~specstar.core.pipeline.Event` to ``handler``.
+
+    A handler is one of (looked for in this order): an object with ``handle(event)``; an
+    object with ``is_supported(event) -> bool`` and ``handle_event(event)`` (the event reaches
+    ``handle_event`` only when ``is_supported`` says so); a callable taking the event. The
+    event carries ``phase``, ``context`` and, as shortcuts to the context, ``action``,
+    ``resource_name``, ``resource_id``, ``user``, ``now`` and ``data``.
+
+    Raises:
+        TypeError: ``handler`` is none of these; the message names what is missing.
+    """
+    if isinstance(handler, EventHandler) and callable(handler.handle):
+        return handler.handle
+    supported = getattr(handler, "is_supported", None)
+    handle_event = getattr(handler, "handle_event", None)
+    if callable(supported) and callable(handle_event):
+
+        def deliver(event: Event) -> Any:
+            if supported(event):
+                return handle_event(event)
+            return None
+
+        return deliver
+    if supported is not None or handle_event is not None:
+        pairs = (("is_supported(event)", supported), ("handle_event(event)", handle_event))
+        missing = [name for name, found in pairs if not callable(found)]
+        raise TypeError(f"event handler {handler!r} has no callable {' and '.join(missing)}")
+    if callable(handler):
+        return handler  # type: ignore[no-any-return]
+    raise TypeError(
+        f"event handler {handler!r} is not callable and has neither handle(event) nor "
+        "is_supported(event) with handle_event(event)"
+    )
+
+
 class Stages:
     """What a :class:`Pipeline` will actually run, detected once per change of the pipeline.
 
@@ -247,6 +355,7 @@ class Stages:
         checker: the permission checker.
         check: whether ``checker.check`` must run (it is not :class:`AllowAll`'s).
         check_data: the checker's ``check_data``, or ``None``.
+        check_resource: the checker's ``check_resource``, or ``None``.
         access_scope: the checker's ``access_scope``, or ``None``.
         validators: callables taking the data.
         constraint_checkers: the constraint checkers.
@@ -259,6 +368,7 @@ class Stages:
         "access_scope",
         "check",
         "check_data",
+        "check_resource",
         "checker",
         "constraint_checkers",
         "handlers",
@@ -276,6 +386,9 @@ class Stages:
         self.access_scope: Callable[[OperationContext], AccessScope] | None = (
             checker.access_scope if isinstance(checker, ScopedPermissionChecker) else None
         )
+        self.check_resource: Callable[[OperationContext], None] | None = (
+            checker.check_resource if isinstance(checker, ResourcePermissionChecker) else None
+        )
         self.validators: tuple[Callable[[Any], Any], ...] = tuple(
             v.validate if isinstance(v, IValidator) else v for v in pipeline.validators
         )
@@ -283,7 +396,7 @@ class Stages:
             pipeline.constraint_checkers
         )
         self.handlers: tuple[Callable[[Event], Any], ...] = tuple(
-            h.handle if isinstance(h, EventHandler) else h for h in pipeline.event_handlers
+            event_callback(h) for h in pipeline.event_handlers
         )
         self.sees_data = self.check_data is not None or bool(self.handlers)
 
@@ -291,7 +404,11 @@ class Stages:
 class Pipeline:
     """The pluggable stages for one resource type.
 
-    The permission checker is kept here as configured; only the manager's guard calls it.
+    The permission checker is kept here (one written to the ``check_permission`` protocol
+    wrapped, see :mod:`specstar.core._result_checker`); only the manager's guard calls it.
+    Event handlers may have ``handle(event)``, ``is_supported(event)`` with
+    ``handle_event(event)``, or be callables (see :func:`~specstar.core.events.event_callback`).
+    A checker or handler that fits none of these is a ``TypeError`` when it is set or added.
     The attributes may be replaced and the lists changed in place at any time; what will run
     is worked out again on the next call after a change (see :attr:`stages`).
     """
@@ -299,13 +416,15 @@ class Pipeline:
     def __init__(
         self,
         *,
-        permission_checker: PermissionChecker | None = None,
+        permission_checker: CheckerLike | None = None,
         validators: Sequence[ValidatorLike] = (),
         constraint_checkers: Sequence[ConstraintChecker] = (),
-        event_handlers: Iterable[EventHandler | Callable[[Event], Any]] = (),
+        event_handlers: Iterable[HandlerLike] = (),
     ) -> None:
         self._stages: Stages | None = None
-        self.permission_checker: PermissionChecker = permission_checker or AllowAll()
+        self.permission_checker: PermissionChecker = as_permission_checker(
+            permission_checker or AllowAll()
+        )
         self.validators = list(validators)
         self.constraint_checkers = list(constraint_checkers)
         self.event_handlers = list(event_handlers)
@@ -313,8 +432,19 @@ class Pipeline:
     def _changed(self) -> None:
         self._stages = None
 
+    def _handlers_changed(self) -> None:
+        self._stages = None
+        for handler in self.event_handlers:
+            event_callback(handler)
+
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("validators", "constraint_checkers", "event_handlers"):
+        if name == "permission_checker":
+            value = as_permission_checker(value)
+        if name == "event_handlers":
+            value = _StageList(value, self._handlers_changed)
+            for handler in value:
+                event_callback(handler)
+        elif name in ("validators", "constraint_checkers"):
             value = _StageList(value, self._changed)
         object.__setattr__(self, name, value)
         if name != "_stages":

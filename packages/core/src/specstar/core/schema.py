@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import io
 import re
 import sys
@@ -27,6 +28,7 @@ from .pipeline import IValidator, _as_validation_error
 
 __all__ = [
     "BulkMigrationError",
+    "IMigration",
     "MigrationError",
     "MigrationPathError",
     "RevisionNotMigratedError",
@@ -124,6 +126,25 @@ def make_validator(validator: ValidatorArg, resource_type: Any = None) -> Callab
     return validate
 
 
+class IMigration(abc.ABC):
+    """A migration as one object (the older form; prefer :class:`Schema` steps).
+
+    ``schema_version`` is the version new data is written with; ``migrate`` brings stored
+    data of any other version to it. Give it as ``add_model(Model, migration=...)`` or wrap
+    it with :meth:`Schema.from_legacy`.
+    """
+
+    @property
+    @abc.abstractmethod
+    def schema_version(self) -> str:
+        """The target schema version."""
+
+    @abc.abstractmethod
+    def migrate(self, data: IO[bytes], schema_version: str | None) -> Any:
+        """The data (a binary stream in the stored encoding) of ``schema_version`` (``None``:
+        written before versioning) as data of :attr:`schema_version`."""
+
+
 class Schema(Generic[T]):
     """Target schema version, migration steps and validator of one resource type.
 
@@ -131,7 +152,9 @@ class Schema(Generic[T]):
     starts a new one. Without ``to``, a step leads to the next step's ``from_ver`` in its chain
     (a literal version), or, last in its chain, to the target. A regex ``from_ver`` migrates
     from every known version (all literal versions of the steps, and the target) it fully
-    matches, except its own ``to`` and the target. ``None`` is the version of data written
+    matches, except its own ``to`` and the target, and from any version found on stored data
+    that it fully matches (data written at ``v0.3`` migrates by a ``re.compile(r"v0[.].*")``
+    step even though no step names ``v0.3``). ``None`` is the version of data written
     before versioning: ``.step(None, fn)`` migrates it; regexes never match it. A schema
     without steps is a plain version bump: data of every version is decoded as it is.
 
@@ -156,6 +179,7 @@ class Schema(Generic[T]):
     def __init__(self, resource_type: type[T], version: str, validator: ValidatorArg = None):
         if not isinstance(version, str) or not version:
             raise TypeError(f"version must be a non-empty string, not {version!r}")
+        self._legacy: IMigration | None = None
         self._resource_type = resource_type
         self._struct_type = as_struct_type(resource_type)
         self._version = version
@@ -186,8 +210,34 @@ class Schema(Generic[T]):
 
     @property
     def has_migration(self) -> bool:
-        """Whether any migration step is defined."""
-        return bool(self._steps)
+        """Whether any migration step is defined (or a legacy migration is wrapped)."""
+        return bool(self._steps) or self._legacy is not None
+
+    @classmethod
+    def from_legacy(cls, migration: IMigration, resource_type: type[T]) -> Schema[T]:
+        """A Schema wrapping an :class:`IMigration`: its ``schema_version`` is the target,
+        and data of any other version is handed to its ``migrate`` (which may return a
+        Struct, a Pydantic instance, builtins or bytes in the stored encoding).
+
+        ``add_model(Model, migration=legacy)`` calls this; ``resource_type`` is the model.
+
+        Raises:
+            TypeError: ``migration`` has no ``migrate`` method or no ``schema_version``.
+        """
+        version = getattr(migration, "schema_version", None)
+        if not callable(getattr(migration, "migrate", None)) or not isinstance(version, str):
+            raise TypeError(
+                f"{migration!r} is no IMigration: it needs migrate(data, schema_version) and "
+                "a str schema_version"
+            )
+        schema = cls(resource_type, version)
+        schema._legacy = migration
+        return schema
+
+    @property
+    def legacy_migration(self) -> IMigration | None:
+        """The :class:`IMigration` this schema wraps (:meth:`from_legacy`), if any."""
+        return self._legacy
 
     @property
     def has_validator(self) -> bool:
@@ -206,6 +256,10 @@ class Schema(Generic[T]):
             raise ValueError(f"encoding must be 'json' or 'msgpack', not {encoding!r}")
         self._codec = Codec(self._struct_type, cast(Literal["json", "msgpack"], encoding))
         self._encoding = encoding
+
+    def _no_legacy(self) -> None:
+        if self._legacy is not None:
+            raise ValueError("a Schema wrapping a legacy IMigration takes no steps")
 
     def step(
         self, from_ver: SourceVersion, fn: StepFn, *, to: str | None = None, source_type: Any = None
@@ -226,6 +280,7 @@ class Schema(Generic[T]):
             ValueError: a step from the target or to its own source, or the previous step's
                 ``to`` cannot be inferred (this ``from_ver`` is not a literal version).
         """
+        self._no_legacy()
         self._add(from_ver, fn, to, source_type, new_chain=False)
         return self
 
@@ -234,6 +289,7 @@ class Schema(Generic[T]):
     ) -> Schema[T]:
         """Start a new chain with this step; the previous chain's last step leads to its
         ``to`` or the target. Arguments, result and errors as for :meth:`step`."""
+        self._no_legacy()
         self._add(from_ver, fn, to, source_type, new_chain=True)
         return self
 
@@ -305,6 +361,16 @@ class Schema(Generic[T]):
 
     def _find_path(self, source: str | None) -> list[_Hop]:
         graph, target = self._graph(), self._version
+        if isinstance(source, str) and source not in graph:  # a version only storage knows
+            found = [
+                (step.target(target), step)
+                for step in self._steps
+                if isinstance(step.from_ver, re.Pattern)
+                and step.from_ver.fullmatch(source)
+                and step.target(target) != source
+            ]
+            if found:
+                graph = {**graph, source: found}
         parent: dict[str | None, tuple[str | None, _Step]] = {}
         queue: deque[str | None] = deque([source])
         seen: set[str | None] = {source}
@@ -328,8 +394,10 @@ class Schema(Generic[T]):
     def path(self, from_version: str | None) -> list[tuple[str | None, str]]:
         """The ``(from, to)`` hops :meth:`migrate` runs for data of ``from_version``: empty
         when it decodes the data as it is. Raises like :meth:`migrate`."""
-        if from_version == self._version or not self._steps:
+        if from_version == self._version or not self.has_migration:
             return []
+        if self._legacy is not None:
+            return [(from_version, self._version)]
         return [(src, dst) for src, dst, _ in self._find_path(from_version)]
 
     def can_migrate(self, from_version: str | None) -> bool:
@@ -357,8 +425,20 @@ class Schema(Generic[T]):
             ValueError: a step leads to a version the target is unreachable from.
         """
         raw = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else data.read()
-        if schema_version == self._version or not self._steps:
+        if schema_version == self._version or not self.has_migration:
             return self._decode(raw)
+        if self._legacy is not None:
+            legacy = self._legacy
+            try:
+                result: Any = legacy.migrate(io.BytesIO(raw), schema_version)
+            except Exception as exc:
+                name = type(legacy).__qualname__
+                raise MigrationError(schema_version, self._version, name, exc) from exc
+            if isinstance(result, bytes | bytearray):
+                return self._decode(bytes(result))
+            if _is_pydantic_instance(result):
+                result = result.model_dump(mode="python")
+            return cast(T, decode_data(self._struct_type, result))
         value: Any = raw
         for src, dst, step in self._find_path(schema_version):
             try:

@@ -44,6 +44,7 @@ from .openapi import (
     build_components,
 )
 from .problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, Problem, problem_for, status_for
+from .pydantic_models import struct_to_pydantic
 from .responses import MsgspecResponse, SpecStarRoute
 from .routes import (
     BaseRouteTemplate,
@@ -106,4 +107,5 @@ __all__ = [
     "install_problem_handlers",
     "problem_for",
     "status_for",
+    "struct_to_pydantic",
 ]

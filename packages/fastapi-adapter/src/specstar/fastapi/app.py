@@ -15,13 +15,14 @@ from starlette.exceptions import HTTPException
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from specstar.core import (
+    CheckerLike,
     ConstraintChecker,
     Encoding,
-    EventHandler,
+    HandlerLike,
+    IMigration,
     IndexedField,
     IValidator,
     MemoryStorageFactory,
-    PermissionChecker,
     Registry,
     ResourceManager,
     RevisionStatus,
@@ -33,6 +34,7 @@ from specstar.core import (
 )
 from specstar.core.spi import kebab_case
 
+from ._admin import enable_admin
 from .dependencies import DependencyProvider
 from .openapi import build_components, install_openapi
 from .problems import handle_http_exception, handle_request_validation_error, handle_specstar_error
@@ -103,7 +105,13 @@ class SpecStar:
         storage_factory: builds the storage of models registered without ``storage=``
             (default: in memory).
         permission_checker: the checker of every model that does not set its own (a model's
-            own checker replaces it, it is not combined with it).
+            own checker replaces it, it is not combined with it). A checker may have
+            ``check(ctx)`` (raise to deny) or ``check_permission(ctx)`` returning allow /
+            deny / not_applicable.
+        admin: role-based access control with this user as root: registers the resources
+            ``rbac-role``, ``rbac-membership`` and ``rbac-rule`` and makes an
+            :class:`~specstar.core.RBACChecker` over them the global checker. Not together
+            with ``permission_checker``.
         dependency_provider: how routes get the acting user and time (e.g. from your
             authentication dependency); see :class:`DependencyProvider`.
         event_handlers: handlers of every model; a model's own handlers run after these.
@@ -125,14 +133,15 @@ class SpecStar:
         model_naming: ModelNaming = "kebab",
         route_templates: TemplateSpec | None = None,
         storage_factory: StorageFactory | None = None,
-        permission_checker: PermissionChecker | None = None,
+        permission_checker: CheckerLike | None = None,
         dependency_provider: DependencyProvider | None = None,
-        event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None,
+        event_handlers: Sequence[HandlerLike] | None = None,
         encoding: Encoding = "json",
         default_user: str | Callable[[], str] | UnsetType = UNSET,
         default_now: Callable[[], datetime] | UnsetType = UNSET,
         strict_operation_context: bool = False,
         strict_query_parameters: bool = True,
+        admin: str | None = None,
     ) -> None:
         self.resource_managers: OrderedDict[str, ResourceManager[Any]] = OrderedDict()
         #: Resolves ``Ref`` fields between the registered models (referential integrity).
@@ -141,9 +150,9 @@ class SpecStar:
         self.model_naming: ModelNaming = "kebab"
         self.route_templates: list[RouteTemplate] = []
         self.storage_factory: StorageFactory = MemoryStorageFactory()
-        self.permission_checker: PermissionChecker | None = None
+        self.permission_checker: CheckerLike | None = None
         self.dependency_provider = DependencyProvider()
-        self.event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None
+        self.event_handlers: Sequence[HandlerLike] | None = None
         self.default_encoding: Encoding = "json"
         self.default_user: str | Callable[[], str] | UnsetType = UNSET
         self.default_now: Callable[[], datetime] | UnsetType = UNSET
@@ -163,6 +172,7 @@ class SpecStar:
             default_now=default_now,
             strict_operation_context=strict_operation_context,
             strict_query_parameters=strict_query_parameters,
+            admin=admin,
         )
 
     # -- configuration --------------------------------------------------------------------------
@@ -173,19 +183,31 @@ class SpecStar:
         model_naming: ModelNaming | UnsetType = UNSET,
         route_templates: TemplateSpec | UnsetType | None = UNSET,
         storage_factory: StorageFactory | UnsetType = UNSET,
-        permission_checker: PermissionChecker | UnsetType | None = UNSET,
+        permission_checker: CheckerLike | UnsetType | None = UNSET,
         dependency_provider: DependencyProvider | UnsetType = UNSET,
-        event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | UnsetType | None = UNSET,
+        event_handlers: Sequence[HandlerLike] | UnsetType | None = UNSET,
         encoding: Encoding | UnsetType = UNSET,
         default_user: str | Callable[[], str] | UnsetType = UNSET,
         default_now: Callable[[], datetime] | UnsetType = UNSET,
         strict_operation_context: bool | UnsetType = UNSET,
         strict_query_parameters: bool | UnsetType = UNSET,
+        admin: str | UnsetType | None = UNSET,
     ) -> None:
         """Change settings (before registering models: registered ones keep theirs).
 
         Every argument left out keeps its current value; see the class for their meaning.
+
+        Raises:
+            ValueError: ``admin`` with a ``permission_checker`` (given now or before), or
+                ``admin`` a second time.
         """
+        if isinstance(admin, str):
+            given = permission_checker if permission_checker is not UNSET else None
+            if given is not None or self.permission_checker is not None:
+                raise ValueError(
+                    "admin= sets up role-based access control as the permission checker; "
+                    "it cannot be combined with permission_checker="
+                )
         if model_naming is not UNSET:
             self.model_naming = model_naming
         if route_templates is not UNSET:
@@ -208,6 +230,8 @@ class SpecStar:
             self.strict_operation_context = strict_operation_context
         if strict_query_parameters is not UNSET:
             self.strict_query_parameters = strict_query_parameters
+        if isinstance(admin, str):
+            self.permission_checker = enable_admin(self, admin)
 
     def add_route_template(self, template: RouteTemplate) -> None:
         """Add a route template; one of the same class already present is replaced."""
@@ -223,10 +247,10 @@ class SpecStar:
         name: str | None = None,
         id_generator: Callable[[], str] | None = None,
         storage: Storage | None = None,
-        migration: Schema[Any] | None = None,
+        migration: Schema[Any] | IMigration | None = None,
         indexed_fields: Iterable[str | tuple[str, Any] | IndexedField] | None = None,
-        event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None,
-        permission_checker: PermissionChecker | None = None,
+        event_handlers: Sequence[HandlerLike] | None = None,
+        permission_checker: CheckerLike | None = None,
         encoding: Encoding | None = None,
         default_status: RevisionStatus | None = None,
         default_user: str | Callable[[], str] | UnsetType = UNSET,
@@ -277,10 +301,15 @@ class SpecStar:
             The new manager (also available from :meth:`get_resource_manager`).
 
         Raises:
-            ValueError: the resource name is taken or not URL-path-safe, or ``migrate_route``
-                without a schema version.
+            ValueError: the resource name is taken or not URL-path-safe, ``migrate_route``
+                without a schema version, or a ``Schema`` together with ``validator=``.
             TypeError: the model is not a supported model class.
         """
+        if isinstance(model, Schema) and validator is not None:
+            raise ValueError(
+                "a Schema carries its own validator: pass Schema(model, version, validator=...) "
+                "instead of validator="
+            )
         model_type = model.resource_type if isinstance(model, Schema) else model
         rname = name or resource_name(model_type, self.model_naming)
         if not _NAME_RE.fullmatch(rname):

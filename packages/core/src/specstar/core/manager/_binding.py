@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from .. import models
 from ..codec import Codec, Encoding
-from ..errors import FieldError, NotFoundError, ValidationError
+from ..errors import FieldError, MigrationPathError, NotFoundError, ValidationError
 from ..indexes import IndexSpec, extract_indexed
 from ..ports import NewRevision, Storage, StoredRevision
 from ..schema import Schema
@@ -126,7 +127,13 @@ class Binding(Generic[T]):
 
     # == storage reads ==========================================================================
 
-    def load(self, storage: Storage, rid: str, revision_id: str) -> tuple[RevisionInfo, T]:
+    def load(
+        self,
+        storage: Storage,
+        rid: str,
+        revision_id: str,
+        schema_version: str | UnsetType | None = UNSET,
+    ) -> tuple[RevisionInfo, T]:
         """A revision and its data, migrated lazily to the current schema version.
 
         Raises:
@@ -135,14 +142,29 @@ class Binding(Generic[T]):
         stored = storage.get_revision(rid, revision_id)
         if stored is None:
             raise missing_revision(rid, revision_id)
-        return self.decode(stored)
+        return self.decode(stored, schema_version)
 
-    def decode(self, stored: StoredRevision) -> tuple[RevisionInfo, T]:
+    def decode(
+        self, stored: StoredRevision, schema_version: str | UnsetType | None = UNSET
+    ) -> tuple[RevisionInfo, T]:
         """A stored revision's information and data, migrated lazily to the current schema
-        version."""
+        version.
+
+        Args:
+            schema_version: the version to read the data as, instead of the one the revision
+                records (``UNSET``); ``None`` is data written before versioning.
+
+        Raises:
+            MigrationPathError: no migration leads from that version to the current one.
+        """
         info = stored.info
-        if self.schema is not None and info.schema_version != self.schema_version:
-            return info, self.schema.migrate(stored.data, info.schema_version)
+        source = info.schema_version if isinstance(schema_version, UnsetType) else schema_version
+        if self.schema is not None and source != self.schema_version:
+            return info, self.schema.migrate(stored.data, source)
+        explicit = not isinstance(schema_version, UnsetType)
+        if self.schema is None and explicit and schema_version != self.schema_version:
+            target = str(self.schema_version)  # no Schema: nothing could migrate it
+            raise MigrationPathError(source, target, [self.schema_version])
         return info, self.codec.decode(stored.data)
 
     def info(self, storage: Storage, rid: str, revision_id: str) -> RevisionInfo:

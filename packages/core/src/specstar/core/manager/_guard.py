@@ -1,6 +1,7 @@
 """The guard: the only code that talks to the permission checker.
 
-It resolves who acts and when, asks the checker (``check``, ``check_data``, ``access_scope``),
+It resolves who acts and when, asks the checker (``check``, ``check_resource``, ``check_data``,
+``access_scope``),
 and decides whether a resource lies inside the user's access scope — before a read or write
 and, for writes, for the row the write would produce.
 """
@@ -69,6 +70,16 @@ class Guard:
         guard.active = True
         return guard
 
+    def bound_resource_id(self) -> str | None:
+        """The resource id bound by the innermost ``using(resource_id=...)``, if any."""
+        scopes = self.scopes.get()
+        if self.bound is not None:
+            scopes = (self.bound, *scopes)
+        for scope in scopes:
+            if isinstance(scope.resource_id, str):
+                return scope.resource_id
+        return None
+
     # == who, when, may they =====================================================================
 
     def context(
@@ -135,7 +146,15 @@ class Guard:
         return scope
 
     def admits(self, ctx: OperationContext, meta: ResourceMeta) -> bool:
-        """Whether ``meta`` lies inside the user's access scope."""
+        """Whether ``meta`` lies inside the user's access scope (after the checker's
+        ``check_resource``, if it has one, allowed acting on it).
+
+        Raises:
+            PermissionDeniedError: ``check_resource`` denies it, or the scope is empty.
+        """
+        check_resource = self.pipeline.stages.check_resource
+        if check_resource is not None:
+            check_resource(msgspec.structs.replace(ctx, meta=meta))
         scope = self.scope(ctx)
         return isinstance(scope, Unrestricted) or evaluate.matches(self._resolved(scope), meta)
 

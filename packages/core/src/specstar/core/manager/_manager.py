@@ -16,11 +16,11 @@ from ..annotations import Unique
 from ..codec import Encoding
 from ..context import ContextDefaults, NowSource, Scope, UserSource
 from ..indexes import IndexedField, IndexSpec, build_spec
-from ..naming import default_id_generator, kebab_case
+from ..naming import check_resource_id, default_id_generator, kebab_case
 from ..pipeline import (
+    CheckerLike,
     ConstraintChecker,
-    EventHandler,
-    PermissionChecker,
+    HandlerLike,
     Pipeline,
     Unrestricted,
     ValidatorLike,
@@ -28,7 +28,7 @@ from ..pipeline import (
 from ..ports import Storage, StorageFactory
 from ..query.ast import Expr
 from ..refs import RefField, RefType, Registry, collect_refs
-from ..schema import Schema, make_validator
+from ..schema import IMigration, Schema, make_validator
 from ..types import (
     RevisionStatus,
 )
@@ -80,7 +80,8 @@ class ResourceManager(ResourceWriter[T]):
         registry: the :class:`~specstar.core.refs.Registry` of the application; references
             to and from this model are followed through it.
         validate_refs: reject writes whose new references name no live resource.
-        migration: a :class:`~specstar.core.schema.Schema` for a plain ``model``.
+        migration: a :class:`~specstar.core.schema.Schema` for a plain ``model``, or an
+            :class:`~specstar.core.schema.IMigration` (wrapped by ``Schema.from_legacy``).
         allow_unknown_fields: accept (and drop) members of written data that the model does
             not declare; by default such a member is a :class:`ValidationError` naming it
             (JSON Patch and merge patch results included). Stored data read through a
@@ -104,21 +105,23 @@ class ResourceManager(ResourceWriter[T]):
         schema_version: str | None = None,
         default_limit: int = 50,
         max_limit: int = 1000,
-        permission_checker: PermissionChecker | None = None,
+        permission_checker: CheckerLike | None = None,
         validators: Sequence[ValidatorLike] = (),
         constraint_checkers: Sequence[ConstraintChecker | Callable[[Any], ConstraintChecker]] = (),
-        event_handlers: Iterable[EventHandler | Callable[[Any], Any]] = (),
+        event_handlers: Iterable[HandlerLike] = (),
         conflict_timeout: float = 30.0,
         auto_reindex: bool = True,
         registry: Registry[Any] | None = None,
         validate_refs: bool = False,
-        migration: Schema[T] | None = None,
+        migration: Schema[T] | IMigration | None = None,
         allow_unknown_fields: bool = False,
     ) -> None:
         if isinstance(model, Schema):
             if migration is not None:
                 raise ValueError("pass either a Schema or migration=, not both")
             migration, model = model, model.resource_type
+        elif migration is not None and not isinstance(migration, Schema):
+            migration = Schema.from_legacy(migration, model)
         if migration is not None:
             if schema_version is not None and schema_version != migration.version:
                 raise ValueError(
@@ -224,17 +227,24 @@ class ResourceManager(ResourceWriter[T]):
 
     @contextmanager
     def using(
-        self, *, user: str | UnsetType = UNSET, now: datetime | UnsetType = UNSET
+        self,
+        *,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+        resource_id: str | UnsetType = UNSET,
     ) -> Iterator[ResourceOps[T]]:
-        """Bind a user and/or time for the calls in a ``with`` block.
+        """Bind a user, a time and/or a resource id for the calls in a ``with`` block.
 
         Calls on the manager inside the block use the innermost binding; the yielded
         :class:`ResourceOps` keeps its own binding even when blocks nest, and stops working
-        when its block ends.
+        when its block ends. ``resource_id`` is the id a ``create`` without an explicit
+        ``resource_id`` gives the resource it creates.
         """
         if self._guard.bound is not None:
             raise RuntimeError("using() cannot be called on a ResourceOps; use the manager")
-        scope = Scope(user=user, now=now)
+        if not isinstance(resource_id, UnsetType):
+            check_resource_id(resource_id)
+        scope = Scope(user=user, now=now, resource_id=resource_id)
         ops = ResourceOps._bind(self, scope)
         token = self._guard.scopes.set((scope, *self._guard.scopes.get()))
         try:
@@ -250,8 +260,9 @@ class ResourceManager(ResourceWriter[T]):
 
         For operations an application runs over many resources (batches, custom actions),
         before it runs them one by one: the checker's ``check`` runs (with ``resource_id``
-        when given), and the user's access scope for the action is returned: a filter the
-        rows they may act on match, or ``UNRESTRICTED``. Nothing is read or changed.
+        when given, and its ``check_resource`` on that resource's meta when it has one), and
+        the user's access scope for the action is returned: a filter the rows they may act on
+        match, or ``UNRESTRICTED``. Nothing is changed.
 
         Raises:
             PermissionDeniedError: the checker denies the action, or its scope is empty.
@@ -259,6 +270,10 @@ class ResourceManager(ResourceWriter[T]):
                 ``strict_operation_context``.
         """
         ctx = self._guard.context(action, user, UNSET, resource_id=resource_id)
+        if resource_id is not None and self.pipeline.stages.check_resource is not None:
+            meta = self.storage.get_meta(resource_id)  # the checker decides on the meta
+            if meta is not None:
+                self._guard.admits(ctx, meta)
         return self._guard.scope(ctx)
 
     def __repr__(self) -> str:

@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
+from msgspec import UNSET, UnsetType
 
 from .. import jsonpointer
 from ..errors import QueryError
@@ -110,18 +111,25 @@ class Reader(Generic[T]):
         return self.binding.load(self.storage, rid, revision_id)
 
     def revision(
-        self, current: tuple[ResourceMeta, StoredRevision], revision_id: str | None
+        self,
+        current: tuple[ResourceMeta, StoredRevision],
+        revision_id: str | None,
+        schema_version: str | UnsetType | None = UNSET,
     ) -> tuple[RevisionInfo, T]:
         """The decoded current revision of ``current`` (a meta and its current revision, as
         read together), or the revision ``revision_id`` when it is another one.
+
+        Raises:
+            ``schema_version`` overrides the version recorded on the revision (see
+        :meth:`Binding.decode`).
 
         Raises:
             NotFoundError: ``revision_id`` does not exist.
         """
         meta, stored = current
         if revision_id is None or revision_id == meta.current_revision_id:
-            return self.binding.decode(stored)
-        return self.load(meta.resource_id, revision_id)
+            return self.binding.decode(stored, schema_version)
+        return self.binding.load(self.storage, meta.resource_id, revision_id, schema_version)
 
     def info(self, rid: str, revision_id: str) -> RevisionInfo:
         """The information of one revision."""

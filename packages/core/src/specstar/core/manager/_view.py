@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
+import msgspec
 from msgspec import UNSET, UnsetType
 
 from ..actions import Action
@@ -12,9 +13,11 @@ from ..errors import QueryError, SpecStarError
 from ..indexes import IndexSpec
 from ..ports import Storage, StoredRevision
 from ..query.ast import Expr, Query
+from ..query.meta_search import ResourceMetaSearchQuery
 from ..refs import RefField
 from ..types import Page, Resource, ResourceMeta, RevisionInfo, SearchedResource
 from ._guard import Guard
+from ._partial import partial_struct
 from ._reader import RETURNS_ALL, Reader, pointers_of, returns_set
 
 T = TypeVar("T")
@@ -37,22 +40,46 @@ class ResourceView(Generic[T]):
     def get(
         self,
         resource_id: str,
-        *,
         revision_id: str | None = None,
+        schema_version: str | UnsetType | None = UNSET,
+        *,
         include_deleted: bool = False,
         user: str | UnsetType = UNSET,
     ) -> Resource[T]:
         """The current revision (or ``revision_id``) with its data.
 
+        Args:
+            schema_version: read the stored data as written at this schema version (``None``:
+                before versioning) instead of the version its revision records, and migrate it
+                from there to the model's version; for data stored with a wrong or missing
+                version.
+
         Raises:
             NotFoundError: no such resource or revision. GoneError: soft-deleted.
+            MigrationPathError: no migration leads from ``schema_version``.
         """
         ctx = self._guard.context(Action.GET, user, UNSET, resource_id=resource_id)
         current = self._guard.visible_current(ctx, self.storage, include_deleted=include_deleted)
-        info, data = self._reader.revision(current, revision_id)
+        info, data = self._reader.revision(current, revision_id, schema_version)
         return Resource(info=info, data=data)
 
-    get_resource_revision = get
+    def get_resource_revision(
+        self,
+        resource_id: str,
+        revision_id: str,
+        schema_version: str | UnsetType | None = UNSET,
+        *,
+        include_deleted: bool = False,
+        user: str | UnsetType = UNSET,
+    ) -> Resource[T]:
+        """One given revision with its data: :meth:`get` with a required ``revision_id``."""
+        return self.get(
+            resource_id,
+            revision_id,
+            schema_version,
+            include_deleted=include_deleted,
+            user=user,
+        )
 
     def get_resource(
         self,
@@ -184,16 +211,87 @@ class ResourceView(Generic[T]):
         assert pointers is not None
         return pointers
 
+    @overload
+    def get_partial(
+        self,
+        resource_id: str,
+        revision_id: str,
+        partial: Iterable[str],
+        *,
+        include_deleted: bool = ...,
+        user: str | UnsetType = ...,
+    ) -> msgspec.Struct: ...
+
+    @overload
+    def get_partial(
+        self,
+        resource_id: str,
+        revision_id: str | None = ...,
+        *,
+        partial: Iterable[str],
+        include_deleted: bool = ...,
+        user: str | UnsetType = ...,
+    ) -> msgspec.Struct: ...
+
+    @overload
     def get_partial(
         self,
         resource_id: str,
         partial: Iterable[str],
         *,
+        revision_id: str | None = ...,
+        include_deleted: bool = ...,
+        user: str | UnsetType = ...,
+    ) -> dict[str, Any]: ...
+
+    def get_partial(
+        self,
+        resource_id: str,
+        *args: Any,
         revision_id: str | None = None,
         include_deleted: bool = False,
         user: str | UnsetType = UNSET,
-    ) -> dict[str, Any]:
-        """Only the parts of the data named by JSON pointers (``"/a/b"``) or dotted paths."""
+        **kwargs: Any,
+    ) -> dict[str, Any] | msgspec.Struct:
+        """Only the parts of the data named by JSON pointers (``"/a/b"``) or dotted paths.
+
+        Two call forms:
+
+        * ``get_partial(resource_id, partial, revision_id=None)`` returns a ``dict`` of the
+          named parts;
+        * ``get_partial(resource_id, revision_id, partial)`` (or with ``partial=`` by
+          keyword, ``revision_id`` positional or by keyword) returns a *partial Struct*: an
+          instance of a ``msgspec.Struct`` type holding only the named members (nested
+          Structs of the model become partial Structs too).
+
+        Raises:
+            TypeError: arguments that fit neither form.
+            QueryError: a path names nothing the model declares.
+        """
+        as_struct = True
+        if "partial" in kwargs and len(kwargs) == 1 and len(args) <= 1:
+            partial = kwargs["partial"]
+            if args:  # (resource_id, revision_id, partial=...)
+                if revision_id is not None:
+                    raise TypeError("get_partial() got revision_id twice")
+                revision_id = args[0]
+        elif not kwargs and len(args) == 2:
+            if revision_id is not None:
+                raise TypeError("get_partial() got revision_id twice")
+            revision_id, partial = args
+            as_struct = True
+        elif not kwargs and len(args) == 1:
+            (partial,), as_struct = args, False
+        else:
+            raise TypeError(
+                "get_partial() takes (resource_id, partial, *, revision_id=None) or "
+                f"(resource_id, revision_id, partial); got {len(args) + 1} positional "
+                f"argument(s) and keyword(s) {sorted(kwargs)}"
+            )
+        if isinstance(partial, str) or not isinstance(partial, Iterable):
+            raise TypeError(f"partial must be a list of paths, not {partial!r}")
+        if revision_id is not None and not isinstance(revision_id, str):
+            raise TypeError(f"revision_id must be a str, not {revision_id!r}")
         item = self.get_resource(
             resource_id,
             returns=("data",),
@@ -203,10 +301,10 @@ class ResourceView(Generic[T]):
             user=user,
         )
         assert isinstance(item.data, dict)
-        return item.data
+        return partial_struct(self.model, item.data) if as_struct else item.data
 
     def get_meta(
-        self, resource_id: str, *, include_deleted: bool = False, user: str | UnsetType = UNSET
+        self, resource_id: str, include_deleted: bool = False, *, user: str | UnsetType = UNSET
     ) -> ResourceMeta:
         """The meta record. Raises NotFoundError, or GoneError unless ``include_deleted``."""
         ctx = self._guard.context(Action.GET_META, user, UNSET, resource_id=resource_id)
@@ -299,27 +397,29 @@ class ResourceView(Generic[T]):
 
     # == search =================================================================================
 
-    def resolve(self, query: Query | Expr | None = None) -> Query:
+    def resolve(self, query: SearchQuery = None) -> Query:
         """Validate and normalise a query for this model (see ``resolve_query``)."""
-        return self._reader.resolve(query)
+        return self._reader.resolve(_as_query(query))
 
     def search_page(
-        self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET
+        self, query: SearchQuery = None, *, user: str | UnsetType = UNSET
     ) -> Page[ResourceMeta]:
         """One page of matching meta records, with the cursor to the next page."""
+        query = _as_query(query)
         ctx = self._guard.context(Action.SEARCH, user, UNSET, query=query)
         return self.storage.search(self._reader.scoped(ctx, query))
 
     def search(
-        self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET
+        self, query: SearchQuery = None, *, user: str | UnsetType = UNSET
     ) -> list[ResourceMeta]:
         """Matching meta records (one page: ``limit`` rows at most)."""
         return self.search_page(query, user=user).items
 
     search_resources = search
 
-    def count(self, query: Query | Expr | None = None, *, user: str | UnsetType = UNSET) -> int:
+    def count(self, query: SearchQuery = None, *, user: str | UnsetType = UNSET) -> int:
         """Number of matching resources (limit/offset/cursor are ignored)."""
+        query = _as_query(query)
         ctx = self._guard.context(Action.COUNT, user, UNSET, query=query)
         return self.storage.count(self._reader.scoped(ctx, query))
 
@@ -327,7 +427,7 @@ class ResourceView(Generic[T]):
 
     def list_page(
         self,
-        query: Query | Expr | None = None,
+        query: SearchQuery = None,
         *,
         returns: Iterable[str] = RETURNS_ALL,
         partial: Iterable[str] | None = None,
@@ -345,7 +445,7 @@ class ResourceView(Generic[T]):
 
     def list(
         self,
-        query: Query | Expr | None = None,
+        query: SearchQuery = None,
         *,
         returns: Iterable[str] = RETURNS_ALL,
         partial: Iterable[str] | None = None,
@@ -358,12 +458,13 @@ class ResourceView(Generic[T]):
 
     def iter_all(
         self,
-        query: Query | Expr | None = None,
+        query: SearchQuery = None,
         *,
         page_size: int | None = None,
         user: str | UnsetType = UNSET,
     ) -> Iterator[ResourceMeta]:
         """Every matching meta record the user may see, page by page with a cursor."""
+        query = _as_query(query)
         base = query if isinstance(query, Query) else Query(where=query)
         q = base.replace(limit=page_size or self.max_limit, cursor=None, offset=0)
         while True:
@@ -388,3 +489,11 @@ class ResourceView(Generic[T]):
         """Whether the resource exists and is not soft-deleted (no permission checks)."""
         meta = self.storage.get_meta(resource_id)
         return meta is not None and not meta.is_deleted
+
+
+#: What the search verbs take.
+SearchQuery = Query | Expr | ResourceMetaSearchQuery | None
+
+
+def _as_query(query: SearchQuery) -> Query | Expr | None:
+    return query.to_query() if isinstance(query, ResourceMetaSearchQuery) else query

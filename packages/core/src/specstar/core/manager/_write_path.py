@@ -159,7 +159,7 @@ class WritePath(Generic[T]):
         when a stage looks at it (a ``check_data`` or an event handler).
         """
         if self.pipeline.stages.sees_data:
-            ctx = msgspec.structs.replace(ctx, data=data, previous=previous)
+            ctx = msgspec.structs.replace(ctx, data=data, previous=previous, meta=meta)
         self.guard.check_data(ctx)
         self.guard.check_result(ctx, meta, indexed, self.binding.schema_version)
         self.pipeline.validate(data)

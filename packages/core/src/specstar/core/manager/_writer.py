@@ -51,13 +51,16 @@ class ResourceWriter(ResourceView[T]):
         """Create a resource with its first revision.
 
         Args:
-            resource_id: use this id instead of a generated one.
+            resource_id: use this id instead of a generated one (by default the one bound
+                by ``using(resource_id=...)``, if any).
             if_not_exists: when the id exists already, return its current revision info
                 instead of raising :class:`~specstar.core.errors.AlreadyExistsError`.
 
         Raises:
             ValidationError, AlreadyExistsError, UniqueConstraintError, PermissionDeniedError.
         """
+        if resource_id is None:
+            resource_id = self._guard.bound_resource_id()
         rid = check_resource_id(resource_id) if resource_id is not None else self.id_generator()
         ctx = self._guard.context(Action.CREATE, user, now, resource_id=rid, status=status)
         obj = self._binding.coerce(data)
@@ -199,21 +202,43 @@ class ResourceWriter(ResourceView[T]):
     def patch(
         self,
         resource_id: str,
-        operations: Sequence[Mapping[str, Any]],
+        patch_data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
         *,
+        operations: Sequence[Mapping[str, Any]] | None = None,
         expected_revision_id: str | None = None,
         expected_etag: str | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> RevisionInfo:
-        """Apply an RFC 6902 JSON Patch to the current data as a new revision.
+        """Apply a patch to the current data as a new revision.
 
-        Without ``expected_revision_id`` a concurrent write makes the patch re-apply to the
-        fresh data, so concurrent patches are never lost.
+        ``patch_data`` is an RFC 6902 JSON Patch (a list of operations, also accepted as
+        ``operations=``) or an RFC 7386 merge patch (an object: the same as
+        :meth:`merge_patch`). Without ``expected_revision_id`` a concurrent write makes the
+        patch re-apply to the fresh data, so concurrent patches are never lost.
+
+        Raises:
+            TypeError: both ``patch_data`` and ``operations``, or neither.
+            PatchError: a patch that is neither a list nor an object, or fails to apply.
         """
-        if isinstance(operations, Mapping) or not isinstance(operations, Sequence):
-            raise PatchError("a JSON Patch is a list of operations")
-        ops = list(operations)
+        if (patch_data is None) == (operations is None):
+            raise TypeError("patch() takes a patch: patch_data or operations=, exactly one")
+        if patch_data is None:
+            patch_data = operations
+        if isinstance(patch_data, Mapping):
+            if operations is not None:
+                raise PatchError("operations= is a JSON Patch: a list of operations")
+            return self.merge_patch(
+                resource_id,
+                patch_data,
+                expected_revision_id=expected_revision_id,
+                expected_etag=expected_etag,
+                user=user,
+                now=now,
+            )
+        if not isinstance(patch_data, Sequence) or isinstance(patch_data, str | bytes):
+            raise PatchError("a patch is a JSON Patch (a list) or a merge patch (an object)")
+        ops = list(patch_data)
         expected = Precondition.of(expected_revision_id, expected_etag)
         ctx = self._guard.context(Action.PATCH, user, now, resource_id=resource_id, operations=ops)
         return self._changes.append(
