@@ -203,13 +203,15 @@ class ResourceWriter(ResourceView[T]):
         *,
         expected_revision_id: str | None = None,
         expected_etag: str | None = None,
+        status: RevisionStatus | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> RevisionInfo:
         """Apply an RFC 6902 JSON Patch to the current data as a new revision.
 
         Without ``expected_revision_id`` a concurrent write makes the patch re-apply to the
-        fresh data, so concurrent patches are never lost.
+        fresh data, so concurrent patches are never lost. ``status`` is the new revision's,
+        as in :meth:`update`.
         """
         if isinstance(operations, Mapping) or not isinstance(operations, Sequence):
             raise PatchError("a JSON Patch is a list of operations")
@@ -220,7 +222,7 @@ class ResourceWriter(ResourceView[T]):
             ctx,
             lambda cur: self._binding.patched(cur, lambda doc: apply_json_patch(doc, ops)),
             expected=expected,
-            status=None,
+            status=status,
         )
 
     def merge_patch(
@@ -230,10 +232,12 @@ class ResourceWriter(ResourceView[T]):
         *,
         expected_revision_id: str | None = None,
         expected_etag: str | None = None,
+        status: RevisionStatus | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> RevisionInfo:
-        """Apply an RFC 7386 JSON merge patch to the current data as a new revision."""
+        """Apply an RFC 7386 JSON merge patch to the current data as a new revision
+        (``status``: the new revision's, as in :meth:`update`)."""
         if not isinstance(document, Mapping):
             raise PatchError("a merge patch document must be a JSON object")
         doc = dict(document)
@@ -245,7 +249,7 @@ class ResourceWriter(ResourceView[T]):
             ctx,
             lambda cur: self._binding.patched(cur, lambda d: apply_merge_patch(d, doc)),
             expected=expected,
-            status=None,
+            status=status,
         )
 
     def modify(

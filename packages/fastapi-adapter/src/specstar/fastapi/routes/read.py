@@ -19,14 +19,14 @@ from specstar.core import (
 )
 
 from .._http import EntityTags, parse_entity_tags
+from .._shape import ReadShape, read_shape
 from ..dependencies import DependencyProvider
+from ..errors import BadRequestError
 from ..openapi import json_content, problem_responses, ref
 from ..params import (
     MAX_OFFSET,
     Filters,
     filters_dependency,
-    parse_partial,
-    parse_returns,
     query_dependency,
 )
 from ..responses import etag_of, json_response
@@ -38,6 +38,7 @@ from ._base import (
     etag_header,
     self_doc,
 )
+from .lifecycle import revision_of
 
 __all__ = [
     "ListRouteTemplate",
@@ -46,10 +47,15 @@ __all__ = [
     "next_url",
 ]
 
-_RETURNS_DOC = "Parts to return, comma-separated: `data`, `info`, `meta` (default: all)."
+_RETURNS_DOC = (
+    "Parts to return, comma-separated or repeated: `data`, `info` (or `revision_info`), "
+    "`meta` (default: all); or one of `only-data`, `only-meta`, `only-revision_info` "
+    "alone, which returns that part by itself."
+)
 _PARTIAL_DOC = (
     "Only these parts of `data`: JSON Pointers (`/address/city`) or dotted paths "
-    "(`address.city`), comma-separated or repeated."
+    "(`address.city`), optionally prefixed `data/`, comma-separated or repeated; "
+    "`meta/<member>` and `info/<member>` narrow `meta` and `info` the same way."
 )
 
 ReturnsParam = Annotated[list[str] | None, QueryParam(description=_RETURNS_DOC)]
@@ -111,9 +117,29 @@ def _page_doc(with_total: bool) -> dict[str, Any]:
 RevisionIdQuery = Annotated[
     str | None,
     QueryParam(
-        pattern=REVISION_ID_PATTERN, description="Read this revision instead of the current one."
+        pattern=REVISION_ID_PATTERN,
+        description=(
+            "Read this revision instead of the current one (its id, or its bare sequence "
+            "number: `3` for `{id}:3`)."
+        ),
     ),
 ]
+IncludeTotalQuery = Annotated[
+    bool | None, QueryParam(description="Also count all matches (`X-Total-Count`).")
+]
+WithTotalQuery = Annotated[
+    bool | None, QueryParam(description="The same as `include_total` (either name).")
+]
+
+
+def _total_wanted(include_total: bool | None, with_total: bool | None) -> bool:
+    if include_total is not None and with_total is not None and include_total != with_total:
+        raise BadRequestError(
+            "include_total and with_total disagree: send one of them", code="invalid_parameter"
+        )
+    return bool(include_total or with_total)
+
+
 #: ``?include_deleted=`` of the single-resource reads.
 IncludeDeletedQuery = Annotated[
     bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
@@ -155,14 +181,10 @@ class ListRouteTemplate(BaseRouteTemplate):
         filters_dep = filters_dependency()
 
         def run_list(
-            query: Query,
-            returns: tuple[str, ...],
-            partial: list[str] | None,
-            include_total: bool,
-            user: Any,
+            query: Query, shape: ReadShape, include_total: bool, user: Any
         ) -> tuple[Any, int | None]:
             u = DependencyProvider.user_of(user)
-            page = manager.list_page(query, returns=returns, partial=partial, user=u)
+            page = manager.list_page(query, returns=shape.returns, partial=shape.data_paths, user=u)
             total = manager.count(query, user=u) if include_total else None
             return page, total
 
@@ -172,18 +194,17 @@ class ListRouteTemplate(BaseRouteTemplate):
             query: Annotated[Query, Depends(query_dep)],
             returns: ReturnsParam = None,
             partial: PartialParam = None,
-            include_total: Annotated[
-                bool, QueryParam(description="Also count all matches (`X-Total-Count`).")
-            ] = False,
+            include_total: IncludeTotalQuery = None,
+            with_total: WithTotalQuery = None,
             user: Any = m.user,
         ) -> Response:
-            parts = parse_returns(returns)
-            paths = parse_partial(partial)
-            page, total = await m.call(run_list, query, parts, paths, include_total, user)
+            shape = read_shape(returns, partial)
+            total_wanted = _total_wanted(include_total, with_total)
+            page, total = await m.call(run_list, query, shape, total_wanted, user)
             headers = _page_headers(
                 request, has_more=page.has_more, next_cursor=page.next_cursor, total=total
             )
-            return json_response(page.items, headers=headers)
+            return json_response(shape.apply_all(page.items), headers=headers)
 
         async def list_partial(
             request: Request,
@@ -191,9 +212,8 @@ class ListRouteTemplate(BaseRouteTemplate):
             query: Annotated[Query, Depends(query_dep)],
             partial: RequiredPartialParam,
             returns: ReturnsParam = None,
-            include_total: Annotated[
-                bool, QueryParam(description="Also count all matches (`X-Total-Count`).")
-            ] = False,
+            include_total: IncludeTotalQuery = None,
+            with_total: WithTotalQuery = None,
             user: Any = m.user,
         ) -> Response:
             return await list_resources(
@@ -202,6 +222,7 @@ class ListRouteTemplate(BaseRouteTemplate):
                 returns=returns,
                 partial=partial,
                 include_total=include_total,
+                with_total=with_total,
                 user=user,
             )
 
@@ -329,14 +350,13 @@ class ReadRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             match = parse_entity_tags(if_match_header, "If-Match")
             tags = parse_entity_tags(if_none_match, "If-None-Match")
-            parts = parse_returns(returns)
-            paths = parse_partial(partial)
+            shape = read_shape(returns, partial)
             body, etag = await m.call(
                 read,
                 resource_id,
-                revision_id=revision_id,
-                returns=parts,
-                partial=paths,
+                revision_id=None if revision_id is None else revision_of(resource_id, revision_id),
+                returns=shape.returns,
+                partial=shape.data_paths,
                 include_deleted=include_deleted,
                 user=DependencyProvider.user_of(user),
             )
@@ -344,7 +364,7 @@ class ReadRouteTemplate(BaseRouteTemplate):
             if tags is not None and (tags.any or (etag is not None and tags.weak_matches(etag))):
                 headers = {} if etag is None else {"ETag": etag_of(etag)}
                 return Response(status_code=304, headers=headers)
-            return json_response(body, etag=etag)
+            return json_response(shape.apply(body), etag=etag)
 
         async def get_partial(
             request: Request,
