@@ -103,8 +103,9 @@ class RouteTemplate(abc.ABC):
     """Generates some routes for every registered model.
 
     Templates are applied in ascending ``order`` (each to every model before the next
-    template), so a template whose paths must win over ``/{resource_id}`` needs a lower
-    order than :class:`~specstar.fastapi.routes.ReadRouteTemplate` (40).
+    template). Whatever the order, a path with a literal segment is matched before one with
+    a parameter in its place: ``/m/search`` added by any template is never taken by
+    ``GET /m/{resource_id}``.
     """
 
     order: int = 100
