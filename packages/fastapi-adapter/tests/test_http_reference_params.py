@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
@@ -285,6 +286,79 @@ def test_switch_and_read_by_a_bare_revision_number(client: TestClient, group: Gr
     _problem(client.post(f"/item/{rid}/switch/2?expected_revision_id={rid}:2"), 412)
 
 
+# -- the revision list -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def branched(client: TestClient, group: Group) -> str:
+    """A resource with revisions 1-2-3-4, switched back to 2, then 5 (child of 2)."""
+    rid = group.ids[0]
+    for name in ("b", "c", "d"):
+        client.put(f"/item/{rid}", json=_body(group, name))
+    client.post(f"/item/{rid}/switch/2")
+    client.put(f"/item/{rid}", json=_body(group, "e"))
+    return rid
+
+
+def _revs(r: Response) -> list[str]:
+    assert r.status_code == 200, r.text
+    return [i["revision_id"].rpartition(":")[2] for i in r.json()]
+
+
+def test_revision_list_sort_chain_and_start(client: TestClient, branched: str) -> None:
+    path = f"/item/{branched}/revisions"
+    assert _revs(client.get(path)) == ["1", "2", "3", "4", "5"]
+    assert _revs(client.get(path, params={"sort": "-created_time"})) == ["5", "4", "3", "2", "1"]
+    assert _revs(client.get(path, params={"sort": "+created_time"})) == ["1", "2", "3", "4", "5"]
+    chain = client.get(path, params={"chain_only": "true", "sort": "-created_time"})
+    assert (_revs(chain), chain.headers["X-Total-Count"]) == (["5", "2", "1"], "3")
+    start = client.get(path, params={"from_revision_id": "3", "limit": 1})
+    assert (_revs(start), start.headers["X-Has-More"]) == (["3"], "true")
+    assert start.headers["X-Total-Count"] == "3"
+    more = client.get(path, params={"from_revision_id": f"{branched}:3", "offset": 1})
+    assert _revs(more) == ["4", "5"]
+    r = client.get(path, params={"from_revision_id": "3", "chain_only": "true"})
+    assert "from_revision_id" in _problem(r, 400, "invalid_query")["detail"]
+
+
+def test_revision_list_time_bounds_and_partial(client: TestClient, branched: str) -> None:
+    path = f"/item/{branched}/revisions"
+    infos = client.get(path).json()
+    third = infos[2]["created_time"]
+    times = [datetime.fromisoformat(i["created_time"]) for i in infos]
+    bound = times[2]
+    after = client.get(path, params={"created_time_start": third, "partial": "revision_id"})
+    expected = [i["revision_id"] for i, t in zip(infos, times, strict=True) if t >= bound]
+    assert [i["revision_id"] for i in after.json()] == expected
+    assert f"{branched}:3" in expected
+    assert all(set(i) == {"revision_id"} for i in after.json())
+    before = client.get(path, params={"created_time_end": third})
+    expected = [i["revision_id"] for i, t in zip(infos, times, strict=True) if t < bound]
+    assert [i["revision_id"] for i in before.json()] == expected
+    assert f"{branched}:3" not in expected
+    both = client.get(
+        path, params=[("partial", "info/status"), ("partial[]", "parent_revision_id")]
+    )
+    assert both.json()[1] == {"status": "stable", "parent_revision_id": f"{branched}:1"}
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "named"),
+    [
+        ({"sort": "title"}, 422, "sort"),
+        ({"chain_only": "perhaps"}, 422, "chain_only"),
+        ({"created_time_start": "yesterday"}, 422, "created_time_start"),
+        ({"from_revision_id": "9"}, 400, "from_revision_id"),
+        ({"from_revision_id": "%bad"}, 422, "from_revision_id"),
+        ({"partial": "title"}, 400, "title"),
+    ],
+)
+def test_invalid_revision_list_parameters_are_named(
+    client: TestClient, group: Group, params: dict[str, str], status: int, named: str
+) -> None:
+    _names_param(client.get(f"/item/{group.ids[0]}/revisions", params=params), status, named)
+
+
 # -- listing filters -----------------------------------------------------------------------------
 
 
@@ -455,9 +529,7 @@ def test_resource_id_in_a_create_body(client: TestClient) -> None:
     [
         ("/item", "rev_statuses"),
         ("/item", "rev_created_time_start"),
-        ("/item/{rid}/revisions", "sort"),
-        ("/item/{rid}/revisions", "chain_only"),
-        ("/item/{rid}/revisions", "from_revision_id"),
+        ("/item/{rid}/revisions", "with_total"),
     ],
 )
 def test_unsupported_reference_parameters_are_refused_by_name(

@@ -2,7 +2,6 @@
 ``GET /m/{id}/partial``, ``GET /m/{id}/revisions``."""
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from msgspec import UnsetType
 from starlette.requests import Request
@@ -24,7 +23,6 @@ from ..dependencies import DependencyProvider
 from ..errors import BadRequestError
 from ..openapi import json_content, problem_responses, ref
 from ..params import (
-    MAX_OFFSET,
     Filters,
     filters_dependency,
     query_dependency,
@@ -38,6 +36,8 @@ from ._base import (
     etag_header,
     self_doc,
 )
+from ._history import add_revisions_route
+from ._paging import next_url, page_doc, page_headers
 from .lifecycle import revision_of
 
 __all__ = [
@@ -65,52 +65,6 @@ PartialParam = Annotated[
     list[str] | None, QueryParam(description=_PARTIAL_DOC, include_in_schema=False)
 ]
 RequiredPartialParam = Annotated[list[str], QueryParam(description=_PARTIAL_DOC, min_length=1)]
-
-
-_PAGING = frozenset({"cursor", "offset"})
-
-
-def next_url(request: Request, drop: frozenset[str], add: tuple[str, str]) -> str:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k not in drop]
-    params.append(add)
-    return str(request.url.replace(query=urlencode(params)))
-
-
-def _page_headers(
-    request: Request, *, has_more: bool, next_cursor: str | None, total: int | None
-) -> dict[str, str]:
-    headers = {"X-Has-More": "true" if has_more else "false"}
-    if next_cursor is not None:
-        headers["X-Next-Cursor"] = next_cursor
-        link = next_url(request, _PAGING, ("cursor", next_cursor))
-        headers["Link"] = f'<{link}>; rel="next"'
-    if total is not None:
-        headers["X-Total-Count"] = str(total)
-    return headers
-
-
-def _page_doc(with_total: bool) -> dict[str, Any]:
-    headers: dict[str, Any] = {
-        "X-Has-More": {
-            "description": "`true` when another page follows",
-            "required": True,
-            "schema": {"type": "string", "enum": ["true", "false"]},
-        },
-        "X-Next-Cursor": {
-            "description": "Pass as `cursor` for the next page (present when one follows)",
-            "schema": {"type": "string"},
-        },
-        "Link": {
-            "description": 'The next page\'s URL with `rel="next"` (when one follows)',
-            "schema": {"type": "string"},
-        },
-    }
-    if with_total:
-        headers["X-Total-Count"] = {
-            "description": "Number of matching rows (lists: with `include_total=true`)",
-            "schema": {"type": "string", "pattern": "^[0-9]+$"},
-        }
-    return headers
 
 
 #: ``?revision_id=`` of the single-resource reads.
@@ -201,7 +155,7 @@ class ListRouteTemplate(BaseRouteTemplate):
             shape = read_shape(returns, partial)
             total_wanted = _total_wanted(include_total, with_total)
             page, total = await m.call(run_list, query, shape, total_wanted, user)
-            headers = _page_headers(
+            headers = page_headers(
                 request, has_more=page.has_more, next_cursor=page.next_cursor, total=total
             )
             return json_response(shape.apply_all(page.items), headers=headers)
@@ -262,7 +216,7 @@ class ListRouteTemplate(BaseRouteTemplate):
                     "content": json_content(
                         {"type": "array", "items": ref(m.schemas.partial_resource)}
                     ),
-                    "headers": _page_doc(with_total=True),
+                    "headers": page_doc(with_total=True),
                 },
                 **problem_responses(400, 403, 422),
             },
@@ -278,7 +232,7 @@ class ListRouteTemplate(BaseRouteTemplate):
                 200: {
                     "description": "One page of resources",
                     "content": json_content({"type": "array", "items": ref(m.schemas.resource)}),
-                    "headers": _page_doc(with_total=True),
+                    "headers": page_doc(with_total=True),
                 },
                 **problem_responses(400, 403, 422),
             },
@@ -396,50 +350,7 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 user=user,
             )
 
-        async def list_revisions(
-            request: Request,
-            *,
-            resource_id: ResourceIdPath,
-            offset: Annotated[
-                int, QueryParam(ge=0, le=MAX_OFFSET, description="Revisions to skip.")
-            ] = 0,
-            limit: Annotated[
-                int, QueryParam(ge=1, le=manager.max_limit, description="Page size.")
-            ] = manager.default_limit,
-            user: Any = m.user,
-        ) -> Response:
-            infos, total = await m.call(
-                manager.list_revision_infos_with_total,
-                resource_id,
-                offset=offset,
-                limit=limit + 1,
-                user=DependencyProvider.user_of(user),
-            )
-            has_more = len(infos) > limit
-            headers = {"X-Has-More": "true" if has_more else "false", "X-Total-Count": str(total)}
-            if has_more:
-                link = next_url(request, frozenset({"offset"}), ("offset", str(offset + limit)))
-                headers["Link"] = f'<{link}>; rel="next"'
-            return json_response(infos[:limit], headers=headers)
-
-        m.add(
-            "/{resource_id}/revisions",
-            list_revisions,
-            method="GET",
-            action="list_revisions",
-            summary=f"List the revisions of a {model_name}",
-            description="Oldest first, paged with `offset` and `limit` (soft-deleted too).",
-            responses={
-                200: {
-                    "description": "Revision infos",
-                    "content": json_content({"type": "array", "items": ref("RevisionInfo")}),
-                    "headers": {
-                        k: v for k, v in _page_doc(with_total=True).items() if k != "X-Next-Cursor"
-                    },
-                },
-                **problem_responses(403, 404, 422),
-            },
-        )
+        add_revisions_route(m)
         m.add(
             "/{resource_id}/partial",
             get_partial,
