@@ -6,19 +6,24 @@ document describes), with brackets (``?a[]=x&a[]=y``, axios and PHP) and comma-s
 (``?a=x,y``). :class:`QueryStringRules` rewrites the bracket form to the repeated one before
 FastAPI reads the parameters (the parsers of the list parameters split commas), and refuses a
 name the route does not read: a misspelt filter would otherwise answer the unfiltered list.
+A date-time parameter must be written as one (``2024-01-31T12:00:00Z``): a number, which
+FastAPI would read as seconds since 1970, is refused.
 """
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
 from starlette.types import Scope
 
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 
 from .errors import BadRequestError, UnknownParameterError
 
@@ -36,6 +41,20 @@ def _is_list(annotation: Any) -> bool:
     if origin is typing.Union or origin is types.UnionType:
         return any(_is_list(arg) for arg in typing.get_args(annotation))
     return annotation in _LISTS or origin in _LISTS
+
+
+#: The start every date-time (and date) value has: a four-digit year, month and day.
+_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _is_datetime(annotation: Any) -> bool:
+    """Whether a parameter annotation is a date-time (``datetime | None`` included)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_datetime(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_is_datetime(arg) for arg in typing.get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, datetime)
 
 
 def _fields(dependant: Dependant) -> Iterator[tuple[str, Any]]:
@@ -59,18 +78,26 @@ class QueryStringRules:
     Args:
         accepted: every query parameter name the route reads.
         lists: the list-valued ones among them.
+        instants: the date-time ones among them.
     """
 
-    def __init__(self, accepted: Sequence[str], lists: Sequence[str]) -> None:
+    def __init__(
+        self, accepted: Sequence[str], lists: Sequence[str], instants: Sequence[str] = ()
+    ) -> None:
         self.accepted = tuple(sorted(set(accepted)))
         self.lists = frozenset(lists)
+        self.instants = frozenset(instants)
         self._known = frozenset(self.accepted)
 
     @classmethod
     def of(cls, dependant: Dependant) -> QueryStringRules:
         """The rules of a route, from FastAPI's description of its endpoint."""
         fields = list(_fields(dependant))
-        return cls([name for name, _ in fields], [name for name, a in fields if _is_list(a)])
+        return cls(
+            [name for name, _ in fields],
+            [name for name, a in fields if _is_list(a)],
+            [name for name, a in fields if _is_datetime(a)],
+        )
 
     def apply(self, scope: Scope, *, strict: bool) -> None:
         """Rewrite ``scope["query_string"]`` so list parameters sent as ``a[]`` read as ``a``.
@@ -83,6 +110,7 @@ class QueryStringRules:
             UnknownParameterError: ``strict`` and a name the route does not read was sent.
             BadRequestError: ``strict`` and a single-valued parameter was sent more than once
                 (``?limit=1&limit=2``: which one was meant cannot be known).
+            RequestValidationError: a date-time parameter is not written as one (422).
         """
         raw: bytes = scope.get("query_string", b"")
         if not raw:
@@ -107,6 +135,8 @@ class QueryStringRules:
                 if name in seen and name not in repeated:
                     repeated.append(name)
                 seen.add(name)
+            if name in self.instants:
+                self._check_instant(name, unquote_plus(value.decode("latin-1")))
             parts.append(key + sep + value)
         if strict and unknown:
             raise UnknownParameterError(unknown, self.accepted)
@@ -117,3 +147,17 @@ class QueryStringRules:
             )
         if changed:
             scope["query_string"] = b"&".join(parts)
+
+    @staticmethod
+    def _check_instant(name: str, value: str) -> None:
+        if value and not _DATE_START.match(value):
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "datetime_parsing",
+                        "loc": ("query", name),
+                        "msg": "Input should be an RFC 3339 date-time, e.g. 2024-01-31T12:00:00Z",
+                        "input": value,
+                    }
+                ]
+            )

@@ -279,19 +279,27 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
             datetime | None, QueryParam(description="`$updated_time < this`")
         ] = None,
         created_by: Annotated[
-            list[str] | None,
-            QueryParam(description="`$created_by` is one of these (repeated or comma-separated)"),
-        ] = None,
+            list[str],
+            QueryParam(
+                default_factory=list,
+                description="`$created_by` is one of these (repeated or comma-separated)",
+            ),
+        ],
         updated_by: Annotated[
-            list[str] | None,
-            QueryParam(description="`$updated_by` is one of these (repeated or comma-separated)"),
-        ] = None,
+            list[str],
+            QueryParam(
+                default_factory=list,
+                description="`$updated_by` is one of these (repeated or comma-separated)",
+            ),
+        ],
         created_bys: Annotated[
-            list[str] | None, QueryParam(description="The same as `created_by` (either name).")
-        ] = None,
+            list[str],
+            QueryParam(default_factory=list, description="The same as `created_by` (either name)."),
+        ],
         updated_bys: Annotated[
-            list[str] | None, QueryParam(description="The same as `updated_by` (either name).")
-        ] = None,
+            list[str],
+            QueryParam(default_factory=list, description="The same as `updated_by` (either name)."),
+        ],
         data_conditions: Annotated[str | None, QueryParam(description=_DATA_CONDITIONS_DOC)] = None,
     ) -> Filters:
         parts: list[Expr] = []
@@ -313,8 +321,8 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
             if value is not None:
                 parts.append(Condition(_meta(name), op, value))
         for name, values in (
-            ("created_by", [*(created_by or ()), *(created_bys or ())]),
-            ("updated_by", [*(updated_by or ()), *(updated_bys or ())]),
+            ("created_by", [*created_by, *created_bys]),
+            ("updated_by", [*updated_by, *updated_bys]),
         ):
             users = _split(values)
             if users:
