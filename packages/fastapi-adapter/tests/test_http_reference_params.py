@@ -538,3 +538,19 @@ def test_unsupported_reference_parameters_are_refused_by_name(
     r = client.get(path.format(rid=group.ids[0]), params={name: "x"})
     body = _problem(r, 400, "unknown_parameter")
     assert [e["loc"] for e in body["errors"]] == [name]
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/item", "created_time_start"),
+        ("/item/count", "updated_time_end"),
+        ("/item/{rid}/revisions", "created_time_end"),
+    ],
+)
+def test_a_number_is_no_date_time(client: TestClient, group: Group, path: str, name: str) -> None:
+    for value in ("1700000000", "-1.5e-30"):
+        r = client.get(path.format(rid=group.ids[0]), params={name: value})
+        _names_param(r, 422, name)
+    ok = client.get(path.format(rid=group.ids[0]), params={name: "2024-01-31T12:00:00Z"})
+    assert ok.status_code == 200
