@@ -208,7 +208,7 @@ def test_add_model_raises_as_documented() -> None:
     class Bad(msgspec.Struct):
         owner: Annotated[str, Ref("user", on_delete=OnDelete.set_null)]
 
-    with pytest.raises((ValueError, TypeError), match="set_null"):
+    with pytest.raises(ValueError, match="set_null"):
         autocrud.add_model(Bad)
     with pytest.raises(TypeError):
         autocrud.add_model(UserProfile, indexed_fields=[42])  # type: ignore[list-item]

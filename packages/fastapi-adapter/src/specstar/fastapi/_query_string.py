@@ -23,11 +23,16 @@ from urllib.parse import quote, unquote_plus
 from starlette.types import Scope
 
 from fastapi.dependencies.models import Dependant
-from fastapi.exceptions import RequestValidationError
 
 from .errors import BadRequestError, UnknownParameterError
 
-__all__ = ["QueryStringRules"]
+__all__ = ["INSTANT_ERRORS", "QueryStringRules", "with_instant_errors"]
+
+#: Scope key of the errors of date-time parameters written as numbers (see
+#: :meth:`QueryStringRules.apply`), reported with FastAPI's own parameter errors.
+INSTANT_ERRORS = "specstar.instant_errors"
+#: What such a parameter is replaced with, so that FastAPI refuses it along with the others.
+_NOT_AN_INSTANT = b"not-a-date-time"
 
 _LISTS = (list, tuple, set, frozenset, Sequence, typing.Sequence, typing.List)  # noqa: UP006
 _BRACKETS = "[]"
@@ -72,6 +77,16 @@ def _fields(dependant: Dependant) -> Iterator[tuple[str, Any]]:
         yield from _fields(sub)
 
 
+def with_instant_errors(
+    errors: Sequence[Any], instant_errors: Sequence[dict[str, Any]]
+) -> list[Any]:
+    """FastAPI's parameter ``errors`` with those of the parameters in ``instant_errors``
+    replaced by them (which name the value the client sent)."""
+    mine = {tuple(e["loc"]): e for e in instant_errors}
+    out = [mine.pop(tuple(e.get("loc", ())), e) for e in errors]
+    return [*out, *mine.values()]
+
+
 class QueryStringRules:
     """What one route reads from the query string.
 
@@ -110,7 +125,11 @@ class QueryStringRules:
             UnknownParameterError: ``strict`` and a name the route does not read was sent.
             BadRequestError: ``strict`` and a single-valued parameter was sent more than once
                 (``?limit=1&limit=2``: which one was meant cannot be known).
-            RequestValidationError: a date-time parameter is not written as one (422).
+
+        A date-time parameter written as a number (which FastAPI would read as seconds since
+        1970) is replaced by a value FastAPI refuses, and its error, naming what was sent, is
+        left in ``scope[INSTANT_ERRORS]`` to replace FastAPI's (so the 422 lists it with every
+        other invalid parameter).
         """
         raw: bytes = scope.get("query_string", b"")
         if not raw:
@@ -136,7 +155,11 @@ class QueryStringRules:
                     repeated.append(name)
                 seen.add(name)
             if name in self.instants:
-                self._check_instant(name, unquote_plus(value.decode("latin-1")))
+                error = self._instant_error(name, unquote_plus(value.decode("latin-1")))
+                if error is not None:
+                    scope.setdefault(INSTANT_ERRORS, []).append(error)
+                    value = _NOT_AN_INSTANT
+                    changed = True
             parts.append(key + sep + value)
         if strict and unknown:
             raise UnknownParameterError(unknown, self.accepted)
@@ -149,15 +172,12 @@ class QueryStringRules:
             scope["query_string"] = b"&".join(parts)
 
     @staticmethod
-    def _check_instant(name: str, value: str) -> None:
-        if value and not _DATE_START.match(value):
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "datetime_parsing",
-                        "loc": ("query", name),
-                        "msg": "Input should be an RFC 3339 date-time, e.g. 2024-01-31T12:00:00Z",
-                        "input": value,
-                    }
-                ]
-            )
+    def _instant_error(name: str, value: str) -> dict[str, Any] | None:
+        if not value or _DATE_START.match(value):
+            return None
+        return {
+            "type": "datetime_parsing",
+            "loc": ("query", name),
+            "msg": "Input should be an RFC 3339 date-time, e.g. 2024-01-31T12:00:00Z",
+            "input": value,
+        }
