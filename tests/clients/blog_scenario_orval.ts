@@ -188,7 +188,7 @@ async function jsonPatch(): Promise<void> {
     { op: "replace" as const, path: "/title", value: "Patched" },
     { op: "add" as const, path: "/tags/-", value: "json" },
   ];
-  const response = await patchPost(id, ops, { headers: { "If-Match": tag } });
+  const response = await patchPost(id, ops, {}, { headers: { "If-Match": tag } });
   check(response.status === 200, `PATCH: ${response.status}`);
   const [post] = await read(id);
   check(post.title === "Patched" && post.tags.join() === "json", `${post.title} ${post.tags}`);

@@ -121,7 +121,12 @@ def test_the_cycle_finder_finds_cycles() -> None:
 
 
 #: Use cases built on the manager's public verbs: the only layer above the manager.
-USE_CASES = {"specstar.core.batch", "specstar.core.redaction", "specstar.core.referrers"}
+USE_CASES = {
+    "specstar.core.batch",
+    "specstar.core.history",
+    "specstar.core.redaction",
+    "specstar.core.referrers",
+}
 
 #: Facades re-exporting the public API, the manager included.
 FACADES = {"specstar.core", "specstar.core.compat"}

@@ -9,12 +9,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
+
+from specstar.core import OnDelete, Ref, Unique
+from specstar.fastapi import SpecStar
 
 REF = "#/components/schemas/"
 
@@ -234,3 +238,57 @@ def test_full_reads_are_typed_as_the_whole_model(doc: dict[str, Any]) -> None:
     for path in ("/book/{resource_id}/partial", "/book/_partial"):
         (spec,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == "partial"]
         assert spec["required"] is True
+
+
+def test_unique_fields_are_marked_x_unique(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    for name in ("Book", "BookOutput", "BookPartial"):
+        props = schemas[name]["properties"]
+        assert props["isbn"].get("x-unique") is True, name
+        assert [p for p, s in props.items() if s.get("x-unique")] == ["isbn"]
+
+
+class Team(msgspec.Struct, kw_only=True):
+    slug: Annotated[str, Unique()]
+
+
+class Player(msgspec.Struct, kw_only=True):
+    team_id: Annotated[str | None, Ref("team", on_delete=OnDelete.set_null)] = None
+    number: int
+
+
+def test_document_lists_indexed_fields_and_relationships() -> None:
+    crud = SpecStar()
+    crud.add_model(Team)
+    crud.add_model(Player, indexed_fields=["number"])
+    app = FastAPI()
+    crud.apply(app)
+    document = TestClient(app).get("/openapi.json").json()
+    validate(document)
+    assert document["x-specstar-relationships"] == [
+        {
+            "source": "player",
+            "field": "team_id",
+            "target": "team",
+            "on_delete": "set_null",
+            "ref_type": "resource_id",
+            "is_list": False,
+            "nullable": True,
+        }
+    ]
+    assert document["x-specstar-relationships"] == TestClient(app).get("/_relationships").json()
+    assert document["x-specstar-indexed-fields"] == {
+        "team": [{"path": "slug", "kind": "str", "is_list": False, "unique": True}],
+        "player": [
+            {"path": "number", "kind": "int", "is_list": False, "unique": False},
+            {"path": "team_id", "kind": "str", "is_list": False, "unique": False},
+        ],
+    }
+    assert document["components"]["schemas"]["Team"]["properties"]["slug"]["x-unique"] is True
+
+
+def test_models_without_refs_have_an_empty_relationship_list(doc: dict[str, Any]) -> None:
+    assert doc["x-specstar-relationships"] == []
+    assert set(doc["x-specstar-indexed-fields"]) == {"book", "user-profile", "note"}
+    book_paths = [f["path"] for f in doc["x-specstar-indexed-fields"]["book"]]
+    assert sorted(book_paths) == ["isbn", "rating", "tags", "title", "year"]

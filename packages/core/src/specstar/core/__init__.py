@@ -40,6 +40,7 @@ from .errors import (
 )
 from .etags import entity_tag, revision_of_tag
 from .events import EventHandlers, combine_handlers
+from .history import RevisionSelection, select_revisions
 from .indexes import IndexedField, IndexSpec
 from .manager import ResourceManager, ResourceOps
 from .manager._defaults import set_default_storage
@@ -206,6 +207,7 @@ __all__ = [
     "RevisionInfo",
     "RevisionNotDraftError",
     "RevisionNotMigratedError",
+    "RevisionSelection",
     "RevisionStatus",
     "Role",
     "RootOnly",
@@ -236,6 +238,7 @@ __all__ = [
     "redact_conflict",
     "relationships",
     "revision_of_tag",
+    "select_revisions",
 ]
 
 from ._version import __version__

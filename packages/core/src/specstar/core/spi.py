@@ -25,7 +25,8 @@ Groups:
   module :mod:`evaluate`, cursors (:class:`CursorPosition`, :func:`encode_cursor`,
   :func:`decode_cursor`, :func:`effective_sorts`, :func:`sort_values`);
 * models and naming: :func:`decode_data`, :func:`canonical_json`,
-  :func:`find_annotated_fields`, :func:`kebab_case`, :mod:`jsonpointer`;
+  :func:`find_annotated_fields`, :func:`kebab_case`, :mod:`jsonpointer`,
+  :func:`apply_merge_patch`;
 * references and permissions: :class:`RefField`, :func:`collect_refs`, :class:`Unrestricted`,
   :class:`~specstar.core.actions.Action` and its groups.
 """
@@ -46,6 +47,7 @@ from .indexes import (
 )
 from .models import canonical_json, decode_data, find_annotated_fields
 from .naming import kebab_case
+from .patch import apply_merge_patch
 from .payloads import (
     PayloadEntry,
     PayloadStore,
@@ -132,6 +134,7 @@ __all__ = [
     "StoredRevision",
     "Unrestricted",
     "Write",
+    "apply_merge_patch",
     "build_spec",
     "canonical_json",
     "check_payload_key",

@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
+import msgspec
 from msgspec import UNSET, UnsetType
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +33,7 @@ from specstar.core import (
     Storage,
     StorageFactory,
     combine_handlers,
+    relationships,
 )
 from specstar.core.spi import kebab_case
 
@@ -408,6 +411,7 @@ class SpecStar:
             target = app.router
         else:
             target = app
+        first_new = len(target.routes)
         for template in sorted(self._templates_to_apply(), key=lambda t: t.order):
             if isinstance(template, BaseRouteTemplate):
                 if template.dependency_provider is None:
@@ -417,6 +421,7 @@ class SpecStar:
             for rname, manager in self.resource_managers.items():
                 template.apply(rname, manager, target)
             template.apply_global(self.resource_managers, target)
+        target.routes[first_new:] = _unshadowed(target.routes[first_new:])
         if isinstance(app, FastAPI):
             if router is not None and auto_include:
                 app.include_router(router)
@@ -447,7 +452,19 @@ class SpecStar:
             models = [m.model for m in self.resource_managers.values()]
             return build_components(models, extra)
 
-        install_openapi(app, components)
+        @functools.cache
+        def extensions() -> dict[str, Any]:
+            return {
+                "x-specstar-relationships": msgspec.to_builtins(
+                    relationships(self.resource_managers)
+                ),
+                "x-specstar-indexed-fields": {
+                    name: msgspec.to_builtins(manager.index_spec.fields)
+                    for name, manager in self.resource_managers.items()
+                },
+            }
+
+        install_openapi(app, components, extensions)
 
 
 def _templates(spec: TemplateSpec | None) -> list[RouteTemplate]:
@@ -461,3 +478,45 @@ def _templates(spec: TemplateSpec | None) -> list[RouteTemplate]:
 
 #: The module-level instance: ``from specstar.fastapi import crud``.
 crud = SpecStar()
+
+
+def _segments(route: BaseRoute) -> list[str] | None:
+    """The path segments of a route (``None`` when one may span several segments)."""
+    path = getattr(route, "path", None)
+    if not isinstance(path, str) or ":path}" in path:
+        return None
+    return path.split("/")
+
+
+def _shadows(general: list[str], specific: list[str]) -> bool:
+    """Whether a route with the segments ``general`` matches every path of ``specific``
+    and ``specific`` has a literal segment where ``general`` has a parameter."""
+    if len(general) != len(specific):
+        return False
+    narrower = False
+    for g, s in zip(general, specific, strict=True):
+        g_param, s_param = "{" in g, "{" in s
+        if g_param and not s_param:
+            narrower = True
+        elif g != s and not (g_param and s_param):
+            return False
+    return narrower
+
+
+def _unshadowed(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
+    """``routes`` with every route moved in front of the first route that would take its
+    requests (``/m/{id}`` takes ``/m/search``): whatever order templates added them in, a
+    literal path segment wins over a parameter. Routes nothing shadows keep their order.
+    """
+    out: list[BaseRoute] = []
+    for route in routes:
+        mine = _segments(route)
+        at = len(out)
+        if mine is not None:
+            for i, earlier in enumerate(out):
+                theirs = _segments(earlier)
+                if theirs is not None and _shadows(theirs, mine):
+                    at = i
+                    break
+        out.insert(at, route)
+    return out

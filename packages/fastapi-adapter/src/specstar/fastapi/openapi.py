@@ -31,7 +31,13 @@ Model schemas carry SpecStar's own annotations as specification extensions:
 * on a ``Ref`` field: ``x-ref-resource`` (the resource name referred to), ``x-ref-on-delete``
   (``dangling``, ``set_null``, ``cascade`` or ``restrict``) and ``x-ref-type``
   (``resource_id`` or ``revision_id``);
+* on a ``Unique`` field: ``x-unique: true``;
 * on the model: ``x-display-name-field``, the (dotted) path of its ``DisplayName`` field.
+
+The document itself carries ``x-specstar-relationships`` (every ``Ref`` field between the
+models, as ``GET /_relationships`` lists them) and ``x-specstar-indexed-fields`` (per
+resource name, the indexed fields a query may use: ``path``, ``kind``, ``is_list``,
+``unique``), see :func:`install_openapi`.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from specstar.core import (
     ResourceMeta,
     RevisionInfo,
     RevisionStatus,
+    Unique,
 )
 from specstar.core.spi import Expr, Sort, collect_refs, find_annotated_fields
 
@@ -283,13 +290,18 @@ def _property(components: Mapping[str, Any], root: str, path: str) -> dict[str, 
 
 
 def _annotate(model: type, root: str, components: dict[str, Any]) -> None:
-    """Add the ``x-ref-*`` and ``x-display-name-field`` extensions of ``model``."""
+    """Add the ``x-ref-*``, ``x-unique`` and ``x-display-name-field`` extensions of
+    ``model``."""
     for ref in collect_refs(model):
         prop = _property(components, root, ref.path)
         if prop is not None:
             prop["x-ref-resource"] = ref.target
             prop["x-ref-on-delete"] = ref.on_delete.value
             prop["x-ref-type"] = ref.ref_type.value
+    for path, _marker in find_annotated_fields(model, Unique):
+        prop = _property(components, root, path)
+        if prop is not None:
+            prop["x-unique"] = True
     display = find_annotated_fields(model, DisplayName)
     if display and root in components:
         components[root]["x-display-name-field"] = display[0][0]
@@ -379,8 +391,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def install_openapi(app: FastAPI, components: Callable[[], Mapping[str, Any]]) -> None:
-    """Make ``app.openapi()`` include SpecStar's component schemas.
+def install_openapi(
+    app: FastAPI,
+    components: Callable[[], Mapping[str, Any]],
+    extensions: Callable[[], Mapping[str, Any]] | None = None,
+) -> None:
+    """Make ``app.openapi()`` include SpecStar's component schemas (and the document-level
+    ``x-…`` members ``extensions`` returns).
 
     The previous ``app.openapi`` (FastAPI's, or another installer's) runs first; its result is
     extended in place, so installing more than once is harmless.
@@ -392,6 +409,8 @@ def install_openapi(app: FastAPI, components: Callable[[], Mapping[str, Any]]) -
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in components().items():
             schemas.setdefault(name, schema)
+        for name, value in (extensions() if extensions is not None else {}).items():
+            document.setdefault(name, value)
         _add_links(document)
         return document
 

@@ -44,7 +44,7 @@ from specstar.core import (
     parse_condition,
     parse_sorts,
 )
-from specstar.core.spi import Expr, jsonpointer
+from specstar.core.spi import META_FIELDS, Expr, jsonpointer
 
 __all__ = [
     "MAX_OFFSET",
@@ -87,14 +87,70 @@ class Filters(msgspec.Struct, frozen=True):
     is_deleted: bool | None
 
 
-def parse_conditions_json(text: str) -> Expr:
-    """The JSON form of a condition tree (one node, or a list of nodes meaning all of them)."""
+_GROUPS = {"and": "and", "or": "or", "not": "not"}
+_CONDITION_KEYS = frozenset({"field_path", "operator", "value"})
+_GROUP_KEYS = frozenset({"operator", "conditions"})
+
+
+def _reference_node(node: Any, *, data_only: bool, depth: int = 0) -> Any:
+    """The SpecStar JSON form of one node, which may be in the reference's form:
+    ``{"field_path": "age", "operator": "gte", "value": 18}`` (a field of the data, or with
+    ``data_only=False`` a meta field when it names one) or a group
+    ``{"operator": "and"|"or"|"not", "conditions": [...]}``. A node in SpecStar's own form
+    (``{"type": ...}``) passes unchanged."""
+    if depth > 64:
+        raise QueryError("conditions nests too deeply")
+    if not isinstance(node, dict) or "type" in node:
+        return node
+    if "field_path" in node:
+        unknown = sorted(set(node) - _CONDITION_KEYS)
+        if unknown:
+            raise QueryError(f"unknown member(s) {', '.join(unknown)} in condition {node!r}")
+        path, operator = node["field_path"], node.get("operator")
+        if not isinstance(path, str) or not isinstance(operator, str):
+            raise QueryError(f"field_path and operator must be strings in {node!r}")
+        try:
+            op = Op(operator)
+        except ValueError:
+            ops = ", ".join(o.value for o in Op)
+            raise QueryError(f"unknown operator {operator!r} (accepted: {ops})") from None
+        meta = not data_only and path in META_FIELDS
+        field = {"path": path, "meta": meta}
+        return {"type": "cmp", "field": field, "op": op.value, "value": node.get("value")}
+    if node.get("operator") in _GROUPS and "conditions" in node:
+        unknown = sorted(set(node) - _GROUP_KEYS)
+        if unknown:
+            raise QueryError(f"unknown member(s) {', '.join(unknown)} in group {node!r}")
+        items = node["conditions"]
+        if not isinstance(items, list):
+            raise QueryError("a group's conditions must be a list")
+        converted = [_reference_node(i, data_only=data_only, depth=depth + 1) for i in items]
+        if node["operator"] == "not":
+            return {"type": "not", "item": {"type": "and", "items": converted}}
+        return {"type": node["operator"], "items": converted}
+    return node
+
+
+def parse_conditions_json(text: str, *, name: str = "conditions", data_only: bool = False) -> Expr:
+    """The JSON form of a condition tree (one node, or a list of nodes meaning all of them).
+
+    Nodes may be in SpecStar's form (the ``Expr`` schema) or in the reference's
+    ``{"field_path", "operator", "value"}`` / ``{"operator": "and", "conditions"}`` form; in
+    ``data_conditions`` (``data_only``) a ``field_path`` always names a data path.
+    """
     try:
-        decoded = msgspec.json.decode(text, type=_EXPRS)
+        raw = msgspec.json.decode(text)
+        if isinstance(raw, list):
+            raw = [_reference_node(n, data_only=data_only) for n in raw]
+        else:
+            raw = _reference_node(raw, data_only=data_only)
+        decoded = msgspec.convert(raw, type=_EXPRS)
     except RecursionError:
-        raise QueryError("conditions nests too deeply") from None
+        raise QueryError(f"{name} nests too deeply") from None
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise QueryError(f"conditions is not a valid JSON condition tree: {exc}") from None
+        raise QueryError(f"{name} is not a valid JSON condition tree: {exc}") from None
+    except QueryError as exc:
+        raise QueryError(f"{name}: {exc}") from None
     if isinstance(decoded, list):
         return And(tuple(decoded))
     expr: Expr = decoded
@@ -184,7 +240,14 @@ _QB_DOC = (
 _CONDITIONS_DOC = (
     "Filter in the JSON form: a `Condition`/`And`/`Or`/`Not` object (see the `Expr` schema), "
     'or a list of them meaning all of them, e.g. `{"type": "cmp", "field": {"path": "year"}, '
-    '"op": "gte", "value": 1960}`.'
+    '"op": "gte", "value": 1960}`. The reference\'s form is accepted too: '
+    '`[{"field_path": "year", "operator": "gte", "value": 1960}]`, groups '
+    '`{"operator": "or", "conditions": [...]}`; there a `field_path` naming a meta field '
+    "(`created_time`, …) means that meta field."
+)
+_DATA_CONDITIONS_DOC = (
+    "Filter on indexed data in the JSON form of `conditions`; a `field_path` here always "
+    "names a data path."
 )
 
 
@@ -216,19 +279,38 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
             datetime | None, QueryParam(description="`$updated_time < this`")
         ] = None,
         created_by: Annotated[
-            list[str] | None,
-            QueryParam(description="`$created_by` is one of these (repeated or comma-separated)"),
-        ] = None,
+            list[str],
+            QueryParam(
+                default_factory=list,
+                description="`$created_by` is one of these (repeated or comma-separated)",
+            ),
+        ],
         updated_by: Annotated[
-            list[str] | None,
-            QueryParam(description="`$updated_by` is one of these (repeated or comma-separated)"),
-        ] = None,
+            list[str],
+            QueryParam(
+                default_factory=list,
+                description="`$updated_by` is one of these (repeated or comma-separated)",
+            ),
+        ],
+        created_bys: Annotated[
+            list[str],
+            QueryParam(default_factory=list, description="The same as `created_by` (either name)."),
+        ],
+        updated_bys: Annotated[
+            list[str],
+            QueryParam(default_factory=list, description="The same as `updated_by` (either name)."),
+        ],
+        data_conditions: Annotated[str | None, QueryParam(description=_DATA_CONDITIONS_DOC)] = None,
     ) -> Filters:
         parts: list[Expr] = []
         if qb is not None and qb.strip():
             parts.append(parse_condition(qb))
         if conditions is not None and conditions.strip():
             parts.append(parse_conditions_json(conditions))
+        if data_conditions is not None and data_conditions.strip():
+            parts.append(
+                parse_conditions_json(data_conditions, name="data_conditions", data_only=True)
+            )
         bounds = (
             ("created_time", Op.gte, created_time_start),
             ("created_time", Op.lt, created_time_end),
@@ -238,7 +320,10 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
         for name, op, value in bounds:
             if value is not None:
                 parts.append(Condition(_meta(name), op, value))
-        for name, values in (("created_by", created_by), ("updated_by", updated_by)):
+        for name, values in (
+            ("created_by", [*created_by, *created_bys]),
+            ("updated_by", [*updated_by, *updated_bys]),
+        ):
             users = _split(values)
             if users:
                 parts.append(Condition(_meta(name), Op.in_, tuple(users)))

@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from specstar.core import SpecStarError
 
 from ._http import allowed_methods, serves
-from ._query_string import QueryStringRules
+from ._query_string import INSTANT_ERRORS, QueryStringRules, with_instant_errors
 from .errors import InternalError
 from .problems import http_exception_problem, problem_for, problem_response, validation_problem
 
@@ -140,7 +140,8 @@ class SpecStarRoute(APIRoute):
             except SpecStarError as exc:
                 return problem_response(problem_for(exc, request.url.path))
             except RequestValidationError as exc:
-                return problem_response(validation_problem(exc.errors(), request.url.path))
+                errors = with_instant_errors(exc.errors(), request.scope.get(INSTANT_ERRORS, ()))
+                return problem_response(validation_problem(errors, request.url.path))
             except HTTPException as exc:
                 if exc.status_code < 400:
                     raise

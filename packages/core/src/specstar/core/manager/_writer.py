@@ -207,6 +207,7 @@ class ResourceWriter(ResourceView[T]):
         operations: Sequence[Mapping[str, Any]] | None = None,
         expected_revision_id: str | None = None,
         expected_etag: str | None = None,
+        status: RevisionStatus | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> RevisionInfo:
@@ -215,7 +216,8 @@ class ResourceWriter(ResourceView[T]):
         ``patch_data`` is an RFC 6902 JSON Patch (a list of operations, also accepted as
         ``operations=``) or an RFC 7386 merge patch (an object: the same as
         :meth:`merge_patch`). Without ``expected_revision_id`` a concurrent write makes the
-        patch re-apply to the fresh data, so concurrent patches are never lost.
+        patch re-apply to the fresh data, so concurrent patches are never lost. ``status`` is
+        the new revision's, as in :meth:`update`.
 
         Raises:
             TypeError: both ``patch_data`` and ``operations``, or neither.
@@ -233,6 +235,7 @@ class ResourceWriter(ResourceView[T]):
                 patch_data,
                 expected_revision_id=expected_revision_id,
                 expected_etag=expected_etag,
+                status=status,
                 user=user,
                 now=now,
             )
@@ -245,7 +248,7 @@ class ResourceWriter(ResourceView[T]):
             ctx,
             lambda cur: self._binding.patched(cur, lambda doc: apply_json_patch(doc, ops)),
             expected=expected,
-            status=None,
+            status=status,
         )
 
     def merge_patch(
@@ -255,10 +258,12 @@ class ResourceWriter(ResourceView[T]):
         *,
         expected_revision_id: str | None = None,
         expected_etag: str | None = None,
+        status: RevisionStatus | None = None,
         user: str | UnsetType = UNSET,
         now: datetime | UnsetType = UNSET,
     ) -> RevisionInfo:
-        """Apply an RFC 7386 JSON merge patch to the current data as a new revision."""
+        """Apply an RFC 7386 JSON merge patch to the current data as a new revision
+        (``status``: the new revision's, as in :meth:`update`)."""
         if not isinstance(document, Mapping):
             raise PatchError("a merge patch document must be a JSON object")
         doc = dict(document)
@@ -270,7 +275,7 @@ class ResourceWriter(ResourceView[T]):
             ctx,
             lambda cur: self._binding.patched(cur, lambda d: apply_merge_patch(d, doc)),
             expected=expected,
-            status=None,
+            status=status,
         )
 
     def modify(

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import NoMatchFound
 
 from fastapi import APIRouter, Depends, Header, Path
+from fastapi import Query as QueryParam
 from specstar.core import (
     PreconditionFailedError,
     ReferenceRestrictedError,
@@ -39,12 +40,14 @@ __all__ = [
     "RESOURCE_ID_PATTERN",
     "REVISION_ID_PATTERN",
     "BaseRouteTemplate",
+    "ExpectedRevisionQuery",
     "IfMatch",
     "IfNoneMatch",
     "ModelRoutes",
     "ResourceIdPath",
     "RevisionIdPath",
     "RouteTemplate",
+    "write_precondition",
 ]
 
 R = TypeVar("R")
@@ -78,6 +81,18 @@ IfMatch = Annotated[
         ),
     ),
 ]
+#: ``?expected_revision_id=`` of the writes: act only while this revision is current.
+ExpectedRevisionQuery = Annotated[
+    str | None,
+    QueryParam(
+        pattern=REVISION_ID_PATTERN,
+        description=(
+            "Act only while this revision is current (412 otherwise; compares the revision "
+            "id only, not a draft's content). With `If-Match`, one of its tags must name "
+            "this revision (400 otherwise)."
+        ),
+    ),
+]
 IfNoneMatch = Annotated[
     str | None,
     Header(alias="If-None-Match", description="`*`: only create, never replace (else 412)."),
@@ -88,8 +103,9 @@ class RouteTemplate(abc.ABC):
     """Generates some routes for every registered model.
 
     Templates are applied in ascending ``order`` (each to every model before the next
-    template), so a template whose paths must win over ``/{resource_id}`` needs a lower
-    order than :class:`~specstar.fastapi.routes.ReadRouteTemplate` (40).
+    template). Whatever the order, a path with a literal segment is matched before one with
+    a parameter in its place: ``/m/search`` added by any template is never taken by
+    ``GET /m/{resource_id}``.
     """
 
     order: int = 100
@@ -310,6 +326,23 @@ class ModelRoutes:
         shown = tags.strong[0] if tags.strong else f"W/{tags.weak[0]}"
         raise PreconditionFailedError(resource_id, shown, current)
 
+    def preconditions(
+        self,
+        resource_id: str,
+        tags: EntityTags | None,
+        expected_revision_id: str | None,
+        user: str | UnsetType = UNSET,
+    ) -> dict[str, str | None]:
+        """The ``expected_etag``/``expected_revision_id`` keyword arguments of a write under
+        ``If-Match`` and ``?expected_revision_id=`` (blocking; see
+        :func:`write_precondition`, which must have accepted the pair)."""
+        if expected_revision_id is None:
+            return {"expected_etag": self.expected_etag(resource_id, tags, user)}
+        if tags is not None and not tags.any:
+            named = [t for t in tags.strong if revision_of_tag(t) == expected_revision_id]
+            return {"expected_etag": named[0]}
+        return {"expected_revision_id": expected_revision_id}
+
     def expected_revision(
         self, resource_id: str, tags: EntityTags | None, user: str | UnsetType = UNSET
     ) -> str | None:
@@ -337,6 +370,30 @@ class ModelRoutes:
 def if_match(value: str | None) -> EntityTags | None:
     """Parse ``If-Match``."""
     return parse_entity_tags(value, "If-Match")
+
+
+def write_precondition(
+    if_match_header: str | None, expected_revision_id: str | None
+) -> EntityTags | None:
+    """Parse ``If-Match`` of a write that may also carry ``?expected_revision_id=``.
+
+    The two say the same thing in two ways, so they must agree: with both, ``If-Match`` is
+    ``*`` or one of its strong tags names ``expected_revision_id`` (its revision id, or a
+    draft's tag of it).
+
+    Raises:
+        BadRequestError: they disagree (400 ``invalid_precondition``).
+    """
+    tags = if_match(if_match_header)
+    if tags is None or expected_revision_id is None or tags.any:
+        return tags
+    if not any(revision_of_tag(t) == expected_revision_id for t in tags.strong):
+        raise BadRequestError(
+            f"expected_revision_id {expected_revision_id!r} disagrees with If-Match "
+            f"{if_match_header!r}: send one of them, or both naming the same revision",
+            code="invalid_precondition",
+        )
+    return tags
 
 
 def create_only(value: str | None) -> bool:

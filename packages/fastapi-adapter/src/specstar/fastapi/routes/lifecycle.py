@@ -16,16 +16,23 @@ from ..openapi import json_content, problem_responses, ref
 from ..responses import json_response
 from ._base import (
     BaseRouteTemplate,
+    ExpectedRevisionQuery,
     IfMatch,
     ModelRoutes,
     ResourceIdPath,
     RevisionIdPath,
     etag_header,
-    if_match,
     self_doc,
+    write_precondition,
 )
 
-__all__ = ["DeleteRouteTemplate", "RestoreRouteTemplate", "SwitchRouteTemplate"]
+__all__ = ["DeleteRouteTemplate", "RestoreRouteTemplate", "SwitchRouteTemplate", "revision_of"]
+
+
+def revision_of(resource_id: str, revision: str) -> str:
+    """A revision of ``resource_id`` named by its id or by its bare sequence number
+    (``3`` → ``{resource_id}:3``): ids of revisions always end in ``:{seq}``."""
+    return f"{resource_id}:{int(revision)}" if revision.isdigit() else revision
 
 
 def _meta_doc(description: str, *, with_etag: bool = True) -> dict[str, Any]:
@@ -60,11 +67,15 @@ def _meta_route(
     """A route calling ``op(resource_id, expected_etag=, user=, now=)`` → meta."""
 
     def run(
-        resource_id: str, tags: Any, user: str | UnsetType, now: datetime | UnsetType
+        resource_id: str,
+        tags: Any,
+        expected_revision_id: str | None,
+        user: str | UnsetType,
+        now: datetime | UnsetType,
     ) -> tuple[ResourceMeta, str | None]:
         meta = op(
             resource_id,
-            expected_etag=m.expected_etag(resource_id, tags, user),
+            **m.preconditions(resource_id, tags, expected_revision_id, user),
             user=user,
             now=now,
         )
@@ -72,13 +83,14 @@ def _meta_route(
 
     async def endpoint(
         resource_id: ResourceIdPath,
+        expected_revision_id: ExpectedRevisionQuery = None,
         if_match_header: IfMatch = None,
         user: Any = m.user,
         now: Any = m.now,
     ) -> Response:
-        tags = if_match(if_match_header)
+        tags = write_precondition(if_match_header, expected_revision_id)
         u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
-        meta, etag = await m.call_as(u, run, resource_id, tags, u, n)
+        meta, etag = await m.call_as(u, run, resource_id, tags, expected_revision_id, u, n)
         return json_response(meta, etag=etag)
 
     m.add(
@@ -109,29 +121,42 @@ class SwitchRouteTemplate(BaseRouteTemplate):
         def run(
             resource_id: str,
             revision_id: str,
+            *,
             tags: Any,
+            expected_revision_id: str | None,
             user: str | UnsetType,
             now: datetime | UnsetType,
         ) -> tuple[ResourceMeta, str | None]:
             meta = manager.switch(
                 resource_id,
-                revision_id,
-                expected_etag=m.expected_etag(resource_id, tags, user),
+                revision_of(resource_id, revision_id),
+                **m.preconditions(resource_id, tags, expected_revision_id, user),
                 user=user,
                 now=now,
             )
             return _tagged(m, meta, user)
 
         async def switch(
+            *,
             resource_id: ResourceIdPath,
             revision_id: RevisionIdPath,
+            expected_revision_id: ExpectedRevisionQuery = None,
             if_match_header: IfMatch = None,
             user: Any = m.user,
             now: Any = m.now,
         ) -> Response:
-            tags = if_match(if_match_header)
+            tags = write_precondition(if_match_header, expected_revision_id)
             u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
-            meta, etag = await m.call_as(u, run, resource_id, revision_id, tags, u, n)
+            meta, etag = await m.call_as(
+                u,
+                run,
+                resource_id,
+                revision_id,
+                tags=tags,
+                expected_revision_id=expected_revision_id,
+                user=u,
+                now=n,
+            )
             return json_response(meta, etag=etag)
 
         m.add(
@@ -142,7 +167,8 @@ class SwitchRouteTemplate(BaseRouteTemplate):
             summary=f"Switch a {model_name} to one of its revisions",
             description=(
                 "No revision is written or changed: the current-revision pointer moves. "
-                "`If-Match` → 412 on mismatch."
+                "`revision_id` is a revision id or its bare sequence number (`3` for "
+                "`{id}:3`). `If-Match` or `expected_revision_id` → 412 on mismatch."
             ),
             responses={
                 200: _meta_doc("The resource's meta afterwards"),
@@ -208,14 +234,16 @@ class RestoreRouteTemplate(BaseRouteTemplate):
 
         def run(
             resource_id: str,
+            *,
             cascade: bool,
             tags: Any,
+            expected_revision_id: str | None,
             user: str | UnsetType,
             now: datetime | UnsetType,
         ) -> tuple[ResourceMeta, str | None]:
             meta = manager.restore(
                 resource_id,
-                expected_etag=m.expected_etag(resource_id, tags, user),
+                **m.preconditions(resource_id, tags, expected_revision_id, user),
                 cascade=cascade,
                 user=user,
                 now=now,
@@ -223,18 +251,29 @@ class RestoreRouteTemplate(BaseRouteTemplate):
             return _tagged(m, meta, user)
 
         async def restore(
+            *,
             resource_id: ResourceIdPath,
             cascade: Annotated[
                 bool,
                 QueryParam(description="Also restore what the delete cascaded to (recursively)."),
             ] = False,
+            expected_revision_id: ExpectedRevisionQuery = None,
             if_match_header: IfMatch = None,
             user: Any = m.user,
             now: Any = m.now,
         ) -> Response:
-            tags = if_match(if_match_header)
+            tags = write_precondition(if_match_header, expected_revision_id)
             u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
-            meta, etag = await m.call_as(u, run, resource_id, cascade, tags, u, n)
+            meta, etag = await m.call_as(
+                u,
+                run,
+                resource_id,
+                cascade=cascade,
+                tags=tags,
+                expected_revision_id=expected_revision_id,
+                user=u,
+                now=n,
+            )
             return json_response(meta, etag=etag)
 
         m.add(

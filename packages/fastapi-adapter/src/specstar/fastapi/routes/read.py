@@ -2,7 +2,6 @@
 ``GET /m/{id}/partial``, ``GET /m/{id}/revisions``."""
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from msgspec import UnsetType
 from starlette.requests import Request
@@ -19,14 +18,13 @@ from specstar.core import (
 )
 
 from .._http import EntityTags, parse_entity_tags
+from .._shape import ReadShape, read_shape
 from ..dependencies import DependencyProvider
+from ..errors import BadRequestError
 from ..openapi import json_content, problem_responses, ref
 from ..params import (
-    MAX_OFFSET,
     Filters,
     filters_dependency,
-    parse_partial,
-    parse_returns,
     query_dependency,
 )
 from ..responses import etag_of, json_response
@@ -38,6 +36,9 @@ from ._base import (
     etag_header,
     self_doc,
 )
+from ._history import add_revisions_route
+from ._paging import next_url, page_doc, page_headers
+from .lifecycle import revision_of
 
 __all__ = [
     "ListRouteTemplate",
@@ -46,10 +47,15 @@ __all__ = [
     "next_url",
 ]
 
-_RETURNS_DOC = "Parts to return, comma-separated: `data`, `info`, `meta` (default: all)."
+_RETURNS_DOC = (
+    "Parts to return, comma-separated or repeated: `data`, `info` (or `revision_info`), "
+    "`meta` (default: all); or one of `only-data`, `only-meta`, `only-revision_info` "
+    "alone, which returns that part by itself."
+)
 _PARTIAL_DOC = (
     "Only these parts of `data`: JSON Pointers (`/address/city`) or dotted paths "
-    "(`address.city`), comma-separated or repeated."
+    "(`address.city`), optionally prefixed `data/`, comma-separated or repeated; "
+    "`meta/<member>` and `info/<member>` narrow `meta` and `info` the same way."
 )
 
 ReturnsParam = Annotated[list[str] | None, QueryParam(description=_RETURNS_DOC)]
@@ -61,59 +67,33 @@ PartialParam = Annotated[
 RequiredPartialParam = Annotated[list[str], QueryParam(description=_PARTIAL_DOC, min_length=1)]
 
 
-_PAGING = frozenset({"cursor", "offset"})
-
-
-def next_url(request: Request, drop: frozenset[str], add: tuple[str, str]) -> str:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k not in drop]
-    params.append(add)
-    return str(request.url.replace(query=urlencode(params)))
-
-
-def _page_headers(
-    request: Request, *, has_more: bool, next_cursor: str | None, total: int | None
-) -> dict[str, str]:
-    headers = {"X-Has-More": "true" if has_more else "false"}
-    if next_cursor is not None:
-        headers["X-Next-Cursor"] = next_cursor
-        link = next_url(request, _PAGING, ("cursor", next_cursor))
-        headers["Link"] = f'<{link}>; rel="next"'
-    if total is not None:
-        headers["X-Total-Count"] = str(total)
-    return headers
-
-
-def _page_doc(with_total: bool) -> dict[str, Any]:
-    headers: dict[str, Any] = {
-        "X-Has-More": {
-            "description": "`true` when another page follows",
-            "required": True,
-            "schema": {"type": "string", "enum": ["true", "false"]},
-        },
-        "X-Next-Cursor": {
-            "description": "Pass as `cursor` for the next page (present when one follows)",
-            "schema": {"type": "string"},
-        },
-        "Link": {
-            "description": 'The next page\'s URL with `rel="next"` (when one follows)',
-            "schema": {"type": "string"},
-        },
-    }
-    if with_total:
-        headers["X-Total-Count"] = {
-            "description": "Number of matching rows (lists: with `include_total=true`)",
-            "schema": {"type": "string", "pattern": "^[0-9]+$"},
-        }
-    return headers
-
-
 #: ``?revision_id=`` of the single-resource reads.
 RevisionIdQuery = Annotated[
     str | None,
     QueryParam(
-        pattern=REVISION_ID_PATTERN, description="Read this revision instead of the current one."
+        pattern=REVISION_ID_PATTERN,
+        description=(
+            "Read this revision instead of the current one (its id, or its bare sequence "
+            "number: `3` for `{id}:3`)."
+        ),
     ),
 ]
+IncludeTotalQuery = Annotated[
+    bool | None, QueryParam(description="Also count all matches (`X-Total-Count`).")
+]
+WithTotalQuery = Annotated[
+    bool | None, QueryParam(description="The same as `include_total` (either name).")
+]
+
+
+def _total_wanted(include_total: bool | None, with_total: bool | None) -> bool:
+    if include_total is not None and with_total is not None and include_total != with_total:
+        raise BadRequestError(
+            "include_total and with_total disagree: send one of them", code="invalid_parameter"
+        )
+    return bool(include_total or with_total)
+
+
 #: ``?include_deleted=`` of the single-resource reads.
 IncludeDeletedQuery = Annotated[
     bool, QueryParam(description="Read a soft-deleted resource instead of 410.")
@@ -155,14 +135,10 @@ class ListRouteTemplate(BaseRouteTemplate):
         filters_dep = filters_dependency()
 
         def run_list(
-            query: Query,
-            returns: tuple[str, ...],
-            partial: list[str] | None,
-            include_total: bool,
-            user: Any,
+            query: Query, shape: ReadShape, include_total: bool, user: Any
         ) -> tuple[Any, int | None]:
             u = DependencyProvider.user_of(user)
-            page = manager.list_page(query, returns=returns, partial=partial, user=u)
+            page = manager.list_page(query, returns=shape.returns, partial=shape.data_paths, user=u)
             total = manager.count(query, user=u) if include_total else None
             return page, total
 
@@ -172,18 +148,17 @@ class ListRouteTemplate(BaseRouteTemplate):
             query: Annotated[Query, Depends(query_dep)],
             returns: ReturnsParam = None,
             partial: PartialParam = None,
-            include_total: Annotated[
-                bool, QueryParam(description="Also count all matches (`X-Total-Count`).")
-            ] = False,
+            include_total: IncludeTotalQuery = None,
+            with_total: WithTotalQuery = None,
             user: Any = m.user,
         ) -> Response:
-            parts = parse_returns(returns)
-            paths = parse_partial(partial)
-            page, total = await m.call(run_list, query, parts, paths, include_total, user)
-            headers = _page_headers(
+            shape = read_shape(returns, partial)
+            total_wanted = _total_wanted(include_total, with_total)
+            page, total = await m.call(run_list, query, shape, total_wanted, user)
+            headers = page_headers(
                 request, has_more=page.has_more, next_cursor=page.next_cursor, total=total
             )
-            return json_response(page.items, headers=headers)
+            return json_response(shape.apply_all(page.items), headers=headers)
 
         async def list_partial(
             request: Request,
@@ -191,9 +166,8 @@ class ListRouteTemplate(BaseRouteTemplate):
             query: Annotated[Query, Depends(query_dep)],
             partial: RequiredPartialParam,
             returns: ReturnsParam = None,
-            include_total: Annotated[
-                bool, QueryParam(description="Also count all matches (`X-Total-Count`).")
-            ] = False,
+            include_total: IncludeTotalQuery = None,
+            with_total: WithTotalQuery = None,
             user: Any = m.user,
         ) -> Response:
             return await list_resources(
@@ -202,6 +176,7 @@ class ListRouteTemplate(BaseRouteTemplate):
                 returns=returns,
                 partial=partial,
                 include_total=include_total,
+                with_total=with_total,
                 user=user,
             )
 
@@ -241,7 +216,7 @@ class ListRouteTemplate(BaseRouteTemplate):
                     "content": json_content(
                         {"type": "array", "items": ref(m.schemas.partial_resource)}
                     ),
-                    "headers": _page_doc(with_total=True),
+                    "headers": page_doc(with_total=True),
                 },
                 **problem_responses(400, 403, 422),
             },
@@ -257,7 +232,7 @@ class ListRouteTemplate(BaseRouteTemplate):
                 200: {
                     "description": "One page of resources",
                     "content": json_content({"type": "array", "items": ref(m.schemas.resource)}),
-                    "headers": _page_doc(with_total=True),
+                    "headers": page_doc(with_total=True),
                 },
                 **problem_responses(400, 403, 422),
             },
@@ -329,14 +304,13 @@ class ReadRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             match = parse_entity_tags(if_match_header, "If-Match")
             tags = parse_entity_tags(if_none_match, "If-None-Match")
-            parts = parse_returns(returns)
-            paths = parse_partial(partial)
+            shape = read_shape(returns, partial)
             body, etag = await m.call(
                 read,
                 resource_id,
-                revision_id=revision_id,
-                returns=parts,
-                partial=paths,
+                revision_id=None if revision_id is None else revision_of(resource_id, revision_id),
+                returns=shape.returns,
+                partial=shape.data_paths,
                 include_deleted=include_deleted,
                 user=DependencyProvider.user_of(user),
             )
@@ -344,7 +318,7 @@ class ReadRouteTemplate(BaseRouteTemplate):
             if tags is not None and (tags.any or (etag is not None and tags.weak_matches(etag))):
                 headers = {} if etag is None else {"ETag": etag_of(etag)}
                 return Response(status_code=304, headers=headers)
-            return json_response(body, etag=etag)
+            return json_response(shape.apply(body), etag=etag)
 
         async def get_partial(
             request: Request,
@@ -376,50 +350,7 @@ class ReadRouteTemplate(BaseRouteTemplate):
                 user=user,
             )
 
-        async def list_revisions(
-            request: Request,
-            *,
-            resource_id: ResourceIdPath,
-            offset: Annotated[
-                int, QueryParam(ge=0, le=MAX_OFFSET, description="Revisions to skip.")
-            ] = 0,
-            limit: Annotated[
-                int, QueryParam(ge=1, le=manager.max_limit, description="Page size.")
-            ] = manager.default_limit,
-            user: Any = m.user,
-        ) -> Response:
-            infos, total = await m.call(
-                manager.list_revision_infos_with_total,
-                resource_id,
-                offset=offset,
-                limit=limit + 1,
-                user=DependencyProvider.user_of(user),
-            )
-            has_more = len(infos) > limit
-            headers = {"X-Has-More": "true" if has_more else "false", "X-Total-Count": str(total)}
-            if has_more:
-                link = next_url(request, frozenset({"offset"}), ("offset", str(offset + limit)))
-                headers["Link"] = f'<{link}>; rel="next"'
-            return json_response(infos[:limit], headers=headers)
-
-        m.add(
-            "/{resource_id}/revisions",
-            list_revisions,
-            method="GET",
-            action="list_revisions",
-            summary=f"List the revisions of a {model_name}",
-            description="Oldest first, paged with `offset` and `limit` (soft-deleted too).",
-            responses={
-                200: {
-                    "description": "Revision infos",
-                    "content": json_content({"type": "array", "items": ref("RevisionInfo")}),
-                    "headers": {
-                        k: v for k, v in _page_doc(with_total=True).items() if k != "X-Next-Cursor"
-                    },
-                },
-                **problem_responses(403, 404, 422),
-            },
-        )
+        add_revisions_route(m)
         m.add(
             "/{resource_id}/partial",
             get_partial,

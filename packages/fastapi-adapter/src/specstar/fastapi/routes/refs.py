@@ -15,7 +15,7 @@ from ..openapi import json_content, problem_responses, ref
 from ..params import MAX_OFFSET
 from ..responses import MsgspecResponse, json_response
 from ._base import BaseRouteTemplate, ResourceIdPath, self_doc
-from .read import next_url
+from ._paging import next_url
 
 __all__ = ["ReferrersRouteTemplate", "RelationshipsRouteTemplate", "find_referrers"]
 

@@ -1,9 +1,11 @@
 """Changes of data: ``PUT /m/{id}``, ``PATCH /m/{id}`` and ``POST /m/{id}/modify``."""
 
+import enum
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
+import msgspec
 from msgspec import UNSET, UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,12 +14,14 @@ from fastapi import APIRouter
 from fastapi import Query as QueryParam
 from specstar.core import (
     FieldError,
+    PreconditionFailedError,
     ResourceManager,
     RevisionInfo,
     RevisionStatus,
     ValidationError,
     entity_tag,
 )
+from specstar.core.spi import apply_merge_patch
 
 from .._http import media_type_of, read_json
 from .._validation import with_every_field_error
@@ -27,22 +31,110 @@ from ..openapi import json_content, problem_responses, ref
 from ..responses import json_response
 from ._base import (
     BaseRouteTemplate,
+    ExpectedRevisionQuery,
     IfMatch,
     IfNoneMatch,
+    ModelRoutes,
     ResourceIdPath,
     create_only,
     created_headers,
     etag_header,
     if_match,
     self_doc,
+    write_precondition,
 )
 from .create import check_client_id, create_resource
 
-__all__ = ["ModifyRouteTemplate", "PatchRouteTemplate", "UpdateRouteTemplate"]
+__all__ = ["ModifyRouteTemplate", "PatchRouteTemplate", "UpdateRouteTemplate", "WriteMode"]
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 _PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, "application/json")
+
+
+class WriteMode(enum.StrEnum):
+    """``?mode=`` of ``PUT`` and ``PATCH``: a new revision, or an in-place edit of a draft."""
+
+    update = "update"
+    modify = "modify"
+
+
+ModeQuery = Annotated[
+    WriteMode,
+    QueryParam(
+        description=(
+            "`update` (default): write a new revision. `modify`: edit the current revision in "
+            "place, as `POST /{id}/modify` does (only while it is a draft: 409 "
+            "`revision_not_draft` otherwise)."
+        )
+    ),
+]
+ChangeStatusQuery = Annotated[
+    RevisionStatus | None,
+    QueryParam(
+        description=(
+            "With `mode=update`: the new revision's status; with `mode=modify`: the status "
+            "the edited draft moves to (`stable` makes it immutable)."
+        )
+    ),
+]
+
+#: Attempts of a merge patch in place (``PATCH ?mode=modify``) that races other edits.
+_MERGE_MODIFY_ATTEMPTS = 16
+
+
+def merge_modify(
+    m: ModelRoutes,
+    resource_id: str,
+    document: Mapping[str, Any],
+    status: RevisionStatus | UnsetType,
+    preconditions: Mapping[str, str | None],
+    *,
+    user: str | UnsetType,
+    now: datetime | UnsetType,
+) -> RevisionInfo:
+    """A merge patch applied to a draft in place (blocking): the draft read, merged and
+    rewritten under the entity tag that was read, again on a concurrent edit (unless the
+    client gave its own precondition, which then fails with 412)."""
+    manager = m.manager
+    given = any(v is not None for v in preconditions.values())
+    for _ in range(_MERGE_MODIFY_ATTEMPTS):
+        current = manager.get(resource_id, user=user)
+        tag = entity_tag(current.info)
+        merged = apply_merge_patch(msgspec.to_builtins(current.data), dict(document))
+        if given:
+            if preconditions.get("expected_revision_id") not in (None, current.info.revision_id):
+                raise PreconditionFailedError(
+                    resource_id, str(preconditions["expected_revision_id"]), tag
+                )
+            if preconditions.get("expected_etag") not in (None, tag):
+                raise PreconditionFailedError(resource_id, str(preconditions["expected_etag"]), tag)
+
+        def rewrite(merged: Any = merged, tag: str = tag) -> RevisionInfo:
+            return manager.modify(
+                resource_id, merged, status, expected_etag=tag, user=user, now=now
+            )
+
+        try:
+            return with_every_field_error(
+                manager.model, merged, rewrite, forbid_unknown=not manager.allow_unknown_fields
+            )
+        except PreconditionFailedError:
+            if given:
+                raise
+    raise PreconditionFailedError(resource_id, "the draft read", None)
+
+
+def _status_of(
+    status: RevisionStatus | None, change_status: RevisionStatus | None
+) -> RevisionStatus | None:
+    if status is not None and change_status is not None and status != change_status:
+        raise BadRequestError(
+            f"status={status.value} and change_status={change_status.value} disagree: "
+            "send one of them",
+            code="invalid_parameter",
+        )
+    return change_status if change_status is not None else status
 
 
 def _info_response(info: RevisionInfo, *, status_code: int = 200) -> Response:
@@ -77,8 +169,10 @@ class UpdateRouteTemplate(BaseRouteTemplate):
             resource_id: str,
             body: Any,
             *,
+            mode: WriteMode,
             status: RevisionStatus | None,
             tags: Any,
+            expected_revision_id: str | None,
             only_create: bool,
             user: str | UnsetType,
             now: datetime | UnsetType,
@@ -94,27 +188,39 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                     now=now,
                 )
                 return info, True
-            if tags is not None:  # If-Match: replace only what exists (and matches)
-                expected = m.expected_etag(resource_id, tags, user)
+            forbid = not manager.allow_unknown_fields
+            if mode is WriteMode.modify:  # in place: the resource must exist (and be a draft)
+                pre = m.preconditions(resource_id, tags, expected_revision_id, user)
+                info = with_every_field_error(
+                    manager.model,
+                    body,
+                    lambda: manager.modify(
+                        resource_id,
+                        body,
+                        UNSET if status is None else status,
+                        **pre,
+                        user=user,
+                        now=now,
+                    ),
+                    forbid_unknown=forbid,
+                )
+                return info, False
+            if tags is not None or expected_revision_id is not None:  # update only
+                pre = m.preconditions(resource_id, tags, expected_revision_id, user)
                 info = with_every_field_error(
                     manager.model,
                     body,
                     lambda: manager.update(
-                        resource_id,
-                        body,
-                        expected_etag=expected,
-                        status=status,
-                        user=user,
-                        now=now,
+                        resource_id, body, **pre, status=status, user=user, now=now
                     ),
-                    forbid_unknown=not manager.allow_unknown_fields,
+                    forbid_unknown=forbid,
                 )
                 return info, False
             return with_every_field_error(
                 manager.model,
                 body,
                 lambda: manager.put(resource_id, body, status=status, user=user, now=now),
-                forbid_unknown=not manager.allow_unknown_fields,
+                forbid_unknown=forbid,
             )
 
         async def replace(
@@ -125,19 +231,30 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                 RevisionStatus | None,
                 QueryParam(description="Status of the new revision (default: the model's)."),
             ] = None,
+            mode: ModeQuery = WriteMode.update,
+            change_status: ChangeStatusQuery = None,
+            expected_revision_id: ExpectedRevisionQuery = None,
             if_match_header: IfMatch = None,
             if_none_match: IfNoneMatch = None,
             user: Any = m.user,
             now: Any = m.now,
         ) -> Response:
-            tags = if_match(if_match_header)
+            tags = write_precondition(if_match_header, expected_revision_id)
             only_create = create_only(if_none_match)
-            if tags is not None and only_create:
+            conditional = tags is not None or expected_revision_id is not None
+            if conditional and only_create:
                 raise BadRequestError(
-                    "send either If-Match (update) or If-None-Match: * (create), not both",
+                    "send either If-Match or expected_revision_id (update) or "
+                    "If-None-Match: * (create), not both",
                     code="invalid_precondition",
                 )
-            if tags is None:
+            if only_create and mode is WriteMode.modify:
+                raise BadRequestError(
+                    "mode=modify edits an existing draft: it cannot go with If-None-Match: *",
+                    code="invalid_precondition",
+                )
+            new_status = _status_of(status, change_status)
+            if not conditional and mode is WriteMode.update:
                 check_client_id(resource_id, "path")
             u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             body = await read_json(request)
@@ -146,8 +263,10 @@ class UpdateRouteTemplate(BaseRouteTemplate):
                 put,
                 resource_id,
                 body,
-                status=status,
+                mode=mode,
+                status=new_status,
                 tags=tags,
+                expected_revision_id=expected_revision_id,
                 only_create=only_create,
                 user=u,
                 now=n,
@@ -206,25 +325,35 @@ class PatchRouteTemplate(BaseRouteTemplate):
             body: Any,
             *,
             kind: str,
+            mode: WriteMode,
+            status: RevisionStatus | None,
             tags: Any,
+            expected_revision_id: str | None,
             user: str | UnsetType,
             now: datetime | UnsetType,
         ) -> RevisionInfo:
-            expected = m.expected_etag(resource_id, tags, user)
+            pre = m.preconditions(resource_id, tags, expected_revision_id, user)
+            if mode is WriteMode.modify:
+                in_place = UNSET if status is None else status
+                if kind == JSON_PATCH:
+                    return manager.modify(resource_id, body, in_place, **pre, user=user, now=now)
+                return merge_modify(m, resource_id, body, in_place, pre, user=user, now=now)
             if kind == JSON_PATCH:
-                return manager.patch(resource_id, body, expected_etag=expected, user=user, now=now)
-            return manager.merge_patch(
-                resource_id, body, expected_etag=expected, user=user, now=now
-            )
+                return manager.patch(resource_id, body, **pre, status=status, user=user, now=now)
+            return manager.merge_patch(resource_id, body, **pre, status=status, user=user, now=now)
 
         async def patch(
             request: Request,
+            *,
             resource_id: ResourceIdPath,
+            mode: ModeQuery = WriteMode.update,
+            change_status: ChangeStatusQuery = None,
+            expected_revision_id: ExpectedRevisionQuery = None,
             if_match_header: IfMatch = None,
             user: Any = m.user,
             now: Any = m.now,
         ) -> Response:
-            tags = if_match(if_match_header)
+            tags = write_precondition(if_match_header, expected_revision_id)
             body = await read_json(request, _PATCH_TYPES)
             kind = media_type_of(request)
             if kind not in (JSON_PATCH, MERGE_PATCH):
@@ -234,7 +363,19 @@ class PatchRouteTemplate(BaseRouteTemplate):
             if kind == MERGE_PATCH and not isinstance(body, Mapping):
                 raise _body_error("a merge patch for a resource is a JSON object")
             u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
-            info = await m.call_as(u, run, resource_id, body, kind=kind, tags=tags, user=u, now=n)
+            info = await m.call_as(
+                u,
+                run,
+                resource_id,
+                body,
+                kind=kind,
+                mode=mode,
+                status=change_status,
+                tags=tags,
+                expected_revision_id=expected_revision_id,
+                user=u,
+                now=n,
+            )
             return _info_response(info)
 
         m.add(

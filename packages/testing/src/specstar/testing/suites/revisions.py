@@ -163,6 +163,20 @@ class RevisionTests(SuiteBase):
             items.modify(rid, status=RevisionStatus.draft)
         assert items.get(rid).data == Item(name="draft 2", age=9)
 
+    def test_patches_set_the_new_revisions_status(self, items: ResourceManager[Item]) -> None:
+        rid = items.create(Item(name="a")).resource_id
+        draft = items.patch(
+            rid, [{"op": "replace", "path": "/age", "value": 1}], status=RevisionStatus.draft
+        )
+        assert (draft.revision_id, draft.status) == (f"{rid}:2", RevisionStatus.draft)
+        stable = items.merge_patch(rid, {"age": 2}, status=RevisionStatus.stable)
+        assert (stable.revision_id, stable.status) == (f"{rid}:3", RevisionStatus.stable)
+        same = items.merge_patch(rid, {"age": 2}, status=RevisionStatus.draft)
+        assert (same.revision_id, same.status) == (f"{rid}:4", RevisionStatus.draft)
+        unchanged = items.merge_patch(rid, {"age": 2})
+        assert unchanged.revision_id == f"{rid}:4"
+        assert items.get_revision_info(rid).status == RevisionStatus.draft
+
     def test_switch(self, items: ResourceManager[Item]) -> None:
         r1 = items.create(Item(name="a", email="a@x"))
         rid = r1.resource_id
