@@ -339,7 +339,15 @@ class PatchRouteTemplate(BaseRouteTemplate):
                     return manager.modify(resource_id, body, in_place, **pre, user=user, now=now)
                 return merge_modify(m, resource_id, body, in_place, pre, user=user, now=now)
             if kind == JSON_PATCH:
-                return manager.patch(resource_id, body, **pre, status=status, user=user, now=now)
+                return manager.patch(
+                    resource_id,
+                    body,
+                    expected_revision_id=pre.get("expected_revision_id"),
+                    expected_etag=pre.get("expected_etag"),
+                    status=status,
+                    user=user,
+                    now=now,
+                )
             return manager.merge_patch(resource_id, body, **pre, status=status, user=user, now=now)
 
         async def patch(
