@@ -70,6 +70,7 @@ from .ports import (
 )
 from .query import evaluate
 from .query.ast import (
+    FIELD_FNS,
     META_FIELDS,
     PATH_RE,
     And,
@@ -89,14 +90,19 @@ from .query.cursor import (
     encode_cursor,
     sort_values,
 )
-from .query.resolve import DEFAULT_LIMIT, MAX_LIMIT, resolve_query
+from .query.evaluate import ASCII_FOLD, BLANK_CHARS
+from .query.resolve import DEFAULT_LIMIT, FLAG_OPS, MAX_LIMIT, resolve_query
 from .refs import RefField, collect_refs
 
 __all__ = [
+    "ASCII_FOLD",
+    "BLANK_CHARS",
+    "FLAG_OPS",
     "COLLECTION_ACTIONS",
     "DEFAULT_LIMIT",
     "MAINTENANCE_ACTIONS",
     "MAX_LIMIT",
+    "FIELD_FNS",
     "META_FIELDS",
     "PATH_RE",
     "READ_ACTIONS",

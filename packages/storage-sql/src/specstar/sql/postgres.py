@@ -28,10 +28,10 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
     ) from exc
 
 from specstar.core import PayloadStoreFactory, QueryError, StorageError
-from specstar.core.spi import CachingStorageFactory, Kind
+from specstar.core.spi import BLANK_CHARS, CachingStorageFactory, Kind
 
 from ._backend import Backend, Tx, Violation
-from ._compile import Dialect, RegexHook, Sql, Target, known
+from ._compile import ASCII_LOWER, ASCII_UPPER, Dialect, RegexHook, Sql, Target, known
 from ._layout import IndexColumn, ident, to_utc
 from ._store import SQLStorage
 from .blobs import PostgresBlobStore
@@ -84,6 +84,25 @@ class PostgresDialect(Dialect):
 
     def suffix(self, column: str, length: int) -> str:
         return f"right({column}, {int(length)})"
+
+    def fold(self, column: str) -> str:
+        # translate() maps exactly A-Z, whatever the database's locale and collation
+        return f"translate({column}, '{ASCII_UPPER}', '{ASCII_LOWER}')"
+
+    def strip(self, column: str) -> Sql:
+        return Sql(f"btrim({column}, ?)", (BLANK_CHARS,))
+
+    def text_length(self, column: str) -> str:
+        return f"char_length({column})"
+
+    def list_length(self, column: str) -> str:
+        return f"cardinality({column})"
+
+    def elements(self, column: str, kind: Kind) -> tuple[str, str]:
+        # array elements take the database's collation: compare text by code point like the
+        # scalar columns (text COLLATE "C")
+        value = 'e.v COLLATE "C"' if kind == "str" else "e.v"
+        return f"unnest({column}) AS e(v)", value
 
 
 def _placeholders(sql: str) -> str:

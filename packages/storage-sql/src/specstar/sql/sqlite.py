@@ -24,7 +24,7 @@ from typing import Any, Literal
 import msgspec
 
 from specstar.core import PayloadStoreFactory, StorageError
-from specstar.core.spi import CachingStorageFactory, Kind
+from specstar.core.spi import BLANK_CHARS, CachingStorageFactory, Kind
 
 from ._backend import Backend, Tx, Violation
 from ._compile import Dialect, RegexHook, Sql, Target
@@ -104,6 +104,22 @@ class SQLiteDialect(Dialect):
 
     def suffix(self, column: str, length: int) -> str:
         return f"substr({column}, -{int(length)})"
+
+    def fold(self, column: str) -> str:
+        # SQLite's built-in lower() folds ASCII letters only (the ICU extension is never loaded)
+        return f"lower({column})"
+
+    def strip(self, column: str) -> Sql:
+        return Sql(f"trim({column}, ?)", (BLANK_CHARS,))
+
+    def text_length(self, column: str) -> str:
+        return f"length({column})"
+
+    def list_length(self, column: str) -> str:
+        return f"json_array_length({column})"
+
+    def elements(self, column: str, kind: Kind) -> tuple[str, str]:
+        return f"json_each({column})", "value"
 
 
 @lru_cache(maxsize=256)

@@ -14,6 +14,18 @@ same rows and the same (resolved) query. The rules:
   elements never match); ``contains_any`` is true when any element of the list is one of the
   values. ``starts_with``/``ends_with``/``regex`` apply to str (``regex`` uses
   :func:`re.search`). Strings compare by code point; ints and floats compare numerically.
+* **Case-insensitive operators** (``icontains``, ``istarts_with``, ``iends_with``) fold ASCII
+  letters only (:data:`ASCII_FOLD`): ``"ABC"`` matches ``"abc"``, but ``"É"`` does not match
+  ``"é"`` and ``"ß"`` does not match ``"SS"``. Every store folds the same way.
+* **Emptiness.** ``is_empty`` is true for ``""`` and ``[]``; ``is_blank`` for a str made only of
+  ASCII whitespace (:data:`BLANK_CHARS`, the empty str included). Both are unknown on null.
+* **Truthiness.** ``truthy`` is Python's truthiness of the value (``0``, ``0.0``, ``""``,
+  ``[]`` and ``false`` are falsy; every datetime is truthy); null and missing values are falsy,
+  so ``truthy`` is never unknown.
+* **Field functions.** ``length()`` is the number of characters of a str (code points) or
+  elements of a list. ``any()``/``all()`` apply the condition to each element of a list: ``any``
+  is the Kleene *or* of the element results (false on ``[]``), ``all`` the Kleene *and* (true on
+  ``[]``); a null element gives *unknown*.
 * **Order.** Rows sort by the effective sorts; null and missing values sort after every value
   ascending and before every value descending; ``resource_id`` ascending breaks the remaining
   ties, so the order is total.
@@ -36,7 +48,7 @@ from .ast import Condition, Expr, Field, Not, Op, Or, Query, Sort
 from .cursor import decode_cursor, effective_sorts, encode_cursor, sort_values
 from .resolve import DEFAULT_LIMIT
 
-__all__ = ["compare_rows", "count", "evaluate", "matches", "run"]
+__all__ = ["ASCII_FOLD", "BLANK_CHARS", "compare_rows", "count", "evaluate", "matches", "run"]
 
 _MISSING: Any = object()
 
@@ -66,6 +78,12 @@ def _contains_any(value: Any, targets: Any) -> bool | None:
     return None
 
 
+#: ASCII case folding: ``A``-``Z`` become ``a``-``z``; every other character stays itself.
+ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+#: The characters ``is_blank`` treats as blank: ASCII whitespace.
+BLANK_CHARS = " \t\n\r\f\v"
+
+
 def _str_op(test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool | None]:
     def apply(value: Any, target: Any) -> bool | None:
         if isinstance(value, str) and isinstance(target, str):
@@ -73,6 +91,37 @@ def _str_op(test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool | Non
         return None
 
     return apply
+
+
+def _folded(test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool | None]:
+    return _str_op(lambda v, t: test(v.translate(ASCII_FOLD), t.translate(ASCII_FOLD)))
+
+
+def _flagged(test: Callable[[Any], bool | None]) -> Callable[[Any, Any], bool | None]:
+    def apply(value: Any, flag: Any) -> bool | None:
+        hit = test(value)
+        return None if hit is None else (hit if flag is not False else not hit)
+
+    return apply
+
+
+def _empty(value: Any) -> bool | None:
+    if isinstance(value, str | list | tuple):
+        return len(value) == 0
+    return None
+
+
+def _blank(value: Any) -> bool | None:
+    return value.strip(BLANK_CHARS) == "" if isinstance(value, str) else None
+
+
+def _truthy(value: Any) -> bool:
+    """Python truthiness of a stored value; null and missing values are not truthy."""
+    if value is _MISSING or value is None:
+        return False
+    if isinstance(value, datetime):
+        return True
+    return bool(value)
 
 
 _OPS: dict[str, Callable[[Any, Any], bool | None]] = {
@@ -89,7 +138,40 @@ _OPS: dict[str, Callable[[Any, Any], bool | None]] = {
     Op.starts_with: _str_op(str.startswith),
     Op.ends_with: _str_op(str.endswith),
     Op.regex: _str_op(lambda v, p: re.search(p, v) is not None),
+    Op.icontains: _folded(lambda v, t: t in v),
+    Op.istarts_with: _folded(str.startswith),
+    Op.iends_with: _folded(str.endswith),
+    Op.is_empty: _flagged(_empty),
+    Op.is_blank: _flagged(_blank),
 }
+
+
+def _apply(op: Op, value: Any, target: Any) -> bool | None:
+    """``value <op> target`` for a present, non-null value."""
+    apply = _OPS.get(op)
+    if apply is None:
+        return None
+    try:
+        return apply(value, target)
+    except TypeError:  # values of incomparable types: nothing is known about the row
+        return None
+
+
+def _quantified(cond: Condition, value: Any) -> bool | None:
+    """An ``any``/``all`` condition over the elements of a list, in Kleene logic."""
+    if not isinstance(value, list | tuple):
+        return None
+    decisive = cond.field.fn == "any"  # the element result that decides the whole
+    unknown = False
+    for element in value:
+        if isinstance(element, datetime) and element.tzinfo is None:
+            element = element.replace(tzinfo=UTC)
+        result = None if element is None else _apply(cond.op, element, cond.value)
+        if result is decisive:
+            return decisive
+        if result is None:
+            unknown = True
+    return None if unknown else not decisive
 
 
 def _condition(cond: Condition, meta: ResourceMeta) -> bool | None:
@@ -100,15 +182,19 @@ def _condition(cond: Condition, meta: ResourceMeta) -> bool | None:
     if cond.op == Op.exists:
         hit = value is not _MISSING
         return hit if cond.value is not False else not hit
+    if cond.op == Op.truthy:
+        hit = _truthy(value)
+        return hit if cond.value is not False else not hit
     if value is _MISSING or value is None:
         return None
-    apply = _OPS.get(cond.op)
-    if apply is None:
-        return None
-    try:
-        return apply(value, cond.value)
-    except TypeError:  # values of incomparable types: nothing is known about the row
-        return None
+    fn = cond.field.fn
+    if fn == "length":
+        if not isinstance(value, str | list | tuple):
+            return None
+        return _apply(cond.op, len(value), cond.value)
+    if fn in ("any", "all"):
+        return _quantified(cond, value)
+    return _apply(cond.op, value, cond.value)
 
 
 def _eval(expr: Expr, meta: ResourceMeta) -> bool | None:
