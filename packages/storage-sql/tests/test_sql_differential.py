@@ -72,8 +72,24 @@ FLOATS = [0.0, -0.0, 0.5, -1.5, 2.0, 1e300, INF, -INF, 1e-9]
 FLOAT_INTS = [1, 2, -1, 2**53, -(2**53)]
 TAGS = ["x", "y", "X", "", "x y", " ", "Xy"]
 #: needles of the ASCII-case-insensitive operators: letters of both cases and non-ASCII ones
-#: that other foldings would equate (É/é, ß/SS, Σ/σ/ς)
-FOLD_NEEDLES = ["", "a", "A", "AB", "b", "É", "é", "SS", "ß", "σ", "Σ", "x", "X", "_", "%"]
+#: that other foldings would equate (É/é, ß/SS, capital/small/final sigma)
+FOLD_NEEDLES = [
+    "",
+    "a",
+    "A",
+    "AB",
+    "b",
+    "É",
+    "é",
+    "SS",
+    "ß",
+    "\u03c3",
+    "\u03a3",
+    "x",
+    "X",
+    "_",
+    "%",
+]
 
 
 def _strings() -> st.SearchStrategy[str]:

@@ -415,8 +415,10 @@ class Compiler:
         if not some:
             first, last = last, first
         return (
-            Sql(f"(CASE WHEN {target.column} IS NULL THEN NULL WHEN EXISTS (SELECT 1 FROM {source}"
-                " WHERE ")
+            Sql(
+                f"(CASE WHEN {target.column} IS NULL THEN NULL WHEN EXISTS (SELECT 1 FROM {source}"
+                " WHERE "
+            )
             + decided
             + Sql(f") THEN {first} WHEN EXISTS (SELECT 1 FROM {source} WHERE ")
             + test.wrap()

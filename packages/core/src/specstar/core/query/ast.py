@@ -21,8 +21,8 @@ import msgspec
 from ..errors import QueryError
 
 __all__ = [
-    "META_FIELDS",
     "FIELD_FNS",
+    "META_FIELDS",
     "PATH_RE",
     "And",
     "Condition",
@@ -322,9 +322,7 @@ class QueryBuilder(msgspec.Struct, frozen=True, kw_only=True):
     def sort(self, *keys: SortKey) -> QueryBuilder:
         """Append sort keys: :class:`Sort` objects, ``"-age"``/``"name"``/``"$created_time"``
         text, or builder fields (``QB.age`` ascending, ``QB.age.desc()``)."""
-        return msgspec.structs.replace(
-            self, sorts=self.sorts + tuple(_sort_key(k) for k in keys)
-        )
+        return msgspec.structs.replace(self, sorts=self.sorts + tuple(_sort_key(k) for k in keys))
 
     def order_by(self, *keys: SortKey) -> QueryBuilder:
         """Same as :meth:`sort`."""

@@ -218,9 +218,7 @@ class FieldRef:
         everything else itself; the whole value must match. Built on :meth:`regex`."""
         if not isinstance(pattern, str):
             raise QueryError(f"like() takes a str pattern, not {type(pattern).__name__}")
-        body = "".join(
-            ".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern
-        )
+        body = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
         return self.regex(f"(?s)^{body}\\Z")
 
     def between(self, low: Any, high: Any) -> And:
@@ -325,11 +323,9 @@ class FieldRef:
         """A datetime field falls in the current calendar year in ``tz``."""
         return self._window(day_window("year", tz, now))
 
-    def last_n_days(
-        self, n: int, tz: Zone | None = None, *, now: datetime | None = None
-    ) -> And:
-        """A datetime field lies in the last ``n`` × 24 hours: ``now - n days <= field <=
-        now`` (a rolling window; use :meth:`today` and friends for calendar days)."""
+    def last_n_days(self, n: int, tz: Zone | None = None, *, now: datetime | None = None) -> And:
+        """A datetime field lies in the last ``n`` days of 24 hours: ``now - n days <= field
+        <= now`` (a rolling window; use :meth:`today` and friends for calendar days)."""
         return self._window(rolling_window(n, tz, now), closed=True)
 
     def asc(self) -> Sort:

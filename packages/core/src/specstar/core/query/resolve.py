@@ -13,7 +13,21 @@ from typing import Any, cast
 from ..errors import QueryError
 from ..indexes import IndexSpec, Kind, normalize_scalar
 from ._limits import MAX_EXPR_DEPTH, MAX_REGEX_LENGTH, check_depth
-from .ast import FIELD_FNS, META_FIELDS, PATH_RE, And, Condition, Expr, Field, Not, Op, Or, Query, QueryBuilder, Sort
+from .ast import (
+    FIELD_FNS,
+    META_FIELDS,
+    PATH_RE,
+    And,
+    Condition,
+    Expr,
+    Field,
+    Not,
+    Op,
+    Or,
+    Query,
+    QueryBuilder,
+    Sort,
+)
 from .cursor import decode_cursor
 
 __all__ = ["DEFAULT_LIMIT", "FLAG_OPS", "MAX_LIMIT", "resolve_query"]
