@@ -302,7 +302,12 @@ class QueryBuilder(msgspec.Struct, frozen=True, kw_only=True):
 
     def filter(self, *exprs: Expr) -> QueryBuilder:
         """Keep only rows where every one of ``exprs`` is true (added to the filter with and)."""
-        items = tuple(e for e in (self.where, *exprs) if e is not None)
+        current: tuple[Expr, ...] = ()
+        if isinstance(self.where, And):
+            current = self.where.items
+        elif self.where is not None:
+            current = (self.where,)
+        items = (*current, *exprs)
         where: Expr | None = None
         if items:
             where = items[0] if len(items) == 1 else And(items)

@@ -226,6 +226,9 @@ class _Parser:
         op = _METHODS.get(name.text)
         if op is None:
             known = ", ".join(_METHODS)
+            if name.text in FIELD_FNS:
+                known += "; length(), any() and all() take no argument and apply once, right "
+                known += "after the path"
             raise error(f"unknown method {name.text!r}", name.pos, f"; methods: {known}")
         self.advance()  # "("
         if self.peek().kind == ")" and op in _FLAG_METHODS:
