@@ -126,6 +126,7 @@ def test_json_form_carries_the_field_function() -> None:
 
 # -- validation ----------------------------------------------------------------------------------
 
+
 class Row(msgspec.Struct):
     name: str
     age: int
