@@ -58,7 +58,7 @@ def _titles(client: TestClient, **params: str) -> list[str]:
 def test_qb_accepts_the_operators(
     client: TestClient, shelf: None, qb: str, expected: list[str]
 ) -> None:
-    assert _titles(client, qb=qb) == sorted(expected, key=lambda t: _year(t))
+    assert _titles(client, qb=qb) == sorted(expected, key=_year)
 
 
 def _year(title: str) -> int:

@@ -258,7 +258,8 @@ def test_reference_semantics(where: Expr, data: dict[str, Any], expected: bool |
 def window(expr: Any) -> tuple[datetime, datetime, Op]:
     assert isinstance(expr, And)
     low, high = expr.items
-    assert isinstance(low, Condition) and isinstance(high, Condition)
+    assert isinstance(low, Condition)
+    assert isinstance(high, Condition)
     assert low.op is Op.gte
     return low.value, high.value, high.op
 
