@@ -40,7 +40,7 @@ SUGAR: list[tuple[Any, Expr]] = [
     (QB.tags >> "x", c("tags", Op.contains, "x")),
     (~QB.active, c("active", Op.truthy, False)),
     (QB.name.match("a"), c("name", Op.regex, "a")),
-    (QB.name.like("a%_.b"), c("name", Op.regex, "(?s)^a.*.\\.b\\Z")),
+    (QB.name.like("a%_.b"), c("name", Op.regex, "^a(?:.|\\n)*(?:.|\\n)\\.b$")),
     (QB.name.icontains("A"), c("name", Op.icontains, "A")),
     (QB.name.istarts_with("A"), c("name", Op.istarts_with, "A")),
     (QB.name.iends_with("A"), c("name", Op.iends_with, "A")),
@@ -116,6 +116,28 @@ def test_grammar_reads_the_new_forms(text: str, expected: Expr) -> None:
 def test_grammar_errors_name_the_problem(text: str, message: str) -> None:
     with pytest.raises(QueryError, match=re.escape(message)):
         parse_condition(text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        ("a%", "a", True),
+        ("a%", "ab\nc", True),
+        ("%", "", True),
+        ("_", "", False),
+        ("_", "\n", True),
+        ("a_c", "abc", True),
+        ("a_c", "abbc", False),
+        ("a.c", "abc", False),
+        ("(a)+[b]", "(a)+[b]", True),
+        ("\\d%", "\\d1", True),
+        ("tab\t", "tab\t", True),
+        ("A%", "a", False),  # case-sensitive
+        ("\u00e9%", "\u00e9t\u00e9", True),
+    ],
+)
+def test_like_patterns(pattern: str, value: str, expected: bool) -> None:
+    assert evaluate.evaluate(QB.s.like(pattern), meta(s=value)) is expected
 
 
 def test_json_form_carries_the_field_function() -> None:

@@ -70,6 +70,8 @@ from .ports import (
 )
 from .query import evaluate
 from .query.ast import (
+    ASCII_FOLD,
+    BLANK_CHARS,
     FIELD_FNS,
     META_FIELDS,
     PATH_RE,
@@ -90,7 +92,6 @@ from .query.cursor import (
     encode_cursor,
     sort_values,
 )
-from .query.evaluate import ASCII_FOLD, BLANK_CHARS
 from .query.resolve import DEFAULT_LIMIT, FLAG_OPS, MAX_LIMIT, resolve_query
 from .refs import RefField, collect_refs
 

@@ -21,6 +21,8 @@ import msgspec
 from ..errors import QueryError
 
 __all__ = [
+    "ASCII_FOLD",
+    "BLANK_CHARS",
     "FIELD_FNS",
     "META_FIELDS",
     "PATH_RE",
@@ -90,6 +92,12 @@ class Op(enum.StrEnum):
     is_blank = "is_blank"
     truthy = "truthy"
 
+
+#: ASCII case folding, what the case-insensitive operators compare by: ``A``-``Z`` become
+#: ``a``-``z``; every other character stays itself (``str.translate`` table).
+ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+#: The characters ``is_blank`` treats as blank: ASCII whitespace.
+BLANK_CHARS = " \t\n\r\f\v"
 
 #: Functions a :class:`Field` may apply before the comparison: ``length`` (characters of a str,
 #: elements of a list) and the element quantifiers ``any``/``all`` of a list field.

@@ -19,7 +19,6 @@ values fit its kind is checked by :func:`~specstar.core.query.resolve.resolve_qu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
@@ -28,7 +27,7 @@ from ..errors import QueryError
 from ._dates import Zone, day_window, rolling_window
 from .ast import META_FIELDS, PATH_RE, And, Condition, Expr, Field, Not, Op, Or, QueryBuilder, Sort
 
-__all__ = ["QB", "FieldRef"]
+__all__ = ["QB", "FieldRef", "like_to_regex"]
 
 
 def _make_field(path: str, *, meta: bool) -> Field:
@@ -43,6 +42,34 @@ def _make_field(path: str, *, meta: bool) -> Field:
             f"{path!r} is not a valid field path (dot-separated identifiers)", path=path
         )
     return Field(path, meta=meta)
+
+
+_ANY_CHAR = "(?:.|\\n)"  # any character, the line feed included, without inline flags
+_LIKE_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\f": "\\f", "\v": "\\v"}
+
+
+def _literal(ch: str) -> str:
+    if ch in _LIKE_ESCAPES:
+        return _LIKE_ESCAPES[ch]
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:
+        return f"\\x{ord(ch):02x}"
+    if ch.isascii() and not ch.isalnum() and ch != " ":
+        return "\\" + ch  # punctuation: escaped, whether special or not
+    return ch
+
+
+def like_to_regex(pattern: str) -> str:
+    """The regular expression of a ``LIKE`` pattern: ``^...$`` around the pattern, ``%`` as
+    any run of characters, ``_`` as one character (line feeds included), every other character
+    literal. It uses only constructs every regex engine of the stores reads alike.
+
+    Example:
+        ``like_to_regex("a%.")`` is ``^a(?:.|\\n)*\\.$``.
+    """
+    body = "".join(
+        f"{_ANY_CHAR}*" if ch == "%" else _ANY_CHAR if ch == "_" else _literal(ch) for ch in pattern
+    )
+    return f"^{body}$"
 
 
 def _exprs(exprs: tuple[Any, ...], method: str) -> tuple[Expr, ...]:
@@ -215,11 +242,11 @@ class FieldRef:
 
     def like(self, pattern: str) -> Condition:
         """SQL ``LIKE``, case-sensitive: ``%`` is any run of characters, ``_`` one character,
-        everything else itself; the whole value must match. Built on :meth:`regex`."""
+        everything else itself; the whole value must match. Built on :meth:`regex` (see
+        :func:`like_to_regex`)."""
         if not isinstance(pattern, str):
             raise QueryError(f"like() takes a str pattern, not {type(pattern).__name__}")
-        body = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-        return self.regex(f"(?s)^{body}\\Z")
+        return self.regex(like_to_regex(pattern))
 
     def between(self, low: Any, high: Any) -> And:
         """``low <= field <= high`` (both ends included)."""

@@ -14,6 +14,12 @@ same rows and the same (resolved) query. The rules:
   elements never match); ``contains_any`` is true when any element of the list is one of the
   values. ``starts_with``/``ends_with``/``regex`` apply to str (``regex`` uses
   :func:`re.search`). Strings compare by code point; ints and floats compare numerically.
+* **Order.** Rows sort by the effective sorts; null and missing values sort after every value
+  ascending and before every value descending; ``resource_id`` ascending breaks the remaining
+  ties, so the order is total.
+* **Paging.** A cursor keeps the rows strictly after its position in that order; an offset skips
+  rows; then ``limit`` rows form the page. ``has_more`` says whether another row follows, and
+  ``next_cursor`` is the cursor of the page's last row when it does.
 * **Case-insensitive operators** (``icontains``, ``istarts_with``, ``iends_with``) fold ASCII
   letters only (:data:`ASCII_FOLD`): ``"ABC"`` matches ``"abc"``, but ``"É"`` does not match
   ``"é"`` and ``"ß"`` does not match ``"SS"``. Every store folds the same way.
@@ -26,12 +32,6 @@ same rows and the same (resolved) query. The rules:
   elements of a list. ``any()``/``all()`` apply the condition to each element of a list: ``any``
   is the Kleene *or* of the element results (false on ``[]``), ``all`` the Kleene *and* (true on
   ``[]``); a null element gives *unknown*.
-* **Order.** Rows sort by the effective sorts; null and missing values sort after every value
-  ascending and before every value descending; ``resource_id`` ascending breaks the remaining
-  ties, so the order is total.
-* **Paging.** A cursor keeps the rows strictly after its position in that order; an offset skips
-  rows; then ``limit`` rows form the page. ``has_more`` says whether another row follows, and
-  ``next_cursor`` is the cursor of the page's last row when it does.
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ from typing import Any
 
 from ..types import Page, ResourceMeta
 from ._limits import MAX_EXPR_DEPTH, check_depth
-from .ast import Condition, Expr, Field, Not, Op, Or, Query, Sort
+from .ast import ASCII_FOLD, BLANK_CHARS, Condition, Expr, Field, Not, Op, Or, Query, Sort
 from .cursor import decode_cursor, effective_sorts, encode_cursor, sort_values
 from .resolve import DEFAULT_LIMIT
 
-__all__ = ["ASCII_FOLD", "BLANK_CHARS", "compare_rows", "count", "evaluate", "matches", "run"]
+__all__ = ["compare_rows", "count", "evaluate", "matches", "run"]
 
 _MISSING: Any = object()
 
@@ -78,12 +78,6 @@ def _contains_any(value: Any, targets: Any) -> bool | None:
     return None
 
 
-#: ASCII case folding: ``A``-``Z`` become ``a``-``z``; every other character stays itself.
-ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-#: The characters ``is_blank`` treats as blank: ASCII whitespace.
-BLANK_CHARS = " \t\n\r\f\v"
-
-
 def _str_op(test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool | None]:
     def apply(value: Any, target: Any) -> bool | None:
         if isinstance(value, str) and isinstance(target, str):
@@ -91,6 +85,23 @@ def _str_op(test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool | Non
         return None
 
     return apply
+
+
+_OPS: dict[str, Callable[[Any, Any], bool | None]] = {
+    Op.eq: lambda v, t: bool(v == t),
+    Op.ne: lambda v, t: bool(v != t),
+    Op.gt: lambda v, t: bool(v > t),
+    Op.gte: lambda v, t: bool(v >= t),
+    Op.lt: lambda v, t: bool(v < t),
+    Op.lte: lambda v, t: bool(v <= t),
+    Op.in_: lambda v, t: v in t if isinstance(t, list | tuple) else None,
+    Op.not_in: lambda v, t: v not in t if isinstance(t, list | tuple) else None,
+    Op.contains: _contains,
+    Op.contains_any: _contains_any,
+    Op.starts_with: _str_op(str.startswith),
+    Op.ends_with: _str_op(str.endswith),
+    Op.regex: _str_op(lambda v, p: re.search(p, v) is not None),
+}
 
 
 def _folded(test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool | None]:
@@ -124,26 +135,15 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-_OPS: dict[str, Callable[[Any, Any], bool | None]] = {
-    Op.eq: lambda v, t: bool(v == t),
-    Op.ne: lambda v, t: bool(v != t),
-    Op.gt: lambda v, t: bool(v > t),
-    Op.gte: lambda v, t: bool(v >= t),
-    Op.lt: lambda v, t: bool(v < t),
-    Op.lte: lambda v, t: bool(v <= t),
-    Op.in_: lambda v, t: v in t if isinstance(t, list | tuple) else None,
-    Op.not_in: lambda v, t: v not in t if isinstance(t, list | tuple) else None,
-    Op.contains: _contains,
-    Op.contains_any: _contains_any,
-    Op.starts_with: _str_op(str.startswith),
-    Op.ends_with: _str_op(str.endswith),
-    Op.regex: _str_op(lambda v, p: re.search(p, v) is not None),
-    Op.icontains: _folded(lambda v, t: t in v),
-    Op.istarts_with: _folded(str.startswith),
-    Op.iends_with: _folded(str.endswith),
-    Op.is_empty: _flagged(_empty),
-    Op.is_blank: _flagged(_blank),
-}
+_OPS.update(
+    {
+        Op.icontains: _folded(lambda v, t: t in v),
+        Op.istarts_with: _folded(str.startswith),
+        Op.iends_with: _folded(str.endswith),
+        Op.is_empty: _flagged(_empty),
+        Op.is_blank: _flagged(_blank),
+    }
+)
 
 
 def _apply(op: Op, value: Any, target: Any) -> bool | None:
