@@ -70,7 +70,7 @@ STRINGS = [
 INTS = [-3, -1, 0, 1, 2, 3, 2**62, -(2**62), 2**63 - 1, -(2**63)]
 FLOATS = [0.0, -0.0, 0.5, -1.5, 2.0, 1e300, INF, -INF, 1e-9]
 FLOAT_INTS = [1, 2, -1, 2**53, -(2**53)]
-TAGS = ["x", "y", "X", "", "x y", " ", "Xy"]
+TAGS = ["x", "y", "X", "", "x y", " ", "Xy", "\u00c9", "\u00e9"]
 #: needles of the ASCII-case-insensitive operators: letters of both cases and non-ASCII ones
 #: that other foldings would equate (É/é, ß/SS, capital/small/final sigma)
 FOLD_NEEDLES = [

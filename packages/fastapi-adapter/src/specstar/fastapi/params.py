@@ -191,10 +191,7 @@ _QB_DOC = (
 _CONDITIONS_DOC = (
     "Filter in the JSON form: a `Condition`/`And`/`Or`/`Not` object (see the `Expr` schema), "
     'or a list of them meaning all of them, e.g. `{"type": "cmp", "field": {"path": "year"}, '
-    '"op": "gte", "value": 1960}`. `op` is one of eq, ne, gt, gte, lt, lte, in, not_in, '
-    "contains, contains_any, starts_with, ends_with, regex, icontains, istarts_with, "
-    "iends_with, is_null, exists, is_empty, is_blank, truthy; a field's `fn` (`length`, "
-    '`any`, `all`) applies a function first: `{"path": "tags", "fn": "any"}`.'
+    '"op": "gte", "value": 1960}`.'
 )
 
 

@@ -55,9 +55,6 @@ from ._layout import (
 from ._shapes import ShapeCache
 
 __all__ = [
-    "ASCII_LOWER",
-    "ASCII_UPPER",
-    "BLANK_CHARS",
     "RESOURCE_ID",
     "Compiler",
     "CursorKey",
@@ -71,9 +68,6 @@ __all__ = [
 #: Most bound values one query may carry (SQLite allows 32766, PostgreSQL 65535).
 MAX_PARAMS = 30_000
 
-#: The letters ASCII case folding maps (``translate(x, ASCII_UPPER, ASCII_LOWER)``).
-ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-ASCII_LOWER = ASCII_UPPER.lower()
 _TEXT_OPS = frozenset(
     {
         Op.contains,
@@ -183,8 +177,9 @@ class Dialect(abc.ABC):
         """The text column with ASCII ``A``-``Z`` lowered, nothing else changed."""
 
     @abc.abstractmethod
-    def strip(self, column: str) -> Sql:
-        """The text column without the :data:`BLANK_CHARS` at either end."""
+    def strip(self, column: str) -> str:
+        """The text column without, at either end, the characters of the one ``?``
+        placeholder (bound to :data:`BLANK_CHARS`)."""
 
     @abc.abstractmethod
     def text_length(self, column: str) -> str:
@@ -486,7 +481,7 @@ class Compiler:
             test = "=" if value is not False else "<>"
             if op is Op.is_empty:
                 return Sql(f"{target.column} {test} ''")
-            return self.dialect.strip(target.column) + Sql(f" {test} ''")
+            return Sql(f"{self.dialect.strip(target.column)} {test} ''", (BLANK_CHARS,))
         if op in _FOLDED:
             folded = Target(
                 self.dialect.fold(target.column), "str", False, target.nullable, None, target.name

@@ -28,10 +28,10 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
     ) from exc
 
 from specstar.core import PayloadStoreFactory, QueryError, StorageError
-from specstar.core.spi import BLANK_CHARS, CachingStorageFactory, Kind
+from specstar.core.spi import CachingStorageFactory, Kind
 
 from ._backend import Backend, Tx, Violation
-from ._compile import ASCII_LOWER, ASCII_UPPER, Dialect, RegexHook, Sql, Target, known
+from ._compile import Dialect, RegexHook, Sql, Target, known
 from ._layout import IndexColumn, ident, to_utc
 from ._store import SQLStorage
 from .blobs import PostgresBlobStore
@@ -52,6 +52,7 @@ _ARRAYS: dict[str, str] = {
     "bool": "boolean[]",
     "datetime": "timestamptz[]",
 }
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _UNIQUE_INDEX = re.compile(r"_meta_ux([0-9]+)$")
 
 
@@ -87,10 +88,10 @@ class PostgresDialect(Dialect):
 
     def fold(self, column: str) -> str:
         # translate() maps exactly A-Z, whatever the database's locale and collation
-        return f"translate({column}, '{ASCII_UPPER}', '{ASCII_LOWER}')"
+        return f"translate({column}, '{_UPPER}', '{_UPPER.lower()}')"
 
-    def strip(self, column: str) -> Sql:
-        return Sql(f"btrim({column}, ?)", (BLANK_CHARS,))
+    def strip(self, column: str) -> str:
+        return f"btrim({column}, ?)"
 
     def text_length(self, column: str) -> str:
         return f"char_length({column})"

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import msgspec
 
 from specstar.core import PayloadStoreFactory, StorageError
-from specstar.core.spi import BLANK_CHARS, CachingStorageFactory, Kind
+from specstar.core.spi import CachingStorageFactory, Kind
 
 from ._backend import Backend, Tx, Violation
 from ._compile import Dialect, RegexHook, Sql, Target
@@ -109,8 +109,8 @@ class SQLiteDialect(Dialect):
         # SQLite's built-in lower() folds ASCII letters only (the ICU extension is never loaded)
         return f"lower({column})"
 
-    def strip(self, column: str) -> Sql:
-        return Sql(f"trim({column}, ?)", (BLANK_CHARS,))
+    def strip(self, column: str) -> str:
+        return f"trim({column}, ?)"
 
     def text_length(self, column: str) -> str:
         return f"length({column})"

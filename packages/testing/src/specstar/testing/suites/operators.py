@@ -82,6 +82,8 @@ CASES: list[tuple[str, Any, list[str]]] = [
     ("iends_with", QB["address.city"].iends_with("sse"), [STRASSE]),
     ("ß is not ss", QB["address.city"].iends_with("\u00dfe"), []),
     ("any element icontains", QB.tags.any().iends_with("S"), [STRASSE]),
+    ("elements fold ASCII only", QB.tags.any().icontains("\u00e9"), []),
+    ("elements match non-ASCII exactly", QB.tags.any().istarts_with("\u00c9"), [ELAN]),
     # emptiness
     ("is_empty str", QB.name.is_empty(), [EMPTY]),
     ("not is_empty str", QB.name.is_empty(False), [A, a, BLANK, ELAN, STRASSE]),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .concurrency import ConcurrencyTests
 from .drafts import DraftTests
-from .operators import OperatorTests
 from .properties import PropertyTests
 from .queries import QueryTests
 from .reads import ReadTests
@@ -12,13 +11,7 @@ from .revisions import RevisionTests
 
 
 class StorageSuite(
-    RevisionTests,
-    ReadTests,
-    ConcurrencyTests,
-    DraftTests,
-    QueryTests,
-    OperatorTests,
-    PropertyTests,
+    RevisionTests, ReadTests, ConcurrencyTests, DraftTests, QueryTests, PropertyTests
 ):
     """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.
 
