@@ -107,6 +107,16 @@ class FieldRef:
     def __repr__(self) -> str:
         return f"FieldRef({str(self.field)!r})"
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Refuse a call: ``QB.name()`` is a data path, not one of ``QB``'s functions."""
+        helpers = ", ".join(f"{name}()" for name in META_FIELDS)
+        raise QueryError(
+            f"QB.{self.field.path}() is not a function of QB: {self.field} is a data path "
+            f"(compare it, e.g. QB.{self.field.path} == 1). Meta fields: {helpers}; "
+            "QB.all(), QB.any(), QB.filter(), QB.meta(name)",
+            path=str(self.field),
+        )
+
     def _cond(self, op: Op, value: Any) -> Condition:
         if isinstance(value, FieldRef):
             raise QueryError(
