@@ -180,19 +180,20 @@ def _scalar_conditions() -> st.SearchStrategy[Condition]:
             options.append(
                 st.builds(
                     lambda op, v: Condition(_field(path), op, v),
+                    st.sampled_from([Op.icontains, Op.istarts_with, Op.iends_with]),
+                    st.sampled_from(FOLD_NEEDLES),
+                )
+            )
+        if path in ("name", "inner.label", "$resource_id"):
+            options.append(
+                st.builds(
+                    lambda op, v: Condition(_field(path), op, v),
                     st.sampled_from([Op.contains, Op.starts_with, Op.ends_with]),
                     st.sampled_from(["", "a", "%", "_", "é", "😀", "a%", "b", "\n", "r0"]),
                 )
             )
             options.append(
                 st.builds(lambda p: Condition(_field(path), Op.regex, p), st.sampled_from(_REGEXES))
-            )
-            options.append(
-                st.builds(
-                    lambda op, v: Condition(_field(path), op, v),
-                    st.sampled_from([Op.icontains, Op.istarts_with, Op.iends_with]),
-                    st.sampled_from(FOLD_NEEDLES),
-                )
             )
         if path in ("name", "inner.label"):
             options.append(

@@ -52,7 +52,6 @@ _ARRAYS: dict[str, str] = {
     "bool": "boolean[]",
     "datetime": "timestamptz[]",
 }
-_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _UNIQUE_INDEX = re.compile(r"_meta_ux([0-9]+)$")
 
 
@@ -86,9 +85,11 @@ class PostgresDialect(Dialect):
     def suffix(self, column: str, length: int) -> str:
         return f"right({column}, {int(length)})"
 
+    _upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
     def fold(self, column: str) -> str:
         # translate() maps exactly A-Z, whatever the database's locale and collation
-        return f"translate({column}, '{_UPPER}', '{_UPPER.lower()}')"
+        return f"translate({column}, '{self._upper}', '{self._upper.lower()}')"
 
     def strip(self, column: str) -> str:
         return f"btrim({column}, ?)"
