@@ -176,6 +176,15 @@ def _scalar_conditions() -> st.SearchStrategy[Condition]:
                 st.lists(values, min_size=1, max_size=3),
             ),
         ]
+        if path in ("name", "inner.label"):
+            options.append(
+                st.builds(
+                    lambda op, flag: Condition(_field(path), op, flag),
+                    st.sampled_from([Op.is_empty, Op.is_blank]),
+                    st.booleans(),
+                )
+            )
+            options.append(_length_conditions(path))
         if path in ("name", "inner.label", "$resource_id"):
             options.append(
                 st.builds(
@@ -195,15 +204,6 @@ def _scalar_conditions() -> st.SearchStrategy[Condition]:
             options.append(
                 st.builds(lambda p: Condition(_field(path), Op.regex, p), st.sampled_from(_REGEXES))
             )
-        if path in ("name", "inner.label"):
-            options.append(
-                st.builds(
-                    lambda op, flag: Condition(_field(path), op, flag),
-                    st.sampled_from([Op.is_empty, Op.is_blank]),
-                    st.booleans(),
-                )
-            )
-            options.append(_length_conditions(path))
         return st.one_of(options)
 
     return st.sampled_from(sorted(_QUERY_VALUES)).flatmap(build)
