@@ -63,11 +63,33 @@ INDEXES: list[Any] = [
 INF = float("inf")
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
 ZONES = [UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-3, minutes=-30))]
-STRINGS = ["", "a", "A", "ab", "b", "a%", "%", "_", "a_b", "é", "e\u0301", "ß", "😀", "z", "a\n"]
+STRINGS = [
+    *["", "a", "A", "ab", "b", "a%", "%", "_", "a_b", "é", "e\u0301", "ß", "😀", "z", "a\n"],
+    *["É", "AB", "aB", " ", " \t\n", "\u00a0", "Σς"],
+]
 INTS = [-3, -1, 0, 1, 2, 3, 2**62, -(2**62), 2**63 - 1, -(2**63)]
 FLOATS = [0.0, -0.0, 0.5, -1.5, 2.0, 1e300, INF, -INF, 1e-9]
 FLOAT_INTS = [1, 2, -1, 2**53, -(2**53)]
-TAGS = ["x", "y", "X", "", "x y"]
+TAGS = ["x", "y", "X", "", "x y", " ", "Xy", "\u00c9", "\u00e9"]
+#: needles of the ASCII-case-insensitive operators: letters of both cases and non-ASCII ones
+#: that other foldings would equate (É/é, ß/SS, capital/small/final sigma)
+FOLD_NEEDLES = [
+    "",
+    "a",
+    "A",
+    "AB",
+    "b",
+    "É",
+    "é",
+    "SS",
+    "ß",
+    "\u03c3",
+    "\u03a3",
+    "x",
+    "X",
+    "_",
+    "%",
+]
 
 
 def _strings() -> st.SearchStrategy[str]:
@@ -154,6 +176,23 @@ def _scalar_conditions() -> st.SearchStrategy[Condition]:
                 st.lists(values, min_size=1, max_size=3),
             ),
         ]
+        if path in ("name", "inner.label"):
+            options.append(
+                st.builds(
+                    lambda op, flag: Condition(_field(path), op, flag),
+                    st.sampled_from([Op.is_empty, Op.is_blank]),
+                    st.booleans(),
+                )
+            )
+            options.append(_length_conditions(path))
+        if path in ("name", "inner.label", "$resource_id"):
+            options.append(
+                st.builds(
+                    lambda op, v: Condition(_field(path), op, v),
+                    st.sampled_from([Op.icontains, Op.istarts_with, Op.iends_with]),
+                    st.sampled_from(FOLD_NEEDLES),
+                )
+            )
         if path in ("name", "inner.label", "$resource_id"):
             options.append(
                 st.builds(
@@ -170,6 +209,60 @@ def _scalar_conditions() -> st.SearchStrategy[Condition]:
     return st.sampled_from(sorted(_QUERY_VALUES)).flatmap(build)
 
 
+def _length_conditions(path: str) -> st.SearchStrategy[Condition]:
+    return st.one_of(
+        st.builds(
+            lambda op, n: Condition(Field(path, fn="length"), op, n),
+            st.sampled_from([Op.eq, Op.ne, Op.gt, Op.gte, Op.lt, Op.lte]),
+            st.sampled_from([0, 1, 2, 3, 2**70]),
+        ),
+        st.builds(
+            lambda op, ns: Condition(Field(path, fn="length"), op, tuple(ns)),
+            st.sampled_from([Op.in_, Op.not_in]),
+            st.lists(st.integers(0, 3), min_size=1, max_size=2),
+        ),
+    )
+
+
+def _element_conditions(path: str) -> st.SearchStrategy[Condition]:
+    """``any()``/``all()`` over the elements of a list field."""
+    values = _LISTS[path]
+    quantifier = st.sampled_from(["any", "all"])
+    options = [
+        st.builds(
+            lambda fn, op, v: Condition(Field(path, fn=fn), op, v),
+            quantifier,
+            st.sampled_from([Op.eq, Op.ne, Op.gt, Op.gte, Op.lt, Op.lte]),
+            values,
+        ),
+        st.builds(
+            lambda fn, op, vs: Condition(Field(path, fn=fn), op, tuple(vs)),
+            quantifier,
+            st.sampled_from([Op.in_, Op.not_in]),
+            st.lists(values, min_size=1, max_size=2),
+        ),
+    ]
+    if path == "tags":
+        options.append(
+            st.builds(
+                lambda fn, op, v: Condition(Field(path, fn=fn), op, v),
+                quantifier,
+                st.sampled_from(
+                    [
+                        Op.contains,
+                        Op.starts_with,
+                        Op.ends_with,
+                        Op.icontains,
+                        Op.istarts_with,
+                        Op.iends_with,
+                    ]
+                ),
+                st.sampled_from(FOLD_NEEDLES),
+            )
+        )
+    return st.one_of(options)
+
+
 def _other_conditions() -> st.SearchStrategy[Condition]:
     def list_condition(path: str) -> st.SearchStrategy[Condition]:
         values = _LISTS[path]
@@ -179,6 +272,9 @@ def _other_conditions() -> st.SearchStrategy[Condition]:
                 lambda vs: Condition(Field(path), Op.contains_any, tuple(vs)),
                 st.lists(values, min_size=1, max_size=3),
             ),
+            st.builds(lambda flag: Condition(Field(path), Op.is_empty, flag), st.booleans()),
+            _length_conditions(path),
+            _element_conditions(path),
         )
 
     return st.one_of(
@@ -196,7 +292,12 @@ def _other_conditions() -> st.SearchStrategy[Condition]:
         st.builds(
             lambda path, op, flag: Condition(_field(path), op, flag),
             st.sampled_from([*_PATHS, "$schema_version"]),
-            st.sampled_from([Op.is_null, Op.exists]),
+            st.sampled_from([Op.is_null, Op.exists, Op.truthy]),
+            st.booleans(),
+        ),
+        st.builds(
+            lambda path, flag: Condition(_field(path), Op.truthy, flag),
+            st.sampled_from(["$created_time", "$total_revision_count", "$resource_id"]),
             st.booleans(),
         ),
     )
@@ -315,6 +416,9 @@ FIXED_ROWS = [
     Rich(name="_", when=datetime(2024, 3, 1, 12, 0, 0, 1), vals=[-0.0]),
     Rich(name="min", when=datetime.min.replace(tzinfo=UTC), days=[datetime.min]),
     Rich(name="max", when=datetime.max.replace(tzinfo=UTC), days=[datetime.max]),
+    Rich(name=" \t\n", count=0, ratio=0.0, flag=False, tags=[" ", "Xy"], inner=Inner(label="É")),
+    Rich(name="ÉA", tags=["x", "x"], nums=[], vals=[0.0], inner=Inner(label="SS", n=0)),
+    Rich(name="", tags=[""], days=[None]),
 ]
 
 FIXED_QUERIES: list[Expr] = [
@@ -348,6 +452,52 @@ FIXED_QUERIES: list[Expr] = [
     Not(Condition(Field("flag"), Op.ne, True)),
     Or(()),
     And(()),
+    # ASCII-only case folding: "A" finds "a", "É" finds only "É", "SS" is not "ß"
+    Condition(Field("name"), Op.icontains, "A"),
+    Condition(Field("name"), Op.icontains, "é"),
+    Condition(Field("name"), Op.istarts_with, "éa"),
+    Condition(Field("inner.label"), Op.iends_with, "ss"),
+    Condition(Field("inner.label"), Op.iends_with, "ß"),
+    Condition(Field("name"), Op.icontains, ""),
+    Not(Condition(Field("name"), Op.istarts_with, "A")),
+    Condition(Field("tags"), Op.contains, "xy"),
+    # emptiness: "" and [] only; null stays unknown; blank is ASCII whitespace
+    Condition(Field("name"), Op.is_empty, True),
+    Condition(Field("name"), Op.is_empty, False),
+    Condition(Field("name"), Op.is_blank, True),
+    Not(Condition(Field("name"), Op.is_blank, False)),
+    Condition(Field("tags"), Op.is_empty, True),
+    Condition(Field("nums"), Op.is_empty, False),
+    # truthiness: null and missing are falsy, -0.0 and 0 too, every datetime is truthy
+    Condition(Field("count"), Op.truthy, True),
+    Condition(Field("count"), Op.truthy, False),
+    Condition(Field("ratio"), Op.truthy, False),
+    Condition(Field("flag"), Op.truthy, True),
+    Condition(Field("when"), Op.truthy, True),
+    Condition(Field("tags"), Op.truthy, False),
+    Condition(Field("inner.label"), Op.truthy, True),
+    Not(Condition(Field("vals"), Op.truthy, True)),
+    Condition(Field("schema_version", meta=True), Op.truthy, False),
+    # length: code points of a str, elements of a list
+    Condition(Field("name", fn="length"), Op.eq, 1),
+    Condition(Field("name", fn="length"), Op.eq, 0),
+    Condition(Field("name", fn="length"), Op.gt, 2**70),
+    Condition(Field("name", fn="length"), Op.in_, (2, 3)),
+    Condition(Field("tags", fn="length"), Op.lte, 1),
+    Condition(Field("days", fn="length"), Op.ne, 1),
+    # element quantifiers: any() false and all() true on [], null elements unknown
+    Condition(Field("tags", fn="any"), Op.eq, "x"),
+    Condition(Field("tags", fn="all"), Op.eq, "x"),
+    Condition(Field("tags", fn="all"), Op.icontains, "X"),
+    Condition(Field("tags", fn="any"), Op.gt, "X"),
+    Not(Condition(Field("tags", fn="all"), Op.ne, "")),
+    Condition(Field("nums", fn="all"), Op.lt, 2**70),
+    Condition(Field("nums", fn="any"), Op.gte, 2**62),
+    Condition(Field("vals", fn="all"), Op.gte, 0),
+    Condition(Field("days", fn="all"), Op.gte, T0),
+    Condition(Field("days", fn="any"), Op.eq, T0),
+    Not(Condition(Field("days", fn="any"), Op.eq, T0)),
+    Condition(Field("days", fn="any"), Op.not_in, (T0,)),
     Not(Or((Condition(Field("count"), Op.gt, 1), Condition(Field("name"), Op.eq, "a")))),
 ]
 

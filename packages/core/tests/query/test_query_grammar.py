@@ -42,6 +42,11 @@ FIELDS = st.sampled_from(
         Field("x.regex"),
         Field("created_time", meta=True),
         Field("resource_id", meta=True),
+        Field("name", fn="length"),
+        Field("tags", fn="any"),
+        Field("a.b", fn="all"),
+        Field("length"),  # a function name is a fine path segment when no '()' follows
+        Field("x.any.all"),
     ]
 )
 
@@ -82,7 +87,7 @@ def conditions(draw: st.DrawFn) -> Condition:
         value = draw(st.one_of(SCALARS, LISTS))
     elif op in (Op.in_, Op.not_in, Op.contains_any):
         value = draw(LISTS)
-    elif op in (Op.is_null, Op.exists):
+    elif op in (Op.is_null, Op.exists, Op.is_empty, Op.is_blank, Op.truthy):
         value = draw(st.one_of(st.booleans(), st.none()))
     else:
         value = draw(SCALARS)

@@ -185,7 +185,7 @@ _HIGH_BOUNDS = {Op.eq: True, Op.lt: False, Op.lte: True}
 
 def _compile_condition(cond: Condition) -> Callable[[ResourceMeta], bool] | None:
     path, target = cond.field.path, cond.value
-    if cond.field.meta or isinstance(target, datetime):
+    if cond.field.meta or cond.field.fn is not None or isinstance(target, datetime):
         return None  # the reference turns naive datetimes into UTC ones first
     if cond.op is Op.in_:
         if not isinstance(target, list | tuple) or any(isinstance(x, datetime) for x in target):

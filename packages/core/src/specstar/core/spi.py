@@ -72,6 +72,9 @@ from .ports import (
 )
 from .query import evaluate
 from .query.ast import (
+    ASCII_FOLD,
+    BLANK_CHARS,
+    FIELD_FNS,
     META_FIELDS,
     PATH_RE,
     And,
@@ -91,12 +94,16 @@ from .query.cursor import (
     encode_cursor,
     sort_values,
 )
-from .query.resolve import DEFAULT_LIMIT, MAX_LIMIT, resolve_query
+from .query.resolve import DEFAULT_LIMIT, FLAG_OPS, MAX_LIMIT, resolve_query
 from .refs import RefField, collect_refs
 
 __all__ = [
+    "ASCII_FOLD",
+    "BLANK_CHARS",
     "COLLECTION_ACTIONS",
     "DEFAULT_LIMIT",
+    "FIELD_FNS",
+    "FLAG_OPS",
     "MAINTENANCE_ACTIONS",
     "MAX_LIMIT",
     "META_FIELDS",

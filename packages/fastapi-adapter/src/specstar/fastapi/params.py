@@ -235,7 +235,14 @@ def _combine(parts: list[Expr]) -> Expr | None:
 
 _QB_DOC = (
     'Filter in the compact string form, e.g. `year >= 1960 & title.starts_with("D")`. '
-    "Fields are indexed data paths or meta fields such as `$created_time`."
+    "Fields are indexed data paths or meta fields such as `$created_time`. "
+    "Combine with `&`/`and`, `|`/`or`, `!`/`not` and parentheses. "
+    "Operators: `== != > >= < <=`, `in [...]`, `not in [...]`; methods `contains`, "
+    "`contains_any`, `starts_with`, `ends_with`, `regex`, `icontains`, `istarts_with`, "
+    "`iends_with` (ASCII case-insensitive), `is_null`, `exists`, `is_empty`, `is_blank`, "
+    "`truthy` (these five take `true`/`false`, default `true`). Field functions: "
+    '`name.length() > 3`, `tags.any().starts_with("a")`, `scores.all() >= 0`. '
+    'Literals: JSON strings, numbers, `true`, `false`, `null`, lists, `dt"2024-01-01T00:00:00Z"`.'
 )
 _CONDITIONS_DOC = (
     "Filter in the JSON form: a `Condition`/`And`/`Or`/`Not` object (see the `Expr` schema), "

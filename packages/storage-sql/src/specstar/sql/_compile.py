@@ -32,6 +32,9 @@ from typing import Any, NamedTuple
 
 from specstar.core import And, Condition, Field, Not, Op, Or, Query, QueryError, Sort
 from specstar.core.spi import (
+    ASCII_FOLD,
+    BLANK_CHARS,
+    FLAG_OPS,
     CursorPosition,
     Expr,
     Kind,
@@ -64,6 +67,21 @@ __all__ = [
 
 #: Most bound values one query may carry (SQLite allows 32766, PostgreSQL 65535).
 MAX_PARAMS = 30_000
+
+_TEXT_OPS = frozenset(
+    {
+        Op.contains,
+        Op.starts_with,
+        Op.ends_with,
+        Op.regex,
+        Op.icontains,
+        Op.istarts_with,
+        Op.iends_with,
+        Op.is_empty,
+        Op.is_blank,
+    }
+)
+_FOLDED = {Op.icontains: Op.contains, Op.istarts_with: Op.starts_with, Op.iends_with: Op.ends_with}
 
 _SYMBOLS = {Op.eq: "=", Op.ne: "<>", Op.gt: ">", Op.gte: ">=", Op.lt: "<", Op.lte: "<="}
 
@@ -153,6 +171,28 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def suffix(self, column: str, length: int) -> str:
         """The last ``length`` characters of the text column."""
+
+    @abc.abstractmethod
+    def fold(self, column: str) -> str:
+        """The text column with ASCII ``A``-``Z`` lowered, nothing else changed."""
+
+    @abc.abstractmethod
+    def strip(self, column: str) -> str:
+        """The text column without, at either end, the characters of the one ``?``
+        placeholder (bound to :data:`BLANK_CHARS`)."""
+
+    @abc.abstractmethod
+    def text_length(self, column: str) -> str:
+        """The number of characters (code points) of the text column."""
+
+    @abc.abstractmethod
+    def list_length(self, column: str) -> str:
+        """The number of elements of the (non-null) list column."""
+
+    @abc.abstractmethod
+    def elements(self, column: str, kind: Kind) -> tuple[str, str]:
+        """A ``FROM`` source over the elements of the list column, and the element value
+        (comparable like a scalar column of ``kind``)."""
 
     def bool_literal(self, value: bool) -> str:
         """``TRUE``/``FALSE`` as a literal of this database."""
@@ -301,15 +341,84 @@ class Compiler:
             if target.presence is None:  # meta fields always exist
                 return Sql(self.dialect.bool_literal(present))
             return Sql(f"{target.presence} = {self.dialect.bool_literal(present)}")
+        if op is Op.truthy:
+            return self._truthy(target, cond.value is not False)
+        fn = cond.field.fn
+        if fn == "length":
+            return self._length(target, op, cond.value)
+        if fn in ("any", "all"):
+            return self._quantified(target, fn == "any", op, cond.value)
+        if fn is not None:
+            raise QueryError(f"unknown field function {fn!r}", path=target.name)
         if target.is_list:
+            if op is Op.is_empty:
+                test = "=" if cond.value is not False else "<>"
+                return Sql(f"{self.dialect.list_length(target.column)} {test} 0")
             return self._list_condition(target, op, cond.value)
+        return self._scalar(target, op, cond.value)
+
+    def _scalar(self, target: Target, op: Op, value: Any) -> Sql:
+        """One operator on a scalar column (or a scalar expression such as an element)."""
         if op in _SYMBOLS:
-            return self._compare(target, op, cond.value)
+            return self._compare(target, op, value)
         if op in (Op.in_, Op.not_in):
-            return self._membership(target, op, cond.value)
-        if target.kind == "str" and op in (Op.contains, Op.starts_with, Op.ends_with, Op.regex):
-            return self._text(target, op, cond.value)
+            return self._membership(target, op, value)
+        if target.kind == "str" and op in _TEXT_OPS:
+            return self._text(target, op, value)
         raise QueryError(f"operator {op.value!r} does not apply to {target.name}", path=target.name)
+
+    def _truthy(self, target: Target, want: bool) -> Sql:
+        """Python truthiness, never unknown: null and missing values are falsy."""
+        col = target.column
+        if target.is_list:
+            test = f"{self.dialect.list_length(col)} > 0"
+        elif target.kind == "bool":
+            test = f"{col} = {self.dialect.true}"
+        elif target.kind in ("int", "float"):
+            test = f"{col} <> 0"
+        elif target.kind == "str":
+            test = f"{col} <> ''"
+        else:
+            test = f"{col} IS NOT NULL"
+        truth = f"COALESCE(({test}), {self.dialect.false})"
+        return Sql(truth if want else f"NOT {truth}")
+
+    def _length(self, target: Target, op: Op, value: Any) -> Sql:
+        if target.is_list:
+            length = self.dialect.list_length(target.column)
+        elif target.kind == "str":
+            length = self.dialect.text_length(target.column)
+        else:
+            raise QueryError(f"length() does not apply to {target.name}", path=target.name)
+        measured = Target(length, "int", False, True, None, f"{target.name}.length()")
+        if op not in _SYMBOLS and op not in (Op.in_, Op.not_in):
+            raise QueryError(f"operator {op.value!r} does not apply to {measured.name}")
+        return self._scalar(measured, op, value)
+
+    def _quantified(self, target: Target, some: bool, op: Op, value: Any) -> Sql:
+        """``any``/``all`` over the elements, in Kleene logic: ``any`` is true when an element
+        is, else unknown when an element is unknown, else false (``all`` is the dual)."""
+        if not target.is_list:
+            raise QueryError(f"any()/all() apply to list fields, not {target.name}")
+        if op is Op.regex or op in FLAG_OPS or op is Op.contains_any:
+            raise QueryError(f"operator {op.value!r} does not apply to list elements")
+        source, element = self.dialect.elements(target.column, target.kind)
+        name = f"{target.name}.{'any' if some else 'all'}()"
+        test = self._scalar(Target(element, target.kind, False, True, None, name), op, value)
+        decided = test.wrap() if some else Sql("NOT ") + test.wrap()
+        first, last = (self.dialect.true, self.dialect.false)
+        if not some:
+            first, last = last, first
+        return (
+            Sql(
+                f"(CASE WHEN {target.column} IS NULL THEN NULL WHEN EXISTS (SELECT 1 FROM {source}"
+                " WHERE "
+            )
+            + decided
+            + Sql(f") THEN {first} WHEN EXISTS (SELECT 1 FROM {source} WHERE ")
+            + test.wrap()
+            + Sql(f" IS NULL) THEN NULL ELSE {last} END)")
+        )
 
     # -- values -------------------------------------------------------------------------------
 
@@ -368,6 +477,17 @@ class Compiler:
         return Sql(f"{target.column} {word} ({marks})", tuple(encoded))
 
     def _text(self, target: Target, op: Op, value: Any) -> Sql:
+        if op in (Op.is_empty, Op.is_blank):
+            test = "=" if value is not False else "<>"
+            if op is Op.is_empty:
+                return Sql(f"{target.column} {test} ''")
+            return Sql(f"{self.dialect.strip(target.column)} {test} ''", (BLANK_CHARS,))
+        if op in _FOLDED:
+            folded = Target(
+                self.dialect.fold(target.column), "str", False, target.nullable, None, target.name
+            )
+            needle = self._normalize(target, value)
+            return self._text(folded, _FOLDED[op], needle.translate(ASCII_FOLD))
         needle = self._normalize(target, value)
         if op is Op.regex:
             try:

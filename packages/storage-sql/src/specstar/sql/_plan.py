@@ -121,7 +121,9 @@ class SortIndexWalk:
         sort = compiler.sort_target(sorts[0])
         narrowed: dict[str, list[Sql]] = {}
         for cond in _conjuncts(query.where):
-            if cond.field.meta and cond.field.path not in _PROBED_META:
+            if cond.field.fn is not None or (
+                cond.field.meta and cond.field.path not in _PROBED_META
+            ):
                 continue
             target = compiler.target(cond.field)
             if target.is_list or cond.op not in _NARROWING:
@@ -306,7 +308,7 @@ def _matches_one_at_most(compiler: Compiler, query: Query) -> bool:
     filter's index plan is the best one."""
     assert query.where is not None
     for cond in _conjuncts(query.where):
-        if cond.op is not Op.eq or cond.value is None:
+        if cond.op is not Op.eq or cond.value is None or cond.field.fn is not None:
             continue
         if cond.field.meta:
             if cond.field.path == "resource_id":

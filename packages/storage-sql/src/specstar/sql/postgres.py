@@ -85,6 +85,27 @@ class PostgresDialect(Dialect):
     def suffix(self, column: str, length: int) -> str:
         return f"right({column}, {int(length)})"
 
+    _upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+    def fold(self, column: str) -> str:
+        # translate() maps exactly A-Z, whatever the database's locale and collation
+        return f"translate({column}, '{self._upper}', '{self._upper.lower()}')"
+
+    def strip(self, column: str) -> str:
+        return f"btrim({column}, ?)"
+
+    def text_length(self, column: str) -> str:
+        return f"char_length({column})"
+
+    def list_length(self, column: str) -> str:
+        return f"cardinality({column})"
+
+    def elements(self, column: str, kind: Kind) -> tuple[str, str]:
+        # array elements take the database's collation: compare text by code point like the
+        # scalar columns (text COLLATE "C")
+        value = 'e.v COLLATE "C"' if kind == "str" else "e.v"
+        return f"unnest({column}) AS e(v)", value
+
 
 def _placeholders(sql: str) -> str:
     """``?`` placeholders as psycopg's ``%s`` (our SQL never holds a literal ``?`` or ``%``)."""

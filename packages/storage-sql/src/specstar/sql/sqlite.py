@@ -105,6 +105,22 @@ class SQLiteDialect(Dialect):
     def suffix(self, column: str, length: int) -> str:
         return f"substr({column}, -{int(length)})"
 
+    def fold(self, column: str) -> str:
+        # SQLite's built-in lower() folds ASCII letters only (the ICU extension is never loaded)
+        return f"lower({column})"
+
+    def strip(self, column: str) -> str:
+        return f"trim({column}, ?)"
+
+    def text_length(self, column: str) -> str:
+        return f"length({column})"
+
+    def list_length(self, column: str) -> str:
+        return f"json_array_length({column})"
+
+    def elements(self, column: str, kind: Kind) -> tuple[str, str]:
+        return f"json_each({column})", "value"
+
 
 @lru_cache(maxsize=256)
 def _pattern(pattern: str) -> re.Pattern[str]:

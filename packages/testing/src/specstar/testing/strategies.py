@@ -14,7 +14,9 @@ from .models import Address, Item
 __all__ = ["conditions", "item_data", "queries", "sorts"]
 
 # Small pools make equal values, ties and nulls frequent, which is where adapters disagree.
-_NAMES = st.sampled_from(["a", "b", "B", "ab", "ba", "é", "Z", "a b", "", "a%", "a_b", "'q\""])
+_NAMES = st.sampled_from(
+    ["a", "b", "B", "ab", "ba", "é", "É", "Z", "a b", "", " ", "\t\n", "a%", "a_b", "'q\""]
+)
 _CITIES = st.sampled_from(["Oslo", "oslo", "Rome", "Ürümqi", ""])
 _TAGS = st.sampled_from(["x", "y", "z", "X", "x y"])
 _AGES = st.one_of(st.none(), st.integers(-3, 5), st.sampled_from([2**40, -(2**40)]))
@@ -88,6 +90,27 @@ def _scalar_condition() -> st.SearchStrategy[Condition]:
                     st.sampled_from(["^a", "b$", "a.b", "[A-Z]", "^$"]),
                 )
             )
+            options.append(
+                st.builds(
+                    lambda op, v: Condition(Field(path), op, v),
+                    st.sampled_from([Op.icontains, Op.istarts_with, Op.iends_with]),
+                    st.sampled_from(["A", "b", "", "é", "É", "o", "OS"]),
+                )
+            )
+            options.append(
+                st.builds(
+                    lambda op, flag: Condition(Field(path), op, flag),
+                    st.sampled_from([Op.is_empty, Op.is_blank]),
+                    st.booleans(),
+                )
+            )
+            options.append(
+                st.builds(
+                    lambda op, n: Condition(Field(path, fn="length"), op, n),
+                    st.sampled_from([Op.eq, Op.gt, Op.lte]),
+                    st.integers(0, 3),
+                )
+            )
         return st.one_of(options)
 
     return st.sampled_from(sorted(_SCALAR_FIELDS)).flatmap(build)
@@ -105,8 +128,20 @@ def _other_condition() -> st.SearchStrategy[Condition]:
         st.builds(
             lambda p, op, flag: Condition(Field(p), op, flag),
             st.sampled_from(paths),
-            st.sampled_from([Op.is_null, Op.exists]),
+            st.sampled_from([Op.is_null, Op.exists, Op.truthy]),
             st.booleans(),
+        ),
+        st.builds(lambda flag: Condition(Field("tags"), Op.is_empty, flag), st.booleans()),
+        st.builds(
+            lambda op, n: Condition(Field("tags", fn="length"), op, n),
+            st.sampled_from([Op.eq, Op.ne, Op.gte]),
+            st.integers(0, 3),
+        ),
+        st.builds(
+            lambda fn, op, v: Condition(Field("tags", fn=fn), op, v),
+            st.sampled_from(["any", "all"]),
+            st.sampled_from([Op.eq, Op.ne, Op.lt, Op.istarts_with, Op.contains]),
+            _TAGS,
         ),
     )
 

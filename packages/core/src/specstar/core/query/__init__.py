@@ -10,7 +10,7 @@
 * :mod:`.evaluate` — the reference semantics every store must agree with.
 """
 
-from .ast import META_FIELDS, And, Condition, Expr, Field, Not, Op, Or, Query, Sort
+from .ast import META_FIELDS, And, Condition, Expr, Field, Not, Op, Or, Query, QueryBuilder, Sort
 from .builder import QB
 from .cursor import CursorPosition, decode_cursor, encode_cursor
 from .grammar import format_condition, format_sorts, parse_condition, parse_sorts
@@ -28,6 +28,7 @@ __all__ = [
     "Op",
     "Or",
     "Query",
+    "QueryBuilder",
     "Sort",
     "decode_cursor",
     "encode_cursor",

@@ -18,7 +18,12 @@ from typing import Any, Union
 
 import msgspec
 
+from ..errors import QueryError
+
 __all__ = [
+    "ASCII_FOLD",
+    "BLANK_CHARS",
+    "FIELD_FNS",
     "META_FIELDS",
     "PATH_RE",
     "And",
@@ -29,6 +34,7 @@ __all__ = [
     "Op",
     "Or",
     "Query",
+    "QueryBuilder",
     "Sort",
 ]
 
@@ -53,9 +59,15 @@ META_FIELDS: dict[str, str] = {
 class Op(enum.StrEnum):
     """Comparison operators.
 
-    ``is_null`` and ``exists`` take a boolean value (``True``: the row must be null / must have
-    the path); every other operator yields *unknown* on a null or missing value (SQL
+    ``is_null``, ``exists``, ``is_empty``, ``is_blank`` and ``truthy`` take a boolean value
+    (``True``: the row must be null / have the path / be empty / be blank / be truthy; ``False``
+    inverts). ``is_null``, ``exists`` and ``truthy`` are never unknown (null and missing values
+    are not truthy); every other operator yields *unknown* on a null or missing value (SQL
     three-valued logic), and a row matches only when the whole condition is *true*.
+
+    ``icontains``/``istarts_with``/``iends_with`` compare after ASCII case folding: ``A``-``Z``
+    equal ``a``-``z``, every other character only itself (``É`` is not ``é``), identically on
+    every store.
     """
 
     eq = "eq"
@@ -73,16 +85,41 @@ class Op(enum.StrEnum):
     regex = "regex"
     is_null = "is_null"
     exists = "exists"
+    icontains = "icontains"
+    istarts_with = "istarts_with"
+    iends_with = "iends_with"
+    is_empty = "is_empty"
+    is_blank = "is_blank"
+    truthy = "truthy"
 
 
-class Field(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A queryable field: a meta field (``meta=True``) or an indexed data path."""
+#: ASCII case folding, what the case-insensitive operators compare by: ``A``-``Z`` become
+#: ``a``-``z``; every other character stays itself (``str.translate`` table).
+ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+#: The characters ``is_blank`` treats as blank: ASCII whitespace.
+BLANK_CHARS = " \t\n\r\f\v"
+
+#: Functions a :class:`Field` may apply before the comparison: ``length`` (characters of a str,
+#: elements of a list) and the element quantifiers ``any``/``all`` of a list field.
+FIELD_FNS = frozenset({"length", "any", "all"})
+
+
+class Field(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """A queryable field: a meta field (``meta=True``) or an indexed data path.
+
+    ``fn`` applies a function first: ``"length"`` compares the number of characters of a str
+    (elements of a list); ``"any"``/``"all"`` make the condition apply to the elements of a
+    list field: true when some (every) element satisfies it, in three-valued logic (an empty
+    list: ``any`` false, ``all`` true).
+    """
 
     path: str
     meta: bool = False
+    fn: str | None = None
 
     def __str__(self) -> str:
-        return f"${self.path}" if self.meta else self.path
+        base = f"${self.path}" if self.meta else self.path
+        return base if self.fn is None else f"{base}.{self.fn}()"
 
     @classmethod
     def parse(cls, text: str) -> Field:
@@ -107,6 +144,45 @@ class _ExprOps:
 
     def __invert__(self) -> Not:
         return Not(self)  # type: ignore[arg-type]
+
+    def _start(self) -> QueryBuilder:
+        return QueryBuilder(where=self)  # type: ignore[arg-type]
+
+    def filter(self, *exprs: Expr) -> QueryBuilder:
+        """A query of this filter and every one of ``exprs``."""
+        return self._start().filter(*exprs)
+
+    def exclude(self, *exprs: Expr) -> QueryBuilder:
+        """A query of this filter, leaving out rows where any of ``exprs`` is true."""
+        return self._start().exclude(*exprs)
+
+    def sort(self, *keys: SortKey) -> QueryBuilder:
+        """A query of this filter ordered by ``keys`` (see :meth:`QueryBuilder.sort`)."""
+        return self._start().sort(*keys)
+
+    def order_by(self, *keys: SortKey) -> QueryBuilder:
+        """Same as :meth:`sort`."""
+        return self._start().sort(*keys)
+
+    def limit(self, n: int) -> QueryBuilder:
+        """A query of this filter returning at most ``n`` rows."""
+        return self._start().limit(n)
+
+    def offset(self, n: int) -> QueryBuilder:
+        """A query of this filter skipping ``n`` rows."""
+        return self._start().offset(n)
+
+    def page(self, number: int, size: int) -> QueryBuilder:
+        """A query of this filter for page ``number`` (from 1) of ``size`` rows."""
+        return self._start().page(number, size)
+
+    def first(self) -> QueryBuilder:
+        """A query of this filter for its first row (``limit(1)``)."""
+        return self._start().first()
+
+    def build(self) -> Query:
+        """This filter as a :class:`Query` with default order and paging."""
+        return self._start().build()
 
 
 class Condition(_ExprOps, msgspec.Struct, frozen=True, tag="cmp", forbid_unknown_fields=True):
@@ -186,3 +262,104 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
     def replace(self, **changes: Any) -> Query:
         """A copy with some attributes changed."""
         return msgspec.structs.replace(self, **changes)
+
+
+#: What :meth:`QueryBuilder.sort` accepts: a :class:`Sort`, text such as ``"-age"`` or
+#: ``"$created_time"``, or anything with an ``asc()`` method (a builder field, ascending).
+SortKey = Any
+
+
+def _positive_int(value: Any, name: str, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise QueryError(f"{name} must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+def _sort_key(key: SortKey) -> Sort:
+    if isinstance(key, Sort):
+        return key
+    if isinstance(key, str):
+        if not key.strip():
+            raise QueryError("an empty sort key")
+        return Sort.parse(key)
+    asc = getattr(key, "asc", None)
+    if callable(asc):
+        sort = asc()
+        if isinstance(sort, Sort):
+            return sort
+    raise QueryError(f"{key!r} is not a sort key (a Sort, a field or text like '-age')")
+
+
+class QueryBuilder(msgspec.Struct, frozen=True, kw_only=True):
+    """An immutable, chainable description of a search; :meth:`build` makes the :class:`Query`.
+
+    Every method returns a new builder. Start one from any expression
+    (``(QB.age >= 18).sort("-age").limit(10)``) or from ``QB.filter(...)``.
+
+    Attributes:
+        where: the filter (``None``: every row).
+        sorts: the order keys.
+        limit_: the page size (``None``: the manager's default).
+        offset_: rows skipped.
+    """
+
+    where: Expr | None = None
+    sorts: tuple[Sort, ...] = ()
+    limit_: int | None = None
+    offset_: int = 0
+
+    def filter(self, *exprs: Expr) -> QueryBuilder:
+        """Keep only rows where every one of ``exprs`` is true (added to the filter with and)."""
+        current: tuple[Expr, ...] = ()
+        if isinstance(self.where, And):
+            current = self.where.items
+        elif self.where is not None:
+            current = (self.where,)
+        items = (*current, *exprs)
+        where: Expr | None = None
+        if items:
+            where = items[0] if len(items) == 1 else And(items)
+        return msgspec.structs.replace(self, where=where)
+
+    def exclude(self, *exprs: Expr) -> QueryBuilder:
+        """Leave out rows where any of ``exprs`` is true.
+
+        Three-valued logic applies: a row where an excluded condition is *unknown* (it
+        compares a null value) is left out too; ``exclude(QB.age > 3)`` keeps the rows whose
+        ``age`` is 3 or less, not those without an age.
+        """
+        if not exprs:
+            return self
+        return self.filter(*(Not(e) for e in exprs))
+
+    def sort(self, *keys: SortKey) -> QueryBuilder:
+        """Append sort keys: :class:`Sort` objects, ``"-age"``/``"name"``/``"$created_time"``
+        text, or builder fields (``QB.age`` ascending, ``QB.age.desc()``)."""
+        return msgspec.structs.replace(self, sorts=self.sorts + tuple(_sort_key(k) for k in keys))
+
+    def order_by(self, *keys: SortKey) -> QueryBuilder:
+        """Same as :meth:`sort`."""
+        return self.sort(*keys)
+
+    def limit(self, n: int) -> QueryBuilder:
+        """Return at most ``n`` rows (``n`` >= 1)."""
+        return msgspec.structs.replace(self, limit_=_positive_int(n, "limit", 1))
+
+    def offset(self, n: int) -> QueryBuilder:
+        """Skip the first ``n`` rows (``n`` >= 0)."""
+        return msgspec.structs.replace(self, offset_=_positive_int(n, "offset", 0))
+
+    def page(self, number: int, size: int) -> QueryBuilder:
+        """Page ``number`` (counted from 1) of ``size`` rows: ``offset((number-1)*size)``
+        and ``limit(size)``."""
+        number = _positive_int(number, "page number", 1)
+        size = _positive_int(size, "page size", 1)
+        return msgspec.structs.replace(self, limit_=size, offset_=(number - 1) * size)
+
+    def first(self) -> QueryBuilder:
+        """Only the first row in order (``limit(1)``)."""
+        return self.limit(1)
+
+    def build(self) -> Query:
+        """The :class:`Query`; paths and kinds are checked when a manager resolves it."""
+        return Query(where=self.where, sorts=self.sorts, limit=self.limit_, offset=self.offset_)

@@ -20,6 +20,18 @@ same rows and the same (resolved) query. The rules:
 * **Paging.** A cursor keeps the rows strictly after its position in that order; an offset skips
   rows; then ``limit`` rows form the page. ``has_more`` says whether another row follows, and
   ``next_cursor`` is the cursor of the page's last row when it does.
+* **Case-insensitive operators** (``icontains``, ``istarts_with``, ``iends_with``) fold ASCII
+  letters only (:data:`ASCII_FOLD`): ``"ABC"`` matches ``"abc"``, but ``"É"`` does not match
+  ``"é"`` and ``"ß"`` does not match ``"SS"``. Every store folds the same way.
+* **Emptiness.** ``is_empty`` is true for ``""`` and ``[]``; ``is_blank`` for a str made only of
+  ASCII whitespace (:data:`BLANK_CHARS`, the empty str included). Both are unknown on null.
+* **Truthiness.** ``truthy`` is Python's truthiness of the value (``0``, ``0.0``, ``""``,
+  ``[]`` and ``false`` are falsy; every datetime is truthy); null and missing values are falsy,
+  so ``truthy`` is never unknown.
+* **Field functions.** ``length()`` is the number of characters of a str (code points) or
+  elements of a list. ``any()``/``all()`` apply the condition to each element of a list: ``any``
+  is the Kleene *or* of the element results (false on ``[]``), ``all`` the Kleene *and* (true on
+  ``[]``); a null element gives *unknown*.
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ from typing import Any
 
 from ..types import Page, ResourceMeta
 from ._limits import MAX_EXPR_DEPTH, check_depth
-from .ast import Condition, Expr, Field, Not, Op, Or, Query, Sort
+from .ast import ASCII_FOLD, BLANK_CHARS, Condition, Expr, Field, Not, Op, Or, Query, Sort
 from .cursor import decode_cursor, effective_sorts, encode_cursor, sort_values
 from .resolve import DEFAULT_LIMIT
 
@@ -92,6 +104,76 @@ _OPS: dict[str, Callable[[Any, Any], bool | None]] = {
 }
 
 
+def _folded(test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool | None]:
+    return _str_op(lambda v, t: test(v.translate(ASCII_FOLD), t.translate(ASCII_FOLD)))
+
+
+def _flagged(test: Callable[[Any], bool | None]) -> Callable[[Any, Any], bool | None]:
+    def apply(value: Any, flag: Any) -> bool | None:
+        hit = test(value)
+        return None if hit is None else (hit if flag is not False else not hit)
+
+    return apply
+
+
+def _empty(value: Any) -> bool | None:
+    if isinstance(value, str | list | tuple):
+        return len(value) == 0
+    return None
+
+
+def _blank(value: Any) -> bool | None:
+    return value.strip(BLANK_CHARS) == "" if isinstance(value, str) else None
+
+
+def _truthy(value: Any) -> bool:
+    """Python truthiness of a stored value; null and missing values are not truthy."""
+    if value is _MISSING or value is None:
+        return False
+    if isinstance(value, datetime):
+        return True
+    return bool(value)
+
+
+_OPS.update(
+    {
+        Op.icontains: _folded(lambda v, t: t in v),
+        Op.istarts_with: _folded(str.startswith),
+        Op.iends_with: _folded(str.endswith),
+        Op.is_empty: _flagged(_empty),
+        Op.is_blank: _flagged(_blank),
+    }
+)
+
+
+def _apply(op: Op, value: Any, target: Any) -> bool | None:
+    """``value <op> target`` for a present, non-null value."""
+    apply = _OPS.get(op)
+    if apply is None:
+        return None
+    try:
+        return apply(value, target)
+    except TypeError:  # values of incomparable types: nothing is known about the row
+        return None
+
+
+def _quantified(cond: Condition, value: Any) -> bool | None:
+    """An ``any``/``all`` condition over the elements of a list, in Kleene logic."""
+    if not isinstance(value, list | tuple):
+        return None
+    decisive = cond.field.fn == "any"  # the element result that decides the whole
+    unknown = False
+    for element in value:
+        if isinstance(element, datetime) and element.tzinfo is None:
+            element = element.replace(tzinfo=UTC)
+        result = None if element is None else _apply(cond.op, element, cond.value)
+        if result is decisive:
+            return decisive
+        if result is None:
+            unknown = True
+    return None if unknown else not decisive
+
+
 def _condition(cond: Condition, meta: ResourceMeta) -> bool | None:
     value = _lookup(meta, cond.field)
     if cond.op == Op.is_null:
@@ -100,15 +182,19 @@ def _condition(cond: Condition, meta: ResourceMeta) -> bool | None:
     if cond.op == Op.exists:
         hit = value is not _MISSING
         return hit if cond.value is not False else not hit
+    if cond.op == Op.truthy:
+        hit = _truthy(value)
+        return hit if cond.value is not False else not hit
     if value is _MISSING or value is None:
         return None
-    apply = _OPS.get(cond.op)
-    if apply is None:
-        return None
-    try:
-        return apply(value, cond.value)
-    except TypeError:  # values of incomparable types: nothing is known about the row
-        return None
+    fn = cond.field.fn
+    if fn == "length":
+        if not isinstance(value, str | list | tuple):
+            return None
+        return _apply(cond.op, len(value), cond.value)
+    if fn in ("any", "all"):
+        return _quantified(cond, value)
+    return _apply(cond.op, value, cond.value)
 
 
 def _eval(expr: Expr, meta: ResourceMeta) -> bool | None:

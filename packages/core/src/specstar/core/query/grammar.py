@@ -15,7 +15,8 @@ Grammar (``&``/``and`` binds tighter than ``|``/``or``; ``!``/``not`` applies to
     cond     := field cmp_op value
               | field ('in' | 'not' 'in') list
               | field '.' method '(' [value] ')'
-    field    := ['$'] ident ('.' ident)*
+    field    := ['$'] ident ('.' ident)* ['.' fn '(' ')']
+    fn       := 'length' | 'any' | 'all'
     cmp_op   := '==' | '!=' | '>' | '>=' | '<' | '<='
     value    := string | number | 'true' | 'false' | 'null' | list | datetime
     list     := '[' [value (',' value)*] ']'
@@ -24,8 +25,12 @@ Grammar (``&``/``and`` binds tighter than ``|``/``or``; ``!``/``not`` applies to
 * ``string`` is a JSON string (double quotes, JSON escapes); ``number`` is an integer or a float
   with optional sign, fraction and exponent (``1e999`` is infinity).
 * A path segment followed by ``(`` is a method: ``contains``, ``contains_any``,
-  ``starts_with``, ``ends_with``, ``regex``, ``is_null``, ``exists``. ``is_null()`` and
-  ``exists()`` without an argument mean ``true``.
+  ``starts_with``, ``ends_with``, ``regex``, ``icontains``, ``istarts_with``, ``iends_with``,
+  ``is_null``, ``exists``, ``is_empty``, ``is_blank``, ``truthy``. The last five take a
+  boolean; without an argument they mean ``true``.
+* ``length()``, ``any()`` and ``all()`` after a path apply a field function (see
+  :class:`~.ast.Field`): ``name.length() >= 3``, ``tags.any().starts_with("a")``,
+  ``nums.all() > 0``.
 * ``and``, ``or``, ``not``, ``in``, ``true``, ``false`` and ``null`` are reserved words (lower
   case only) and cannot be path segments in the string form; use the builder or the JSON form
   for such paths.
@@ -48,7 +53,7 @@ from typing import Any
 from ..errors import QueryError
 from ._lexer import KEYWORDS, Token, describe, error, tokenize
 from ._limits import MAX_EXPR_DEPTH, MAX_NESTING, MAX_TEXT_LENGTH, check_depth
-from .ast import PATH_RE, And, Condition, Expr, Field, Not, Op, Or, Sort
+from .ast import FIELD_FNS, PATH_RE, And, Condition, Expr, Field, Not, Op, Or, Sort
 
 __all__ = [
     "KEYWORDS",
@@ -79,9 +84,15 @@ _METHODS: dict[str, Op] = {
         Op.regex,
         Op.is_null,
         Op.exists,
+        Op.icontains,
+        Op.istarts_with,
+        Op.iends_with,
+        Op.is_empty,
+        Op.is_blank,
+        Op.truthy,
     )
 }
-_FLAG_METHODS = frozenset({Op.is_null, Op.exists})
+_FLAG_METHODS = frozenset({Op.is_null, Op.exists, Op.is_empty, Op.is_blank, Op.truthy})
 
 
 # -- parser ---------------------------------------------------------------------------------------
@@ -172,11 +183,25 @@ class _Parser:
                 self.advance()
                 raise self.fail("a field name or method after '.'")
             if self.peek(2).kind == "(":
+                if name.text in FIELD_FNS and self.peek(3).kind == ")":
+                    return self.field_fn(".".join(parts), meta)
                 self.advance()
                 return Field(".".join(parts), meta=meta), self.advance()
             self.advance()
             parts.append(self.advance().text)
         return Field(".".join(parts), meta=meta), None
+
+    def field_fn(self, path: str, meta: bool) -> tuple[Field, Token | None]:
+        """Read ``.fn()`` and what follows it: a method call or nothing (an operator)."""
+        self.advance()  # "."
+        fn = self.advance().text
+        self.advance()  # "("
+        self.advance()  # ")"
+        field = Field(path, meta=meta, fn=fn)
+        if self.peek().kind == "." and self.peek(1).kind == "ident" and self.peek(2).kind == "(":
+            self.advance()
+            return field, self.advance()
+        return field, None
 
     def cond(self) -> Condition:
         field, method = self.field()
@@ -201,6 +226,9 @@ class _Parser:
         op = _METHODS.get(name.text)
         if op is None:
             known = ", ".join(_METHODS)
+            if name.text in FIELD_FNS:
+                known += "; length(), any() and all() take no argument and apply once, right "
+                known += "after the path"
             raise error(f"unknown method {name.text!r}", name.pos, f"; methods: {known}")
         self.advance()  # "("
         if self.peek().kind == ")" and op in _FLAG_METHODS:
@@ -361,6 +389,8 @@ def _format_value(value: Any, nesting: int) -> str:
 def _format_field(field: Field) -> str:
     if not PATH_RE.fullmatch(field.path):
         raise QueryError(f"{field.path!r} is not a valid field path", path=field.path)
+    if field.fn is not None and field.fn not in FIELD_FNS:
+        raise QueryError(f"unknown field function {field.fn!r}", path=field.path)
     reserved = [part for part in field.path.split(".") if part in KEYWORDS]
     if reserved:
         raise QueryError(

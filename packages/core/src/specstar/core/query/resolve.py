@@ -13,10 +13,24 @@ from typing import Any, cast
 from ..errors import QueryError
 from ..indexes import IndexSpec, Kind, normalize_scalar
 from ._limits import MAX_EXPR_DEPTH, MAX_REGEX_LENGTH, check_depth
-from .ast import META_FIELDS, PATH_RE, And, Condition, Expr, Field, Not, Op, Or, Query, Sort
+from .ast import (
+    FIELD_FNS,
+    META_FIELDS,
+    PATH_RE,
+    And,
+    Condition,
+    Expr,
+    Field,
+    Not,
+    Op,
+    Or,
+    Query,
+    QueryBuilder,
+    Sort,
+)
 from .cursor import decode_cursor
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "resolve_query"]
+__all__ = ["DEFAULT_LIMIT", "FLAG_OPS", "MAX_LIMIT", "resolve_query"]
 
 #: Page size when a query gives none.
 DEFAULT_LIMIT = 50
@@ -24,9 +38,14 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 
 _ORDERED = frozenset({Op.eq, Op.ne, Op.gt, Op.gte, Op.lt, Op.lte, Op.in_, Op.not_in})
-_FLAGS = frozenset({Op.is_null, Op.exists})
-_STR_ONLY = frozenset({Op.contains, Op.starts_with, Op.ends_with, Op.regex})
+_FLAGS = frozenset({Op.is_null, Op.exists, Op.truthy})
+_STR_MATCH = frozenset(
+    {Op.contains, Op.starts_with, Op.ends_with, Op.icontains, Op.istarts_with, Op.iends_with}
+)
+_STR_ONLY = _STR_MATCH | {Op.regex, Op.is_empty, Op.is_blank}
 _LIST_VALUED = frozenset({Op.in_, Op.not_in, Op.contains_any})
+#: Operators taking a boolean flag rather than a comparison value.
+FLAG_OPS = _FLAGS | {Op.is_empty, Op.is_blank}
 
 _ALLOWED: dict[str, frozenset[Op]] = {
     "str": _ORDERED | _STR_ONLY | _FLAGS,
@@ -34,7 +53,17 @@ _ALLOWED: dict[str, frozenset[Op]] = {
     "float": _ORDERED | _FLAGS,
     "datetime": _ORDERED | _FLAGS,
     "bool": frozenset({Op.eq, Op.ne, Op.in_, Op.not_in}) | _FLAGS,
-    "list": frozenset({Op.contains, Op.contains_any}) | _FLAGS,
+    "list": frozenset({Op.contains, Op.contains_any, Op.is_empty}) | _FLAGS,
+}
+#: Operators a condition on ``length()`` may use (the length is an int).
+_LENGTH_OPS = _ORDERED
+#: Operators an ``any()``/``all()`` condition may apply to the elements, by element kind.
+_ELEMENT_OPS: dict[str, frozenset[Op]] = {
+    "str": _ORDERED | _STR_MATCH,
+    "int": _ORDERED,
+    "float": _ORDERED,
+    "datetime": _ORDERED,
+    "bool": frozenset({Op.eq, Op.ne, Op.in_, Op.not_in}),
 }
 
 
@@ -80,6 +109,31 @@ def _target(field: Field, spec: IndexSpec) -> _Target:
     return _Target(field.path, indexed.kind, indexed.is_list)
 
 
+def _fn_target(field: Field, target: _Target) -> tuple[_Target, frozenset[Op]]:
+    """The target a field function compares (and the operators it allows)."""
+    fn = field.fn
+    if field.meta or fn not in FIELD_FNS:
+        if fn not in FIELD_FNS:
+            raise QueryError(
+                f"unknown field function {fn!r}; functions: {', '.join(sorted(FIELD_FNS))}",
+                path=target.name,
+            )
+        raise QueryError(f"{fn}() applies to indexed data paths, not {target.name}")
+    name = f"{target.name}.{fn}()"
+    if fn == "length":
+        if not (target.is_list or target.kind == "str"):
+            raise QueryError(
+                f"length() applies to str and list fields; {target.name} is a {target.kind}",
+                path=target.name,
+            )
+        return _Target(name, "int", False), _LENGTH_OPS
+    if not target.is_list:
+        raise QueryError(
+            f"{fn}() applies to list fields; {target.name} is a {target.kind}", path=target.name
+        )
+    return _Target(name, target.kind, False), _ELEMENT_OPS[target.kind]
+
+
 def _scalar(target: _Target, op: Op, value: Any) -> Any:
     """Normalise one comparison value to the field's (element) kind."""
     if value is None:
@@ -108,15 +162,18 @@ def _condition(cond: Condition, spec: IndexSpec) -> Condition:
     except ValueError:
         raise QueryError(f"unknown operator {cond.op!r}", path=target.name) from None
     family = "list" if target.is_list else target.kind
-    if op not in _ALLOWED[family]:
+    ops = _ALLOWED[family]
+    if cond.field.fn is not None:
+        target, ops = _fn_target(cond.field, target)
+    if op not in ops:
         shown = f"list of {target.kind}" if target.is_list else target.kind
-        allowed = ", ".join(sorted(o.value for o in _ALLOWED[family]))
+        allowed = ", ".join(sorted(o.value for o in ops))
         raise QueryError(
             f"operator {op.value!r} does not apply to {target.name} ({shown}); allowed: {allowed}",
             path=target.name,
         )
     value = cond.value
-    if op in _FLAGS:
+    if op in FLAG_OPS:
         if value is None:
             value = True
         if not isinstance(value, bool):
@@ -164,6 +221,8 @@ def _sorts(sorts: Any, spec: IndexSpec) -> tuple[Sort, ...]:
         if not isinstance(sort, Sort):
             raise QueryError(f"{sort!r} is not a Sort")
         target = _target(sort.field, spec)
+        if sort.field.fn is not None:
+            raise QueryError(f"cannot sort on {sort.field}", path=target.name)
         if target.is_list:
             raise QueryError(f"cannot sort on the list field {target.name}", path=target.name)
         if sort.field in seen:
@@ -194,7 +253,7 @@ def _mentions_is_deleted(expr: Expr) -> bool:
 
 
 def resolve_query(
-    query: Query | Expr | None,
+    query: Query | QueryBuilder | Expr | None,
     spec: IndexSpec,
     *,
     default_limit: int = DEFAULT_LIMIT,
@@ -203,8 +262,8 @@ def resolve_query(
     """Check ``query`` against the indexed fields and return its normalised form.
 
     Args:
-        query: a :class:`~.ast.Query`, a bare expression (a filter with default paging), or
-            ``None`` (everything, default paging).
+        query: a :class:`~.ast.Query`, a :class:`~.ast.QueryBuilder`, a bare expression (a
+            filter with default paging), or ``None`` (everything, default paging).
         spec: the indexed fields of the resource type.
         default_limit: page size used when the query gives none.
         max_limit: the largest page size accepted.
@@ -222,6 +281,8 @@ def resolve_query(
             ``1..max_limit``, a negative offset, an offset combined with a cursor, or a cursor
             that is malformed or belongs to another query.
     """
+    if isinstance(query, QueryBuilder):
+        query = query.build()
     if query is None:
         query = Query()
     elif isinstance(query, Condition | And | Or | Not):

@@ -12,6 +12,7 @@ from specstar.core.spi import Field, evaluate
 
 from ..models import Address, Item
 from .base import SuiteBase
+from .operators import OperatorTests
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -36,7 +37,7 @@ def _names(metas: list[ResourceMeta]) -> list[str]:
     return [m.indexed_data["name"] for m in metas]
 
 
-class QueryTests(SuiteBase):
+class QueryTests(OperatorTests, SuiteBase):
     @pytest.fixture
     def loaded(self, items: ResourceManager[Item]) -> ResourceManager[Item]:
         for row in ROWS:
