@@ -55,7 +55,8 @@ def test_a_catastrophic_pattern_costs_one_step_per_character(
     value = "a" * 28 + "!"
     assert client.post("/book", json={"title": value, "isbn": "1", "year": 1}).status_code == 201
     r = client.get("/book/count", params={"qb": 'title.regex("^(a+)+$")'})
-    assert r.status_code == 200 and r.json() == {"count": 0}
+    assert r.status_code == 200
+    assert r.json() == {"count": 0}
     assert steps <= len(value)
 
 

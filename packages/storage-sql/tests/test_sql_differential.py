@@ -134,7 +134,9 @@ _LISTS: dict[str, st.SearchStrategy[Any]] = {
 _ALL_PATHS = [*INDEXES[:-2], "inner.label", "inner.n"]
 _PATHS = [p if isinstance(p, str) else p[0] for p in _ALL_PATHS]
 _REGEXES = st.one_of(
-    st.sampled_from(["^a", "a$", "\\d", "^$", "é|ß", "^.{2}$", "[%_]", "\\w+\\s", "a\\n$", "^(a+)+$"]),
+    st.sampled_from(
+        ["^a", "a$", "\\d", "^$", "é|ß", "^.{2}$", "[%_]", "\\w+\\s", "a\\n$", "^(a+)+$"]
+    ),
     regex_patterns(),
 )
 
@@ -166,9 +168,7 @@ def _scalar_conditions() -> st.SearchStrategy[Condition]:
                     st.sampled_from(["", "a", "%", "_", "é", "😀", "a%", "b", "\n", "r0"]),
                 )
             )
-            options.append(
-                st.builds(lambda p: Condition(_field(path), Op.regex, p), _REGEXES)
-            )
+            options.append(st.builds(lambda p: Condition(_field(path), Op.regex, p), _REGEXES))
         return st.one_of(options)
 
     return st.sampled_from(sorted(_QUERY_VALUES)).flatmap(build)

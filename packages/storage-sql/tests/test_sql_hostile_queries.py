@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +37,8 @@ class Note(msgspec.Struct, kw_only=True):
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield request.param
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def _factory(request: pytest.FixtureRequest, kind: str, tmp_path: Path, **kw: Any) -> Any:
