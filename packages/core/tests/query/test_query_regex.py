@@ -146,6 +146,10 @@ def test_the_transition_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
     assert compiled.search(value) is True
     assert len(compiled._cache) <= 8
     assert compiled.search("ab" * 200) is False
+    monkeypatch.setattr("specstar.core.query._regex.DFA_CACHE_WEIGHT", 60)
+    heavy = Regex("(a|b)*a(a|b){6}c")
+    assert heavy.search(value) is True
+    assert sum(len(states) for states, _ in heavy._cache) <= 60 + heavy.size
 
 
 def test_posix_translation_spells_out_classes_and_escapes_literals() -> None:

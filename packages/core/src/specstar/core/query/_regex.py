@@ -22,7 +22,8 @@ here (memory and SQLite) and for PostgreSQL's ``~`` running :meth:`Regex.to_posi
 
 The matcher is a Thompson automaton simulated as a lazily built DFA: each step maps a set of
 automaton states and a character to the next set, cached; when the cache grows past
-:data:`DFA_CACHE_LIMIT` states it is dropped and rebuilt, so a search costs at most
+:data:`DFA_CACHE_LIMIT` states (or :data:`DFA_CACHE_WEIGHT` automaton states in all) it is
+dropped and rebuilt, so memory stays bounded and a search costs at most
 ``len(value) * automaton size`` steps — never backtracking.
 """
 
@@ -48,6 +49,7 @@ from ._regex_syntax import (
 
 __all__ = [
     "DFA_CACHE_LIMIT",
+    "DFA_CACHE_WEIGHT",
     "MAX_REPEAT",
     "MAX_STATES",
     "Regex",
@@ -59,6 +61,9 @@ __all__ = [
 MAX_STATES = 4000
 #: Most cached DFA states per pattern before the cache is dropped and rebuilt.
 DFA_CACHE_LIMIT = 2000
+#: Most automaton states all cached DFA states of one pattern may hold together (their
+#: memory), before the cache is dropped and rebuilt.
+DFA_CACHE_WEIGHT = 100_000
 
 
 # -- automaton --------------------------------------------------------------------------------
@@ -186,6 +191,7 @@ class Regex:
         self._out2 = builder.out2
         self._start = start
         self._cache: dict[tuple[frozenset[int], bool], _DState] = {}
+        self._weight = 0
         self._restart = self._closure((start,), bol=False, eol=False)
 
     @property
@@ -214,8 +220,10 @@ class Regex:
         key = (states, bol)
         found = self._cache.get(key)
         if found is None:
-            if len(self._cache) >= DFA_CACHE_LIMIT:
+            if len(self._cache) >= DFA_CACHE_LIMIT or self._weight >= DFA_CACHE_WEIGHT:
                 self._cache.clear()  # bounded memory; rebuilding costs one step per state
+                self._weight = 0
+            self._weight += len(states)
             kind = self._kind
             match = any(kind[s] == _MATCH for s in states)
             live = any(kind[s] in (_CHAR, _EOL) for s in states)
@@ -268,7 +276,7 @@ class Regex:
         return to_posix(self._tree)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def compile_regex(pattern: str) -> Regex:
     """The compiled form of ``pattern`` (cached).
 
