@@ -102,3 +102,9 @@ def test_patch_cost_is_bounded_before_work(client: TestClient) -> None:
     assert "max_patched_bytes" in doc["detail"]
     assert doc["errors"][0]["loc"] == "/17"  # the first copy past 16 MiB
     assert client.get(url).json()["data"]["tags"] == ["y" * 64]  # nothing was applied
+
+
+def test_the_query_routes_document_the_503(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/book", "/book/count", "/book/_partial"):
+        assert "503" in paths[path]["get"]["responses"], path
