@@ -1,6 +1,7 @@
 """Tests for specstar.core.patch (RFC 6902 JSON Patch and RFC 7386 JSON Merge Patch)."""
 
 import copy
+import tracemalloc
 from typing import Any
 
 import msgspec
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 from specstar.core.errors import ConflictError, PatchError, PatchTestFailedError, ValidationError
 from specstar.core.jsonpointer import format_pointer
 from specstar.core.patch import (
+    MAX_PATCH_OPERATIONS,
+    MAX_PATCHED_BYTES,
     JsonPatchOperation,
     apply_json_patch,
     apply_merge_patch,
@@ -735,3 +738,61 @@ def _get(doc: Any, tokens: tuple[str, ...]) -> Any:
     for token in tokens:
         doc = doc[int(token)] if isinstance(doc, list) else doc[token]
     return doc
+
+
+# -- cost limits ---------------------------------------------------------------------------------
+
+
+def test_a_patch_with_too_many_operations_is_refused_before_any_runs() -> None:
+    ops = [{"op": "test", "path": "", "value": {}}] * (MAX_PATCH_OPERATIONS + 1)
+    with pytest.raises(PatchError, match=r"at most 1000 operations \(max_patch_operations\)"):
+        apply_json_patch({}, ops)
+    assert apply_json_patch({}, ops[:MAX_PATCH_OPERATIONS]) == {}
+    with pytest.raises(PatchError, match="at most 3 operations"):
+        apply_json_patch({}, [{"op": "remove", "path": "/nothing"}] * 4, max_operations=3)
+
+
+def test_the_copy_bomb_stops_at_the_first_operation_past_the_size_limit() -> None:
+    """23 ``copy`` operations double the document each: refused at the first operation that
+    would pass the limit, before it allocates the copy (peak memory stays near the limit)."""
+    ops = [{"op": "add", "path": "/b", "value": ["y" * 64]}]
+    ops += [{"op": "copy", "from": "/b", "path": "/b/-"} for _ in range(23)]
+    tracemalloc.start()
+    try:
+        with pytest.raises(PatchError, match=r"operation 18 \(copy\).*max_patched_bytes") as info:
+            apply_json_patch({"a": 1}, ops)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.errors[0].loc == "/18"
+    assert peak < 4 * MAX_PATCHED_BYTES  # the unbounded patch needs about 1.2 GB
+    with pytest.raises(PatchError, match=r"operation 5 \(copy\)"):
+        apply_json_patch({"a": 1}, ops, max_bytes=2_000)
+
+
+def test_the_size_accounting_credits_what_operations_remove() -> None:
+    big = "x" * 1000
+    doc = {"a": big, "l": [big]}
+    ops: list[dict[str, Any]] = []
+    for _ in range(50):  # each round keeps the document the same size
+        ops += [
+            {"op": "replace", "path": "/a", "value": big},
+            {"op": "add", "path": "/l/0", "value": big},
+            {"op": "remove", "path": "/l/1"},
+            {"op": "copy", "from": "/a", "path": "/c"},
+            {"op": "remove", "path": "/c"},
+            {"op": "add", "path": "/a", "value": big},
+            {"op": "move", "from": "/a", "path": "/z"},
+            {"op": "move", "from": "/z", "path": "/a"},
+        ]
+    assert apply_json_patch(doc, ops, max_bytes=3_300) == doc  # one value more at most
+    grow = [{"op": "add", "path": "/l/-", "value": big}] * 2
+    with pytest.raises(PatchError, match=r"operation 1 \(add\).*max_patched_bytes"):
+        apply_json_patch(doc, grow, max_bytes=3_300)
+    whole = [{"op": "replace", "path": "", "value": {"small": 1}}]
+    assert apply_json_patch({"big": "x" * 5000}, whole, max_bytes=100) == {"small": 1}
+    # a document already past the limit can still take operations that do not grow it
+    assert (
+        apply_json_patch({"big": "x" * 5000}, [{"op": "remove", "path": "/big"}], max_bytes=100)
+        == {}
+    )

@@ -26,6 +26,7 @@ from specstar.core import ResourceManager, StorageFactory
 from specstar.core.memory import MemoryStorageFactory
 from specstar.core.query.ast import And, Condition, Expr, Field, Not, Op, Or, Query, Sort
 from specstar.sql import PostgresStorageFactory, SQLiteStorageFactory
+from specstar.testing.strategies import regex_patterns
 
 
 class Inner(msgspec.Struct, kw_only=True):
@@ -154,7 +155,12 @@ _LISTS: dict[str, st.SearchStrategy[Any]] = {
 }
 _ALL_PATHS = [*INDEXES[:-2], "inner.label", "inner.n"]
 _PATHS = [p if isinstance(p, str) else p[0] for p in _ALL_PATHS]
-_REGEXES = ["^a", "a$", "(?i)^a", "\\d", "^$", "é|ß", "^.{2}$", "[%_]", "^(?!a)", "\\w+\\s"]
+_REGEXES = st.one_of(
+    st.sampled_from(
+        ["^a", "a$", "\\d", "^$", "é|ß", "^.{2}$", "[%_]", "\\w+\\s", "a\\n$", "^(a+)+$"]
+    ),
+    regex_patterns(),
+)
 
 
 def _field(path: str) -> Field:
@@ -201,9 +207,7 @@ def _scalar_conditions() -> st.SearchStrategy[Condition]:
                     st.sampled_from(["", "a", "%", "_", "é", "😀", "a%", "b", "\n", "r0"]),
                 )
             )
-            options.append(
-                st.builds(lambda p: Condition(_field(path), Op.regex, p), st.sampled_from(_REGEXES))
-            )
+            options.append(st.builds(lambda p: Condition(_field(path), Op.regex, p), _REGEXES))
         return st.one_of(options)
 
     return st.sampled_from(sorted(_QUERY_VALUES)).flatmap(build)

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from .query import evaluate
+from .query._budget import bounded
 from .query._limits import MAX_EXPR_DEPTH, check_depth
 from .query.ast import And, Condition, Expr, Field, Op, Or, Query
 from .query.cursor import decode_cursor, effective_sorts, encode_cursor, sort_values
@@ -244,13 +245,13 @@ def selector(query: Query) -> Callable[[ResourceMeta], bool]:
     if pred is None:
         return evaluate.selector(query)
     if deleted is None:
-        return pred
+        return bounded(pred)
     compiled = pred
 
     def selected(meta: ResourceMeta) -> bool:
         return meta.is_deleted == deleted and compiled(meta)
 
-    return selected
+    return bounded(selected)
 
 
 def _sort_key(i: int) -> Callable[[tuple[tuple[Any, ...], ResourceMeta]], tuple[bool, Any]]:

@@ -235,6 +235,25 @@ class StorageError(SpecStarError):
     code = "storage_error"
 
 
+class QueryTimeoutError(SpecStarError):
+    """A query ran past the store's time budget and was stopped.
+
+    The request may succeed later or with a narrower filter; nothing was changed.
+
+    Attributes:
+        budget: the budget in seconds.
+    """
+
+    code = "query_timeout"
+    detail_fields = ("budget",)
+
+    def __init__(self, budget: float) -> None:
+        super().__init__(
+            f"the query ran longer than the store's {budget:g} s budget; narrow the filter"
+        )
+        self.budget = budget
+
+
 class ReferenceRestrictedError(ConflictError):
     """A delete was refused because live resources still reference the target.
 

@@ -30,6 +30,7 @@ from .ports import (
     check_prune,
     check_purge,
 )
+from .query._budget import DEFAULT_QUERY_TIMEOUT, check_timeout, query_budget
 from .query.ast import Query
 from .types import Page, ResourceMeta, RevisionInfo
 
@@ -43,11 +44,16 @@ __all__ = [
 
 
 class MemoryStorage(Storage):
-    """Meta and revisions of one resource type in dictionaries."""
+    """Meta and revisions of one resource type in dictionaries.
+
+    Args:
+        query_timeout: seconds one search or count may run (``None``: no budget).
+    """
 
     capabilities = Capabilities(durable=False, multi_process=False)
 
-    def __init__(self) -> None:
+    def __init__(self, *, query_timeout: float | None = DEFAULT_QUERY_TIMEOUT) -> None:
+        self._timeout = check_timeout(query_timeout)
         self._lock = threading.RLock()
         self._metas: dict[str, ResourceMeta] = {}
         self._revisions: dict[str, dict[str, StoredRevision]] = {}
@@ -121,11 +127,11 @@ class MemoryStorage(Storage):
         return ids[offset:end]
 
     def search(self, query: Query) -> Page[ResourceMeta]:
-        with self._lock:
+        with self._lock, query_budget(self._timeout):
             return self._index.search(self._metas, query)
 
     def count(self, query: Query) -> int:
-        with self._lock:
+        with self._lock, query_budget(self._timeout):
             return self._index.count(self._metas, query)
 
     # -- writes -------------------------------------------------------------------------------
@@ -295,14 +301,20 @@ class MemoryPayloadStoreFactory(PayloadStoreFactory):
 
 
 class MemoryStorageFactory(CachingStorageFactory[MemoryStorage]):
-    """Builds :class:`MemoryStorage` per resource name (same name → same storage)."""
+    """Builds :class:`MemoryStorage` per resource name (same name → same storage).
 
-    def __init__(self) -> None:
+    Args:
+        query_timeout: seconds one search or count may run before it stops with
+            :class:`~specstar.core.errors.QueryTimeoutError`; ``None`` for no budget.
+    """
+
+    def __init__(self, *, query_timeout: float | None = DEFAULT_QUERY_TIMEOUT) -> None:
         super().__init__()
+        self._timeout = check_timeout(query_timeout)
         self._blobs = MemoryBlobStore()
 
     def create(self, resource_name: str) -> MemoryStorage:
-        return MemoryStorage()
+        return MemoryStorage(query_timeout=self._timeout)
 
     def blob_store(self) -> MemoryBlobStore:
         return self._blobs

@@ -30,11 +30,20 @@ from .jsonpointer import (
 )
 
 __all__ = [
+    "MAX_PATCHED_BYTES",
+    "MAX_PATCH_OPERATIONS",
     "JsonPatchOperation",
     "apply_json_patch",
     "apply_merge_patch",
     "json_equal",
 ]
+
+#: Most operations one JSON Patch may hold.
+MAX_PATCH_OPERATIONS = 1000
+#: Largest a document may grow to while a JSON Patch applies (bytes of its compact JSON, the
+#: request-body limit of the HTTP API): ``copy`` doubles a document per operation, so the size
+#: is checked before each operation allocates anything.
+MAX_PATCHED_BYTES = 16 * 1024 * 1024
 
 OpName = Literal["add", "remove", "replace", "move", "copy", "test"]
 _OPS: frozenset[str] = frozenset({"add", "remove", "replace", "move", "copy", "test"})
@@ -315,7 +324,13 @@ def _apply_one(doc: Any, parsed: _ParsedOp) -> Any:
         raise PatchError(message, [FieldError(exc.loc, message)]) from None
 
 
-def apply_json_patch(doc: Any, operations: Sequence[Mapping[str, Any] | JsonPatchOperation]) -> Any:
+def apply_json_patch(
+    doc: Any,
+    operations: Sequence[Mapping[str, Any] | JsonPatchOperation],
+    *,
+    max_operations: int = MAX_PATCH_OPERATIONS,
+    max_bytes: int = MAX_PATCHED_BYTES,
+) -> Any:
     """Apply a JSON Patch (RFC 6902) and return the patched document.
 
     The shape of every operation is checked first (so a malformed patch is reported as such
@@ -344,13 +359,19 @@ def apply_json_patch(doc: Any, operations: Sequence[Mapping[str, Any] | JsonPatc
         doc: the builtins document to patch.
         operations: the patch: mappings with ``op``, ``path`` and, as the operation requires,
             ``value`` or ``from``; :class:`JsonPatchOperation` instances are accepted too.
+        max_operations: most operations accepted (checked before anything else).
+        max_bytes: largest size (compact JSON bytes) the document may reach; each operation's
+            growth is measured before it runs, so a patch that would blow the document up
+            stops at the first operation past the limit, before allocating it.
 
     Returns:
         The patched document (a new object, even if no operation changed anything; mappings
         in it are dicts and arrays are lists, also where the input held tuples).
 
     Raises:
-        PatchError: the patch is malformed (not an array, an operation that is not an object,
+        PatchError: the patch holds more than ``max_operations`` operations or would grow the
+            document past ``max_bytes`` (the message names the limit); the patch is malformed
+            (not an array, an operation that is not an object,
             a missing or unknown ``op``, a missing ``path``/``value``/``from``, a pointer that
             is not a string or is invalid) — ``loc`` is ``"/<operation index>"`` — or an
             operation cannot be applied (e.g. ``operation 2 (remove): path "/tags/9" does not
@@ -363,14 +384,62 @@ def apply_json_patch(doc: Any, operations: Sequence[Mapping[str, Any] | JsonPatc
     ):
         message = f"a JSON patch must be an array of operations, not {type(operations).__name__}"
         raise PatchError(message, [FieldError("", message)])
+    if len(operations) > max_operations:
+        message = (
+            f"a JSON patch may hold at most {max_operations} operations (max_patch_operations); "
+            f"this one holds {len(operations)}"
+        )
+        raise PatchError(message, [FieldError("", message)])
     parsed = [
         _parse_op(_as_mapping(operation, index), index)
         for index, operation in enumerate(operations)
     ]
     result = _copy_json(doc)
+    size = _size(result)
     for item in parsed:
+        growth = _growth(result, item)
+        size += growth
+        if growth > 0 and size > max_bytes:
+            message = (
+                f"operation {item.index} ({item.op}): the patched document would grow to about "
+                f"{size} bytes, past the limit of {max_bytes} (max_patched_bytes)"
+            )
+            raise PatchError(message, [FieldError(f"/{item.index}", message)])
         result = _apply_one(result, item)
     return result
+
+
+def _size(value: Any) -> int:
+    """Bytes of ``value``'s compact JSON."""
+    return len(msgspec.json.encode(value))
+
+
+def _growth(doc: Any, parsed: _ParsedOp) -> int:
+    """About how many bytes the operation adds to the document (negative when it shrinks it),
+    measured before it runs; an operation that cannot apply adds nothing (it fails next)."""
+    op, tokens = parsed.op, parsed.path
+    if op in ("test", "move"):
+        return 0
+    try:
+        if op == "copy":
+            added = _size(_lookup(doc, parsed.source))
+        elif op == "remove":
+            added = 0
+        else:
+            added = _size(parsed.value)
+        if not tokens:  # the whole document
+            return 0 if op == "remove" else added - _size(doc)
+        parent = _lookup(doc, tokens[:-1])
+        if isinstance(parent, dict):
+            member = len(tokens[-1]) + 4  # the key, its quotes, the colon and a comma
+            old = tokens[-1] in parent and _size(parent[tokens[-1]]) + member
+            return (0 if op == "remove" else added + member) - int(old)
+        if op in ("add", "copy"):  # an insertion into an array
+            return added + 1
+        old = _size(parent[int(tokens[-1])]) + 1
+        return (0 if op == "remove" else added) - old
+    except (_Unresolved, TypeError, ValueError, IndexError):
+        return 0
 
 
 def apply_merge_patch(target: Any, patch: Any) -> Any:

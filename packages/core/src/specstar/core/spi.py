@@ -23,7 +23,9 @@ Groups:
 * query: the AST (:class:`Expr`, :data:`META_FIELDS`, :data:`PATH_RE`, ...),
   :func:`resolve_query` with :data:`DEFAULT_LIMIT`/:data:`MAX_LIMIT`, the reference evaluator
   module :mod:`evaluate`, cursors (:class:`CursorPosition`, :func:`encode_cursor`,
-  :func:`decode_cursor`, :func:`effective_sorts`, :func:`sort_values`);
+  :func:`decode_cursor`, :func:`effective_sorts`, :func:`sort_values`), the ``regex`` dialect
+  (:func:`compile_regex`, :class:`Regex`, :class:`RegexSyntaxError`) and the time budget
+  (:data:`DEFAULT_QUERY_TIMEOUT`, :func:`check_timeout`, :func:`query_budget`);
 * models and naming: :func:`decode_data`, :func:`canonical_json`,
   :func:`find_annotated_fields`, :func:`kebab_case`, :mod:`jsonpointer`,
   :func:`apply_merge_patch`;
@@ -71,6 +73,8 @@ from .ports import (
     Write,
 )
 from .query import evaluate
+from .query._budget import DEFAULT_QUERY_TIMEOUT, check_timeout, query_budget
+from .query._regex import Regex, RegexSyntaxError, compile_regex
 from .query.ast import (
     ASCII_FOLD,
     BLANK_CHARS,
@@ -102,6 +106,7 @@ __all__ = [
     "BLANK_CHARS",
     "COLLECTION_ACTIONS",
     "DEFAULT_LIMIT",
+    "DEFAULT_QUERY_TIMEOUT",
     "FIELD_FNS",
     "FLAG_OPS",
     "MAINTENANCE_ACTIONS",
@@ -134,6 +139,8 @@ __all__ = [
     "PayloadStoreFactory",
     "Query",
     "RefField",
+    "Regex",
+    "RegexSyntaxError",
     "RevisionRewrite",
     "Sort",
     "Storage",
@@ -147,7 +154,9 @@ __all__ = [
     "check_payload_key",
     "check_prune",
     "check_purge",
+    "check_timeout",
     "collect_refs",
+    "compile_regex",
     "decode_cursor",
     "decode_data",
     "effective_sorts",
@@ -161,6 +170,7 @@ __all__ = [
     "kebab_case",
     "new_payload_key",
     "normalize_scalar",
+    "query_budget",
     "resolve_query",
     "sort_values",
 ]

@@ -377,6 +377,7 @@ _PROBLEM_TEXT: dict[int, str] = {
     415: "Unsupported request content type",
     422: "The request is well-formed but invalid (per-field `errors`)",
     500: "Unexpected server error (details are logged, not returned)",
+    503: "The query ran past the store's time budget (`query_timeout`) and was stopped",
 }
 
 

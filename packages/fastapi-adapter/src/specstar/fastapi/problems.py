@@ -28,6 +28,7 @@ other ``ConflictError``               409     ``conflict``
 unsupported request content type      415     ``unsupported_media_type``
 ``ValidationError`` / ``PatchError``  422     ``validation_error`` / ``invalid_patch``
 invalid query/path/header parameter   422     ``validation_error``
+``QueryTimeoutError``                 503     ``query_timeout``
 ``StorageError``                      500     ``storage_error``
 anything else                         500     ``internal_error``
 ====================================  ======  =========================
@@ -55,6 +56,7 @@ from specstar.core import (
     PermissionDeniedError,
     PreconditionFailedError,
     QueryError,
+    QueryTimeoutError,
     SpecStarError,
     StorageError,
     ValidationError,
@@ -96,6 +98,7 @@ _TITLES: dict[int, str] = {
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -176,6 +179,8 @@ def status_for(exc: SpecStarError) -> int:
         return 415
     if isinstance(exc, ValidationError):
         return 422
+    if isinstance(exc, QueryTimeoutError):
+        return 503
     return 500
 
 

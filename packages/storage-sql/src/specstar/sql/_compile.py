@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import abc
 import math
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -38,8 +37,11 @@ from specstar.core.spi import (
     CursorPosition,
     Expr,
     Kind,
+    RegexSyntaxError,
+    compile_regex,
     decode_cursor,
     effective_sorts,
+    evaluate,
     normalize_scalar,
 )
 
@@ -209,8 +211,8 @@ class Compiler:
     Args:
         dialect: the database's differences.
         columns: indexed path → column of this resource type.
-        regex: builds the SQL for one ``regex`` condition (SQLite calls Python's ``re``;
-            PostgreSQL matches the column's distinct values in Python first).
+        regex: builds the SQL for one ``regex`` condition (SQLite calls the dialect's
+            linear-time matcher; PostgreSQL runs its translation with ``~``).
     """
 
     def __init__(
@@ -264,18 +266,39 @@ class Compiler:
         return known(self.dialect, target, value)
 
     def where(self, query: Query, after: CursorPosition | None = None) -> Sql:
-        """The full ``WHERE`` condition: ``is_deleted``, the filter and the cursor position."""
+        """The full ``WHERE`` condition: ``is_deleted``, the filter and the cursor position.
+
+        The items of the filter's top-level ``And`` from the first one holding a ``regex`` on
+        are tested only on rows meeting ``is_deleted`` and every item before it: they sit in
+        ``CASE WHEN <those> THEN <the rest> END``, which no database reorders. The manager puts
+        the caller's access scope first, so a regex never runs on a row outside the scope,
+        whatever plan the database picks (the reference evaluates in the same order).
+        """
         parts: list[Sql] = []
         if query.is_deleted is not None:
             parts.append(Sql(f'"is_deleted" = {self.dialect.bool_literal(query.is_deleted)}'))
         if query.where is not None:
-            parts.append(self.expr(query.where).wrap())
+            parts.extend(self._filter(query.where, parts))
         if after is not None:
             parts.append(self.after(effective_sorts(query), after).wrap())
         out = Sql.join(" AND ", parts) if parts else Sql(self.dialect.true)
         if len(out.params) > MAX_PARAMS:
             raise QueryError(f"the query binds more than {MAX_PARAMS} values")
         return out
+
+    def _filter(self, where: Expr, before: list[Sql]) -> list[Sql]:
+        """The filter's parts, guarded as :meth:`where` says when it holds a ``regex``."""
+        if not _has_regex(where):
+            return [self.expr(where).wrap()]
+        items = evaluate.conjuncts(where)
+        first = next(i for i, item in enumerate(items) if _has_regex(item))
+        guard = [*before, *(self.expr(item).wrap() for item in items[:first])]
+        rest = items[first:]
+        test = self.expr(rest[0] if len(rest) == 1 else And(tuple(rest))).wrap()
+        if not guard:
+            return [test]
+        case = Sql("(CASE WHEN ") + Sql.join(" AND ", guard) + Sql(" THEN ") + test + Sql(" END)")
+        return [*guard[len(before) :], case]
 
     def expr(self, expr: Expr) -> Sql:
         """SQL for an expression, in three-valued logic.
@@ -491,8 +514,8 @@ class Compiler:
         needle = self._normalize(target, value)
         if op is Op.regex:
             try:
-                re.compile(needle)
-            except re.error as exc:
+                compile_regex(needle)
+            except RegexSyntaxError as exc:
                 raise QueryError(f"invalid regex for {target.name}: {exc}") from None
             return self.regex(target, needle)
         if needle == "":
@@ -607,6 +630,20 @@ class Compiler:
         if encoded is None:
             raise QueryError("invalid cursor")
         return encoded
+
+
+def _has_regex(expr: Expr) -> bool:
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Condition):
+            if node.op == Op.regex:
+                return True
+        elif isinstance(node, Not):
+            stack.append(node.item)
+        elif isinstance(node, And | Or):
+            stack.extend(node.items)
+    return False
 
 
 def known(dialect: Dialect, target: Target, value: bool) -> Sql:

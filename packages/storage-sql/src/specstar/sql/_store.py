@@ -30,14 +30,9 @@ import msgspec
 
 from specstar.core import (
     AlreadyExistsError,
-    And,
     Capabilities,
-    Condition,
     ConflictError,
     IndexSpec,
-    Not,
-    Op,
-    Or,
     Page,
     PayloadStore,
     PreconditionFailedError,
@@ -52,7 +47,6 @@ from specstar.core.spi import (
     DEFAULT_LIMIT,
     AppliedWrite,
     CommitResult,
-    Expr,
     PayloadEntry,
     StoredRevision,
     Write,
@@ -256,7 +250,7 @@ class SQLStorage(Storage):
 
     def search(self, query: Query) -> Page[ResourceMeta]:
         limit = DEFAULT_LIMIT if query.limit is None else max(query.limit, 0)
-        with self._backend.read(snapshot=_needs_snapshot(query)) as tx:
+        with self._backend.read() as tx:
             _, rows = self._search_rows(tx, query, limit)
         metas = [self._rows.meta(r) for r in rows]
         items = metas[:limit]
@@ -265,7 +259,7 @@ class SQLStorage(Storage):
         return Page[ResourceMeta](items=items, next_cursor=next_cursor, has_more=has_more)
 
     def count(self, query: Query) -> int:
-        with self._backend.read(snapshot=_needs_snapshot(query)) as tx:
+        with self._backend.read() as tx:
             _, where = self._compiled(tx, query.replace(cursor=None))
             row = tx.one(f"SELECT count(*) FROM {self.meta_table} WHERE {where.text}", where.params)
         assert row is not None
@@ -539,22 +533,3 @@ def _meta_select(alias: str) -> str:
 
 _META_WIDTH = len(META_SELECT.split(","))
 _REV_INFO_SELECT_R = ", ".join(f"r.{c.strip()}" for c in REV_INFO_SELECT.split(","))
-
-
-def _needs_snapshot(query: Query) -> bool:
-    """Whether reading ``query`` takes more than one statement: a ``regex`` condition makes the
-    backend look at the column's values before the search (PostgreSQL), and both statements must
-    see the same rows. Any other search or count is a single ``SELECT``, already consistent on
-    its own, so it runs without the extra transaction (``BEGIN``, ``SET TRANSACTION``,
-    ``COMMIT``: three round trips more on PostgreSQL)."""
-
-    def has_regex(node: Expr | None) -> bool:
-        if isinstance(node, Condition):
-            return node.op is Op.regex
-        if isinstance(node, Not):
-            return has_regex(node.item)
-        if isinstance(node, And | Or):
-            return any(has_regex(item) for item in node.items)
-        return False
-
-    return has_regex(query.where)

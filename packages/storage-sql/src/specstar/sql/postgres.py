@@ -9,8 +9,9 @@ unique indexes (``WHERE NOT is_deleted``) as the final word when transactions ra
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -27,11 +28,17 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
         name=exc.name,
     ) from exc
 
-from specstar.core import PayloadStoreFactory, QueryError, StorageError
-from specstar.core.spi import CachingStorageFactory, Kind
+from specstar.core import PayloadStoreFactory, QueryTimeoutError, StorageError
+from specstar.core.spi import (
+    DEFAULT_QUERY_TIMEOUT,
+    CachingStorageFactory,
+    Kind,
+    check_timeout,
+    compile_regex,
+)
 
 from ._backend import Backend, Tx, Violation
-from ._compile import Dialect, RegexHook, Sql, Target, known
+from ._compile import Dialect, RegexHook, Sql, Target
 from ._layout import IndexColumn, ident, to_utc
 from ._store import SQLStorage
 from .blobs import PostgresBlobStore
@@ -123,12 +130,17 @@ def _translate(exc: psycopg.Error) -> Exception:
 
 
 class _PgTx:
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], budget: float | None) -> None:
         self._conn = conn
+        self._budget = budget
 
     def _execute(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
         try:
             return self._conn.execute(_placeholders(sql), tuple(params))
+        except psycopg.errors.QueryCanceled as exc:
+            if self._budget is not None and "statement timeout" in str(exc):
+                raise QueryTimeoutError(self._budget) from exc
+            raise _translate(exc) from exc
         except psycopg.Error as exc:
             raise _translate(exc) from exc
 
@@ -143,8 +155,15 @@ class _PgTx:
         return self._execute(sql, params).rowcount
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    conn.execute("SET TIME ZONE 'UTC'")
+def _configurer(budget: float | None) -> Callable[[psycopg.Connection[Any]], None]:
+    """Sets up a new pooled connection: UTC, and the statement time budget."""
+    millis = 0 if budget is None else max(1, math.ceil(budget * 1000))
+
+    def configure(conn: psycopg.Connection[Any]) -> None:
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute(f"SET statement_timeout = {int(millis)}")
+
+    return configure
 
 
 class PostgresBackend(Backend):
@@ -155,17 +174,23 @@ class PostgresBackend(Backend):
     no_limit = None
 
     def __init__(
-        self, dsn: str, *, schema: str, pool_size: int, timeout: float, regex_limit: int
+        self,
+        dsn: str,
+        *,
+        schema: str,
+        pool_size: int,
+        timeout: float,
+        query_timeout: float | None,
     ) -> None:
         self.schema = schema
         self.prefix = f"{ident(schema)}."
-        self.regex_limit = regex_limit
+        self.query_timeout = query_timeout
         self._pool: ConnectionPool[Any] = ConnectionPool(
             dsn,
             min_size=1,
             max_size=max(1, pool_size),
             kwargs={"autocommit": True},
-            configure=_configure,
+            configure=_configurer(query_timeout),
             timeout=timeout,
             name=f"specstar-{schema}",
             open=False,
@@ -214,8 +239,9 @@ class PostgresBackend(Backend):
     @contextmanager
     def _transaction(self, lock_key: str | None = None) -> Iterator[Tx]:
         with self._connection() as conn, conn.transaction():
-            tx = _PgTx(conn)
+            tx = _PgTx(conn, self.query_timeout)
             if lock_key is not None:
+                tx.run("SET LOCAL statement_timeout = 0")  # schema changes may take long
                 tx.run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (lock_key,))
             yield tx
 
@@ -229,10 +255,10 @@ class PostgresBackend(Backend):
     def read(self, snapshot: bool = False) -> Iterator[Tx]:
         with self._connection() as conn:
             if not snapshot:
-                yield _PgTx(conn)
+                yield _PgTx(conn, self.query_timeout)
                 return
             with conn.transaction():
-                tx = _PgTx(conn)
+                tx = _PgTx(conn, self.query_timeout)
                 tx.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield tx
 
@@ -321,29 +347,11 @@ class PostgresBackend(Backend):
                 )
 
     def regex_hook(self, tx: Tx, table: str) -> RegexHook:
-        """Python ``re`` semantics on PostgreSQL: match the column's distinct values (in the
-        query's snapshot) in Python, then test membership in SQL."""
+        """The query ``regex`` dialect pushed down as PostgreSQL's ``~``: the pattern
+        re-emitted as an advanced regular expression deciding the same values."""
 
         def regex(target: Target, pattern: str) -> Sql:
-            column = target.column
-            rows = tx.all(
-                f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL LIMIT ?",
-                (self.regex_limit + 1,),
-            )
-            if len(rows) > self.regex_limit:
-                raise QueryError(
-                    f"regex on {target.name} would scan more than {self.regex_limit} distinct "
-                    "values; narrow it with starts_with/contains or another index",
-                    path=target.name,
-                )
-            compiled = re.compile(pattern)
-            hits = [r[0] for r in rows if compiled.search(r[0])]
-            misses = [r[0] for r in rows if not compiled.search(r[0])]
-            if not hits or not misses:
-                return known(self.dialect, target, bool(hits) or not rows)
-            if len(hits) <= len(misses):
-                return Sql(f"{column} = ANY(CAST(? AS text[]))", (hits,))
-            return Sql(f"NOT ({column} = ANY(CAST(? AS text[])))", (misses,))
+            return Sql(f"{target.column} ~ ?", (compile_regex(pattern).to_posix(),))
 
         return regex
 
@@ -387,8 +395,10 @@ class PostgresStorageFactory(CachingStorageFactory[PostgresStorage]):
         schema: the schema holding every table (created when missing).
         pool_size: most connections the pool opens.
         timeout: seconds to wait for a connection (at start-up and from the pool).
-        regex_distinct_limit: most distinct values a ``regex`` condition may match in Python
-            (see the storage docs); beyond it the query fails with ``QueryError``.
+        query_timeout: seconds one statement may run (``statement_timeout`` of every pooled
+            connection) before PostgreSQL cancels it and it fails with
+            :class:`~specstar.core.errors.QueryTimeoutError`; ``None`` for no budget. Schema
+            changes at start-up run without it.
         payloads: where revision data lives; ``None`` (default) keeps it in the revision rows.
             With a payload store (S3, say) each revision's bytes are put there before the
             transaction that commits the revision row naming them.
@@ -401,10 +411,11 @@ class PostgresStorageFactory(CachingStorageFactory[PostgresStorage]):
         schema: str = "specstar",
         pool_size: int = 10,
         timeout: float = 30.0,
-        regex_distinct_limit: int = 100_000,
+        query_timeout: float | None = DEFAULT_QUERY_TIMEOUT,
         payloads: PayloadStoreFactory | None = None,
     ) -> None:
         super().__init__()
+        query_timeout = check_timeout(query_timeout)
         ident(schema)
         self.schema = schema
         self._backend = PostgresBackend(
@@ -412,7 +423,7 @@ class PostgresStorageFactory(CachingStorageFactory[PostgresStorage]):
             schema=schema,
             pool_size=pool_size,
             timeout=timeout,
-            regex_limit=regex_distinct_limit,
+            query_timeout=query_timeout,
         )
         self._blobs = PostgresBlobStore(self._backend.pool, f"{ident(schema)}.specstar_blobs")
         self._payloads = payloads

@@ -17,14 +17,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
-from specstar.core import PayloadStoreFactory, StorageError
-from specstar.core.spi import CachingStorageFactory, Kind
+from specstar.core import PayloadStoreFactory, QueryTimeoutError, StorageError
+from specstar.core.spi import (
+    DEFAULT_QUERY_TIMEOUT,
+    CachingStorageFactory,
+    Kind,
+    check_timeout,
+    compile_regex,
+)
 
 from ._backend import Backend, Tx, Violation
 from ._compile import Dialect, RegexHook, Sql, Target
@@ -122,16 +127,12 @@ class SQLiteDialect(Dialect):
         return f"json_each({column})", "value"
 
 
-@lru_cache(maxsize=256)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _regexp(pattern: str | None, value: str | None) -> int | None:
-    """``specstar_regexp(pattern, value)``: Python's ``re.search``, null on null."""
+    """``specstar_regexp(pattern, value)``: the query ``regex`` dialect's linear-time search
+    (the pattern was validated when the query was resolved), null on null."""
     if pattern is None or value is None:
         return None
-    return 1 if _pattern(pattern).search(value) else 0
+    return 1 if compile_regex(pattern).search(value) else 0
 
 
 def _translate(exc: sqlite3.Error) -> Exception:
@@ -206,6 +207,10 @@ class _Pool:
             conn.close()
 
 
+#: Virtual machine steps between two looks at a read's deadline.
+_PROGRESS_STEPS = 1000
+
+
 class SQLiteBackend(Backend):
     """One SQLite database file in WAL mode, shared by threads and processes."""
 
@@ -214,9 +219,12 @@ class SQLiteBackend(Backend):
     lock_clause = ""
     no_limit = -1
 
-    def __init__(self, path: Path, *, timeout: float, synchronous: str) -> None:
+    def __init__(
+        self, path: Path, *, timeout: float, synchronous: str, query_timeout: float | None
+    ) -> None:
         self.path = path
         self._timeout = timeout
+        self._query_timeout = query_timeout
         self._synchronous = synchronous
         self._pool = _Pool(self._open)
         self._write_lock = threading.Lock()
@@ -288,7 +296,27 @@ class SQLiteBackend(Backend):
     def read(self, snapshot: bool = False) -> Iterator[Tx]:
         # A single SELECT is already a consistent snapshot; searches issue exactly one.
         with self._pool.connection() as conn:
-            yield _SQLiteTx(conn)
+            budget = self._query_timeout
+            if budget is None:
+                yield _SQLiteTx(conn)
+                return
+            deadline = time.monotonic() + budget
+            stopped = False
+
+            def progress() -> int:
+                nonlocal stopped
+                stopped = stopped or time.monotonic() > deadline
+                return 1 if stopped else 0  # non-zero interrupts the running statement
+
+            conn.set_progress_handler(progress, _PROGRESS_STEPS)
+            try:
+                yield _SQLiteTx(conn)
+            except StorageError as exc:
+                if stopped:
+                    raise QueryTimeoutError(budget) from exc
+                raise
+            finally:
+                conn.set_progress_handler(None, 0)
 
     def create_tables(self, tx: Tx, base: str) -> None:
         meta, rev = ident(base + "_meta"), ident(base + "_rev")
@@ -397,6 +425,9 @@ class SQLiteStorageFactory(CachingStorageFactory[SQLiteStorage]):
             the machine loses power.
         timeout: seconds a writer waits for the write lock before failing with
             :class:`~specstar.core.errors.StorageError`.
+        query_timeout: seconds one read (a search, a count) may run before SQLite interrupts
+            it and it fails with :class:`~specstar.core.errors.QueryTimeoutError`; ``None``
+            for no budget.
         payloads: where revision data lives; ``None`` (default) keeps it in the revision rows
             of ``specstar.db``. With a payload store (S3, say) each revision's bytes are put
             there before the transaction that commits the revision row naming them.
@@ -408,15 +439,20 @@ class SQLiteStorageFactory(CachingStorageFactory[SQLiteStorage]):
         *,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         timeout: float = 30.0,
+        query_timeout: float | None = DEFAULT_QUERY_TIMEOUT,
         payloads: PayloadStoreFactory | None = None,
     ) -> None:
         super().__init__()
+        query_timeout = check_timeout(query_timeout)
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._backend = SQLiteBackend(
-            self.path / "specstar.db", timeout=timeout, synchronous=synchronous
+            self.path / "specstar.db",
+            timeout=timeout,
+            synchronous=synchronous,
+            query_timeout=query_timeout,
         )
         self._blobs = FileBlobStore(self.path / "blobs")
         self._payloads = payloads

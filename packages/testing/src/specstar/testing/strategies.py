@@ -11,7 +11,7 @@ from specstar.core.spi import And, Condition, Expr, Field, Not, Op, Or, Query, S
 
 from .models import Address, Item
 
-__all__ = ["conditions", "item_data", "queries", "sorts"]
+__all__ = ["conditions", "item_data", "queries", "regex_patterns", "sorts"]
 
 # Small pools make equal values, ties and nulls frequent, which is where adapters disagree.
 _NAMES = st.sampled_from(
@@ -37,6 +37,58 @@ _DATES = st.one_of(
         _TZ,
     ),
 )
+
+
+_REGEX_ATOMS = st.sampled_from(
+    [
+        "a",
+        "b",
+        "B",
+        "é",
+        "ß",
+        "%",
+        "_",
+        " ",
+        ".",
+        "\\n",
+        "\\.",
+        "\\$",
+        "[a-c]",
+        "[^a]",
+        "[é_%]",
+        "[^\\n]",
+        "\\d",
+        "\\w",
+        "\\s",
+        "\\W",
+        "\\S",
+        "\\x41",
+        "\\u00e9",
+    ]
+)
+_REGEX_QUANTIFIERS = st.sampled_from(["", "", "", "*", "+", "?", "{2}", "{0,2}", "{1,}", "*?"])
+
+
+def regex_patterns() -> st.SearchStrategy[str]:
+    """Patterns of the query ``regex`` dialect: literals, escapes, classes, anchors, groups,
+    alternation and quantifiers, nested (including the catastrophic ``(a+)+`` shapes)."""
+
+    def quantified(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        piece = st.builds(lambda a, q: a + q, inner, _REGEX_QUANTIFIERS)
+        anchor = st.sampled_from(["^", "$"])
+        return st.lists(st.one_of(piece, piece, anchor), min_size=0, max_size=4).map("".join)
+
+    def grouped(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        branches = st.lists(quantified(inner), min_size=1, max_size=3).map("|".join)
+        return st.builds(lambda kind, b: f"({kind}{b})", st.sampled_from(["", "?:"]), branches)
+
+    return (
+        st.recursive(_REGEX_ATOMS, grouped, max_leaves=6)
+        .flatmap(
+            lambda atom: st.lists(quantified(st.just(atom) | _REGEX_ATOMS), min_size=1, max_size=3)
+        )
+        .map("|".join)
+    )
 
 
 def item_data() -> st.SearchStrategy[Item]:
@@ -87,7 +139,7 @@ def _scalar_condition() -> st.SearchStrategy[Condition]:
             options.append(
                 st.builds(
                     lambda p: Condition(Field(path), Op.regex, p),
-                    st.sampled_from(["^a", "b$", "a.b", "[A-Z]", "^$"]),
+                    st.sampled_from(["^a", "b$", "a.b", "[A-Z]", "^$"]) | regex_patterns(),
                 )
             )
             options.append(

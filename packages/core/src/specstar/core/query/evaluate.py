@@ -12,8 +12,13 @@ same rows and the same (resolved) query. The rules:
 * **Operators on present values.** ``ne`` and ``not_in`` are plain ``!=`` / ``not in``.
   ``contains`` is a substring test on str fields and element membership on list fields (null
   elements never match); ``contains_any`` is true when any element of the list is one of the
-  values. ``starts_with``/``ends_with``/``regex`` apply to str (``regex`` uses
-  :func:`re.search`). Strings compare by code point; ints and floats compare numerically.
+  values. ``starts_with``/``ends_with``/``regex`` apply to str (``regex`` is the dialect of
+  :mod:`._regex`, matched in linear time). Strings compare by code point; ints and floats
+  compare numerically.
+* **Evaluation order.** A row is selected when every item of the top-level ``And`` is true;
+  the items are evaluated in order and evaluation stops at the first one that is not. The
+  manager puts the caller's access scope first, so no user predicate ever runs on a row
+  outside the scope (what a regex costs cannot reveal rows the caller cannot see).
 * **Order.** Rows sort by the effective sorts; null and missing values sort after every value
   ascending and before every value descending; ``resource_id`` ascending breaks the remaining
   ties, so the order is total.
@@ -36,19 +41,20 @@ same rows and the same (resolved) query. The rules:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cmp_to_key
 from typing import Any
 
 from ..types import Page, ResourceMeta
+from ._budget import bounded
 from ._limits import MAX_EXPR_DEPTH, check_depth
-from .ast import ASCII_FOLD, BLANK_CHARS, Condition, Expr, Field, Not, Op, Or, Query, Sort
+from ._regex import compile_regex
+from .ast import ASCII_FOLD, BLANK_CHARS, And, Condition, Expr, Field, Not, Op, Or, Query, Sort
 from .cursor import decode_cursor, effective_sorts, encode_cursor, sort_values
 from .resolve import DEFAULT_LIMIT
 
-__all__ = ["compare_rows", "count", "evaluate", "matches", "run"]
+__all__ = ["compare_rows", "conjuncts", "count", "evaluate", "matches", "run", "selector"]
 
 _MISSING: Any = object()
 
@@ -100,7 +106,7 @@ _OPS: dict[str, Callable[[Any, Any], bool | None]] = {
     Op.contains_any: _contains_any,
     Op.starts_with: _str_op(str.startswith),
     Op.ends_with: _str_op(str.endswith),
-    Op.regex: _str_op(lambda v, p: re.search(p, v) is not None),
+    Op.regex: _str_op(lambda v, p: compile_regex(p).search(v)),
 }
 
 
@@ -273,19 +279,42 @@ def compare_rows(
     return _cmp(a_id, b_id)
 
 
+def conjuncts(expr: Expr) -> list[Expr]:
+    """The items of the top-level ``And`` of ``expr`` (nested ``And`` flattened), in order;
+    ``[expr]`` for any other expression."""
+    out: list[Expr] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, And):
+            stack.extend(reversed(node.items))
+        else:
+            out.append(node)
+    return out
+
+
 def selector(query: Query) -> Callable[[ResourceMeta], bool]:
-    """A predicate selecting the rows of a resolved query (``is_deleted`` and ``where``)."""
+    """A predicate selecting the rows of a resolved query (``is_deleted`` and ``where``).
+
+    The top-level conjunction is tested item by item, in order, stopping at the first item
+    that is not true (see the module docstring); the predicate checks the deadline of the
+    current :func:`~._budget.query_budget`.
+    """
     where = query.where
     if where is not None:
         check_depth(where, MAX_EXPR_DEPTH)
+    items = () if where is None else tuple(conjuncts(where))
     deleted = query.is_deleted
 
     def selected(meta: ResourceMeta) -> bool:
         if deleted is not None and meta.is_deleted != deleted:
             return False
-        return where is None or _eval(where, meta) is True
+        for item in items:  # noqa: SIM110 - the order of evaluation is the point
+            if _eval(item, meta) is not True:
+                return False
+        return True
 
-    return selected
+    return bounded(selected)
 
 
 _Row = tuple[tuple[Any, ...], ResourceMeta]

@@ -7,12 +7,12 @@ field's kind, values in canonical form (datetimes aware in UTC, lists as tuples)
 
 from __future__ import annotations
 
-import re
 from typing import Any, cast
 
 from ..errors import QueryError
 from ..indexes import IndexSpec, Kind, normalize_scalar
 from ._limits import MAX_EXPR_DEPTH, MAX_REGEX_LENGTH, check_depth
+from ._regex import RegexSyntaxError, compile_regex
 from .ast import (
     FIELD_FNS,
     META_FIELDS,
@@ -194,8 +194,8 @@ def _condition(cond: Condition, spec: IndexSpec) -> Condition:
                 path=target.name,
             )
         try:
-            re.compile(value)
-        except re.error as exc:
+            compile_regex(value)
+        except RegexSyntaxError as exc:
             raise QueryError(f"invalid regex for {target.name}: {exc}", path=target.name) from None
     return Condition(cond.field, op, value)
 

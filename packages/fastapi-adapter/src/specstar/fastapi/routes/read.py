@@ -197,7 +197,7 @@ class ListRouteTemplate(BaseRouteTemplate):
             description="Takes the same filters as the listing.",
             responses={
                 200: {"description": "The count", "content": json_content(ref("Count"))},
-                **problem_responses(400, 403, 422),
+                **problem_responses(400, 403, 422, 503),
             },
         )
         m.add(
@@ -218,7 +218,7 @@ class ListRouteTemplate(BaseRouteTemplate):
                     ),
                     "headers": page_doc(with_total=True),
                 },
-                **problem_responses(400, 403, 422),
+                **problem_responses(400, 403, 422, 503),
             },
         )
         m.add(
@@ -234,7 +234,7 @@ class ListRouteTemplate(BaseRouteTemplate):
                     "content": json_content({"type": "array", "items": ref(m.schemas.resource)}),
                     "headers": page_doc(with_total=True),
                 },
-                **problem_responses(400, 403, 422),
+                **problem_responses(400, 403, 422, 503),
             },
         )
 
