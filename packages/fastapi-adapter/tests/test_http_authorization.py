@@ -45,7 +45,9 @@ class Gizmo(msgspec.Struct, kw_only=True):
 
 class Part(msgspec.Struct, kw_only=True):
     label: str
-    gizmo_id: Annotated[str, Ref("gizmo", on_delete=OnDelete.restrict)]
+    # parts may be attached to other users' gizmos (by default a reference to a resource the
+    # writer cannot see is refused like one to a missing resource)
+    gizmo_id: Annotated[str, Ref("gizmo", on_delete=OnDelete.restrict, cross_scope=True)]
 
 
 def header_user(x_user: Annotated[str | None, Header()] = None) -> str | None:
@@ -270,7 +272,9 @@ def test_restricted_deletes_list_only_visible_referrers(owned: TestClient) -> No
     assert doc["code"] == "reference_restricted"
     assert [x["resource_id"] for x in doc["referrers"]] == [mine_id]
     assert theirs_id not in r.text
-    assert "resources you cannot see" in doc["detail"]
+    assert "referenced 2 times: part" in doc["detail"]
+    assert "1 by resource you cannot see" in doc["detail"]
+    assert (doc["referrer_count"], doc["hidden_referrers"]) == (2, 1)
     batch = c.post("/gizmo/batch/delete", json={"confirm_all": True}, headers=as_user("ann"))
     assert batch.status_code == 200
     assert batch.json()["failed"][0]["code"] == "reference_restricted"

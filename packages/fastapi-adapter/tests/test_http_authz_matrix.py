@@ -69,7 +69,9 @@ class DocV1(msgspec.Struct, kw_only=True):
 
 class Doc(msgspec.Struct, kw_only=True):
     title: str
-    folder_id: Annotated[str, Ref("folder")]
+    # documents refer to other owners' folders on purpose (cross_scope): the references must
+    # then stay hidden from whoever may not see the referrer
+    folder_id: Annotated[str, Ref("folder", cross_scope=True)]
     secret: str = ""
 
 

@@ -20,6 +20,7 @@ from ..naming import default_id_generator, kebab_case
 from ..pipeline import (
     ConstraintChecker,
     EventHandler,
+    OperationContext,
     PermissionChecker,
     Pipeline,
     Unrestricted,
@@ -212,9 +213,16 @@ class ResourceManager(ResourceWriter[T]):
             name=self.name, reader=self._reader, path=path, migrate=self.migrate
         )
 
-    def _check_refs(self, data: T, previous: T | None) -> None:
+    def _check_refs(self, ctx: OperationContext, data: T, previous: T | None) -> None:
         if self.registry is not None:
-            self.registry.check_refs(self, data, previous)
+            as_user = None if self._guard.system else ctx.user
+            self.registry.check_refs(self, data, previous, user=as_user)
+
+    def _for_system(self) -> ResourceManager[T]:
+        view: ResourceManager[T] = ResourceManager.__new__(ResourceManager)
+        view.__dict__.update(self.__dict__)
+        view._assemble(self._guard.for_system())
+        return view
 
     @property
     def _stale_paths(self) -> frozenset[str]:

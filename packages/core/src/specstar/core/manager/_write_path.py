@@ -29,8 +29,9 @@ from ._guard import Guard
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: Checks the references of new data: ``(data, previous)``; raises ``ValidationError``.
-RefCheck = Callable[[Any, Any], None]
+#: Checks the references of new data: ``(context, data, previous)``; raises
+#: ``ValidationError``.
+RefCheck = Callable[[OperationContext, Any, Any], None]
 
 
 class WritePath(Generic[T]):
@@ -164,7 +165,7 @@ class WritePath(Generic[T]):
         self.guard.check_result(ctx, meta, indexed, self.binding.schema_version)
         self.pipeline.validate(data)
         if self.check_refs is not None:
-            self.check_refs(data, previous)
+            self.check_refs(ctx, data, previous)
         self.pipeline.check_constraints(data, resource_id=ctx.resource_id, previous=previous)
         self.pipeline.emit(EventPhase.before, ctx)
         return ctx

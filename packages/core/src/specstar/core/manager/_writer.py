@@ -428,6 +428,15 @@ class ResourceWriter(ResourceView[T]):
         return self._changes.prune(ctx, keep_last_n=keep_last_n, before=before)
 
     # == integrity (see specstar.core.refs.ReferenceSource) =====================================
+    #
+    # These run for the framework, on behalf of a delete or restore of another resource that
+    # was authorized already: no permission check and no access scope (a cascade must reach
+    # every referrer, whoever may see it), but the referrer's own pipeline otherwise —
+    # validators, events, history — with the acting user recorded.
+
+    def _for_system(self) -> ResourceWriter[T]:
+        """This manager with a guard that asks no checker (see :meth:`Guard.for_system`)."""
+        raise NotImplementedError
 
     def apply_set_null(
         self,
@@ -439,8 +448,12 @@ class ResourceWriter(ResourceView[T]):
         now: datetime,
     ) -> RevisionInfo:
         """Clear ``target_id`` from the ``refs`` fields of one resource, as a new revision
-        written as ``user`` (the action ``set_null``): the ``on_delete=set_null`` effect."""
-        ctx = self._guard.context(
+        written as ``user`` (the action ``set_null``): the ``on_delete=set_null`` effect.
+
+        Integrity maintenance: no permission check (the delete of the target was authorized).
+        """
+        system = self._for_system()
+        ctx = system._guard.context(
             Action.SET_NULL,
             user,
             now,
@@ -448,12 +461,32 @@ class ResourceWriter(ResourceView[T]):
             fields=[ref.path for ref in refs],
             target_id=target_id,
         )
-        return self._changes.append(
+        return system._changes.append(
             ctx,
             lambda cur: self._binding.patched(cur, lambda doc: without(doc, refs, target_id)),
             expected=None,
             status=None,
         )
+
+    def cascade_delete(
+        self, resource_id: str, *, permanent: bool, user: str, now: datetime
+    ) -> ResourceMeta:
+        """Delete a referrer because its ``on_delete=cascade`` target went (soft or
+        permanently, like the target), as ``user`` at ``now``; its own referrers follow.
+
+        Integrity maintenance: no permission check (the delete of the target was authorized).
+        """
+        system = self._for_system()
+        if permanent:
+            return system.permanently_delete(resource_id, user=user, now=now)
+        return system.delete(resource_id, user=user, now=now)
+
+    def cascade_restore(self, resource_id: str, *, user: str, now: datetime) -> ResourceMeta:
+        """Restore a referrer that a cascade deleted, and what its delete cascaded to.
+
+        Integrity maintenance: no permission check (the restore of the target was authorized).
+        """
+        return self._for_system().restore(resource_id, cascade=True, user=user, now=now)
 
     # == maintenance ============================================================================
 
