@@ -98,8 +98,10 @@ def _create(c: TestClient, path: str, body: dict[str, Any], who: dict[str, str])
 
 def _dangling(c: TestClient) -> list[str]:
     """Live references (of every user) to documents that are not live."""
-    live = {m["resource_id"] for m in c.get("/document", params={"returns": "meta"}, headers=ROOT)
-            .json()}
+    live = {
+        m["resource_id"]
+        for m in c.get("/document", params={"returns": "meta"}, headers=ROOT).json()
+    }
     found = []
     for path in ("/note", "/bookmark", "/pin"):
         for item in c.get(path, params={"returns": "data"}, headers=ROOT).json():
@@ -140,7 +142,8 @@ def test_a_scoped_users_deletes_reach_every_referrer(client: TestClient) -> None
 
     r = c.delete(f"/document/{doc}/permanently", headers=ANN)
     assert r.status_code == 409  # bob's soft-deleted pin could come back: it still counts
-    assert r.json()["hidden_referrers"] == 1 and pin not in r.text
+    assert r.json()["hidden_referrers"] == 1
+    assert pin not in r.text
     assert c.delete(f"/pin/{pin}/permanently", headers=BOB).status_code == 200
     assert c.delete(f"/document/{doc}/permanently", headers=ANN).status_code == 200
     assert c.get(f"/note/{note}", headers=ROOT).status_code == 404  # gone for good

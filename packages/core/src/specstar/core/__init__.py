@@ -20,6 +20,7 @@ from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch
 from .codec import Encoding
 from .errors import (
     AlreadyExistsError,
+    ClientIdsDisabledError,
     ConflictError,
     FieldError,
     GoneError,
@@ -128,6 +129,7 @@ __all__ = [
     "BlobInfo",
     "BlobStore",
     "Capabilities",
+    "ClientIdsDisabledError",
     "CompositeChecker",
     "Condition",
     "ConflictError",

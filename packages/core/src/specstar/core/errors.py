@@ -179,6 +179,24 @@ class ValidationError(SpecStarError, ValueError):
         return {"errors": [e.as_dict() for e in self.errors]}
 
 
+class ClientIdsDisabledError(ValidationError):
+    """A create named its own resource id, but the model's ``client_ids`` setting is off.
+
+    Raised before anything is read, for a missing id and a taken one alike, so the answer
+    says nothing about which ids exist.
+    """
+
+    code = "client_ids_disabled"
+
+    def __init__(self, resource_name: str) -> None:
+        super().__init__(
+            f"{resource_name} does not accept client-chosen resource ids (client_ids=False): "
+            "create without an id and use the generated one",
+            [FieldError("resource_id", "client-chosen ids are disabled (client_ids=False)")],
+        )
+        self.resource_name = resource_name
+
+
 class PatchError(ValidationError):
     """A JSON Patch or merge patch document is malformed or cannot be applied."""
 

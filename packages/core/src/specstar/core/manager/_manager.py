@@ -86,6 +86,11 @@ class ResourceManager(ResourceWriter[T]):
             not declare; by default such a member is a :class:`ValidationError` naming it
             (JSON Patch and merge patch results included). Stored data read through a
             ``Schema``'s migrations is never affected.
+        client_ids: whether a create may choose its resource id (``create(resource_id=)``,
+            ``put``/``create_or_update`` of a new id). With ``False`` every id is generated,
+            and a client-chosen one raises :class:`~specstar.core.errors.ClientIdsDisabledError`
+            before anything is read: client-chosen ids answer whether an id is taken, even
+            one the user may not see, so models whose ids must not be probed turn them off.
     """
 
     def __init__(
@@ -115,6 +120,7 @@ class ResourceManager(ResourceWriter[T]):
         validate_refs: bool = False,
         migration: Schema[T] | None = None,
         allow_unknown_fields: bool = False,
+        client_ids: bool = True,
     ) -> None:
         if isinstance(model, Schema):
             if migration is not None:
@@ -166,6 +172,9 @@ class ResourceManager(ResourceWriter[T]):
             allow_unknown_fields=allow_unknown_fields,
         )
         self.allow_unknown_fields = allow_unknown_fields
+        if not isinstance(client_ids, bool):
+            raise TypeError(f"client_ids must be a bool, not {client_ids!r}")
+        self.client_ids = client_ids
         self.codec = self._binding.codec
         self.pipeline = Pipeline(
             permission_checker=permission_checker,

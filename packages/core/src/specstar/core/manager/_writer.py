@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from msgspec import UNSET, UnsetType
 
 from ..actions import Action
-from ..errors import AlreadyExistsError, NotFoundError, PatchError
+from ..errors import AlreadyExistsError, ClientIdsDisabledError, NotFoundError, PatchError
 from ..etags import Precondition
 from ..naming import check_resource_id
 from ..patch import apply_json_patch, apply_merge_patch
@@ -31,6 +31,7 @@ class ResourceWriter(ResourceView[T]):
 
     registry: Registry[Any] | None
     refs: list[RefField]
+    client_ids: bool
     id_generator: Callable[[], str]
     _binding: Binding[T]
     _changes: Changes[T]
@@ -51,22 +52,30 @@ class ResourceWriter(ResourceView[T]):
         """Create a resource with its first revision.
 
         Args:
-            resource_id: use this id instead of a generated one.
+            resource_id: use this id instead of a generated one (refused when the manager's
+                ``client_ids`` is off).
             if_not_exists: when the id exists already, return its current revision info
-                instead of raising :class:`~specstar.core.errors.AlreadyExistsError`.
+                instead of raising :class:`~specstar.core.errors.AlreadyExistsError` (which
+                is still raised when the user may not see that resource).
 
         Raises:
             ValidationError, AlreadyExistsError, UniqueConstraintError, PermissionDeniedError.
+            ClientIdsDisabledError: ``resource_id`` given while ``client_ids`` is off.
         """
+        if resource_id is not None and not self.client_ids:
+            raise ClientIdsDisabledError(self.name)
         rid = check_resource_id(resource_id) if resource_id is not None else self.id_generator()
         ctx = self._guard.context(Action.CREATE, user, now, resource_id=rid, status=status)
         obj = self._binding.coerce(data)
         try:
             return self._changes.create(ctx, obj, status)
-        except AlreadyExistsError:
+        except AlreadyExistsError as exc:
             if not if_not_exists:
                 raise
-            meta = self._guard.visible_meta(ctx, self.storage, include_deleted=True)
+            try:
+                meta = self._guard.visible_meta(ctx, self.storage, include_deleted=True)
+            except NotFoundError:  # taken by a resource the user may not see: say only that
+                raise exc from None
             return self._reader.info(rid, meta.current_revision_id)
 
     def update(
@@ -115,9 +124,11 @@ class ResourceWriter(ResourceView[T]):
 
         Raises:
             PreconditionFailedError: ``expected_revision_id`` is not the current revision.
-            NotFoundError: ``expected_revision_id`` was given and the resource does not exist;
-                or the id is taken by a resource outside the user's access scope (hidden
-                resources stay indistinguishable from missing ones).
+            NotFoundError: ``expected_revision_id`` was given and the resource does not exist
+                or lies outside the user's access scope.
+            AlreadyExistsError: the id is taken by a resource the user may not see.
+            ClientIdsDisabledError: the id names no resource the user may see, and the
+                manager's ``client_ids`` is off.
         """
         info, _created = self.put(
             resource_id,
@@ -155,15 +166,25 @@ class ResourceWriter(ResourceView[T]):
             create_only: create only; an existing id (soft-deleted too) raises
                 :class:`~specstar.core.errors.AlreadyExistsError`.
 
+        A client-chosen id tells whether it is taken, whoever may see the resource holding it:
+        creating a taken id fails. So an id taken by a resource the user may not see answers
+        exactly like any taken id (:class:`~specstar.core.errors.AlreadyExistsError`), never
+        with more (its revision, its state); with the manager's ``client_ids`` off, an id
+        the user may not update answers :class:`ClientIdsDisabledError` whether it is taken
+        or not.
+
         Raises:
             ValueError: both ``expected_revision_id`` and ``create_only``.
-            AlreadyExistsError: ``create_only`` and the id exists.
+            AlreadyExistsError: ``create_only`` and the id exists; or the id is taken by a
+                resource outside the user's access scope.
             PreconditionFailedError: ``expected_revision_id`` is not the current revision.
-            NotFoundError: ``expected_revision_id`` was given and the resource does not exist;
-                or the id is taken by a resource outside the user's access scope (hidden
-                resources stay indistinguishable from missing ones).
+            NotFoundError: ``expected_revision_id`` was given and the resource does not exist
+                or lies outside the user's access scope.
+            ClientIdsDisabledError: a create, while ``client_ids`` is off.
         """
         conditional = Precondition.of(expected_revision_id, expected_etag) is not None
+        if create_only and not self.client_ids:
+            raise ClientIdsDisabledError(self.name)
         if create_only:
             if conditional:
                 raise ValueError("put: give an expected revision or create_only, not both")
@@ -183,18 +204,17 @@ class ResourceWriter(ResourceView[T]):
                 )
                 return info, False
             except NotFoundError as exc:
-                if (
-                    conditional
-                    or exc.resource_id != resource_id
-                    or exc.revision_id is not None
-                    or raced
-                ):
+                if conditional or exc.resource_id != resource_id or exc.revision_id is not None:
                     raise
+                if raced:  # the id is taken, by a resource the user may not see
+                    raise AlreadyExistsError(resource_id) from None
+                if not self.client_ids:
+                    raise ClientIdsDisabledError(self.name) from None
             try:
                 info = self.create(data, resource_id=resource_id, status=status, user=user, now=now)
                 return info, True
             except AlreadyExistsError:
-                raced = True  # created concurrently: update it (hidden from the user: give up)
+                raced = True  # taken: update it if the user may (else it is hidden: give up)
 
     def patch(
         self,
