@@ -5,7 +5,9 @@
 * ``client_ids=False`` refuses client-chosen ids with one 422 naming the setting, before
   anything is read: a hidden id, a visible one and a free one get the same answer;
 * date-time query parameters take ISO 8601 only (a plain number is no date);
-* another method on a fixed route (``/m/_migrate``, ``/m/count``) is 405 with ``Allow``.
+* another method on a fixed route (``/m/_migrate``, ``/m/count``) is 405 with ``Allow``;
+* ``Unique(normalize=...)`` variants of one value are 409s naming the field and the value as
+  written.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from specstar.core import (
     ResourceManager,
     Schema,
     StorageFactory,
+    Unique,
 )
 from specstar.fastapi import DependencyProvider, SpecStar, install_problem_handlers
 
@@ -38,6 +41,10 @@ class Document(msgspec.Struct, kw_only=True):
 
 class Ticket(msgspec.Struct, kw_only=True):
     title: str
+
+
+class Account(msgspec.Struct, kw_only=True):
+    email: Annotated[str, Unique(normalize="casefold+nfkc+trim+invisible")]
 
 
 def _user(x_user: Annotated[str | None, Header()] = None) -> str | None:
@@ -75,6 +82,7 @@ def crud(factory: StorageFactory) -> SpecStar:
     )
     crud.add_model(Schema(Document, "v1"), migrate_route=True)
     crud.add_model(Ticket, client_ids=False)
+    crud.add_model(Account)
     return crud
 
 
@@ -185,3 +193,25 @@ def test_another_method_on_a_fixed_route_is_405(client: TestClient) -> None:
         assert (r.status_code, r.headers["allow"]) == (405, "GET, HEAD"), (method, r.text)
     r = client.put("/document/ordinary-id", json={"title": "x"}, headers=ANN)
     assert r.status_code == 201  # ids that name no fixed route are untouched
+
+
+def test_normalised_unique_variants_are_conflicts(client: TestClient) -> None:
+    first = client.post("/account", json={"email": "Ann@Example.com"}, headers=ANN)
+    assert first.status_code == 201
+    for variant in (
+        "ann@example.com",
+        "\uff21\uff2e\uff2e@example.com",
+        " ann@example.com",
+        "a\u200bnn@x",
+    ):
+        r = client.post("/account", json={"email": variant}, headers=ANN)
+        if variant.endswith("@x"):
+            assert r.status_code == 201  # another address
+            continue
+        assert r.status_code == 409
+        doc = r.json()
+        assert (doc["code"], doc["field"], doc["value"]) == ("unique_violation", "email", variant)
+        assert doc["conflicting_resource_id"] == first.json()["resource_id"]
+    hidden = client.post("/account", json={"email": "ANN@example.com "}, headers=BOB)
+    assert hidden.status_code == 409
+    assert hidden.json()["conflicting_resource_id"] is None  # held by a resource bob cannot see

@@ -147,7 +147,10 @@ class ResourceManager(ResourceWriter[T]):
         if storage is None:
             storage = storage_factory.build(self.name) if storage_factory else None
         self.storage: Storage = storage or default_storage(self.name)
-        unique = [path for path, _ in models.find_annotated_fields(self.model, Unique)]
+        unique = {
+            path: marker.normalize
+            for path, marker in models.find_annotated_fields(self.model, Unique)
+        }
         self.refs: list[RefField] = collect_refs(self.model)
         declared = list(indexed_fields)
         for ref in self.refs:  # resource references are indexed so referrers are found fast
