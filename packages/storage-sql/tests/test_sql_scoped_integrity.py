@@ -233,3 +233,35 @@ def test_a_reference_to_a_hidden_resource_is_refused_like_a_missing_one(app: App
     app.notes.create(Note(text="bob's", doc_id=doc), user="bob")
     with pytest.raises(ValidationError):
         app.notes.create(Note(text="bob's", doc_id="document:nope"), user="bob")
+
+
+class Node(msgspec.Struct, kw_only=True):
+    """A tree whose cascade runs within one model; a node may pin itself (restrict)."""
+
+    parent_id: Annotated[str | None, Ref("node", on_delete=OnDelete.cascade, cross_scope=True)] = (
+        None
+    )
+    pinned_id: Annotated[str | None, Ref("node", on_delete=OnDelete.restrict, cross_scope=True)] = (
+        None
+    )
+
+
+def test_a_cascade_within_one_model_reaches_every_owner(factory: StorageFactory) -> None:
+    registry: Registry[ResourceManager[Any]] = Registry()
+    nodes = ResourceManager(
+        Node,
+        storage_factory=factory,
+        registry=registry,
+        permission_checker=OwnershipChecker(admins=["root"]),
+        validate_refs=True,
+    )
+    root = nodes.create(Node(), user="ann").resource_id
+    child = nodes.create(Node(parent_id=root), user="bob").resource_id
+    leaf = nodes.create(Node(parent_id=child), user="cy").resource_id
+    nodes.merge_patch(leaf, {"pinned_id": leaf}, user="cy")  # pinned to itself: no blocker
+    nodes.delete(root, user="ann")
+    assert nodes.count(user="root") == 0
+    nodes.restore(root, cascade=True, user="ann")
+    assert nodes.count(user="root") == 3
+    nodes.permanently_delete(root, user="ann")
+    assert [nodes.storage.get_meta(rid) for rid in (root, child, leaf)] == [None] * 3

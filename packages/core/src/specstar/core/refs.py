@@ -301,13 +301,15 @@ class Registry(Generic[M]):
         previous: Any = None,
         *,
         user: str | None = None,
+        resource_id: str | None = None,
     ) -> None:
         """Raise :class:`ValidationError` for new reference values naming no live resource.
 
         Only ids that ``previous`` (the data being replaced) did not already hold are checked,
         so a reference left dangling on purpose never blocks unrelated changes. With
         ``user`` (the writer), a resource that user cannot see counts as missing — same
-        error, same message — unless the field is ``Ref(..., cross_scope=True)``.
+        error, same message — unless the field is ``Ref(..., cross_scope=True)``. A reference
+        of the resource being written (``resource_id``) to itself is always valid.
         """
         doc = msgspec.to_builtins(data)
         old = msgspec.to_builtins(previous) if previous is not None else {}
@@ -318,7 +320,7 @@ class Registry(Generic[M]):
             known = set(_ids_at(old, ref.path))
             target = self.get(ref.target)
             for rid in _ids_at(doc, ref.path):
-                if rid in known:
+                if rid in known or (rid == resource_id and ref.target == manager.name):
                     continue
                 visible = (
                     target.is_live(rid)

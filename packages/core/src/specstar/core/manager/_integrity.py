@@ -40,7 +40,7 @@ def guard_delete(
         if ref.on_delete is not OnDelete.restrict:
             continue
         for meta in source.referrer_metas(ref, ctx.resource_id, include_deleted=permanent):
-            if meta.resource_id != ctx.resource_id or source is not me:
+            if meta.resource_id != ctx.resource_id or source.name != me.name:
                 blocking.append((source.name, ref.path, meta.resource_id))
     if blocking:
         raise ReferenceRestrictedError(me.name, ctx.resource_id, blocking)
@@ -63,7 +63,7 @@ def apply_on_delete(
     for source, ref in _refs_to(registry, me.name):
         if ref.on_delete is OnDelete.cascade:
             for meta in list(source.referrer_metas(ref, target_id, include_deleted=permanent)):
-                if source is me and meta.resource_id == target_id:
+                if source.name == me.name and meta.resource_id == target_id:
                     continue
                 cascade = partial(_cascade, source, meta, ctx, permanent)
                 _quietly(source, meta.resource_id, ref, cascade)
@@ -97,7 +97,7 @@ def restore_cascaded(
         if ref.on_delete is not OnDelete.cascade:
             continue
         for meta in list(source.referrer_metas(ref, target_id, include_deleted=True)):
-            if source is me and meta.resource_id == target_id:
+            if source.name == me.name and meta.resource_id == target_id:
                 continue
             if not (meta.is_deleted and cascaded_by(meta, deleted)):
                 continue

@@ -228,7 +228,9 @@ class ResourceManager(ResourceWriter[T]):
     def _check_refs(self, ctx: OperationContext, data: T, previous: T | None) -> None:
         if self.registry is not None:
             as_user = None if self._guard.system else ctx.user
-            self.registry.check_refs(self, data, previous, user=as_user)
+            self.registry.check_refs(
+                self, data, previous, user=as_user, resource_id=ctx.resource_id
+            )
 
     def _for_system(self) -> ResourceManager[T]:
         view: ResourceManager[T] = ResourceManager.__new__(ResourceManager)
