@@ -17,6 +17,10 @@ target is deleted (soft or permanent):
 * ``restrict``: the delete is refused with :class:`ReferenceRestrictedError` while live
   referrers exist.
 
+These effects reach every referrer, whoever deletes: only the delete of the target is
+authorized as the acting user; what it does to referrers is a system step (see
+:class:`ReferenceSource`).
+
 Resource-id references are indexed automatically, so referrers are found by index. Revision
 references (``ref_type=RefType.revision_id``) are informational: never indexed, always dangling.
 
