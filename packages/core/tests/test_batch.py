@@ -233,7 +233,7 @@ def test_restricted_deletes_name_only_visible_referrers() -> None:
     assert isinstance(failure.error, RedactedReferenceError)
     assert failure.error.referrers == [("part", "gizmo_id", mine)]
     assert theirs not in failure.message
-    assert "resources you cannot see" in failure.message
+    assert "1 by resource you cannot see" in failure.message
     [failure] = batch_delete(gizmos, confirm_all=True, user="root").failed
     assert isinstance(failure.error, ReferenceRestrictedError)
     assert not isinstance(failure.error, RedactedReferenceError)

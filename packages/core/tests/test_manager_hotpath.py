@@ -380,7 +380,7 @@ def test_put_updates_a_resource_created_meanwhile(docs: ResourceManager[Doc]) ->
     assert docs.get("doc:1").data.title == "mine"
 
 
-def test_put_of_a_hidden_id_is_not_found() -> None:
+def test_put_of_a_hidden_id_is_taken() -> None:
     class Own:
         def check(self, ctx: OperationContext) -> None:
             return None
@@ -390,6 +390,6 @@ def test_put_of_a_hidden_id_is_not_found() -> None:
 
     docs = ResourceManager(Doc, permission_checker=Own())
     docs.create(Doc(title="bob's"), resource_id="doc:1", user="bob")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(AlreadyExistsError):  # as for any taken id, and nothing more
         docs.put("doc:1", Doc(title="ann's"), user="ann")
     assert docs.get("doc:1", user="bob").data.title == "bob's"

@@ -9,9 +9,9 @@ import msgspec
 import pytest
 
 from specstar.core import (
+    AlreadyExistsError,
     MemoryStorage,
     MissingOperationContextError,
-    NotFoundError,
     OperationContext,
     OwnershipChecker,
     PermissionDeniedError,
@@ -97,7 +97,7 @@ def test_bulk_migration_stays_inside_the_users_scope(storage: MemoryStorage) -> 
     assert manager.migrate_all(user="root") == 1
 
 
-def test_create_or_update_of_a_hidden_id_is_not_found_and_never_spins(
+def test_create_or_update_of_a_hidden_id_is_taken_and_never_spins(
     storage: MemoryStorage,
 ) -> None:
     manager = notes(storage, Recorder())
@@ -115,7 +115,9 @@ def test_create_or_update_of_a_hidden_id_is_not_found_and_never_spins(
     worker.join(10)
     assert not worker.is_alive(), "create_or_update kept retrying a hidden id"
     assert len(outcome) == 1
-    assert isinstance(outcome[0], NotFoundError)
+    assert isinstance(outcome[0], AlreadyExistsError)  # as for any taken id
+    with pytest.raises(AlreadyExistsError):  # nor does if_not_exists say more than "taken"
+        manager.create(Note(body="x"), resource_id=bobs, if_not_exists=True, user="ann")
     assert manager.get(bobs, user="bob").data == Note(body="by bob")
     own = manager.create_or_update("ann-new", Note(body="fresh"), user="ann")
     assert own.resource_id == "ann-new"

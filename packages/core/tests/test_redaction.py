@@ -122,7 +122,9 @@ def test_a_restrict_conflict_lists_only_visible_referrers(owned: Managers) -> No
     assert shown.code == "reference_restricted"
     assert shown.referrers == [("part", "gizmo_id", mine)]
     assert (shown.target, shown.resource_id) == ("gizmo", gid)
-    assert "resources you cannot see" in shown.message
+    assert "2 by resources you cannot see" in shown.message
+    assert "referenced 3 times" in shown.message
+    assert shown.details()["hidden_referrers"] == 2
     for hidden in (theirs, sticker):
         assert hidden not in shown.message
         assert hidden not in repr(shown.details())
@@ -139,7 +141,7 @@ def test_a_restrict_conflict_with_only_hidden_referrers_names_none(owned: Manage
     assert isinstance(shown, RedactedReferenceError)
     assert shown.referrers == []
     assert theirs not in shown.message
-    assert "referenced by resources you cannot see" in shown.message
+    assert "referenced once: 1 by resource you cannot see" in shown.message
 
 
 def test_referrers_of_unregistered_models_are_hidden() -> None:

@@ -5,7 +5,8 @@
 * on every route the checker sees the request's user, before any ``before`` handler, once per
   manager operation the route performs;
 * conflicts name only resources the user may see (unique holders, blocking referrers), and
-  writes on hidden ids stay "not found" (``PUT`` never spins, ``If-Match`` lists leak nothing);
+  writes on hidden ids answer as for any taken id (``PUT`` never spins, ``If-Match`` lists
+  leak nothing);
 * batches are refused up front without the permission, and only match rows in scope.
 """
 
@@ -45,7 +46,9 @@ class Gizmo(msgspec.Struct, kw_only=True):
 
 class Part(msgspec.Struct, kw_only=True):
     label: str
-    gizmo_id: Annotated[str, Ref("gizmo", on_delete=OnDelete.restrict)]
+    # parts may be attached to other users' gizmos (by default a reference to a resource the
+    # writer cannot see is refused like one to a missing resource)
+    gizmo_id: Annotated[str, Ref("gizmo", on_delete=OnDelete.restrict, cross_scope=True)]
 
 
 def header_user(x_user: Annotated[str | None, Header()] = None) -> str | None:
@@ -270,7 +273,9 @@ def test_restricted_deletes_list_only_visible_referrers(owned: TestClient) -> No
     assert doc["code"] == "reference_restricted"
     assert [x["resource_id"] for x in doc["referrers"]] == [mine_id]
     assert theirs_id not in r.text
-    assert "resources you cannot see" in doc["detail"]
+    assert "referenced 2 times: part" in doc["detail"]
+    assert "1 by resource you cannot see" in doc["detail"]
+    assert (doc["referrer_count"], doc["hidden_referrers"]) == (2, 1)
     batch = c.post("/gizmo/batch/delete", json={"confirm_all": True}, headers=as_user("ann"))
     assert batch.status_code == 200
     assert batch.json()["failed"][0]["code"] == "reference_restricted"
@@ -279,21 +284,44 @@ def test_restricted_deletes_list_only_visible_referrers(owned: TestClient) -> No
     assert {x["resource_id"] for x in r.json()["referrers"]} == {mine_id, theirs_id}
 
 
-def test_writes_on_hidden_ids_stay_not_found(owned: TestClient) -> None:
+def test_writes_on_hidden_ids_answer_like_taken_ones(owned: TestClient) -> None:
     c = owned
     gid = c.post("/gizmo", json={"name": "g"}, headers=as_user("bob")).json()["resource_id"]
     ann = as_user("ann")
+    own = c.post("/gizmo", json={"name": "a"}, headers=ann).json()["resource_id"]
+
+    def same(hidden: Any, taken: Any) -> None:
+        assert hidden.status_code == taken.status_code
+        assert hidden.text.replace(gid, "ID") == taken.text.replace(own, "ID")
+
+    # a plain PUT cannot have a hidden id: it is taken (409), and never an endless loop
     r = c.put(f"/gizmo/{gid}", json={"name": "mine now"}, headers=ann)
-    assert r.status_code == 404  # not a 409, and never an endless update/create loop
+    assert (r.status_code, r.json()["code"]) == (409, "already_exists")
+    taken = c.post("/gizmo", params={"resource_id": own}, json={"name": "x"}, headers=ann)
+    assert taken.status_code == 409
+    answers = [
+        {
+            **x.json(),
+            "instance": None,
+            "resource_id": None,
+            "detail": x.json()["detail"].replace(rid, "ID"),
+        }
+        for x, rid in ((r, gid), (taken, own))
+    ]
+    assert answers[0] == answers[1]
     tags = {"If-Match": f'"{gid}:7", "{gid}:1"'}
     r = c.patch(f"/gizmo/{gid}", json={"name": "x"}, headers={**ann, **tags})
     assert r.status_code == 404
     assert "actual" not in r.json()
-    r = c.put(f"/gizmo/{gid}", json={"name": "x"}, headers={**ann, "If-None-Match": "*"})
+    create_only = {**ann, "If-None-Match": "*"}
+    r = c.put(f"/gizmo/{gid}", json={"name": "x"}, headers=create_only)
     assert r.status_code == 412
-    assert r.json()["actual"] is None  # the id is taken; its revision stays unknown
-    r = c.put(f"/gizmo/{gid}", json={"name": "x"}, headers={"X-User": "bob", "If-None-Match": "*"})
-    assert r.json()["actual"] == f"{gid}:1"
+    assert r.json()["actual"] is None  # the id is taken; nothing more is said
+    same(r, c.put(f"/gizmo/{own}", json={"name": "x"}, headers=create_only))
+    r = c.post("/gizmo", params={"resource_id": gid}, json={"name": "x"}, headers=create_only)
+    same(r, c.post("/gizmo", params={"resource_id": own}, json={"name": "x"}, headers=create_only))
+    r = c.post("/gizmo", params={"resource_id": gid}, json={"name": "x"}, headers=ann)
+    same(r, c.post("/gizmo", params={"resource_id": own}, json={"name": "x"}, headers=ann))
     assert c.get(f"/gizmo/{gid}", headers=as_user("bob")).json()["data"]["name"] == "g"
 
 

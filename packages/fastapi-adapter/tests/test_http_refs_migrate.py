@@ -156,8 +156,14 @@ def test_referrers_hide_rows_of_other_users() -> None:
         c.post(
             "/player", params={"resource_id": "a"}, json={"name": "a", "team_id": "t"}, headers=ann
         )
+        # bob cannot attach to ann's team: it is as missing to him as a team that never was
+        hidden = c.post("/player", json={"name": "b", "team_id": "t"}, headers=bob)
+        missing = c.post("/player", json={"name": "b", "team_id": "nope"}, headers=bob)
+        assert hidden.status_code == missing.status_code == 422
+        assert hidden.text.replace("'t'", "'nope'") == missing.text
+        root = {"X-User": "root"}
         c.post(
-            "/player", params={"resource_id": "b"}, json={"name": "b", "team_id": "t"}, headers=bob
+            "/player", params={"resource_id": "b"}, json={"name": "b", "team_id": "t"}, headers=root
         )
         r = c.get("/team/t/referrers", headers=ann)
         assert ([i["resource_id"] for i in r.json()], r.headers["x-total-count"]) == (["a"], "1")

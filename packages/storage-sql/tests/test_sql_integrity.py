@@ -149,11 +149,14 @@ class Reply(msgspec.Struct, kw_only=True):
 
 
 class BoardKeepers:
-    """Everyone may do everything, except that ``eve`` may not restore replies."""
+    """Everyone may do everything, except that ``eve`` may not restore replies and
+    ``mallory`` may not restore anything."""
 
     def check(self, ctx: OperationContext) -> None:
         if ctx.user == "eve" and ctx.resource_name == "reply" and ctx.action == "restore":
             raise PermissionDeniedError("eve may not restore replies")
+        if ctx.user == "mallory" and ctx.action == "restore":
+            raise PermissionDeniedError("mallory may not restore")
 
     def access_scope(self, ctx: OperationContext) -> Any:
         return UNRESTRICTED
@@ -162,7 +165,9 @@ class BoardKeepers:
 def test_restore_brings_back_what_the_delete_cascaded_to(factory: StorageFactory) -> None:
     registry = Registry()
     keepers = BoardKeepers()
-    boards = ResourceManager(Board, storage_factory=factory, registry=registry)
+    boards = ResourceManager(
+        Board, storage_factory=factory, registry=registry, permission_checker=keepers
+    )
     threads = ResourceManager(
         Thread, storage_factory=factory, registry=registry, permission_checker=keepers
     )
@@ -188,10 +193,16 @@ def test_restore_brings_back_what_the_delete_cascaded_to(factory: StorageFactory
     assert not replies.exists(own_reply)
 
     boards.delete(board)
-    with pytest.raises(PermissionDeniedError):  # authorized as the restoring user
-        boards.restore(board, cascade=True, user="eve")
-    assert threads.exists(kept)  # what came before the refusal stays restored
-    assert not replies.exists(reply)
+    with pytest.raises(PermissionDeniedError):  # the target's restore is authorized
+        boards.restore(board, cascade=True, user="mallory")
+    assert not boards.exists(board)
+    assert not threads.exists(kept)  # nothing restored
+
+    with pytest.raises(PermissionDeniedError):
+        replies.restore(own_reply, user="eve")  # eve may not restore a reply herself...
+    boards.restore(board, cascade=True, user="eve")
+    assert threads.exists(kept)
+    assert replies.exists(reply)  # ...but undoing the cascade is integrity, not her write
 
     boards.delete(board)
     boards.restore(board)  # without cascade: only the board

@@ -21,6 +21,7 @@ from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch
 from .codec import Encoding
 from .errors import (
     AlreadyExistsError,
+    ClientIdsDisabledError,
     ConflictError,
     FieldError,
     GoneError,
@@ -140,6 +141,7 @@ __all__ = [
     "BlobStore",
     "Capabilities",
     "CheckerLike",
+    "ClientIdsDisabledError",
     "CompositeChecker",
     "Condition",
     "ConflictError",

@@ -179,6 +179,24 @@ class ValidationError(SpecStarError, ValueError):
         return {"errors": [e.as_dict() for e in self.errors]}
 
 
+class ClientIdsDisabledError(ValidationError):
+    """A create named its own resource id, but the model's ``client_ids`` setting is off.
+
+    Raised before anything is read, for a missing id and a taken one alike, so the answer
+    says nothing about which ids exist.
+    """
+
+    code = "client_ids_disabled"
+
+    def __init__(self, resource_name: str) -> None:
+        super().__init__(
+            f"{resource_name} does not accept client-chosen resource ids (client_ids=False): "
+            "create without an id and use the generated one",
+            [FieldError("resource_id", "client-chosen ids are disabled (client_ids=False)")],
+        )
+        self.resource_name = resource_name
+
+
 class PatchError(ValidationError):
     """A JSON Patch or merge patch document is malformed or cannot be applied."""
 
@@ -260,30 +278,41 @@ class ReferenceRestrictedError(ConflictError):
     Attributes:
         target: the resource name of the resource being deleted.
         resource_id: its id.
-        referrers: ``(resource name, field path, referrer id)`` of each blocking reference.
+        referrers: ``(resource name, field path, referrer id)`` of each blocking reference
+            that may be named.
+        hidden: how many more blocking references there are that are not named (see
+            :class:`RedactedReferenceError`); ``0`` here.
     """
 
     code = "reference_restricted"
 
     def __init__(self, target: str, resource_id: str, referrers: list[tuple[str, str, str]]):
+        count = len(referrers)
         shown = ", ".join(f"{name} {rid} ({path})" for name, path, rid in referrers[:5])
-        more = f" and {len(referrers) - 5} more" if len(referrers) > 5 else ""
+        more = f" and {count - 5} more" if count > 5 else ""
         super().__init__(
-            f"{target} {resource_id!r} is still referenced by {shown}{more}; "
+            f"{target} {resource_id!r} is still referenced {_times(count)}: {shown}{more}; "
             "delete or change those first"
         )
         self.target = target
         self.resource_id = resource_id
         self.referrers = referrers
+        self.hidden = 0
 
     def details(self) -> dict[str, Any]:
         return {
             "resource_id": self.resource_id,
+            "referrer_count": len(self.referrers) + self.hidden,
+            "hidden_referrers": self.hidden,
             "referrers": [
                 {"resource": name, "field": path, "resource_id": rid}
                 for name, path, rid in self.referrers
             ],
         }
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 class HiddenUniqueConstraintError(UniqueConstraintError):
@@ -300,25 +329,27 @@ class HiddenUniqueConstraintError(UniqueConstraintError):
 
 
 class RedactedReferenceError(ReferenceRestrictedError):
-    """A delete blocked by referrers, listing only those the user may see.
+    """A delete blocked by referrers, naming only those the user may see.
 
-    ``referrers`` holds the visible ``(resource name, field path, resource id)`` triples; the
-    message says that resources the user cannot see refer to the target too, without
-    naming or counting them.
+    ``referrers`` holds the visible ``(resource name, field path, resource id)`` triples and
+    ``hidden`` counts the blocking references the user cannot see: the message says how many
+    there are, never which.
     """
 
     def __init__(
         self, target: str, resource_id: str, shown: list[tuple[str, str, str]], hidden: int
     ) -> None:
         super().__init__(target, resource_id, shown)
+        self.hidden = hidden
         if hidden:
             named = ", ".join(f"{name} {rid} ({path})" for name, path, rid in shown[:5])
             if len(shown) > 5:
                 named += f" and {len(shown) - 5} more"
-            others = "resources you cannot see"
-            by = f"{named} and by {others}" if named else others
+            others = f"{hidden} by resource{'s' if hidden != 1 else ''} you cannot see"
+            by = f"{named}, and {others}" if named else others
+            total = len(shown) + hidden
             self.message = (
-                f"{target} {resource_id!r} is still referenced by {by}; "
+                f"{target} {resource_id!r} is still referenced {_times(total)}: {by}; "
                 "delete or change those first"
             )
             self.args = (self.message,)

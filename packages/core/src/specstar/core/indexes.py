@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
 import msgspec.inspect as mi
 
+from ._normalizers import normalize_key
 from .errors import FieldError, SpecStarError, ValidationError
 
 __all__ = ["IndexSpec", "IndexedField", "Kind", "extract_indexed", "normalize_scalar"]
@@ -44,12 +45,17 @@ class IndexedField(msgspec.Struct, frozen=True):
         kind: scalar kind of the value (or of each element when ``is_list``).
         is_list: the value is a list of ``kind`` values.
         unique: non-null values must be unique among non-deleted resources (``Unique``).
+        source: for a normalised key (``Unique(normalize=...)``), the data path whose value
+            it is made from (``path`` is then ``<source>__<normalisers>``, not a data path).
+        normalize: the normalisers that make the key from the value at ``source``.
     """
 
     path: str
     kind: Kind
     is_list: bool = False
     unique: bool = False
+    source: str | None = None
+    normalize: tuple[str, ...] = ()
 
 
 class IndexSpec(msgspec.Struct, frozen=True):
@@ -70,6 +76,11 @@ class IndexSpec(msgspec.Struct, frozen=True):
     @property
     def unique_fields(self) -> list[IndexedField]:
         return [f for f in self.fields if f.unique]
+
+    def reported_field(self, path: str) -> str:
+        """The data path a unique violation on ``path`` is about (the source of a key)."""
+        f = self.get(path)
+        return f.source if f is not None and f.source is not None else path
 
 
 def normalize_scalar(kind: Kind, value: Any) -> Any:
@@ -132,9 +143,11 @@ def extract_indexed(data: Mapping[str, Any], spec: IndexSpec) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for f in spec.fields:
-        raw = _resolve(data, f.path)
+        raw = _resolve(data, f.source or f.path)
         if raw is _MISSING:
             continue
+        if f.normalize and isinstance(raw, str):
+            raw = normalize_key(raw, f.normalize)
         try:
             if f.is_list and raw is not None:
                 out[f.path] = [normalize_scalar(f.kind, v) for v in raw]
@@ -252,9 +265,16 @@ def kind_of_type(tp: Any) -> tuple[Kind, bool]:
 def build_spec(
     model: type,
     declared: Iterable[str | tuple[str, Any] | IndexedField],
-    unique_paths: Iterable[str] = (),
+    unique_paths: Iterable[str] | Mapping[str, Sequence[str]] = (),
 ) -> IndexSpec:
-    """Combine declared indexed fields and ``Unique`` fields into one :class:`IndexSpec`."""
+    """Combine declared indexed fields and ``Unique`` fields into one :class:`IndexSpec`.
+
+    ``unique_paths`` may map a path to the normalisers of its ``Unique(normalize=...)``: the
+    field is then indexed as it is, and its normalised key as a unique field of its own.
+    """
+    normalizers: Mapping[str, Sequence[str]] = (
+        unique_paths if isinstance(unique_paths, Mapping) else {}
+    )
     unique = set(unique_paths)
     fields: dict[str, IndexedField] = {}
     for item in declared:
@@ -270,11 +290,23 @@ def build_spec(
                 f"indexed_fields items must be a path, (path, type) or IndexedField, not {item!r}"
             )
         fields[f.path] = f
-    for path in unique:
+    for path in sorted(unique):
         base = fields.get(path) or infer_field(model, path)
         if base.is_list:
             raise SpecStarError(f"Unique field {path!r} is a list; only scalars can be unique")
-        fields[path] = msgspec.structs.replace(base, unique=True)
+        steps = tuple(normalizers.get(path, ()))
+        if not steps:
+            fields[path] = msgspec.structs.replace(base, unique=True)
+            continue
+        if base.kind != "str":
+            raise SpecStarError(
+                f"Unique field {path!r}: normalize applies to str fields, not {base.kind}"
+            )
+        fields[path] = base
+        key = f"{path}__{'_'.join(steps)}"
+        if key in fields or key in unique:
+            raise SpecStarError(f"the key of Unique field {path!r} would clash with {key!r}")
+        fields[key] = IndexedField(key, "str", unique=True, source=path, normalize=steps)
     from .query.ast import PATH_RE
 
     for path in fields:

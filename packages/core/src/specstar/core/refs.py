@@ -17,6 +17,10 @@ target is deleted (soft or permanent):
 * ``restrict``: the delete is refused with :class:`ReferenceRestrictedError` while live
   referrers exist.
 
+These effects reach every referrer, whoever deletes: only the delete of the target is
+authorized as the acting user; what it does to referrers is a system step (see
+:class:`ReferenceSource`).
+
 Resource-id references are indexed automatically, so referrers are found by index. Revision
 references (``ref_type=RefType.revision_id``) are informational: never indexed, always dangling.
 
@@ -40,7 +44,7 @@ from . import models
 from .errors import FieldError, ReferenceRestrictedError, SpecStarError, ValidationError
 from .indexes import field_type
 from .query.ast import Condition, Field, Op
-from .types import ResourceMeta, UnsetType
+from .types import ResourceMeta
 
 __all__ = [
     "OnDelete",
@@ -72,7 +76,17 @@ class RefType(enum.StrEnum):
 
 
 class Ref:
-    """Marks a ``str``, ``str | None`` or ``list[str]`` field as a reference to ``resource``."""
+    """Marks a ``str``, ``str | None`` or ``list[str]`` field as a reference to ``resource``.
+
+    Args:
+        resource: the name of the referenced resource type.
+        on_delete: what happens to the referrer when the target is deleted.
+        ref_type: a resource id (default) or a pinned revision id.
+        cross_scope: with ``validate_refs``, whether the field may name a resource the
+            writer cannot see (outside their access scope). By default it may not: such a
+            reference is refused exactly like one to a missing resource, so references
+            neither attach to other users' resources nor probe for them.
+    """
 
     def __init__(
         self,
@@ -80,15 +94,20 @@ class Ref:
         *,
         on_delete: OnDelete | str = OnDelete.dangling,
         ref_type: RefType | str = RefType.resource_id,
+        cross_scope: bool = False,
     ) -> None:
         self.resource = resource
         self.on_delete = OnDelete(on_delete)
         self.ref_type = RefType(ref_type)
         if self.ref_type is RefType.revision_id and self.on_delete is not OnDelete.dangling:
             raise ValueError("revision references are always on_delete=dangling")
+        if not isinstance(cross_scope, bool):
+            raise TypeError(f"Ref cross_scope must be a bool, not {cross_scope!r}")
+        self.cross_scope = cross_scope
 
     def __repr__(self) -> str:
-        return f"Ref({self.resource!r}, on_delete={self.on_delete.value!r})"
+        scope = ", cross_scope=True" if self.cross_scope else ""
+        return f"Ref({self.resource!r}, on_delete={self.on_delete.value!r}{scope})"
 
 
 class RefRevision(Ref):
@@ -106,6 +125,7 @@ class RefField(msgspec.Struct, frozen=True):
         target: resource name of the referenced type.
         is_list: the field holds a list of ids.
         nullable: the field accepts ``None``.
+        cross_scope: the field may name resources its writer cannot see.
     """
 
     path: str
@@ -114,6 +134,7 @@ class RefField(msgspec.Struct, frozen=True):
     ref_type: RefType
     is_list: bool
     nullable: bool
+    cross_scope: bool = False
 
     def names(self, target_id: str) -> Condition:
         """The condition a referrer matches when this field names ``target_id``."""
@@ -155,7 +176,17 @@ def collect_refs(model: type) -> list[RefField]:
                 f"Ref({ref.resource!r}, on_delete=set_null) on {path!r} needs an optional field "
                 "(str | None) or a list"
             )
-        out.append(RefField(path, ref.resource, ref.on_delete, ref.ref_type, is_list, nullable))
+        out.append(
+            RefField(
+                path,
+                ref.resource,
+                ref.on_delete,
+                ref.ref_type,
+                is_list,
+                nullable,
+                ref.cross_scope,
+            )
+        )
     return out
 
 
@@ -163,7 +194,9 @@ class ReferenceSource(Protocol):
     """What referential integrity needs of a manager: a :class:`ResourceManager` is one.
 
     The integrity reads and writes run for the framework, not for a user: ``referrer_metas``
-    and ``is_live`` see every row, and ``apply_set_null`` writes as the user given.
+    and ``is_live`` see every row, and ``apply_set_null``, ``cascade_delete`` and
+    ``cascade_restore`` reach every row and write as the user given, without asking the
+    permission checker (the user's own delete or restore of the target was authorized).
     """
 
     @property
@@ -193,25 +226,19 @@ class ReferenceSource(Protocol):
     ) -> object:
         """Clear ``target_id`` from the ``refs`` fields of one resource, as a new revision."""
 
-    def delete(
-        self, resource_id: str, *, user: str | UnsetType = ..., now: datetime | UnsetType = ...
-    ) -> ResourceMeta:
-        """Soft-delete a resource."""
+    def is_visible(self, resource_id: str, user: str) -> bool:
+        """Whether the resource is live and ``user`` may see it (``exists`` as that user; a
+        user refused outright sees nothing)."""
 
-    def permanently_delete(
-        self, resource_id: str, *, user: str | UnsetType = ..., now: datetime | UnsetType = ...
-    ) -> ResourceMeta:
-        """Remove a resource and its history."""
+    def cascade_delete(
+        self, resource_id: str, *, permanent: bool, user: str, now: datetime
+    ) -> object:
+        """Delete a resource (soft, or permanently) whose cascading target went, as ``user``
+        (no permission checks); its own referrers follow."""
 
-    def restore(
-        self,
-        resource_id: str,
-        *,
-        cascade: bool = ...,
-        user: str | UnsetType = ...,
-        now: datetime | UnsetType = ...,
-    ) -> ResourceMeta:
-        """Undo a soft delete (with ``cascade``, of what the delete cascaded to as well)."""
+    def cascade_restore(self, resource_id: str, *, user: str, now: datetime) -> object:
+        """Undo the soft delete of a resource that a cascade deleted, and of what that
+        delete cascaded to, as ``user`` (no permission checks)."""
 
 
 M = TypeVar("M", bound=ReferenceSource)
@@ -271,11 +298,22 @@ class Registry(Generic[M]):
                 found.append((manager.name, ref.path, meta.resource_id))
         return found
 
-    def check_refs(self, manager: ReferenceSource, data: Any, previous: Any = None) -> None:
+    def check_refs(
+        self,
+        manager: ReferenceSource,
+        data: Any,
+        previous: Any = None,
+        *,
+        user: str | None = None,
+        resource_id: str | None = None,
+    ) -> None:
         """Raise :class:`ValidationError` for new reference values naming no live resource.
 
         Only ids that ``previous`` (the data being replaced) did not already hold are checked,
-        so a reference left dangling on purpose never blocks unrelated changes.
+        so a reference left dangling on purpose never blocks unrelated changes. With
+        ``user`` (the writer), a resource that user cannot see counts as missing — same
+        error, same message — unless the field is ``Ref(..., cross_scope=True)``. A reference
+        of the resource being written (``resource_id``) to itself is always valid.
         """
         doc = msgspec.to_builtins(data)
         old = msgspec.to_builtins(previous) if previous is not None else {}
@@ -286,9 +324,14 @@ class Registry(Generic[M]):
             known = set(_ids_at(old, ref.path))
             target = self.get(ref.target)
             for rid in _ids_at(doc, ref.path):
-                if rid in known:
+                if rid in known or (rid == resource_id and ref.target == manager.name):
                     continue
-                if not target.is_live(rid):
+                visible = (
+                    target.is_live(rid)
+                    if user is None or ref.cross_scope
+                    else target.is_visible(rid, user)
+                )
+                if not visible:
                     loc = "/" + ref.path.replace(".", "/")
                     errors.append(FieldError(loc, f"no live {ref.target} with id {rid!r}"))
         if errors:

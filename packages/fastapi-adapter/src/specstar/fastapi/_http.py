@@ -148,7 +148,17 @@ def serves(methods: set[str] | None, method: str) -> bool:
     return method in methods or (method == "HEAD" and "GET" in methods)
 
 
-_PROBE_KEYS = ("type", "scheme", "server", "path", "raw_path", "root_path", "headers", "app")
+_PROBE_KEYS = (
+    "type",
+    "scheme",
+    "server",
+    "path",
+    "raw_path",
+    "root_path",
+    "headers",
+    "app",
+    "router",
+)
 
 
 def allowed_methods(scope: Scope) -> list[str]:

@@ -266,6 +266,7 @@ class SpecStar:
         max_limit: int = 1000,
         migrate_route: bool = False,
         allow_unknown_fields: bool = False,
+        client_ids: bool = True,
     ) -> ResourceManager[Any]:
         """Register a model and create its :class:`~specstar.core.ResourceManager`.
 
@@ -299,6 +300,10 @@ class SpecStar:
                 action ``migrate``; needs a :class:`~specstar.core.Schema`.
             allow_unknown_fields: accept (and drop) body members the model does not declare;
                 by default such a member is a 422 naming it.
+            client_ids: whether clients may choose resource ids (``POST /m?resource_id=``,
+                ``PUT`` of a new id). ``False`` refuses both with a 422
+                ``client_ids_disabled`` (the same answer for a taken id and a free one), so
+                ids cannot be probed; ``PUT`` still replaces existing resources.
 
         Returns:
             The new manager (also available from :meth:`get_resource_manager`).
@@ -352,6 +357,7 @@ class SpecStar:
             validate_refs=validate_refs,
             migration=migration,
             allow_unknown_fields=allow_unknown_fields,
+            client_ids=client_ids,
         )
         self.resource_managers[rname] = manager
         if migrate_route:

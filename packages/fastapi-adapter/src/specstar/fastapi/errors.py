@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from specstar.core import FieldError, PreconditionFailedError, SpecStarError, ValidationError
+from specstar.core import (
+    ClientIdsDisabledError,
+    FieldError,
+    PreconditionFailedError,
+    SpecStarError,
+    ValidationError,
+)
 
 __all__ = [
     "BadRequestError",
@@ -20,6 +26,7 @@ __all__ = [
     "ParameterError",
     "UnknownParameterError",
     "UnsupportedMediaTypeError",
+    "client_ids_disabled",
 ]
 
 
@@ -86,6 +93,14 @@ class ParameterError(ValidationError):
         self.source = source
 
 
+def client_ids_disabled(exc: ClientIdsDisabledError, source: str) -> ParameterError:
+    """``exc`` as the 422 ``client_ids_disabled`` problem about the ``resource_id``
+    parameter found in ``source`` (``query`` or ``path``)."""
+    error = ParameterError(exc.message, exc.errors, source=source)
+    error.code = exc.code
+    return error
+
+
 class UnsupportedMediaTypeError(SpecStarError):
     """The request body's content type is not one the route reads: HTTP 415."""
 
@@ -104,9 +119,13 @@ class UnsupportedMediaTypeError(SpecStarError):
 
 
 class ExistsPreconditionError(PreconditionFailedError):
-    """``If-None-Match: *`` on a create whose id is taken (412)."""
+    """``If-None-Match: *`` on a create whose id is taken (412).
 
-    def __init__(self, resource_id: str, actual: str | None) -> None:
+    ``actual`` is always ``None``: the answer is the same whoever holds the id, so it tells
+    no more about a resource the user may not see than that the id is taken.
+    """
+
+    def __init__(self, resource_id: str, actual: str | None = None) -> None:
         SpecStarError.__init__(
             self, f"resource {resource_id!r} already exists (If-None-Match: * allows only create)"
         )

@@ -370,6 +370,7 @@ _PROBLEM_TEXT: dict[int, str] = {
     401: "No acting user could be established (strict operation context)",
     403: "The permission checker refused the operation",
     404: "No such resource or revision",
+    405: "The path is a fixed route (such as `count`) that does not serve this method",
     409: "Conflict: the id exists, a unique value is taken, or the revision is not a draft",
     410: "The resource is soft-deleted (restore it first)",
     412: "If-Match / If-None-Match precondition failed",

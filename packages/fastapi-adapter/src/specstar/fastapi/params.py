@@ -23,11 +23,13 @@ and they refer to names local to the factories.
 """
 
 import enum
+import re
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Union
 
 import msgspec
+from pydantic import BeforeValidator
 
 from fastapi import Depends
 from fastapi import Query as QueryParam
@@ -67,6 +69,24 @@ MAX_OFFSET = 2**31 - 1
 RETURNS = ("data", "info", "meta")
 
 _EXPRS: Any = Union[Expr, list[Expr]]  # noqa: UP007 - msgspec needs a runtime Union
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_8601_only(value: Any) -> Any:
+    """Refuse what is not an ISO 8601 date-time text before pydantic reads it: pydantic would
+    take a plain number as seconds (or milliseconds) since the epoch, so ``?x=1700000000``
+    would silently mean a date the client never wrote."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError(
+            "expected an ISO 8601 date-time such as 2024-01-31T12:00:00Z (numbers are not accepted)"
+        )
+    return value
+
+
+#: A date-time query parameter: ISO 8601 text only.
+DateTimeParam = Annotated[datetime | None, BeforeValidator(_iso_8601_only)]
 
 
 class DeletedFilter(enum.StrEnum):
@@ -274,16 +294,16 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
             QueryParam(description="`false`: live resources, `true`: soft-deleted, `any`: both"),
         ] = DeletedFilter.false,
         created_time_start: Annotated[
-            datetime | None, QueryParam(description="`$created_time >= this`")
+            DateTimeParam, QueryParam(description="`$created_time >= this`")
         ] = None,
         created_time_end: Annotated[
-            datetime | None, QueryParam(description="`$created_time < this`")
+            DateTimeParam, QueryParam(description="`$created_time < this`")
         ] = None,
         updated_time_start: Annotated[
-            datetime | None, QueryParam(description="`$updated_time >= this`")
+            DateTimeParam, QueryParam(description="`$updated_time >= this`")
         ] = None,
         updated_time_end: Annotated[
-            datetime | None, QueryParam(description="`$updated_time < this`")
+            DateTimeParam, QueryParam(description="`$updated_time < this`")
         ] = None,
         created_by: Annotated[
             list[str],

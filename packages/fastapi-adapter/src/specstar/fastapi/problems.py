@@ -27,6 +27,7 @@ other ``ConflictError``               409     ``conflict``
 ``PreconditionFailedError``           412     ``precondition_failed``
 unsupported request content type      415     ``unsupported_media_type``
 ``ValidationError`` / ``PatchError``  422     ``validation_error`` / ``invalid_patch``
+``ClientIdsDisabledError``            422     ``client_ids_disabled``
 invalid query/path/header parameter   422     ``validation_error``
 ``QueryTimeoutError``                 503     ``query_timeout``
 ``StorageError``                      500     ``storage_error``

@@ -106,6 +106,14 @@ class SpecStarRoute(APIRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
         if (
+            match is not Match.NONE
+            and self.param_convertors
+            and _names_a_fixed_route(self, scope, child_scope)
+        ):
+            # ``PUT /m/count``, ``DELETE /m/_migrate``: the path is a fixed route, not a
+            # resource id; stepping aside lets that route answer 405 with its ``Allow``
+            return Match.NONE, {}
+        if (
             match is Match.PARTIAL
             and scope.get("method") == "HEAD"
             and "GET" in (self.methods or ())
@@ -150,6 +158,21 @@ class SpecStarRoute(APIRoute):
                 return problem_response(problem_for(InternalError(exc), request.url.path))
 
         return route_handler
+
+
+def _names_a_fixed_route(route: APIRoute, scope: Scope, child_scope: Scope) -> bool:
+    """Whether the path a parametric ``route`` matched is the path of a route without
+    parameters (``/m/count`` against ``/m/{resource_id}``) in the request's router."""
+    params = child_scope.get("path_params", {})
+    try:
+        concrete = route.path_format.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return False
+    for other in getattr(scope.get("router"), "routes", ()):
+        path = getattr(other, "path", None)
+        if other is not route and path == concrete and "{" not in path:
+            return True
+    return False
 
 
 class LenientSpecStarRoute(SpecStarRoute):

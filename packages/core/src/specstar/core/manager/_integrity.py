@@ -2,7 +2,12 @@
 and the cascade undone by ``restore(cascade=True)``.
 
 Other managers are reached through :class:`~specstar.core.refs.ReferenceSource` only: their
-referrer scan, their ``set_null`` write, their delete verbs and ``restore``.
+referrer scan, their ``set_null`` write, their cascading delete and restore.
+
+The acting user's permission covers the target alone (its delete or restore is authorized as
+usual). What integrity then does to referrers is a system step: it reaches every referrer,
+whether or not that user may see it — otherwise a scoped user's delete would leave other
+users' references dangling.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ def guard_delete(
         if ref.on_delete is not OnDelete.restrict:
             continue
         for meta in source.referrer_metas(ref, ctx.resource_id, include_deleted=permanent):
-            if meta.resource_id != ctx.resource_id or source is not me:
+            if meta.resource_id != ctx.resource_id or source.name != me.name:
                 blocking.append((source.name, ref.path, meta.resource_id))
     if blocking:
         raise ReferenceRestrictedError(me.name, ctx.resource_id, blocking)
@@ -46,9 +51,10 @@ def apply_on_delete(
 ) -> None:
     """Run ``cascade`` and ``set_null`` on the referrers of a resource that was just deleted.
 
-    Each change goes through the referrer's own manager (its pipeline, events and history),
-    as the user who deleted the target. All ``set_null`` fields of one referrer change in one
-    new revision.
+    Each change goes through the referrer's own manager (its validators, events and
+    history) as a system step recorded as the user who deleted the target: no permission
+    check, every referrer. All ``set_null`` fields of one referrer change in one new
+    revision.
     """
     target_id = ctx.resource_id
     if registry is None or target_id is None:
@@ -57,7 +63,7 @@ def apply_on_delete(
     for source, ref in _refs_to(registry, me.name):
         if ref.on_delete is OnDelete.cascade:
             for meta in list(source.referrer_metas(ref, target_id, include_deleted=permanent)):
-                if source is me and meta.resource_id == target_id:
+                if source.name == me.name and meta.resource_id == target_id:
                     continue
                 cascade = partial(_cascade, source, meta, ctx, permanent)
                 _quietly(source, meta.resource_id, ref, cascade)
@@ -76,7 +82,8 @@ def restore_cascaded(
     deleted: ResourceMeta,
 ) -> None:
     """Restore the referrers that the delete of ``deleted`` (its meta while deleted) cascaded
-    to, recursively, through their own managers as the user of ``ctx``.
+    to, recursively, through their own managers as a system step recorded as the user of
+    ``ctx`` (every referrer the cascade reached, whoever may see it).
 
     A cascade deletes referrers with the user and the time of the target's delete, so those
     are the soft-deleted referrers (through a ``cascade`` reference) whose ``updated_by`` and
@@ -90,13 +97,11 @@ def restore_cascaded(
         if ref.on_delete is not OnDelete.cascade:
             continue
         for meta in list(source.referrer_metas(ref, target_id, include_deleted=True)):
-            if source is me and meta.resource_id == target_id:
+            if source.name == me.name and meta.resource_id == target_id:
                 continue
             if not (meta.is_deleted and cascaded_by(meta, deleted)):
                 continue
-            restore = partial(
-                source.restore, meta.resource_id, cascade=True, user=ctx.user, now=ctx.now
-            )
+            restore = partial(source.cascade_restore, meta.resource_id, user=ctx.user, now=ctx.now)
             _quietly(source, meta.resource_id, ref, restore)
 
 
@@ -134,10 +139,8 @@ def _refs_to(registry: Registry[Any], target: str) -> list[tuple[ReferenceSource
 def _cascade(
     source: ReferenceSource, meta: ResourceMeta, ctx: OperationContext, permanent: bool
 ) -> None:
-    if permanent:
-        source.permanently_delete(meta.resource_id, user=ctx.user, now=ctx.now)
-    elif not meta.is_deleted:
-        source.delete(meta.resource_id, user=ctx.user, now=ctx.now)
+    if permanent or not meta.is_deleted:
+        source.cascade_delete(meta.resource_id, permanent=permanent, user=ctx.user, now=ctx.now)
 
 
 def _quietly(source: ReferenceSource, rid: str, ref: RefField, action: Callable[[], Any]) -> None:

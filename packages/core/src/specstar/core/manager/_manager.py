@@ -21,6 +21,7 @@ from ..pipeline import (
     CheckerLike,
     ConstraintChecker,
     HandlerLike,
+    OperationContext,
     Pipeline,
     Unrestricted,
     ValidatorLike,
@@ -86,6 +87,11 @@ class ResourceManager(ResourceWriter[T]):
             not declare; by default such a member is a :class:`ValidationError` naming it
             (JSON Patch and merge patch results included). Stored data read through a
             ``Schema``'s migrations is never affected.
+        client_ids: whether a create may choose its resource id (``create(resource_id=)``,
+            ``put``/``create_or_update`` of a new id). With ``False`` every id is generated,
+            and a client-chosen one raises :class:`~specstar.core.errors.ClientIdsDisabledError`
+            before anything is read: client-chosen ids answer whether an id is taken, even
+            one the user may not see, so models whose ids must not be probed turn them off.
     """
 
     def __init__(
@@ -115,6 +121,7 @@ class ResourceManager(ResourceWriter[T]):
         validate_refs: bool = False,
         migration: Schema[T] | IMigration | None = None,
         allow_unknown_fields: bool = False,
+        client_ids: bool = True,
     ) -> None:
         if isinstance(model, Schema):
             if migration is not None:
@@ -143,7 +150,10 @@ class ResourceManager(ResourceWriter[T]):
         if storage is None:
             storage = storage_factory.build(self.name) if storage_factory else None
         self.storage: Storage = storage or default_storage(self.name)
-        unique = [path for path, _ in models.find_annotated_fields(self.model, Unique)]
+        unique = {
+            path: marker.normalize
+            for path, marker in models.find_annotated_fields(self.model, Unique)
+        }
         self.refs: list[RefField] = collect_refs(self.model)
         declared = list(indexed_fields)
         for ref in self.refs:  # resource references are indexed so referrers are found fast
@@ -168,6 +178,9 @@ class ResourceManager(ResourceWriter[T]):
             allow_unknown_fields=allow_unknown_fields,
         )
         self.allow_unknown_fields = allow_unknown_fields
+        if not isinstance(client_ids, bool):
+            raise TypeError(f"client_ids must be a bool, not {client_ids!r}")
+        self.client_ids = client_ids
         self.codec = self._binding.codec
         self.pipeline = Pipeline(
             permission_checker=permission_checker,
@@ -215,9 +228,18 @@ class ResourceManager(ResourceWriter[T]):
             name=self.name, reader=self._reader, path=path, migrate=self.migrate
         )
 
-    def _check_refs(self, data: T, previous: T | None) -> None:
+    def _check_refs(self, ctx: OperationContext, data: T, previous: T | None) -> None:
         if self.registry is not None:
-            self.registry.check_refs(self, data, previous)
+            as_user = None if self._guard.system else ctx.user
+            self.registry.check_refs(
+                self, data, previous, user=as_user, resource_id=ctx.resource_id
+            )
+
+    def _for_system(self) -> ResourceManager[T]:
+        view: ResourceManager[T] = ResourceManager.__new__(ResourceManager)
+        view.__dict__.update(self.__dict__)
+        view._assemble(self._guard.for_system())
+        return view
 
     @property
     def _stale_paths(self) -> frozenset[str]:

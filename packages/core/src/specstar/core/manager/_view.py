@@ -9,7 +9,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from ..actions import Action
-from ..errors import QueryError, SpecStarError
+from ..errors import PermissionDeniedError, QueryError, SpecStarError
 from ..indexes import IndexSpec
 from ..ports import Storage, StoredRevision
 from ..query.ast import Expr, Query
@@ -489,6 +489,14 @@ class ResourceView(Generic[T]):
         """Whether the resource exists and is not soft-deleted (no permission checks)."""
         meta = self.storage.get_meta(resource_id)
         return meta is not None and not meta.is_deleted
+
+    def is_visible(self, resource_id: str, user: str) -> bool:
+        """Whether the resource is live and ``user`` may see it (:meth:`exists` as that
+        user); a user the checker refuses outright sees nothing."""
+        try:
+            return self.exists(resource_id, user=user)
+        except PermissionDeniedError:
+            return False
 
 
 #: What the search verbs take.

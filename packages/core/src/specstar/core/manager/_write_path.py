@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from ..errors import ConflictError, PreconditionFailedError
+from ..errors import ConflictError, PreconditionFailedError, UniqueConstraintError
 from ..etags import Precondition
 from ..pipeline import EventPhase, OperationContext, Pipeline
 from ..ports import CommitResult, Storage, StoredRevision, Write
@@ -29,8 +29,9 @@ from ._guard import Guard
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: Checks the references of new data: ``(data, previous)``; raises ``ValidationError``.
-RefCheck = Callable[[Any, Any], None]
+#: Checks the references of new data: ``(context, data, previous)``; raises
+#: ``ValidationError``.
+RefCheck = Callable[[OperationContext, Any, Any], None]
 
 
 class WritePath(Generic[T]):
@@ -164,7 +165,7 @@ class WritePath(Generic[T]):
         self.guard.check_result(ctx, meta, indexed, self.binding.schema_version)
         self.pipeline.validate(data)
         if self.check_refs is not None:
-            self.check_refs(data, previous)
+            self.check_refs(ctx, data, previous)
         self.pipeline.check_constraints(data, resource_id=ctx.resource_id, previous=previous)
         self.pipeline.emit(EventPhase.before, ctx)
         return ctx
@@ -190,12 +191,21 @@ class WritePath(Generic[T]):
         assert ctx.resource_id is not None
         if read is not None and read.status == RevisionStatus.draft and "switch_to" not in changes:
             changes["expected_draft_hash"] = read.data_hash
-        return self.storage.commit(
-            Write(
-                resource_id=ctx.resource_id,
-                expected_revision_id=expected,
-                time=ctx.now,
-                user=ctx.user,
-                **changes,
+        try:
+            return self.storage.commit(
+                Write(
+                    resource_id=ctx.resource_id,
+                    expected_revision_id=expected,
+                    time=ctx.now,
+                    user=ctx.user,
+                    **changes,
+                )
             )
-        )
+        except UniqueConstraintError as exc:
+            field = self.binding.index_spec.reported_field(exc.field)
+            if field == exc.field:
+                raise
+            # a normalised key clashed: name the field, and the value as the writer gave it
+            indexed = changes.get("indexed_data") or {}
+            value = indexed.get(field, exc.value)
+            raise UniqueConstraintError(field, value, exc.conflicting_resource_id) from None

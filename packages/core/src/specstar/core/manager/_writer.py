@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from msgspec import UNSET, UnsetType
 
 from ..actions import Action
-from ..errors import AlreadyExistsError, NotFoundError, PatchError
+from ..errors import AlreadyExistsError, ClientIdsDisabledError, NotFoundError, PatchError
 from ..etags import Precondition
 from ..naming import check_resource_id
 from ..patch import apply_json_patch, apply_merge_patch
@@ -31,6 +31,7 @@ class ResourceWriter(ResourceView[T]):
 
     registry: Registry[Any] | None
     refs: list[RefField]
+    client_ids: bool
     id_generator: Callable[[], str]
     _binding: Binding[T]
     _changes: Changes[T]
@@ -52,24 +53,32 @@ class ResourceWriter(ResourceView[T]):
 
         Args:
             resource_id: use this id instead of a generated one (by default the one bound
-                by ``using(resource_id=...)``, if any).
+                by ``using(resource_id=...)``, if any; refused when the manager's
+                ``client_ids`` is off).
             if_not_exists: when the id exists already, return its current revision info
-                instead of raising :class:`~specstar.core.errors.AlreadyExistsError`.
+                instead of raising :class:`~specstar.core.errors.AlreadyExistsError` (which
+                is still raised when the user may not see that resource).
 
         Raises:
             ValidationError, AlreadyExistsError, UniqueConstraintError, PermissionDeniedError.
+            ClientIdsDisabledError: ``resource_id`` given while ``client_ids`` is off.
         """
         if resource_id is None:
             resource_id = self._guard.bound_resource_id()
+        if resource_id is not None and not self.client_ids:
+            raise ClientIdsDisabledError(self.name)
         rid = check_resource_id(resource_id) if resource_id is not None else self.id_generator()
         ctx = self._guard.context(Action.CREATE, user, now, resource_id=rid, status=status)
         obj = self._binding.coerce(data)
         try:
             return self._changes.create(ctx, obj, status)
-        except AlreadyExistsError:
+        except AlreadyExistsError as exc:
             if not if_not_exists:
                 raise
-            meta = self._guard.visible_meta(ctx, self.storage, include_deleted=True)
+            try:
+                meta = self._guard.visible_meta(ctx, self.storage, include_deleted=True)
+            except NotFoundError:  # taken by a resource the user may not see: say only that
+                raise exc from None
             return self._reader.info(rid, meta.current_revision_id)
 
     def update(
@@ -118,9 +127,11 @@ class ResourceWriter(ResourceView[T]):
 
         Raises:
             PreconditionFailedError: ``expected_revision_id`` is not the current revision.
-            NotFoundError: ``expected_revision_id`` was given and the resource does not exist;
-                or the id is taken by a resource outside the user's access scope (hidden
-                resources stay indistinguishable from missing ones).
+            NotFoundError: ``expected_revision_id`` was given and the resource does not exist
+                or lies outside the user's access scope.
+            AlreadyExistsError: the id is taken by a resource the user may not see.
+            ClientIdsDisabledError: the id names no resource the user may see, and the
+                manager's ``client_ids`` is off.
         """
         info, _created = self.put(
             resource_id,
@@ -158,15 +169,25 @@ class ResourceWriter(ResourceView[T]):
             create_only: create only; an existing id (soft-deleted too) raises
                 :class:`~specstar.core.errors.AlreadyExistsError`.
 
+        A client-chosen id tells whether it is taken, whoever may see the resource holding it:
+        creating a taken id fails. So an id taken by a resource the user may not see answers
+        exactly like any taken id (:class:`~specstar.core.errors.AlreadyExistsError`), never
+        with more (its revision, its state); with the manager's ``client_ids`` off, an id
+        the user may not update answers :class:`ClientIdsDisabledError` whether it is taken
+        or not.
+
         Raises:
             ValueError: both ``expected_revision_id`` and ``create_only``.
-            AlreadyExistsError: ``create_only`` and the id exists.
+            AlreadyExistsError: ``create_only`` and the id exists; or the id is taken by a
+                resource outside the user's access scope.
             PreconditionFailedError: ``expected_revision_id`` is not the current revision.
-            NotFoundError: ``expected_revision_id`` was given and the resource does not exist;
-                or the id is taken by a resource outside the user's access scope (hidden
-                resources stay indistinguishable from missing ones).
+            NotFoundError: ``expected_revision_id`` was given and the resource does not exist
+                or lies outside the user's access scope.
+            ClientIdsDisabledError: a create, while ``client_ids`` is off.
         """
         conditional = Precondition.of(expected_revision_id, expected_etag) is not None
+        if create_only and not self.client_ids:
+            raise ClientIdsDisabledError(self.name)
         if create_only:
             if conditional:
                 raise ValueError("put: give an expected revision or create_only, not both")
@@ -186,18 +207,17 @@ class ResourceWriter(ResourceView[T]):
                 )
                 return info, False
             except NotFoundError as exc:
-                if (
-                    conditional
-                    or exc.resource_id != resource_id
-                    or exc.revision_id is not None
-                    or raced
-                ):
+                if conditional or exc.resource_id != resource_id or exc.revision_id is not None:
                     raise
+                if raced:  # the id is taken, by a resource the user may not see
+                    raise AlreadyExistsError(resource_id) from None
+                if not self.client_ids:
+                    raise ClientIdsDisabledError(self.name) from None
             try:
                 info = self.create(data, resource_id=resource_id, status=status, user=user, now=now)
                 return info, True
             except AlreadyExistsError:
-                raced = True  # created concurrently: update it (hidden from the user: give up)
+                raced = True  # taken: update it if the user may (else it is hidden: give up)
 
     def patch(
         self,
@@ -458,6 +478,15 @@ class ResourceWriter(ResourceView[T]):
         return self._changes.prune(ctx, keep_last_n=keep_last_n, before=before)
 
     # == integrity (see specstar.core.refs.ReferenceSource) =====================================
+    #
+    # These run for the framework, on behalf of a delete or restore of another resource that
+    # was authorized already: no permission check and no access scope (a cascade must reach
+    # every referrer, whoever may see it), but the referrer's own pipeline otherwise —
+    # validators, events, history — with the acting user recorded.
+
+    def _for_system(self) -> ResourceWriter[T]:
+        """This manager with a guard that asks no checker (see :meth:`Guard.for_system`)."""
+        raise NotImplementedError
 
     def apply_set_null(
         self,
@@ -469,8 +498,12 @@ class ResourceWriter(ResourceView[T]):
         now: datetime,
     ) -> RevisionInfo:
         """Clear ``target_id`` from the ``refs`` fields of one resource, as a new revision
-        written as ``user`` (the action ``set_null``): the ``on_delete=set_null`` effect."""
-        ctx = self._guard.context(
+        written as ``user`` (the action ``set_null``): the ``on_delete=set_null`` effect.
+
+        Integrity maintenance: no permission check (the delete of the target was authorized).
+        """
+        system = self._for_system()
+        ctx = system._guard.context(
             Action.SET_NULL,
             user,
             now,
@@ -478,12 +511,32 @@ class ResourceWriter(ResourceView[T]):
             fields=[ref.path for ref in refs],
             target_id=target_id,
         )
-        return self._changes.append(
+        return system._changes.append(
             ctx,
             lambda cur: self._binding.patched(cur, lambda doc: without(doc, refs, target_id)),
             expected=None,
             status=None,
         )
+
+    def cascade_delete(
+        self, resource_id: str, *, permanent: bool, user: str, now: datetime
+    ) -> ResourceMeta:
+        """Delete a referrer because its ``on_delete=cascade`` target went (soft or
+        permanently, like the target), as ``user`` at ``now``; its own referrers follow.
+
+        Integrity maintenance: no permission check (the delete of the target was authorized).
+        """
+        system = self._for_system()
+        if permanent:
+            return system.permanently_delete(resource_id, user=user, now=now)
+        return system.delete(resource_id, user=user, now=now)
+
+    def cascade_restore(self, resource_id: str, *, user: str, now: datetime) -> ResourceMeta:
+        """Restore a referrer that a cascade deleted, and what its delete cascaded to.
+
+        Integrity maintenance: no permission check (the restore of the target was authorized).
+        """
+        return self._for_system().restore(resource_id, cascade=True, user=user, now=now)
 
     # == maintenance ============================================================================
 

@@ -237,7 +237,12 @@ class ModelRoutes:
             description=description,
             status_code=status_code,
             tags=self.tags,
-            responses={**problem_responses(400), **dict(responses or {})},
+            responses={
+                **problem_responses(400),
+                # /m/count, /m/_migrate... are routes of their own: another method there is 405
+                **(problem_responses(405) if path == "/{resource_id}" else {}),
+                **dict(responses or {}),
+            },
             response_class=response_class,
             route_class_override=self.route_class,
             openapi_extra=extra or None,

@@ -1,6 +1,5 @@
 """``POST /m``: create a resource."""
 
-import contextlib
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,18 +11,18 @@ from fastapi import APIRouter
 from fastapi import Query as QueryParam
 from specstar.core import (
     AlreadyExistsError,
+    ClientIdsDisabledError,
     FieldError,
     ResourceManager,
     RevisionInfo,
     RevisionStatus,
-    SpecStarError,
     entity_tag,
 )
 
 from .._http import read_json
 from .._validation import with_every_field_error
 from ..dependencies import DependencyProvider
-from ..errors import ExistsPreconditionError, ParameterError
+from ..errors import ExistsPreconditionError, ParameterError, client_ids_disabled
 from ..openapi import json_content, problem_responses, ref
 from ..responses import json_response
 from ._base import (
@@ -84,11 +83,9 @@ def create_resource(
     except AlreadyExistsError as exc:
         if not only_create:
             raise
-        actual: str | None = None
-        with contextlib.suppress(SpecStarError):
-            meta = manager.get_meta(exc.resource_id, include_deleted=True, user=user)
-            actual = meta.current_revision_id  # only when the user may see it
-        raise ExistsPreconditionError(exc.resource_id, actual) from None
+        # the same answer whoever holds the id: nothing about a hidden resource but that
+        # the id is taken
+        raise ExistsPreconditionError(exc.resource_id) from None
 
 
 class CreateRouteTemplate(BaseRouteTemplate):
@@ -126,6 +123,8 @@ class CreateRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             only_create = create_only(if_none_match)
             if resource_id is not None:
+                if not manager.client_ids:
+                    raise client_ids_disabled(ClientIdsDisabledError(manager.name), "query")
                 check_client_id(resource_id)
             u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             body = await read_json(request)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from fastapi import APIRouter
 from fastapi import Query as QueryParam
 from specstar.core import (
+    ClientIdsDisabledError,
     FieldError,
     PreconditionFailedError,
     ResourceManager,
@@ -26,7 +27,7 @@ from specstar.core.spi import apply_merge_patch
 from .._http import media_type_of, read_json
 from .._validation import with_every_field_error
 from ..dependencies import DependencyProvider
-from ..errors import BadRequestError
+from ..errors import BadRequestError, client_ids_disabled
 from ..openapi import json_content, problem_responses, ref
 from ..responses import json_response
 from ._base import (
@@ -154,7 +155,10 @@ class UpdateRouteTemplate(BaseRouteTemplate):
 
     `If-Match` makes it update-only and conditional (412 on mismatch); `If-None-Match: *`
     makes it create-only (412 when the id exists). Without either, a missing resource is
-    created (201 with `Location`). Identical data writes no new revision.
+    created (201 with `Location`), and an id taken by a resource the user may not see is a
+    409 `already_exists`, as for any taken id. Identical data writes no new revision. A
+    model without client-chosen ids (`client_ids=False`) only replaces: a new id is a 422
+    `client_ids_disabled`.
     """
 
     order = 50
@@ -166,6 +170,33 @@ class UpdateRouteTemplate(BaseRouteTemplate):
         manager = m.manager
 
         def put(
+            resource_id: str,
+            body: Any,
+            *,
+            mode: WriteMode,
+            status: RevisionStatus | None,
+            tags: Any,
+            expected_revision_id: str | None,
+            only_create: bool,
+            user: str | UnsetType,
+            now: datetime | UnsetType,
+        ) -> tuple[RevisionInfo, bool]:
+            try:
+                return replace_or_create(
+                    resource_id,
+                    body,
+                    mode=mode,
+                    status=status,
+                    tags=tags,
+                    expected_revision_id=expected_revision_id,
+                    only_create=only_create,
+                    user=user,
+                    now=now,
+                )
+            except ClientIdsDisabledError as exc:
+                raise client_ids_disabled(exc, "path") from None
+
+        def replace_or_create(
             resource_id: str,
             body: Any,
             *,
