@@ -121,7 +121,15 @@ def test_the_cycle_finder_finds_cycles() -> None:
 
 
 #: Use cases built on the manager's public verbs: the only layer above the manager.
-USE_CASES = {"specstar.core.batch", "specstar.core.redaction", "specstar.core.referrers"}
+USE_CASES = {
+    "specstar.core.batch",
+    "specstar.core.redaction",
+    "specstar.core.referrers",
+    # jobs: the job manager extends the manager; the worker drives it through its verbs
+    "specstar.core.jobs",
+    "specstar.core.jobs.manager",
+    "specstar.core.jobs.worker",
+}
 
 
 def test_lower_layers_do_not_import_the_manager() -> None:

@@ -23,7 +23,14 @@ except ModuleNotFoundError as _missing:
 from ._workers import FactoryRecipe
 from .models import ITEM_INDEXES, Address, Item
 from .stateful import storage_state_machine
-from .suites import BlobStoreSuite, PayloadStoreSuite, ProcessSuite, StorageSuite, SuiteBase
+from .suites import (
+    BlobStoreSuite,
+    MessageQueueSuite,
+    PayloadStoreSuite,
+    ProcessSuite,
+    StorageSuite,
+    SuiteBase,
+)
 
 __all__ = [
     "ITEM_INDEXES",
@@ -31,6 +38,7 @@ __all__ = [
     "BlobStoreSuite",
     "FactoryRecipe",
     "Item",
+    "MessageQueueSuite",
     "PayloadStoreSuite",
     "ProcessSuite",
     "StorageSuite",
