@@ -129,6 +129,8 @@ USE_CASES = {
     "specstar.core.jobs",
     "specstar.core.jobs.manager",
     "specstar.core.jobs.worker",
+    "specstar.core.jobs.pool",
+    "specstar.core.cli",
 }
 
 

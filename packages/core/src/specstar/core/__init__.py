@@ -58,7 +58,9 @@ from .jobs import (
     MessageQueue,
     MessageQueueFactory,
     NoRetry,
+    WorkerPool,
     is_job_model,
+    job_managers,
 )
 from .manager import ResourceManager, ResourceOps
 from .manager._defaults import set_default_storage
@@ -243,6 +245,7 @@ __all__ = [
     "UniqueConstraintError",
     "UnsetType",
     "ValidationError",
+    "WorkerPool",
     "__version__",
     "batch_delete",
     "batch_filter",
@@ -254,6 +257,7 @@ __all__ = [
     "format_sorts",
     "is_job_model",
     "is_visible",
+    "job_managers",
     "parse_condition",
     "parse_sorts",
     "redact_conflict",

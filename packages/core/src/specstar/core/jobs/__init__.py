@@ -9,6 +9,7 @@ from .handler import DelayRetry, JobContext, JobHandler, JobLogger, NoRetry
 from .manager import JobManager
 from .memory import MemoryMessageQueue, MemoryMessageQueueFactory
 from .model import JOB_INDEXES, TERMINAL, Job, JobLog, JobRedirectInfo, JobStatus, is_job_model
+from .pool import WorkerPool, job_managers
 from .queue import Lease, MessageQueue, MessageQueueFactory
 from .worker import Consumer, Worker
 
@@ -32,5 +33,7 @@ __all__ = [
     "MessageQueueFactory",
     "NoRetry",
     "Worker",
+    "WorkerPool",
     "is_job_model",
+    "job_managers",
 ]

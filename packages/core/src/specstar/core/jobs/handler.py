@@ -166,4 +166,5 @@ async def _await(awaitable: Any) -> Any:
 
 def backoff_seconds(retries: int, *, base: float, cap: float) -> float:
     """Exponential backoff with jitter: ``base * 2**retries`` capped, times 0.5-1.0."""
-    return min(cap, base * (2 ** min(retries, 30))) * random.uniform(0.5, 1.0)
+    grown = base * float(2 ** min(retries, 30))
+    return min(cap, grown) * random.uniform(0.5, 1.0)

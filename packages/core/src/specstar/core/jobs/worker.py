@@ -21,24 +21,57 @@ import threading
 import time
 import traceback
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
+from msgspec import UnsetType
 
 from ..errors import GoneError, NotFoundError, PreconditionFailedError
-from ..types import Resource
+from ..manager import ResourceManager
+from ..types import Resource, ResourceMeta, RevisionInfo
 from .handler import DelayRetry, JobContext, JobLogger, NoRetry, backoff_seconds, call_handler
 from .model import TERMINAL, Job, JobLog, JobStatus
-from .queue import Lease
+from .queue import Lease, MessageQueue
 
-if TYPE_CHECKING:
-    from .manager import JobManager
-
-__all__ = ["Consumer", "Worker"]
+__all__ = ["Consumer", "JobSource", "Worker"]
 
 J = TypeVar("J", bound=Job[Any, Any])
 log = logging.getLogger("specstar.jobs")
 _RACES = 8  # re-reads of one delivery after lost compare-and-swap races
+
+
+class JobSource(Protocol[J]):
+    """What a worker needs of a job manager (:class:`~specstar.core.jobs.JobManager`)."""
+
+    name: str
+    message_queue: MessageQueue
+    lease_seconds: float
+    retry_backoff_seconds: float
+    max_backoff_seconds: float
+    worker_user: str
+    logs: ResourceManager[JobLog]
+
+    @property
+    def job_handler(self) -> Any: ...
+
+    def effective_max_retries(self, job: J) -> int: ...
+
+    def get(self, resource_id: str, *, user: str | UnsetType = ...) -> Resource[J]: ...
+
+    def get_meta(self, resource_id: str, *, user: str | UnsetType = ...) -> ResourceMeta: ...
+
+    def get_revision_info(
+        self, resource_id: str, revision_id: str, *, user: str | UnsetType = ...
+    ) -> RevisionInfo: ...
+
+    def update(
+        self,
+        resource_id: str,
+        data: J,
+        *,
+        expected_revision_id: str | None = ...,
+        user: str | UnsetType = ...,
+    ) -> RevisionInfo: ...
 
 
 def _now() -> datetime:
@@ -92,7 +125,7 @@ class _Attempt(Generic[J]):
 class Worker(Generic[J]):
     """Runs attempts of the jobs of one :class:`~specstar.core.jobs.JobManager`."""
 
-    def __init__(self, manager: JobManager[J]) -> None:
+    def __init__(self, manager: JobSource[J]) -> None:
         self.manager = manager
         self.active: dict[str, _Attempt[J]] = {}
         self._lock = threading.Lock()

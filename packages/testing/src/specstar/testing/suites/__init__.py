@@ -9,7 +9,6 @@ from .queues import QueuePortTests
 from .storage import StorageSuite
 
 
-
 class MessageQueueSuite(QueuePortTests, JobTests):
     """Every behaviour of a job queue: the port on its own, then jobs end to end.
 

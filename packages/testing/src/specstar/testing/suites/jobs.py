@@ -268,7 +268,9 @@ class JobTests:
     ) -> None:
         mgr = make_jobs(lambda job: None)
         later = mgr.create(
-            EchoJob(payload=Echo(), periodic_interval_seconds=1, periodic_initial_delay_seconds=3600)
+            EchoJob(
+                payload=Echo(), periodic_interval_seconds=1, periodic_initial_delay_seconds=3600
+            )
         ).resource_id
         assert mgr.process_next(wait=0.2) is False
         assert mgr.get(later).data.status is JobStatus.pending
@@ -290,9 +292,7 @@ class JobTests:
         self, make_jobs: Callable[..., JobManager[EchoJob]]
     ) -> None:
         mgr = make_jobs(lambda job: job.data.periodic_runs < 1)
-        job_id = mgr.create(
-            EchoJob(payload=Echo(), periodic_interval_seconds=0.01)
-        ).resource_id
+        job_id = mgr.create(EchoJob(payload=Echo(), periodic_interval_seconds=0.01)).resource_id
         drain(mgr, [job_id])
         job = mgr.get(job_id).data
         assert (job.status, job.periodic_runs) == (JobStatus.completed, 2)
