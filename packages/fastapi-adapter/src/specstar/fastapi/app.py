@@ -20,7 +20,11 @@ from specstar.core import (
     EventHandler,
     IndexedField,
     IValidator,
+    JobHandler,
+    JobManager,
+    MemoryMessageQueueFactory,
     MemoryStorageFactory,
+    MessageQueueFactory,
     PermissionChecker,
     Registry,
     ResourceManager,
@@ -30,6 +34,7 @@ from specstar.core import (
     Storage,
     StorageFactory,
     combine_handlers,
+    is_job_model,
 )
 from specstar.core.spi import kebab_case
 
@@ -102,6 +107,8 @@ class SpecStar:
             ``{TemplateClass: kwargs}`` to configure (or add) some, or a list used as is.
         storage_factory: builds the storage of models registered without ``storage=``
             (default: in memory).
+        message_queue_factory: builds the queue of each job model (a subclass of
+            :class:`~specstar.core.Job`; default: an in-process queue per model).
         permission_checker: the checker of every model that does not set its own (a model's
             own checker replaces it, it is not combined with it).
         dependency_provider: how routes get the acting user and time (e.g. from your
@@ -125,6 +132,7 @@ class SpecStar:
         model_naming: ModelNaming = "kebab",
         route_templates: TemplateSpec | None = None,
         storage_factory: StorageFactory | None = None,
+        message_queue_factory: MessageQueueFactory | None = None,
         permission_checker: PermissionChecker | None = None,
         dependency_provider: DependencyProvider | None = None,
         event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None,
@@ -141,6 +149,7 @@ class SpecStar:
         self.model_naming: ModelNaming = "kebab"
         self.route_templates: list[RouteTemplate] = []
         self.storage_factory: StorageFactory = MemoryStorageFactory()
+        self.message_queue_factory: MessageQueueFactory = MemoryMessageQueueFactory()
         self.permission_checker: PermissionChecker | None = None
         self.dependency_provider = DependencyProvider()
         self.event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | None = None
@@ -155,6 +164,7 @@ class SpecStar:
             model_naming=model_naming,
             route_templates=route_templates,
             storage_factory=storage_factory or MemoryStorageFactory(),
+            message_queue_factory=message_queue_factory or MemoryMessageQueueFactory(),
             permission_checker=permission_checker,
             dependency_provider=dependency_provider or DependencyProvider(),
             event_handlers=event_handlers,
@@ -173,6 +183,7 @@ class SpecStar:
         model_naming: ModelNaming | UnsetType = UNSET,
         route_templates: TemplateSpec | UnsetType | None = UNSET,
         storage_factory: StorageFactory | UnsetType = UNSET,
+        message_queue_factory: MessageQueueFactory | UnsetType = UNSET,
         permission_checker: PermissionChecker | UnsetType | None = UNSET,
         dependency_provider: DependencyProvider | UnsetType = UNSET,
         event_handlers: Sequence[EventHandler | Callable[[Any], Any]] | UnsetType | None = UNSET,
@@ -192,6 +203,8 @@ class SpecStar:
             self.route_templates = _templates(route_templates)
         if storage_factory is not UNSET:
             self.storage_factory = storage_factory
+        if message_queue_factory is not UNSET:
+            self.message_queue_factory = message_queue_factory
         if permission_checker is not UNSET:
             self.permission_checker = permission_checker
         if dependency_provider is not UNSET:
@@ -239,6 +252,10 @@ class SpecStar:
         max_limit: int = 1000,
         migrate_route: bool = False,
         allow_unknown_fields: bool = False,
+        message_queue_factory: MessageQueueFactory | UnsetType | None = UNSET,
+        job_handler: JobHandler | None = None,
+        job_handler_factory: Callable[[], JobHandler] | None = None,
+        job_options: Mapping[str, Any] | None = None,
     ) -> ResourceManager[Any]:
         """Register a model and create its :class:`~specstar.core.ResourceManager`.
 
@@ -272,6 +289,13 @@ class SpecStar:
                 action ``migrate``; needs a :class:`~specstar.core.Schema`.
             allow_unknown_fields: accept (and drop) body members the model does not declare;
                 by default such a member is a 422 naming it.
+            message_queue_factory: for a job model (a subclass of
+                :class:`~specstar.core.Job`): its queue factory (default: the app's);
+                ``None`` registers it as a plain resource, with no queue and no workers.
+            job_handler: the handler of a job model (see :class:`~specstar.core.JobManager`).
+            job_handler_factory: builds the handler lazily, in the worker.
+            job_options: more :class:`~specstar.core.JobManager` arguments
+                (``default_max_retries``, ``lease_seconds``, ``retry_backoff_seconds``, ...).
 
         Returns:
             The new manager (also available from :meth:`get_resource_manager`).
@@ -279,9 +303,21 @@ class SpecStar:
         Raises:
             ValueError: the resource name is taken or not URL-path-safe, or ``migrate_route``
                 without a schema version.
-            TypeError: the model is not a supported model class.
+            TypeError: the model is not a supported model class, or job arguments for a
+                model that is not a job model.
         """
         model_type = model.resource_type if isinstance(model, Schema) else model
+        queue_factory = (
+            self.message_queue_factory if message_queue_factory is UNSET else message_queue_factory
+        )
+        as_job = is_job_model(model_type) and queue_factory is not None
+        job_args = (job_handler, job_handler_factory, job_options)
+        if not as_job and any(a is not None for a in job_args):
+            raise TypeError(
+                f"job_handler, job_handler_factory and job_options need a job model with a "
+                f"queue; {model_type!r} is "
+                + ("registered without a queue" if is_job_model(model_type) else "not a Job")
+            )
         rname = name or resource_name(model_type, self.model_naming)
         if not _NAME_RE.fullmatch(rname):
             raise ValueError(f"resource name {rname!r} is not a safe URL path segment")
@@ -297,8 +333,20 @@ class SpecStar:
             validators.extend(validator)
         elif validator is not None:
             validators.append(validator)
-        manager: ResourceManager[Any] = ResourceManager(
+        extra: dict[str, Any] = {}
+        manager_class: type[ResourceManager[Any]] = ResourceManager
+        if as_job:
+            manager_class = JobManager
+            extra = {
+                **dict(job_options or {}),
+                "message_queue_factory": queue_factory,
+                "job_handler": job_handler,
+                "job_handler_factory": job_handler_factory,
+                "storage_factory": self.storage_factory,
+            }
+        manager: ResourceManager[Any] = manager_class(
             model,
+            **extra,
             storage=storage if storage is not None else self.storage_factory.build(rname),
             name=rname,
             indexed_fields=indexed_fields or (),

@@ -11,6 +11,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from ..actions import Action
+from ..context import ContextDefaults
 from ..errors import (
     FieldError,
     IdempotencyConflictError,
@@ -22,6 +23,8 @@ from ..errors import (
 from ..indexes import IndexedField
 from ..manager import ResourceManager
 from ..manager._defaults import default_storage
+from ..manager._guard import Guard
+from ..pipeline import Pipeline
 from ..ports import Storage, StorageFactory
 from ..query import QB
 from ..schema import Schema
@@ -56,7 +59,9 @@ class JobManager(ResourceManager[J]):
         lease_seconds: how long a worker holds a job without a heartbeat; the worker beats
             every third of it while the handler runs.
         retry_backoff_seconds / max_backoff_seconds: the exponential backoff of retries.
-        worker_user: the user the workers write job states as.
+        worker_user: the user the workers write job states as. Workers act for the
+            application, not for a user: their reads and writes (:attr:`system`) skip the
+            permission checker; validators and event handlers still run.
         log_storage: where the job logs live (default: from ``storage_factory`` under
             ``"{name}-log"``, else the package default).
         **kwargs: as :class:`~specstar.core.ResourceManager`.
@@ -116,7 +121,21 @@ class JobManager(ResourceManager[J]):
         self.logs: ResourceManager[JobLog] = ResourceManager(
             JobLog, storage=log_storage, name=log_name, default_user=worker_user
         )
+        self.system: ResourceManager[J] = self._system_view()
         self.worker: Worker[J] = Worker(self)
+
+    def _system_view(self) -> ResourceManager[J]:
+        """This manager without the permission checker, acting as :attr:`worker_user`."""
+        view: ResourceManager[J] = ResourceManager.__new__(ResourceManager)
+        view.__dict__.update(self.__dict__)
+        view.pipeline = Pipeline(
+            validators=self.pipeline.validators,
+            constraint_checkers=self.pipeline.constraint_checkers,
+            event_handlers=self.pipeline.event_handlers,
+        )
+        defaults = ContextDefaults(user=self.worker_user, now=UNSET, strict=False)
+        view._assemble(Guard(self.name, view.pipeline, defaults, self.index_spec))
+        return view
 
     # == the handler ============================================================================
 
@@ -203,8 +222,8 @@ class JobManager(ResourceManager[J]):
         """
         where = QB["status"].in_([JobStatus.pending.value, JobStatus.processing.value])
         added = 0
-        for meta in self.iter_all(where, user=self.worker_user):
-            job = self.get(meta.resource_id, user=self.worker_user).data
+        for meta in self.system.iter_all(where):
+            job = self.system.get(meta.resource_id).data
             added += self._queue(meta.resource_id, job)
         return added
 
@@ -247,7 +266,7 @@ class JobManager(ResourceManager[J]):
             )
 
         info = self._rewrite(job_id, change, user=user)
-        self._queue(job_id, self.get(job_id, user=user).data)
+        self._queue(job_id, self.system.get(job_id).data)
         return info
 
     def _rewrite(

@@ -24,11 +24,10 @@ from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
-from msgspec import UnsetType
 
 from ..errors import GoneError, NotFoundError, PreconditionFailedError
 from ..manager import ResourceManager
-from ..types import Resource, ResourceMeta, RevisionInfo
+from ..types import Resource
 from .handler import DelayRetry, JobContext, JobLogger, NoRetry, backoff_seconds, call_handler
 from .model import TERMINAL, Job, JobLog, JobStatus
 from .queue import Lease, MessageQueue
@@ -44,6 +43,7 @@ class JobSource(Protocol[J]):
     """What a worker needs of a job manager (:class:`~specstar.core.jobs.JobManager`)."""
 
     name: str
+    system: ResourceManager[J]
     message_queue: MessageQueue
     lease_seconds: float
     retry_backoff_seconds: float
@@ -55,23 +55,6 @@ class JobSource(Protocol[J]):
     def job_handler(self) -> Any: ...
 
     def effective_max_retries(self, job: J) -> int: ...
-
-    def get(self, resource_id: str, *, user: str | UnsetType = ...) -> Resource[J]: ...
-
-    def get_meta(self, resource_id: str, *, user: str | UnsetType = ...) -> ResourceMeta: ...
-
-    def get_revision_info(
-        self, resource_id: str, revision_id: str, *, user: str | UnsetType = ...
-    ) -> RevisionInfo: ...
-
-    def update(
-        self,
-        resource_id: str,
-        data: J,
-        *,
-        expected_revision_id: str | None = ...,
-        user: str | UnsetType = ...,
-    ) -> RevisionInfo: ...
 
 
 def _now() -> datetime:
@@ -107,7 +90,7 @@ class _Attempt(Generic[J]):
             self.worker.flush(self.lease.job_id, self.lines)
             if not mgr.message_queue.extend(self.lease, lease_seconds=mgr.lease_seconds):
                 return False
-            meta = mgr.get_meta(self.lease.job_id, user=mgr.worker_user)
+            meta = mgr.system.get_meta(self.lease.job_id)
             if meta.current_revision_id != self.revision_id:
                 return False  # cancelled, or taken over after this lease ran out
             if (_now() - self.beaten_at).total_seconds() >= mgr.lease_seconds / 3:
@@ -135,7 +118,7 @@ class Worker(Generic[J]):
     def write(self, job_id: str, expected: str, job: J) -> str:
         """Write ``job`` if ``expected`` is still current; the new current revision id."""
         mgr = self.manager
-        info = mgr.update(job_id, job, expected_revision_id=expected, user=mgr.worker_user)
+        info = mgr.system.update(job_id, job, expected_revision_id=expected)
         return info.revision_id
 
     def flush(self, job_id: str, lines: list[str]) -> None:
@@ -185,7 +168,7 @@ class Worker(Generic[J]):
         mgr, queue, job_id = self.manager, self.manager.message_queue, lease.job_id
         for _ in range(_RACES):
             try:
-                current = mgr.get(job_id, user=mgr.worker_user)
+                current = mgr.system.get(job_id)
             except (NotFoundError, GoneError):
                 queue.ack(lease)  # deleted: nothing to run
                 return
@@ -227,7 +210,7 @@ class Worker(Generic[J]):
             self.active[job_id] = attempt
         log.info("%s: attempt %d started", job_id, attempt.ctx.attempt)
         resource = Resource(
-            info=mgr.get_revision_info(job_id, attempt.revision_id), data=attempt.job
+            info=mgr.system.get_revision_info(job_id, attempt.revision_id), data=attempt.job
         )
         result: Any = None
         error: BaseException | None = None
@@ -293,7 +276,7 @@ class Worker(Generic[J]):
         """The job moved while the handler ran: cancelled, or taken over by another worker."""
         mgr, lease = self.manager, attempt.lease
         try:
-            job = mgr.get(lease.job_id, user=mgr.worker_user).data
+            job = mgr.system.get(lease.job_id).data
         except (NotFoundError, GoneError):
             mgr.message_queue.ack(lease)
             return
