@@ -146,10 +146,7 @@ def test_killed_workers_lose_no_job_and_complete_none_twice(
                 killed += 1
             time.sleep(0.01)
         while time.monotonic() < deadline:
-            if (
-                mgr.system.count(_status(JobStatus.pending)) + _count(mgr, JobStatus.processing)
-                == 0
-            ):
+            if _count(mgr, JobStatus.pending) + _count(mgr, JobStatus.processing) == 0:
                 break
             time.sleep(0.2)
         elapsed = time.monotonic() - start
