@@ -340,6 +340,7 @@ class Consumer(Generic[J]):
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self._stopping = threading.Event()
+        self._beats_done = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -362,8 +363,9 @@ class Consumer(Generic[J]):
                 self._stopping.wait(self.poll_seconds)
 
     def _beat(self) -> None:
+        # beats go on through the grace period of a stop, until the worker threads ended
         interval = self.worker.manager.lease_seconds / 3
-        while not self._stopping.wait(interval):
+        while not self._beats_done.wait(interval):
             self.worker.beat_all()
 
     @property
@@ -385,8 +387,9 @@ class Consumer(Generic[J]):
         """
         self._stopping.set()
         deadline = time.monotonic() + grace
-        for t in self._threads:
+        for t in self._threads[: self.concurrency]:
             t.join(max(deadline - time.monotonic(), 0.0))
+        self._beats_done.set()
         with self.worker._lock:
             left = list(self.worker.active.values())
         for attempt in left:
