@@ -40,14 +40,18 @@ class WorkJob(Job[Work, int]):
     pass
 
 
-def handle(job, ctx):
-    time.sleep(0.01)
-    # the side effect: one line per run of the handler (O_APPEND: whole lines)
+def _mark(line):
     fd = os.open(SIDE_EFFECTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
-        os.write(fd, (job.info.resource_id + "\\n").encode())
+        os.write(fd, (line + "\\n").encode())  # O_APPEND: whole lines
     finally:
         os.close(fd)
+
+
+def handle(job, ctx):
+    _mark(f"S {os.getpid()} {job.info.resource_id}")  # started
+    time.sleep(0.01)
+    _mark(f"E {os.getpid()} {job.info.resource_id}")  # the side effect, done
     ctx.set_artifact(job.data.payload.n * 2)
 
 
@@ -92,6 +96,24 @@ def _load(path: Path) -> ModuleType:
     return module
 
 
+def _in_flight(marks: Path) -> dict[int, set[str]]:
+    """Per worker pid, the jobs whose handler started and did not finish."""
+    running: dict[int, set[str]] = {}
+    if not marks.exists():
+        return running
+    for line in marks.read_text().splitlines():
+        parts = line.split()
+        if len(parts) != 3:  # a line being written
+            continue
+        kind, pid, job_id = parts
+        jobs = running.setdefault(int(pid), set())
+        if kind == "S":
+            jobs.add(job_id)
+        else:
+            jobs.discard(job_id)
+    return running
+
+
 def _count(mgr: JobManager[Any], status: JobStatus) -> int:
     return mgr.system.count(QB["status"] == status.value)
 
@@ -131,20 +153,23 @@ def test_killed_workers_lose_no_job_and_complete_none_twice(
             stderr=subprocess.DEVNULL,
         )
 
+    marks = tmp_path / "side-effects.txt"
     procs = [spawn() for _ in range(workers)]
-    killed = 0
+    killed_pids: list[int] = []
     start = time.monotonic()
     try:
         deadline = time.monotonic() + 600
-        while killed < kills and time.monotonic() < deadline:
+        while len(killed_pids) < kills and time.monotonic() < deadline:
             done = _count(mgr, JobStatus.completed)
-            if done >= (killed + 1) * n_jobs // (kills + 2) and _count(mgr, JobStatus.processing):
-                victim = random.randrange(len(procs))
-                procs[victim].send_signal(signal.SIGKILL)  # mid-job: a job is processing
+            busy = _in_flight(marks)
+            victims = [i for i, p in enumerate(procs) if busy.get(p.pid)]
+            if done >= (len(killed_pids) + 1) * n_jobs // (kills + 2) and victims:
+                victim = random.choice(victims)
+                procs[victim].send_signal(signal.SIGKILL)  # it is running a handler
                 procs[victim].wait()
+                killed_pids.append(procs[victim].pid)
                 procs[victim] = spawn()
-                killed += 1
-            time.sleep(0.01)
+            time.sleep(0.02)
         while time.monotonic() < deadline:
             if _count(mgr, JobStatus.pending) + _count(mgr, JobStatus.processing) == 0:
                 break
@@ -160,10 +185,12 @@ def test_killed_workers_lose_no_job_and_complete_none_twice(
                 p.kill()
                 p.wait()
 
-    assert killed == kills
+    assert len(killed_pids) == kills
+    left = _in_flight(marks)
+    interrupted = sum(len(left.get(pid, ())) for pid in killed_pids)
     jobs = {i: mgr.system.get(i).data for i in ids}
     statuses = Counter(j.status for j in jobs.values())
-    runs = Counter((tmp_path / "side-effects.txt").read_text().split())
+    runs = Counter(line.split()[2] for line in marks.read_text().splitlines() if line[0] == "E")
     completed_revisions: Counter[str] = Counter()
     for i in ids:
         for rev in mgr.system.list_revisions(i):
@@ -176,7 +203,9 @@ def test_killed_workers_lose_no_job_and_complete_none_twice(
         f"{elapsed:.1f}s: statuses {dict(statuses)}; lost 0 of {n_jobs}; "
         f"jobs with more than one completed revision: "
         f"{sum(1 for c in completed_revisions.values() if c > 1)}; "
-        f"retries counted {retried}; handlers re-run after a kill: {twice}"
+        f"handlers interrupted by the kills {interrupted}, retries counted {retried}; "
+        f"jobs whose side effect ran twice (killed after it, before the outcome was "
+        f"written): {twice}"
     )
     assert statuses == Counter({JobStatus.completed: n_jobs})  # every job terminal, none lost
     assert completed_revisions == Counter(dict.fromkeys(ids, 1))  # each completed exactly once
@@ -185,6 +214,15 @@ def test_killed_workers_lose_no_job_and_complete_none_twice(
     # a handler runs again only after its worker was killed mid-job, and the lost attempt
     # is counted: at most one re-run per interrupted attempt (2 threads per killed process)
     assert twice <= kills * 2
+    assert retried >= interrupted + twice
     for i, c in runs.items():
         assert jobs[i].retries >= c - 1
+    # what is left in the queue are extra deliveries of finished jobs (a restarted worker
+    # re-queues unfinished jobs while others finish them): they are acknowledged, never run
+    leftover = mgr.message_queue.size()
+    before = marks.read_text()
+    while mgr.process_next():
+        pass
     assert mgr.message_queue.size() == 0
+    assert marks.read_text() == before
+    print(f"{backend}: {leftover} extra deliveries of finished jobs acknowledged without a run")
