@@ -20,12 +20,13 @@ except ModuleNotFoundError as _missing:
         name=_missing.name,
     ) from _missing
 
+from typing import Any as _Any
+
 from ._workers import FactoryRecipe
 from .models import ITEM_INDEXES, Address, Item
 from .stateful import storage_state_machine
 from .suites import (
     BlobStoreSuite,
-    MessageQueueSuite,
     PayloadStoreSuite,
     ProcessSuite,
     StorageSuite,
@@ -45,3 +46,12 @@ __all__ = [
     "SuiteBase",
     "storage_state_machine",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """``MessageQueueSuite`` is imported on first use (only job queue adapters need it)."""
+    if name == "MessageQueueSuite":
+        from .suites import _messages
+
+        return _messages.MessageQueueSuite
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
