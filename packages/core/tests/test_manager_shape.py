@@ -126,6 +126,12 @@ USE_CASES = {
     "specstar.core.history",
     "specstar.core.redaction",
     "specstar.core.referrers",
+    # jobs: the job manager extends the manager; the worker drives it through its verbs
+    "specstar.core.jobs",
+    "specstar.core.jobs.manager",
+    "specstar.core.jobs.worker",
+    "specstar.core.jobs.pool",
+    "specstar.core.cli",
 }
 
 #: Facades re-exporting the public API, the manager included.

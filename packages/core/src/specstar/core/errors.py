@@ -131,6 +131,34 @@ class PatchTestFailedError(ConflictError):
         self.actual = actual
 
 
+class JobStateError(ConflictError):
+    """A job verb (rerun, cancel) does not apply to the job's current status."""
+
+    code = "job_state"
+    detail_fields = ("resource_id", "status", "verb")
+
+    def __init__(self, resource_id: str, status: str, verb: str) -> None:
+        super().__init__(f"cannot {verb} job {resource_id!r}: it is {status}")
+        self.resource_id = resource_id
+        self.status = status
+        self.verb = verb
+
+
+class IdempotencyConflictError(ConflictError):
+    """A job was created with the idempotency key of an existing job but another payload."""
+
+    code = "idempotency_conflict"
+    detail_fields = ("idempotency_key", "existing_resource_id")
+
+    def __init__(self, idempotency_key: str, existing_resource_id: str) -> None:
+        super().__init__(
+            f"idempotency key {idempotency_key!r} belongs to job {existing_resource_id!r}, "
+            "whose payload differs"
+        )
+        self.idempotency_key = idempotency_key
+        self.existing_resource_id = existing_resource_id
+
+
 class UniqueConstraintError(ConflictError):
     """A ``Unique`` field already holds this value on another non-deleted resource."""
 

@@ -24,7 +24,11 @@ from specstar.core import (
     IMigration,
     IndexedField,
     IValidator,
+    JobHandler,
+    JobManager,
+    MemoryMessageQueueFactory,
     MemoryStorageFactory,
+    MessageQueueFactory,
     Registry,
     ResourceManager,
     RevisionStatus,
@@ -33,6 +37,7 @@ from specstar.core import (
     Storage,
     StorageFactory,
     combine_handlers,
+    is_job_model,
     relationships,
 )
 from specstar.core.spi import kebab_case
@@ -107,6 +112,8 @@ class SpecStar:
             ``{TemplateClass: kwargs}`` to configure (or add) some, or a list used as is.
         storage_factory: builds the storage of models registered without ``storage=``
             (default: in memory).
+        message_queue_factory: builds the queue of each job model (a subclass of
+            :class:`~specstar.core.Job`; default: an in-process queue per model).
         permission_checker: the checker of every model that does not set its own (a model's
             own checker replaces it, it is not combined with it). A checker may have
             ``check(ctx)`` (raise to deny) or ``check_permission(ctx)`` returning allow /
@@ -136,6 +143,7 @@ class SpecStar:
         model_naming: ModelNaming = "kebab",
         route_templates: TemplateSpec | None = None,
         storage_factory: StorageFactory | None = None,
+        message_queue_factory: MessageQueueFactory | None = None,
         permission_checker: CheckerLike | None = None,
         dependency_provider: DependencyProvider | None = None,
         event_handlers: Sequence[HandlerLike] | None = None,
@@ -153,6 +161,7 @@ class SpecStar:
         self.model_naming: ModelNaming = "kebab"
         self.route_templates: list[RouteTemplate] = []
         self.storage_factory: StorageFactory = MemoryStorageFactory()
+        self.message_queue_factory: MessageQueueFactory = MemoryMessageQueueFactory()
         self.permission_checker: CheckerLike | None = None
         self.dependency_provider = DependencyProvider()
         self.event_handlers: Sequence[HandlerLike] | None = None
@@ -167,6 +176,7 @@ class SpecStar:
             model_naming=model_naming,
             route_templates=route_templates,
             storage_factory=storage_factory or MemoryStorageFactory(),
+            message_queue_factory=message_queue_factory or MemoryMessageQueueFactory(),
             permission_checker=permission_checker,
             dependency_provider=dependency_provider or DependencyProvider(),
             event_handlers=event_handlers,
@@ -186,6 +196,7 @@ class SpecStar:
         model_naming: ModelNaming | UnsetType = UNSET,
         route_templates: TemplateSpec | UnsetType | None = UNSET,
         storage_factory: StorageFactory | UnsetType = UNSET,
+        message_queue_factory: MessageQueueFactory | UnsetType = UNSET,
         permission_checker: CheckerLike | UnsetType | None = UNSET,
         dependency_provider: DependencyProvider | UnsetType = UNSET,
         event_handlers: Sequence[HandlerLike] | UnsetType | None = UNSET,
@@ -217,6 +228,8 @@ class SpecStar:
             self.route_templates = _templates(route_templates)
         if storage_factory is not UNSET:
             self.storage_factory = storage_factory
+        if message_queue_factory is not UNSET:
+            self.message_queue_factory = message_queue_factory
         if permission_checker is not UNSET:
             self.permission_checker = permission_checker
         if dependency_provider is not UNSET:
@@ -267,6 +280,10 @@ class SpecStar:
         migrate_route: bool = False,
         allow_unknown_fields: bool = False,
         client_ids: bool = True,
+        message_queue_factory: MessageQueueFactory | UnsetType | None = UNSET,
+        job_handler: JobHandler | None = None,
+        job_handler_factory: Callable[[], JobHandler] | None = None,
+        job_options: Mapping[str, Any] | None = None,
     ) -> ResourceManager[Any]:
         """Register a model and create its :class:`~specstar.core.ResourceManager`.
 
@@ -304,6 +321,13 @@ class SpecStar:
                 ``PUT`` of a new id). ``False`` refuses both with a 422
                 ``client_ids_disabled`` (the same answer for a taken id and a free one), so
                 ids cannot be probed; ``PUT`` still replaces existing resources.
+            message_queue_factory: for a job model (a subclass of
+                :class:`~specstar.core.Job`): its queue factory (default: the app's);
+                ``None`` registers it as a plain resource, with no queue and no workers.
+            job_handler: the handler of a job model (see :class:`~specstar.core.JobManager`).
+            job_handler_factory: builds the handler lazily, in the worker.
+            job_options: more :class:`~specstar.core.JobManager` arguments
+                (``default_max_retries``, ``lease_seconds``, ``retry_backoff_seconds``, ...).
 
         Returns:
             The new manager (also available from :meth:`get_resource_manager`).
@@ -311,7 +335,8 @@ class SpecStar:
         Raises:
             ValueError: the resource name is taken or not URL-path-safe, ``migrate_route``
                 without a schema version, or a ``Schema`` together with ``validator=``.
-            TypeError: the model is not a supported model class.
+            TypeError: the model is not a supported model class, or job arguments for a
+                model that is not a job model.
         """
         if isinstance(model, Schema) and validator is not None:
             raise ValueError(
@@ -319,6 +344,17 @@ class SpecStar:
                 "instead of validator="
             )
         model_type = model.resource_type if isinstance(model, Schema) else model
+        queue_factory = (
+            self.message_queue_factory if message_queue_factory is UNSET else message_queue_factory
+        )
+        as_job = is_job_model(model_type) and queue_factory is not None
+        job_args = (job_handler, job_handler_factory, job_options)
+        if not as_job and any(a is not None for a in job_args):
+            raise TypeError(
+                f"job_handler, job_handler_factory and job_options need a job model with a "
+                f"queue; {model_type!r} is "
+                + ("registered without a queue" if is_job_model(model_type) else "not a Job")
+            )
         rname = name or resource_name(model_type, self.model_naming)
         if not _NAME_RE.fullmatch(rname):
             raise ValueError(f"resource name {rname!r} is not a safe URL path segment")
@@ -334,8 +370,20 @@ class SpecStar:
             validators.extend(validator)
         elif validator is not None:
             validators.append(validator)
-        manager: ResourceManager[Any] = ResourceManager(
+        extra: dict[str, Any] = {}
+        manager_class: type[ResourceManager[Any]] = ResourceManager
+        if as_job:
+            manager_class = JobManager
+            extra = {
+                **dict(job_options or {}),
+                "message_queue_factory": queue_factory,
+                "job_handler": job_handler,
+                "job_handler_factory": job_handler_factory,
+                "storage_factory": self.storage_factory,
+            }
+        manager: ResourceManager[Any] = manager_class(
             model,
+            **extra,
             storage=storage if storage is not None else self.storage_factory.build(rname),
             name=rname,
             indexed_fields=indexed_fields or (),

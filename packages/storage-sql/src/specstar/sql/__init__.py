@@ -22,16 +22,22 @@ from ._store import SQLStorage
 from ._version import __version__
 from .blobs import FileBlobStore, PostgresBlobStore
 from .sqlite import SQLiteStorage, SQLiteStorageFactory
+from .sqlite_queue import SQLiteMessageQueue, SQLiteMessageQueueFactory
 
 if TYPE_CHECKING:
     from .postgres import PostgresStorage, PostgresStorageFactory
+    from .postgres_queue import PostgresMessageQueue, PostgresMessageQueueFactory
 
 __all__ = [
     "FileBlobStore",
     "PostgresBlobStore",
+    "PostgresMessageQueue",
+    "PostgresMessageQueueFactory",
     "PostgresStorage",
     "PostgresStorageFactory",
     "SQLStorage",
+    "SQLiteMessageQueue",
+    "SQLiteMessageQueueFactory",
     "SQLiteStorage",
     "SQLiteStorageFactory",
     "__version__",
@@ -44,4 +50,8 @@ def __getattr__(name: str) -> Any:
         from . import postgres
 
         return getattr(postgres, name)
+    if name in ("PostgresMessageQueue", "PostgresMessageQueueFactory"):
+        from . import postgres_queue
+
+        return getattr(postgres_queue, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,10 +20,18 @@ except ModuleNotFoundError as _missing:
         name=_missing.name,
     ) from _missing
 
+from typing import Any as _Any
+
 from ._workers import FactoryRecipe
 from .models import ITEM_INDEXES, Address, Item
 from .stateful import storage_state_machine
-from .suites import BlobStoreSuite, PayloadStoreSuite, ProcessSuite, StorageSuite, SuiteBase
+from .suites import (
+    BlobStoreSuite,
+    PayloadStoreSuite,
+    ProcessSuite,
+    StorageSuite,
+    SuiteBase,
+)
 
 __all__ = [
     "ITEM_INDEXES",
@@ -31,9 +39,19 @@ __all__ = [
     "BlobStoreSuite",
     "FactoryRecipe",
     "Item",
+    "MessageQueueSuite",
     "PayloadStoreSuite",
     "ProcessSuite",
     "StorageSuite",
     "SuiteBase",
     "storage_state_machine",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """``MessageQueueSuite`` is imported on first use (only job queue adapters need it)."""
+    if name == "MessageQueueSuite":
+        from .suites import _messages
+
+        return _messages.MessageQueueSuite
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

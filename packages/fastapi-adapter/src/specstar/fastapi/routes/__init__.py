@@ -16,6 +16,8 @@ order  template                        routes (``m`` is the model's resource nam
 50     :class:`SwitchRouteTemplate`    ``POST /m/{id}/switch/{revision_id}``
 50     :class:`DeleteRouteTemplate`    ``DELETE /m/{id}/permanently``, ``DELETE /m/{id}``
 50     :class:`RestoreRouteTemplate`   ``POST /m/{id}/restore``
+50     :class:`JobRouteTemplate`       ``POST /m/{id}/rerun``, ``POST /m/{id}/cancel``,
+                                       ``GET /m/{id}/logs`` (job models only)
 50     :class:`MigrateRouteTemplate`   ``POST /m/_migrate``, ``POST /m/{id}/migrate`` — not a
                                        default: ``add_model(..., migrate_route=True)`` adds it
 100    :class:`RelationshipsRouteTemplate`  ``GET /_relationships``, once for all models
@@ -25,6 +27,7 @@ order  template                        routes (``m`` is the model's resource nam
 from ._base import BaseRouteTemplate, ModelRoutes, RouteTemplate
 from .batch import BatchRouteTemplate
 from .create import CreateRouteTemplate
+from .jobs import JobRouteTemplate
 from .lifecycle import DeleteRouteTemplate, RestoreRouteTemplate, SwitchRouteTemplate
 from .migrate import MigrateRouteTemplate
 from .read import ListRouteTemplate, ReadRouteTemplate
@@ -37,6 +40,7 @@ __all__ = [
     "BatchRouteTemplate",
     "CreateRouteTemplate",
     "DeleteRouteTemplate",
+    "JobRouteTemplate",
     "ListRouteTemplate",
     "MigrateRouteTemplate",
     "ModelRoutes",
@@ -64,5 +68,6 @@ DEFAULT_TEMPLATES: tuple[type[BaseRouteTemplate], ...] = (
     SwitchRouteTemplate,
     DeleteRouteTemplate,
     RestoreRouteTemplate,
+    JobRouteTemplate,
     RelationshipsRouteTemplate,
 )
