@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from specstar.core import MigrationPathError, ResourceManager, StorageFactory, entity_tag
 from specstar.fastapi import compat as ref
 from specstar.fastapi.compat import (
+from specstar.testing.services import drop_postgres_schema
     AutoCRUD,
     DependencyProvider,
     DisplayName,
@@ -72,8 +73,7 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageF
     yield sql.PostgresStorageFactory(dsn, schema=schema, pool_size=2)
     import psycopg
 
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    drop_postgres_schema(dsn, schema)
 
 
 def _user_header(x_user: Annotated[str | None, Header()] = None) -> str | None:

@@ -52,6 +52,7 @@ from specstar.core import (
 )
 from specstar.core.permissions import admin_only
 from specstar.fastapi import DependencyProvider, SpecStar, install_problem_handlers
+from specstar.testing.services import drop_postgres_schema
 
 # == models ======================================================================================
 
@@ -166,10 +167,8 @@ def _factory(backend: str, request: pytest.FixtureRequest, setup: str) -> Storag
     factory = sql.PostgresStorageFactory(dsn, schema=schema, pool_size=4)
 
     def drop() -> None:
-        import psycopg
 
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        drop_postgres_schema(dsn, schema)
 
     request.addfinalizer(drop)
     return factory

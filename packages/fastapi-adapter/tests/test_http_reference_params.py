@@ -21,6 +21,7 @@ from httpx2 import Response
 
 from specstar.core import MemoryStorageFactory, StorageFactory, Unique
 from specstar.fastapi import DependencyProvider, SpecStar, install_problem_handlers
+from specstar.testing.services import drop_postgres_schema
 
 BACKENDS = ("memory", "sqlite", "postgres")
 
@@ -57,10 +58,8 @@ def _factory(backend: str, request: pytest.FixtureRequest) -> StorageFactory:
     factory = sql.PostgresStorageFactory(dsn, schema=schema, pool_size=4)
 
     def drop() -> None:
-        import psycopg
 
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        drop_postgres_schema(dsn, schema)
 
     request.addfinalizer(drop)
     return factory

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from specstar.core import MemoryStorageFactory, OnDelete, OwnershipChecker, Ref, StorageFactory
 from specstar.fastapi import DependencyProvider, SpecStar, install_problem_handlers
+from specstar.testing.services import drop_postgres_schema
 
 
 class Document(msgspec.Struct, kw_only=True):
@@ -59,15 +60,13 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageF
         yield sqlite
         sqlite.close()
         return
-    import psycopg
 
     dsn: str = request.getfixturevalue("postgres_dsn")
     schema = f"specstar_http_scoped_{uuid.uuid4().hex[:10]}"
     pg = sql.PostgresStorageFactory(dsn, schema=schema, pool_size=4)
     yield pg
     pg.close()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    drop_postgres_schema(dsn, schema)
 
 
 @pytest.fixture

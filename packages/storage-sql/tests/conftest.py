@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from specstar.core import StorageFactory
 from specstar.sql import PostgresStorageFactory, SQLiteStorageFactory
+from specstar.testing.services import drop_postgres_schema
 
 
 @pytest.fixture(scope="session")
 def pg_schema(postgres_dsn: str, specstar_run_id: str) -> Iterator[str]:
     schema = f"specstar_test_{specstar_run_id}"
     yield schema
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    drop_postgres_schema(postgres_dsn, schema)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import msgspec
-import psycopg
 import pytest
 
 from specstar.core import (
@@ -23,6 +22,7 @@ from specstar.core import (
 )
 from specstar.core.memory import MemoryStorageFactory
 from specstar.sql import PostgresStorageFactory, SQLiteStorageFactory
+from specstar.testing.services import drop_postgres_schema
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -39,8 +39,7 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageF
         pg = PostgresStorageFactory(dsn, schema=schema, pool_size=8)
         yield pg
         pg.close()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        drop_postgres_schema(dsn, schema)
 
 
 class Account(msgspec.Struct, kw_only=True):

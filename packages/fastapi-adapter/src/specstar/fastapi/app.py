@@ -513,12 +513,22 @@ class SpecStar:
                     relationships(self.resource_managers)
                 ),
                 "x-specstar-indexed-fields": {
-                    name: msgspec.to_builtins(manager.index_spec.fields)
+                    name: [_indexed_field(f) for f in manager.index_spec.fields]
                     for name, manager in self.resource_managers.items()
                 },
             }
 
         install_openapi(app, components, extensions)
+
+
+def _indexed_field(field: Any) -> dict[str, Any]:
+    """One entry of ``x-specstar-indexed-fields``: path, kind, is_list and unique, plus the
+    source and normalisers of a normalised unique key (only for such a key)."""
+    entry: dict[str, Any] = msgspec.to_builtins(field)
+    if not field.normalize:
+        entry.pop("source", None)
+        entry.pop("normalize", None)
+    return entry
 
 
 def _templates(spec: TemplateSpec | None) -> list[RouteTemplate]:

@@ -14,7 +14,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["DEFAULTS", "ServiceUnavailable", "require", "service_url", "services_required"]
+__all__ = [
+    "DEFAULTS",
+    "ServiceUnavailable",
+    "drop_postgres_schema",
+    "require",
+    "service_url",
+    "services_required",
+]
 
 DEFAULTS = {
     "postgres": ("SPECSTAR_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"),
@@ -66,3 +73,29 @@ def require(name: str) -> str:
             pytest.fail(f"{message} (SPECSTAR_REQUIRE_SERVICES=1)", pytrace=False)
         pytest.skip(message)
     return url
+
+
+def drop_postgres_schema(dsn: str, schema: str, *, batch: int = 50) -> None:
+    """Drop a test schema and everything in it, a few tables per transaction.
+
+    One ``DROP SCHEMA ... CASCADE`` locks every table, index and sequence of the schema in a
+    single transaction: a schema that a long test run filled with thousands of tables exceeds
+    the server's lock table (``out of shared memory``). Dropping the tables in batches first
+    keeps each transaction small. Needs psycopg (the ``postgres`` extra of specstar-storage-sql).
+    """
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
+            ).fetchall()
+        ]
+        for start in range(0, len(tables), batch):
+            names = sql.SQL(", ").join(
+                sql.Identifier(schema, name) for name in tables[start : start + batch]
+            )
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(names))
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
