@@ -8,6 +8,7 @@ pins SpecStar's behaviour and docs/coming-from-autocrud.md says why.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -69,8 +70,11 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageF
         return
     dsn: str = request.getfixturevalue("postgres_dsn")
     run_id: str = request.getfixturevalue("specstar_run_id")
-    schema = f"specstar_ref_{run_id}_{abs(hash(request.node.nodeid)) % 10**8}"
-    yield sql.PostgresStorageFactory(dsn, schema=schema, pool_size=2)
+    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
+    schema = f"specstar_ref_{run_id}_{digest}"
+    pg = sql.PostgresStorageFactory(dsn, schema=schema, pool_size=2)
+    yield pg
+    pg.close()  # its pooled connections would hold the schema
     import psycopg
 
     drop_postgres_schema(dsn, schema)
