@@ -24,7 +24,6 @@ from fastapi.testclient import TestClient
 from specstar.core import MigrationPathError, ResourceManager, StorageFactory, entity_tag
 from specstar.fastapi import compat as ref
 from specstar.fastapi.compat import (
-from specstar.testing.services import drop_postgres_schema
     AutoCRUD,
     DependencyProvider,
     DisplayName,
@@ -44,6 +43,7 @@ from specstar.testing.services import drop_postgres_schema
     Schema,
     Unique,
 )
+from specstar.testing.services import drop_postgres_schema
 
 BACKENDS = ["memory", "sqlite", "postgres"]
 
@@ -75,8 +75,6 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageF
     pg = sql.PostgresStorageFactory(dsn, schema=schema, pool_size=2)
     yield pg
     pg.close()  # its pooled connections would hold the schema
-    import psycopg
-
     drop_postgres_schema(dsn, schema)
 
 
