@@ -353,11 +353,18 @@ class SQLStorage(Storage):
         column = self._ready()[path]
         value = meta.indexed_data.get(path)
         dialect = self._backend.dialect
+        encoded = dialect.encode(column.field.kind, value)
+        test = Sql(f"{ident(column.value)} = ?", (encoded,))
+        if dialect.index_prefix is not None and column.field.kind == "str":  # see Dialect
+            key = Sql(
+                f"{dialect.index_key(ident(column.value))} = ?", (encoded[: dialect.index_prefix],)
+            )
+            test = key + Sql(" AND ") + test
         with self._backend.read() as tx:
             row = tx.one(
-                f"SELECT resource_id FROM {self.meta_table} WHERE {ident(column.value)} = ? "
+                f"SELECT resource_id FROM {self.meta_table} WHERE {test.text} "
                 f"AND is_deleted = {dialect.false} AND resource_id <> ? LIMIT 1",
-                (dialect.encode(column.field.kind, value), meta.resource_id),
+                (*test.params, meta.resource_id),
             )
         if row is not None:
             raise UniqueConstraintError(path, value, row[0])

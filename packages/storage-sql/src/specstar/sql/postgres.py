@@ -52,11 +52,36 @@ _ARRAYS: dict[str, str] = {
     "bool": "boolean[]",
     "datetime": "timestamptz[]",
 }
-_UNIQUE_INDEX = re.compile(r"_meta_ux([0-9]+)$")
+_UNIQUE_INDEX = re.compile(r"_meta_u[xq]([0-9]+)$")
+#: Characters of an indexed text value (or list element) its index entry holds: a B-tree or
+#: GIN entry holds at most about 2,700 bytes, and with ``resource_id`` (at most 200
+#: characters) a B-tree entry stays well below that (4 bytes per character at worst).
+KEY_CHARS = 256
+#: The function a list of texts is indexed through (per schema): its elements' prefixes.
+_HEADS = "specstar_heads"
+#: The function a unique text is indexed through (per schema): the SHA-256 of its UTF-8.
+_DIGEST = "specstar_digest"
 
 
 class PostgresDialect(Dialect):
-    """PostgreSQL spellings: native types, arrays with ``@>``/``&&`` (GIN-indexed)."""
+    """PostgreSQL spellings: native types, arrays with ``@>``/``&&`` (GIN-indexed).
+
+    Text values of any length can be indexed: a text column's B-tree holds the first
+    :data:`KEY_CHARS` characters of each value and a list of texts is GIN-indexed through
+    ``specstar_heads`` (the same prefixes of its elements); every condition tests the prefix
+    (answered by the index) and then the full value. A ``Unique`` text is enforced by a unique
+    index on ``specstar_digest`` (the SHA-256 of the value), so two values are refused as
+    duplicates only when they are equal (or their SHA-256 collide, which no known pair does).
+
+    Args:
+        prefix: the schema prefix (``'"schema".'``) of the ``specstar_heads`` function.
+    """
+
+    index_prefix = KEY_CHARS
+
+    def __init__(self, prefix: str = "") -> None:
+        self.heads = f"{prefix}{_HEADS}"
+        self.digest = f"{prefix}{_DIGEST}"
 
     def encode(self, kind: Kind, value: Any) -> Any:
         if value is None:
@@ -71,10 +96,19 @@ class PostgresDialect(Dialect):
         return [self.encode(kind, v) for v in values]
 
     def list_contains(self, column: str, kind: Kind, value: Any) -> Sql:
-        return Sql(f"{column} @> CAST(? AS {_ARRAYS[kind]})", ([value],))
+        test = Sql(f"{column} @> CAST(? AS {_ARRAYS[kind]})", ([value],))
+        if kind != "str":
+            return test
+        return (
+            Sql(f"{self.heads}({column}) @> CAST(? AS text[]) AND ", ([value[:KEY_CHARS]],)) + test
+        )
 
     def list_contains_any(self, column: str, kind: Kind, values: Sequence[Any]) -> Sql:
-        return Sql(f"{column} && CAST(? AS {_ARRAYS[kind]})", (list(values),))
+        test = Sql(f"{column} && CAST(? AS {_ARRAYS[kind]})", (list(values),))
+        if kind != "str":
+            return test
+        heads = list(dict.fromkeys(v[:KEY_CHARS] for v in values))
+        return Sql(f"{self.heads}({column}) && CAST(? AS text[]) AND ", (heads,)) + test
 
     def substring(self, column: str, needle: str) -> Sql:
         return Sql(f"strpos({column}, ?) > 0", (needle,))
@@ -129,7 +163,6 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 class PostgresBackend(Backend):
     """One schema of one PostgreSQL database, reached through a connection pool."""
 
-    dialect = PostgresDialect()
     lock_clause = " FOR UPDATE OF m"
     no_limit = None
 
@@ -138,6 +171,7 @@ class PostgresBackend(Backend):
     ) -> None:
         self.schema = schema
         self.prefix = f"{ident(schema)}."
+        self.dialect: PostgresDialect = PostgresDialect(self.prefix)
         self.regex_limit = regex_limit
         self._pool: ConnectionPool[Any] = ConnectionPool(
             dsn,
@@ -178,6 +212,18 @@ class PostgresBackend(Backend):
                 f"CREATE TABLE IF NOT EXISTS {self.prefix}specstar_blobs ("
                 "file_id text NOT NULL, size bigint NOT NULL, content_type text NOT NULL, "
                 "data bytea NOT NULL, CONSTRAINT specstar_blobs_pkey PRIMARY KEY (file_id))"
+            )
+            tx.run(
+                f"CREATE OR REPLACE FUNCTION {self.dialect.heads}(text[]) RETURNS text[] "
+                "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+                f"AS 'SELECT ARRAY(SELECT left(e, {KEY_CHARS}) FROM unnest($1) AS e)'"
+            )
+            # convert_to is only "stable" (conversions can change); UTF8 to UTF8 never does,
+            # and the database encoding was checked above
+            tx.run(
+                f"CREATE OR REPLACE FUNCTION {self.dialect.digest}(text) RETURNS bytea "
+                "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+                "AS 'SELECT sha256(convert_to($1, ''UTF8''))'"
             )
 
     @contextmanager
@@ -271,6 +317,7 @@ class PostgresBackend(Backend):
                 (self.schema, table),
             )
         }
+        by_number = {c.number: c for c in columns}
         for column in columns:
             f = column.field
             value = ident(column.value)
@@ -282,22 +329,40 @@ class PostgresBackend(Backend):
                     f"ALTER TABLE {meta} ADD COLUMN IF NOT EXISTS {ident(column.presence)} "
                     "boolean NOT NULL DEFAULT FALSE"
                 )
-            name = f"{table}_ix{column.number}"
-            if name not in indexes:
+            plain = f"{table}_ix{column.number}"
+            if f.kind != "str":
+                name = plain
                 spec = (
                     f"USING gin ({value})" if f.is_list else f"(is_deleted, {value}, resource_id)"
                 )
+            else:  # prefixes only: an index entry has a size limit, a text has none
+                name = f"{table}_ik{column.number}"
+                spec = (
+                    f"USING gin ({self.dialect.heads}({value}))"
+                    if f.is_list
+                    else f"(is_deleted, {self.dialect.index_key(value)}, resource_id)"
+                )
+                if plain in indexes:  # the whole-value index of earlier releases
+                    tx.run(f"DROP INDEX IF EXISTS {self.prefix}{ident(plain)}")
+            if name not in indexes:
                 tx.run(f"CREATE INDEX IF NOT EXISTS {ident(name)} ON {meta} {spec}")
-        wanted = {f"{table}_ux{n}": n for n in unique}
+        wanted = {}
+        for number in unique:
+            text = by_number[number].field.kind == "str"
+            wanted[f"{table}_{'uq' if text else 'ux'}{number}"] = number
         for name in indexes:
-            if name.startswith(f"{table}_ux") and name not in wanted:
+            if name.startswith((f"{table}_ux", f"{table}_uq")) and name not in wanted:
                 tx.run(f"DROP INDEX IF EXISTS {self.prefix}{ident(name)}")
         for name, number in wanted.items():
-            if name not in indexes:
-                tx.run(
-                    f"CREATE UNIQUE INDEX IF NOT EXISTS {ident(name)} ON {meta} "
-                    f"({ident(f'ix_{number}')}) WHERE NOT is_deleted"
-                )
+            if name in indexes:
+                continue
+            value = ident(f"ix_{number}")
+            if name.startswith(f"{table}_uq"):  # the SHA-256 of a text: a bounded key
+                value = f"{self.dialect.digest}({value})"
+            tx.run(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {ident(name)} ON {meta} ({value}) "
+                "WHERE NOT is_deleted"
+            )
 
     def regex_hook(self, tx: Tx, table: str) -> RegexHook:
         """Python ``re`` semantics on PostgreSQL: match the column's distinct values (in the
