@@ -33,8 +33,10 @@ from .errors import (
     RevisionNotDraftError,
     SpecStarError,
     StorageError,
+    StorageUnavailableError,
     UniqueConstraintError,
     ValidationError,
+    WriteOutcomeUnknownError,
 )
 from .etags import entity_tag, revision_of_tag
 from .events import EventHandlers, combine_handlers
@@ -200,10 +202,12 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageFactory",
+    "StorageUnavailableError",
     "Unique",
     "UniqueConstraintError",
     "UnsetType",
     "ValidationError",
+    "WriteOutcomeUnknownError",
     "__version__",
     "batch_delete",
     "batch_filter",

@@ -28,11 +28,16 @@ other ``ConflictError``               409     ``conflict``
 unsupported request content type      415     ``unsupported_media_type``
 ``ValidationError`` / ``PatchError``  422     ``validation_error`` / ``invalid_patch``
 invalid query/path/header parameter   422     ``validation_error``
-``StorageError``                      500     ``storage_error``
+``StorageUnavailableError``           503     ``storage_unavailable``
+``WriteOutcomeUnknownError``          503     ``write_outcome_unknown``
+other ``StorageError``                500     ``storage_error``
 anything else                         500     ``internal_error``
 ====================================  ======  =========================
 
-500 responses never reveal the error's text: it goes to the ``specstar.fastapi`` logger.
+500 responses never reveal the error's text: it goes to the ``specstar.fastapi`` logger. A 503
+says whether the write was not applied (``storage_unavailable``: retry as it is) or may have
+been (``write_outcome_unknown``: read the resource first); its detail is SpecStar's own text,
+never the driver's, and the cause is logged.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from specstar.core import (
     QueryError,
     SpecStarError,
     StorageError,
+    StorageUnavailableError,
     ValidationError,
 )
 
@@ -96,6 +102,7 @@ _TITLES: dict[int, str] = {
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -176,6 +183,8 @@ def status_for(exc: SpecStarError) -> int:
         return 415
     if isinstance(exc, ValidationError):
         return 422
+    if isinstance(exc, StorageUnavailableError):
+        return 503
     return 500
 
 
@@ -208,6 +217,8 @@ def problem_for(exc: SpecStarError, instance: str | None = None) -> dict[str, An
             code = "internal_error"
             log.error("unexpected error on %s", instance, exc_info=exc)
         return _document(status, code, _GENERIC_500, instance, {})
+    if status == 503:
+        log.warning("%s on %s", code, instance, exc_info=exc)
     details: dict[str, Any] = {}
     if isinstance(exc, ValidationError):
         source = exc.source if isinstance(exc, ParameterError) else "body"

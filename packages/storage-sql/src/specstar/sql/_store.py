@@ -46,7 +46,9 @@ from specstar.core import (
     RevisionInfo,
     Storage,
     StorageError,
+    StorageUnavailableError,
     UniqueConstraintError,
+    WriteOutcomeUnknownError,
 )
 from specstar.core.spi import (
     DEFAULT_LIMIT,
@@ -319,13 +321,19 @@ class SQLStorage(Storage):
 
     def _write(self, write: Write | None, body: Callable[[Tx], T]) -> T:
         """Run ``body`` in a write transaction. When a unique index refuses it, look up the
-        holder (after the rollback) to name it; when the holder is gone by then, try again."""
+        holder (after the rollback) to name it; when the holder is gone by then, try again.
+        A transaction whose connection was lost before ``COMMIT`` runs once more."""
         self._ready()
         column: str | None = None
-        for _ in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             try:
                 with self._backend.write() as tx:
                     return body(tx)
+            except StorageUnavailableError as exc:
+                # the connection was lost before COMMIT: nothing was applied, try once more
+                # (not when the outcome is unknown: the write may have happened)
+                if isinstance(exc, WriteOutcomeUnknownError) or attempt > 0:
+                    raise
             except _Refused as refused:
                 column = refused.column
                 self._explain_refusal(write, refused)

@@ -10,8 +10,9 @@ unique indexes (``WHERE NOT is_deleted``) as the final word when transactions ra
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,13 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
         name=exc.name,
     ) from exc
 
-from specstar.core import PayloadStoreFactory, QueryError, StorageError
+from specstar.core import (
+    PayloadStoreFactory,
+    QueryError,
+    StorageError,
+    StorageUnavailableError,
+    WriteOutcomeUnknownError,
+)
 from specstar.core.spi import CachingStorageFactory, Kind
 
 from ._backend import Backend, Tx, Violation
@@ -135,14 +142,45 @@ def _translate(exc: psycopg.Error) -> Exception:
     return StorageError(f"PostgreSQL: {exc}")
 
 
+def _lost(conn: psycopg.Connection[Any], exc: BaseException) -> bool:
+    """Whether ``exc`` means the connection is gone (terminated, network failure): the
+    server has rolled back whatever transaction it had open."""
+    return isinstance(exc, psycopg.OperationalError) and (conn.broken or conn.closed)
+
+
 class _PgTx:
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    """Statements on one pooled connection.
+
+    Outside a transaction (``renew`` given) every statement stands alone, so a statement
+    whose connection was lost runs once more on a fresh connection from ``renew``; inside one
+    a lost connection means the transaction was rolled back, and raises
+    :class:`~specstar.core.errors.StorageUnavailableError`.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        renew: Callable[[], psycopg.Connection[Any]] | None = None,
+    ) -> None:
         self._conn = conn
+        self._renew = renew
 
     def _execute(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
+        query = _placeholders(sql)
         try:
-            return self._conn.execute(_placeholders(sql), tuple(params))
+            return self._conn.execute(query, tuple(params))
         except psycopg.Error as exc:
+            if not _lost(self._conn, exc):
+                raise _translate(exc) from exc
+            if self._renew is None:
+                raise StorageUnavailableError() from exc
+            renew, self._renew = self._renew, None  # once per session
+            self._conn = renew()
+        try:
+            return self._conn.execute(query, tuple(params))
+        except psycopg.Error as exc:
+            if _lost(self._conn, exc):
+                raise StorageUnavailableError() from exc
             raise _translate(exc) from exc
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
@@ -173,6 +211,8 @@ class PostgresBackend(Backend):
         self.prefix = f"{ident(schema)}."
         self.dialect: PostgresDialect = PostgresDialect(self.prefix)
         self.regex_limit = regex_limit
+        self._timeout = timeout
+        self._max_size = max(1, pool_size)
         self._pool: ConnectionPool[Any] = ConnectionPool(
             dsn,
             min_size=1,
@@ -228,21 +268,61 @@ class PostgresBackend(Backend):
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        try:
-            with self._pool.connection() as conn:
+        """A pooled connection that answered a round trip as it was handed out.
+
+        A connection the server closed while it sat in the pool (a restart, a failover,
+        ``pg_terminate_backend``) fails the check; it goes back to the pool, which discards
+        and replaces it, and the next one is tried at once. (The pool's own ``check`` waits
+        1, 2, 4... seconds between failed checks: after all idle connections were dropped, a
+        request would wait many seconds for a good one.)
+        """
+        deadline = time.monotonic() + self._timeout
+        for _ in range(self._max_size + 1):
+            try:
+                conn = self._pool.getconn(timeout=max(deadline - time.monotonic(), 0.001))
+            except PoolTimeout as exc:
+                raise StorageUnavailableError(
+                    "no storage connection became available in time; the operation was not applied"
+                ) from exc
+            try:
+                conn.execute("")
+            except psycopg.Error:
+                self._pool.putconn(conn)
+                continue
+            try:
                 yield conn
-        except PoolTimeout as exc:
-            raise StorageError(f"PostgreSQL: no connection available: {exc}") from exc
-        except psycopg.Error as exc:  # failures of BEGIN/COMMIT/ROLLBACK themselves
-            raise _translate(exc) from exc
+            finally:
+                self._pool.putconn(conn)
+            return
+        raise StorageUnavailableError(
+            "every storage connection failed its check; the operation was not applied"
+        )
 
     @contextmanager
-    def _transaction(self, lock_key: str | None = None) -> Iterator[Tx]:
-        with self._connection() as conn, conn.transaction():
+    def _transaction(self, lock_key: str | None = None, reading: bool = False) -> Iterator[Tx]:
+        """A transaction; a connection lost before ``COMMIT`` was sent leaves nothing applied
+        (:class:`StorageUnavailableError`), one lost during ``COMMIT`` leaves the outcome
+        of a write unknown (:class:`WriteOutcomeUnknownError`; a read-only transaction has
+        read what it read)."""
+        with self._connection() as conn:
             tx = _PgTx(conn)
-            if lock_key is not None:
-                tx.run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (lock_key,))
-            yield tx
+            tx.run("BEGIN")
+            try:
+                if lock_key is not None:
+                    tx.run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (lock_key,))
+                yield tx
+            except BaseException:
+                if not (conn.broken or conn.closed):
+                    with suppress(psycopg.Error):  # the pool discards or resets it then
+                        conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except psycopg.Error as exc:
+                if not _lost(conn, exc):
+                    raise _translate(exc) from exc
+                if not reading:
+                    raise WriteOutcomeUnknownError() from exc
 
     def write(self) -> AbstractContextManager[Tx]:
         return self._transaction()
@@ -252,14 +332,20 @@ class PostgresBackend(Backend):
 
     @contextmanager
     def read(self, snapshot: bool = False) -> Iterator[Tx]:
-        with self._connection() as conn:
-            if not snapshot:
-                yield _PgTx(conn)
-                return
-            with conn.transaction():
-                tx = _PgTx(conn)
+        """A read session: outside a snapshot each statement is retried once on a fresh
+        connection when its connection was lost (a read changes nothing)."""
+        if snapshot:
+            with self._transaction(reading=True) as tx:
                 tx.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield tx
+            return
+        with ExitStack() as connections:
+            conn = connections.enter_context(self._connection())
+
+            def renew() -> psycopg.Connection[Any]:
+                return connections.enter_context(self._connection())
+
+            yield _PgTx(conn, renew)
 
     def create_tables(self, tx: Tx, base: str) -> None:
         meta = self.prefix + ident(base + "_meta")
