@@ -96,6 +96,12 @@ def test_terminated_idle_connections_are_not_handed_out(
         docs.update(ids[0], Doc(title="t0", n=len(ids)))
     assert docs.get(ids[0]).data.n == len(ids)
     assert docs.count(QB["title"] == "after") == 3
+    blobs = factory.blob_store()
+    info = blobs.put(b"kept through a restart")
+    assert fault.terminate_all() >= 1
+    assert blobs.get(info.file_id)[1] == b"kept through a restart"
+    assert fault.terminate_all() >= 1
+    assert blobs.delete(info.file_id)
 
 
 def test_a_read_whose_connection_dies_runs_again(

@@ -544,7 +544,7 @@ class PostgresStorageFactory(CachingStorageFactory[PostgresStorage]):
             timeout=timeout,
             regex_limit=regex_distinct_limit,
         )
-        self._blobs = PostgresBlobStore(self._backend.pool, f"{ident(schema)}.specstar_blobs")
+        self._blobs = PostgresBlobStore(self._backend, f"{ident(schema)}.specstar_blobs")
         self._payloads = payloads
 
     def create(self, resource_name: str) -> PostgresStorage:
