@@ -29,7 +29,7 @@ from ..params import (
     parse_returns,
     query_dependency,
 )
-from ..responses import etag_of, json_response
+from ..responses import etag_of, json_batches_response, json_list_response, json_response
 from ._base import (
     REVISION_ID_PATTERN,
     BaseRouteTemplate,
@@ -160,11 +160,11 @@ class ListRouteTemplate(BaseRouteTemplate):
             partial: list[str] | None,
             include_total: bool,
             user: Any,
-        ) -> tuple[Any, int | None]:
+        ) -> tuple[Any, Any, int | None]:
             u = DependencyProvider.user_of(user)
-            page = manager.list_page(query, returns=returns, partial=partial, user=u)
+            page, batches = manager.list_batches(query, returns=returns, partial=partial, user=u)
             total = manager.count(query, user=u) if include_total else None
-            return page, total
+            return page, batches, total
 
         async def list_resources(
             request: Request,
@@ -179,11 +179,11 @@ class ListRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             parts = parse_returns(returns)
             paths = parse_partial(partial)
-            page, total = await m.call(run_list, query, parts, paths, include_total, user)
+            page, batches, total = await m.call(run_list, query, parts, paths, include_total, user)
             headers = _page_headers(
                 request, has_more=page.has_more, next_cursor=page.next_cursor, total=total
             )
-            return json_response(page.items, headers=headers)
+            return await json_batches_response(batches, headers=headers)
 
         async def list_partial(
             request: Request,
@@ -400,7 +400,7 @@ class ReadRouteTemplate(BaseRouteTemplate):
             if has_more:
                 link = next_url(request, frozenset({"offset"}), ("offset", str(offset + limit)))
                 headers["Link"] = f'<{link}>; rel="next"'
-            return json_response(infos[:limit], headers=headers)
+            return json_list_response(infos[:limit], headers=headers)
 
         m.add(
             "/{resource_id}/revisions",
