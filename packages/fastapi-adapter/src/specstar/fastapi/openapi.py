@@ -365,6 +365,8 @@ _PROBLEM_TEXT: dict[int, str] = {
     415: "Unsupported request content type",
     422: "The request is well-formed but invalid (per-field `errors`)",
     500: "Unexpected server error (details are logged, not returned)",
+    503: "The storage is unavailable: `storage_unavailable` (nothing was changed, retry) or "
+    "`write_outcome_unknown` (the write may have happened: read before retrying)",
 }
 
 

@@ -221,7 +221,7 @@ class ModelRoutes:
             description=description,
             status_code=status_code,
             tags=self.tags,
-            responses={**problem_responses(400), **dict(responses or {})},
+            responses={**problem_responses(400, 503), **dict(responses or {})},
             response_class=response_class,
             route_class_override=self.route_class,
             openapi_extra=extra or None,
