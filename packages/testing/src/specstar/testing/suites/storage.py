@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .concurrency import ConcurrencyTests
 from .drafts import DraftTests
+from .long_values import LongValueTests
 from .properties import PropertyTests
 from .queries import QueryTests
 from .reads import ReadTests
@@ -11,7 +12,13 @@ from .revisions import RevisionTests
 
 
 class StorageSuite(
-    RevisionTests, ReadTests, ConcurrencyTests, DraftTests, QueryTests, PropertyTests
+    RevisionTests,
+    ReadTests,
+    ConcurrencyTests,
+    DraftTests,
+    QueryTests,
+    LongValueTests,
+    PropertyTests,
 ):
     """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.
 
