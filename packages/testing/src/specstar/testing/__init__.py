@@ -21,16 +21,18 @@ except ModuleNotFoundError as _missing:
     ) from _missing
 
 from ._workers import FactoryRecipe
-from .models import ITEM_INDEXES, Address, Item
+from .models import ITEM_INDEXES, OWNED_INDEXES, Address, Item, Owned
 from .stateful import storage_state_machine
 from .suites import BlobStoreSuite, PayloadStoreSuite, ProcessSuite, StorageSuite, SuiteBase
 
 __all__ = [
     "ITEM_INDEXES",
+    "OWNED_INDEXES",
     "Address",
     "BlobStoreSuite",
     "FactoryRecipe",
     "Item",
+    "Owned",
     "PayloadStoreSuite",
     "ProcessSuite",
     "StorageSuite",

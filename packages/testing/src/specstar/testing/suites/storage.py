@@ -8,10 +8,11 @@ from .properties import PropertyTests
 from .queries import QueryTests
 from .reads import ReadTests
 from .revisions import RevisionTests
+from .scopes import ScopeTests
 
 
 class StorageSuite(
-    RevisionTests, ReadTests, ConcurrencyTests, DraftTests, QueryTests, PropertyTests
+    RevisionTests, ReadTests, ConcurrencyTests, DraftTests, QueryTests, PropertyTests, ScopeTests
 ):
     """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.
 
