@@ -43,7 +43,7 @@ class Owned(msgspec.Struct, kw_only=True):
     """
 
     title: str
-    owner: str | None | msgspec.UnsetType = msgspec.UNSET
+    owner: str | msgspec.UnsetType | None = msgspec.UNSET
     org: Any = msgspec.UNSET
 
 

@@ -163,8 +163,11 @@ class ScopeTests(SuiteBase):
     ) -> None:
         for rid, data in rows.items():
             before = m.get_resource(rid, include_deleted=True, user=ADMIN)
-            with pytest.raises(NotFoundError):
+            try:
                 call(m, rid, data)
+            except NotFoundError:
+                pass
+            else:
                 pytest.fail(f"{verb} reached {data['title']!r}, whose scope is unknown")
             after = m.get_resource(rid, include_deleted=True, user=ADMIN)
             assert after == before, f"{verb} changed {data['title']!r} while refusing it"
