@@ -20,6 +20,7 @@ except ModuleNotFoundError as _missing:
         name=_missing.name,
     ) from _missing
 
+from ._budget import budget
 from ._workers import FactoryRecipe
 from .models import ITEM_INDEXES, OWNED_INDEXES, Address, Item, Owned
 from .stateful import storage_state_machine
@@ -37,5 +38,6 @@ __all__ = [
     "ProcessSuite",
     "StorageSuite",
     "SuiteBase",
+    "budget",
     "storage_state_machine",
 ]

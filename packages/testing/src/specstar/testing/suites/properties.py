@@ -11,6 +11,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from specstar.core import Query, ResourceManager, StorageFactory
 from specstar.core.spi import evaluate
 
+from .._budget import budget
 from ..models import Item
 from ..stateful import storage_state_machine
 from ..strategies import item_data, operator_queries
@@ -29,7 +30,7 @@ class PropertyTests(SuiteBase):
         selected: list[bool] = []
 
         @settings(
-            max_examples=self.differential_examples,
+            max_examples=budget(self.differential_examples),
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         )
@@ -67,7 +68,7 @@ class PropertyTests(SuiteBase):
         run_state_machine_as_test(
             machine,
             settings=settings(
-                max_examples=self.state_machine_examples,
+                max_examples=budget(self.state_machine_examples),
                 stateful_step_count=30,
                 deadline=None,
                 suppress_health_check=[HealthCheck.too_slow],
