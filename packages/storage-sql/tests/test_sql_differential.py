@@ -12,6 +12,7 @@ put every comparison on a stored value. Without PostgreSQL, memory and SQLite ar
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -318,10 +319,8 @@ class Trio:
 def trio(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Trio]:
     sqlite = SQLiteStorageFactory(tmp_path / "sqlite")
     factories: list[StorageFactory] = [MemoryStorageFactory(), sqlite]
-    try:
+    with contextlib.suppress(pytest.skip.Exception):  # without PostgreSQL: memory and SQLite
         factories.append(request.getfixturevalue("pg_factory"))
-    except pytest.skip.Exception:
-        pass  # no PostgreSQL here: memory and SQLite are still compared
     yield Trio(factories)
     sqlite.close()
 

@@ -190,9 +190,17 @@ def boundary_expressions(
     stored: Mapping[str, Sequence[Any]] | None = None,
     max_leaves: int = 3,
     empty_groups: bool = False,
+    ops: Iterable[Op] | None = None,
 ) -> st.SearchStrategy[Expr]:
     """Shallow boolean expressions over :func:`boundary_conditions` (a single condition half
-    the time, so most queries still select rows)."""
+    the time, so most queries still select rows); ``ops`` limits the operators of the single
+    condition."""
+    if ops is not None:
+        first = boundary_conditions(fields, stored, ops)
+        other = boundary_conditions(fields, stored)
+        return st.one_of(
+            first, first.map(Not), st.tuples(first, other).map(And), st.tuples(first, other).map(Or)
+        )
     leaf: st.SearchStrategy[Expr] = boundary_conditions(fields, stored)
     smallest = 0 if empty_groups else 1
     compound = st.recursive(
@@ -215,20 +223,9 @@ def per_operator(
     """One expression per operator (each applicable one, in :data:`OPERATORS` order), so every
     example exercises every operator: the condition alone, negated, or joined to another one.
     """
-    known = stored or {}
-    chosen = list(OPERATORS if ops is None else ops)
-    other = boundary_conditions(fields, known)
-    parts: list[st.SearchStrategy[Expr]] = []
-    for op in chosen:
-        if not any(OPERATORS[op][0](f) for f in fields):
-            continue
-        cond: st.SearchStrategy[Expr] = boundary_conditions(fields, known, [op])
-        parts.append(
-            st.one_of(
-                cond,
-                cond.map(Not),
-                st.tuples(cond, other).map(lambda ab: And(ab)),
-                st.tuples(cond, other).map(lambda ab: Or(ab)),
-            )
-        )
+    parts = [
+        boundary_expressions(fields, stored, ops=[op])
+        for op in (OPERATORS if ops is None else ops)
+        if any(OPERATORS[op][0](f) for f in fields)
+    ]
     return st.tuples(*parts).map(list)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -176,12 +176,15 @@ def item_values(rows: Sequence[Item]) -> dict[str, list[Any]]:
     return stored_values(docs, [f.path for f in ITEM_FIELDS])
 
 
-def boundary_queries(rows: Sequence[Item] = ()) -> st.SearchStrategy[Query]:
+def boundary_queries(
+    rows: Sequence[Item] = (), ops: Sequence[Op] | None = None
+) -> st.SearchStrategy[Query]:
     """Queries whose values are drawn from ``rows`` half the time, every operator alike (see
-    :mod:`specstar.testing.boundaries`); with no rows, from the pools :func:`item_data` uses."""
+    :mod:`specstar.testing.boundaries`); with no rows, from the pools :func:`item_data` uses.
+    ``ops`` limits the operators of the first condition."""
     return st.builds(
         Query,
-        where=boundary_expressions(ITEM_FIELDS, item_values(rows)),
+        where=boundary_expressions(ITEM_FIELDS, item_values(rows), ops=ops),
         sorts=sorts(),
         limit=st.integers(1, 20),
     )

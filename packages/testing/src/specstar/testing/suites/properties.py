@@ -45,9 +45,9 @@ class PropertyTests(SuiteBase):
                 resolved = items.resolve(query)
                 want = evaluate.run(everything, resolved)
                 got = items.storage.search(resolved)
-                assert [m.resource_id for m in got.items] == [
-                    m.resource_id for m in want.items
-                ], query
+                assert [m.resource_id for m in got.items] == [m.resource_id for m in want.items], (
+                    query
+                )
                 assert got.has_more == want.has_more
                 want_count = evaluate.count(everything, resolved)
                 assert items.storage.count(resolved) == want_count, query
