@@ -143,9 +143,7 @@ class MemoryVersusModel(RuleBasedStateMachine):
 
     @rule(rid=IDS)
     def permanently_delete(self, rid: str) -> None:
-        self.same(
-            lambda: self.m.permanently_delete(rid).resource_id, lambda: self.model.purge(rid)
-        )
+        self.same(lambda: self.m.permanently_delete(rid).resource_id, lambda: self.model.purge(rid))
 
     @rule(rid=IDS)
     def read(self, rid: str) -> None:
