@@ -48,7 +48,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             f"{PYTEST} packages/core/tests/test_memory_conformance.py -k scope",
         ],
     ),
-    "permissions": (f"{CORE}/permissions.py", [f"{PYTEST} packages/core/tests/test_permissions.py"]),
+    "permissions": (
+        f"{CORE}/permissions.py",
+        [f"{PYTEST} packages/core/tests/test_permissions.py"],
+    ),
     "evaluate": (
         f"{CORE}/query/evaluate.py",
         [f"{PYTEST} packages/core/tests/query/test_query_evaluate.py"],
