@@ -92,7 +92,7 @@ def run(name: str) -> tuple[int, int]:
     config = WORK / f"{name}.toml"
     session = WORK / f"{name}.sqlite"
     config.write_text(_CONFIG.format(module=module, command=_command(tests)))
-    if not session.exists():
+    if not session.exists() or session.stat().st_size == 0:
         subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=ROOT, check=True)
     subprocess.run(["cosmic-ray", "exec", str(config), str(session)], cwd=ROOT, check=True)
     return score(session)
@@ -100,7 +100,7 @@ def run(name: str) -> tuple[int, int]:
 
 def score(session: Path) -> tuple[int, int]:
     """(completed mutants, survivors) of a session."""
-    with sqlite3.connect(session) as db:
+    with sqlite3.connect(f"file:{session}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT test_outcome FROM work_results").fetchall()
     outcomes = [r[0] for r in rows]
     return len(outcomes), sum(1 for o in outcomes if str(o).lower().endswith("survived"))
