@@ -14,9 +14,15 @@ from typing import Any
 
 import pytest
 
-from specstar.core import NotFoundError, ResourceManager, RevisionStatus
-from specstar.core.pipeline import UNRESTRICTED, AccessScope, OperationContext
-from specstar.core.query.ast import Condition, Expr, Field, Not, Op
+from specstar.core import (
+    UNRESTRICTED,
+    AccessScope,
+    NotFoundError,
+    OperationContext,
+    ResourceManager,
+    RevisionStatus,
+)
+from specstar.core.spi import Condition, Expr, Field, Not, Op
 
 from ..models import OWNED_INDEXES, Owned
 from .base import SuiteBase
