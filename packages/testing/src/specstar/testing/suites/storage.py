@@ -9,6 +9,7 @@ from .properties import PropertyTests
 from .queries import QueryTests
 from .reads import ReadTests
 from .revisions import RevisionTests
+from .scopes import ScopeTests
 
 
 class StorageSuite(
@@ -19,6 +20,7 @@ class StorageSuite(
     QueryTests,
     LongValueTests,
     PropertyTests,
+    ScopeTests,
 ):
     """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.
 
