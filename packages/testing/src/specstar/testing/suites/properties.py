@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import HypothesisWarning
 from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -65,12 +67,19 @@ class PropertyTests(SuiteBase):
 
     def test_state_machine_against_reference(self, storage_factory: StorageFactory) -> None:
         machine: Any = storage_state_machine(storage_factory)
-        run_state_machine_as_test(
-            machine,
-            settings=settings(
-                max_examples=budget(self.state_machine_examples),
-                stateful_step_count=30,
-                deadline=None,
-                suppress_health_check=[HealthCheck.too_slow],
-            ),
-        )
+        with warnings.catch_warnings():
+            # hypothesis describes a rule's strategy when it retries a filtered draw; the
+            # query strategies (every operator over every field's edge values) describe in
+            # hundreds of kB, which it warns about: a cost of the description, not a finding
+            warnings.filterwarnings(
+                "ignore", "Generating overly large repr", category=HypothesisWarning
+            )
+            run_state_machine_as_test(
+                machine,
+                settings=settings(
+                    max_examples=budget(self.state_machine_examples),
+                    stateful_step_count=30,
+                    deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow],
+                ),
+            )
