@@ -6,8 +6,8 @@ import warnings
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import HypothesisWarning
 from hypothesis import strategies as st
+from hypothesis.errors import HypothesisWarning
 from hypothesis.stateful import run_state_machine_as_test
 
 from specstar.core import Query, ResourceManager, StorageFactory
