@@ -526,8 +526,6 @@ def test_resource_id_in_a_create_body(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("path", "name"),
     [
-        ("/item", "rev_statuses"),
-        ("/item", "rev_created_time_start"),
         ("/item/{rid}/revisions", "with_total"),
     ],
 )
@@ -545,6 +543,10 @@ def test_unsupported_reference_parameters_are_refused_by_name(
         ("/item", "created_time_start"),
         ("/item/count", "updated_time_end"),
         ("/item/{rid}/revisions", "created_time_end"),
+        ("/item", "rev_created_time_start"),
+        ("/item/count", "rev_created_time_end"),
+        ("/item", "rev_updated_time_start"),
+        ("/item/count", "rev_updated_time_end"),
     ],
 )
 def test_a_number_is_no_date_time(client: TestClient, group: Group, path: str, name: str) -> None:

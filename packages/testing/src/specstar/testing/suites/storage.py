@@ -8,10 +8,17 @@ from .properties import PropertyTests
 from .queries import QueryTests
 from .reads import ReadTests
 from .revisions import RevisionTests
+from .revmeta import RevMetaTests
 
 
 class StorageSuite(
-    RevisionTests, ReadTests, ConcurrencyTests, DraftTests, QueryTests, PropertyTests
+    RevisionTests,
+    ReadTests,
+    ConcurrencyTests,
+    DraftTests,
+    QueryTests,
+    PropertyTests,
+    RevMetaTests,
 ):
     """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.
 
