@@ -41,13 +41,14 @@ def test_rev_columns_are_added_and_backfilled(sql_factory: StorageFactory) -> No
 
     again = _manager(sql_factory, name)  # start-up: the columns come back, filled
     assert {rid: _rev(again, rid) for rid in before} == before
-    for rid in before:
+    for rid, rev in before.items():
         info = again.get_revision_info(rid)
-        assert before[rid] == (info.status, info.created_time, info.updated_time)
+        assert rev == (info.status, info.created_time, info.updated_time)
     assert {m.resource_id for m in again.search(QB.rev_status() == "draft")} == {draft}
     with storage._backend.read() as tx:
         nulls = tx.one(
             f"SELECT count(*) FROM {storage.meta_table} WHERE rev_status IS NULL "
             "OR rev_created_time IS NULL OR rev_updated_time IS NULL"
         )
-    assert nulls is not None and nulls[0] == 0
+    assert nulls is not None
+    assert nulls[0] == 0
