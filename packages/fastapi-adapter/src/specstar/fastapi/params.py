@@ -248,13 +248,15 @@ def parse_partial(values: Iterable[str] | None) -> list[str] | None:
     return out
 
 
+_REV_STATUSES = [status.value for status in RevisionStatus]
+
+
 def _rev_statuses(values: list[str]) -> tuple[str, ...]:
     """The values of ``rev_statuses``, each a revision status (else a QueryError naming it)."""
-    known = [status.value for status in RevisionStatus]
     for value in values:
-        if value not in known:
+        if value not in _REV_STATUSES:
             raise QueryError(
-                f"rev_statuses: {value!r} is not a revision status; use one of {known}",
+                f"rev_statuses: {value!r} is not a revision status; use one of {_REV_STATUSES}",
                 path="rev_statuses",
             )
     return tuple(values)
@@ -351,6 +353,7 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
                 default_factory=list,
                 description="`$rev_status` (the current revision's status, `draft` or `stable`) "
                 "is one of these (repeated or comma-separated)",
+                json_schema_extra={"items": {"type": "string", "enum": _REV_STATUSES}},
             ),
         ],
         rev_created_time_start: Annotated[
