@@ -6,7 +6,7 @@ HATCH := $(shell command -v hatch 2>/dev/null || echo $(CURDIR)/.tools/bin/hatch
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run quickstart test lint format build bench bench-quick clean services
+.PHONY: run quickstart test test-deep mutation lint format build bench bench-quick clean services
 
 $(HATCH):
 	$(PYTHON) -m venv .tools
@@ -22,6 +22,15 @@ quickstart: $(HATCH)
 
 test: $(HATCH)
 	$(HATCH) run test
+
+# Every hypothesis property with five times its examples (the `deep` profile of specstar.testing).
+test-deep: $(HATCH)
+	$(HATCH) run test --hypothesis-profile=deep
+
+# Mutation testing with cosmic-ray, one module at a time (slow; not part of `make test`). Mutates
+# files in place: run it in a checkout nobody else is testing in. See docs/testing.md.
+mutation: $(HATCH)
+	nice -n 19 $(HATCH) run mutation:python scripts/mutation.py --write $(MODULES)
 
 lint: $(HATCH)
 	$(HATCH) run lint

@@ -102,7 +102,7 @@ def test_stateful_run_finds_no_server_errors_or_schema_violations(tmp_path: Path
     Blog.run(
         settings=settings(
             max_examples=60,
-            stateful_step_count=10,
+            stateful_step_count=25,
             derandomize=True,
             database=None,
             deadline=None,

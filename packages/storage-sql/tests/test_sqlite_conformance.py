@@ -31,6 +31,28 @@ class TestSQLiteProcesses(ProcessSuite):
         return ("specstar.sql.sqlite:SQLiteStorageFactory", {"path": str(tmp_path / "store")})
 
 
+class TestSQLiteProcessesNormalSync(ProcessSuite):
+    """``synchronous="NORMAL"`` syncs the WAL at checkpoints only: a killed *process* still
+    loses no acknowledged write (only a power loss could). The crash test runs on it; the
+    other process tests do not depend on the sync mode."""
+
+    test_no_lost_appends_across_processes = None  # type: ignore[assignment]
+    test_no_lost_draft_edits_across_processes = None  # type: ignore[assignment]
+    test_one_unique_winner_across_processes = None  # type: ignore[assignment]
+    test_concurrent_startup_of_a_new_type = None  # type: ignore[assignment]
+
+    @pytest.fixture
+    def storage_factory(self, tmp_path: Path) -> Iterator[SQLiteStorageFactory]:
+        factory = SQLiteStorageFactory(tmp_path / "store", synchronous="NORMAL")
+        yield factory
+        factory.close()
+
+    @pytest.fixture
+    def factory_recipe(self, tmp_path: Path) -> FactoryRecipe:
+        kwargs = {"path": str(tmp_path / "store"), "synchronous": "NORMAL"}
+        return ("specstar.sql.sqlite:SQLiteStorageFactory", kwargs)
+
+
 class TestFileBlobStore(BlobStoreSuite):
     @pytest.fixture
     def blob_store(self, tmp_path: Path) -> FileBlobStore:

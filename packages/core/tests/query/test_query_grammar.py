@@ -162,13 +162,42 @@ def test_any_text_parses_or_raises_query_error(text: str) -> None:
     assert error is None or "position" in error.extra
 
 
-@given(st.text(alphabet='ab.$()[]!&|=<>,"\\ 0123456789-+e' + "intorduefals", max_size=40))
-def test_grammar_like_text_parses_or_raises_query_error(text: str) -> None:
-    try:
-        expr = parse_condition(text)
-    except QueryError:
-        return
-    assert parse_condition(format_condition(expr)) == normalize_expr(expr)
+#: What an edit splices into formatted text: tokens of the grammar and broken pieces of them.
+PIECES = ["", "(", ")", "!", " & ", " | ", '"', "1", "-", "a", ".", "==", "<", "[", "]", ",", " "]
+
+
+@st.composite
+def grammar_like(draw: st.DrawFn) -> str:
+    """Formatted expressions with zero to two small edits: many parse, many do not."""
+    text = format_condition(draw(EXPRS))
+    for _ in range(draw(st.integers(0, 2))):
+        start = draw(st.integers(0, len(text)))
+        end = draw(st.integers(start, min(len(text), start + 3)))
+        text = text[:start] + draw(st.sampled_from(PIECES)) + text[end:]
+    return text
+
+
+def test_grammar_like_text_parses_or_raises_query_error() -> None:
+    parsed: list[str] = []
+    errors: list[QueryError] = []
+
+    @settings(max_examples=100)
+    @given(grammar_like())
+    def check(text: str) -> None:
+        try:
+            expr = parse_condition(text)
+        except QueryError as exc:
+            errors.append(exc)
+            return
+        assert parse_condition(format_condition(expr)) == normalize_expr(expr)
+        parsed.append(text)
+
+    check()
+    assert all("position" in e.extra for e in errors)
+    # the round trip must run on a good share of the examples, the error path on some too
+    total = len(parsed) + len(errors)
+    assert len(parsed) >= total // 4, f"{len(parsed)} of {total} parsed"
+    assert len(errors) >= total // 10, f"{len(errors)} of {total} rejected"
 
 
 # -- precedence and shapes -------------------------------------------------------------------------

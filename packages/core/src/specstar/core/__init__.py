@@ -39,8 +39,10 @@ from .errors import (
     SchemaConflictError,
     SpecStarError,
     StorageError,
+    StorageUnavailableError,
     UniqueConstraintError,
     ValidationError,
+    WriteOutcomeUnknownError,
 )
 from .etags import entity_tag, revision_of_tag
 from .events import EventHandlers, combine_handlers
@@ -266,11 +268,13 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageFactory",
+    "StorageUnavailableError",
     "Unique",
     "UniqueConstraintError",
     "UnsetType",
     "ValidationError",
     "WorkerPool",
+    "WriteOutcomeUnknownError",
     "__version__",
     "batch_delete",
     "batch_filter",

@@ -300,6 +300,39 @@ class QueryTimeoutError(SpecStarError):
         self.budget = budget
 
 
+class StorageUnavailableError(StorageError):
+    """The storage could not be reached (a lost connection, no free connection in time), and
+    nothing was changed: the operation may be retried as it is.
+
+    The message is written for the client and never holds the driver's text (the cause is
+    chained for the logs).
+    """
+
+    code = "storage_unavailable"
+
+    def __init__(
+        self, message: str = "the storage is unavailable; the operation was not applied"
+    ) -> None:
+        super().__init__(message)
+
+
+class WriteOutcomeUnknownError(StorageUnavailableError):
+    """The connection was lost while a write was committing: it may or may not have been
+    applied. Read the resource before retrying (a retried create may find it existing, a
+    retried update with the old expected revision may find it moved on)."""
+
+    code = "write_outcome_unknown"
+
+    def __init__(
+        self,
+        message: str = (
+            "the storage connection was lost while the write was committing; it may or may "
+            "not have been applied: read the resource before retrying"
+        ),
+    ) -> None:
+        super().__init__(message)
+
+
 class ReferenceRestrictedError(ConflictError):
     """A delete was refused because live resources still reference the target.
 

@@ -378,7 +378,9 @@ _PROBLEM_TEXT: dict[int, str] = {
     415: "Unsupported request content type",
     422: "The request is well-formed but invalid (per-field `errors`)",
     500: "Unexpected server error (details are logged, not returned)",
-    503: "The query ran past the store's time budget (`query_timeout`) and was stopped",
+    503: "The query ran past the store's time budget (`query_timeout`), or the storage is "
+    "unavailable: `storage_unavailable` (nothing was changed, retry) or "
+    "`write_outcome_unknown` (the write may have happened: read before retrying)",
 }
 
 

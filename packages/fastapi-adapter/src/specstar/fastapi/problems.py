@@ -30,11 +30,16 @@ unsupported request content type      415     ``unsupported_media_type``
 ``ClientIdsDisabledError``            422     ``client_ids_disabled``
 invalid query/path/header parameter   422     ``validation_error``
 ``QueryTimeoutError``                 503     ``query_timeout``
-``StorageError``                      500     ``storage_error``
+``StorageUnavailableError``           503     ``storage_unavailable``
+``WriteOutcomeUnknownError``          503     ``write_outcome_unknown``
+other ``StorageError``                500     ``storage_error``
 anything else                         500     ``internal_error``
 ====================================  ======  =========================
 
-500 responses never reveal the error's text: it goes to the ``specstar.fastapi`` logger.
+500 responses never reveal the error's text: it goes to the ``specstar.fastapi`` logger. A 503
+says whether the write was not applied (``storage_unavailable``: retry as it is) or may have
+been (``write_outcome_unknown``: read the resource first); its detail is SpecStar's own text,
+never the driver's, and the cause is logged.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from specstar.core import (
     QueryTimeoutError,
     SpecStarError,
     StorageError,
+    StorageUnavailableError,
     ValidationError,
 )
 
@@ -180,7 +186,7 @@ def status_for(exc: SpecStarError) -> int:
         return 415
     if isinstance(exc, ValidationError):
         return 422
-    if isinstance(exc, QueryTimeoutError):
+    if isinstance(exc, QueryTimeoutError | StorageUnavailableError):
         return 503
     return 500
 
@@ -214,6 +220,8 @@ def problem_for(exc: SpecStarError, instance: str | None = None) -> dict[str, An
             code = "internal_error"
             log.error("unexpected error on %s", instance, exc_info=exc)
         return _document(status, code, _GENERIC_500, instance, {})
+    if status == 503:
+        log.warning("%s on %s", code, instance, exc_info=exc)
     details: dict[str, Any] = {}
     if isinstance(exc, ValidationError):
         source = exc.source if isinstance(exc, ParameterError) else "body"

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import collections
 import logging
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, ClassVar
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from typing import Any, ClassVar, Final
 
 import msgspec
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
@@ -23,11 +33,14 @@ from .errors import InternalError
 from .problems import http_exception_problem, problem_for, problem_response, validation_problem
 
 __all__ = [
+    "LIST_CHUNK_BYTES",
     "MsgspecResponse",
     "SpecStarRoute",
     "etag_of",
     "head_response",
     "internal_error",
+    "json_batches_response",
+    "json_list_response",
     "json_response",
 ]
 
@@ -62,6 +75,84 @@ def json_response(
     if etag is not None:
         out["ETag"] = etag_of(etag)
     return MsgspecResponse(content=content, status_code=status_code, headers=out)
+
+
+#: Size a streamed JSON array is sent in: a list whose encoding is larger is never held
+#: encoded in memory as a whole, whatever the page size and the size of its documents.
+LIST_CHUNK_BYTES: Final = 64 * 1024
+
+
+def json_list_response(
+    items: Iterable[Any], *, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A JSON array: one body (with ``Content-Length``) when it encodes to at most
+    :data:`LIST_CHUNK_BYTES`, else streamed in chunks of about that size, each item dropped
+    once encoded (see :func:`json_batches_response`)."""
+    pending = collections.deque(items)
+    first = _next_chunk(pending, bytearray(b"["))
+    if not pending:
+        return _whole(first, headers)
+    return StreamingResponse(
+        _chunks(first, pending, None), media_type="application/json", headers=dict(headers or {})
+    )
+
+
+async def json_batches_response(
+    batches: Iterator[Sequence[Any]], *, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A JSON array of the items of ``batches`` (a blocking iterator, advanced in the thread
+    pool as the client reads): one body with ``Content-Length`` when it all encodes to at most
+    :data:`LIST_CHUNK_BYTES`, else streamed in chunks of about that size.
+
+    The server waits for a slow reader before it asks for the next batch, so a large page
+    costs about one batch and one chunk per reader, never the whole page. An error while a
+    later batch is read ends the stream early (the status line is sent by then): the client
+    sees an incomplete body, never a complete wrong one.
+    """
+    pending: collections.deque[Any] = collections.deque()
+    out = bytearray(b"[")
+    while len(out) < LIST_CHUNK_BYTES:
+        batch = await run_in_threadpool(next, batches, None)
+        if batch is None:
+            return _whole(out, headers)  # every item was encoded: pending is empty
+        pending.extend(batch)
+        out = _next_chunk(pending, out)
+    return StreamingResponse(
+        _chunks(out, pending, batches), media_type="application/json", headers=dict(headers or {})
+    )
+
+
+def _whole(body: bytearray, headers: Mapping[str, str] | None) -> Response:
+    body += b"]"
+    return Response(content=bytes(body), media_type="application/json", headers=dict(headers or {}))
+
+
+def _next_chunk(pending: collections.deque[Any], out: bytearray) -> bytearray:
+    """``out`` extended by encoded items (taken from ``pending``) up to a chunk's size."""
+    while pending and len(out) < LIST_CHUNK_BYTES:
+        if len(out) > 1:
+            out += b","
+        _ENCODER.encode_into(pending.popleft(), out, len(out))
+    return out
+
+
+async def _chunks(
+    first: bytearray,
+    pending: collections.deque[Any],
+    batches: Iterator[Sequence[Any]] | None,
+) -> AsyncIterator[bytes]:
+    yield bytes(first)
+    while True:
+        if not pending and batches is not None:
+            batch = await run_in_threadpool(next, batches, None)
+            if batch is None:
+                batches = None
+            else:
+                pending.extend(batch)
+        if not pending:
+            break
+        yield bytes(_next_chunk(pending, bytearray(b",")))
+    yield b"]"
 
 
 def head_response(response: Response) -> Response:

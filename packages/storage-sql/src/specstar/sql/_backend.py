@@ -61,12 +61,21 @@ class Backend(abc.ABC):
 
         Database errors leave it as :class:`Violation` (constraint violations) or
         :class:`~specstar.core.errors.StorageError`; errors raised by the body roll it back and
-        pass through unchanged.
+        pass through unchanged. A transaction that could not reach ``COMMIT`` (a lost
+        connection, a lock not granted in time) raises
+        :class:`~specstar.core.errors.StorageUnavailableError`: nothing was applied. One whose
+        ``COMMIT`` got no answer raises
+        :class:`~specstar.core.errors.WriteOutcomeUnknownError`.
         """
 
     @abc.abstractmethod
     def read(self, snapshot: bool = False) -> AbstractContextManager[Tx]:
-        """A read session; with ``snapshot`` every statement sees the same committed state."""
+        """A read session; with ``snapshot`` every statement sees the same committed state.
+
+        Without ``snapshot`` a statement whose connection was lost may run once more on
+        another connection (each statement stands alone); otherwise a lost connection raises
+        :class:`~specstar.core.errors.StorageUnavailableError`.
+        """
 
     @abc.abstractmethod
     def ddl(self, base: str) -> AbstractContextManager[Tx]:

@@ -86,6 +86,8 @@ _TEXT_OPS = frozenset(
 _FOLDED = {Op.icontains: Op.contains, Op.istarts_with: Op.starts_with, Op.iends_with: Op.ends_with}
 
 _SYMBOLS = {Op.eq: "=", Op.ne: "<>", Op.gt: ">", Op.gte: ">=", Op.lt: "<", Op.lte: "<="}
+#: The comparison of value prefixes implied by each comparison of values.
+_KEY_SYMBOLS = {Op.eq: "=", Op.gt: ">=", Op.gte: ">=", Op.lt: "<=", Op.lte: "<="}
 
 
 class Sql(NamedTuple):
@@ -145,6 +147,11 @@ class Dialect(abc.ABC):
     #: Whether SpecStar chooses between the sort index and the filter's index for "filter +
     #: sort + limit" (see :mod:`._plan`): for a database whose planner has no range statistics.
     walks_sort_index = False
+    #: Characters of an indexed text value its index entry holds, or ``None`` for the whole
+    #: value. A database whose index entries have a size limit indexes this prefix (the
+    #: :meth:`index_key` expression) and the compiler repeats the prefix next to every
+    #: comparison and sort key, so the index still answers them while the full value decides.
+    index_prefix: int | None = None
 
     @abc.abstractmethod
     def encode(self, kind: Kind, value: Any) -> Any:
@@ -199,6 +206,11 @@ class Dialect(abc.ABC):
     def bool_literal(self, value: bool) -> str:
         """``TRUE``/``FALSE`` as a literal of this database."""
         return self.true if value else self.false
+
+    def index_key(self, column: str) -> str:
+        """The expression a text column's index holds (its first :attr:`index_prefix`
+        characters); only called when :attr:`index_prefix` is set."""
+        return self.prefix(column, self.index_prefix or 0)
 
 
 #: Given a target and a pattern, the SQL testing the (non-null) column against the pattern.
@@ -478,7 +490,15 @@ class Compiler:
     def _compare(self, target: Target, op: Op, value: Any) -> Sql:
         raw, encoded = self._exact(target, value)
         if encoded is not None:
-            return Sql(f"{target.column} {_SYMBOLS[op]} ?", (encoded,))
+            test = Sql(f"{target.column} {_SYMBOLS[op]} ?", (encoded,))
+            key = _KEY_SYMBOLS.get(op)
+            limit = self._key_limit(target)
+            if key is None or limit is None:
+                return test
+            # s < t implies s[:n] <= t[:n]: the prefix condition selects a superset of the
+            # rows (as an index range) and the full comparison keeps exactly the right ones.
+            head = Sql(f"{self.dialect.index_key(target.column)} {key} ?", (encoded[:limit],))
+            return head + Sql(" AND ") + test
         if op in (Op.eq, Op.ne):
             return self.known(target, op is Op.ne)
         if target.kind == "int":  # every stored value lies on one side of raw
@@ -497,7 +517,21 @@ class Compiler:
             return self.known(target, op is Op.not_in)
         marks = ", ".join("?" * len(encoded))
         word = "IN" if op is Op.in_ else "NOT IN"
-        return Sql(f"{target.column} {word} ({marks})", tuple(encoded))
+        test = Sql(f"{target.column} {word} ({marks})", tuple(encoded))
+        limit = self._key_limit(target)
+        if op is Op.not_in or limit is None:
+            return test
+        heads = tuple(dict.fromkeys(e[:limit] for e in encoded))
+        key = self.dialect.index_key(target.column)
+        return Sql(f"{key} IN ({', '.join('?' * len(heads))}) AND ", heads) + test
+
+    def _key_limit(self, target: Target) -> int | None:
+        """The prefix length an index holds of this column's values, or ``None`` when the
+        index holds the column itself (see :attr:`Dialect.index_prefix`)."""
+        limit = self.dialect.index_prefix
+        if limit is None or target.kind != "str" or target.is_list or target.presence is None:
+            return None
+        return limit
 
     def _text(self, target: Target, op: Op, value: Any) -> Sql:
         if op in (Op.is_empty, Op.is_blank):
@@ -563,6 +597,10 @@ class Compiler:
             direction = "DESC" if sort.descending else "ASC"
             if target.nullable:
                 direction += " NULLS FIRST" if sort.descending else " NULLS LAST"
+            if self._key_limit(target) is not None:
+                # the index's prefix first (the same order: s < t implies s[:n] <= t[:n]),
+                # so the database reads the index in order and sorts only ties of prefixes
+                keys.append(f"{self.dialect.index_key(target.column)} {direction}")
             keys.append(f"{target.column} {direction}")
         keys.append('"resource_id" ASC')
         return ", ".join(keys)

@@ -41,7 +41,9 @@ from specstar.core import (
     RevisionInfo,
     Storage,
     StorageError,
+    StorageUnavailableError,
     UniqueConstraintError,
+    WriteOutcomeUnknownError,
 )
 from specstar.core.spi import (
     DEFAULT_LIMIT,
@@ -313,13 +315,19 @@ class SQLStorage(Storage):
 
     def _write(self, write: Write | None, body: Callable[[Tx], T]) -> T:
         """Run ``body`` in a write transaction. When a unique index refuses it, look up the
-        holder (after the rollback) to name it; when the holder is gone by then, try again."""
+        holder (after the rollback) to name it; when the holder is gone by then, try again.
+        A transaction whose connection was lost before ``COMMIT`` runs once more."""
         self._ready()
         column: str | None = None
-        for _ in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             try:
                 with self._backend.write() as tx:
                     return body(tx)
+            except StorageUnavailableError as exc:
+                # the connection was lost before COMMIT: nothing was applied, try once more
+                # (not when the outcome is unknown: the write may have happened)
+                if isinstance(exc, WriteOutcomeUnknownError) or attempt > 0:
+                    raise
             except _Refused as refused:
                 column = refused.column
                 self._explain_refusal(write, refused)
@@ -347,11 +355,18 @@ class SQLStorage(Storage):
         column = self._ready()[path]
         value = meta.indexed_data.get(path)
         dialect = self._backend.dialect
+        encoded = dialect.encode(column.field.kind, value)
+        test = Sql(f"{ident(column.value)} = ?", (encoded,))
+        if dialect.index_prefix is not None and column.field.kind == "str":  # see Dialect
+            key = Sql(
+                f"{dialect.index_key(ident(column.value))} = ?", (encoded[: dialect.index_prefix],)
+            )
+            test = key + Sql(" AND ") + test
         with self._backend.read() as tx:
             row = tx.one(
-                f"SELECT resource_id FROM {self.meta_table} WHERE {ident(column.value)} = ? "
+                f"SELECT resource_id FROM {self.meta_table} WHERE {test.text} "
                 f"AND is_deleted = {dialect.false} AND resource_id <> ? LIMIT 1",
-                (dialect.encode(column.field.kind, value), meta.resource_id),
+                (*test.params, meta.resource_id),
             )
         if row is not None:
             raise UniqueConstraintError(path, value, row[0])

@@ -21,14 +21,13 @@ from specstar.core import (
     BlobStore,
     FieldError,
     NotFoundError,
-    StorageError,
     ValidationError,
 )
 
 from ._layout import text_problem
 
 if TYPE_CHECKING:
-    from psycopg_pool import ConnectionPool
+    from ._backend import Backend
 
 __all__ = ["FileBlobStore", "PostgresBlobStore"]
 
@@ -169,26 +168,22 @@ class PostgresBlobStore(BlobStore):
     <specstar.sql.postgres.PostgresStorageFactory.blob_store>`, which creates the table.
     """
 
-    def __init__(self, pool: ConnectionPool[Any], table: str) -> None:
-        self._pool = pool
+    def __init__(self, backend: Backend, table: str) -> None:
+        self._backend = backend
         self._table = table
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        import psycopg
-
-        try:
-            with self._pool.connection() as conn:
-                row: tuple[Any, ...] | None = conn.execute(sql, params).fetchone()
-                return row
-        except psycopg.Error as exc:
-            raise StorageError(f"PostgreSQL: {exc}") from exc
+        """One idempotent statement (run again on a fresh connection when its connection is
+        lost, like every standalone read of the storage)."""
+        with self._backend.read() as tx:
+            return tx.one(sql, params)
 
     def put(self, data: bytes, content_type: str = _DEFAULT_TYPE) -> BlobInfo:
         _check_content_type(content_type)
         file_id = hashlib.sha256(data).hexdigest()
         self._one(
             f"INSERT INTO {self._table} (file_id, size, content_type, data) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (file_id) DO NOTHING RETURNING 1",
+            "VALUES (?, ?, ?, ?) ON CONFLICT (file_id) DO NOTHING RETURNING 1",
             (file_id, len(data), content_type, bytes(data)),
         )
         found = self.info(file_id)
@@ -197,7 +192,7 @@ class PostgresBlobStore(BlobStore):
     def get(self, file_id: str) -> tuple[BlobInfo, bytes]:
         if _valid_id(file_id):
             row = self._one(
-                f"SELECT size, content_type, data FROM {self._table} WHERE file_id = %s",
+                f"SELECT size, content_type, data FROM {self._table} WHERE file_id = ?",
                 (file_id,),
             )
             if row is not None:
@@ -209,7 +204,7 @@ class PostgresBlobStore(BlobStore):
         if not _valid_id(file_id):
             return None
         row = self._one(
-            f"SELECT size, content_type FROM {self._table} WHERE file_id = %s", (file_id,)
+            f"SELECT size, content_type FROM {self._table} WHERE file_id = ?", (file_id,)
         )
         return (
             None
@@ -220,5 +215,6 @@ class PostgresBlobStore(BlobStore):
     def delete(self, file_id: str) -> bool:
         if not _valid_id(file_id):
             return False
-        row = self._one(f"DELETE FROM {self._table} WHERE file_id = %s RETURNING 1", (file_id,))
+        with self._backend.write() as tx:  # not run twice: its answer would be wrong
+            row = tx.one(f"DELETE FROM {self._table} WHERE file_id = ? RETURNING 1", (file_id,))
         return row is not None

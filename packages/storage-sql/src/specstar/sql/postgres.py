@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,13 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
         name=exc.name,
     ) from exc
 
-from specstar.core import PayloadStoreFactory, QueryTimeoutError, StorageError
+from specstar.core import (
+    PayloadStoreFactory,
+    QueryTimeoutError,
+    StorageError,
+    StorageUnavailableError,
+    WriteOutcomeUnknownError,
+)
 from specstar.core.spi import (
     DEFAULT_QUERY_TIMEOUT,
     CachingStorageFactory,
@@ -59,11 +66,36 @@ _ARRAYS: dict[str, str] = {
     "bool": "boolean[]",
     "datetime": "timestamptz[]",
 }
-_UNIQUE_INDEX = re.compile(r"_meta_ux([0-9]+)$")
+_UNIQUE_INDEX = re.compile(r"_meta_u[xq]([0-9]+)$")
+#: Characters of an indexed text value (or list element) its index entry holds: a B-tree or
+#: GIN entry holds at most about 2,700 bytes, and with ``resource_id`` (at most 200
+#: characters) a B-tree entry stays well below that (4 bytes per character at worst).
+KEY_CHARS = 256
+#: The function a list of texts is indexed through (per schema): its elements' prefixes.
+_HEADS = "specstar_heads"
+#: The function a unique text is indexed through (per schema): the SHA-256 of its UTF-8.
+_DIGEST = "specstar_digest"
 
 
 class PostgresDialect(Dialect):
-    """PostgreSQL spellings: native types, arrays with ``@>``/``&&`` (GIN-indexed)."""
+    """PostgreSQL spellings: native types, arrays with ``@>``/``&&`` (GIN-indexed).
+
+    Text values of any length can be indexed: a text column's B-tree holds the first
+    :data:`KEY_CHARS` characters of each value and a list of texts is GIN-indexed through
+    ``specstar_heads`` (the same prefixes of its elements); every condition tests the prefix
+    (answered by the index) and then the full value. A ``Unique`` text is enforced by a unique
+    index on ``specstar_digest`` (the SHA-256 of the value), so two values are refused as
+    duplicates only when they are equal (or their SHA-256 collide, which no known pair does).
+
+    Args:
+        prefix: the schema prefix (``'"schema".'``) of the ``specstar_heads`` function.
+    """
+
+    index_prefix = KEY_CHARS
+
+    def __init__(self, prefix: str = "") -> None:
+        self.heads = f"{prefix}{_HEADS}"
+        self.digest = f"{prefix}{_DIGEST}"
 
     def encode(self, kind: Kind, value: Any) -> Any:
         if value is None:
@@ -78,10 +110,19 @@ class PostgresDialect(Dialect):
         return [self.encode(kind, v) for v in values]
 
     def list_contains(self, column: str, kind: Kind, value: Any) -> Sql:
-        return Sql(f"{column} @> CAST(? AS {_ARRAYS[kind]})", ([value],))
+        test = Sql(f"{column} @> CAST(? AS {_ARRAYS[kind]})", ([value],))
+        if kind != "str":
+            return test
+        return (
+            Sql(f"{self.heads}({column}) @> CAST(? AS text[]) AND ", ([value[:KEY_CHARS]],)) + test
+        )
 
     def list_contains_any(self, column: str, kind: Kind, values: Sequence[Any]) -> Sql:
-        return Sql(f"{column} && CAST(? AS {_ARRAYS[kind]})", (list(values),))
+        test = Sql(f"{column} && CAST(? AS {_ARRAYS[kind]})", (list(values),))
+        if kind != "str":
+            return test
+        heads = list(dict.fromkeys(v[:KEY_CHARS] for v in values))
+        return Sql(f"{self.heads}({column}) && CAST(? AS text[]) AND ", (heads,)) + test
 
     def substring(self, column: str, needle: str) -> Sql:
         return Sql(f"strpos({column}, ?) > 0", (needle,))
@@ -129,20 +170,58 @@ def _translate(exc: psycopg.Error) -> Exception:
     return StorageError(f"PostgreSQL: {exc}")
 
 
+def _lost(conn: psycopg.Connection[Any], exc: BaseException) -> bool:
+    """Whether ``exc`` means the connection is gone (terminated, network failure): the
+    server has rolled back whatever transaction it had open."""
+    return isinstance(exc, psycopg.OperationalError) and (conn.broken or conn.closed)
+
+
 class _PgTx:
-    def __init__(self, conn: psycopg.Connection[Any], budget: float | None) -> None:
+    """Statements on one pooled connection, each under the store's time budget.
+
+    Outside a transaction (``renew`` given) every statement stands alone, so a statement
+    whose connection was lost runs once more on a fresh connection from ``renew``; inside one
+    a lost connection means the transaction was rolled back, and raises
+    :class:`~specstar.core.errors.StorageUnavailableError`.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        budget: float | None,
+        renew: Callable[[], psycopg.Connection[Any]] | None = None,
+    ) -> None:
         self._conn = conn
         self._budget = budget
+        self._renew = renew
 
     def _execute(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
+        query = _placeholders(sql)
         try:
-            return self._conn.execute(_placeholders(sql), tuple(params))
+            return self._conn.execute(query, tuple(params))
         except psycopg.errors.QueryCanceled as exc:
-            if self._budget is not None and "statement timeout" in str(exc):
-                raise QueryTimeoutError(self._budget) from exc
-            raise _translate(exc) from exc
+            raise self._cancelled(exc) from exc
         except psycopg.Error as exc:
+            if not _lost(self._conn, exc):
+                raise _translate(exc) from exc
+            if self._renew is None:
+                raise StorageUnavailableError() from exc
+            renew, self._renew = self._renew, None  # once per session
+            self._conn = renew()
+        try:
+            return self._conn.execute(query, tuple(params))
+        except psycopg.errors.QueryCanceled as exc:
+            raise self._cancelled(exc) from exc
+        except psycopg.Error as exc:
+            if _lost(self._conn, exc):
+                raise StorageUnavailableError() from exc
             raise _translate(exc) from exc
+
+    def _cancelled(self, exc: psycopg.errors.QueryCanceled) -> Exception:
+        """The error for a cancelled statement: the time budget, or the driver's own."""
+        if self._budget is not None and "statement timeout" in str(exc):
+            return QueryTimeoutError(self._budget)
+        return _translate(exc)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self._execute(sql, params).fetchone()
@@ -169,7 +248,6 @@ def _configurer(budget: float | None) -> Callable[[psycopg.Connection[Any]], Non
 class PostgresBackend(Backend):
     """One schema of one PostgreSQL database, reached through a connection pool."""
 
-    dialect = PostgresDialect()
     lock_clause = " FOR UPDATE OF m"
     no_limit = None
 
@@ -185,6 +263,9 @@ class PostgresBackend(Backend):
         self.schema = schema
         self.prefix = f"{ident(schema)}."
         self.query_timeout = query_timeout
+        self.dialect: PostgresDialect = PostgresDialect(self.prefix)
+        self._timeout = timeout
+        self._max_size = max(1, pool_size)
         self._pool: ConnectionPool[Any] = ConnectionPool(
             dsn,
             min_size=1,
@@ -225,25 +306,77 @@ class PostgresBackend(Backend):
                 "file_id text NOT NULL, size bigint NOT NULL, content_type text NOT NULL, "
                 "data bytea NOT NULL, CONSTRAINT specstar_blobs_pkey PRIMARY KEY (file_id))"
             )
+            tx.run(
+                f"CREATE OR REPLACE FUNCTION {self.dialect.heads}(text[]) RETURNS text[] "
+                "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+                f"AS 'SELECT ARRAY(SELECT left(e, {KEY_CHARS}) FROM unnest($1) AS e)'"
+            )
+            # convert_to is only "stable" (conversions can change); UTF8 to UTF8 never does,
+            # and the database encoding was checked above
+            tx.run(
+                f"CREATE OR REPLACE FUNCTION {self.dialect.digest}(text) RETURNS bytea "
+                "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+                "AS 'SELECT sha256(convert_to($1, ''UTF8''))'"
+            )
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        try:
-            with self._pool.connection() as conn:
+        """A pooled connection that answered a round trip as it was handed out.
+
+        A connection the server closed while it sat in the pool (a restart, a failover,
+        ``pg_terminate_backend``) fails the check; it goes back to the pool, which discards
+        and replaces it, and the next one is tried at once. (The pool's own ``check`` waits
+        1, 2, 4... seconds between failed checks: after all idle connections were dropped, a
+        request would wait many seconds for a good one.)
+        """
+        deadline = time.monotonic() + self._timeout
+        for _ in range(self._max_size + 1):
+            try:
+                conn = self._pool.getconn(timeout=max(deadline - time.monotonic(), 0.001))
+            except PoolTimeout as exc:
+                raise StorageUnavailableError(
+                    "no storage connection became available in time; the operation was not applied"
+                ) from exc
+            try:
+                conn.execute("")
+            except psycopg.Error:
+                self._pool.putconn(conn)
+                continue
+            try:
                 yield conn
-        except PoolTimeout as exc:
-            raise StorageError(f"PostgreSQL: no connection available: {exc}") from exc
-        except psycopg.Error as exc:  # failures of BEGIN/COMMIT/ROLLBACK themselves
-            raise _translate(exc) from exc
+            finally:
+                self._pool.putconn(conn)
+            return
+        raise StorageUnavailableError(
+            "every storage connection failed its check; the operation was not applied"
+        )
 
     @contextmanager
-    def _transaction(self, lock_key: str | None = None) -> Iterator[Tx]:
-        with self._connection() as conn, conn.transaction():
+    def _transaction(self, lock_key: str | None = None, reading: bool = False) -> Iterator[Tx]:
+        """A transaction; a connection lost before ``COMMIT`` was sent leaves nothing applied
+        (:class:`StorageUnavailableError`), one lost during ``COMMIT`` leaves the outcome
+        of a write unknown (:class:`WriteOutcomeUnknownError`; a read-only transaction has
+        read what it read)."""
+        with self._connection() as conn:
             tx = _PgTx(conn, self.query_timeout)
-            if lock_key is not None:
-                tx.run("SET LOCAL statement_timeout = 0")  # schema changes may take long
-                tx.run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (lock_key,))
-            yield tx
+            tx.run("BEGIN")
+            try:
+                if lock_key is not None:
+                    tx.run("SET LOCAL statement_timeout = 0")  # schema changes may take long
+                    tx.run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (lock_key,))
+                yield tx
+            except BaseException:
+                if not (conn.broken or conn.closed):
+                    with suppress(psycopg.Error):  # the pool discards or resets it then
+                        conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except psycopg.Error as exc:
+                if not _lost(conn, exc):
+                    raise _translate(exc) from exc
+                if not reading:
+                    raise WriteOutcomeUnknownError() from exc
 
     def write(self) -> AbstractContextManager[Tx]:
         return self._transaction()
@@ -253,14 +386,20 @@ class PostgresBackend(Backend):
 
     @contextmanager
     def read(self, snapshot: bool = False) -> Iterator[Tx]:
-        with self._connection() as conn:
-            if not snapshot:
-                yield _PgTx(conn, self.query_timeout)
-                return
-            with conn.transaction():
-                tx = _PgTx(conn, self.query_timeout)
+        """A read session: outside a snapshot each statement is retried once on a fresh
+        connection when its connection was lost (a read changes nothing)."""
+        if snapshot:
+            with self._transaction(reading=True) as tx:
                 tx.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield tx
+            return
+        with ExitStack() as connections:
+            conn = connections.enter_context(self._connection())
+
+            def renew() -> psycopg.Connection[Any]:
+                return connections.enter_context(self._connection())
+
+            yield _PgTx(conn, self.query_timeout, renew)
 
     def create_tables(self, tx: Tx, base: str) -> None:
         meta = self.prefix + ident(base + "_meta")
@@ -331,6 +470,7 @@ class PostgresBackend(Backend):
                 (self.schema, table),
             )
         }
+        by_number = {c.number: c for c in columns}
         for column in columns:
             f = column.field
             value = ident(column.value)
@@ -342,22 +482,40 @@ class PostgresBackend(Backend):
                     f"ALTER TABLE {meta} ADD COLUMN IF NOT EXISTS {ident(column.presence)} "
                     "boolean NOT NULL DEFAULT FALSE"
                 )
-            name = f"{table}_ix{column.number}"
-            if name not in indexes:
+            plain = f"{table}_ix{column.number}"
+            if f.kind != "str":
+                name = plain
                 spec = (
                     f"USING gin ({value})" if f.is_list else f"(is_deleted, {value}, resource_id)"
                 )
+            else:  # prefixes only: an index entry has a size limit, a text has none
+                name = f"{table}_ik{column.number}"
+                spec = (
+                    f"USING gin ({self.dialect.heads}({value}))"
+                    if f.is_list
+                    else f"(is_deleted, {self.dialect.index_key(value)}, resource_id)"
+                )
+                if plain in indexes:  # the whole-value index of earlier releases
+                    tx.run(f"DROP INDEX IF EXISTS {self.prefix}{ident(plain)}")
+            if name not in indexes:
                 tx.run(f"CREATE INDEX IF NOT EXISTS {ident(name)} ON {meta} {spec}")
-        wanted = {f"{table}_ux{n}": n for n in unique}
+        wanted = {}
+        for number in unique:
+            text = by_number[number].field.kind == "str"
+            wanted[f"{table}_{'uq' if text else 'ux'}{number}"] = number
         for name in indexes:
-            if name.startswith(f"{table}_ux") and name not in wanted:
+            if name.startswith((f"{table}_ux", f"{table}_uq")) and name not in wanted:
                 tx.run(f"DROP INDEX IF EXISTS {self.prefix}{ident(name)}")
         for name, number in wanted.items():
-            if name not in indexes:
-                tx.run(
-                    f"CREATE UNIQUE INDEX IF NOT EXISTS {ident(name)} ON {meta} "
-                    f"({ident(f'ix_{number}')}) WHERE NOT is_deleted"
-                )
+            if name in indexes:
+                continue
+            value = ident(f"ix_{number}")
+            if name.startswith(f"{table}_uq"):  # the SHA-256 of a text: a bounded key
+                value = f"{self.dialect.digest}({value})"
+            tx.run(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {ident(name)} ON {meta} ({value}) "
+                "WHERE NOT is_deleted"
+            )
 
     def regex_hook(self, tx: Tx, table: str) -> RegexHook:
         """The query ``regex`` dialect pushed down as PostgreSQL's ``~``: the pattern
@@ -438,7 +596,7 @@ class PostgresStorageFactory(CachingStorageFactory[PostgresStorage]):
             timeout=timeout,
             query_timeout=query_timeout,
         )
-        self._blobs = PostgresBlobStore(self._backend.pool, f"{ident(schema)}.specstar_blobs")
+        self._blobs = PostgresBlobStore(self._backend, f"{ident(schema)}.specstar_blobs")
         self._payloads = payloads
 
     def create(self, resource_name: str) -> PostgresStorage:

@@ -22,7 +22,12 @@ from typing import Any, Literal
 
 import msgspec
 
-from specstar.core import PayloadStoreFactory, QueryTimeoutError, StorageError
+from specstar.core import (
+    PayloadStoreFactory,
+    QueryTimeoutError,
+    StorageError,
+    StorageUnavailableError,
+)
 from specstar.core.spi import (
     DEFAULT_QUERY_TIMEOUT,
     CachingStorageFactory,
@@ -142,7 +147,16 @@ def _translate(exc: sqlite3.Error) -> Exception:
             return Violation(match.group(1))
         if "UNIQUE constraint failed" in str(exc):
             return Violation(None)
+    if isinstance(exc, sqlite3.OperationalError) and str(exc) in _BUSY:
+        # the statement waited ``timeout`` seconds for another process's lock and did not
+        # run; a write transaction around it is rolled back (see SQLiteBackend._transaction)
+        return StorageUnavailableError(
+            "the database stayed locked by another writer; the operation was not applied"
+        )
     return StorageError(f"SQLite: {exc}")
+
+
+_BUSY = frozenset({"database is locked", "database table is locked", "database is busy"})
 
 
 class _SQLiteTx:

@@ -22,8 +22,9 @@ except ModuleNotFoundError as _missing:
 
 from typing import Any as _Any
 
+from ._budget import budget
 from ._workers import FactoryRecipe
-from .models import ITEM_INDEXES, Address, Item
+from .models import ITEM_INDEXES, OWNED_INDEXES, Address, Item, Owned
 from .stateful import storage_state_machine
 from .suites import (
     BlobStoreSuite,
@@ -35,15 +36,18 @@ from .suites import (
 
 __all__ = [
     "ITEM_INDEXES",
+    "OWNED_INDEXES",
     "Address",
     "BlobStoreSuite",
     "FactoryRecipe",
     "Item",
     "MessageQueueSuite",
+    "Owned",
     "PayloadStoreSuite",
     "ProcessSuite",
     "StorageSuite",
     "SuiteBase",
+    "budget",
     "storage_state_machine",
 ]
 

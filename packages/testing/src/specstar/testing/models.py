@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 from specstar.core import Unique
 
-__all__ = ["ITEM_INDEXES", "Address", "Item"]
+__all__ = ["ITEM_INDEXES", "OWNED_INDEXES", "Address", "Item", "Owned"]
 
 
 class Address(msgspec.Struct, kw_only=True):
@@ -33,3 +33,19 @@ class Item(msgspec.Struct, kw_only=True):
 
 #: Indexed paths of :class:`Item` (``email`` is indexed through ``Unique``).
 ITEM_INDEXES = ["name", "age", "score", "active", "born", "tags", "address.city"]
+
+
+class Owned(msgspec.Struct, kw_only=True):
+    """A resource scoped by an owner that may be null, missing, or under a value of another type.
+
+    ``owner`` is omitted from the stored document while unset; ``org`` holds anything (an object
+    ``{"owner": ...}`` normally, but also null, a string, a list or a number).
+    """
+
+    title: str
+    owner: str | msgspec.UnsetType | None = msgspec.UNSET
+    org: Any = msgspec.UNSET
+
+
+#: Indexed paths of :class:`Owned` (``org.owner`` is declared with its type: ``org`` is ``Any``).
+OWNED_INDEXES: list[Any] = ["title", "owner", ("org.owner", str)]

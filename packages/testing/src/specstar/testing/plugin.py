@@ -8,6 +8,12 @@ Fixtures:
     specstar_run_id: a short id unique to this test run, for schema/queue/bucket names.
 
 Each skips its test when the service is missing, or fails it when ``SPECSTAR_REQUIRE_SERVICES=1``.
+
+Hypothesis profiles (``pytest --hypothesis-profile=NAME``):
+    deep: five times the examples of every property (``make test-deep``); properties with an
+        explicit budget scale it with :func:`specstar.testing.budget`.
+    mutation: no shrinking and no example database, so a failing property fails fast and a run
+        never replays what another run found (mutation testing, planted-bug checks).
 """
 
 from __future__ import annotations
@@ -16,8 +22,15 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import Phase, settings
 
 from . import services
+from ._budget import DEEP_FACTOR
+
+settings.register_profile("deep", max_examples=100 * DEEP_FACTOR)
+settings.register_profile(
+    "mutation", database=None, phases=(Phase.explicit, Phase.generate), print_blob=False
+)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

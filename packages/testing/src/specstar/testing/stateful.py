@@ -13,11 +13,19 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from specstar.core import MemoryStorage, Query, ResourceManager, RevisionStatus, StorageFactory
 
 from .models import ITEM_INDEXES, Item
-from .strategies import item_data, queries
+from .strategies import item_data, operator_queries
 
 __all__ = ["outcome", "storage_state_machine"]
 
 IDS = st.sampled_from(["r0", "r1", "r2", "r3"])
+
+
+class _Queries(list[Query]):
+    """One query per operator; its repr names them by their filters only (a full repr of
+    fifteen queries is too long for hypothesis's step log)."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} queries: " + "; ".join(str(q.where) for q in self) + ">"
 
 
 def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
@@ -97,9 +105,16 @@ def storage_state_machine(factory: StorageFactory) -> type[RuleBasedStateMachine
             self.both(lambda m: m.prune_revisions(rid, keep_last_n=keep))
 
         @precondition(lambda self: self.created)
-        @rule(query=queries(), deleted=st.sampled_from([False, True, None]))
-        def search(self, query: Query, deleted: bool | None) -> None:
-            q = query.replace(is_deleted=deleted)
+        @rule(
+            # deferred: the repr of the strategy itself is too long for hypothesis's step log
+            queries=st.deferred(lambda: operator_queries().map(_Queries)),
+            deleted=st.sampled_from([False, True, None]),
+        )
+        def search(self, queries: list[Query], deleted: bool | None) -> None:
+            for query in queries:  # one per operator
+                self.compare_search(query.replace(is_deleted=deleted))
+
+        def compare_search(self, q: Query) -> None:
             self.both(lambda m: [meta.resource_id for meta in m.search(q)])
             self.both(lambda m: m.count(q))
 

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 from hypothesis import strategies as st
 
 from specstar.core.spi import And, Condition, Expr, Field, Not, Op, Or, Query, Sort
 
+from .boundaries import QueryField, boundary_expressions, per_operator, stored_values
 from .models import Address, Item
 
-__all__ = ["conditions", "item_data", "queries", "regex_patterns", "sorts"]
+__all__ = [
+    "ITEM_FIELDS",
+    "boundary_queries",
+    "conditions",
+    "item_data",
+    "item_values",
+    "operator_queries",
+    "queries",
+    "regex_patterns",
+    "sorts",
+]
 
 # Small pools make equal values, ties and nulls frequent, which is where adapters disagree.
 _NAMES = st.sampled_from(
@@ -19,24 +32,23 @@ _NAMES = st.sampled_from(
 )
 _CITIES = st.sampled_from(["Oslo", "oslo", "Rome", "Ürümqi", ""])
 _TAGS = st.sampled_from(["x", "y", "z", "X", "x y"])
-_AGES = st.one_of(st.none(), st.integers(-3, 5), st.sampled_from([2**40, -(2**40)]))
-_SCORES = st.one_of(
-    st.none(),
+_AGE_VALUES = st.one_of(st.integers(-3, 5), st.sampled_from([2**40, -(2**40)]))
+_AGES = st.one_of(st.none(), _AGE_VALUES)
+_SCORE_VALUES = st.one_of(
     st.sampled_from([0.0, -0.0, 0.5, -1.25, 2.0, 1e-9, 1e15]),
     st.integers(-2, 2).map(float),
 )
+_SCORES = st.one_of(st.none(), _SCORE_VALUES)
 _TZ = st.sampled_from(
     [UTC, timezone(timedelta(hours=5)), timezone(timedelta(hours=-7, minutes=-30))]
 )
 _BASE = datetime(2024, 1, 1, tzinfo=UTC)
-_DATES = st.one_of(
-    st.none(),
-    st.builds(
-        lambda minutes, tz: (_BASE + timedelta(minutes=minutes)).astimezone(tz),
-        st.integers(-600, 600).map(lambda m: m * 30),
-        _TZ,
-    ),
+_DATE_VALUES = st.builds(
+    lambda minutes, tz: (_BASE + timedelta(minutes=minutes)).astimezone(tz),
+    st.integers(-600, 600).map(lambda m: m * 30),
+    _TZ,
 )
+_DATES = st.one_of(st.none(), _DATE_VALUES)
 
 
 _REGEX_ATOMS = st.sampled_from(
@@ -108,9 +120,9 @@ def item_data() -> st.SearchStrategy[Item]:
 
 _SCALAR_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "name": _NAMES,
-    "age": _AGES.filter(lambda v: v is not None),
-    "score": _SCORES.filter(lambda v: v is not None),
-    "born": _DATES.filter(lambda v: v is not None),
+    "age": _AGE_VALUES,
+    "score": _SCORE_VALUES,
+    "born": _DATE_VALUES,
     "address.city": _CITIES,
 }
 
@@ -244,4 +256,47 @@ def queries() -> st.SearchStrategy[Query]:
         where=st.one_of(st.none(), conditions()),
         sorts=sorts(),
         limit=st.integers(1, 20),
+    )
+
+
+_REGEXES = ("^a", "b$", "a.b", "[A-Z]", "^$")
+
+#: The queryable fields of :class:`Item` with the edge values of :func:`item_data`'s pools.
+ITEM_FIELDS: list[QueryField] = [
+    QueryField("name", "text", _NAMES, _REGEXES),
+    QueryField("address.city", "text", _CITIES, _REGEXES),
+    QueryField("age", "number", _SCALAR_FIELDS["age"]),
+    QueryField("score", "number", _SCALAR_FIELDS["score"]),
+    QueryField("born", "time", _SCALAR_FIELDS["born"]),
+    QueryField("active", "bool", st.booleans()),
+    QueryField("tags", "list", _TAGS),
+]
+
+
+def item_values(rows: Sequence[Item]) -> dict[str, list[Any]]:
+    """The values stored in each queryable field of ``rows``."""
+    docs = [msgspec.to_builtins(r, builtin_types=(datetime,)) for r in rows]
+    return stored_values(docs, [f.path for f in ITEM_FIELDS])
+
+
+def boundary_queries(
+    rows: Sequence[Item] = (), ops: Sequence[Op] | None = None
+) -> st.SearchStrategy[Query]:
+    """Queries whose values are drawn from ``rows`` half the time, every operator alike (see
+    :mod:`specstar.testing.boundaries`); with no rows, from the pools :func:`item_data` uses.
+    ``ops`` limits the operators of the first condition."""
+    return st.builds(
+        Query,
+        where=boundary_expressions(ITEM_FIELDS, item_values(rows), ops=ops),
+        sorts=sorts(),
+        limit=st.integers(1, 20),
+    )
+
+
+def operator_queries(rows: Sequence[Item] = ()) -> st.SearchStrategy[list[Query]]:
+    """One query per operator with values drawn from ``rows`` half the time (see
+    :func:`specstar.testing.boundaries.per_operator`)."""
+    exprs = per_operator(ITEM_FIELDS, item_values(rows))
+    return st.tuples(exprs, sorts(), st.integers(1, 20)).map(
+        lambda t: [Query(where=w, sorts=t[1], limit=t[2]) for w in t[0]]
     )

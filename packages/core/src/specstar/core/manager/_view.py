@@ -443,6 +443,39 @@ class ResourceView(Generic[T]):
         pointers = pointers_of(partial, self.model)
         return self._reader.page(self.search_page(query, user=user), wanted, pointers)
 
+    def list_batches(
+        self,
+        query: Query | Expr | None = None,
+        *,
+        returns: Iterable[str] = RETURNS_ALL,
+        partial: Iterable[str] | None = None,
+        user: str | UnsetType = UNSET,
+        batch_size: int = 50,
+    ) -> tuple[Page[ResourceMeta], Iterator[list[SearchedResource[T]]]]:
+        """The page :meth:`list_page` gives, read lazily: its meta records (searched and
+        authorized now, so every error of the query is raised here) and an iterator over its
+        items in batches of ``batch_size``, each batch's revisions read when the iterator
+        reaches it. A large page then never has all its data in memory at once (the HTTP
+        adapter encodes and sends batch after batch).
+
+        A row permanently deleted between the search and its batch is left out, as in
+        :meth:`list_page`; revisions are immutable, so every other row holds the data of the
+        revision the search found.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        wanted = returns_set(returns)
+        pointers = pointers_of(partial, self.model)
+        page = self.search_page(query, user=user)
+
+        def batches() -> Iterator[list[SearchedResource[T]]]:
+            metas = page.items
+            for start in range(0, len(metas), batch_size):
+                part = Page(items=metas[start : start + batch_size], next_cursor=None)
+                yield self._reader.page(part, wanted, pointers).items
+
+        return page, batches()
+
     def list(
         self,
         query: SearchQuery = None,

@@ -40,7 +40,9 @@ __all__ = [
 DEFAULT_SORT = Sort(Field("created_time", meta=True))
 
 _VERSION = 1
-_MAX_TOKEN_LENGTH = 8192
+#: A cursor carries the sort values of a row, and indexed text has no length limit; this
+#: bound only keeps a hostile token from costing more to decode than a request body.
+_MAX_TOKEN_LENGTH = 4 * 1024 * 1024
 _BIG_INT_EXT = 1  # msgpack extension code for integers beyond 64 bits
 _INT64_MIN = -(2**63)
 _UINT64_END = 2**64

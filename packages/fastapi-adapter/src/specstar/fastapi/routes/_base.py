@@ -238,7 +238,7 @@ class ModelRoutes:
             status_code=status_code,
             tags=self.tags,
             responses={
-                **problem_responses(400),
+                **problem_responses(400, 503),
                 # /m/count, /m/_migrate... are routes of their own: another method there is 405
                 **(problem_responses(405) if path == "/{resource_id}" else {}),
                 **dict(responses or {}),

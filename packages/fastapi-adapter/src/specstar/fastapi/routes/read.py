@@ -27,7 +27,7 @@ from ..params import (
     filters_dependency,
     query_dependency,
 )
-from ..responses import etag_of, json_response
+from ..responses import etag_of, json_batches_response, json_response
 from ._base import (
     REVISION_ID_PATTERN,
     BaseRouteTemplate,
@@ -136,11 +136,14 @@ class ListRouteTemplate(BaseRouteTemplate):
 
         def run_list(
             query: Query, shape: ReadShape, include_total: bool, user: Any
-        ) -> tuple[Any, int | None]:
+        ) -> tuple[Any, Any, int | None]:
             u = DependencyProvider.user_of(user)
-            page = manager.list_page(query, returns=shape.returns, partial=shape.data_paths, user=u)
+            page, raw = manager.list_batches(
+                query, returns=shape.returns, partial=shape.data_paths, user=u
+            )
+            batches = (shape.apply_all(batch) for batch in raw)
             total = manager.count(query, user=u) if include_total else None
-            return page, total
+            return page, batches, total
 
         async def list_resources(
             request: Request,
@@ -154,11 +157,11 @@ class ListRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             shape = read_shape(returns, partial)
             total_wanted = _total_wanted(include_total, with_total)
-            page, total = await m.call(run_list, query, shape, total_wanted, user)
+            page, batches, total = await m.call(run_list, query, shape, total_wanted, user)
             headers = page_headers(
                 request, has_more=page.has_more, next_cursor=page.next_cursor, total=total
             )
-            return json_response(shape.apply_all(page.items), headers=headers)
+            return await json_batches_response(batches, headers=headers)
 
         async def list_partial(
             request: Request,

@@ -13,7 +13,7 @@ from specstar.core import ResourceManager, find_referrers, relationships
 from ..dependencies import DependencyProvider
 from ..openapi import json_content, problem_responses, ref
 from ..params import MAX_OFFSET
-from ..responses import MsgspecResponse, json_response
+from ..responses import MsgspecResponse, json_list_response, json_response
 from ._base import BaseRouteTemplate, ResourceIdPath, self_doc
 from ._paging import next_url
 
@@ -76,7 +76,7 @@ class ReferrersRouteTemplate(BaseRouteTemplate):
                     request, frozenset({"offset"}), ("offset", str(offset + len(items)))
                 )
                 headers["Link"] = f'<{link}>; rel="next"'
-            return json_response(items, headers=headers)
+            return json_list_response(items, headers=headers)
 
         m.add(
             "/{resource_id}/referrers",

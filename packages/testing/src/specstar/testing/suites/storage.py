@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from .concurrency import ConcurrencyTests
 from .drafts import DraftTests
+from .long_values import LongValueTests
 from .properties import PropertyTests
 from .queries import QueryTests
 from .reads import ReadTests
 from .revisions import RevisionTests
 from .revmeta import RevMetaTests
+from .scopes import ScopeTests
 
 
 class StorageSuite(
@@ -17,7 +19,9 @@ class StorageSuite(
     ConcurrencyTests,
     DraftTests,
     QueryTests,
+    LongValueTests,
     PropertyTests,
+    ScopeTests,
     RevMetaTests,
 ):
     """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.

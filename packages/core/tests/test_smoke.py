@@ -1,2 +1,0 @@
-def test_import() -> None:
-    import specstar.core  # noqa: F401
