@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
@@ -382,6 +382,70 @@ def test_users_under_the_reference_names(client: TestClient, group: Group, name:
     assert count.json() == {"count": 2}
 
 
+def test_rev_statuses(client: TestClient, group: Group) -> None:
+    a, bb, ccc = group.ids
+    d = _new(client, group.name, "draft", status="draft")
+    assert _ids(client.get("/item", params=_in_group(group, rev_statuses="draft"))) == [d]
+    both = _in_group(group, rev_statuses="draft,stable")
+    assert _ids(client.get("/item", params=both)) == sorted([a, bb, ccc, d])
+    params = [("qb", f'group == "{group.name}"'), ("rev_statuses[]", "stable")]
+    assert _ids(client.get("/item", params=params)) == [a, bb, ccc]
+    count = client.get("/item/count", params=_in_group(group, rev_statuses="draft"))
+    assert count.json() == {"count": 1}
+    grammar = {"qb": f'group == "{group.name}" & $rev_status == "draft"'}
+    assert _ids(client.get("/item", params=grammar)) == [d]
+    r = client.put(f"/item/{d}?mode=modify&change_status=stable", json=_body(group, "draft", 9))
+    assert r.status_code == 200, r.text
+    assert _ids(client.get("/item", params=_in_group(group, rev_statuses="draft"))) == []
+    for path in ("/item", "/item/count"):
+        bad = client.get(path, params=_in_group(group, rev_statuses="stable,published"))
+        assert "rev_statuses" in _problem(bad, 400, "invalid_query")["detail"]
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_rev_time_bounds_are_inclusive(client: TestClient, group: Group) -> None:
+    a = group.ids[0]
+    d = _new(client, group.name, "draft", status="draft")
+    info = client.get(f"/item/{a}").json()["info"]
+    created = info["created_time"]
+    exact = _in_group(group, rev_created_time_start=created, rev_created_time_end=created)
+    assert a in _ids(client.get("/item", params=exact))
+    half_open = _in_group(group, created_time_start=created, created_time_end=created)
+    assert _ids(client.get("/item", params=half_open)) == []  # [start, end) holds nothing
+    # a draft modified in place: the revision's updated time moves, its created time does not
+    before = client.get(f"/item/{d}").json()["info"]
+    r = client.put(f"/item/{d}?mode=modify", json=_body(group, "draft", 6))
+    assert r.status_code == 200, r.text
+    moved = r.json()["updated_time"]
+    assert _time(moved) > _time(before["updated_time"])
+    at = _in_group(group, rev_updated_time_start=moved, rev_updated_time_end=moved)
+    assert _ids(client.get("/item", params=at)) == [d]
+    earlier = (_time(moved) - timedelta(microseconds=1)).isoformat()
+    upto = _ids(client.get("/item", params=_in_group(group, rev_updated_time_end=earlier)))
+    assert d not in upto
+    assert a in upto
+    same = _in_group(
+        group, rev_created_time_start=before["created_time"], rev_created_time_end=earlier
+    )
+    assert d in _ids(client.get("/item", params=same))
+    count = client.get("/item/count", params=at)
+    assert count.json() == {"count": 1}
+    # after a switch the fields are those of the revision switched to
+    r = client.put(f"/item/{a}", json=_body(group, "a", 4))
+    assert r.status_code == 200, r.text
+    newer = r.json()["created_time"]
+    from_newer = _in_group(group, rev_created_time_start=newer)
+    assert a in _ids(client.get("/item", params=from_newer))
+    assert client.post(f"/item/{a}/switch/1").status_code == 200
+    assert a not in _ids(client.get("/item", params=from_newer))
+    assert a in _ids(client.get("/item", params=exact))
+    ordered = client.get("/item", params=_in_group(group, sorts="-$rev_updated_time"))
+    assert ordered.json()[0]["info"]["resource_id"] == d
+
+
 def test_data_conditions_in_the_reference_form(client: TestClient, group: Group) -> None:
     a, bb, ccc = group.ids
     conds = (
@@ -526,8 +590,6 @@ def test_resource_id_in_a_create_body(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("path", "name"),
     [
-        ("/item", "rev_statuses"),
-        ("/item", "rev_created_time_start"),
         ("/item/{rid}/revisions", "with_total"),
     ],
 )
@@ -545,6 +607,10 @@ def test_unsupported_reference_parameters_are_refused_by_name(
         ("/item", "created_time_start"),
         ("/item/count", "updated_time_end"),
         ("/item/{rid}/revisions", "created_time_end"),
+        ("/item", "rev_created_time_start"),
+        ("/item/count", "rev_created_time_end"),
+        ("/item", "rev_updated_time_start"),
+        ("/item/count", "rev_updated_time_end"),
     ],
 )
 def test_a_number_is_no_date_time(client: TestClient, group: Group, path: str, name: str) -> None:

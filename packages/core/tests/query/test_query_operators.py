@@ -202,8 +202,8 @@ def test_builder_rejects_a_second_function_and_meta_functions() -> None:
         QB.all(QB.age)  # type: ignore[arg-type]
     with pytest.raises(QueryError, match="str pattern"):
         QB.name.like(3)  # type: ignore[arg-type]
-    with pytest.raises(QueryError, match=re.escape("QB.rev_status() is not a function of QB")):
-        QB.rev_status()  # a data path called like a meta helper: a clear error
+    with pytest.raises(QueryError, match=re.escape("QB.nickname() is not a function of QB")):
+        QB.nickname()  # a data path called like a meta helper: a clear error
 
 
 # -- reference semantics -------------------------------------------------------------------------

@@ -239,6 +239,13 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
                 )
             changes["current_revision_id"] = self.switch_to
             changes["schema_version"] = revision.schema_version
+        current_info = info if info is not None else revision if self.switch_to else None
+        if current_info is not None:
+            changes.update(
+                rev_status=current_info.status,
+                rev_created_time=current_info.created_time,
+                rev_updated_time=current_info.updated_time,
+            )
         if self.is_deleted is not None:
             changes["is_deleted"] = self.is_deleted
         if self.indexed_data is not None:

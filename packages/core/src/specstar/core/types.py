@@ -67,6 +67,11 @@ class ResourceMeta(msgspec.Struct, frozen=True, kw_only=True):
         revision_seq: the highest revision sequence number ever allocated (never reused).
         indexed_data: values of the declared indexed fields, taken from the current revision.
             A path that does not resolve in the data is absent from the mapping.
+        rev_status: the status of the current revision (``None`` only on rows that no store
+            wrote, such as the hypothetical rows an access check evaluates).
+        rev_created_time: the created time of the current revision.
+        rev_updated_time: the updated time of the current revision (a draft modified in place
+            moves it).
     """
 
     resource_id: str
@@ -80,6 +85,9 @@ class ResourceMeta(msgspec.Struct, frozen=True, kw_only=True):
     updated_by: str
     is_deleted: bool = False
     indexed_data: dict[str, Any] = msgspec.field(default_factory=dict)
+    rev_status: RevisionStatus | None = None
+    rev_created_time: datetime | None = None
+    rev_updated_time: datetime | None = None
 
 
 class Resource(msgspec.Struct, Generic[T], frozen=True, kw_only=True):

@@ -8,14 +8,18 @@ A listing is filtered by any combination of (all must hold):
   object, or a list of them meaning *all of*);
 * ``created_time_start``/``created_time_end`` and ``updated_time_start``/``updated_time_end``
   — a half-open interval ``[start, end)`` on ``$created_time``/``$updated_time``;
+* ``rev_created_time_start``/``_end`` and ``rev_updated_time_start``/``_end`` — a closed
+  interval ``[start, end]`` (both ends inclusive, as the reference documents them) on
+  ``$rev_created_time``/``$rev_updated_time``, the times of the current revision;
+* ``rev_statuses`` — ``$rev_status in [...]`` (``draft``/``stable``, the current revision's);
 * ``created_by``/``updated_by`` — ``$created_by in [...]``/``$updated_by in [...]``;
 * ``is_deleted`` — ``false`` (default: live resources), ``true`` (soft-deleted ones) or ``any``.
 
 ``sorts`` takes ``-year,title,$created_time`` or the JSON list form. Errors in any of them are
 :class:`~specstar.core.QueryError` (HTTP 400, ``invalid_query``).
 
-Every list-valued parameter (``created_by``, ``updated_by``, ``sorts``, ``returns``,
-``partial``) may be repeated (``?a=x&a=y``), comma-separated (``?a=x,y``) or sent with
+Every list-valued parameter (``created_by``, ``updated_by``, ``rev_statuses``, ``sorts``,
+``returns``, ``partial``) may be repeated (``?a=x&a=y``), comma-separated (``?a=x,y``) or sent with
 brackets (``?a[]=x``, rewritten by the route class): all mean the same list.
 
 No ``from __future__ import annotations`` here: FastAPI reads these signatures at run time,
@@ -42,6 +46,7 @@ from specstar.core import (
     Query,
     QueryError,
     ResourceManager,
+    RevisionStatus,
     Sort,
     parse_condition,
     parse_sorts,
@@ -243,6 +248,20 @@ def parse_partial(values: Iterable[str] | None) -> list[str] | None:
     return out
 
 
+_REV_STATUSES = [status.value for status in RevisionStatus]
+
+
+def _rev_statuses(values: list[str]) -> tuple[str, ...]:
+    """The values of ``rev_statuses``, each a revision status (else a QueryError naming it)."""
+    for value in values:
+        if value not in _REV_STATUSES:
+            raise QueryError(
+                f"rev_statuses: {value!r} is not a revision status; use one of {_REV_STATUSES}",
+                path="rev_statuses",
+            )
+    return tuple(values)
+
+
 def _meta(name: str) -> Field:
     return Field(name, meta=True)
 
@@ -328,6 +347,27 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
             QueryParam(default_factory=list, description="The same as `updated_by` (either name)."),
         ],
         data_conditions: Annotated[str | None, QueryParam(description=_DATA_CONDITIONS_DOC)] = None,
+        rev_statuses: Annotated[
+            list[str],
+            QueryParam(
+                default_factory=list,
+                description="`$rev_status` (the current revision's status, `draft` or `stable`) "
+                "is one of these (repeated or comma-separated)",
+                json_schema_extra={"items": {"type": "string", "enum": _REV_STATUSES}},
+            ),
+        ],
+        rev_created_time_start: Annotated[
+            DateTimeParam, QueryParam(description="`$rev_created_time >= this`")
+        ] = None,
+        rev_created_time_end: Annotated[
+            DateTimeParam, QueryParam(description="`$rev_created_time <= this` (inclusive)")
+        ] = None,
+        rev_updated_time_start: Annotated[
+            DateTimeParam, QueryParam(description="`$rev_updated_time >= this`")
+        ] = None,
+        rev_updated_time_end: Annotated[
+            DateTimeParam, QueryParam(description="`$rev_updated_time <= this` (inclusive)")
+        ] = None,
     ) -> Filters:
         parts: list[Expr] = []
         if qb is not None and qb.strip():
@@ -343,6 +383,10 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
             ("created_time", Op.lt, created_time_end),
             ("updated_time", Op.gte, updated_time_start),
             ("updated_time", Op.lt, updated_time_end),
+            ("rev_created_time", Op.gte, rev_created_time_start),
+            ("rev_created_time", Op.lte, rev_created_time_end),
+            ("rev_updated_time", Op.gte, rev_updated_time_start),
+            ("rev_updated_time", Op.lte, rev_updated_time_end),
         )
         for name, op, value in bounds:
             if value is not None:
@@ -354,6 +398,9 @@ def filters_dependency() -> Callable[..., Coroutine[Any, Any, Filters]]:
             users = _split(values)
             if users:
                 parts.append(Condition(_meta(name), Op.in_, tuple(users)))
+        statuses = _split(rev_statuses)
+        if statuses:
+            parts.append(Condition(_meta("rev_status"), Op.in_, _rev_statuses(statuses)))
         return Filters(where=_combine(parts), is_deleted=is_deleted.as_query_value())
 
     return filters

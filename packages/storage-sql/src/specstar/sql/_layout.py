@@ -22,11 +22,13 @@ __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "META_COLUMNS",
+    "REV_COLUMNS",
     "IndexColumn",
     "MetaColumn",
     "float_int_problem",
     "ident",
     "index_value_problem",
+    "rev_backfill",
     "revision_seq",
     "table_base",
     "text_problem",
@@ -172,4 +174,26 @@ META_COLUMNS: Final[dict[str, MetaColumn]] = {
     "updated_time": MetaColumn("updated_time", "datetime"),
     "updated_by": MetaColumn("updated_by", "str"),
     "is_deleted": MetaColumn("is_deleted", "bool"),
+    "rev_status": MetaColumn("rev_status", "str"),
+    "rev_created_time": MetaColumn("rev_created_time", "datetime"),
+    "rev_updated_time": MetaColumn("rev_updated_time", "datetime"),
 }
+
+
+#: The meta columns copied from the current revision, with the revision column each copies.
+REV_COLUMNS: Final[dict[str, str]] = {
+    "rev_status": "status",
+    "rev_created_time": "created_time",
+    "rev_updated_time": "updated_time",
+}
+
+
+def rev_backfill(meta: str, rev: str) -> str:
+    """The statement that fills the ``rev_*`` columns of every meta row from its current
+    revision (for tables created before those columns existed); ``meta`` and ``rev`` are the
+    quoted table names."""
+    sets = ", ".join(f"{name} = r.{column}" for name, column in REV_COLUMNS.items())
+    return (
+        f"UPDATE {meta} SET {sets} FROM {rev} r WHERE r.resource_id = {meta}.resource_id "
+        f"AND {meta}.current_revision_id = r.resource_id || ':' || r.seq"
+    )

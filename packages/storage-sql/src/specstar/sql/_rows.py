@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,8 @@ __all__ = ["META_SELECT", "REV_INFO_SELECT", "Rows", "check_texts"]
 
 META_SELECT = (
     "resource_id, current_revision_id, schema_version, total_revision_count, revision_seq, "
-    "created_time, created_by, updated_time, updated_by, is_deleted, indexed_data"
+    "created_time, created_by, updated_time, updated_by, is_deleted, indexed_data, "
+    "rev_status, rev_created_time, rev_updated_time"
 )
 REV_INFO_SELECT = (
     "resource_id, seq, parent_revision_id, schema_version, data_hash, status, "
@@ -58,6 +59,9 @@ class Rows:
             updated_by=row[8],
             is_deleted=bool(row[9]),
             indexed_data=indexed,
+            rev_status=None if row[11] is None else RevisionStatus(row[11]),
+            rev_created_time=None if row[12] is None else time(row[12]),
+            rev_updated_time=None if row[13] is None else time(row[13]),
         )
 
     def meta_values(self, meta: ResourceMeta, indexed_blob: bytes | None = None) -> dict[str, Any]:
@@ -83,6 +87,9 @@ class Rows:
             "updated_by": meta.updated_by,
             "is_deleted": self._backend.dialect.encode("bool", meta.is_deleted),
             "indexed_data": indexed_blob,
+            "rev_status": None if meta.rev_status is None else meta.rev_status.value,
+            "rev_created_time": _time_or_none(time, meta.rev_created_time),
+            "rev_updated_time": _time_or_none(time, meta.rev_updated_time),
         }
 
     def revision(self, row: tuple[Any, ...]) -> RevisionInfo:
@@ -192,3 +199,7 @@ def check_texts(write: Write) -> None:
         problem = text_problem(value) if isinstance(value, str) else None
         if problem:
             raise ValidationError(f"{name}: {problem}", [FieldError(name, problem)])
+
+
+def _time_or_none(encode: Callable[[datetime], Any], value: datetime | None) -> Any:
+    return None if value is None else encode(value)

@@ -46,7 +46,7 @@ from specstar.core.spi import (
 
 from ._backend import Backend, Tx, Violation
 from ._compile import Dialect, RegexHook, Sql, Target
-from ._layout import IndexColumn, ident, to_utc
+from ._layout import IndexColumn, ident, rev_backfill, to_utc
 from ._store import SQLStorage
 from .blobs import PostgresBlobStore
 
@@ -412,7 +412,8 @@ class PostgresBackend(Backend):
             "revision_seq bigint NOT NULL, created_time timestamptz NOT NULL, "
             f"created_by {text} NOT NULL, updated_time timestamptz NOT NULL, "
             f"updated_by {text} NOT NULL, is_deleted boolean NOT NULL, "
-            "indexed_data bytea NOT NULL, "
+            "indexed_data bytea NOT NULL, rev_status text, rev_created_time timestamptz, "
+            "rev_updated_time timestamptz, "
             f"CONSTRAINT {ident(base + '_meta_pkey')} PRIMARY KEY (resource_id))"
         )
         for suffix, column in (("ct", "created_time"), ("ut", "updated_time")):
@@ -436,6 +437,18 @@ class PostgresBackend(Backend):
         )
         if has_key is None:  # tables of 0.x releases; ALTER only when needed (it locks)
             tx.run(f"ALTER TABLE {rev} ADD COLUMN IF NOT EXISTS payload_key {text}")
+        has_rev = tx.one(
+            "SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? AND column_name = 'rev_status'",
+            (self.schema, base + "_meta"),
+        )
+        if has_rev is None:  # tables of 0.x releases: add and fill the columns
+            tx.run(
+                f"ALTER TABLE {meta} ADD COLUMN IF NOT EXISTS rev_status text, "
+                "ADD COLUMN IF NOT EXISTS rev_created_time timestamptz, "
+                "ADD COLUMN IF NOT EXISTS rev_updated_time timestamptz"
+            )
+            tx.run(rev_backfill(meta, rev))
 
     def sync_columns(
         self, tx: Tx, base: str, columns: Sequence[IndexColumn], unique: frozenset[int]

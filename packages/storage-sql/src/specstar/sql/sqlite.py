@@ -38,7 +38,7 @@ from specstar.core.spi import (
 
 from ._backend import Backend, Tx, Violation
 from ._compile import Dialect, RegexHook, Sql, Target
-from ._layout import IndexColumn, ident, to_utc
+from ._layout import IndexColumn, ident, rev_backfill, to_utc
 from ._store import SQLStorage
 from .blobs import FileBlobStore
 
@@ -340,7 +340,8 @@ class SQLiteBackend(Backend):
             "schema_version TEXT, total_revision_count INTEGER NOT NULL, "
             "revision_seq INTEGER NOT NULL, created_time INTEGER NOT NULL, "
             "created_by TEXT NOT NULL, updated_time INTEGER NOT NULL, updated_by TEXT NOT NULL, "
-            "is_deleted INTEGER NOT NULL, indexed_data BLOB NOT NULL)"
+            "is_deleted INTEGER NOT NULL, indexed_data BLOB NOT NULL, rev_status TEXT, "
+            "rev_created_time INTEGER, rev_updated_time INTEGER)"
         )
         for suffix, column in (("ct", "created_time"), ("ut", "updated_time")):
             tx.run(
@@ -357,6 +358,15 @@ class SQLiteBackend(Backend):
         )
         if "payload_key" not in {str(r[1]) for r in tx.all(f"PRAGMA table_info({rev})")}:
             tx.run(f"ALTER TABLE {rev} ADD COLUMN payload_key TEXT")  # tables of 0.x releases
+        present = {str(r[1]) for r in tx.all(f"PRAGMA table_info({meta})")}
+        if "rev_status" not in present:  # tables of 0.x releases: add and fill the columns
+            for name, kind in (
+                ("rev_status", "TEXT"),
+                ("rev_created_time", "INTEGER"),
+                ("rev_updated_time", "INTEGER"),
+            ):
+                tx.run(f"ALTER TABLE {meta} ADD COLUMN {name} {kind}")
+            tx.run(rev_backfill(meta, rev))
 
     def sync_columns(
         self, tx: Tx, base: str, columns: Sequence[IndexColumn], unique: frozenset[int]

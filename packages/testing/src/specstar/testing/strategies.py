@@ -207,6 +207,11 @@ def _other_condition() -> st.SearchStrategy[Condition]:
             st.sampled_from([Op.eq, Op.ne, Op.lt, Op.istarts_with, Op.contains]),
             _TAGS,
         ),
+        st.builds(
+            lambda op, v: Condition(Field("rev_status", meta=True), op, v),
+            st.sampled_from([Op.eq, Op.ne]),
+            st.sampled_from(["draft", "stable"]),
+        ),
     )
 
 
@@ -226,7 +231,17 @@ def conditions(max_leaves: int = 6) -> st.SearchStrategy[Expr]:
 
 def sorts() -> st.SearchStrategy[tuple[Sort, ...]]:
     """Zero to three distinct sort keys (list fields cannot be sorted)."""
-    keys = ["name", "age", "score", "born", "active", "address.city", "$created_time"]
+    keys = [
+        "name",
+        "age",
+        "score",
+        "born",
+        "active",
+        "address.city",
+        "$created_time",
+        "$rev_status",
+        "$rev_updated_time",
+    ]
     return st.lists(st.sampled_from(keys), max_size=3, unique=True).flatmap(
         lambda ks: st.tuples(*[st.booleans() for _ in ks]).map(
             lambda flags: tuple(Sort(Field.parse(k), d) for k, d in zip(ks, flags, strict=True))

@@ -53,6 +53,9 @@ META_FIELDS: dict[str, str] = {
     "updated_time": "datetime",
     "updated_by": "str",
     "is_deleted": "bool",
+    "rev_status": "str",
+    "rev_created_time": "datetime",
+    "rev_updated_time": "datetime",
 }
 
 

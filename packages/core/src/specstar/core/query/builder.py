@@ -477,3 +477,18 @@ class QB(metaclass=_QBMeta):
     def is_deleted() -> FieldRef:
         """The meta field ``$is_deleted`` (only with a query's ``is_deleted=None``)."""
         return FieldRef(Field("is_deleted", meta=True))
+
+    @staticmethod
+    def rev_status() -> FieldRef:
+        """The meta field ``$rev_status``: the status of the current revision."""
+        return FieldRef(Field("rev_status", meta=True))
+
+    @staticmethod
+    def rev_created_time() -> FieldRef:
+        """The meta field ``$rev_created_time``: when the current revision was created."""
+        return FieldRef(Field("rev_created_time", meta=True))
+
+    @staticmethod
+    def rev_updated_time() -> FieldRef:
+        """The meta field ``$rev_updated_time``: when the current revision last changed."""
+        return FieldRef(Field("rev_updated_time", meta=True))

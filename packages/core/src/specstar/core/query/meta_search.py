@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from ..types import RevisionStatus
 from .ast import And, Condition, Expr, Field, Not, Op, Or, Query, Sort
 
 __all__ = ["ResourceMetaSearchQuery"]
@@ -26,6 +27,10 @@ class ResourceMetaSearchQuery(msgspec.Struct, kw_only=True, frozen=True):
             both.
         created_time_start / created_time_end / updated_time_start / updated_time_end:
             inclusive time bounds.
+        rev_statuses: the current revision's status is any of these (``draft``/``stable``).
+        rev_created_time_start / rev_created_time_end / rev_updated_time_start /
+            rev_updated_time_end: inclusive bounds of the current revision's created and
+            updated times (``$rev_created_time``, ``$rev_updated_time``).
         created_bys / updated_bys: any of these users.
         data_conditions / conditions: expressions (``QB["age"] >= 18``, ``Condition``...).
         sorts: :class:`Sort` keys or their text form (``"-age"``, ``"$created_time"``).
@@ -37,6 +42,11 @@ class ResourceMetaSearchQuery(msgspec.Struct, kw_only=True, frozen=True):
     created_time_end: datetime | UnsetType = UNSET
     updated_time_start: datetime | UnsetType = UNSET
     updated_time_end: datetime | UnsetType = UNSET
+    rev_statuses: Sequence[str] | UnsetType = UNSET
+    rev_created_time_start: datetime | UnsetType = UNSET
+    rev_created_time_end: datetime | UnsetType = UNSET
+    rev_updated_time_start: datetime | UnsetType = UNSET
+    rev_updated_time_end: datetime | UnsetType = UNSET
     created_bys: Sequence[str] | UnsetType = UNSET
     updated_bys: Sequence[str] | UnsetType = UNSET
     data_conditions: Sequence[Expr] | UnsetType = UNSET
@@ -50,7 +60,8 @@ class ResourceMetaSearchQuery(msgspec.Struct, kw_only=True, frozen=True):
 
         Raises:
             TypeError: a condition that is no expression, a sort that is neither a ``Sort``
-                nor a string, or users that are not a list of strings.
+                nor a string, or users or statuses that are not a list of strings.
+            ValueError: a status in ``rev_statuses`` that is neither ``draft`` nor ``stable``.
         """
         parts: list[Expr] = []
         for name, op in (
@@ -58,6 +69,10 @@ class ResourceMetaSearchQuery(msgspec.Struct, kw_only=True, frozen=True):
             ("created_time_end", Op.lte),
             ("updated_time_start", Op.gte),
             ("updated_time_end", Op.lte),
+            ("rev_created_time_start", Op.gte),
+            ("rev_created_time_end", Op.lte),
+            ("rev_updated_time_start", Op.gte),
+            ("rev_updated_time_end", Op.lte),
         ):
             value = getattr(self, name)
             if not isinstance(value, UnsetType):
@@ -69,6 +84,8 @@ class ResourceMetaSearchQuery(msgspec.Struct, kw_only=True, frozen=True):
                 if isinstance(users, str) or not all(isinstance(u, str) for u in users):
                     raise TypeError(f"{name} must be a list of user names, not {users!r}")
                 parts.append(Condition(Field(field, meta=True), Op.in_, tuple(users)))
+        if not isinstance(self.rev_statuses, UnsetType):
+            parts.append(_rev_statuses(self.rev_statuses))
         for name in ("data_conditions", "conditions"):
             exprs: Any = getattr(self, name)
             if not isinstance(exprs, UnsetType):
@@ -97,3 +114,16 @@ class ResourceMetaSearchQuery(msgspec.Struct, kw_only=True, frozen=True):
             offset=self.offset,
             is_deleted=False if isinstance(self.is_deleted, UnsetType) else self.is_deleted,
         )
+
+
+def _rev_statuses(statuses: Sequence[str]) -> Condition:
+    """``$rev_status`` is one of ``statuses``, each checked to be a revision status."""
+    if isinstance(statuses, str) or not all(isinstance(v, str) for v in statuses):
+        raise TypeError(f"rev_statuses must be a list of statuses, not {statuses!r}")
+    known = [status.value for status in RevisionStatus]
+    for value in statuses:
+        if value not in known:
+            raise ValueError(
+                f"rev_statuses: {value!r} is not a revision status; use one of {known}"
+            )
+    return Condition(Field("rev_status", meta=True), Op.in_, tuple(str(v) for v in statuses))

@@ -9,6 +9,7 @@ from .properties import PropertyTests
 from .queries import QueryTests
 from .reads import ReadTests
 from .revisions import RevisionTests
+from .revmeta import RevMetaTests
 from .scopes import ScopeTests
 
 
@@ -21,6 +22,7 @@ class StorageSuite(
     LongValueTests,
     PropertyTests,
     ScopeTests,
+    RevMetaTests,
 ):
     """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.
 
