@@ -451,9 +451,10 @@ def test_random_data_and_queries_agree(trio: Trio) -> None:
 
     check()
     share = sum(selected) / len(selected)
-    # about 40 % on most seeds: the text edges hold many case-folding and blank variants, and a
-    # quarter of the shapes read only soft-deleted rows; below 30 % the strategy has gone blind
-    assert share >= 0.3, f"only {share:.0%} of the per-operator queries selected a row"
+    # 25-40 % by seed: the text edges hold many case-folding and blank variants, a quarter of
+    # the shapes read only soft-deleted rows, and the flag operators (is_empty, is_blank,
+    # truthy) select few rows one way round; below 20 % the strategy has gone blind
+    assert share >= 0.2, f"only {share:.0%} of the per-operator queries selected a row"
 
 
 # -- fixed cases: the edges above, checked on every run whatever hypothesis draws -----------

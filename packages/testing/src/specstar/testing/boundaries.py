@@ -123,6 +123,23 @@ def _text(op: Op) -> Builder:
     return build
 
 
+def _folded(op: Op) -> Builder:
+    """Fragments of stored strings with their ASCII letters' case swapped half the time, so
+    the case-insensitive matchers meet values that differ from the needle only in case."""
+
+    def build(f: QueryField, stored: Mapping[str, Sequence[Any]]) -> st.SearchStrategy[Condition]:
+        needles = st.one_of(_fragments(f, stored), _fragments(f, stored).map(_swap_ascii_case))
+        return needles.map(lambda v: Condition(_field(f), op, v))
+
+    return build
+
+
+def _swap_ascii_case(text: str) -> str:
+    return "".join(
+        c.lower() if "A" <= c <= "Z" else c.upper() if "a" <= c <= "z" else c for c in text
+    )
+
+
 def _regex(f: QueryField, stored: Mapping[str, Sequence[Any]]) -> st.SearchStrategy[Condition]:
     return st.sampled_from(f.patterns).map(lambda p: Condition(_field(f), Op.regex, p))
 
@@ -152,6 +169,16 @@ OPERATORS: dict[Op, tuple[Callable[[QueryField], bool], Builder]] = {
     Op.regex: (lambda f: f.kind == "text" and bool(f.patterns), _regex),
     Op.is_null: (lambda f: not f.path.startswith("$"), _flag(Op.is_null)),
     Op.exists: (lambda f: True, _flag(Op.exists)),
+    **{
+        op: (lambda f: f.kind == "text", _folded(op))
+        for op in (Op.icontains, Op.istarts_with, Op.iends_with)
+    },
+    Op.is_empty: (
+        lambda f: f.kind in ("text", "list") and not f.path.startswith("$"),
+        _flag(Op.is_empty),
+    ),
+    Op.is_blank: (lambda f: f.kind == "text" and not f.path.startswith("$"), _flag(Op.is_blank)),
+    Op.truthy: (lambda f: not f.path.startswith("$"), _flag(Op.truthy)),
 }
 
 
