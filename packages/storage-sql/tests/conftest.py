@@ -1,13 +1,16 @@
-"""Fixtures of the SQL storage tests: one PostgreSQL schema per test run, dropped at the end."""
+"""Fixtures of the SQL storage tests: one PostgreSQL schema per test run (dropped at the end),
+and a fresh, empty store of each kind per test."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from specstar.core import StorageFactory
+from specstar.core.memory import MemoryStorageFactory
 from specstar.sql import PostgresStorageFactory, SQLiteStorageFactory
 from specstar.testing.services import drop_postgres_schema
 
@@ -35,3 +38,21 @@ def sql_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stor
         factory.close()
     else:
         yield request.getfixturevalue("pg_factory")
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageFactory]:
+    """A fresh, empty store of each kind (PostgreSQL: a schema of its own, dropped after)."""
+    if request.param == "memory":
+        yield MemoryStorageFactory()
+    elif request.param == "sqlite":
+        sqlite = SQLiteStorageFactory(tmp_path / "db")
+        yield sqlite
+        sqlite.close()
+    else:
+        dsn: str = request.getfixturevalue("postgres_dsn")
+        schema = f"specstar_fresh_{uuid.uuid4().hex[:10]}"
+        pg = PostgresStorageFactory(dsn, schema=schema, pool_size=8)
+        yield pg
+        pg.close()
+        drop_postgres_schema(dsn, schema)

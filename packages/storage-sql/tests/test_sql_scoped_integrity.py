@@ -8,9 +8,6 @@ to act on the document itself is still checked.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -29,27 +26,6 @@ from specstar.core import (
     ValidationError,
     redact_conflict,
 )
-from specstar.core.memory import MemoryStorageFactory
-from specstar.sql import PostgresStorageFactory, SQLiteStorageFactory
-from specstar.testing.services import drop_postgres_schema
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageFactory]:
-    """A fresh, empty store of each kind (PostgreSQL: a schema of its own, dropped after)."""
-    if request.param == "memory":
-        yield MemoryStorageFactory()
-    elif request.param == "sqlite":
-        sqlite = SQLiteStorageFactory(tmp_path / "db")
-        yield sqlite
-        sqlite.close()
-    else:
-        dsn: str = request.getfixturevalue("postgres_dsn")
-        schema = f"specstar_scoped_{uuid.uuid4().hex[:10]}"
-        pg = PostgresStorageFactory(dsn, schema=schema, pool_size=4)
-        yield pg
-        pg.close()
-        drop_postgres_schema(dsn, schema)
 
 
 class Document(msgspec.Struct, kw_only=True):

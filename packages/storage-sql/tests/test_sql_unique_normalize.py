@@ -5,9 +5,6 @@ one value written differently are duplicates — atomically, on memory, SQLite a
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated
 
 import msgspec
@@ -20,26 +17,6 @@ from specstar.core import (
     Unique,
     UniqueConstraintError,
 )
-from specstar.core.memory import MemoryStorageFactory
-from specstar.sql import PostgresStorageFactory, SQLiteStorageFactory
-from specstar.testing.services import drop_postgres_schema
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageFactory]:
-    if request.param == "memory":
-        yield MemoryStorageFactory()
-    elif request.param == "sqlite":
-        sqlite = SQLiteStorageFactory(tmp_path / "db")
-        yield sqlite
-        sqlite.close()
-    else:
-        dsn: str = request.getfixturevalue("postgres_dsn")
-        schema = f"specstar_unorm_{uuid.uuid4().hex[:10]}"
-        pg = PostgresStorageFactory(dsn, schema=schema, pool_size=8)
-        yield pg
-        pg.close()
-        drop_postgres_schema(dsn, schema)
 
 
 class Account(msgspec.Struct, kw_only=True):
