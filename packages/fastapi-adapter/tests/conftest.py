@@ -1,9 +1,12 @@
-"""Fixtures for the HTTP adapter tests: a small app with a few models, and a test client."""
+"""Fixtures for the HTTP adapter tests: a small app with a few models, a test client, and a
+fresh, empty store of each kind."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -11,8 +14,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from specstar.core import RevisionStatus, Unique
+from specstar.core import RevisionStatus, StorageFactory, Unique
+from specstar.core.memory import MemoryStorageFactory
 from specstar.fastapi import SpecStar, install_problem_handlers
+from specstar.testing.services import drop_postgres_schema
 
 
 class Address(msgspec.Struct, kw_only=True):
@@ -92,3 +97,23 @@ def make_book(client: TestClient) -> Any:
         return out
 
     return create
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageFactory]:
+    """A fresh, empty store of each kind (PostgreSQL: a schema of its own, dropped after)."""
+    if request.param == "memory":
+        yield MemoryStorageFactory()
+        return
+    sql = pytest.importorskip("specstar.sql", reason="specstar-storage-sql is not installed")
+    if request.param == "sqlite":
+        sqlite = sql.SQLiteStorageFactory(tmp_path / "db")
+        yield sqlite
+        sqlite.close()
+        return
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    schema = f"specstar_http_{uuid.uuid4().hex[:10]}"
+    pg = sql.PostgresStorageFactory(dsn, schema=schema, pool_size=4)
+    yield pg
+    pg.close()
+    drop_postgres_schema(dsn, schema)

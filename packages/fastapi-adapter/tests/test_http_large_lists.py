@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from specstar.core import MemoryStorageFactory, Query, StorageFactory
+from specstar.core import Query, StorageFactory
 from specstar.fastapi import SpecStar, install_problem_handlers
 from specstar.fastapi.responses import LIST_CHUNK_BYTES
 
@@ -37,22 +34,6 @@ def _app(factory: StorageFactory, name: str) -> tuple[FastAPI, SpecStar]:
     install_problem_handlers(app)
     crud.apply(app)
     return app, crud
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageFactory]:
-    if request.param == "memory":
-        yield MemoryStorageFactory()
-        return
-    sql = pytest.importorskip("specstar.sql", reason="specstar-storage-sql is not installed")
-    if request.param == "sqlite":
-        made: Any = sql.SQLiteStorageFactory(tmp_path)
-    else:
-        dsn: str = request.getfixturevalue("postgres_dsn")
-        run_id: str = request.getfixturevalue("specstar_run_id")
-        made = sql.PostgresStorageFactory(dsn, schema=f"specstar_lists_{run_id}", pool_size=2)
-    yield made
-    made.close()
 
 
 def _get(app: FastAPI, path: str, query: str) -> tuple[dict[str, str], list[bytes]]:

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from specstar.core import MemoryStorageFactory, StorageFactory, Unique
+from specstar.core import StorageFactory, Unique
 from specstar.fastapi import SpecStar, install_problem_handlers
 
 
@@ -30,22 +27,6 @@ def _text(length: int, seed: int) -> str:
     """Incompressible text (PostgreSQL compresses index entries) of three-byte characters."""
     rnd = random.Random(seed)
     return "".join(chr(rnd.randint(0x4E00, 0x9FFF)) for _ in range(length))
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageFactory]:
-    if request.param == "memory":
-        yield MemoryStorageFactory()
-        return
-    sql = pytest.importorskip("specstar.sql", reason="specstar-storage-sql is not installed")
-    if request.param == "sqlite":
-        made: Any = sql.SQLiteStorageFactory(tmp_path)
-    else:
-        dsn: str = request.getfixturevalue("postgres_dsn")
-        run_id: str = request.getfixturevalue("specstar_run_id")
-        made = sql.PostgresStorageFactory(dsn, schema=f"specstar_long_{run_id}", pool_size=2)
-    yield made
-    made.close()
 
 
 def test_long_indexed_values_over_http(factory: StorageFactory) -> None:

@@ -7,9 +7,7 @@ notes, bookmarks and pins refer to: every cascade and ``set_null`` reaches bob's
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -17,9 +15,8 @@ import pytest
 from fastapi import FastAPI, Header
 from fastapi.testclient import TestClient
 
-from specstar.core import MemoryStorageFactory, OnDelete, OwnershipChecker, Ref, StorageFactory
+from specstar.core import OnDelete, OwnershipChecker, Ref, StorageFactory
 from specstar.fastapi import DependencyProvider, SpecStar, install_problem_handlers
-from specstar.testing.services import drop_postgres_schema
 
 
 class Document(msgspec.Struct, kw_only=True):
@@ -47,26 +44,6 @@ class Memo(msgspec.Struct, kw_only=True):
 
 def _user(x_user: Annotated[str | None, Header()] = None) -> str | None:
     return x_user
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageFactory]:
-    if request.param == "memory":
-        yield MemoryStorageFactory()
-        return
-    sql = pytest.importorskip("specstar.sql", reason="specstar-storage-sql is not installed")
-    if request.param == "sqlite":
-        sqlite = sql.SQLiteStorageFactory(tmp_path / "db")
-        yield sqlite
-        sqlite.close()
-        return
-
-    dsn: str = request.getfixturevalue("postgres_dsn")
-    schema = f"specstar_http_scoped_{uuid.uuid4().hex[:10]}"
-    pg = sql.PostgresStorageFactory(dsn, schema=schema, pool_size=4)
-    yield pg
-    pg.close()
-    drop_postgres_schema(dsn, schema)
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ from __future__ import annotations
 import collections
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -21,7 +19,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from specstar.core import (
-    MemoryStorageFactory,
     StorageFactory,
     StorageUnavailableError,
     WriteOutcomeUnknownError,
@@ -41,22 +38,6 @@ def _app(factory: StorageFactory) -> tuple[FastAPI, SpecStar]:
     install_problem_handlers(app)
     crud.apply(app)
     return app, crud
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageFactory]:
-    if request.param == "memory":
-        yield MemoryStorageFactory()
-        return
-    sql = pytest.importorskip("specstar.sql", reason="specstar-storage-sql is not installed")
-    if request.param == "sqlite":
-        made: Any = sql.SQLiteStorageFactory(tmp_path)
-    else:
-        dsn: str = request.getfixturevalue("postgres_dsn")
-        run_id: str = request.getfixturevalue("specstar_run_id")
-        made = sql.PostgresStorageFactory(dsn, schema=f"specstar_faults_{run_id}", pool_size=4)
-    yield made
-    made.close()
 
 
 @pytest.mark.parametrize(
