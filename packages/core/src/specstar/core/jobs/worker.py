@@ -77,13 +77,35 @@ class _Attempt(Generic[J]):
         self.done = False
         self.beaten_at = _now()
         self.extended_at = time.monotonic()
+        self.flushed_at = 0.0
         self.ctx: JobContext[Any, Any] = JobContext(
             job_id=lease.job_id,
             payload=job.payload,
             attempt=job.retries + 1,
-            logger=JobLogger(lease.job_id, self.lines.append),
+            logger=JobLogger(lease.job_id, self.log),
             beat=self.beat,
         )
+
+    def log(self, line: str) -> None:
+        """Buffer a line of the handler; write the buffer at once when the log was not
+        written for ``log_flush_seconds`` (a quiet job's line is seen without waiting for
+        the next beat; a chatty job's lines go out in batches, once per interval)."""
+        self.lines.append(line)
+        if time.monotonic() - self.flushed_at < self.worker.manager.log_flush_seconds:
+            return
+        if not self.lock.acquire(blocking=False):
+            return  # a beat is running: it flushes
+        try:
+            if not self.done:
+                self._flush()
+        except Exception:  # a storage hiccup: the next beat writes the lines
+            log.exception("%s: writing the log failed", self.lease.job_id)
+        finally:
+            self.lock.release()
+
+    def _flush(self) -> None:
+        self.flushed_at = time.monotonic()
+        self.worker.flush(self.lease.job_id, self.lines)
 
     def beat(self) -> bool:
         """Flush the log, keep the lease and notice a cancel or a takeover.
@@ -97,7 +119,7 @@ class _Attempt(Generic[J]):
         with self.lock:
             if self.done:
                 return False
-            self.worker.flush(self.lease.job_id, self.lines)
+            self._flush()
             if time.monotonic() - self.extended_at >= mgr.lease_seconds / 3:
                 if not mgr.message_queue.extend(self.lease, lease_seconds=mgr.lease_seconds):
                     return False
