@@ -234,7 +234,7 @@ def test_follow_streams_the_log_until_the_job_is_finished() -> None:
 
 
 def test_follow_a_cancelled_job_ends() -> None:
-    client, mgr = build_stepper()
+    client, _mgr = build_stepper()
     job_id = client.post("/stepper", json={"payload": {"steps": 1}}).json()["resource_id"]
     assert client.post(f"/stepper/{job_id}/cancel").status_code == 200
     r = client.get(f"/stepper/{job_id}/logs", params={"follow": "true"})
@@ -242,7 +242,7 @@ def test_follow_a_cancelled_job_ends() -> None:
 
 
 def test_follow_parameters_are_checked() -> None:
-    client, mgr = build_stepper()
+    client, _mgr = build_stepper()
     job_id = client.post("/stepper", json={"payload": {"steps": 1}}).json()["resource_id"]
     bad = client.get(f"/stepper/{job_id}/logs", params={"follow": "maybe"})
     assert bad.status_code == 422

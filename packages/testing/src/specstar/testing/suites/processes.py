@@ -215,7 +215,10 @@ class ProcessSuite(SuiteBase):
         self.require(capabilities, "multi_process")
         name = f"mp-job-{uuid.uuid4().hex[:10]}"
         jobs = JobManager(
-            ErrandJob, storage_factory=storage_factory, name=name, message_queue=MemoryMessageQueue()
+            ErrandJob,
+            storage_factory=storage_factory,
+            name=name,
+            message_queue=MemoryMessageQueue(),
         )
         job = {
             "recipe": factory_recipe,
