@@ -170,8 +170,9 @@ def test_follow_reads_each_line_while_the_job_runs(base_url: str) -> None:
         assert c.get(f"/stepper/{job_id}").json()["data"]["status"] == "completed"
     print(
         f"\nlog call -> line at the follower, {steps} lines (log_flush_seconds=1.0, "
-        f"follow_poll_seconds=0.2): p50 {statistics.median(delays) * 1000:.0f} ms, "
-        f"max {max(delays) * 1000:.0f} ms"
+        f"follow_poll_seconds=0.2): first line (written at once) {delays[0] * 1000:.0f} ms; "
+        f"the next ones (each logged within a flush interval of the last write) p50 "
+        f"{statistics.median(delays[1:]) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms"
     )
 
 
