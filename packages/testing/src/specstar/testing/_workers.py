@@ -13,9 +13,15 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from specstar.core import ResourceManager, StorageFactory, UniqueConstraintError
+from specstar.core import (
+    JobManager,
+    MemoryMessageQueue,
+    ResourceManager,
+    StorageFactory,
+    UniqueConstraintError,
+)
 
-from .models import ITEM_INDEXES, Item
+from .models import ITEM_INDEXES, Errand, ErrandJob, Item
 
 __all__ = ["FactoryRecipe", "build_factory"]
 
@@ -113,6 +119,59 @@ def unique_worker(
 
             barrier.wait()
             pool = [threading.Thread(target=thread_body, args=(t,)) for t in range(threads)]
+            for thread in pool:
+                thread.start()
+            for thread in pool:
+                thread.join()
+            return outcomes
+        finally:
+            factory.close()
+
+    _run(results, index, work)
+
+
+def enqueue_worker(
+    *,
+    recipe: FactoryRecipe,
+    name: str,
+    key: str,
+    threads: int,
+    index: int,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """Enqueue the same :class:`ErrandJob` (idempotency ``key``) from ``threads`` threads at
+    once; reports ``(resource_id, created)`` per thread, or ``("error", repr)``."""
+
+    def work() -> list[tuple[str, Any]]:
+        factory = build_factory(recipe)
+        try:
+            # the queue is not under test: the key is enforced by the job store
+            jobs = JobManager(
+                ErrandJob,
+                storage_factory=factory,
+                name=name,
+                message_queue=MemoryMessageQueue(),
+                default_user=f"proc-{index}",
+            )
+            outcomes: list[tuple[str, Any]] = []
+            lock = threading.Lock()
+            start = threading.Barrier(threads)
+
+            def enqueue() -> None:
+                start.wait()
+                try:
+                    info, created = jobs.enqueue(
+                        ErrandJob(payload=Errand(what="once"), idempotency_key=key)
+                    )
+                    outcome: tuple[str, Any] = (info.resource_id, created)
+                except Exception as exc:
+                    outcome = ("error", repr(exc))
+                with lock:
+                    outcomes.append(outcome)
+
+            barrier.wait()
+            pool = [threading.Thread(target=enqueue) for _ in range(threads)]
             for thread in pool:
                 thread.start()
             for thread in pool:

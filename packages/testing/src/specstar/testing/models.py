@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import msgspec
 
-from specstar.core import Unique
+from specstar.core import Job, Unique
 
-__all__ = ["ITEM_INDEXES", "OWNED_INDEXES", "Address", "Item", "Owned"]
+__all__ = ["ITEM_INDEXES", "OWNED_INDEXES", "Address", "Errand", "ErrandJob", "Item", "Owned"]
 
 
 class Address(msgspec.Struct, kw_only=True):
@@ -49,3 +49,13 @@ class Owned(msgspec.Struct, kw_only=True):
 
 #: Indexed paths of :class:`Owned` (``org.owner`` is declared with its type: ``org`` is ``Any``).
 OWNED_INDEXES: list[Any] = ["title", "owner", ("org.owner", str)]
+
+
+class Errand(msgspec.Struct, kw_only=True):
+    """The payload of :class:`ErrandJob`."""
+
+    what: str
+
+
+class ErrandJob(Job[Errand, str]):
+    """A job model the multi-process suites enqueue from several processes."""

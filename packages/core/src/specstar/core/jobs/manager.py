@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from ..actions import Action
 from ..context import ContextDefaults
 from ..errors import (
     FieldError,
+    GoneError,
     IdempotencyConflictError,
     JobStateError,
     NotFoundError,
@@ -29,6 +31,7 @@ from ..ports import Storage, StorageFactory
 from ..query import QB
 from ..schema import Schema
 from ..types import RevisionInfo, RevisionStatus
+from .fields import JobFieldGuard, job_verb
 from .handler import JobHandler
 from .memory import MemoryMessageQueue
 from .model import JOB_INDEXES, TERMINAL, Job, JobLog, JobStatus, is_job_model
@@ -56,8 +59,13 @@ class JobManager(ResourceManager[J]):
         job_handler: ``handler(resource)`` or ``handler(resource, ctx)``, sync or async.
         job_handler_factory: called once, when the first worker starts, to build the handler.
         default_max_retries: retries of a job whose ``max_retries`` is ``None``.
-        lease_seconds: how long a worker holds a job without a heartbeat; the worker beats
-            every third of it while the handler runs.
+        lease_seconds: how long a worker holds a job without a heartbeat. While the handler
+            runs, the worker extends the queue lease every third of it and records
+            ``last_heartbeat_at`` (a revision) every half of it.
+        log_flush_seconds: how often a running job's log lines are written to its log (and
+            a cancel is noticed); at least every third of ``lease_seconds``.
+        follow_poll_seconds: how often :meth:`follow_logs` (and the HTTP follow mode) looks
+            for new lines.
         retry_backoff_seconds / max_backoff_seconds: the exponential backoff of retries.
         worker_user: the user the workers write job states as. Workers act for the
             application, not for a user: their reads and writes (:attr:`system`) skip the
@@ -77,6 +85,8 @@ class JobManager(ResourceManager[J]):
         job_handler_factory: Callable[[], JobHandler] | None = None,
         default_max_retries: int = 3,
         lease_seconds: float = 30.0,
+        log_flush_seconds: float = 1.0,
+        follow_poll_seconds: float = 0.2,
         retry_backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 300.0,
         worker_user: str = "system:worker",
@@ -94,6 +104,11 @@ class JobManager(ResourceManager[J]):
             raise ValueError(
                 "need default_max_retries >= 0, lease_seconds > 0, retry_backoff_seconds >= 0"
             )
+        if not (log_flush_seconds > 0 and follow_poll_seconds > 0):
+            raise ValueError(
+                f"need log_flush_seconds > 0 and follow_poll_seconds > 0, got "
+                f"{log_flush_seconds!r} and {follow_poll_seconds!r}"
+            )
         declared = list(indexed_fields)
         named = {d if isinstance(d, str) else getattr(d, "path", None) for d in declared}
         named |= {d[0] for d in declared if isinstance(d, tuple)}
@@ -110,6 +125,8 @@ class JobManager(ResourceManager[J]):
         self._handler_factory = job_handler_factory
         self.default_max_retries = default_max_retries
         self.lease_seconds = lease_seconds
+        self.log_flush_seconds = log_flush_seconds
+        self.follow_poll_seconds = follow_poll_seconds
         self.retry_backoff_seconds = retry_backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.worker_user = worker_user
@@ -122,6 +139,8 @@ class JobManager(ResourceManager[J]):
             JobLog, storage=log_storage, name=log_name, default_user=worker_user
         )
         self.system: ResourceManager[J] = self._system_view()
+        # after the system view copied the pipeline: the workers are not guarded
+        self.pipeline.event_handlers.append(JobFieldGuard())
         self.worker: Worker[J] = Worker(self)
 
     def _system_view(self) -> ResourceManager[J]:
@@ -165,12 +184,40 @@ class JobManager(ResourceManager[J]):
         """Create a job (``pending``) and queue it.
 
         With an ``idempotency_key`` already used by a job, the existing job's current revision
-        info is returned (nothing is created or queued) when the payloads are equal.
+        info is returned (nothing is created or queued) when the payloads are equal;
+        :meth:`enqueue` also tells which of the two happened.
 
         Raises:
             ValidationError: the job is not a fresh ``pending`` one (status, retries, runs or
                 heartbeat given), or as :meth:`ResourceManager.create`.
             IdempotencyConflictError: the key belongs to a job with another payload.
+        """
+        info, _created = self.enqueue(
+            data,
+            resource_id=resource_id,
+            status=status,
+            if_not_exists=if_not_exists,
+            user=user,
+            now=now,
+        )
+        return info
+
+    def enqueue(
+        self,
+        data: J | Mapping[str, Any],
+        *,
+        resource_id: str | None = None,
+        status: RevisionStatus | None = None,
+        if_not_exists: bool = False,
+        user: str | UnsetType = UNSET,
+        now: datetime | UnsetType = UNSET,
+    ) -> tuple[RevisionInfo, bool]:
+        """:meth:`create`, returning the revision info and whether a job was created
+        (``False``: its ``idempotency_key`` named an existing job with the same payload,
+        whose current revision info is returned; HTTP answers 200 instead of 201).
+
+        The store enforces the key atomically (a unique index), so processes enqueueing the
+        same key at once all get the one job that was created.
         """
         job = self._binding.coerce(data)
         _check_fresh(job)
@@ -186,9 +233,9 @@ class JobManager(ResourceManager[J]):
         except UniqueConstraintError as exc:
             if exc.field != "idempotency_key" or job.idempotency_key is None:
                 raise
-            return self._existing(job, exc.conflicting_resource_id, user)
+            return self._existing(job, exc.conflicting_resource_id, user), False
         self._queue(info.resource_id, job)
-        return info
+        return info, True
 
     def _existing(self, job: J, resource_id: str | None, user: str | UnsetType) -> RevisionInfo:
         key = job.idempotency_key
@@ -274,19 +321,78 @@ class JobManager(ResourceManager[J]):
     ) -> RevisionInfo:
         """Apply ``change`` to the current job with compare-and-swap (re-read on a race)."""
         ctx = self._guard.context(Action.UPDATE, user, UNSET, resource_id=job_id)
-        return self._changes.append(ctx, change, expected=None, status=None)
+        with job_verb():
+            return self._changes.append(ctx, change, expected=None, status=None)
 
     def get_logs(self, job_id: str, *, user: str | UnsetType = UNSET) -> str:
         """What the job's handler logged, one line per entry (``""`` when nothing).
 
         Reading the logs is reading the job: the permission checker sees a ``get``.
         """
-        self.get_meta(job_id, user=user)
+        lines, _finished = self.log_lines(job_id, user=user)
+        return "\n".join(lines) + "\n" if lines else ""
+
+    def log_lines(
+        self, job_id: str, *, start: int = 0, user: str | UnsetType = UNSET
+    ) -> tuple[list[str], bool]:
+        """The job's log lines from index ``start``, and whether the job is finished
+        (``completed``, ``failed`` or ``cancelled``: no line will follow unless it is rerun).
+
+        The status is read before the lines, and a worker writes the last lines of an
+        attempt before its outcome: when ``finished`` is true, the lines are complete.
+        Authorized as a ``get`` of the job.
+
+        Raises:
+            ValueError: ``start`` is negative.
+        """
+        if start < 0:
+            raise ValueError(f"start must be >= 0, got {start!r}")
+        meta = self.get_meta(job_id, user=user)
+        finished = meta.indexed_data.get("status") in TERMINAL
         try:
             lines = self.logs.get(job_id).data.lines
         except NotFoundError:
-            return ""
-        return "\n".join(lines) + "\n" if lines else ""
+            lines = []
+        return lines[start:], finished
+
+    def follow_logs(
+        self, job_id: str, *, user: str | UnsetType = UNSET, poll_seconds: float | None = None
+    ) -> Iterator[str]:
+        """The job's log lines, the existing ones first, then each as a worker flushes it
+        (every ``log_flush_seconds`` while the handler runs); the iterator ends when the job
+        is finished. Close it (or stop iterating) to stop following.
+
+        The job is read (and the user authorized) before this returns; each poll, every
+        ``poll_seconds`` (default: the manager's ``follow_poll_seconds``), reads it again.
+
+        Raises:
+            NotFoundError, GoneError, PermissionDeniedError: as :meth:`get_meta`, at once.
+        """
+        interval = self.follow_poll_seconds if poll_seconds is None else poll_seconds
+        if not interval > 0:
+            raise ValueError(f"poll_seconds must be > 0, got {poll_seconds!r}")
+        first = self.log_lines(job_id, user=user)
+        return self._follow(job_id, first, user, interval)
+
+    def _follow(
+        self,
+        job_id: str,
+        first: tuple[list[str], bool],
+        user: str | UnsetType,
+        interval: float,
+    ) -> Iterator[str]:
+        lines, finished = first
+        sent = 0
+        while True:
+            yield from lines
+            sent += len(lines)
+            if finished:
+                return
+            time.sleep(interval)
+            try:
+                lines, finished = self.log_lines(job_id, start=sent, user=user)
+            except (NotFoundError, GoneError):
+                return  # deleted while followed: nothing more will come
 
     # == workers ===============================================================================
 

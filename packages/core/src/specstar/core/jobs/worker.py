@@ -8,8 +8,10 @@ as the expected one, so a lost race changes nothing):
    it (deliver again after a lease); ``processing`` with a stale heartbeat -> its worker died:
    count a failed attempt (retry or fail);
 3. ``pending`` -> ``processing`` (the claim: only one worker wins it);
-4. run the handler, beating every third of the lease (lease extended, heartbeat recorded,
-   log flushed, cancellation noticed);
+4. run the handler; every ``log_flush_seconds`` (at least every third of the lease) the
+   worker flushes the log and notices a cancel or a takeover, every third of the lease it
+   extends the queue lease, and every half lease it records ``last_heartbeat_at`` (a
+   revision: a heartbeat older than a whole lease means the worker is gone);
 5. write the outcome (``completed``, ``pending`` for a retry or the next periodic run,
    ``failed``) and tell the queue (ack, retry with a delay, dead letter).
 """
@@ -46,6 +48,7 @@ class JobSource(Protocol[J]):
     system: ResourceManager[J]
     message_queue: MessageQueue
     lease_seconds: float
+    log_flush_seconds: float
     retry_backoff_seconds: float
     max_backoff_seconds: float
     worker_user: str
@@ -73,27 +76,58 @@ class _Attempt(Generic[J]):
         self.lines: list[str] = []
         self.done = False
         self.beaten_at = _now()
+        self.extended_at = time.monotonic()
+        self.flushed_at = 0.0
         self.ctx: JobContext[Any, Any] = JobContext(
             job_id=lease.job_id,
             payload=job.payload,
             attempt=job.retries + 1,
-            logger=JobLogger(lease.job_id, self.lines.append),
+            logger=JobLogger(lease.job_id, self.log),
             beat=self.beat,
         )
 
+    def log(self, line: str) -> None:
+        """Buffer a line of the handler; write the buffer at once when the log was not
+        written for ``log_flush_seconds`` (a quiet job's line is seen without waiting for
+        the next beat; a chatty job's lines go out in batches, once per interval)."""
+        self.lines.append(line)
+        if time.monotonic() - self.flushed_at < self.worker.manager.log_flush_seconds:
+            return
+        if not self.lock.acquire(blocking=False):
+            return  # a beat is running: it flushes
+        try:
+            if not self.done:
+                self._flush()
+        except Exception:  # a storage hiccup: the next beat writes the lines
+            log.exception("%s: writing the log failed", self.lease.job_id)
+        finally:
+            self.lock.release()
+
+    def _flush(self) -> None:
+        self.flushed_at = time.monotonic()
+        self.worker.flush(self.lease.job_id, self.lines)
+
     def beat(self) -> bool:
-        """Keep the lease and notice a cancel or a takeover; ``False``: stop the handler."""
+        """Flush the log, keep the lease and notice a cancel or a takeover.
+
+        Cheap enough to call often: the queue lease is extended once a third of the lease
+        has passed since the last extension, and ``last_heartbeat_at`` is written (a new
+        revision) once half a lease has passed since the last one. ``False``: stop the
+        handler.
+        """
         mgr = self.worker.manager
         with self.lock:
             if self.done:
                 return False
-            self.worker.flush(self.lease.job_id, self.lines)
-            if not mgr.message_queue.extend(self.lease, lease_seconds=mgr.lease_seconds):
-                return False
+            self._flush()
+            if time.monotonic() - self.extended_at >= mgr.lease_seconds / 3:
+                if not mgr.message_queue.extend(self.lease, lease_seconds=mgr.lease_seconds):
+                    return False
+                self.extended_at = time.monotonic()
             meta = mgr.system.get_meta(self.lease.job_id)
             if meta.current_revision_id != self.revision_id:
                 return False  # cancelled, or taken over after this lease ran out
-            if (_now() - self.beaten_at).total_seconds() >= mgr.lease_seconds / 3:
+            if (_now() - self.beaten_at).total_seconds() >= mgr.lease_seconds / 2:
                 beaten = msgspec.structs.replace(self.job, last_heartbeat_at=_now())
                 try:
                     self.revision_id = self.worker.write(
@@ -364,7 +398,8 @@ class Consumer(Generic[J]):
 
     def _beat(self) -> None:
         # beats go on through the grace period of a stop, until the worker threads ended
-        interval = self.worker.manager.lease_seconds / 3
+        mgr = self.worker.manager
+        interval = min(mgr.lease_seconds / 3, mgr.log_flush_seconds)
         while not self._beats_done.wait(interval):
             self.worker.beat_all()
 

@@ -13,6 +13,7 @@ from specstar.core import (
     AlreadyExistsError,
     ClientIdsDisabledError,
     FieldError,
+    JobManager,
     ResourceManager,
     RevisionInfo,
     RevisionStatus,
@@ -67,18 +68,40 @@ def create_resource(
 
     ``user`` and ``now`` are normalised (``DependencyProvider.user_of``/``now_of``).
     """
+    info, _created = create_or_find(
+        manager,
+        body,
+        resource_id=resource_id,
+        status=status,
+        only_create=only_create,
+        user=user,
+        now=now,
+    )
+    return info
+
+
+def create_or_find(
+    manager: ResourceManager[Any],
+    body: Any,
+    *,
+    resource_id: str | None,
+    status: RevisionStatus | None,
+    only_create: bool,
+    user: str | UnsetType,
+    now: datetime | UnsetType,
+) -> tuple[RevisionInfo, bool]:
+    """:func:`create_resource`, and whether it created: a job whose ``idempotency_key``
+    names an existing job with the same payload is that job (``False``)."""
+
+    def create() -> tuple[RevisionInfo, bool]:
+        if isinstance(manager, JobManager):
+            return manager.enqueue(body, resource_id=resource_id, status=status, user=user, now=now)
+        info = manager.create(body, resource_id=resource_id, status=status, user=user, now=now)
+        return info, True
+
     try:
         return with_every_field_error(
-            manager.model,
-            body,
-            lambda: manager.create(
-                body,
-                resource_id=resource_id,
-                status=status,
-                user=user,
-                now=now,
-            ),
-            forbid_unknown=not manager.allow_unknown_fields,
+            manager.model, body, create, forbid_unknown=not manager.allow_unknown_fields
         )
     except AlreadyExistsError as exc:
         if not only_create:
@@ -92,7 +115,10 @@ class CreateRouteTemplate(BaseRouteTemplate):
     """``POST /m`` — create a resource; 201 with ``Location`` and ``ETag``.
 
     The body is the model's JSON. ``?resource_id=`` chooses the id (409 when taken, or 412
-    with ``If-None-Match: *``); ``?status=draft`` creates a draft revision.
+    with ``If-None-Match: *``); ``?status=draft`` creates a draft revision. For a job model,
+    an ``idempotency_key`` already used by a job with the same payload answers 200 with that
+    job's current revision (and its ``Location`` and ``ETag``); with another payload, 409
+    ``idempotency_conflict`` naming the key.
     """
 
     order = 30
@@ -128,9 +154,9 @@ class CreateRouteTemplate(BaseRouteTemplate):
                 check_client_id(resource_id)
             u, n = DependencyProvider.user_of(user), DependencyProvider.now_of(now)
             body = await read_json(request)
-            info = await m.call_as(
+            info, created = await m.call_as(
                 u,
-                create_resource,
+                create_or_find,
                 manager,
                 body,
                 resource_id=resource_id,
@@ -141,7 +167,7 @@ class CreateRouteTemplate(BaseRouteTemplate):
             )
             return json_response(
                 info,
-                status_code=201,
+                status_code=201 if created else 200,
                 etag=entity_tag(info),
                 headers={"Location": m.location(request, info.resource_id)},
             )
@@ -161,6 +187,18 @@ class CreateRouteTemplate(BaseRouteTemplate):
                     "content": json_content(ref("RevisionInfo")),
                     "headers": created_headers(),
                 },
+                **(
+                    {
+                        200: {
+                            "description": "A job with this idempotency key and payload "
+                            "exists: its current revision's info",
+                            "content": json_content(ref("RevisionInfo")),
+                            "headers": created_headers(),
+                        }
+                    }
+                    if isinstance(manager, JobManager)
+                    else {}
+                ),
                 **problem_responses(400, 401, 403, 409, 412, 415, 422),
             },
         )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 from msgspec import UnsetType
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from fastapi import APIRouter
-from specstar.core import JobManager, ResourceManager, RevisionInfo
+from fastapi import Query as QueryParam
+from specstar.core import JobManager, ResourceManager, RevisionInfo, SpecStarError
 
 from ..dependencies import DependencyProvider
 from ..openapi import json_content, problem_responses, ref
@@ -26,7 +29,11 @@ class JobRouteTemplate(BaseRouteTemplate):
     pending job from running and asks a running one to stop; a completed or failed job is a 409.
     Both are authorized as an `update` of the job, and answer the job's revision information.
     `logs` is what the handler logged (`text/plain`), `204` when it logged nothing, authorized
-    as a `get` of the job. Models that are not job models get none of these routes.
+    as a `get` of the job. With `?follow=true` it streams instead (`200`, chunked
+    `text/plain`): the lines logged so far, then each line as the worker flushes it (every
+    `log_flush_seconds` of the job manager), until the job is completed, failed or cancelled;
+    the job is read again (and the user authorized) every `follow_poll_seconds`. Models that
+    are not job models get none of these routes.
     """
 
     order = 50
@@ -41,8 +48,25 @@ class JobRouteTemplate(BaseRouteTemplate):
         _verb_route(m, resource_manager.cancel, "cancel", f"Cancel a {model_name}")
         manager = resource_manager
 
-        async def logs(resource_id: ResourceIdPath, user: Any = m.user) -> Response:
+        async def logs(
+            resource_id: ResourceIdPath,
+            follow: Annotated[
+                bool,
+                QueryParam(
+                    description="Stream the log until the job is completed, failed or "
+                    "cancelled, instead of answering what was logged so far."
+                ),
+            ] = False,
+            user: Any = m.user,
+        ) -> Response:
             u = DependencyProvider.user_of(user)
+            if follow:
+                first = await m.call(manager.log_lines, resource_id, user=u)
+                return StreamingResponse(
+                    _follow(m, manager, resource_id, u, first),
+                    media_type="text/plain; charset=utf-8",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+                )
             text = await m.call(manager.get_logs, resource_id, user=u)
             if not text:
                 return Response(status_code=204)
@@ -54,14 +78,42 @@ class JobRouteTemplate(BaseRouteTemplate):
             method="GET",
             action="logs",
             summary=f"What a {model_name}'s handler logged",
-            description="One line per entry, oldest first; 204 when nothing was logged.",
+            description="One line per entry, oldest first; 204 when nothing was logged. "
+            "With `follow=true`, a stream of the lines until the job is finished.",
             responses={
-                200: {"description": "The log", "content": {"text/plain": {"schema": {}}}},
+                200: {
+                    "description": "The log (streamed with `follow=true`)",
+                    "content": {"text/plain": {"schema": {}}},
+                },
                 204: {"description": "Nothing logged"},
-                **problem_responses(401, 403, 404, 410),
+                **problem_responses(401, 403, 404, 410, 422),
             },
             response_class=PlainTextResponse,
         )
+
+
+async def _follow(
+    m: ModelRoutes,
+    manager: JobManager[Any],
+    job_id: str,
+    user: str | UnsetType,
+    first: tuple[list[str], bool],
+) -> AsyncIterator[str]:
+    """The lines of a followed log; reads run in the thread pool, waits on the event loop,
+    so a client that goes away cancels the wait and nothing keeps polling."""
+    lines, finished = first
+    sent = 0
+    while True:
+        if lines:
+            yield "".join(line + "\n" for line in lines)
+            sent += len(lines)
+        if finished:
+            return
+        await asyncio.sleep(manager.follow_poll_seconds)
+        try:
+            lines, finished = await m.call(manager.log_lines, job_id, start=sent, user=user)
+        except SpecStarError:
+            return  # deleted, or no longer readable by the user, while followed
 
 
 def _verb_route(m: ModelRoutes, verb: Any, action: str, summary: str) -> None:

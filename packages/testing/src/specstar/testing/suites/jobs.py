@@ -467,7 +467,7 @@ def _claim_and_die(mgr: JobManager[EchoJob], job_id: str) -> None:
     claimed = msgspec.structs.replace(
         current.data, status=JobStatus.processing, last_heartbeat_at=_utcnow()
     )
-    mgr.update(job_id, claimed, expected_revision_id=current.info.revision_id)
+    mgr.system.update(job_id, claimed, expected_revision_id=current.info.revision_id)
 
 
 def _utcnow() -> Any:

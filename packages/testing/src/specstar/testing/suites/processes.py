@@ -20,16 +20,20 @@ from typing import Any
 import pytest
 
 from specstar.core import (
+    QB,
     Capabilities,
+    JobManager,
+    MemoryMessageQueue,
     Query,
     ResourceManager,
     RevisionStatus,
+    StorageFactory,
     UniqueConstraintError,
 )
 
 from .. import _workers
 from .._workers import FactoryRecipe
-from ..models import Item
+from ..models import Errand, ErrandJob, Item
 from .base import SuiteBase
 
 __all__ = ["ProcessSuite"]
@@ -112,6 +116,9 @@ class ProcessSuite(SuiteBase):
     #: processes and total creates racing for one unique value
     unique_processes = 4
     unique_creates = 100
+    #: processes, and threads in each, enqueueing a job with the same idempotency key
+    enqueue_processes = 4
+    enqueue_threads = 4
     #: times a writer process is killed with SIGKILL in the middle of its work
     kill_rounds = 20
 
@@ -198,6 +205,41 @@ class ProcessSuite(SuiteBase):
         assert items.count() == 1
         with pytest.raises(UniqueConstraintError):
             items.create(Item(name="late", email="same@example.com"))
+
+    def test_one_job_per_idempotency_key_across_processes(
+        self,
+        capabilities: Capabilities,
+        factory_recipe: FactoryRecipe,
+        storage_factory: StorageFactory,
+    ) -> None:
+        self.require(capabilities, "multi_process")
+        name = f"mp-job-{uuid.uuid4().hex[:10]}"
+        jobs = JobManager(
+            ErrandJob,
+            storage_factory=storage_factory,
+            name=name,
+            message_queue=MemoryMessageQueue(),
+        )
+        job = {
+            "recipe": factory_recipe,
+            "name": name,
+            "key": "order-42",
+            "threads": self.enqueue_threads,
+        }
+        results = _gather(_context(), _workers.enqueue_worker, [job] * self.enqueue_processes)
+        outcomes = [o for batch in results for o in batch]
+        assert len(outcomes) == self.enqueue_processes * self.enqueue_threads
+        assert not [o for o in outcomes if o[0] == "error"], outcomes
+        ids = {resource_id for resource_id, _created in outcomes}
+        assert len(ids) == 1, f"one key gave several jobs: {sorted(ids)}"
+        assert [created for _id, created in outcomes].count(True) == 1, outcomes
+        assert jobs.count() == 1
+        (job_id,) = ids
+        assert jobs.search(QB["idempotency_key"] == "order-42")[0].resource_id == job_id
+        assert jobs.enqueue(ErrandJob(payload=Errand(what="once"), idempotency_key="order-42")) == (
+            jobs.get(job_id).info,
+            False,
+        )
 
     def test_concurrent_startup_of_a_new_type(
         self,
