@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -137,6 +138,7 @@ class PostgresMessageQueue(SQLMessageQueue):
         self._listener: threading.Thread | None = None
         self._listen_conn: psycopg.Connection[Any] | None = None
         self._start_lock = threading.Lock()
+        self._origin = uuid.uuid4().hex
 
     def tx(self) -> Any:
         return self._factory.transaction()
@@ -145,7 +147,9 @@ class PostgresMessageQueue(SQLMessageQueue):
         return f"nextval('{self._factory.seq}')"
 
     def _notify(self, tx: QueueTx) -> None:
-        tx.run("SELECT pg_notify(?, '')", (self.channel,))
+        # the payload names this queue object: its own listener skips the echo, since the
+        # change already woke this process's consumers (see ``_relay``)
+        tx.run("SELECT pg_notify(?, ?)", (self.channel, self._origin))
 
     def _claim_once(self, token: str, lease_seconds: float) -> tuple[str, int] | None:
         self._listen()
@@ -194,8 +198,9 @@ class PostgresMessageQueue(SQLMessageQueue):
         assert conn is not None
         try:
             while not self._closed:
-                for _ in conn.notifies(timeout=0.5, stop_after=1):
-                    self._poke()
+                for note in conn.notifies(timeout=0.5, stop_after=1):
+                    if note.payload != self._origin:
+                        self._poke()
         except psycopg.Error:
             if not self._closed:
                 raise
