@@ -55,6 +55,17 @@ class SQLMessageQueue(MessageQueue):
     def tx(self) -> AbstractContextManager[QueueTx]:
         raise NotImplementedError
 
+    def relaxed_tx(self) -> AbstractContextManager[QueueTx]:
+        """A transaction whose commit may be lost in a crash of the database server.
+
+        For the changes a lost commit cannot harm: a claim, a lease extension, an ack or a
+        retry that vanish leave the message deliverable again (at once or when the lease
+        ends), and the job resource decides what the redelivery does (its compare-and-swap
+        claim runs an attempt at most once; a terminal job is acked). Enqueue and dead letters
+        stay durable. By default the same as :meth:`tx`.
+        """
+        return self.tx()
+
     def _claim_once(self, token: str, lease_seconds: float) -> tuple[str, int] | None:
         raise NotImplementedError
 
@@ -122,7 +133,7 @@ class SQLMessageQueue(MessageQueue):
         return tx.run(f"{sql} {where}", (*params, self.name, lease.job_id, lease.token)) == 1
 
     def extend(self, lease: Lease, *, lease_seconds: float) -> bool:
-        with self.tx() as tx:
+        with self.relaxed_tx() as tx:
             return self._held(
                 tx,
                 f"UPDATE {self.table} SET lease_until = {self.now_sql} + ?",
@@ -132,7 +143,7 @@ class SQLMessageQueue(MessageQueue):
 
     def ack(self, lease: Lease) -> bool:
         where = f"WHERE queue = ? AND job_id = ? AND token = ? AND lease_until > {self.now_sql}"
-        with self.tx() as tx:
+        with self.relaxed_tx() as tx:
             row = tx.one(
                 f"DELETE FROM {self.table} {where} RETURNING partition_key",
                 (self.name, lease.job_id, lease.token),
@@ -146,7 +157,7 @@ class SQLMessageQueue(MessageQueue):
         return row is not None
 
     def retry(self, lease: Lease, *, delay: float = 0.0) -> bool:
-        with self.tx() as tx:
+        with self.relaxed_tx() as tx:
             done = self._held(
                 tx,
                 f"UPDATE {self.table} SET token = NULL, available_at = {self.now_sql} + ?",

@@ -4,7 +4,10 @@ A claim is one statement: ``UPDATE ... WHERE job_id = (SELECT ... FOR UPDATE SKI
 so concurrent consumers never wait on each other's rows. Every change that may make a message
 deliverable sends a ``NOTIFY``; each queue keeps one connection ``LISTEN``-ing and wakes its
 waiting consumers at once, so an idle worker starts a new job without polling. Times are the
-database server's clock, so hosts need not agree on theirs.
+database server's clock, so hosts need not agree on theirs. Claims, lease extensions, acks and
+retries commit without waiting for the disk (``synchronous_commit = off``): losing one in a
+server crash only delivers the message again, which the job's compare-and-swap makes harmless;
+an enqueue and a dead letter wait for the disk.
 """
 
 from __future__ import annotations
@@ -106,10 +109,15 @@ class PostgresMessageQueueFactory:
             )
 
     @contextmanager
-    def transaction(self) -> Iterator[QueueTx]:
-        """One transaction on a pooled connection."""
+    def transaction(self, *, durable: bool = True) -> Iterator[QueueTx]:
+        """One transaction on a pooled connection; ``durable=False`` commits without waiting
+        for the write-ahead log to reach the disk (``synchronous_commit = off``: a crash of
+        the server may lose the last such commits, never corrupt anything)."""
         with self._pool.connection() as conn, conn.transaction():
-            yield _Tx(conn)
+            tx = _Tx(conn)
+            if not durable:
+                tx.run("SET LOCAL synchronous_commit = off")
+            yield tx
 
     def build(self, name: str) -> PostgresMessageQueue:
         with self._lock:
@@ -143,6 +151,9 @@ class PostgresMessageQueue(SQLMessageQueue):
     def tx(self) -> Any:
         return self._factory.transaction()
 
+    def relaxed_tx(self) -> Any:
+        return self._factory.transaction(durable=False)
+
     def _next_seq(self) -> str:
         return f"nextval('{self._factory.seq}')"
 
@@ -154,7 +165,7 @@ class PostgresMessageQueue(SQLMessageQueue):
     def _claim_once(self, token: str, lease_seconds: float) -> tuple[str, int] | None:
         self._listen()
         t, now = self.table, self.now_sql
-        with self.tx() as tx:
+        with self.relaxed_tx() as tx:  # a lost claim is a redelivery (see ``relaxed_tx``)
             row = tx.one(
                 f"""UPDATE {t} SET token = ?, lease_until = {now} + ?,
                     deliveries = deliveries + 1
