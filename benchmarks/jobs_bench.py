@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import socket
 import sys
 import tempfile
@@ -222,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     section = JobsSection(
         quick=args.quick, run_id=run_id, workdir=workdir, log=log, run_process=run_process
     )
-    jobs = section.run()
+    try:
+        jobs = section.run()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     jobs["started"] = datetime.now(UTC).isoformat(timespec="seconds")
     jobs["command"] = "python -m benchmarks.jobs_bench " + " ".join(argv or sys.argv[1:])
     from .report_tables import jobs_table

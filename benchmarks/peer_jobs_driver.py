@@ -119,11 +119,18 @@ class PeerJobs:
         return int(self.probe.returned)
 
     def settle(self, n: int) -> None:
-        """Wait until the store shows ``n`` jobs completed."""
+        """Wait until the store shows ``n`` jobs finished (completed, or failed: its workers
+        race for the same pending job on SQLite, and a loser's errors can use up a job's
+        retries; :meth:`failed` counts those)."""
         from specstar import QB
 
-        query = (QB["status"] == "completed").build()
+        query = QB["status"].in_(["completed", "failed"]).build()
         jm.wait_completed(_Count(lambda: self.manager.count_resources(query)), n, 600, 0.02)
+
+    def failed(self) -> int:
+        from specstar import QB
+
+        return int(self.manager.count_resources((QB["status"] == "failed").build()))
 
     def stop(self) -> None:
         for q in self.queues:
@@ -161,6 +168,7 @@ def main(config_path: str, out_path: str) -> int:
             driver.stop()
         except Exception as exc:  # the figures are taken; a failed shutdown is only reported
             jm.log(f"{config['label']}: stopping the workers failed: {type(exc).__name__}: {exc}")
+    result["failed"] = driver.failed()
     jm.write_result(out_path, {"status": "ok", "workers": config["workers"], **result})
     return 0
 

@@ -142,7 +142,10 @@ def jobs_rows(jobs: dict[str, Any]) -> list[list[str]]:
                     ratio += f" (\u2265 {target:g}{_X}{_mark(value >= target)})"
             else:
                 ratio = "n/a"
-        rows.append([*name, f"{r['throughput_jobs_s']:,.0f}", p50, _ms(r["start_p99_ms"]), ratio])
+        rate = f"{r['throughput_jobs_s']:,.0f}"
+        if r.get("failed"):  # jobs its own workers failed (counted as done: they ended)
+            rate += f" ({r['failed']} failed)"
+        rows.append([*name, rate, p50, _ms(r["start_p99_ms"]), ratio])
     return rows
 
 
