@@ -10,7 +10,9 @@ worker count, a no-op handler that calls :meth:`Probe.started` with the job's nu
   revision is written and the message acked; peers: what their docs call done);
 * ``stop()``;
 * optionally ``settle(n)``: wait until the library's store shows ``n`` jobs done (for peers
-  whose handler-returned count is counted during the runs), part of the throughput time.
+  whose handler-returned count is counted during the runs), part of the throughput time;
+  returns how many it saw and when that count last moved (:func:`wait_settled`): jobs the
+  peer never finishes are reported as ``unfinished`` and left out of its throughput.
 
 Two measurements, in this order, after a warm-up of a few jobs:
 
@@ -93,6 +95,23 @@ def wait_completed(driver: JobDriver, n: int, timeout: float, pause: float = 0.0
         time.sleep(pause)
 
 
+def wait_settled(
+    count: Callable[[], int], n: int, *, stall_s: float = 30.0, pause: float = 0.02
+) -> tuple[int, float]:
+    """Wait until ``count()`` reaches ``n``, or until it has not moved for ``stall_s`` seconds
+    (jobs a peer never finishes). Returns the last count and when it last moved
+    (``time.perf_counter``): the throughput is taken up to that moment."""
+    last, moved = count(), time.perf_counter()
+    while last < n:
+        time.sleep(pause)
+        now_count = count()
+        if now_count != last:
+            last, moved = now_count, time.perf_counter()
+        elif time.perf_counter() - moved > stall_s:
+            break
+    return last, moved
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -137,15 +156,19 @@ def measure(
     enqueued_s = time.perf_counter() - t0
     done += jobs
     wait_completed(driver, done, timeout)
+    finished, ended = done, time.perf_counter()
     settle = getattr(driver, "settle", None)
     if settle is not None:  # a peer whose "done" is a state in its store, checked at the end
-        settle(done)
-    total_s = time.perf_counter() - t0
-    say(f"throughput: {jobs / total_s:,.0f} jobs/s ({jobs} jobs in {total_s:.2f}s)")
+        finished, ended = settle(done)
+    unfinished = done - finished
+    total_s = ended - t0
+    rate = (jobs - unfinished) / total_s
+    say(f"throughput: {rate:,.0f} jobs/s ({jobs - unfinished} jobs in {total_s:.2f}s)")
     return {
         "jobs": jobs,
+        "unfinished": unfinished,
         "latency_jobs": latency_jobs,
-        "throughput_jobs_s": jobs / total_s,
+        "throughput_jobs_s": rate,
         "enqueue_jobs_s": jobs / enqueued_s if enqueued_s > 0 else None,
         "seconds": total_s,
         "start_p50_ms": percentile(lat_ms, 0.5),

@@ -94,19 +94,18 @@ class Procrastinate:
     def completed(self) -> int:
         return int(self.probe.returned)
 
-    def settle(self, n: int) -> None:
+    def settle(self, n: int) -> tuple[int, float]:
         import psycopg
 
         with psycopg.connect(self.dsn, autocommit=True) as conn:
 
-            class Count:
-                def completed(self) -> int:
-                    row = conn.execute(
-                        "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
-                    ).fetchone()
-                    return int(row[0]) if row else 0
+            def count() -> int:
+                row = conn.execute(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
+                ).fetchone()
+                return int(row[0]) if row else 0
 
-            jm.wait_completed(Count(), n, 600, 0.02)
+            return jm.wait_settled(count, n)
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.future.cancel)

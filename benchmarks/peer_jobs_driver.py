@@ -118,14 +118,14 @@ class PeerJobs:
     def completed(self) -> int:
         return int(self.probe.returned)
 
-    def settle(self, n: int) -> None:
+    def settle(self, n: int) -> tuple[int, float]:
         """Wait until the store shows ``n`` jobs finished (completed, or failed: its workers
         race for the same pending job on SQLite, and a loser's errors can use up a job's
         retries; :meth:`failed` counts those)."""
         from specstar import QB
 
         query = QB["status"].in_(["completed", "failed"]).build()
-        jm.wait_completed(_Count(lambda: self.manager.count_resources(query)), n, 600, 0.02)
+        return jm.wait_settled(lambda: int(self.manager.count_resources(query)), n)
 
     def failed(self) -> int:
         from specstar import QB
@@ -140,14 +140,6 @@ class PeerJobs:
                 jm.log(f"peer: stop_consuming failed: {exc}")
         for t in self.threads:
             t.join(5)
-
-
-class _Count:
-    def __init__(self, count: Any) -> None:
-        self.count = count
-
-    def completed(self) -> int:
-        return int(self.count())
 
 
 def main(config_path: str, out_path: str) -> int:

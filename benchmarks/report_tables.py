@@ -143,8 +143,13 @@ def jobs_rows(jobs: dict[str, Any]) -> list[list[str]]:
             else:
                 ratio = "n/a"
         rate = f"{r['throughput_jobs_s']:,.0f}"
+        notes = []
         if r.get("failed"):  # jobs its own workers failed (counted as done: they ended)
-            rate += f" ({r['failed']} failed)"
+            notes.append(f"{r['failed']} failed")
+        if r.get("unfinished"):  # never ended: left out of the throughput
+            notes.append(f"{r['unfinished']} never ended")
+        if notes:
+            rate += f" ({', '.join(notes)})"
         rows.append([*name, rate, p50, _ms(r["start_p99_ms"]), ratio])
     return rows
 
