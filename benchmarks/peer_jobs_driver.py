@@ -57,6 +57,7 @@ class PeerJobs:
         workdir = Path(config["workdir"])
         workdir.mkdir(parents=True, exist_ok=True)
         self.probe = probe
+        self.broker_url = config["broker_url"] if kind == "rabbit" else None
 
         def handler(job: Any) -> None:
             probe.started(job.data.payload.i)
@@ -140,6 +141,18 @@ class PeerJobs:
                 jm.log(f"peer: stop_consuming failed: {exc}")
         for t in self.threads:
             t.join(5)
+        if self.broker_url:  # this run's RabbitMQ queues (main, retry, dead)
+            import pika
+
+            first = self.queues[0]
+            names = [first.queue_name, first.retry_queue_name, first.dead_queue_name]
+            conn = pika.BlockingConnection(pika.URLParameters(self.broker_url))
+            try:
+                channel = conn.channel()
+                for name in names:
+                    channel.queue_delete(queue=name)
+            finally:
+                conn.close()
 
 
 def main(config_path: str, out_path: str) -> int:

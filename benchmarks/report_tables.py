@@ -176,4 +176,9 @@ def jobs_table(results: dict[str, Any]) -> str:
         "returned (Procrastinate and the PyPI package: also until their table shows every job "
         "done). \"SpecStar \u00d7\" is SpecStar's throughput on that queue \u00f7 this row's."
     )
+    if jobs.get("command"):  # run on its own and merged into the results of another run
+        head = (
+            f"Run `{jobs['command'].strip()}` on {jobs['started'][:10]} (on its own, after "
+            "the run above; the rows side by side in that one run). " + head
+        )
     return head + "\n\n" + _table(header, jobs_rows(jobs), left=2)
