@@ -1,9 +1,14 @@
-"""The peer's own virtual environment: ``benchmarks/.venv-peer`` (git-ignored).
+"""The peers' own virtual environments: ``benchmarks/.venv-peer`` and ``.venv-jobpeers``
+(git-ignored).
 
 The ``specstar`` package on PyPI ships a top-level ``specstar/__init__.py`` that would shadow
 our ``specstar`` namespace, so it never enters our environment: this module creates a separate
-venv with ``python -m venv``, installs the pinned peer (with its PostgreSQL extra) and the same
-uvicorn version as ours, and hands back that venv's interpreter. ``peer_driver.py`` runs there.
+venv with ``python -m venv``, installs the pinned peer (with its PostgreSQL and RabbitMQ
+extras) and the same uvicorn version as ours, and hands back that venv's interpreter.
+``peer_driver.py`` and ``peer_jobs_driver.py`` run there. The job queues the jobs section
+compares with (Procrastinate, Celery, Dramatiq) get a venv of their own
+(:func:`ensure_job_peers`): they are no dependency of ours, and their driver
+(``jobs_peers.py``) imports nothing of ours.
 """
 
 from __future__ import annotations
@@ -18,30 +23,44 @@ from pathlib import Path
 
 PEER_VERSION = "0.12.3"
 VENV_DIR = Path(__file__).resolve().parent / ".venv-peer"
+JOB_PEERS_VENV_DIR = Path(__file__).resolve().parent / ".venv-jobpeers"
+#: The job queues of the jobs section, pinned so runs compare like with like.
+JOB_PEERS = [
+    "procrastinate==3.10.0",
+    "psycopg[binary]==3.3.9",
+    "celery[redis]==5.7.0",
+    "dramatiq[rabbitmq,redis]==2.2.1",
+]
 
 
 def requirements() -> list[str]:
-    """What the peer venv holds: the pinned peer with the extra its PostgreSQL storage needs
-    (``psycopg2``), and our uvicorn version so both HTTP apps run on the same server."""
-    return [f"specstar[postgresql]=={PEER_VERSION}", f"uvicorn=={version('uvicorn')}"]
+    """What the peer venv holds: the pinned peer with the extras its PostgreSQL storage
+    (``psycopg2``) and its RabbitMQ job queue (``pika``) need, and our uvicorn version so both
+    HTTP apps run on the same server."""
+    return [f"specstar[postgresql,mq]=={PEER_VERSION}", f"uvicorn=={version('uvicorn')}"]
 
 
 def _python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
-def ensure(progress: Callable[[str], None], venv: Path = VENV_DIR) -> Path:
+def ensure(
+    progress: Callable[[str], None], venv: Path = VENV_DIR, wanted: list[str] | None = None
+) -> Path:
     """The peer venv's interpreter, creating or refreshing the venv when needed.
+
+    Args:
+        wanted: what the venv holds (default: :func:`requirements`, the peer).
 
     Raises:
         RuntimeError: the venv or the install failed (the message says why).
     """
-    wanted = requirements()
+    wanted = requirements() if wanted is None else wanted
     marker = venv / "bench-requirements.json"
     python = _python(venv)
     if python.exists() and marker.exists() and json.loads(marker.read_text()) == wanted:
         return python
-    progress(f"peer: creating {venv.name} with {', '.join(wanted)}")
+    progress(f"creating {venv.name} with {', '.join(wanted)}")
     shutil.rmtree(venv, ignore_errors=True)
     steps = [
         [sys.executable, "-m", "venv", str(venv)],
@@ -54,6 +73,11 @@ def ensure(progress: Callable[[str], None], venv: Path = VENV_DIR) -> Path:
             raise RuntimeError(f"{' '.join(cmd[:4])} ... failed: {' / '.join(tail)}")
     marker.write_text(json.dumps(wanted))
     return python
+
+
+def ensure_job_peers(progress: Callable[[str], None]) -> Path:
+    """The interpreter of the job peers' venv (Procrastinate, Celery, Dramatiq)."""
+    return ensure(progress, JOB_PEERS_VENV_DIR, JOB_PEERS)
 
 
 def versions(python: Path) -> dict[str, str]:

@@ -17,7 +17,13 @@ from typing import Any
 
 from .http_bench import DESCRIPTIONS as HTTP_DESCRIPTIONS
 from .http_bench import ENDPOINTS
-from .report_tables import WORKERS_TARGET, statements_table, workers_ratio, workers_table
+from .report_tables import (
+    WORKERS_TARGET,
+    jobs_table,
+    statements_table,
+    workers_ratio,
+    workers_table,
+)
 from .workloads import DESCRIPTIONS, SEARCH_WORKLOADS, WORKLOADS
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -466,6 +472,8 @@ def markdown(results: Results, charts: Path | None, base: Path | None) -> str:
     out += [http_head, "", http_table(results), ""]
     out += ["### HTTP with several uvicorn workers", "", workers_table(results), ""]
     out += ["### SQL statements per operation (SpecStar)", "", statements_table(results), ""]
+    out += ["### Jobs: no-op job throughput and enqueue\u2192start latency", ""]
+    out += [jobs_table(results), ""]
     out += ["### Memory after loading N resources (RSS / peak RSS of the process)", ""]
     out += [rss_table(v), ""]
     out += ["### Loading N resources", "", load_table(v), ""]

@@ -1,5 +1,5 @@
-"""Report tables of the statement counts and of the uvicorn worker comparison (``report.py``
-puts them into the Markdown)."""
+"""Report tables of the statement counts, of the uvicorn worker comparison and of the jobs
+section (``report.py`` puts them into the Markdown)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ _BACKEND_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 _X = "\u00d7"  # the multiplication sign of ratios
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    sep = [":---"] + ["---:"] * (len(header) - 1)
+def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+    sep = [":---"] * left + ["---:"] * (len(header) - left)
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
@@ -81,3 +81,104 @@ def workers_table(results: dict[str, Any]) -> str:
         f"connections, SQLite; {by}"
     )
     return head + "\n\n" + _table(["uvicorn", "req/s", "p50 / p99"], rows)
+
+
+# -- the jobs section -------------------------------------------------------------------------
+
+#: SpecStar's throughput ÷ each peer's (on the same backend) should reach at least this.
+JOBS_RATIO_TARGETS = {"peer": 3.0, "procrastinate": 0.5, "celery": 0.5}
+#: SpecStar's enqueue→start p50 should stay within this many milliseconds.
+JOBS_P50_TARGETS_MS = {"postgres": 10.0, "rabbit": 5.0, "redis": 5.0}
+_JOB_BACKENDS = {
+    "memory": "in-process",
+    "sqlite": "SQLite",
+    "postgres": "PostgreSQL",
+    "rabbit": "RabbitMQ",
+    "redis": "Redis",
+}
+_JOB_IMPLS = {
+    "ours": "SpecStar",
+    "peer": "specstar 0.12.3 (PyPI)",
+    "procrastinate": "Procrastinate",
+    "celery": "Celery",
+    "dramatiq": "Dramatiq",
+}
+
+
+def _ms(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:,.0f} ms" if x >= 100 else f"{x:.1f} ms" if x >= 10 else f"{x:.2f} ms"
+
+
+def _mark(ok: bool) -> str:
+    return " \u2705" if ok else " \u274c"
+
+
+def jobs_rows(jobs: dict[str, Any]) -> list[list[str]]:
+    """One row per queue and implementation: jobs/s, start p50/p99, SpecStar ÷ it."""
+    rows: list[list[str]] = []
+    by_key = {(r["backend"], r["impl"]): r for r in jobs["rows"]}
+    for r in jobs["rows"]:
+        backend, impl = r["backend"], r["impl"]
+        name = [_JOB_BACKENDS.get(backend, backend), _JOB_IMPLS.get(impl, impl)]
+        if r.get("status") != "ok":
+            rows.append([*name, f"{r.get('status')}: {r.get('reason', '')}", "", "", ""])
+            continue
+        ours = by_key.get((backend, "ours"), {})
+        if impl == "ours":
+            p50_target = JOBS_P50_TARGETS_MS.get(backend)
+            p50 = _ms(r["start_p50_ms"])
+            if p50_target is not None:
+                p50 += f" (\u2264 {p50_target:g} ms{_mark(r['start_p50_ms'] <= p50_target)})"
+            ratio = "\u2014"
+        else:
+            p50 = _ms(r["start_p50_ms"])
+            if ours.get("status") == "ok":
+                value = ours["throughput_jobs_s"] / r["throughput_jobs_s"]
+                ratio = f"{value:.2f}{_X}"
+                target = JOBS_RATIO_TARGETS.get(impl)
+                if target is not None:
+                    ratio += f" (\u2265 {target:g}{_X}{_mark(value >= target)})"
+            else:
+                ratio = "n/a"
+        rate = f"{r['throughput_jobs_s']:,.0f}"
+        notes = []
+        if r.get("failed"):  # jobs its own workers failed (counted as done: they ended)
+            notes.append(f"{r['failed']} failed")
+        if r.get("unfinished"):  # never ended: left out of the throughput
+            notes.append(f"{r['unfinished']} never ended")
+        if notes:
+            rate += f" ({', '.join(notes)})"
+        rows.append([*name, rate, p50, _ms(r["start_p99_ms"]), ratio])
+    return rows
+
+
+def jobs_table(results: dict[str, Any]) -> str:
+    """The jobs section's table and the line that says how it was measured."""
+    jobs = results.get("jobs")
+    if not jobs:
+        return "_The jobs section did not run._"
+    header = [
+        "queue",
+        "implementation",
+        "jobs/s",
+        "enqueue\u2192start p50",
+        "p99",
+        f"SpecStar {_X}",
+    ]
+    head = (
+        f"No-op jobs, {jobs['workers']} worker threads per implementation in the measuring "
+        f"process; throughput: {jobs['jobs']:,} jobs enqueued back to back until all are done; "
+        f"latency: {jobs['latency_jobs']} jobs one at a time on idle workers (time from the "
+        "enqueue call returning to the handler starting). SpecStar counts a job done when its "
+        "`completed` revision is written and its message acked; the peers when the handler "
+        "returned (Procrastinate and the PyPI package: also until their table shows every job "
+        "done). \"SpecStar \u00d7\" is SpecStar's throughput on that queue \u00f7 this row's."
+    )
+    if jobs.get("command"):  # run on its own and merged into the results of another run
+        head = (
+            f"Run `{jobs['command'].strip()}` on {jobs['started'][:10]} (on its own, after "
+            "the run above; the rows side by side in that one run). " + head
+        )
+    return head + "\n\n" + _table(header, jobs_rows(jobs), left=2)

@@ -2,7 +2,8 @@
 
 For every size, backend and implementation (SpecStar, the ``specstar`` package from PyPI, the
 raw drivers) one worker process loads the rows and measures every workload; then each app is
-served over HTTP and loaded; results go to JSON, a Markdown table of ratios and PNG charts
+served over HTTP and loaded, and the job queues run side by side with the job peers
+(``jobs_bench.py``); results go to JSON, a Markdown table of ratios and PNG charts
 (``report.py``). A full run rewrites ``docs/benchmarks.md``.
 
 Exit status: 0 when everything of ours and of the raw drivers ran, 1 when anything of ours or
@@ -416,6 +417,23 @@ class Runner:
                 self.fatal.append(f"statements/{backend}: {entry.get('reason')}")
         return result
 
+    # -- jobs -------------------------------------------------------------------------------
+
+    def run_jobs(self) -> dict[str, Any]:
+        """The jobs section (``jobs_bench.py``): every queue side by side with the peers."""
+        from .jobs_bench import JobsSection
+
+        section = JobsSection(
+            quick=self.quick,
+            run_id=self.run_id,
+            workdir=self.workdir,
+            log=log,
+            run_process=run_process,
+        )
+        jobs = section.run()
+        self.fatal += section.fatal
+        return jobs
+
     # -- metadata ---------------------------------------------------------------------------
 
     def meta(self, started: datetime, duration: float) -> dict[str, Any]:
@@ -528,6 +546,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20240607)
     parser.add_argument("--http-n", type=int, help="rows preloaded for the HTTP benchmark")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP benchmark")
+    parser.add_argument("--no-jobs", action="store_true", help="skip the jobs section")
     parser.add_argument(
         "--out", type=Path, help="JSON results (default: results/latest.json, quick.json)"
     )
@@ -562,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         suites = runner.run_suites()
         statements = runner.run_statements()
         http = None if args.no_http else runner.run_http()
+        jobs = None if args.no_jobs else runner.run_jobs()
     finally:
         runner.close()
     results = {
@@ -570,6 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         "suites": suites,
         "http": http,
         "statements": statements,
+        "jobs": jobs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")

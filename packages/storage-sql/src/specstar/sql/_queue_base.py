@@ -55,6 +55,17 @@ class SQLMessageQueue(MessageQueue):
     def tx(self) -> AbstractContextManager[QueueTx]:
         raise NotImplementedError
 
+    def relaxed_tx(self) -> AbstractContextManager[QueueTx]:
+        """A transaction whose commit may be lost in a crash of the database server.
+
+        For the changes a lost commit cannot harm: a claim, a lease extension, an ack or a
+        retry that vanish leave the message deliverable again (at once or when the lease
+        ends), and the job resource decides what the redelivery does (its compare-and-swap
+        claim runs an attempt at most once; a terminal job is acked). Enqueue and dead letters
+        stay durable. By default the same as :meth:`tx`.
+        """
+        return self.tx()
+
     def _claim_once(self, token: str, lease_seconds: float) -> tuple[str, int] | None:
         raise NotImplementedError
 
@@ -80,7 +91,8 @@ class SQLMessageQueue(MessageQueue):
             )
             if added:
                 self._notify(tx)
-        self._poke()
+        if added:
+            self._poke()
         return added == 1
 
     def claim(self, *, lease_seconds: float, wait: float = 0.0) -> Lease | None:
@@ -103,17 +115,25 @@ class SQLMessageQueue(MessageQueue):
         """How long an idle consumer waits before looking again."""
         return self.poll_seconds
 
-    def _poke(self) -> None:
+    def _poke(self, waiters: int = 1) -> None:
+        """Wake ``waiters`` consumers of this process waiting in :meth:`claim`.
+
+        One message made available needs one consumer: waking them all would send every idle
+        consumer to the database for one row (and the losers to ``_pause``). A consumer that
+        wakes always looks again before it returns, so a wake-up is never lost, and a poke
+        that finds nobody waiting bumps the generation, so a consumer about to wait looks again
+        instead.
+        """
         with self._wake:
             self._generation += 1
-            self._wake.notify_all()
+            self._wake.notify(waiters)
 
     def _held(self, tx: QueueTx, sql: str, params: tuple[Any, ...], lease: Lease) -> bool:
         where = f"WHERE queue = ? AND job_id = ? AND token = ? AND lease_until > {self.now_sql}"
         return tx.run(f"{sql} {where}", (*params, self.name, lease.job_id, lease.token)) == 1
 
     def extend(self, lease: Lease, *, lease_seconds: float) -> bool:
-        with self.tx() as tx:
+        with self.relaxed_tx() as tx:
             return self._held(
                 tx,
                 f"UPDATE {self.table} SET lease_until = {self.now_sql} + ?",
@@ -122,15 +142,22 @@ class SQLMessageQueue(MessageQueue):
             )
 
     def ack(self, lease: Lease) -> bool:
-        with self.tx() as tx:
-            done = self._held(tx, f"DELETE FROM {self.table}", (), lease)
-            if done:
-                self._notify(tx)  # the next message of its partition may be due
-        self._poke()
-        return done
+        where = f"WHERE queue = ? AND job_id = ? AND token = ? AND lease_until > {self.now_sql}"
+        with self.relaxed_tx() as tx:
+            row = tx.one(
+                f"DELETE FROM {self.table} {where} RETURNING partition_key",
+                (self.name, lease.job_id, lease.token),
+            )
+            # only the next message of its partition can become deliverable
+            freed = row is not None and row[0] is not None
+            if freed:
+                self._notify(tx)
+        if freed:
+            self._poke()
+        return row is not None
 
     def retry(self, lease: Lease, *, delay: float = 0.0) -> bool:
-        with self.tx() as tx:
+        with self.relaxed_tx() as tx:
             done = self._held(
                 tx,
                 f"UPDATE {self.table} SET token = NULL, available_at = {self.now_sql} + ?",
@@ -183,4 +210,6 @@ class SQLMessageQueue(MessageQueue):
 
     def close(self) -> None:
         self._closed = True
-        self._poke()
+        with self._wake:
+            self._generation += 1
+            self._wake.notify_all()

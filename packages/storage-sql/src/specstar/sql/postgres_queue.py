@@ -4,13 +4,17 @@ A claim is one statement: ``UPDATE ... WHERE job_id = (SELECT ... FOR UPDATE SKI
 so concurrent consumers never wait on each other's rows. Every change that may make a message
 deliverable sends a ``NOTIFY``; each queue keeps one connection ``LISTEN``-ing and wakes its
 waiting consumers at once, so an idle worker starts a new job without polling. Times are the
-database server's clock, so hosts need not agree on theirs.
+database server's clock, so hosts need not agree on theirs. Claims, lease extensions, acks and
+retries commit without waiting for the disk (``synchronous_commit = off``): losing one in a
+server crash only delivers the message again, which the job's compare-and-swap makes harmless;
+an enqueue and a dead letter wait for the disk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -105,10 +109,15 @@ class PostgresMessageQueueFactory:
             )
 
     @contextmanager
-    def transaction(self) -> Iterator[QueueTx]:
-        """One transaction on a pooled connection."""
+    def transaction(self, *, durable: bool = True) -> Iterator[QueueTx]:
+        """One transaction on a pooled connection; ``durable=False`` commits without waiting
+        for the write-ahead log to reach the disk (``synchronous_commit = off``: a crash of
+        the server may lose the last such commits, never corrupt anything)."""
         with self._pool.connection() as conn, conn.transaction():
-            yield _Tx(conn)
+            tx = _Tx(conn)
+            if not durable:
+                tx.run("SET LOCAL synchronous_commit = off")
+            yield tx
 
     def build(self, name: str) -> PostgresMessageQueue:
         with self._lock:
@@ -137,20 +146,26 @@ class PostgresMessageQueue(SQLMessageQueue):
         self._listener: threading.Thread | None = None
         self._listen_conn: psycopg.Connection[Any] | None = None
         self._start_lock = threading.Lock()
+        self._origin = uuid.uuid4().hex
 
     def tx(self) -> Any:
         return self._factory.transaction()
+
+    def relaxed_tx(self) -> Any:
+        return self._factory.transaction(durable=False)
 
     def _next_seq(self) -> str:
         return f"nextval('{self._factory.seq}')"
 
     def _notify(self, tx: QueueTx) -> None:
-        tx.run("SELECT pg_notify(?, '')", (self.channel,))
+        # the payload names this queue object: its own listener skips the echo, since the
+        # change already woke this process's consumers (see ``_relay``)
+        tx.run("SELECT pg_notify(?, ?)", (self.channel, self._origin))
 
     def _claim_once(self, token: str, lease_seconds: float) -> tuple[str, int] | None:
         self._listen()
         t, now = self.table, self.now_sql
-        with self.tx() as tx:
+        with self.relaxed_tx() as tx:  # a lost claim is a redelivery (see ``relaxed_tx``)
             row = tx.one(
                 f"""UPDATE {t} SET token = ?, lease_until = {now} + ?,
                     deliveries = deliveries + 1
@@ -194,8 +209,9 @@ class PostgresMessageQueue(SQLMessageQueue):
         assert conn is not None
         try:
             while not self._closed:
-                for _ in conn.notifies(timeout=0.5, stop_after=1):
-                    self._poke()
+                for note in conn.notifies(timeout=0.5, stop_after=1):
+                    if note.payload != self._origin:
+                        self._poke()
         except psycopg.Error:
             if not self._closed:
                 raise

@@ -29,7 +29,7 @@ import msgspec
 
 from ..errors import GoneError, NotFoundError, PreconditionFailedError
 from ..manager import ResourceManager
-from ..types import Resource
+from ..types import Resource, RevisionInfo
 from .handler import DelayRetry, JobContext, JobLogger, NoRetry, backoff_seconds, call_handler
 from .model import TERMINAL, Job, JobLog, JobStatus
 from .queue import Lease, MessageQueue
@@ -67,11 +67,12 @@ def _now() -> datetime:
 class _Attempt(Generic[J]):
     """One run of a job's handler by this worker, from the claim to the outcome."""
 
-    def __init__(self, worker: Worker[J], lease: Lease, job: J, revision_id: str) -> None:
+    def __init__(self, worker: Worker[J], lease: Lease, job: J, claim: RevisionInfo) -> None:
         self.worker = worker
         self.lease = lease
         self.job = job
-        self.revision_id = revision_id
+        self.claim = claim  # the revision that moved the job to processing
+        self.revision_id = claim.revision_id
         self.lock = threading.Lock()
         self.lines: list[str] = []
         self.done = False
@@ -151,9 +152,11 @@ class Worker(Generic[J]):
 
     def write(self, job_id: str, expected: str, job: J) -> str:
         """Write ``job`` if ``expected`` is still current; the new current revision id."""
-        mgr = self.manager
-        info = mgr.system.update(job_id, job, expected_revision_id=expected)
-        return info.revision_id
+        return self.write_info(job_id, expected, job).revision_id
+
+    def write_info(self, job_id: str, expected: str, job: J) -> RevisionInfo:
+        """Write ``job`` if ``expected`` is still current; the new current revision."""
+        return self.manager.system.update(job_id, job, expected_revision_id=expected)
 
     def flush(self, job_id: str, lines: list[str]) -> None:
         """Append the buffered log lines to the job's log (and empty the buffer)."""
@@ -229,10 +232,10 @@ class Worker(Generic[J]):
                 claimed = msgspec.structs.replace(
                     job, status=JobStatus.processing, last_heartbeat_at=_now()
                 )
-                revision_id = self.write(job_id, revision_id, claimed)
+                claim = self.write_info(job_id, revision_id, claimed)
             except PreconditionFailedError:
                 continue  # another writer moved the job: read it again
-            self._run(_Attempt(self, lease, claimed, revision_id))
+            self._run(_Attempt(self, lease, claimed, claim))
             return
         queue.retry(lease, delay=0.1)
 
@@ -243,9 +246,7 @@ class Worker(Generic[J]):
         with self._lock:
             self.active[job_id] = attempt
         log.info("%s: attempt %d started", job_id, attempt.ctx.attempt)
-        resource = Resource(
-            info=mgr.system.get_revision_info(job_id, attempt.revision_id), data=attempt.job
-        )
+        resource = Resource(info=attempt.claim, data=attempt.job)
         result: Any = None
         error: BaseException | None = None
         try:
