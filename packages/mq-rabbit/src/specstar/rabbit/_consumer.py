@@ -10,6 +10,7 @@ a new one; every delivery of the old one was returned to the queue by the broker
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -34,6 +35,7 @@ class Delivery:
 
     def __init__(
         self,
+        *,
         generation: int,
         channel: BlockingChannel,
         tag: int,
@@ -99,13 +101,13 @@ class Consumer(threading.Thread):
             headers = dict(properties.headers or {})
             self._on_delivery(
                 Delivery(
-                    generation,
-                    channel,
-                    method.delivery_tag,
-                    bool(method.redelivered),
-                    headers,
-                    body,
-                    partitioned,
+                    generation=generation,
+                    channel=channel,
+                    tag=method.delivery_tag,
+                    redelivered=bool(method.redelivered),
+                    headers=headers,
+                    body=body,
+                    partitioned=partitioned,
                 )
             )
 
@@ -123,10 +125,8 @@ class Consumer(threading.Thread):
                 pause = 0.05
                 while not self._stopping.is_set():
                     connection.process_data_events(time_limit=0.2)
-                try:
+                with contextlib.suppress(AMQPError):
                     connection.close()
-                except AMQPError:
-                    pass
             except (AMQPError, OSError) as exc:
                 if not self._stopping.is_set():
                     log.warning("%s: connection lost (%r); reconnecting", self.name, exc)

@@ -98,8 +98,7 @@ class Publisher:
                 self._drop()
                 if time.monotonic() + pause > deadline:
                     raise StorageUnavailableError(
-                        f"RabbitMQ did not answer for {self._reconnect_seconds:g} s: "
-                        f"cannot {what}"
+                        f"RabbitMQ did not answer for {self._reconnect_seconds:g} s: cannot {what}"
                     ) from exc
                 log.warning("RabbitMQ connection lost (%r); reconnecting to %s", exc, what)
                 time.sleep(pause)
@@ -118,9 +117,7 @@ class Publisher:
                 pass
 
 
-def publish(
-    channel: BlockingChannel, queue: str, job_id: str, headers: dict[str, Any]
-) -> None:
+def publish(channel: BlockingChannel, queue: str, job_id: str, headers: dict[str, Any]) -> None:
     """Publish a persistent message to ``queue``; returns once the broker confirmed it."""
     channel.basic_publish(
         "",

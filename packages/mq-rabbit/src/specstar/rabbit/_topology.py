@@ -33,7 +33,7 @@ def delay_ms(seconds: float) -> int:
     ms = max(1, math.ceil(seconds * 1000))
     if ms < 100:
         return ms
-    step = 10 ** (len(str(ms)) - 2)
+    step = int(10 ** (len(str(ms)) - 2))
     return -(-ms // step) * step
 
 
@@ -77,9 +77,7 @@ class Topology:
         """Declare the work, partition and dead-letter queues (idempotent)."""
         channel.queue_declare(self.work, durable=True)
         for shard in self.shards:
-            channel.queue_declare(
-                shard, durable=True, arguments={"x-single-active-consumer": True}
-            )
+            channel.queue_declare(shard, durable=True, arguments={"x-single-active-consumer": True})
         channel.queue_declare(self.dead, durable=True)
 
     @staticmethod
