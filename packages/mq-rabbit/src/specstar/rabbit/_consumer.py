@@ -99,6 +99,12 @@ class Consumer(threading.Thread):
     def _receiver(self, generation: int, channel: BlockingChannel, partitioned: bool) -> Any:
         def receive(_ch: Any, method: Any, properties: Any, body: bytes) -> None:
             headers = dict(properties.headers or {})
+            try:
+                body.decode()
+            except UnicodeDecodeError:  # not a job id: nothing can run it
+                log.error("%s: dropping a message that is not a job id: %r", self.name, body)
+                channel.basic_reject(method.delivery_tag, requeue=False)
+                return
             self._on_delivery(
                 Delivery(
                     generation=generation,
@@ -130,6 +136,8 @@ class Consumer(threading.Thread):
             except (AMQPError, OSError) as exc:
                 if not self._stopping.is_set():
                     log.warning("%s: connection lost (%r); reconnecting", self.name, exc)
+            except Exception:  # a bug must not end consuming for good: log it, reconnect
+                log.exception("%s: consumer failed; reconnecting", self.name)
             finally:
                 self.connected.clear()
                 self._connection = None
