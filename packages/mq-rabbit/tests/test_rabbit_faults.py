@@ -205,6 +205,7 @@ def test_faults_lose_no_job_and_complete_none_twice(
                     procs[victim].send_signal(signal.SIGKILL)  # it is running a handler
                     procs[victim].wait()
                     killed_pids.append(procs[victim].pid)
+                    print(f"kill {len(killed_pids)} at {time.monotonic() - start:.1f}s done={done}")
                     procs[victim] = spawn()
             elif fault == "connections-closed" and cuts < CUTS:
                 if done >= (cuts + 1) * n_jobs // (CUTS + 2):

@@ -376,6 +376,7 @@ class RabbitMessageQueue(MessageQueue):
                 return False
             held = entry.delivery
             assert held is not None
+            before = self._obsolete.get(lease.job_id)
             self._finish_locked(lease.job_id, entry)
         headers = {HEADER_REASON: reason, HEADER_ORIGIN: self._origin}
         try:
@@ -384,6 +385,11 @@ class RabbitMessageQueue(MessageQueue):
                 f"dead-letter job {lease.job_id!r}",
             )
         except StorageUnavailableError:
+            with self._cond:  # the message comes back: it must not pass for an obsolete copy
+                if before is None:
+                    self._obsolete.pop(lease.job_id, None)
+                else:
+                    self._obsolete[lease.job_id] = before
             self._settle_delivery(held, "nack")  # not lost: delivered again
             raise
         self._settle_delivery(held, "ack")
