@@ -11,6 +11,7 @@ See :class:`RabbitMessageQueue` for how the queue port maps onto AMQP.
 """
 
 from ._version import __version__
-from .queue import RabbitMessageQueue, RabbitMessageQueueFactory
+from .factory import RabbitMessageQueueFactory
+from .queue import RabbitMessageQueue
 
 __all__ = ["RabbitMessageQueue", "RabbitMessageQueueFactory", "__version__"]
