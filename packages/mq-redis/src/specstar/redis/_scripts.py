@@ -1,0 +1,281 @@
+"""The Lua scripts of the Redis queue: every change that touches more than one key is one script.
+
+Keys of one queue (``KEYS``, all under ``<prefix>{<name>}:`` so they share a cluster slot):
+
+1. ``stream`` — the stream of deliverable messages (field ``j`` = job id), read by the consumer
+   group ``specstar``. An entry in the group's pending list is a leased message.
+2. ``jobs`` — hash job id → the message's state (JSON): ``e`` its stream entry id ("" while it
+   waits in ``delayed`` or behind its partition's head), ``d`` deliveries so far, ``a``
+   available-at (ms, server clock), ``p`` the partition key when it has one.
+3. ``delayed`` — sorted set of job ids by the time they become available.
+4. ``dead`` — hash job id → reason of the dead letters.
+5. ``last`` — the id of the last entry added to the stream (a waiting consumer blocks on
+   ``XREAD`` after it, so an entry added after its look wakes it).
+6. ``cursor`` — where the next ``XAUTOCLAIM`` scan of the pending list starts.
+
+Dynamic keys, built from ``base`` (``ARGV[1]``): ``p:<partition>`` (list of the partition's job
+ids in enqueue order; only its head is ever in the stream or in ``delayed``) and ``r:<request>``
+(the reply of a request, kept five minutes, so a call that redis-py re-sends after a dropped
+connection gets the reply of the run that already happened instead of running twice).
+
+Leases: a claim sets the pending entry's idle time to ``max_lease - lease`` (``XCLAIM ... IDLE``),
+so the entry becomes ``max_lease`` idle — what ``XAUTOCLAIM`` reclaims — exactly when the lease
+ends. A lease is held while its entry is pending, idle less than ``max_lease``, and the job's
+``e``/``d`` still match the token. Times are the Redis server's clock.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ACK", "CLAIM", "DEAD_LETTER", "ENQUEUE", "EXTEND", "RECOVER", "RETRY"]
+
+_PRELUDE = """
+local S, J, D, X, LAST, CUR = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local base, rid, T = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local G = 'specstar'
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local function memo_get()
+  if rid == '' then return nil end
+  local m = redis.call('GET', base .. 'r:' .. rid)
+  if m then return cjson.decode(m) end
+  return nil
+end
+
+local function memo_put(r)
+  if rid ~= '' then redis.call('SET', base .. 'r:' .. rid, cjson.encode(r), 'PX', 300000) end
+  return r
+end
+
+local function load(job)
+  local v = redis.call('HGET', J, job)
+  if v then return cjson.decode(v) end
+  return nil
+end
+
+local function save(job, st)
+  redis.call('HSET', J, job, cjson.encode(st))
+end
+
+local function to_stream(job, st)
+  local id = redis.call('XADD', S, '*', 'j', job)
+  redis.call('SET', LAST, id)
+  st.e = id
+  save(job, st)
+end
+
+-- deliverable at st.a: into the stream when due, else into the delayed set
+local function ready(job, st)
+  if st.a > now then
+    st.e = ''
+    save(job, st)
+    redis.call('ZADD', D, st.a, job)
+  else
+    to_stream(job, st)
+  end
+end
+
+local function drop_entry(id)
+  redis.call('XACK', S, G, id)
+  redis.call('XDEL', S, id)
+end
+
+-- the state and the owning consumer while the lease (entry, d) is held, else nil
+local function held(job, entry, d)
+  local st = load(job)
+  if not st or st.e ~= entry or st.d ~= d then return nil end
+  local p = redis.call('XPENDING', S, G, entry, entry, 1)
+  if #p == 0 or tonumber(p[1][3]) >= T then return nil end
+  return st, p[1][2]
+end
+
+-- the message left: the next one of its partition becomes the head
+local function next_in_partition(job, st)
+  if not st.p then return end
+  local L = base .. 'p:' .. st.p
+  redis.call('LREM', L, 1, job)
+  local nxt = redis.call('LINDEX', L, 0)
+  if nxt then
+    local ns = load(nxt)
+    if ns then ready(nxt, ns) end
+  end
+end
+"""
+
+# ARGV[4] job, ARGV[5] delay ms, ARGV[6] partition ("" = none) -> 1 queued, 0 already queued
+ENQUEUE = (
+    _PRELUDE
+    + """
+local m = memo_get()
+if m then return m end
+local job, delay, part = ARGV[4], tonumber(ARGV[5]), ARGV[6]
+if redis.call('HEXISTS', J, job) == 1 then return memo_put(0) end
+redis.call('HDEL', X, job)
+local st = {d = 0, a = now + delay, e = ''}
+if part ~= '' then
+  st.p = part
+  if redis.call('RPUSH', base .. 'p:' .. part, job) > 1 then
+    save(job, st)  -- behind the partition's head
+    return memo_put(1)
+  end
+end
+ready(job, st)
+return memo_put(1)
+"""
+)
+
+# ARGV[4] lease ms, ARGV[5] consumer -> {job, token, deliveries}
+#   or {"", last stream id, ms until the next delayed message (-1: none), pending count}
+CLAIM = (
+    _PRELUDE
+    + """
+local m = memo_get()
+if m then return m end
+local L, consumer = tonumber(ARGV[4]), ARGV[5]
+if redis.call('EXISTS', S) == 0 then
+  redis.call('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')
+end
+for _, job in ipairs(redis.call('ZRANGEBYSCORE', D, '-inf', now, 'LIMIT', 0, 100)) do
+  redis.call('ZREM', D, job)
+  local st = load(job)
+  if st and st.e == '' then to_stream(job, st) end
+end
+
+local function take(id, job)
+  local st = load(job)
+  if not st or st.e ~= id then
+    drop_entry(id)  -- left over from a message that is gone or moved
+    return nil
+  end
+  st.d = st.d + 1
+  save(job, st)
+  redis.call('XCLAIM', S, G, consumer, 0, id, 'IDLE', T - L, 'JUSTID')
+  return memo_put({job, id .. '/' .. st.d, st.d})
+end
+
+-- leases that ran out first: they have waited longest
+local cursor = redis.call('GET', CUR) or '0-0'
+for _ = 1, 4 do
+  local r = redis.call('XAUTOCLAIM', S, G, consumer, T, cursor, 'COUNT', 10)
+  cursor = r[1]
+  local batch = r[2]
+  for i, e in ipairs(batch) do
+    local got = take(e[1], e[2][2])
+    if got then
+      -- the rest of the batch was reclaimed too but is not taken: expired again, and the
+      -- next scan starts at it
+      if i < #batch then
+        for k = i + 1, #batch do
+          redis.call('XCLAIM', S, G, consumer, 0, batch[k][1], 'IDLE', T, 'JUSTID')
+        end
+        cursor = batch[i + 1][1]
+      end
+      redis.call('SET', CUR, cursor)
+      return got
+    end
+  end
+  if cursor == '0-0' then break end
+end
+redis.call('SET', CUR, cursor)
+
+while true do
+  local r = redis.call('XREADGROUP', 'GROUP', G, consumer, 'COUNT', 1, 'STREAMS', S, '>')
+  if not r then break end
+  local e = r[1][2][1]
+  local got = take(e[1], e[2][2])
+  if got then return got end
+end
+
+local wait = -1
+local nxt = redis.call('ZRANGE', D, 0, 0, 'WITHSCORES')
+if #nxt > 0 then wait = math.max(tonumber(nxt[2]) - now, 0) end
+local pending = redis.call('XPENDING', S, G)[1]
+return {'', redis.call('GET', LAST) or '0-0', wait, pending}
+"""
+)
+
+# ARGV[4] job, ARGV[5] entry, ARGV[6] deliveries, ARGV[7] lease ms -> 1 / 0
+EXTEND = (
+    _PRELUDE
+    + """
+local st, owner = held(ARGV[4], ARGV[5], tonumber(ARGV[6]))
+if not st then return 0 end
+redis.call('XCLAIM', S, G, owner, 0, ARGV[5], 'IDLE', T - tonumber(ARGV[7]), 'JUSTID')
+return 1
+"""
+)
+
+# ARGV[4] job, ARGV[5] entry, ARGV[6] deliveries -> 1 / 0
+ACK = (
+    _PRELUDE
+    + """
+local m = memo_get()
+if m then return m end
+local job = ARGV[4]
+local st = held(job, ARGV[5], tonumber(ARGV[6]))
+if not st then return memo_put(0) end
+drop_entry(ARGV[5])
+redis.call('HDEL', J, job)
+next_in_partition(job, st)
+return memo_put(1)
+"""
+)
+
+# ARGV[4] job, ARGV[5] entry, ARGV[6] deliveries, ARGV[7] delay ms -> 1 / 0
+RETRY = (
+    _PRELUDE
+    + """
+local m = memo_get()
+if m then return m end
+local job = ARGV[4]
+local st = held(job, ARGV[5], tonumber(ARGV[6]))
+if not st then return memo_put(0) end
+drop_entry(ARGV[5])
+st.a = now + tonumber(ARGV[7])
+ready(job, st)  -- a partition head stays the head
+return memo_put(1)
+"""
+)
+
+# ARGV[4] job, ARGV[5] entry, ARGV[6] deliveries, ARGV[7] reason -> 1 / 0
+DEAD_LETTER = (
+    _PRELUDE
+    + """
+local m = memo_get()
+if m then return m end
+local job = ARGV[4]
+local st = held(job, ARGV[5], tonumber(ARGV[6]))
+if not st then return memo_put(0) end
+drop_entry(ARGV[5])
+redis.call('HDEL', J, job)
+redis.call('HSET', X, job, ARGV[7])
+next_in_partition(job, st)
+return memo_put(1)
+"""
+)
+
+# -> how many expired leases were made available again
+RECOVER = (
+    _PRELUDE
+    + """
+local m = memo_get()
+if m then return m end
+if redis.call('EXISTS', S) == 0 then return memo_put(0) end
+local n, cursor = 0, '0-0'
+repeat
+  local r = redis.call('XAUTOCLAIM', S, G, 'specstar-recover', T, cursor, 'COUNT', 100)
+  cursor = r[1]
+  for _, e in ipairs(r[2]) do
+    local job = e[2][2]
+    local st = load(job)
+    drop_entry(e[1])
+    if st and st.e == e[1] then
+      st.a = now
+      to_stream(job, st)
+      n = n + 1
+    end
+  end
+until cursor == '0-0'
+return memo_put(n)
+"""
+)
