@@ -1,12 +1,20 @@
-"""The Redis queue passes the whole MessageQueueSuite (job resources in memory)."""
+"""The Redis queue passes the whole MessageQueueSuite (job resources in memory), and keeps
+its promises where only Redis can break them: lost replies, several processes, its keys."""
 
 from __future__ import annotations
 
-import pytest
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
-from specstar.core import StorageFactory
+import pytest
+import redis
+
+from specstar.core import Lease, StorageFactory
 from specstar.core.memory import MemoryStorageFactory
-from specstar.redis import RedisMessageQueueFactory
+from specstar.redis import RedisMessageQueue, RedisMessageQueueFactory
 from specstar.testing import MessageQueueSuite
 
 
@@ -20,3 +28,162 @@ class TestRedisQueue(MessageQueueSuite):
     @pytest.fixture
     def storage_factory(self) -> StorageFactory:
         return MemoryStorageFactory()
+
+
+# -- what only the Redis queue has ------------------------------------------------------------
+
+
+class _Proxy:
+    """A TCP proxy to Redis that, when armed, drops the connection carrying the next reply:
+    the server ran the command, the client never hears of it (a lost reply)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 6379)
+        self.db = parts.path or "/0"
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.armed = threading.Event()
+        self.dropped = 0
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}{self.db}"
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, replies: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if replies and self.armed.is_set():
+                    self.armed.clear()
+                    self.dropped += 1
+                    break  # the reply is lost with the connection
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self.listener.close()
+
+
+@pytest.fixture
+def proxied(redis_url: str, redis_prefix: str) -> Iterator[tuple[_Proxy, RedisMessageQueue]]:
+    proxy = _Proxy(redis_url)
+    factory = RedisMessageQueueFactory(proxy.url, prefix=redis_prefix, retry_seconds=5)
+    yield proxy, factory.build("lost-replies")
+    factory.close()
+    proxy.close()
+
+
+def test_a_claim_whose_reply_was_lost_returns_that_lease(
+    proxied: tuple[_Proxy, RedisMessageQueue],
+) -> None:
+    proxy, q = proxied
+    q.enqueue("a")
+    q.enqueue("b")
+    proxy.armed.set()
+    first = q.claim(lease_seconds=60, wait=5)  # ran on the server; re-sent after the drop
+    assert proxy.dropped == 1
+    assert first is not None
+    assert (first.job_id, first.deliveries) == ("a", 1)  # not "b", with "a" leased to nobody
+    second = q.claim(lease_seconds=60, wait=5)
+    assert second is not None
+    assert second.job_id == "b"
+    assert q.claim(lease_seconds=60) is None
+    proxy.armed.set()
+    assert q.ack(first) is True  # the first run acknowledged it: the re-sent call says so
+    assert proxy.dropped == 2
+    assert q.size() == 1
+
+
+def test_an_enqueue_whose_reply_was_lost_reports_it_queued(
+    proxied: tuple[_Proxy, RedisMessageQueue],
+) -> None:
+    proxy, q = proxied
+    proxy.armed.set()
+    assert q.enqueue("a") is True
+    assert proxy.dropped == 1
+    assert q.enqueue("a") is False
+    assert q.size() == 1
+
+
+def test_another_process_reclaims_an_expired_lease(
+    redis_url: str, redis_prefix: str, redis_queues: RedisMessageQueueFactory
+) -> None:
+    other = RedisMessageQueueFactory(redis_url, prefix=redis_prefix)
+    try:
+        mine, theirs = redis_queues.build("shared"), other.build("shared")
+        assert mine.consumer != theirs.consumer
+        mine.enqueue("a")
+        lost = mine.claim(lease_seconds=0.2, wait=5)
+        assert lost is not None
+        again = theirs.claim(lease_seconds=60, wait=5)
+        assert again is not None
+        assert (again.job_id, again.deliveries) == ("a", 2)
+        assert mine.ack(lost) is False
+        assert mine.ack(again) is True  # a lease is the token's, whichever process holds it
+        assert theirs.size() == 0
+    finally:
+        other.close()
+
+
+def test_invalid_options_are_refused_by_name(redis_queues: RedisMessageQueueFactory) -> None:
+    q = redis_queues.build("options")
+    with pytest.raises(ValueError, match="lease_seconds"):
+        q.claim(lease_seconds=86400 * 2)
+    with pytest.raises(ValueError, match="lease_seconds"):
+        q.claim(lease_seconds=0)
+    with pytest.raises(ValueError, match="partition_key"):
+        q.enqueue("a", partition_key="")
+    with pytest.raises(ValueError, match="delay"):
+        q.enqueue("a", delay=float("nan"))
+    with pytest.raises(ValueError, match="name"):
+        redis_queues.build("")
+    for option in ("max_lease_seconds", "pool_size", "reclaim_poll_seconds"):
+        with pytest.raises(ValueError, match=option):
+            RedisMessageQueueFactory(redis_queues.url, **{option: 0})
+    with pytest.raises(ValueError, match="retry_seconds"):
+        RedisMessageQueueFactory(redis_queues.url, retry_seconds=-1)
+    assert q.size() == 0
+    # a token that is not one of this queue's holds nothing
+    q.enqueue("a")
+    assert q.ack(Lease(job_id="a", token="garbage")) is False
+    assert q.size() == 1
+
+
+def test_every_key_is_under_the_prefix(
+    redis_url: str, redis_prefix: str, redis_queues: RedisMessageQueueFactory
+) -> None:
+    q = redis_queues.build("keys")
+    q.enqueue("a", partition_key="p")
+    q.enqueue("b", partition_key="p")
+    q.enqueue("c", delay=3600)
+    lease = q.claim(lease_seconds=60, wait=5)
+    assert lease is not None
+    assert q.dead_letter(lease, reason="boom")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = {k.decode() for k in client.scan_iter(match=f"{redis_prefix}*")}
+    finally:
+        client.close()
+    base = f"{redis_prefix}{{keys}}:"
+    assert {k for k in keys if not k.startswith(f"{base}r:")} == {
+        f"{base}{suffix}"
+        for suffix in ("stream", "jobs", "delayed", "dead", "last", "cursor", "p:p")
+    }

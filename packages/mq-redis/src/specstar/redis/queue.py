@@ -20,6 +20,7 @@ failed because its first run succeeded.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import threading
@@ -116,8 +117,7 @@ class RedisMessageQueueFactory:
         )
         self.client = redis.Redis(connection_pool=pool)
         self.scripts = {
-            name: self.client.register_script(getattr(_scripts, name))
-            for name in _scripts.__all__
+            name: self.client.register_script(getattr(_scripts, name)) for name in _scripts.__all__
         }
         self._queues: dict[str, RedisMessageQueue] = {}
         self._lock = threading.Lock()
@@ -165,7 +165,7 @@ class RedisMessageQueue(MessageQueue):
         # one consumer of the group per queue object; its name says where it runs
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._closed = False
-        self._call(lambda: self._ensure_group())
+        self._call(self._ensure_group)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -176,9 +176,9 @@ class RedisMessageQueue(MessageQueue):
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn()
+            return fn(*args, **kwargs)
         except redis.RedisError as exc:
             raise StorageError(f"Redis queue {self.name!r}: {exc}") from exc
 
@@ -187,11 +187,13 @@ class RedisMessageQueue(MessageQueue):
         rid = uuid.uuid4().hex if memo else ""
         argv = [self.base, rid, self._factory.max_lease_ms, *args]
         fn = self._factory.scripts[script]
-        return self._call(lambda: fn(keys=self._keys, args=argv, client=self._client))
+        return self._call(fn, keys=self._keys, args=argv, client=self._client)
 
     def _ms(self, seconds: float, what: str) -> int:
-        if seconds != seconds:  # NaN
-            raise ValueError(f"{self.name}: {what} must be a number of seconds, got NaN")
+        if not math.isfinite(seconds):
+            raise ValueError(
+                f"{self.name}: {what} must be a finite number of seconds, got {seconds}"
+            )
         return max(int(seconds * 1000), 0)
 
     def _lease_ms(self, lease_seconds: float) -> int:
@@ -243,7 +245,7 @@ class RedisMessageQueue(MessageQueue):
                 pause = min(pause, self._factory.reclaim_poll_seconds)
             block_ms = max(int(pause * 1000), 1)
             last = got[1]
-            self._call(lambda: self._client.xread({self.stream: last}, count=1, block=block_ms))
+            self._call(self._client.xread, {self.stream: last}, count=1, block=block_ms)
         return None
 
     def extend(self, lease: Lease, *, lease_seconds: float) -> bool:
@@ -259,14 +261,14 @@ class RedisMessageQueue(MessageQueue):
         return self._held("DEAD_LETTER", lease, reason)
 
     def dead_letters(self) -> dict[str, str]:
-        raw = self._call(lambda: self._client.hgetall(self._keys[3]))
+        raw = self._call(self._client.hgetall, self._keys[3])
         return {k.decode(): v.decode() for k, v in raw.items()}
 
     def recover(self) -> int:
         return int(self._run("RECOVER"))
 
     def size(self) -> int:
-        return int(self._call(lambda: self._client.hlen(self._keys[1])))
+        return int(self._call(self._client.hlen, self._keys[1]))
 
     def close(self) -> None:
         self._closed = True
