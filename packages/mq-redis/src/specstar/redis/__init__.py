@@ -11,6 +11,15 @@
 
 from __future__ import annotations
 
+try:
+    import redis as _redis  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise ModuleNotFoundError(
+        f"specstar.redis needs {_missing.name!r}, a dependency of the specstar-mq-redis "
+        f"distribution that is not installed: pip install {_missing.name}",
+        name=_missing.name,
+    ) from _missing
+
 from ._version import __version__
 from .queue import RedisMessageQueue, RedisMessageQueueFactory
 

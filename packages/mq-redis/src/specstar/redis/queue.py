@@ -29,14 +29,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-try:
-    import redis
-    from redis.backoff import ExponentialBackoff
-    from redis.retry import Retry
-except ImportError as exc:  # pragma: no cover - the dependency of this distribution
-    raise ImportError(
-        f"the Redis queue needs redis-py: pip install specstar-mq-redis ({exc})", name=exc.name
-    ) from exc
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from specstar.core import Lease, MessageQueue, StorageError
 
