@@ -32,7 +32,6 @@ from typing import Any
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-
 from specstar.core import Lease, MessageQueue, StorageError
 
 from . import _scripts
