@@ -89,6 +89,8 @@ def build():
 jobs = build() if os.environ.get("KILL_WORKER") else None
 """
 
+pytestmark = pytest.mark.timeout(1200)  # SPECSTAR_KILL_JOBS=1000 on a busy machine
+
 WORKER = [sys.executable, "-m", "specstar.core.cli", "worker"]
 KILLS = 5
 

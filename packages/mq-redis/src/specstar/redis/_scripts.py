@@ -15,8 +15,9 @@ Keys of one queue (``KEYS``, all under ``<prefix>{<name>}:`` so they share a clu
 
 Dynamic keys, built from ``base`` (``ARGV[1]``): ``p:<partition>`` (list of the partition's job
 ids in enqueue order; only its head is ever in the stream or in ``delayed``) and ``r:<request>``
-(the reply of a request, kept five minutes, so a call that redis-py re-sends after a dropped
-connection gets the reply of the run that already happened instead of running twice).
+(the reply of request ``ARGV[2]``, kept ``ARGV[4]`` ms, longer than a client keeps re-sending,
+so a call that redis-py re-sends after a dropped connection gets the reply of the run that
+already happened instead of running twice). ``ARGV[3]`` is the longest lease in ms.
 
 Leases: a claim sets the pending entry's idle time to ``max_lease - lease`` (``XCLAIM ... IDLE``),
 so the entry becomes ``max_lease`` idle — what ``XAUTOCLAIM`` reclaims — exactly when the lease
@@ -30,7 +31,7 @@ __all__ = ["ACK", "CLAIM", "DEAD_LETTER", "ENQUEUE", "EXTEND", "RECOVER", "RETRY
 
 _PRELUDE = """
 local S, J, D, X, LAST, CUR = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local base, rid, T = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local base, rid, T, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local G = 'specstar'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -43,7 +44,7 @@ local function memo_get()
 end
 
 local function memo_put(r)
-  if rid ~= '' then redis.call('SET', base .. 'r:' .. rid, cjson.encode(r), 'PX', 300000) end
+  if rid ~= '' then redis.call('SET', base .. 'r:' .. rid, cjson.encode(r), 'PX', keep) end
   return r
 end
 
@@ -102,13 +103,13 @@ local function next_in_partition(job, st)
 end
 """
 
-# ARGV[4] job, ARGV[5] delay ms, ARGV[6] partition ("" = none) -> 1 queued, 0 already queued
+# ARGV[5] job, ARGV[6] delay ms, ARGV[7] partition ("" = none) -> 1 queued, 0 already queued
 ENQUEUE = (
     _PRELUDE
     + """
 local m = memo_get()
 if m then return m end
-local job, delay, part = ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local job, delay, part = ARGV[5], tonumber(ARGV[6]), ARGV[7]
 if redis.call('HEXISTS', J, job) == 1 then return memo_put(0) end
 redis.call('HDEL', X, job)
 local st = {d = 0, a = now + delay, e = ''}
@@ -124,14 +125,14 @@ return memo_put(1)
 """
 )
 
-# ARGV[4] lease ms, ARGV[5] consumer -> {job, token, deliveries}
+# ARGV[5] lease ms, ARGV[6] consumer -> {job, token, deliveries}
 #   or {"", last stream id, ms until the next delayed message (-1: none), pending count}
 CLAIM = (
     _PRELUDE
     + """
 local m = memo_get()
 if m then return m end
-local L, consumer = tonumber(ARGV[4]), ARGV[5]
+local L, consumer = tonumber(ARGV[5]), ARGV[6]
 if redis.call('EXISTS', S) == 0 then
   redis.call('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')
 end
@@ -194,61 +195,61 @@ return {'', redis.call('GET', LAST) or '0-0', wait, pending}
 """
 )
 
-# ARGV[4] job, ARGV[5] entry, ARGV[6] deliveries, ARGV[7] lease ms -> 1 / 0
+# ARGV[5] job, ARGV[6] entry, ARGV[7] deliveries, ARGV[8] lease ms -> 1 / 0
 EXTEND = (
     _PRELUDE
     + """
-local st, owner = held(ARGV[4], ARGV[5], tonumber(ARGV[6]))
+local st, owner = held(ARGV[5], ARGV[6], tonumber(ARGV[7]))
 if not st then return 0 end
-redis.call('XCLAIM', S, G, owner, 0, ARGV[5], 'IDLE', T - tonumber(ARGV[7]), 'JUSTID')
+redis.call('XCLAIM', S, G, owner, 0, ARGV[6], 'IDLE', T - tonumber(ARGV[8]), 'JUSTID')
 return 1
 """
 )
 
-# ARGV[4] job, ARGV[5] entry, ARGV[6] deliveries -> 1 / 0
+# ARGV[5] job, ARGV[6] entry, ARGV[7] deliveries -> 1 / 0
 ACK = (
     _PRELUDE
     + """
 local m = memo_get()
 if m then return m end
-local job = ARGV[4]
-local st = held(job, ARGV[5], tonumber(ARGV[6]))
+local job = ARGV[5]
+local st = held(job, ARGV[6], tonumber(ARGV[7]))
 if not st then return memo_put(0) end
-drop_entry(ARGV[5])
+drop_entry(ARGV[6])
 redis.call('HDEL', J, job)
 next_in_partition(job, st)
 return memo_put(1)
 """
 )
 
-# ARGV[4] job, ARGV[5] entry, ARGV[6] deliveries, ARGV[7] delay ms -> 1 / 0
+# ARGV[5] job, ARGV[6] entry, ARGV[7] deliveries, ARGV[8] delay ms -> 1 / 0
 RETRY = (
     _PRELUDE
     + """
 local m = memo_get()
 if m then return m end
-local job = ARGV[4]
-local st = held(job, ARGV[5], tonumber(ARGV[6]))
+local job = ARGV[5]
+local st = held(job, ARGV[6], tonumber(ARGV[7]))
 if not st then return memo_put(0) end
-drop_entry(ARGV[5])
-st.a = now + tonumber(ARGV[7])
+drop_entry(ARGV[6])
+st.a = now + tonumber(ARGV[8])
 ready(job, st)  -- a partition head stays the head
 return memo_put(1)
 """
 )
 
-# ARGV[4] job, ARGV[5] entry, ARGV[6] deliveries, ARGV[7] reason -> 1 / 0
+# ARGV[5] job, ARGV[6] entry, ARGV[7] deliveries, ARGV[8] reason -> 1 / 0
 DEAD_LETTER = (
     _PRELUDE
     + """
 local m = memo_get()
 if m then return m end
-local job = ARGV[4]
-local st = held(job, ARGV[5], tonumber(ARGV[6]))
+local job = ARGV[5]
+local st = held(job, ARGV[6], tonumber(ARGV[7]))
 if not st then return memo_put(0) end
-drop_entry(ARGV[5])
+drop_entry(ARGV[6])
 redis.call('HDEL', J, job)
-redis.call('HSET', X, job, ARGV[7])
+redis.call('HSET', X, job, ARGV[8])
 next_in_partition(job, st)
 return memo_put(1)
 """

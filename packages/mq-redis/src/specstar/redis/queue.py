@@ -13,7 +13,8 @@ once; it looks again when a delayed message falls due and, while leases are out,
 
 Dropped connections: every command goes through redis-py's retry (reconnect with backoff for
 ``retry_seconds``). A script whose reply was lost with the connection is re-sent with the same
-request id and answered from the reply stored by the run that happened, so a claim whose reply
+request id and answered from the reply stored by the run that happened (kept longer than the
+client goes on re-sending), so a claim whose reply
 was lost returns that very lease instead of leaving it to expire, and an ack is not reported as
 failed because its first run succeeded.
 """
@@ -97,6 +98,9 @@ class RedisMessageQueueFactory:
             total += step
             step = min(step * 2, 1.0)
             retries += 1
+        # a reply is kept longer than the client may go on re-sending its request (every try
+        # may also wait out the timeout), so a re-sent request always finds it
+        self.keep_reply_ms = int((total + (retries + 1) * socket_timeout + 60) * 1000)
         pool = redis.BlockingConnectionPool.from_url(
             url,
             max_connections=pool_size,
@@ -179,8 +183,9 @@ class RedisMessageQueue(MessageQueue):
     def _run(self, script: str, *args: Any, memo: bool = True) -> Any:
         """Run one script; ``memo`` gives it a request id so a re-sent call is answered once."""
         rid = uuid.uuid4().hex if memo else ""
-        argv = [self.base, rid, self._factory.max_lease_ms, *args]
-        fn = self._factory.scripts[script]
+        f = self._factory
+        argv = [self.base, rid, f.max_lease_ms, f.keep_reply_ms, *args]
+        fn = f.scripts[script]
         return self._call(fn, keys=self._keys, args=argv, client=self._client)
 
     def _ms(self, seconds: float, what: str) -> int:
