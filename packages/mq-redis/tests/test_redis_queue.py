@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -187,3 +188,60 @@ def test_every_key_is_under_the_prefix(
         f"{base}{suffix}"
         for suffix in ("stream", "jobs", "delayed", "dead", "last", "cursor", "p:p")
     }
+
+
+def test_a_partition_waits_for_its_delayed_head(redis_queues: RedisMessageQueueFactory) -> None:
+    q = redis_queues.build("delayed-head")
+    q.enqueue("p0", partition_key="p", delay=0.3)
+    q.enqueue("p1", partition_key="p")
+    assert q.claim(lease_seconds=60, wait=0.1) is None  # p1 is behind the delayed head
+    head = q.claim(lease_seconds=60, wait=5)
+    assert head is not None
+    assert head.job_id == "p0"
+    assert q.retry(head, delay=3600) is True  # the head keeps its place, an hour away
+    assert q.claim(lease_seconds=60, wait=0.1) is None
+    assert q.size() == 2
+
+
+def test_a_dead_lettered_or_expired_head_moves_its_partition_on(
+    redis_queues: RedisMessageQueueFactory,
+) -> None:
+    q = redis_queues.build("dead-head")
+    for i in range(3):
+        q.enqueue(f"p{i}", partition_key="p")
+    head = q.claim(lease_seconds=60, wait=5)
+    assert head is not None
+    assert q.dead_letter(head, reason="bad") is True
+    lost = q.claim(lease_seconds=0.05, wait=5)
+    assert lost is not None
+    assert lost.job_id == "p1"
+    time.sleep(0.1)
+    assert q.recover() == 1
+    again = q.claim(lease_seconds=60, wait=5)
+    assert again is not None
+    assert (again.job_id, again.deliveries) == ("p1", 2)
+    assert q.claim(lease_seconds=60, wait=0.1) is None  # p2 waits for p1
+    assert q.ack(again) is True
+    last = q.claim(lease_seconds=60, wait=5)
+    assert last is not None
+    assert last.job_id == "p2"
+    assert q.dead_letters() == {"p0": "bad"}
+
+
+def test_an_expired_lease_behind_many_live_ones_is_reclaimed(
+    redis_queues: RedisMessageQueueFactory,
+) -> None:
+    q = redis_queues.build("long-pending")
+    live = 500  # more than one claim's scan of the pending list
+    for i in range(live):
+        q.enqueue(f"m{i:03}")
+    q.enqueue("short")
+    leases = [q.claim(lease_seconds=600, wait=5) for _ in range(live)]
+    assert all(lease is not None for lease in leases)
+    short = q.claim(lease_seconds=0.05, wait=5)
+    assert short is not None
+    assert short.job_id == "short"
+    again = q.claim(lease_seconds=60, wait=10)
+    assert again is not None
+    assert (again.job_id, again.deliveries) == ("short", 2)
+    assert q.size() == live + 1
