@@ -156,7 +156,7 @@ def test_invalid_options_are_refused_by_name(redis_queues: RedisMessageQueueFact
         q.enqueue("a", delay=float("nan"))
     with pytest.raises(ValueError, match="name"):
         redis_queues.build("")
-    for option in ("max_lease_seconds", "pool_size", "reclaim_poll_seconds"):
+    for option in ("max_lease_seconds", "pool_size", "socket_timeout"):
         with pytest.raises(ValueError, match=option):
             RedisMessageQueueFactory(redis_queues.url, **{option: 0})
     with pytest.raises(ValueError, match="retry_seconds"):
@@ -178,6 +178,9 @@ def test_every_key_is_under_the_prefix(
     lease = q.claim(lease_seconds=60, wait=5)
     assert lease is not None
     assert q.dead_letter(lease, reason="boom")
+    held = q.claim(lease_seconds=60, wait=5)  # "b", the partition's new head
+    assert held is not None
+    assert held.job_id == "b"
     client = redis.Redis.from_url(redis_url)
     try:
         keys = {k.decode() for k in client.scan_iter(match=f"{redis_prefix}*")}
@@ -186,7 +189,7 @@ def test_every_key_is_under_the_prefix(
     base = f"{redis_prefix}{{keys}}:"
     assert {k for k in keys if not k.startswith(f"{base}r:")} == {
         f"{base}{suffix}"
-        for suffix in ("stream", "jobs", "delayed", "dead", "last", "cursor", "p:p")
+        for suffix in ("stream", "jobs", "delayed", "dead", "last", "leases", "p:p")
     }
 
 

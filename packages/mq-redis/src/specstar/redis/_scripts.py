@@ -11,7 +11,9 @@ Keys of one queue (``KEYS``, all under ``<prefix>{<name>}:`` so they share a clu
 4. ``dead`` — hash job id → reason of the dead letters.
 5. ``last`` — the id of the last entry added to the stream (a waiting consumer blocks on
    ``XREAD`` after it, so an entry added after its look wakes it).
-6. ``cursor`` — where the next ``XAUTOCLAIM`` scan of the pending list starts.
+6. ``leases`` — sorted set of the leased job ids by the end of their lease (ms): a claim looks
+   here for a lease that ran out and reclaims its entry with ``XAUTOCLAIM`` starting at it, and
+   an idle consumer knows when the next lease ends, so neither scans the pending list.
 
 Dynamic keys, built from ``base`` (``ARGV[1]``): ``p:<partition>`` (list of the partition's job
 ids in enqueue order; only its head is ever in the stream or in ``delayed``) and ``r:<request>``
@@ -21,8 +23,8 @@ already happened instead of running twice). ``ARGV[3]`` is the longest lease in 
 
 Leases: a claim sets the pending entry's idle time to ``max_lease - lease`` (``XCLAIM ... IDLE``),
 so the entry becomes ``max_lease`` idle — what ``XAUTOCLAIM`` reclaims — exactly when the lease
-ends. A lease is held while its entry is pending, idle less than ``max_lease``, and the job's
-``e``/``d`` still match the token. Times are the Redis server's clock.
+ends, and records that end in ``leases``. A lease is held while its end is ahead and the job's
+``e``/``d`` still match the token (a reclaim bumps ``d``). Times are the Redis server's clock.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 __all__ = ["ACK", "CLAIM", "DEAD_LETTER", "ENQUEUE", "EXTEND", "RECOVER", "RETRY"]
 
 _PRELUDE = """
-local S, J, D, X, LAST, CUR = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local S, J, D, X, LAST, LZ = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local base, rid, T, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local G = 'specstar'
 local t = redis.call('TIME')
@@ -76,18 +78,20 @@ local function ready(job, st)
   end
 end
 
-local function drop_entry(id)
+-- the delivery is over: out of the pending list, the stream and the leases
+local function drop_entry(id, job)
   redis.call('XACK', S, G, id)
   redis.call('XDEL', S, id)
+  if job then redis.call('ZREM', LZ, job) end
 end
 
--- the state and the owning consumer while the lease (entry, d) is held, else nil
+-- the state while the lease (entry, d) is held, else nil
 local function held(job, entry, d)
   local st = load(job)
   if not st or st.e ~= entry or st.d ~= d then return nil end
-  local p = redis.call('XPENDING', S, G, entry, entry, 1)
-  if #p == 0 or tonumber(p[1][3]) >= T then return nil end
-  return st, p[1][2]
+  local ends = redis.call('ZSCORE', LZ, job)
+  if not ends or tonumber(ends) <= now then return nil end
+  return st
 end
 
 -- the message left: the next one of its partition becomes the head
@@ -126,7 +130,7 @@ return memo_put(1)
 )
 
 # ARGV[5] lease ms, ARGV[6] consumer -> {job, token, deliveries}
-#   or {"", last stream id, ms until the next delayed message (-1: none), pending count}
+#   or {"", last stream id, ms until a delayed message or a lease falls due (-1: none)}
 CLAIM = (
     _PRELUDE
     + """
@@ -145,39 +149,32 @@ end
 local function take(id, job)
   local st = load(job)
   if not st or st.e ~= id then
-    drop_entry(id)  -- left over from a message that is gone or moved
+    drop_entry(id, nil)  -- left over from a message that is gone or moved
     return nil
   end
   st.d = st.d + 1
   save(job, st)
   redis.call('XCLAIM', S, G, consumer, 0, id, 'IDLE', T - L, 'JUSTID')
+  redis.call('ZADD', LZ, now + L, job)
   return memo_put({job, id .. '/' .. st.d, st.d})
 end
 
--- leases that ran out first: they have waited longest
-local cursor = redis.call('GET', CUR) or '0-0'
-for _ = 1, 4 do
-  local r = redis.call('XAUTOCLAIM', S, G, consumer, T, cursor, 'COUNT', 10)
-  cursor = r[1]
-  local batch = r[2]
-  for i, e in ipairs(batch) do
-    local got = take(e[1], e[2][2])
-    if got then
-      -- the rest of the batch was reclaimed too but is not taken: expired again, and the
-      -- next scan starts at it
-      if i < #batch then
-        for k = i + 1, #batch do
-          redis.call('XCLAIM', S, G, consumer, 0, batch[k][1], 'IDLE', T, 'JUSTID')
-        end
-        cursor = batch[i + 1][1]
-      end
-      redis.call('SET', CUR, cursor)
-      return got
+-- leases that ran out first (they have waited longest): reclaimed from the pending list
+for _, job in ipairs(redis.call('ZRANGEBYSCORE', LZ, '-inf', now, 'LIMIT', 0, 10)) do
+  local st = load(job)
+  if not st or st.e == '' then
+    redis.call('ZREM', LZ, job)
+  else
+    local r = redis.call('XAUTOCLAIM', S, G, consumer, T, st.e, 'COUNT', 1)
+    local e = r[2][1]
+    if e then
+      local got = take(e[1], e[2][2])
+      if got then return got end
+    elseif #redis.call('XPENDING', S, G, st.e, st.e, 1) == 0 then
+      redis.call('ZREM', LZ, job)  -- no delivery behind it any more
     end
   end
-  if cursor == '0-0' then break end
 end
-redis.call('SET', CUR, cursor)
 
 while true do
   local r = redis.call('XREADGROUP', 'GROUP', G, consumer, 'COUNT', 1, 'STREAMS', S, '>')
@@ -188,20 +185,25 @@ while true do
 end
 
 local wait = -1
-local nxt = redis.call('ZRANGE', D, 0, 0, 'WITHSCORES')
-if #nxt > 0 then wait = math.max(tonumber(nxt[2]) - now, 0) end
-local pending = redis.call('XPENDING', S, G)[1]
-return {'', redis.call('GET', LAST) or '0-0', wait, pending}
+for _, key in ipairs({D, LZ}) do
+  local nxt = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if #nxt > 0 then
+    local due = math.max(tonumber(nxt[2]) - now, 1)
+    if wait < 0 or due < wait then wait = due end
+  end
+end
+return {'', redis.call('GET', LAST) or '0-0', wait}
 """
 )
 
-# ARGV[5] job, ARGV[6] entry, ARGV[7] deliveries, ARGV[8] lease ms -> 1 / 0
+# ARGV[5] job, ARGV[6] entry, ARGV[7] deliveries, ARGV[8] lease ms, ARGV[9] consumer -> 1 / 0
 EXTEND = (
     _PRELUDE
     + """
-local st, owner = held(ARGV[5], ARGV[6], tonumber(ARGV[7]))
-if not st then return 0 end
-redis.call('XCLAIM', S, G, owner, 0, ARGV[6], 'IDLE', T - tonumber(ARGV[8]), 'JUSTID')
+local job, entry, L = ARGV[5], ARGV[6], tonumber(ARGV[8])
+if not held(job, entry, tonumber(ARGV[7])) then return 0 end
+redis.call('XCLAIM', S, G, ARGV[9], 0, entry, 'IDLE', T - L, 'JUSTID')
+redis.call('ZADD', LZ, now + L, job)
 return 1
 """
 )
@@ -215,7 +217,7 @@ if m then return m end
 local job = ARGV[5]
 local st = held(job, ARGV[6], tonumber(ARGV[7]))
 if not st then return memo_put(0) end
-drop_entry(ARGV[6])
+drop_entry(ARGV[6], job)
 redis.call('HDEL', J, job)
 next_in_partition(job, st)
 return memo_put(1)
@@ -231,7 +233,7 @@ if m then return m end
 local job = ARGV[5]
 local st = held(job, ARGV[6], tonumber(ARGV[7]))
 if not st then return memo_put(0) end
-drop_entry(ARGV[6])
+drop_entry(ARGV[6], job)
 st.a = now + tonumber(ARGV[8])
 ready(job, st)  -- a partition head stays the head
 return memo_put(1)
@@ -247,7 +249,7 @@ if m then return m end
 local job = ARGV[5]
 local st = held(job, ARGV[6], tonumber(ARGV[7]))
 if not st then return memo_put(0) end
-drop_entry(ARGV[6])
+drop_entry(ARGV[6], job)
 redis.call('HDEL', J, job)
 redis.call('HSET', X, job, ARGV[8])
 next_in_partition(job, st)
@@ -261,22 +263,20 @@ RECOVER = (
     + """
 local m = memo_get()
 if m then return m end
-if redis.call('EXISTS', S) == 0 then return memo_put(0) end
-local n, cursor = 0, '0-0'
-repeat
-  local r = redis.call('XAUTOCLAIM', S, G, 'specstar-recover', T, cursor, 'COUNT', 100)
-  cursor = r[1]
-  for _, e in ipairs(r[2]) do
-    local job = e[2][2]
-    local st = load(job)
-    drop_entry(e[1])
-    if st and st.e == e[1] then
+local n = 0
+for _, job in ipairs(redis.call('ZRANGEBYSCORE', LZ, '-inf', now)) do
+  local st = load(job)
+  redis.call('ZREM', LZ, job)
+  if st and st.e ~= '' then
+    local p = redis.call('XPENDING', S, G, st.e, st.e, 1)
+    drop_entry(st.e, nil)
+    if #p > 0 then
       st.a = now
       to_stream(job, st)
       n = n + 1
     end
   end
-until cursor == '0-0'
+end
 return memo_put(n)
 """
 )

@@ -8,8 +8,8 @@ no check-then-write across round trips. See ``_scripts`` for the keys and how le
 the group's pending list.
 
 An idle consumer blocks on ``XREAD`` after the stream's last entry, so an enqueue wakes it at
-once; it looks again when a delayed message falls due and, while leases are out, every
-``reclaim_poll_seconds`` for one that ran out.
+once; it looks again when a delayed message falls due or a lease runs out (the script tells it
+when), so nothing polls.
 
 Dropped connections: every command goes through redis-py's retry (reconnect with backoff for
 ``retry_seconds``). A script whose reply was lost with the connection is re-sent with the same
@@ -55,8 +55,6 @@ class RedisMessageQueueFactory:
         socket_timeout: seconds before a silent connection counts as dropped.
         retry_seconds: how long a command keeps reconnecting after the connection dropped
             before the error reaches the caller.
-        reclaim_poll_seconds: while leases are out, how often an idle consumer looks for one
-            that ran out.
         client_name: the name of this factory's connections in ``CLIENT LIST``.
     """
 
@@ -69,14 +67,12 @@ class RedisMessageQueueFactory:
         pool_size: int = 32,
         socket_timeout: float = 10.0,
         retry_seconds: float = 30.0,
-        reclaim_poll_seconds: float = 0.25,
         client_name: str = "specstar-queue",
     ) -> None:
         for option, value in (
             ("max_lease_seconds", max_lease_seconds),
             ("pool_size", pool_size),
             ("socket_timeout", socket_timeout),
-            ("reclaim_poll_seconds", reclaim_poll_seconds),
         ):
             if not value > 0:
                 raise ValueError(f"RedisMessageQueueFactory: {option} must be > 0, got {value!r}")
@@ -89,7 +85,6 @@ class RedisMessageQueueFactory:
         self.url = url
         self.prefix = prefix
         self.max_lease_ms = int(max_lease_seconds * 1000)
-        self.reclaim_poll_seconds = reclaim_poll_seconds
         self.socket_timeout = socket_timeout
         # backoff 50 ms doubling to 1 s: enough tries to cover retry_seconds
         retries = 0
@@ -158,7 +153,7 @@ class RedisMessageQueue(MessageQueue):
             f"{self.base}delayed",
             f"{self.base}dead",
             f"{self.base}last",
-            f"{self.base}cursor",
+            f"{self.base}leases",
         ]
         # one consumer of the group per queue object; its name says where it runs
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -238,17 +233,16 @@ class RedisMessageQueue(MessageQueue):
             if remaining <= 0:
                 return None
             pause = min(remaining, 0.5)  # close() is seen within half a second
-            if int(got[2]) >= 0:
+            if int(got[2]) >= 0:  # a delayed message or a lease falls due
                 pause = min(pause, int(got[2]) / 1000)
-            if int(got[3]) > 0:
-                pause = min(pause, self._factory.reclaim_poll_seconds)
             block_ms = max(int(pause * 1000), 1)
             last = got[1]
             self._call(self._client.xread, {self.stream: last}, count=1, block=block_ms)
         return None
 
     def extend(self, lease: Lease, *, lease_seconds: float) -> bool:
-        return self._held("EXTEND", lease, self._lease_ms(lease_seconds), memo=False)
+        lease_ms = self._lease_ms(lease_seconds)
+        return self._held("EXTEND", lease, lease_ms, self.consumer, memo=False)
 
     def ack(self, lease: Lease) -> bool:
         return self._held("ACK", lease)
@@ -270,4 +264,6 @@ class RedisMessageQueue(MessageQueue):
         return int(self._call(self._client.hlen, self._keys[1]))
 
     def close(self) -> None:
+        """Stop this queue's claims: a waiting one returns ``None`` within half a second (its
+        ``XREAD`` blocks at most that long). The connections are the factory's to close."""
         self._closed = True
