@@ -235,7 +235,7 @@ def test_an_expired_lease_behind_many_live_ones_is_reclaimed(
     redis_queues: RedisMessageQueueFactory,
 ) -> None:
     q = redis_queues.build("long-pending")
-    live = 500  # more than one claim's scan of the pending list
+    live = 500  # far more than one XAUTOCLAIM call scans from the start of the pending list
     for i in range(live):
         q.enqueue(f"m{i:03}")
     q.enqueue("short")
