@@ -16,10 +16,11 @@ Keys of one queue (``KEYS``, all under ``<prefix>{<name>}:`` so they share a clu
    an idle consumer knows when the next lease ends, so neither scans the pending list.
 
 Dynamic keys, built from ``base`` (``ARGV[1]``): ``p:<partition>`` (list of the partition's job
-ids in enqueue order; only its head is ever in the stream or in ``delayed``) and ``r:<request>``
-(the reply of request ``ARGV[2]``, kept ``ARGV[4]`` ms, longer than a client keeps re-sending,
-so a call that redis-py re-sends after a dropped connection gets the reply of the run that
-already happened instead of running twice). ``ARGV[3]`` is the longest lease in ms.
+ids in enqueue order; only its head is ever in the stream or in ``delayed``) and ``r:<caller>``
+(the latest reply to caller ``<caller>`` of request id ``ARGV[2]`` = ``<caller>|<request>``,
+kept ``ARGV[4]`` ms, longer than a client keeps re-sending, so a call that redis-py re-sends
+after a dropped connection gets the reply of the run that already happened instead of running
+twice; one key per calling thread, not per request). ``ARGV[3]`` is the longest lease in ms.
 
 Leases: a claim sets the pending entry's idle time to ``max_lease - lease`` (``XCLAIM ... IDLE``),
 so the entry becomes ``max_lease`` idle — what ``XAUTOCLAIM`` reclaims — exactly when the lease
@@ -38,15 +39,23 @@ local G = 'specstar'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
+-- rid is "<caller>|<request>": a caller (one thread of one process) sends one request at a
+-- time, so one key per caller keeps the reply of its latest request
+local memo_key = nil
+if rid ~= '' then memo_key = base .. 'r:' .. string.match(rid, '^(.*)|') end
+
 local function memo_get()
-  if rid == '' then return nil end
-  local m = redis.call('GET', base .. 'r:' .. rid)
-  if m then return cjson.decode(m) end
+  if not memo_key then return nil end
+  local m = redis.call('GET', memo_key)
+  if m then
+    local v = cjson.decode(m)
+    if v[1] == rid then return v[2] end
+  end
   return nil
 end
 
 local function memo_put(r)
-  if rid ~= '' then redis.call('SET', base .. 'r:' .. rid, cjson.encode(r), 'PX', keep) end
+  if memo_key then redis.call('SET', memo_key, cjson.encode({rid, r}), 'PX', keep) end
   return r
 end
 

@@ -177,7 +177,7 @@ class RedisMessageQueue(MessageQueue):
 
     def _run(self, script: str, *args: Any, memo: bool = True) -> Any:
         """Run one script; ``memo`` gives it a request id so a re-sent call is answered once."""
-        rid = uuid.uuid4().hex if memo else ""
+        rid = f"{self.consumer}:{threading.get_ident()}|{uuid.uuid4().hex}" if memo else ""
         f = self._factory
         argv = [self.base, rid, f.max_lease_ms, f.keep_reply_ms, *args]
         fn = f.scripts[script]
