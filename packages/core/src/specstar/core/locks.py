@@ -217,7 +217,7 @@ def acquire(backend: LockBackend, key: str, ttl: float, *, timeout: float | None
         now = time.monotonic()
         if end is not None and now >= end:
             raise LockHeldError(key, limit)
-        pause = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not a secret
+        pause = random.uniform(delay / 2, delay)
         time.sleep(pause if end is None else min(pause, end - now))
         delay = min(delay * 2, _BACKOFF_LAST)
 

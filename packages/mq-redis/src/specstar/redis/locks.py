@@ -99,7 +99,9 @@ class RedisLockBackend(LockBackend):
             raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
         self.prefix = prefix
         self._owns_client = client is None
-        self._client: redis.Redis = client if client is not None else redis.Redis.from_url(url)
+        if client is None:
+            client = redis.Redis.from_url(str(url))
+        self._client: redis.Redis = client
         self._grant = self._client.register_script(_GRANT)
         self._renew = self._client.register_script(_RENEW)
         self._release = self._client.register_script(_RELEASE)
@@ -125,9 +127,7 @@ class RedisLockBackend(LockBackend):
         ttl = check_ttl(ttl)
         owner = new_owner()
         start = time.monotonic()
-        token = self._call(
-            self._grant, [self._lease(key), self._fence(key)], [owner, _millis(ttl)]
-        )
+        token = self._call(self._grant, [self._lease(key), self._fence(key)], [owner, _millis(ttl)])
         if token is None:
             return None
         return Lock(key=key, token=int(token), owner=owner, ttl=ttl, deadline=start + ttl)

@@ -8,6 +8,7 @@ with a generous deadline; none asserts how fast anything is.
 
 from __future__ import annotations
 
+import itertools
 import math
 import multiprocessing
 import threading
@@ -56,7 +57,7 @@ def _eventually(grant: Callable[[], Lock | None], what: str) -> Lock:
 
 
 def _strictly_increasing(tokens: list[int]) -> bool:
-    return all(a < b for a, b in zip(tokens, tokens[1:], strict=False))
+    return all(a < b for a, b in itertools.pairwise(tokens))
 
 
 class LockSuite:
@@ -334,10 +335,11 @@ class LockSuite:
                 locks.release_lock(bad)  # type: ignore[arg-type]
             with pytest.raises(TypeError, match="lock"):
                 locks.renew_lock(bad, 30)  # type: ignore[arg-type]
-        for timeout in (-1, math.nan, math.inf, "1"):
-            with pytest.raises((TypeError, ValueError), match="timeout"), locks.lock(
-                key, 30, timeout=timeout
+        timeouts: list[Any] = [-1, math.nan, math.inf, "1", True]
+        for timeout in timeouts:
+            with (
+                pytest.raises((TypeError, ValueError), match="timeout"),
+                locks.lock(key, 30, timeout=timeout),
             ):
                 pass
         assert locks.try_lock(key, 30) is not None, "a refused lock() took the key"
-

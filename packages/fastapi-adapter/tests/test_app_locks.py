@@ -1,0 +1,47 @@
+"""The app's lock API (``try_lock``, ``renew_lock``, ``release_lock``, ``lock``) and its
+``lock_backend`` setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from specstar.core import LockHeldError, LockNotOwnedError, MemoryLockBackend
+from specstar.fastapi import SpecStar
+
+
+def test_app_locks_default_to_memory() -> None:
+    crud = SpecStar()
+    held = crud.try_lock("report", 30)
+    assert held is not None
+    assert crud.try_lock("report", 30) is None
+    renewed = crud.renew_lock(held, 60)
+    assert renewed.token == held.token
+    crud.release_lock(renewed)
+    with pytest.raises(LockNotOwnedError):
+        crud.release_lock(renewed)
+    with crud.lock("report", 30) as inside:
+        assert inside.token > held.token
+        with pytest.raises(LockHeldError, match="report"), crud.lock("report", 30):
+            pass
+
+
+def test_lock_backend_is_configurable() -> None:
+    backend = MemoryLockBackend()
+    crud = SpecStar(lock_backend=backend)
+    held = crud.try_lock("k", 30)
+    assert held is not None
+    assert backend.try_lock("k", 30) is None  # the app's leases live in the given backend
+    other = MemoryLockBackend()
+    crud.configure(lock_backend=other)
+    assert crud.locks.backend is other
+    assert crud.try_lock("k", 30) is not None
+
+
+def test_invalid_lock_backend_and_arguments_are_rejected() -> None:
+    with pytest.raises(TypeError, match="LockBackend"):
+        SpecStar(lock_backend="redis://127.0.0.1")  # type: ignore[arg-type]
+    crud = SpecStar()
+    with pytest.raises(ValueError, match="ttl"):
+        crud.try_lock("k", 0)
+    with pytest.raises(ValueError, match="key"):
+        crud.try_lock("", 30)
