@@ -17,6 +17,7 @@ CASES = [
     ("specstar.fastapi", "starlette", "specstar-fastapi"),
     ("specstar.testing", "pytest", "specstar-testing"),
     ("specstar.testing", "hypothesis", "specstar-testing"),
+    ("specstar.redis", "redis", "specstar-mq-redis"),
 ]
 
 _PROBE = """

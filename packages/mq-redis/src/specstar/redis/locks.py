@@ -26,11 +26,12 @@ import math
 import time
 from typing import Any
 
-try:
+try:  # name the distribution when the client is missing (installed with --no-deps)
     import redis
-except ImportError as exc:  # pragma: no cover - the distribution depends on redis
-    raise ImportError(
-        f"specstar.redis needs the redis client: pip install specstar-mq-redis ({exc})",
+except ModuleNotFoundError as exc:
+    raise ModuleNotFoundError(
+        f"specstar.redis needs {exc.name!r}, a dependency of the specstar-mq-redis "
+        f"distribution that is not installed: pip install {exc.name}",
         name=exc.name,
     ) from exc
 

@@ -31,9 +31,6 @@ from .processes import _gather
 
 __all__ = ["LockSuite"]
 
-#: How long a test waits for a lease to end before it fails (seconds).
-_PATIENCE = 20.0
-
 
 def _context() -> Any:
     """Fork-server children start fast and inherit no threads or connections."""
@@ -44,15 +41,15 @@ def _context() -> Any:
     return ctx
 
 
-def _eventually(grant: Callable[[], Lock | None], what: str) -> Lock:
-    """Poll ``grant`` until it returns a lock; fail after ``_PATIENCE`` seconds."""
-    end = time.monotonic() + _PATIENCE
+def _eventually(grant: Callable[[], Lock | None], what: str, patience: float) -> Lock:
+    """Poll ``grant`` until it returns a lock; fail after ``patience`` seconds."""
+    end = time.monotonic() + patience
     while True:
         lock = grant()
         if lock is not None:
             return lock
         if time.monotonic() > end:
-            pytest.fail(f"{what}: not granted within {_PATIENCE:g}s")
+            pytest.fail(f"{what}: not granted within {patience:g}s")
         time.sleep(0.01)
 
 
@@ -84,6 +81,8 @@ class LockSuite:
     #: processes incrementing one counter file under the lock, and increments per process
     lock_processes = 4
     increments_per_process = 25
+    #: how long a test waits for a lease to end (or a holder to release) before it fails
+    lock_patience = 20.0
 
     @pytest.fixture
     def lock_backend(self) -> LockBackend:
@@ -195,7 +194,9 @@ class LockSuite:
     def test_expiry_lets_another_owner_in(self, locks: Locks, key: str) -> None:
         first = locks.try_lock(key, 0.2)
         assert first is not None
-        second = _eventually(lambda: locks.try_lock(key, 30), "after the first lease expired")
+        second = _eventually(
+            lambda: locks.try_lock(key, 30), "after the first lease expired", self.lock_patience
+        )
         assert time.monotonic() >= first.deadline, "granted again before the lease ended"
         assert second.token > first.token
         with pytest.raises(LockNotOwnedError):
@@ -296,14 +297,16 @@ class LockSuite:
         releaser = threading.Timer(0.3, locks.release_lock, args=(held,))
         releaser.start()
         try:
-            with locks.lock(key, 30, timeout=_PATIENCE) as mine:
+            with locks.lock(key, 30, timeout=self.lock_patience) as mine:
                 assert mine.token > held.token
         finally:
             releaser.join()
 
     def test_lock_block_reports_a_lost_lease(self, locks: Locks, key: str) -> None:
         with pytest.raises(LockNotOwnedError), locks.lock(key, 0.2) as held:
-            taker = _eventually(lambda: locks.try_lock(key, 30), "while the block ran")
+            taker = _eventually(
+                lambda: locks.try_lock(key, 30), "while the block ran", self.lock_patience
+            )
         assert taker.token > held.token
         locks.release_lock(taker)
 
