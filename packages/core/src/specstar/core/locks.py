@@ -42,23 +42,23 @@ from .errors import LockHeldError, LockNotOwnedError
 from .ports import Capabilities
 
 __all__ = [
-    "MAX_TTL",
+    "MAX_LOCK_TTL",
     "Lock",
     "LockBackend",
     "Locks",
     "MemoryLockBackend",
-    "acquire",
-    "check_key",
+    "acquire_lock",
     "check_lock",
-    "check_timeout",
-    "check_ttl",
-    "hold",
-    "new_owner",
+    "check_lock_key",
+    "check_lock_timeout",
+    "check_lock_ttl",
+    "hold_lock",
+    "new_lock_owner",
 ]
 
 #: The longest lease a backend grants, in seconds (one year): longer ones are a mistake, and
 #: every backend represents it exactly (Redis counts milliseconds in a signed 64-bit integer).
-MAX_TTL = 365 * 24 * 3600.0
+MAX_LOCK_TTL = 365 * 24 * 3600.0
 
 #: Waits between attempts of a blocking acquire grow from the first to the last (seconds).
 _BACKOFF_FIRST = 0.001
@@ -106,9 +106,9 @@ class LockBackend(abc.ABC):
     - **Fencing**: each grant of a key has a token strictly larger than every earlier grant
       of that key, after releases and expiries too; a renewal keeps the token.
     - **Input**: an empty or non-string key, a ``ttl`` that is not a finite number of
-      seconds in ``(0, MAX_TTL]``, or a handle that is not a :class:`Lock` raise
-      ``ValueError``/``TypeError`` naming the argument (use :func:`check_key`,
-      :func:`check_ttl`, :func:`check_lock`).
+      seconds in ``(0, MAX_LOCK_TTL]``, or a handle that is not a :class:`Lock` raise
+      ``ValueError``/``TypeError`` naming the argument (use :func:`check_lock_key`,
+      :func:`check_lock_ttl`, :func:`check_lock`).
 
     Implementations must be safe to call from many threads at once. A backend that cannot
     reach its server raises :class:`~specstar.core.StorageUnavailableError`.
@@ -143,7 +143,7 @@ class LockBackend(abc.ABC):
         """Free the backend's connections (leases held remain until they expire)."""
 
 
-def check_key(key: object) -> str:
+def check_lock_key(key: object) -> str:
     """``key`` as a lock key: a non-empty string without NUL characters."""
     if not isinstance(key, str):
         raise TypeError(f"lock key must be a str, got {type(key).__name__}: {key!r}")
@@ -154,15 +154,15 @@ def check_key(key: object) -> str:
     return key
 
 
-def check_ttl(ttl: object, name: str = "ttl") -> float:
-    """``ttl`` as a lease length: a finite number of seconds in ``(0, MAX_TTL]``."""
+def check_lock_ttl(ttl: object, name: str = "ttl") -> float:
+    """``ttl`` as a lease length: a finite number of seconds in ``(0, MAX_LOCK_TTL]``."""
     if isinstance(ttl, bool) or not isinstance(ttl, int | float):
         raise TypeError(f"{name} must be a number of seconds, got {type(ttl).__name__}: {ttl!r}")
     value = float(ttl)
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number of seconds > 0, got {ttl!r}")
-    if value > MAX_TTL:
-        raise ValueError(f"{name} must be at most {MAX_TTL:g} seconds (one year), got {ttl!r}")
+    if value > MAX_LOCK_TTL:
+        raise ValueError(f"{name} must be at most {MAX_LOCK_TTL:g} seconds (one year), got {ttl!r}")
     return value
 
 
@@ -170,7 +170,7 @@ def check_lock(lock: object) -> Lock:
     """``lock`` as a handle: a :class:`Lock` (as a backend issued it)."""
     if not isinstance(lock, Lock):
         raise TypeError(f"lock must be a Lock handle, got {type(lock).__name__}: {lock!r}")
-    check_key(lock.key)
+    check_lock_key(lock.key)
     if isinstance(lock.token, bool) or not isinstance(lock.token, int):
         raise TypeError(f"lock.token must be an int, got {lock.token!r}")
     if not 0 < lock.token < 2**63:
@@ -180,7 +180,7 @@ def check_lock(lock: object) -> Lock:
     return lock
 
 
-def check_timeout(timeout: object) -> float | None:
+def check_lock_timeout(timeout: object) -> float | None:
     """``timeout`` of a blocking acquire: ``None`` (wait forever) or finite seconds ``>= 0``."""
     if timeout is None:
         return None
@@ -191,12 +191,14 @@ def check_timeout(timeout: object) -> float | None:
     return float(timeout)
 
 
-def new_owner() -> str:
+def new_lock_owner() -> str:
     """A fresh random owner secret for a grant."""
     return secrets.token_hex(16)
 
 
-def acquire(backend: LockBackend, key: str, ttl: float, *, timeout: float | None = 0.0) -> Lock:
+def acquire_lock(
+    backend: LockBackend, key: str, ttl: float, *, timeout: float | None = 0.0
+) -> Lock:
     """Take a lease of ``key``, waiting up to ``timeout`` seconds (``None``: forever).
 
     Attempts are spaced by an exponential backoff with jitter (1 ms growing to 100 ms), so
@@ -205,9 +207,9 @@ def acquire(backend: LockBackend, key: str, ttl: float, *, timeout: float | None
     Raises:
         LockHeldError: the key was still held when ``timeout`` ran out (at once for 0).
     """
-    check_key(key)
-    check_ttl(ttl)
-    limit = check_timeout(timeout)
+    check_lock_key(key)
+    check_lock_ttl(ttl)
+    limit = check_lock_timeout(timeout)
     end = None if limit is None else time.monotonic() + limit
     delay = _BACKOFF_FIRST
     while True:
@@ -223,17 +225,17 @@ def acquire(backend: LockBackend, key: str, ttl: float, *, timeout: float | None
 
 
 @contextmanager
-def hold(
+def hold_lock(
     backend: LockBackend, key: str, ttl: float, *, timeout: float | None = 0.0
 ) -> Iterator[Lock]:
-    """Hold a lease of ``key`` for a ``with`` block (see :func:`acquire` for ``timeout``).
+    """Hold a lease of ``key`` for a ``with`` block (see :func:`acquire_lock` for ``timeout``).
 
     On exit the lease is released. When the lease was lost before the block ended (it
     expired, so the block was not protected to its end), a block that completed raises
     :class:`~specstar.core.LockNotOwnedError`; a block that raised keeps its own exception,
     with a note that the lease had been lost.
     """
-    lock = acquire(backend, key, ttl, timeout=timeout)
+    lock = acquire_lock(backend, key, ttl, timeout=timeout)
     try:
         yield lock
     except BaseException as exc:
@@ -276,7 +278,7 @@ class Locks:
     ) -> AbstractContextManager[Lock]:
         """Hold ``key`` for a ``with`` block; wait up to ``timeout`` seconds (default: fail at
         once with :class:`~specstar.core.LockHeldError`, ``None``: wait forever)."""
-        return hold(self.backend, key, ttl, timeout=timeout)
+        return hold_lock(self.backend, key, ttl, timeout=timeout)
 
 
 class MemoryLockBackend(LockBackend):
@@ -294,8 +296,8 @@ class MemoryLockBackend(LockBackend):
         self._mutex = threading.Lock()
 
     def try_lock(self, key: str, ttl: float) -> Lock | None:
-        check_key(key)
-        ttl = check_ttl(ttl)
+        check_lock_key(key)
+        ttl = check_lock_ttl(ttl)
         with self._mutex:
             now = time.monotonic()
             held = self._leases.get(key)
@@ -303,7 +305,7 @@ class MemoryLockBackend(LockBackend):
                 return None
             if len(self._leases) > self._PURGE_ABOVE:
                 self._leases = {k: v for k, v in self._leases.items() if v[2] > now}
-            owner, token = new_owner(), next(self._tokens)
+            owner, token = new_lock_owner(), next(self._tokens)
             self._leases[key] = (owner, token, now + ttl)
             return Lock(key=key, token=token, owner=owner, ttl=ttl, deadline=now + ttl)
 
@@ -313,7 +315,7 @@ class MemoryLockBackend(LockBackend):
 
     def renew(self, lock: Lock, ttl: float) -> Lock:
         check_lock(lock)
-        ttl = check_ttl(ttl)
+        ttl = check_lock_ttl(ttl)
         with self._mutex:
             now = time.monotonic()
             if not self._owned(lock, now):

@@ -43,7 +43,14 @@ from specstar.core import (
     StorageError,
     StorageUnavailableError,
 )
-from specstar.core.locks import Lock, LockBackend, check_key, check_lock, check_ttl, new_owner
+from specstar.core.spi import (
+    Lock,
+    LockBackend,
+    check_lock,
+    check_lock_key,
+    check_lock_ttl,
+    new_lock_owner,
+)
 
 __all__ = ["RedisLockBackend"]
 
@@ -124,9 +131,9 @@ class RedisLockBackend(LockBackend):
             raise StorageError(f"Redis lock backend: {exc}") from exc
 
     def try_lock(self, key: str, ttl: float) -> Lock | None:
-        check_key(key)
-        ttl = check_ttl(ttl)
-        owner = new_owner()
+        check_lock_key(key)
+        ttl = check_lock_ttl(ttl)
+        owner = new_lock_owner()
         start = time.monotonic()
         token = self._call(self._grant, [self._lease(key), self._fence(key)], [owner, _millis(ttl)])
         if token is None:
@@ -135,7 +142,7 @@ class RedisLockBackend(LockBackend):
 
     def renew(self, lock: Lock, ttl: float) -> Lock:
         check_lock(lock)
-        ttl = check_ttl(ttl)
+        ttl = check_lock_ttl(ttl)
         start = time.monotonic()
         value = f"{lock.token}:{lock.owner}"
         if not self._call(self._renew, [self._lease(lock.key)], [value, _millis(ttl)]):

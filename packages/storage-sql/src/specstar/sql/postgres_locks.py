@@ -37,7 +37,14 @@ except ImportError as exc:  # pragma: no cover - exercised with the storage's im
 import msgspec
 
 from specstar.core import Capabilities, LockNotOwnedError, StorageError, StorageUnavailableError
-from specstar.core.locks import Lock, LockBackend, check_key, check_lock, check_ttl, new_owner
+from specstar.core.spi import (
+    Lock,
+    LockBackend,
+    check_lock,
+    check_lock_key,
+    check_lock_ttl,
+    new_lock_owner,
+)
 
 from ._layout import ident
 
@@ -101,9 +108,9 @@ class PostgresLockBackend(LockBackend):
             raise StorageError(f"PostgreSQL lock backend: {exc}") from exc
 
     def try_lock(self, key: str, ttl: float) -> Lock | None:
-        check_key(key)
-        ttl = check_ttl(ttl)
-        owner = new_owner()
+        check_lock_key(key)
+        ttl = check_lock_ttl(ttl)
+        owner = new_lock_owner()
         start = time.monotonic()
         row = self._one(
             f"""INSERT INTO {self.table} AS held (key, token, owner, lease_until)
@@ -121,7 +128,7 @@ class PostgresLockBackend(LockBackend):
 
     def renew(self, lock: Lock, ttl: float) -> Lock:
         check_lock(lock)
-        ttl = check_ttl(ttl)
+        ttl = check_lock_ttl(ttl)
         start = time.monotonic()
         row = self._one(
             f"""UPDATE {self.table}

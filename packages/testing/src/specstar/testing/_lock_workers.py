@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from specstar.core.locks import LockBackend, hold
+from specstar.core.spi import LockBackend, hold_lock
 
 from ._workers import _run
 
@@ -58,7 +58,7 @@ def counter_worker(
         try:
             barrier.wait()
             for _ in range(count):
-                with hold(backend, key, 60.0, timeout=120.0) as lock:
+                with hold_lock(backend, key, 60.0, timeout=120.0) as lock:
                     value, last = read_counter(path)
                     if lock.token <= last:
                         regressions.append(f"token {lock.token} after {last}")

@@ -23,7 +23,7 @@ import msgspec
 import pytest
 
 from specstar.core import LockHeldError, LockNotOwnedError, Locks
-from specstar.core.locks import MAX_TTL, Lock, LockBackend, hold
+from specstar.core.spi import MAX_LOCK_TTL, Lock, LockBackend, hold_lock
 
 from .. import _lock_workers
 from .._lock_workers import LockRecipe
@@ -156,7 +156,7 @@ class LockSuite:
         def worker(_: int) -> None:
             barrier.wait()
             for _ in range(per):
-                with hold(lock_backend, key, 30, timeout=60) as held:
+                with hold_lock(lock_backend, key, 30, timeout=60) as held:
                     with guard:
                         state["inside"] += 1
                         state["most_inside"] = max(state["most_inside"], state["inside"])
@@ -320,7 +320,7 @@ class LockSuite:
             pass
 
     @pytest.mark.parametrize(
-        "bad", [0, 0.0, -1, -0.5, math.nan, math.inf, MAX_TTL * 2, "30", True, None]
+        "bad", [0, 0.0, -1, -0.5, math.nan, math.inf, MAX_LOCK_TTL * 2, "30", True, None]
     )
     def test_invalid_ttl_is_rejected(self, locks: Locks, key: str, bad: Any) -> None:
         with pytest.raises((TypeError, ValueError), match="ttl"):
