@@ -45,3 +45,28 @@ def test_invalid_lock_backend_and_arguments_are_rejected() -> None:
         crud.try_lock("k", 0)
     with pytest.raises(ValueError, match="key"):
         crud.try_lock("", 30)
+
+
+def test_reference_lock_names() -> None:
+    """Code written against the reference's lock API runs on the compat names."""
+    from specstar.fastapi.compat import (
+        AutoCRUD,
+        InMemoryLockBackend,
+        LockHandle,
+        LockHeldError,
+        LockNotOwnedError,
+    )
+
+    crud = AutoCRUD()
+    crud.configure(lock_backend=InMemoryLockBackend())
+    handle = crud.try_lock("job:1", 5.0)
+    assert isinstance(handle, LockHandle)
+    assert crud.try_lock("job:1", 5.0) is None
+    handle = crud.renew_lock(handle, 10.0)
+    with pytest.raises(LockHeldError), crud.lock("job:1", 5.0):
+        pass
+    crud.release_lock(handle)
+    with pytest.raises(LockNotOwnedError):
+        crud.release_lock(handle)
+    with crud.lock("job:1", 5.0) as held:
+        assert held.key == "job:1"
