@@ -16,7 +16,7 @@ from specstar.core.spi import LockBackend, hold_lock
 
 from ._workers import _run
 
-__all__ = ["LockRecipe", "build_backend", "counter_worker", "read_counter"]
+__all__ = ["LockRecipe", "build_backend", "counter_worker", "hang_worker", "read_counter"]
 
 #: How a child process rebuilds the lock backend: ``("package.module:Backend", kwargs)``.
 LockRecipe = tuple[str, dict[str, Any]]
@@ -69,3 +69,12 @@ def counter_worker(
             backend.close()
 
     _run(results, index, work)
+
+
+def hang_worker(recipe: LockRecipe, key: str, ttl: float, path: str) -> None:
+    """Take a lease of ``key``, write its token to ``path``, then hang until killed."""
+    backend = build_backend(recipe)
+    lock = backend.try_lock(key, ttl)
+    Path(path).write_text("refused" if lock is None else str(lock.token))
+    while True:
+        time.sleep(60)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 import math
 import multiprocessing
+import os
+import signal
 import threading
 import time
 import uuid
@@ -188,6 +190,38 @@ class LockSuite:
         assert later is not None
         assert later.token > last
         lock_backend.release(later)
+
+    def test_a_killed_holder_frees_the_key_when_its_lease_ends(
+        self, lock_backend: LockBackend, lock_recipe: LockRecipe, key: str, tmp_path: Path
+    ) -> None:
+        granted = tmp_path / f"granted-{uuid.uuid4().hex[:6]}"
+        proc = _context().Process(
+            target=_lock_workers.hang_worker,
+            args=(lock_recipe, key, 1.0, str(granted)),
+            daemon=True,
+        )
+        proc.start()
+        try:
+            end = time.monotonic() + self.lock_patience
+            while not granted.exists() or not granted.read_text():
+                assert proc.is_alive(), "the holder process died before taking the lock"
+                if time.monotonic() > end:
+                    pytest.fail(f"the holder took no lock within {self.lock_patience:g}s")
+                time.sleep(0.01)
+            text = granted.read_text()
+            assert text != "refused", "a fresh key was refused"
+            assert lock_backend.try_lock(key, 30) is None, "the live holder was not excluding"
+        finally:
+            assert proc.pid is not None
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.join()
+        successor = _eventually(
+            lambda: lock_backend.try_lock(key, 30),
+            "after the holder was killed",
+            self.lock_patience,
+        )
+        assert successor.token > int(text)
+        lock_backend.release(successor)
 
     # -- expiry and renewal ---------------------------------------------------------------------
 
