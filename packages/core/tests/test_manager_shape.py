@@ -160,6 +160,7 @@ def test_adapters_import_only_the_public_core_and_the_spi() -> None:
         ("specstar.testing", PACKAGES / "testing/src/specstar/testing"),
         ("specstar.fastapi", PACKAGES / "fastapi-adapter/src/specstar/fastapi"),
         ("specstar.sql", PACKAGES / "storage-sql/src/specstar/sql"),
+        ("specstar.redis", PACKAGES / "mq-redis/src/specstar/redis"),
     ):
         for name, (path, pkg) in _modules(root, package).items():
             for imported in _imports(path, pkg, core):

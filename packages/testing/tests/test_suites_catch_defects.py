@@ -137,3 +137,125 @@ def test_storage_suite_passes_on_the_unbroken_wrapper(pytester: pytest.Pytester)
 def test_blob_suite_fails_on_a_broken_adapter(pytester: pytest.Pytester, defect: str) -> None:
     outcomes = _run(pytester, textwrap.dedent(_BLOB_MODULE).format(body=BLOB_DEFECTS[defect]))
     assert outcomes.get("failed", 0) > 0, outcomes
+
+
+_LOCK_MODULE = """
+import itertools
+import time
+
+import msgspec
+import pytest
+
+from specstar.core import Lock, LockNotOwnedError, MemoryLockBackend
+from specstar.testing import LockSuite
+
+
+class Broken(MemoryLockBackend):
+{body}
+
+class TestBroken(LockSuite):
+    lock_patience = 2.0
+
+    @pytest.fixture
+    def lock_backend(self):
+        return Broken()
+"""
+
+#: defect name -> the body of ``class Broken(MemoryLockBackend)``
+LOCK_DEFECTS: dict[str, str] = {
+    # every caller is granted the key: no mutual exclusion
+    "no_exclusion": """
+    def try_lock(self, key, ttl):
+        with self._mutex:
+            self._leases.pop(key, None)
+        return super().try_lock(key, ttl)
+""",
+    # a grant checks the key, then takes it in a second step: racing callers both get in
+    "check_then_take": """
+    def try_lock(self, key, ttl):
+        with self._mutex:
+            held = self._leases.get(key)
+            if held is not None and held[2] > time.monotonic():
+                return None
+        time.sleep(0.0005)
+        with self._mutex:
+            self._leases.pop(key, None)
+        return super().try_lock(key, ttl)
+""",
+    # anyone may release: the owner and token are not compared
+    "release_by_anyone": """
+    def release(self, lock):
+        with self._mutex:
+            self._leases.pop(lock.key, None)
+""",
+    # every grant gets the same fencing token
+    "tokens_repeat": """
+    def try_lock(self, key, ttl):
+        lock = super().try_lock(key, ttl)
+        if lock is None:
+            return None
+        with self._mutex:
+            owner, _, expiry = self._leases[key]
+            self._leases[key] = (owner, 1, expiry)
+        return msgspec.structs.replace(lock, token=1)
+""",
+    # leases never end
+    "never_expires": """
+    def try_lock(self, key, ttl):
+        lock = super().try_lock(key, ttl)
+        if lock is not None:
+            with self._mutex:
+                owner, token, _ = self._leases[key]
+                self._leases[key] = (owner, token, time.monotonic() + 3600)
+        return lock
+""",
+    # a renewal reports success and keeps the old expiry
+    "renew_ignored": """
+    def renew(self, lock, ttl):
+        with self._mutex:
+            if not self._owned(lock, time.monotonic()):
+                raise LockNotOwnedError(lock.key, lock.token)
+        return msgspec.structs.replace(lock, ttl=float(ttl), deadline=time.monotonic() + ttl)
+""",
+    # a zero or negative ttl is accepted (a lease that is over before it starts)
+    "ttl_unchecked": """
+    def try_lock(self, key, ttl):
+        if isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl <= 0:
+            return Lock(key=key, token=1, owner="x", ttl=float(ttl), deadline=time.monotonic())
+        return super().try_lock(key, ttl)
+""",
+}
+
+
+#: defect name -> the tests of the lock suite that must catch it
+LOCK_CATCHERS: dict[str, str] = {
+    "no_exclusion": "test_mutual_exclusion_across_threads",
+    "check_then_take": "test_one_winner_of_a_race test_mutual_exclusion_across_threads",
+    "release_by_anyone": "test_release_and_renew_only_by_the_owner",
+    "tokens_repeat": "test_tokens_strictly_increase_per_key",
+    "never_expires": "test_expiry_lets_another_owner_in",
+    "renew_ignored": "test_renewal_keeps_the_lease",
+    "ttl_unchecked": "test_invalid_ttl_is_rejected",
+}
+
+
+@pytest.mark.parametrize("defect", sorted(LOCK_DEFECTS))
+def test_lock_suite_fails_on_a_broken_backend(pytester: pytest.Pytester, defect: str) -> None:
+    """The whole suite runs (no ``-x``) and the test aimed at the defect is among the failures."""
+    pytester.makepyfile(test_broken=textwrap.dedent(_LOCK_MODULE).format(body=LOCK_DEFECTS[defect]))
+    result = pytester.runpytest_inprocess("-q", "-rf", "-p", "no:cacheprovider")
+    failed = {
+        line.split("::")[-1].split(" ")[0].split("[")[0]
+        for line in result.outlines
+        if "FAILED" in line
+    }
+    assert set(LOCK_CATCHERS[defect].split()) <= failed, (failed, result.parseoutcomes())
+
+
+def test_lock_suite_passes_on_the_unbroken_wrapper(pytester: pytest.Pytester) -> None:
+    """The harness itself: the same wrapper without a defect fails nothing."""
+    source = textwrap.dedent(_LOCK_MODULE).format(body="    pass\n")
+    pytester.makepyfile(test_broken=source)
+    outcomes = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider").parseoutcomes()
+    assert outcomes.get("passed", 0) > 0, outcomes
+    assert outcomes.get("failed", 0) == 0, outcomes

@@ -27,6 +27,8 @@ from .errors import (
     GoneError,
     IdempotencyConflictError,
     JobStateError,
+    LockHeldError,
+    LockNotOwnedError,
     MissingOperationContextError,
     NotFoundError,
     PatchError,
@@ -69,6 +71,7 @@ from .jobs import (
     is_job_model,
     job_managers,
 )
+from .locks import Lock, LockBackend, Locks, MemoryLockBackend
 from .manager import ResourceManager, ResourceOps
 from .manager._defaults import set_default_storage
 from .memory import (
@@ -203,8 +206,14 @@ __all__ = [
     "JobStateError",
     "JobStatus",
     "Lease",
+    "Lock",
+    "LockBackend",
+    "LockHeldError",
+    "LockNotOwnedError",
+    "Locks",
     "Membership",
     "MemoryBlobStore",
+    "MemoryLockBackend",
     "MemoryMessageQueue",
     "MemoryMessageQueueFactory",
     "MemoryPayloadStore",

@@ -39,6 +39,8 @@ from .errors import (
     AlreadyExistsError,
     ConflictError,
     GoneError,
+    LockHeldError,
+    LockNotOwnedError,
     MissingOperationContextError,
     NotFoundError,
     PermissionDeniedError,
@@ -49,6 +51,7 @@ from .errors import (
     ValidationError,
 )
 from .indexes import IndexedField, kind_of_type
+from .locks import Lock, MemoryLockBackend
 from .manager import ResourceManager, ResourceOps
 from .memory import MemoryStorageFactory
 from .pipeline import AllowAll, Event, IConstraintChecker, IValidator, OperationContext
@@ -75,7 +78,11 @@ __all__ = [
     "IStorage",
     "IStorageFactory",
     "IValidator",
+    "InMemoryLockBackend",
     "IndexableField",
+    "LockHandle",
+    "LockHeldError",
+    "LockNotOwnedError",
     "MemoryStorageFactory",
     "MissingOperationContextError",
     "OnDelete",
@@ -113,6 +120,8 @@ ResourceConflictError = ConflictError
 IStorage = Storage
 IStorageFactory = StorageFactory
 IResourceManager = ResourceManager
+LockHandle = Lock
+InMemoryLockBackend = MemoryLockBackend
 
 
 class Encoding(enum.StrEnum):

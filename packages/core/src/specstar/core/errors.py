@@ -159,6 +159,37 @@ class IdempotencyConflictError(ConflictError):
         self.existing_resource_id = existing_resource_id
 
 
+class LockHeldError(ConflictError):
+    """A lease lock could not be acquired: another owner holds the key (until ``timeout``)."""
+
+    code = "lock_held"
+    detail_fields = ("key",)
+
+    def __init__(self, key: str, timeout: float | None = None) -> None:
+        waited = "" if not timeout else f" (waited {timeout:g} s)"
+        super().__init__(f"lock {key!r} is held by another owner{waited}")
+        self.key = key
+
+
+class LockNotOwnedError(ConflictError):
+    """A lease lock was renewed or released by a handle that no longer owns it.
+
+    The handle is stale (its lease expired or was released, and maybe another owner took the
+    key since) or was never issued for the key: nothing was changed.
+    """
+
+    code = "lock_not_owned"
+    detail_fields = ("key", "token")
+
+    def __init__(self, key: str, token: int) -> None:
+        super().__init__(
+            f"lock {key!r} is not owned by this handle (fencing token {token}): its lease "
+            "expired or was released, or the handle was not issued by this backend"
+        )
+        self.key = key
+        self.token = token
+
+
 class UniqueConstraintError(ConflictError):
     """A ``Unique`` field already holds this value on another non-deleted resource."""
 

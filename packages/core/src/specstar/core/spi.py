@@ -15,6 +15,10 @@ Groups:
   :class:`CommitResult`, :class:`NewRevision`, :class:`RevisionRewrite`,
   :class:`StoredRevision`, and the commit semantics beside them (:meth:`Write.apply`,
   :class:`AppliedWrite`, :func:`check_purge`, :func:`check_prune`);
+* lease locks: :class:`LockBackend`, :class:`Lock`, the input checks every backend applies
+  (:func:`check_lock_key`, :func:`check_lock_ttl`, :func:`check_lock`,
+  :func:`check_lock_timeout`, :data:`MAX_LOCK_TTL`), :func:`new_lock_owner`, and the blocking
+  helpers over any backend (:func:`acquire_lock`, :func:`hold_lock`);
 * revision payloads: :class:`PayloadStore`, :class:`PayloadStoreFactory`,
   :class:`PayloadEntry`, :func:`new_payload_key`, :func:`is_payload_key`,
   :func:`check_payload_key`;
@@ -46,6 +50,18 @@ from .indexes import (
     extract_indexed,
     field_type,
     normalize_scalar,
+)
+from .locks import (
+    MAX_LOCK_TTL,
+    Lock,
+    LockBackend,
+    acquire_lock,
+    check_lock,
+    check_lock_key,
+    check_lock_timeout,
+    check_lock_ttl,
+    hold_lock,
+    new_lock_owner,
 )
 from .models import canonical_json, decode_data, find_annotated_fields
 from .naming import kebab_case
@@ -111,6 +127,7 @@ __all__ = [
     "FLAG_OPS",
     "MAINTENANCE_ACTIONS",
     "MAX_LIMIT",
+    "MAX_LOCK_TTL",
     "META_FIELDS",
     "PATH_RE",
     "READ_ACTIONS",
@@ -130,6 +147,8 @@ __all__ = [
     "IndexSpec",
     "IndexedField",
     "Kind",
+    "Lock",
+    "LockBackend",
     "NewRevision",
     "Not",
     "Op",
@@ -148,9 +167,14 @@ __all__ = [
     "StoredRevision",
     "Unrestricted",
     "Write",
+    "acquire_lock",
     "apply_merge_patch",
     "build_spec",
     "canonical_json",
+    "check_lock",
+    "check_lock_key",
+    "check_lock_timeout",
+    "check_lock_ttl",
     "check_payload_key",
     "check_prune",
     "check_purge",
@@ -165,9 +189,11 @@ __all__ = [
     "extract_indexed",
     "field_type",
     "find_annotated_fields",
+    "hold_lock",
     "is_payload_key",
     "jsonpointer",
     "kebab_case",
+    "new_lock_owner",
     "new_payload_key",
     "normalize_scalar",
     "query_budget",

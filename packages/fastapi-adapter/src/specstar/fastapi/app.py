@@ -6,6 +6,7 @@ import functools
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
@@ -26,6 +27,9 @@ from specstar.core import (
     IValidator,
     JobHandler,
     JobManager,
+    Lock,
+    LockBackend,
+    Locks,
     MemoryMessageQueueFactory,
     MemoryStorageFactory,
     MessageQueueFactory,
@@ -135,6 +139,9 @@ class SpecStar:
             read with a 400 ``unknown_parameter`` problem (default). ``False`` leaves such
             parameters unread, for clients or proxies that add their own (a template's own
             ``strict_query_parameters`` wins over this).
+        lock_backend: where the leases of :meth:`try_lock` and :meth:`lock` live (default: in
+            this process's memory; use ``PostgresLockBackend`` or ``RedisLockBackend`` when
+            several workers or hosts must exclude each other).
     """
 
     def __init__(
@@ -153,6 +160,7 @@ class SpecStar:
         strict_operation_context: bool = False,
         strict_query_parameters: bool = True,
         admin: str | None = None,
+        lock_backend: LockBackend | None = None,
     ) -> None:
         self.resource_managers: OrderedDict[str, ResourceManager[Any]] = OrderedDict()
         #: Resolves ``Ref`` fields between the registered models (referential integrity).
@@ -172,6 +180,8 @@ class SpecStar:
         self.strict_query_parameters = True
         #: Resource names registered with ``migrate_route=True``.
         self.migrate_route_models: set[str] = set()
+        #: The application's lease locks (see :meth:`try_lock`).
+        self.locks = Locks()
         self.configure(
             model_naming=model_naming,
             route_templates=route_templates,
@@ -186,6 +196,7 @@ class SpecStar:
             strict_operation_context=strict_operation_context,
             strict_query_parameters=strict_query_parameters,
             admin=admin,
+            lock_backend=lock_backend,
         )
 
     # -- configuration --------------------------------------------------------------------------
@@ -206,6 +217,7 @@ class SpecStar:
         strict_operation_context: bool | UnsetType = UNSET,
         strict_query_parameters: bool | UnsetType = UNSET,
         admin: str | UnsetType | None = UNSET,
+        lock_backend: LockBackend | UnsetType | None = UNSET,
     ) -> None:
         """Change settings (before registering models: registered ones keep theirs).
 
@@ -248,6 +260,53 @@ class SpecStar:
             self.strict_query_parameters = strict_query_parameters
         if isinstance(admin, str):
             self.permission_checker = enable_admin(self, admin)
+        if lock_backend is not UNSET:
+            self.locks = Locks(lock_backend)
+
+    # -- lease locks ----------------------------------------------------------------------------
+
+    def try_lock(self, key: str, ttl: float) -> Lock | None:
+        """Take a lease of ``key`` for ``ttl`` seconds without waiting; ``None`` when another
+        owner holds it. Renew with :meth:`renew_lock` while the work outruns the lease.
+
+        Raises:
+            ValueError: an empty ``key`` or a ``ttl`` that is not a positive number of seconds
+                (``TypeError`` for a wrong type); both name the argument.
+        """
+        return self.locks.try_lock(key, ttl)
+
+    def renew_lock(self, lock: Lock, ttl: float) -> Lock:
+        """Extend a held lease to end ``ttl`` seconds from now; returns the updated handle.
+
+        Raises:
+            LockNotOwnedError: the lease expired, was released, or belongs to another owner.
+        """
+        return self.locks.renew_lock(lock, ttl)
+
+    def release_lock(self, lock: Lock) -> None:
+        """Release a held lease.
+
+        Raises:
+            LockNotOwnedError: the handle does not own the lease (stale or forged).
+        """
+        self.locks.release_lock(lock)
+
+    def lock(
+        self, key: str, ttl: float, *, timeout: float | None = 0.0
+    ) -> AbstractContextManager[Lock]:
+        """Hold ``key`` for a ``with`` block and release it at the end.
+
+        Args:
+            key: the key to lock.
+            ttl: the lease length in seconds.
+            timeout: how long to wait for a held key, with backoff (default 0: raise at once;
+                ``None``: wait for ever).
+
+        Raises:
+            LockHeldError: the key was still held when ``timeout`` ran out.
+            LockNotOwnedError: at the end of a block that outlived its lease.
+        """
+        return self.locks.lock(key, ttl, timeout=timeout)
 
     def add_route_template(self, template: RouteTemplate) -> None:
         """Add a route template; one of the same class already present is replaced."""

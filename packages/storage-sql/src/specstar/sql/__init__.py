@@ -26,11 +26,13 @@ from .sqlite_queue import SQLiteMessageQueue, SQLiteMessageQueueFactory
 
 if TYPE_CHECKING:
     from .postgres import PostgresStorage, PostgresStorageFactory
+    from .postgres_locks import PostgresLockBackend
     from .postgres_queue import PostgresMessageQueue, PostgresMessageQueueFactory
 
 __all__ = [
     "FileBlobStore",
     "PostgresBlobStore",
+    "PostgresLockBackend",
     "PostgresMessageQueue",
     "PostgresMessageQueueFactory",
     "PostgresStorage",
@@ -50,6 +52,10 @@ def __getattr__(name: str) -> Any:
         from . import postgres
 
         return getattr(postgres, name)
+    if name == "PostgresLockBackend":
+        from . import postgres_locks
+
+        return postgres_locks.PostgresLockBackend
     if name in ("PostgresMessageQueue", "PostgresMessageQueueFactory"):
         from . import postgres_queue
 

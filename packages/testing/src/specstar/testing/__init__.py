@@ -23,11 +23,13 @@ except ModuleNotFoundError as _missing:
 from typing import Any as _Any
 
 from ._budget import budget
+from ._lock_workers import LockRecipe
 from ._workers import FactoryRecipe
 from .models import ITEM_INDEXES, OWNED_INDEXES, Address, Item, Owned
 from .stateful import storage_state_machine
 from .suites import (
     BlobStoreSuite,
+    LockSuite,
     PayloadStoreSuite,
     ProcessSuite,
     StorageSuite,
@@ -41,6 +43,8 @@ __all__ = [
     "BlobStoreSuite",
     "FactoryRecipe",
     "Item",
+    "LockRecipe",
+    "LockSuite",
     "MessageQueueSuite",
     "Owned",
     "PayloadStoreSuite",

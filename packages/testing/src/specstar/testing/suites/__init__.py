@@ -4,6 +4,7 @@ from typing import Any
 
 from .base import SuiteBase
 from .blobs import BlobStoreSuite
+from .locks import LockSuite
 from .payloads import PayloadStoreSuite
 from .processes import ProcessSuite
 from .storage import StorageSuite
@@ -11,6 +12,7 @@ from .storage import StorageSuite
 __all__ = [
     "BlobStoreSuite",
     "JobTests",
+    "LockSuite",
     "MessageQueueSuite",
     "PayloadStoreSuite",
     "ProcessSuite",
