@@ -70,7 +70,7 @@ class Checkpoint(msgspec.Struct, kw_only=True):
 
 
 _ENCODER = msgspec.msgpack.Encoder()
-_ENTRY = msgspec.msgpack.Decoder(Entry)  # type: ignore[arg-type]
+_ENTRY = msgspec.msgpack.Decoder(Entry)
 _CHECKPOINT = msgspec.msgpack.Decoder(Checkpoint)
 
 
@@ -190,6 +190,4 @@ class State:
     def payload_keys(self, resource_ids: Iterable[str] | None = None) -> set[tuple[str, str]]:
         """``(resource_id, key)`` of every payload a revision names."""
         ids = self.revisions.keys() if resource_ids is None else resource_ids
-        return {
-            (rid, key) for rid in ids for _, key in self.revisions.get(rid, {}).values()
-        }
+        return {(rid, key) for rid in ids for _, key in self.revisions.get(rid, {}).values()}

@@ -455,7 +455,9 @@ class S3Storage(Storage):
 
     def collect_orphan_payloads(self, older_than: timedelta = _GRACE) -> int:
         """Delete :meth:`orphan_payloads`; returns how many were deleted."""
-        return sum(self.payloads.delete(e.resource_id, e.key) for e in self.orphan_payloads(older_than))
+        return sum(
+            self.payloads.delete(e.resource_id, e.key) for e in self.orphan_payloads(older_than)
+        )
 
     def close(self) -> None:
         self.payloads.close()
