@@ -8,10 +8,13 @@ Tests only ever reach loopback addresses.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import ipaddress
-import logging
 import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -124,26 +127,44 @@ def s3_options(endpoint_url: str) -> dict[str, Any]:
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """Start a moto S3 server (real HTTP S3, conditional writes included) on a free loopback
-    port; yields its endpoint URL and stops it on exit.
+    port, in a process of its own (so the server never competes with the test for the
+    interpreter lock); yields its endpoint URL and stops the server on exit.
 
     Skips the test when ``moto[server]`` is not installed (fails under
     ``SPECSTAR_REQUIRE_SERVICES=1``).
     """
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
         message = "S3 tests need moto[server] (pip install 'moto[server]')"
         if services_required():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    with socket.socket() as probe:  # a port nothing listens on now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://{host}:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise ServiceUnavailable(f"moto server on {endpoint} did not start") from None
+                time.sleep(0.05)
+        yield endpoint
     finally:
-        server.stop()
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def fresh_bucket(endpoint_url: str, name: str | None = None) -> str:
