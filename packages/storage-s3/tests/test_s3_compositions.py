@@ -38,8 +38,6 @@ class TestSQLiteWithS3(StorageSuite):
 
 
 class TestSQLiteWithS3Processes(ProcessSuite):
-    kill_rounds = 10
-
     @pytest.fixture
     def storage_factory(
         self, tmp_path: Path, bucket: str, s3: dict[str, Any]
@@ -78,8 +76,6 @@ class TestPostgresWithS3(StorageSuite):
 
 
 class TestPostgresWithS3Processes(ProcessSuite):
-    kill_rounds = 10
-
     @pytest.fixture
     def storage_factory(
         self, postgres_dsn: str, pg_schema: str, bucket: str, s3: dict[str, Any]
@@ -98,3 +94,45 @@ class TestPostgresWithS3Processes(ProcessSuite):
         payloads = S3PayloadStoreFactory(bucket, "revs/", **s3)
         kwargs = {"dsn": postgres_dsn, "schema": pg_schema, "pool_size": 4, "payloads": payloads}
         return ("specstar.sql.postgres:PostgresStorageFactory", kwargs)
+
+
+def test_requests_per_operation_with_sqlite_meta(
+    tmp_path: Path, bucket: str, s3: dict[str, Any]
+) -> None:
+    """S3 requests of each manager call when SQLite holds the meta (docs/storage.md)."""
+    from collections import Counter
+
+    from specstar.core import QB, ResourceManager
+    from specstar.testing import ITEM_INDEXES, Item
+
+    payloads = S3PayloadStoreFactory(bucket, "revs/", **s3)
+    factory = SQLiteStorageFactory(tmp_path / "meta", payloads=payloads)
+    try:
+        items = ResourceManager(
+            Item, storage_factory=factory, indexed_fields=ITEM_INDEXES, default_user="u"
+        )
+        counted: Counter[str] = Counter()
+        payloads.client.meta.events.register(
+            "before-call.s3", lambda model, **_: counted.update([model.name])
+        )
+        figures: dict[str, dict[str, int]] = {}
+        rid = items.create(Item(name="c")).resource_id
+        figures["create"] = dict(counted)
+        counted.clear()
+        items.update(rid, Item(name="u"))
+        figures["update"] = dict(counted)
+        counted.clear()
+        items.get(rid)
+        figures["get"] = dict(counted)
+        counted.clear()
+        items.search(QB["name"] == "u")
+        figures["search"] = dict(counted)
+        print("S3 requests per call (SQLite meta):", figures)
+        assert figures == {
+            "create": {"PutObject": 1},
+            "update": {"PutObject": 1},  # the current revision it read was cached
+            "get": {},  # cached: written by this process
+            "search": {},
+        }
+    finally:
+        factory.close()

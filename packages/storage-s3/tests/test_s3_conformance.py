@@ -21,8 +21,6 @@ class TestS3Storage(StorageSuite):
 
 
 class TestS3Processes(ProcessSuite):
-    kill_rounds = 10
-
     @pytest.fixture
     def storage_factory(self, bucket: str, s3: dict[str, Any]) -> Iterator[S3StorageFactory]:
         factory = S3StorageFactory(bucket, "app/", **s3)

@@ -26,12 +26,15 @@ __all__ = ["Checkpoint", "Commit", "Entry", "Mark", "Prune", "Purge", "State"]
 
 class Commit(msgspec.Struct, tag="commit", kw_only=True):
     """A committed :class:`~specstar.core.ports.Write`: the meta after it, and the revision it
-    appended or rewrote with the key of its payload object."""
+    appended or rewrote with the key of its payload object. ``data`` repeats a small payload's
+    bytes, so the replicas that read the entry have them without a request (the payload object
+    stays the one the revision names)."""
 
     token: str
     meta: ResourceMeta
     revision: RevisionInfo | None = None
     key: str | None = None
+    data: bytes | None = None
 
 
 class Purge(msgspec.Struct, tag="purge", kw_only=True):

@@ -151,6 +151,11 @@ class S3PayloadStore(PayloadStore):
             raise unavailable(exc, f"delete of payload {key!r}") from exc
         return True
 
+    def remember(self, resource_id: str, key: str, data: bytes) -> None:
+        """Cache the bytes of an object known to be stored under ``key`` (learnt elsewhere,
+        e.g. from a log entry that repeats them)."""
+        self._cache.put((resource_id, key), data)
+
     def discard(self, resource_id: str, key: str) -> None:
         """Delete one object without asking whether it exists (one request, where
         :meth:`delete` needs two)."""

@@ -80,6 +80,8 @@ _GRACE = timedelta(hours=1)
 #: How long one write may keep losing the race for the next log entry before giving up.
 _WRITE_BUDGET = 120.0
 _READ_ATTEMPTS = 5
+#: Payloads up to this size are repeated in their log entry (see :class:`_log.Commit`).
+_INLINE_BYTES = 64 * 1024
 
 
 def _seq_key(seq: int) -> str:
@@ -160,6 +162,8 @@ class S3Storage(Storage):
             entry = _log.decode_entry(data)
             seen = seen or (watch is not None and entry.token == watch)
             state.apply(state.seq + 1, entry)
+            if isinstance(entry, Commit) and entry.key is not None and entry.data is not None:
+                self.payloads.remember(entry.meta.resource_id, entry.key, entry.data)
 
     def _replica(self) -> State:
         with self._lock:
@@ -386,7 +390,10 @@ class S3Storage(Storage):
             found = state.revisions.get(rid, {}).get(wanted) if wanted is not None else None
             applied = write.apply(old, None if found is None else found[0])
             state.check_unique(applied.meta)
-            return Commit(token=token, meta=applied.meta, revision=applied.revision, key=key)
+            inline = part.data if part is not None and len(part.data) <= _INLINE_BYTES else None
+            return Commit(
+                token=token, meta=applied.meta, revision=applied.revision, key=key, data=inline
+            )
 
         try:
             entry = self._append(make, put_payload)
