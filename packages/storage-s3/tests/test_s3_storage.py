@@ -61,9 +61,7 @@ def test_replicas_see_each_others_writes_and_race_safely(
     with pytest.raises(UniqueConstraintError) as refused:
         b.create(Item(name="dup", email="x@example.com"))
     assert refused.value.conflicting_resource_id == first.resource_id
-    assert [m.resource_id for m in b.search(QB["name"] == "v2")] == [
-        first.resource_id
-    ]
+    assert [m.resource_id for m in b.search(QB["name"] == "v2")] == [first.resource_id]
 
 
 def test_a_new_replica_starts_from_the_latest_checkpoint(
