@@ -15,13 +15,15 @@ Two ways to keep resources in S3::
 from __future__ import annotations
 
 from ._version import __version__
+from .factory import (
+    S3StorageFactory,
+)
 from .payloads import (
     S3PayloadStore,
     S3PayloadStoreFactory,
 )
 from .storage import (
     S3Storage,
-    S3StorageFactory,
 )
 
 __all__ = [
