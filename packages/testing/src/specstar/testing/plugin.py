@@ -4,7 +4,8 @@ Fixtures:
     postgres_dsn: DSN of the test PostgreSQL (``SPECSTAR_TEST_PG_DSN``).
     redis_url: URL of the test Redis (``SPECSTAR_TEST_REDIS_URL``).
     amqp_url: URL of the test RabbitMQ (``SPECSTAR_TEST_AMQP_URL``).
-    s3_endpoint: endpoint URL of a moto S3 server started on a free loopback port.
+    s3_endpoint: endpoint URL of a moto S3 server started on a free loopback port (one per
+        test session; ``services.fresh_bucket(s3_endpoint)`` gives each test a bucket).
     specstar_run_id: a short id unique to this test run, for schema/queue/bucket names.
 
 Each skips its test when the service is missing, or fails it when ``SPECSTAR_REQUIRE_SERVICES=1``.
@@ -60,17 +61,5 @@ def amqp_url() -> str:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    try:
-        from moto.server import ThreadedMotoServer  # type: ignore[import-not-found]
-    except ImportError:
-        message = "S3 tests need moto[server] (pip install 'moto[server]')"
-        if services.services_required():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with services.moto_server() as endpoint:
+        yield endpoint

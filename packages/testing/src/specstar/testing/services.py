@@ -7,9 +7,17 @@ Tests only ever reach loopback addresses.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import ipaddress
 import os
 import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,7 +26,10 @@ __all__ = [
     "DEFAULTS",
     "ServiceUnavailable",
     "drop_postgres_schema",
+    "fresh_bucket",
+    "moto_server",
     "require",
+    "s3_options",
     "service_url",
     "services_required",
 ]
@@ -99,3 +110,67 @@ def drop_postgres_schema(dsn: str, schema: str, *, batch: int = 50) -> None:
             )
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(names))
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def s3_options(endpoint_url: str) -> dict[str, Any]:
+    """Keyword arguments of ``boto3.client("s3", ...)`` (and of the S3 store factories) that
+    reach the test S3 server at ``endpoint_url`` with throw-away credentials. Picklable, so a
+    process suite's recipe can carry them."""
+    return {
+        "endpoint_url": endpoint_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """Start a moto S3 server (real HTTP S3, conditional writes included) on a free loopback
+    port, in a process of its own (so the server never competes with the test for the
+    interpreter lock); yields its endpoint URL and stops the server on exit.
+
+    Skips the test when ``moto[server]`` is not installed (fails under
+    ``SPECSTAR_REQUIRE_SERVICES=1``).
+    """
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        message = "S3 tests need moto[server] (pip install 'moto[server]')"
+        if services_required():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with socket.socket() as probe:  # a port nothing listens on now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise ServiceUnavailable(f"moto server on {endpoint} did not start") from None
+                time.sleep(0.05)
+        yield endpoint
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def fresh_bucket(endpoint_url: str, name: str | None = None) -> str:
+    """Create a bucket with a unique name (or ``name``) on the test S3 server; returns it."""
+    import boto3
+
+    bucket = name or f"specstar-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", **s3_options(endpoint_url)).create_bucket(Bucket=bucket)
+    return bucket

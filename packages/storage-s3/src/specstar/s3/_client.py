@@ -1,0 +1,116 @@
+"""The S3 client the stores share: how it is built, and what its errors mean."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from specstar.core import StorageUnavailableError
+
+__all__ = [
+    "ClientSpec",
+    "is_missing",
+    "is_precondition_failed",
+    "key_part",
+    "unavailable",
+]
+
+#: S3 refuses keys longer than this many UTF-8 bytes.
+MAX_KEY_BYTES = 1024
+
+
+class ClientSpec:
+    """How to build a boto3 S3 client: either one given by the caller, or the arguments to make
+    one (an endpoint and any ``boto3.client`` options). A spec that makes its own client can be
+    pickled (a process rebuilds the client from the arguments); a given client cannot."""
+
+    def __init__(
+        self, client: Any | None, endpoint_url: str | None, options: Mapping[str, Any]
+    ) -> None:
+        if client is not None and (endpoint_url is not None or options):
+            raise TypeError("pass either client= or endpoint_url=/client options, not both")
+        self.given = client
+        self.endpoint_url = endpoint_url
+        self.options = dict(options)
+
+    def make(self) -> Any:
+        """The client: the given one, or a new thread-safe boto3 client."""
+        if self.given is not None:
+            return self.given
+        import boto3
+        from botocore.config import Config
+
+        options = dict(self.options)
+        config = Config(
+            max_pool_connections=32,
+            retries={"mode": "standard", "max_attempts": 4},
+            connect_timeout=5,
+            read_timeout=30,
+        )
+        if "config" in options:
+            config = config.merge(options.pop("config"))
+        return boto3.client("s3", endpoint_url=self.endpoint_url, config=config, **options)
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self.given is not None:
+            raise TypeError(
+                "a store built with client= cannot be pickled; pass endpoint_url= and client "
+                "options instead so another process can build its own client"
+            )
+        return {"endpoint_url": self.endpoint_url, "options": self.options}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.given = None
+        self.endpoint_url = state["endpoint_url"]
+        self.options = state["options"]
+
+
+def key_part(text: str) -> str:
+    """``text`` as one segment of an object key: percent-encoded (``/`` included), so distinct
+    texts give distinct segments and a segment never contains ``/``. Lone surrogates are kept
+    (encoded), so any Python string has a segment."""
+    return quote(text, safe="", errors="surrogatepass")
+
+
+def check_key(key: str, what: str) -> str:
+    """``key`` unless it is longer than S3 allows (``ValueError`` naming ``what``)."""
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise ValueError(f"{what} makes an object key longer than {MAX_KEY_BYTES} bytes")
+    return key
+
+
+def _code(exc: BaseException) -> tuple[str, int]:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return "", 0
+    error = response.get("Error") or {}
+    meta = response.get("ResponseMetadata") or {}
+    return str(error.get("Code", "")), int(meta.get("HTTPStatusCode") or 0)
+
+
+def is_precondition_failed(exc: BaseException) -> bool:
+    """Whether a conditional request was refused (412: ``If-None-Match``/``If-Match``)."""
+    code, status = _code(exc)
+    return code in ("PreconditionFailed", "412") or status == 412
+
+
+def is_conflicting_write(exc: BaseException) -> bool:
+    """Whether S3 refused a conditional write because another one on the key was in flight
+    (409 ``ConditionalRequestConflict``): the caller retries as after a 412."""
+    code, status = _code(exc)
+    return code == "ConditionalRequestConflict" or status == 409
+
+
+def is_missing(exc: BaseException) -> bool:
+    """Whether the request failed because the object does not exist (404)."""
+    code, status = _code(exc)
+    return code in ("NoSuchKey", "404", "NotFound") or status == 404
+
+
+def unavailable(exc: BaseException, action: str) -> StorageUnavailableError:
+    """The error for a request S3 did not answer as it should (the cause is chained by the
+    caller with ``raise ... from exc``)."""
+    code, status = _code(exc)
+    detail = f" ({code or type(exc).__name__}{f', HTTP {status}' if status else ''})"
+    return StorageUnavailableError(f"S3 {action} failed{detail}; nothing was changed")

@@ -1,0 +1,101 @@
+"""The factory of the database-free S3 storage: one :class:`~.storage.S3Storage` per resource
+type, all in one bucket under one prefix, sharing one boto3 client."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from specstar.core import StorageError
+from specstar.core.spi import (
+    DEFAULT_QUERY_TIMEOUT,
+    BlobStore,
+    CachingStorageFactory,
+    check_timeout,
+)
+
+from ._client import ClientSpec, key_part
+from .storage import S3Storage
+
+__all__ = ["S3StorageFactory"]
+
+
+class S3StorageFactory(CachingStorageFactory[S3Storage]):
+    """Database-free storage of every resource type in one bucket, under ``prefix``.
+
+    Any number of processes on any number of hosts may use the same bucket and prefix at once;
+    every storage invariant holds across them (see the module docstring and docs/storage.md
+    for the requests each operation costs and the collection sizes it suits).
+
+    Args:
+        bucket: the bucket (it must exist).
+        prefix: key prefix of every object (e.g. ``"app/"``); each type gets
+            ``<prefix><type>/``.
+        client: a boto3 S3 client to use instead of building one.
+        endpoint_url: the S3 endpoint when not AWS (MinIO, R2, a test server).
+        checkpoint_every: a checkpoint of a type's state is written after every this many log
+            entries, so a starting process reads at most that many entries after it.
+        query_timeout: seconds one search or count may run (``None``: no budget).
+        blobs: the blob store :meth:`blob_store` hands out.
+        **client_options: further ``boto3.client("s3", ...)`` arguments (``region_name``,
+            credentials, ``config``).
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        client: Any | None = None,
+        endpoint_url: str | None = None,
+        checkpoint_every: int = 256,
+        query_timeout: float | None = DEFAULT_QUERY_TIMEOUT,
+        blobs: BlobStore | None = None,
+        **client_options: Any,
+    ) -> None:
+        super().__init__()
+        if not isinstance(bucket, str) or len(bucket) < 3:
+            raise ValueError(f"{bucket!r} is not a bucket name (3 or more characters)")
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a string, not {type(prefix).__name__}")
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int):
+            raise TypeError(f"checkpoint_every must be an int, not {checkpoint_every!r}")
+        if checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be at least 1, not {checkpoint_every}")
+        self.bucket = bucket
+        self.prefix = prefix
+        self._checkpoint_every = checkpoint_every
+        self._timeout = check_timeout(query_timeout)
+        self._blobs = blobs
+        self._client_spec = ClientSpec(client, endpoint_url, client_options)
+        self._client_lock = threading.Lock()
+        self._client: Any | None = None
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client (built on first use)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._client_spec.make()
+            return self._client
+
+    def create(self, resource_name: str) -> S3Storage:
+        base = f"{self.prefix}{key_part(resource_name)}/"
+        return S3Storage(
+            self.client,
+            self.bucket,
+            base,
+            checkpoint_every=self._checkpoint_every,
+            query_timeout=self._timeout,
+        )
+
+    def blob_store(self) -> BlobStore:
+        if self._blobs is None:
+            raise StorageError("this S3StorageFactory was built without a blob store (blobs=)")
+        return self._blobs
+
+    def close(self) -> None:
+        with self._stores_lock:
+            stores, self._stores = list(self._stores.values()), {}
+        for store in stores:
+            store.close()

@@ -1,0 +1,473 @@
+"""A database-free storage: S3 is the source of truth, shared by any number of processes.
+
+Layout of one resource type under ``<prefix><type>/`` (see :mod:`._log`)::
+
+    log/00000000000000000001      one object per committed write, created with If-None-Match
+    checkpoint/00000000000000000256  the state after an entry, every ``checkpoint_every`` entries
+    payloads/<resource id>/<key>  revision data, immutable (the S3 payload store)
+
+Each process keeps a replica of the state in memory and brings it up to date from the log
+before every read and search (one ``GET`` of the next entry, answered 404 when nothing is new),
+so it sees every write acknowledged before the call started. A write is checked against the
+replica, its payload object is put, and its log entry is created at the next sequence number
+with ``If-None-Match: *``: when another writer took that number first (412), the replica
+catches up and the write is checked again on the newer state — optimistic concurrency, with
+compare-and-swap, revision ids and ``Unique`` all decided by that one conditional create.
+Searches run the reference evaluator of ``specstar.core`` over the replica.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from specstar.core import (
+    Page,
+    ResourceMeta,
+    RevisionInfo,
+    SpecStarError,
+    StorageError,
+    StorageUnavailableError,
+    WriteOutcomeUnknownError,
+)
+from specstar.core.spi import (
+    DEFAULT_QUERY_TIMEOUT,
+    Capabilities,
+    CommitResult,
+    IndexSpec,
+    PayloadEntry,
+    Query,
+    Storage,
+    StoredRevision,
+    Write,
+    check_prune,
+    check_purge,
+    check_timeout,
+    evaluate,
+    new_payload_key,
+    query_budget,
+)
+
+from . import _log
+from ._client import (
+    is_conflicting_write,
+    is_missing,
+    is_precondition_failed,
+    unavailable,
+)
+from ._log import Commit, Entry, Mark, Prune, Purge, State
+from .payloads import S3PayloadStore
+
+__all__ = ["S3Storage"]
+
+_log_ = logging.getLogger(__name__)
+
+#: Default age beyond which an unnamed payload counts as an orphan.
+_GRACE = timedelta(hours=1)
+#: How long one write may keep losing the race for the next log entry before giving up.
+_WRITE_BUDGET = 120.0
+_READ_ATTEMPTS = 5
+#: Payloads up to this size are repeated in their log entry (see :class:`_log.Commit`).
+_INLINE_BYTES = 64 * 1024
+
+
+def _seq_key(seq: int) -> str:
+    return f"{seq:020d}"
+
+
+class S3Storage(Storage):
+    """Meta records and revisions of one resource type in S3 (see the module docstring).
+
+    Built by :class:`S3StorageFactory`; thread-safe (one lock per type and process serialises
+    replica updates and log appends).
+    """
+
+    capabilities = Capabilities(durable=True, multi_process=True)
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        base: str,
+        *,
+        checkpoint_every: int = 256,
+        query_timeout: float | None = DEFAULT_QUERY_TIMEOUT,
+    ) -> None:
+        self._client = client
+        self.bucket = bucket
+        self.base = base
+        self._checkpoint_every = checkpoint_every
+        self._timeout = check_timeout(query_timeout)
+        self.payloads = S3PayloadStore(client, bucket, f"{base}payloads/")
+        self._lock = threading.RLock()
+        self._state: State | None = None
+        self._spec = IndexSpec()
+
+    # -- the log ------------------------------------------------------------------------------
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise unavailable(exc, f"read of {key!r}") from exc
+        except BotoCoreError as exc:
+            raise unavailable(exc, f"read of {key!r}") from exc
+        return body
+
+    def _load(self) -> State:
+        """The latest checkpoint (or an empty state)."""
+        prefix = f"{self.base}checkpoint/"
+        latest: str | None = None
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for page in pages:
+                for obj in page.get("Contents", ()):
+                    latest = max(latest or "", str(obj["Key"]))
+        except (ClientError, BotoCoreError) as exc:
+            raise unavailable(exc, "listing of checkpoints") from exc
+        if latest is None:
+            return State()
+        data = self._get(latest)
+        if data is None:  # removed since listed: only ever happens to old ones
+            raise StorageUnavailableError(f"checkpoint {latest!r} vanished while loading")
+        return State.restore(_log.decode_checkpoint(data))
+
+    def _sync(self, watch: str | None = None) -> tuple[State, bool]:
+        """Bring the replica up to date with the log (caller holds the lock); returns it and
+        whether an entry with token ``watch`` was among those applied."""
+        if self._state is None:
+            self._state = self._load()
+        state, seen = self._state, False
+        while True:
+            data = self._get(f"{self.base}log/{_seq_key(state.seq + 1)}")
+            if data is None:
+                return state, seen
+            entry = _log.decode_entry(data)
+            seen = seen or (watch is not None and entry.token == watch)
+            state.apply(state.seq + 1, entry)
+            if isinstance(entry, Commit) and entry.key is not None and entry.data is not None:
+                self.payloads.remember(entry.meta.resource_id, entry.key, entry.data)
+
+    def _replica(self) -> State:
+        with self._lock:
+            return self._sync()[0]
+
+    def _append(
+        self,
+        make: Callable[[State, str], Entry | None],
+        before: Callable[[], None] | None = None,
+    ) -> Entry | None:
+        """Append the entry ``make(state, token)`` builds from the newest state (``None``: no
+        entry needed); rebuild it after each lost race. ``before`` runs once, after the first
+        successful ``make`` and before the first create (the payload put: data before pointer,
+        and no upload for a write refused anyway). ``make`` raises the write's errors:
+        when it raises on a replica that was not just brought up to date, it runs again on a
+        fresh one, so a stale replica never refuses a valid write."""
+        token = secrets.token_hex(12)
+        deadline = time.monotonic() + _WRITE_BUDGET
+        with self._lock:
+            fresh = self._state is None
+            state = self._sync()[0] if fresh else self._state
+            assert state is not None
+            while True:
+                try:
+                    entry = make(state, token)
+                except (SpecStarError, ValueError):
+                    if fresh:
+                        raise
+                    state, fresh = self._sync()[0], True
+                    continue
+                if entry is None:
+                    if not fresh:  # nothing to do on this replica: make sure on a fresh one
+                        state, fresh = self._sync()[0], True
+                        continue
+                    return None
+                if before is not None:
+                    before()
+                    before = None
+                body = _log.encode(entry)
+                seq = state.seq + 1
+                outcome = self._create(f"{self.base}log/{_seq_key(seq)}", body, token)
+                if outcome == "won":
+                    state.apply(seq, _log.decode_entry(body))
+                    self._maybe_checkpoint(state)
+                    return entry
+                if outcome == "landed":
+                    return entry
+                state, won = self._sync(watch=token)
+                if won:  # our create succeeded but its answer was lost (a retried request)
+                    return entry
+                fresh = True
+                if time.monotonic() > deadline:
+                    raise StorageUnavailableError(
+                        f"{self.base}: the write lost the race for the next log entry for "
+                        f"{_WRITE_BUDGET:.0f}s; it was not applied"
+                    )
+
+    def _create(self, key: str, body: bytes, token: str) -> str:
+        """Create ``key`` if absent: ``"won"``; ``"lost"`` when it exists (another writer
+        won); ``"landed"`` when the answer was lost but the replica, brought up to date, holds
+        the entry with ``token`` (already applied)."""
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+            return "won"
+        except ClientError as exc:
+            if is_precondition_failed(exc) or is_conflicting_write(exc):
+                return "lost"
+            raise unavailable(exc, f"create of {key!r}") from exc
+        except EndpointConnectionError as exc:  # nothing was sent
+            raise unavailable(exc, f"create of {key!r}") from exc
+        except BotoCoreError as exc:  # sent, answer lost: find out whether it landed
+            landed = False
+            with contextlib.suppress(SpecStarError):
+                landed = self._sync(watch=token)[1]
+            if landed:
+                return "landed"
+            raise WriteOutcomeUnknownError() from exc
+
+    def _maybe_checkpoint(self, state: State) -> None:
+        if state.seq % self._checkpoint_every:
+            return
+        key = f"{self.base}checkpoint/{_seq_key(state.seq)}"
+        try:  # any writer may write it (same content for everyone): the first one wins
+            self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=_log.encode(state.checkpoint()), IfNoneMatch="*"
+            )
+        except (ClientError, BotoCoreError) as exc:  # harmless: the log still has everything
+            _log_.warning("checkpoint %s not written: %s", key, exc)
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def setup(self, spec: IndexSpec) -> frozenset[str]:
+        wanted = set(spec.paths)
+
+        def make(state: State, token: str) -> Entry | None:
+            if state.metas or wanted <= state.known:
+                return None
+            return Mark(token=token, paths=sorted(wanted))
+
+        with self._lock:
+            self._append(make)
+            state = self._sync()[0]
+            self._spec = spec
+            state.declare_unique(spec)
+            return frozenset(wanted - state.known) if state.metas else frozenset()
+
+    def mark_indexed(self, paths: Sequence[str]) -> None:
+        wanted = set(paths)
+
+        def make(state: State, token: str) -> Entry | None:
+            if wanted <= state.known:
+                return None
+            return Mark(token=token, paths=sorted(wanted))
+
+        self._append(make)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get_meta(self, resource_id: str) -> ResourceMeta | None:
+        return self._replica().metas.get(resource_id)
+
+    def _located(self, resource_id: str, revision_id: str) -> tuple[RevisionInfo, str] | None:
+        with self._lock:
+            return self._sync()[0].revisions.get(resource_id, {}).get(revision_id)
+
+    def get_revision_info(self, resource_id: str, revision_id: str) -> RevisionInfo | None:
+        found = self._located(resource_id, revision_id)
+        return None if found is None else found[0]
+
+    def get_revision(self, resource_id: str, revision_id: str) -> StoredRevision | None:
+        for _ in range(_READ_ATTEMPTS):
+            found = self._located(resource_id, revision_id)
+            if found is None:
+                return None
+            data = self.payloads.get(resource_id, found[1])
+            if data is not None:
+                return StoredRevision(found[0], data)
+            # pruned, purged or rewritten (a draft) since located: locate it again
+        raise StorageError(f"the payload of revision {revision_id!r} is missing")
+
+    def get_current(self, resource_id: str) -> tuple[ResourceMeta, StoredRevision] | None:
+        for _ in range(_READ_ATTEMPTS):
+            with self._lock:
+                state = self._sync()[0]
+                meta = state.metas.get(resource_id)
+                if meta is None:
+                    return None
+                info, key = state.revisions[resource_id][meta.current_revision_id]
+            data = self.payloads.get(resource_id, key)
+            if data is not None:
+                return meta, StoredRevision(info, data)
+        raise StorageError(f"{resource_id!r}: the current revision's payload is missing")
+
+    def get_revisions(self, refs: Sequence[tuple[str, str]]) -> list[StoredRevision | None]:
+        with self._lock:
+            state = self._sync()[0]
+            found = [state.revisions.get(rid, {}).get(rev_id) for rid, rev_id in refs]
+        wanted = [(rid, f[1]) for (rid, _), f in zip(refs, found, strict=True) if f is not None]
+        fetched = iter(self.payloads.get_many(wanted))
+        out: list[StoredRevision | None] = []
+        for (rid, rev_id), f in zip(refs, found, strict=True):
+            data = None if f is None else next(fetched)
+            if f is not None and data is None:  # gone since located: read it alone
+                out.append(self.get_revision(rid, rev_id))
+            else:
+                out.append(None if f is None or data is None else StoredRevision(f[0], data))
+        return out
+
+    def list_revisions(
+        self, resource_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[RevisionInfo]:
+        with self._lock:
+            revs = list(self._sync()[0].revisions.get(resource_id, {}).values())
+        end = None if limit is None else offset + limit
+        return [info for info, _ in revs[offset:end]]
+
+    def list_revision_ids(
+        self, resource_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[str]:
+        with self._lock:
+            ids = list(self._sync()[0].revisions.get(resource_id, {}))
+        end = None if limit is None else offset + limit
+        return ids[offset:end]
+
+    def get_history(self, resource_id: str) -> tuple[ResourceMeta, list[str]] | None:
+        with self._lock:
+            state = self._sync()[0]
+            meta = state.metas.get(resource_id)
+            if meta is None:
+                return None
+            return meta, list(state.revisions.get(resource_id, {}))
+
+    def _metas(self) -> list[ResourceMeta]:
+        with self._lock:
+            return list(self._sync()[0].metas.values())
+
+    def search(self, query: Query) -> Page[ResourceMeta]:
+        metas = self._metas()
+        with query_budget(self._timeout):
+            return evaluate.run(metas, query)
+
+    def count(self, query: Query) -> int:
+        metas = self._metas()
+        with query_budget(self._timeout):
+            return evaluate.count(metas, query)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def commit(self, write: Write) -> CommitResult:
+        """Check the write on the replica, put its payload, then create its log entry (see the
+        module docstring). A refused write deletes its payload again; when the outcome is
+        unknown the payload stays (at worst an orphan)."""
+        write = msgspec.structs.replace(write, time=_utc(write.time))
+        part = write.append or write.rewrite
+        key = None if part is None else new_payload_key(part.data)
+        put: list[bool] = []
+
+        def put_payload() -> None:
+            if part is not None and key is not None:
+                put.append(True)
+                self.payloads.put(write.resource_id, key, part.data)
+
+        def make(state: State, token: str) -> Entry | None:
+            rid = write.resource_id
+            old = state.metas.get(rid)
+            wanted = write.revision_to_read
+            found = state.revisions.get(rid, {}).get(wanted) if wanted is not None else None
+            applied = write.apply(old, None if found is None else found[0])
+            state.check_unique(applied.meta)
+            inline = part.data if part is not None and len(part.data) <= _INLINE_BYTES else None
+            return Commit(
+                token=token, meta=applied.meta, revision=applied.revision, key=key, data=inline
+            )
+
+        try:
+            entry = self._append(make, put_payload)
+        except StorageUnavailableError:
+            raise
+        except BaseException:
+            if key is not None and put:
+                self._drop([(write.resource_id, key)])
+            raise
+        assert isinstance(entry, Commit)
+        stored = _log.decode_entry(_log.encode(entry))  # as every replica holds it
+        assert isinstance(stored, Commit)
+        return CommitResult(stored.meta, stored.revision)
+
+    def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:
+        keys: list[tuple[str, str]] = []
+        last: list[ResourceMeta] = []
+
+        def make(state: State, token: str) -> Entry | None:
+            meta = check_purge(state.metas.get(resource_id), resource_id, expected_revision_id)
+            keys[:] = sorted(state.payload_keys([resource_id]))
+            last[:] = [meta]
+            return Purge(token=token, resource_id=resource_id)
+
+        self._append(make)
+        self._drop(keys)
+        return last[0]
+
+    def prune(self, resource_id: str, revision_ids: Sequence[str]) -> int:
+        keys: list[tuple[str, str]] = []
+
+        def make(state: State, token: str) -> Entry | None:
+            meta = check_prune(state.metas.get(resource_id), resource_id, revision_ids)
+            revs = state.revisions.get(resource_id, {})
+            removed = sorted({r for r in revision_ids if r in revs})
+            keys[:] = [(resource_id, revs[r][1]) for r in removed]
+            if not removed:
+                return None
+            count = meta.total_revision_count - len(removed)
+            new = msgspec.structs.replace(meta, total_revision_count=count)
+            return Prune(token=token, meta=new, revision_ids=removed)
+
+        entry = self._append(make)
+        if entry is None:
+            return 0
+        self._drop(keys)
+        assert isinstance(entry, Prune)
+        return len(entry.revision_ids)
+
+    def _drop(self, refs: Sequence[tuple[str, str]]) -> None:
+        """Delete payloads no entry names any more (best effort: what stays is an orphan)."""
+        for rid, key in refs:
+            with contextlib.suppress(SpecStarError):
+                self.payloads.discard(rid, key)
+
+    # -- orphans ------------------------------------------------------------------------------
+
+    def orphan_payloads(self, older_than: timedelta = _GRACE) -> list[PayloadEntry]:
+        """Payload objects no revision names, stored more than ``older_than`` ago (younger
+        ones may belong to a write between its put and its log entry)."""
+        limit = datetime.now(UTC) - older_than
+        candidates = [e for e in self.payloads.list() if e.stored_time < limit]
+        with self._lock:
+            named = self._sync()[0].payload_keys()
+        return [e for e in candidates if (e.resource_id, e.key) not in named]
+
+    def collect_orphan_payloads(self, older_than: timedelta = _GRACE) -> int:
+        """Delete :meth:`orphan_payloads`; returns how many were deleted."""
+        return sum(
+            self.payloads.delete(e.resource_id, e.key) for e in self.orphan_payloads(older_than)
+        )
+
+    def close(self) -> None:
+        self.payloads.close()
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

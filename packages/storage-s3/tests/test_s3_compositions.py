@@ -1,0 +1,138 @@
+"""SQL meta with revision data in S3: the payload store's own suite, then the full storage and
+process suites on SQLite + S3 and PostgreSQL + S3 (the two documented compositions)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specstar.s3 import S3PayloadStoreFactory
+from specstar.sql import PostgresStorageFactory, SQLiteStorageFactory
+from specstar.testing import FactoryRecipe, PayloadStoreSuite, ProcessSuite, StorageSuite
+from specstar.testing.services import drop_postgres_schema
+
+
+class TestS3PayloadStore(PayloadStoreSuite):
+    @pytest.fixture
+    def payload_store_factory(
+        self, bucket: str, s3: dict[str, Any]
+    ) -> Iterator[S3PayloadStoreFactory]:
+        factory = S3PayloadStoreFactory(bucket, "revs/", **s3)
+        yield factory
+        factory.close()
+
+
+class TestSQLiteWithS3(StorageSuite):
+    @pytest.fixture
+    def storage_factory(
+        self, tmp_path: Path, bucket: str, s3: dict[str, Any]
+    ) -> Iterator[SQLiteStorageFactory]:
+        payloads = S3PayloadStoreFactory(bucket, "revs/", **s3)
+        factory = SQLiteStorageFactory(tmp_path / "meta", payloads=payloads)
+        yield factory
+        factory.close()
+
+
+class TestSQLiteWithS3Processes(ProcessSuite):
+    @pytest.fixture
+    def storage_factory(
+        self, tmp_path: Path, bucket: str, s3: dict[str, Any]
+    ) -> Iterator[SQLiteStorageFactory]:
+        payloads = S3PayloadStoreFactory(bucket, "revs/", **s3)
+        factory = SQLiteStorageFactory(tmp_path / "meta", payloads=payloads)
+        yield factory
+        factory.close()
+
+    @pytest.fixture
+    def factory_recipe(self, tmp_path: Path, bucket: str, s3: dict[str, Any]) -> FactoryRecipe:
+        # the payload factory pickles its bucket, prefix and client options, not its client
+        payloads = S3PayloadStoreFactory(bucket, "revs/", **s3)
+        kwargs = {"path": str(tmp_path / "meta"), "payloads": payloads}
+        return ("specstar.sql.sqlite:SQLiteStorageFactory", kwargs)
+
+
+@pytest.fixture
+def pg_schema(postgres_dsn: str) -> Iterator[str]:
+    schema = f"specstar_s3_{uuid.uuid4().hex[:10]}"
+    yield schema
+    drop_postgres_schema(postgres_dsn, schema)
+
+
+class TestPostgresWithS3(StorageSuite):
+    @pytest.fixture
+    def storage_factory(
+        self, postgres_dsn: str, pg_schema: str, bucket: str, s3: dict[str, Any]
+    ) -> Iterator[PostgresStorageFactory]:
+        payloads = S3PayloadStoreFactory(bucket, "revs/", **s3)
+        factory = PostgresStorageFactory(
+            postgres_dsn, schema=pg_schema, pool_size=8, payloads=payloads
+        )
+        yield factory
+        factory.close()
+
+
+class TestPostgresWithS3Processes(ProcessSuite):
+    @pytest.fixture
+    def storage_factory(
+        self, postgres_dsn: str, pg_schema: str, bucket: str, s3: dict[str, Any]
+    ) -> Iterator[PostgresStorageFactory]:
+        payloads = S3PayloadStoreFactory(bucket, "revs/", **s3)
+        factory = PostgresStorageFactory(
+            postgres_dsn, schema=pg_schema, pool_size=8, payloads=payloads
+        )
+        yield factory
+        factory.close()
+
+    @pytest.fixture
+    def factory_recipe(
+        self, postgres_dsn: str, pg_schema: str, bucket: str, s3: dict[str, Any]
+    ) -> FactoryRecipe:
+        payloads = S3PayloadStoreFactory(bucket, "revs/", **s3)
+        kwargs = {"dsn": postgres_dsn, "schema": pg_schema, "pool_size": 4, "payloads": payloads}
+        return ("specstar.sql.postgres:PostgresStorageFactory", kwargs)
+
+
+def test_requests_per_operation_with_sqlite_meta(
+    tmp_path: Path, bucket: str, s3: dict[str, Any]
+) -> None:
+    """S3 requests of each manager call when SQLite holds the meta (docs/storage.md)."""
+    from collections import Counter
+
+    from specstar.core import QB, ResourceManager
+    from specstar.testing import ITEM_INDEXES, Item
+
+    payloads = S3PayloadStoreFactory(bucket, "revs/", **s3)
+    factory = SQLiteStorageFactory(tmp_path / "meta", payloads=payloads)
+    try:
+        items = ResourceManager(
+            Item, storage_factory=factory, indexed_fields=ITEM_INDEXES, default_user="u"
+        )
+        counted: Counter[str] = Counter()
+        payloads.client.meta.events.register(
+            "before-call.s3", lambda model, **_: counted.update([model.name])
+        )
+        figures: dict[str, dict[str, int]] = {}
+        rid = items.create(Item(name="c")).resource_id
+        figures["create"] = dict(counted)
+        counted.clear()
+        items.update(rid, Item(name="u"))
+        figures["update"] = dict(counted)
+        counted.clear()
+        items.get(rid)
+        figures["get"] = dict(counted)
+        counted.clear()
+        items.search(QB["name"] == "u")
+        figures["search"] = dict(counted)
+        print("S3 requests per call (SQLite meta):", figures)
+        assert figures == {
+            "create": {"PutObject": 1},
+            "update": {"PutObject": 1},  # the current revision it read was cached
+            "get": {},  # cached: written by this process
+            "search": {},
+        }
+    finally:
+        factory.close()

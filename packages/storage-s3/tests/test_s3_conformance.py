@@ -1,0 +1,32 @@
+"""The database-free S3 storage runs the full conformance suites, across threads and processes,
+against a moto server (real HTTP S3 with conditional writes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from specstar.s3 import S3StorageFactory
+from specstar.testing import FactoryRecipe, ProcessSuite, StorageSuite
+
+
+class TestS3Storage(StorageSuite):
+    @pytest.fixture
+    def storage_factory(self, bucket: str, s3: dict[str, Any]) -> Iterator[S3StorageFactory]:
+        factory = S3StorageFactory(bucket, "app/", **s3)
+        yield factory
+        factory.close()
+
+
+class TestS3Processes(ProcessSuite):
+    @pytest.fixture
+    def storage_factory(self, bucket: str, s3: dict[str, Any]) -> Iterator[S3StorageFactory]:
+        factory = S3StorageFactory(bucket, "app/", **s3)
+        yield factory
+        factory.close()
+
+    @pytest.fixture
+    def factory_recipe(self, bucket: str, s3: dict[str, Any]) -> FactoryRecipe:
+        return ("specstar.s3:S3StorageFactory", {"bucket": bucket, "prefix": "app/", **s3})

@@ -1,0 +1,174 @@
+"""What only the database-free S3 storage can get wrong: replicas in several processes (here:
+several factories on one bucket), checkpoints, orphan payloads, and the S3 requests each
+operation costs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from specstar.core import (
+    QB,
+    PreconditionFailedError,
+    Query,
+    ResourceManager,
+    RevisionStatus,
+    UniqueConstraintError,
+)
+from specstar.core.spi import new_payload_key
+from specstar.s3 import S3Storage, S3StorageFactory
+from specstar.testing import ITEM_INDEXES, Item
+
+
+def _manager(factory: S3StorageFactory, name: str = "items") -> ResourceManager[Item]:
+    return ResourceManager(
+        Item, storage_factory=factory, name=name, indexed_fields=ITEM_INDEXES, default_user="u"
+    )
+
+
+@pytest.fixture
+def factories(bucket: str, s3: dict[str, Any]) -> Iterator[list[S3StorageFactory]]:
+    """Two factories on one bucket and prefix: two processes' worth of replicas."""
+    made = [S3StorageFactory(bucket, "app/", checkpoint_every=4, **s3) for _ in range(2)]
+    yield made
+    for factory in made:
+        factory.close()
+
+
+def _storage(items: ResourceManager[Item]) -> S3Storage:
+    storage = items.storage
+    assert isinstance(storage, S3Storage)
+    return storage
+
+
+def test_replicas_see_each_others_writes_and_race_safely(
+    factories: list[S3StorageFactory],
+) -> None:
+    a, b = _manager(factories[0]), _manager(factories[1])
+    first = a.create(Item(name="v1", email="x@example.com"))
+    assert b.get(first.resource_id).data.name == "v1"  # b's replica catches up on read
+    a.update(first.resource_id, Item(name="v2", email="x@example.com"))
+    with pytest.raises(PreconditionFailedError):  # b writes from the revision it read
+        b.update(first.resource_id, Item(name="late"), expected_revision_id=first.revision_id)
+    b.patch(first.resource_id, [{"op": "add", "path": "/tags/-", "value": "b"}])
+    assert a.get(first.resource_id).data.tags == ["b"]
+    assert a.get(first.resource_id).data.name == "v2"
+    with pytest.raises(UniqueConstraintError) as refused:
+        b.create(Item(name="dup", email="x@example.com"))
+    assert refused.value.conflicting_resource_id == first.resource_id
+    assert [m.resource_id for m in b.search(QB["name"] == "v2")] == [first.resource_id]
+
+
+def test_a_new_replica_starts_from_the_latest_checkpoint(
+    factories: list[S3StorageFactory], bucket: str, s3: dict[str, Any]
+) -> None:
+    a = _manager(factories[0])
+    ids = [a.create(Item(name=f"n{i}")).resource_id for i in range(9)]
+    storage = _storage(a)
+    client = boto3.client("s3", **s3)
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{storage.base}checkpoint/")
+    assert [o["Key"].rsplit("/", 1)[1] for o in listed["Contents"]] == [
+        f"{4:020d}",
+        f"{8:020d}",
+    ]
+    fresh = S3StorageFactory(bucket, "app/", **s3)
+    try:
+        counted = _count(fresh)
+        late = _manager(fresh)
+        assert sorted(m.resource_id for m in late.search(Query(limit=100))) == sorted(ids)
+        # one listing, the checkpoint after entry 8, entries 9 and 10 and the 404 of entry 11;
+        # then one 404 probe each for the manager's setup and for the search
+        assert counted == Counter({"ListObjectsV2": 1, "GetObject": 6})
+    finally:
+        fresh.close()
+
+
+def test_orphan_payloads_are_collected_after_the_grace_period(
+    factories: list[S3StorageFactory],
+) -> None:
+    items = _manager(factories[0])
+    storage = _storage(items)
+    rid = items.create(Item(name="draft"), status=RevisionStatus.draft).resource_id
+    (old,) = [e.key for e in storage.payloads.list(rid)]
+    items.modify(rid, Item(name="draft 2"))  # a new object; the old one stays readable
+    assert storage.payloads.get(rid, old) is not None
+    crashed = new_payload_key(b"{}")  # a writer that died between its put and its log entry
+    storage.payloads.put("gone", crashed, b"{}")
+    assert storage.orphan_payloads() == []  # younger than the grace period: maybe in flight
+    orphans = {(o.resource_id, o.key) for o in storage.orphan_payloads(timedelta(0))}
+    assert orphans == {(rid, old), ("gone", crashed)}
+    assert storage.collect_orphan_payloads(timedelta(0)) == 2
+    assert storage.payloads.get(rid, old) is None
+    assert items.get(rid).data.name == "draft 2"
+    assert storage.orphan_payloads(timedelta(0)) == []
+
+
+def test_refused_writes_upload_nothing_and_purge_deletes_payloads(
+    factories: list[S3StorageFactory],
+) -> None:
+    items = _manager(factories[0])
+    storage = _storage(items)
+    first = items.create(Item(name="a", email="a@x"))
+    with pytest.raises(UniqueConstraintError):
+        items.create(Item(name="b", email="a@x"))
+    items.update(first.resource_id, Item(name="a2", email="a@x"))
+    assert len(list(storage.payloads.list())) == 2
+    assert items.prune_revisions(first.resource_id, keep_last_n=1) == 1
+    assert len(list(storage.payloads.list())) == 1
+    items.permanently_delete(first.resource_id)
+    assert list(storage.payloads.list()) == []
+
+
+def _count(factory: S3StorageFactory) -> Counter[str]:
+    """Count the S3 requests ``factory``'s client sends, by operation, from now on."""
+    counted: Counter[str] = Counter()
+
+    def hook(model: Any, **_: Any) -> None:
+        counted[model.name] += 1
+
+    factory.client.meta.events.register("before-call.s3", hook)
+    return counted
+
+
+def test_requests_per_operation(bucket: str, s3: dict[str, Any]) -> None:
+    """S3 requests of each manager call on a process whose replica is current (the figures of
+    docs/storage.md)."""
+    factory = S3StorageFactory(bucket, "app/", **s3)
+    try:
+        items = _manager(factory)
+        rid = items.create(Item(name="warm-up")).resource_id
+        counted = _count(factory)
+        figures: dict[str, dict[str, int]] = {}
+
+        def measure(label: str, call: Any) -> None:
+            counted.clear()
+            call()
+            figures[label] = dict(counted)
+
+        measure("create", lambda: items.create(Item(name="c")))
+        measure("update", lambda: items.update(rid, Item(name="u")))
+        measure("get", lambda: items.get(rid))
+        measure("search", lambda: items.search(QB["name"] == "u"))
+        print("S3 requests per call:", figures)
+        assert figures == {
+            "create": {"PutObject": 2},  # payload, log entry
+            "update": {"GetObject": 1, "PutObject": 2},  # log probe; payload, log entry
+            "get": {"GetObject": 1},  # log probe (the payload is cached: immutable)
+            "search": {"GetObject": 1},  # log probe
+        }
+        other = S3StorageFactory(bucket, "app/", **s3)  # another process wrote meanwhile
+        try:
+            _manager(other).create(Item(name="elsewhere"))
+        finally:
+            other.close()
+        counted.clear()
+        items.create(Item(name="after"))
+        # lost the race for the entry: read the winner's entry and the 404 after it, retry
+        assert counted == Counter({"PutObject": 3, "GetObject": 2})
+    finally:
+        factory.close()
