@@ -17,6 +17,8 @@ except ModuleNotFoundError as _missing:
 from ._result_checker import PermissionResult
 from .actions import Action
 from .annotations import DisplayName, Unique
+from .binary import Binary
+from .blobs import BlobCapabilities, BlobPart, BlobUpload
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
 from .codec import Encoding
 from .errors import (
@@ -70,7 +72,7 @@ from .jobs import (
     job_managers,
 )
 from .manager import ResourceManager, ResourceOps
-from .manager._defaults import set_default_storage
+from .manager._defaults import set_default_blob_store, set_default_storage
 from .memory import (
     MemoryBlobStore,
     MemoryPayloadStore,
@@ -162,8 +164,12 @@ __all__ = [
     "And",
     "BatchFailure",
     "BatchOutcome",
+    "Binary",
+    "BlobCapabilities",
     "BlobInfo",
+    "BlobPart",
     "BlobStore",
+    "BlobUpload",
     "Capabilities",
     "CheckerLike",
     "ClientIdsDisabledError",
@@ -299,3 +305,5 @@ from ._version import __version__
 
 # The composition point: a manager given no storage gets a new in-memory one.
 set_default_storage(lambda _name: MemoryStorage())
+_DEFAULT_BLOBS = MemoryBlobStore()
+set_default_blob_store(lambda: _DEFAULT_BLOBS)

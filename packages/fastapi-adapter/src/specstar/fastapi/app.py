@@ -406,6 +406,7 @@ class SpecStar:
             migration=migration,
             allow_unknown_fields=allow_unknown_fields,
             client_ids=client_ids,
+            blob_store=self.storage_factory.blob_store(),
         )
         self.resource_managers[rname] = manager
         if migrate_route:
