@@ -18,6 +18,7 @@ from ._result_checker import PermissionResult
 from .actions import Action
 from .annotations import DisplayName, Unique
 from .binary import Binary
+from .blob_gc import BlobCollector, CollectionReport
 from .blobs import BlobCapabilities, BlobPart, BlobUpload
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
 from .codec import Encoding
@@ -139,6 +140,7 @@ from .redaction import (
 from .referrers import Referrer, Relationship, find_referrers, relationships
 from .refs import OnDelete, Ref, ReferenceRestrictedError, RefRevision, RefType, Registry
 from .schema import IMigration, MigrationError, MigrationPathError, RevisionNotMigratedError, Schema
+from .uploads import BlobUploads, BlobUploadSession, UploadExpiredError
 from .types import (
     UNSET,
     Page,
@@ -166,12 +168,16 @@ __all__ = [
     "BatchOutcome",
     "Binary",
     "BlobCapabilities",
+    "BlobCollector",
     "BlobInfo",
     "BlobPart",
     "BlobStore",
     "BlobUpload",
+    "BlobUploadSession",
+    "BlobUploads",
     "Capabilities",
     "CheckerLike",
+    "CollectionReport",
     "ClientIdsDisabledError",
     "CompositeChecker",
     "Condition",
@@ -277,6 +283,7 @@ __all__ = [
     "StorageUnavailableError",
     "Unique",
     "UniqueConstraintError",
+    "UploadExpiredError",
     "UnsetType",
     "ValidationError",
     "WorkerPool",
