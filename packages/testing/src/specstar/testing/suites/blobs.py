@@ -202,7 +202,12 @@ class BlobStoreSuite:
         upload = blob_store.create_upload("text/plain")
         part_url = blob_store.presign_part(upload, 1, expires_in=60)
         assert part_url is not None
-        request = urllib.request.Request(part_url, data=b"sent directly", method="PUT")
+        request = urllib.request.Request(
+            part_url,
+            data=b"sent directly",
+            method="PUT",
+            headers={"Content-Type": "application/octet-stream"},  # not a form
+        )
         with urllib.request.urlopen(request) as response:
             assert response.status == 200
         assert [p.size for p in blob_store.list_parts(upload)] == [len(b"sent directly")]
