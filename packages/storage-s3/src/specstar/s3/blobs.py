@@ -234,10 +234,20 @@ class S3BlobStore(BlobStore):
         begin, end = check_range(found.size, start, stop)
         if begin == end:
             return iter(())
-        obj = self.client.get_object(
-            Bucket=self.bucket, Key=self._blob_key(file_id), Range=f"bytes={begin}-{end - 1}"
-        )
-        return _body_chunks(obj["Body"])
+        return self._ranged(file_id, begin, end)
+
+    def _ranged(self, file_id: str, begin: int, end: int) -> Iterator[bytes]:
+        """The bytes ``[begin, end)``, requested when the first chunk is asked for (an
+        iterator never consumed holds no connection)."""
+        try:
+            obj = self.client.get_object(
+                Bucket=self.bucket, Key=self._blob_key(file_id), Range=f"bytes={begin}-{end - 1}"
+            )
+        except self.client.exceptions.ClientError as exc:
+            if _missing(exc):
+                raise NotFoundError(f"blob {file_id!r} was deleted while it was read") from None
+            raise
+        yield from _body_chunks(obj["Body"])
 
     # -- staged uploads -------------------------------------------------------------------------
 

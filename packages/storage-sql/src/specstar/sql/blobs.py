@@ -17,7 +17,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from specstar.core import (
     BlobInfo,
@@ -44,7 +43,7 @@ from specstar.core.blobs import (
 
 from ._layout import text_problem
 
-__all__ = ["FileBlobStore", "atomic_write", "check_content_type", "stream_range"]
+__all__ = ["FileBlobStore", "atomic_write", "check_content_type"]
 
 _valid_id = is_file_id
 
@@ -97,8 +96,13 @@ def _atomic_stream(path: Path, chunks: Iterable[bytes]) -> None:
     _fsync_dir(path.parent)
 
 
-def stream_range(f: BinaryIO, start: int, end: int) -> Iterator[bytes]:
-    """The bytes ``[start, end)`` of an open file in chunks; closes the file when done."""
+def _read_range(path: Path, file_id: str, start: int, end: int) -> Iterator[bytes]:
+    """The bytes ``[start, end)`` of a blob file in chunks, opened when the first is asked
+    for (an iterator never consumed holds no file)."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        raise NotFoundError(f"blob {file_id!r} was deleted while it was read") from None
     with f:
         f.seek(start)
         left = end - start
@@ -248,16 +252,13 @@ class FileBlobStore(BlobStore):
     def open(self, file_id: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
         if not _valid_id(file_id):
             raise NotFoundError(f"blob {file_id!r} does not exist")
+        path = self._paths(file_id)[0]
         try:
-            f = self._paths(file_id)[0].open("rb")
+            size = path.stat().st_size
         except FileNotFoundError:
             raise NotFoundError(f"blob {file_id!r} does not exist") from None
-        try:
-            begin, end = check_range(os.fstat(f.fileno()).st_size, start, stop)
-        except BaseException:
-            f.close()
-            raise
-        return stream_range(f, begin, end)
+        begin, end = check_range(size, start, stop)
+        return _read_range(path, file_id, begin, end)
 
     # -- staged uploads -------------------------------------------------------------------------
 
