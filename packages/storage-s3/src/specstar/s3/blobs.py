@@ -44,6 +44,16 @@ __all__ = ["PART_SIZE", "S3BlobStore"]
 PART_SIZE = 8 * 1024 * 1024
 
 
+def _transfer_config() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    # two parts in flight at most: a part upload holds at most 2 x PART_SIZE in memory
+    return TransferConfig(multipart_chunksize=PART_SIZE, max_concurrency=2)
+
+
+_TRANSFER = _transfer_config()
+
+
 def _code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
@@ -192,6 +202,7 @@ class S3BlobStore(BlobStore):
                 self.bucket,
                 self._blob_key(hashing.file_id),
                 ExtraArgs={"ContentType": content_type, "MetadataDirective": "REPLACE"},
+                Config=_TRANSFER,
             )
         finally:
             self.client.delete_object(Bucket=self.bucket, Key=staging)
@@ -280,7 +291,7 @@ class S3BlobStore(BlobStore):
                 spool.write(chunk)
             spool.seek(0)
             self.client.upload_fileobj(
-                spool, self.bucket, self._upload_key(upload_id, f"{number:05d}")
+                spool, self.bucket, self._upload_key(upload_id, f"{number:05d}"), Config=_TRANSFER
             )
         return BlobPart(number=number, size=hashing.size, sha256=hashing.file_id)
 
