@@ -44,8 +44,20 @@ def base_url(tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "uvicorn.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(tmp_path), "blobs_doc_app:app",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(tmp_path),
+                "blobs_doc_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
@@ -79,6 +91,7 @@ def test_blob_curl_examples_run(base_url: str, tmp_path: Path) -> None:
     script = "set -euo pipefail\n" + "\n".join(blocks)
     result = subprocess.run(
         ["bash", "-c", script],
+        check=False,
         cwd=work,
         env={**os.environ, "BASE": base_url},
         capture_output=True,

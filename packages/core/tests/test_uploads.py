@@ -70,7 +70,8 @@ def test_session_lifecycle_with_parallel_parts(uploads: BlobUploads) -> None:
         sha256=hashlib.sha256(whole).hexdigest(),
         user="ann",
     )
-    assert session.status == "pending" and session.expires_at is not None
+    assert session.status == "pending"
+    assert session.expires_at is not None
 
     def send(n: int) -> None:
         uploads.put_content(session.upload_id, parts[n - 1], part_number=n, user="ann")
@@ -175,12 +176,17 @@ def test_gc_quarantines_then_deletes_and_spares_in_flight_uploads(
     in_flight = uploads.create_session(user="ann")
     uploads.put_content(in_flight.upload_id, b"half of a file", user="ann")
     collector = BlobCollector(
-        [docs], uploads.blob_store, uploads=uploads, storage_factory=factory,
-        grace=timedelta(minutes=5), now=clock,
+        [docs],
+        uploads.blob_store,
+        uploads=uploads,
+        storage_factory=factory,
+        grace=timedelta(minutes=5),
+        now=clock,
     )
     first = collector.collect()
     assert first.quarantined == [orphan]
-    assert first.deleted == [] and first.aborted_uploads == []
+    assert first.deleted == []
+    assert first.aborted_uploads == []
     clock.advance(minutes=4)  # the session is still open (ttl 10 minutes)
     uploads.put_content(in_flight.upload_id, b", the other half", user="ann")
     clock.advance(minutes=2)
@@ -196,7 +202,8 @@ def test_gc_quarantines_then_deletes_and_spares_in_flight_uploads(
     assert third.released == [fresh]
     for meta in (kept, old):
         cover = docs.get(meta.resource_id, meta.revision_id).data.file
-        assert cover is not None and uploads.blob_store.info(cover.file_id) is not None  # type: ignore[arg-type]
+        assert cover is not None
+        assert uploads.blob_store.info(cover.file_id) is not None
 
 
 def test_gc_aborts_expired_sessions(
@@ -205,8 +212,12 @@ def test_gc_aborts_expired_sessions(
     session = uploads.create_session(user="ann")
     uploads.put_content(session.upload_id, b"abandoned", user="ann")
     collector = BlobCollector(
-        [], uploads.blob_store, uploads=uploads, storage_factory=factory,
-        grace=timedelta(minutes=5), now=clock,
+        [],
+        uploads.blob_store,
+        uploads=uploads,
+        storage_factory=factory,
+        grace=timedelta(minutes=5),
+        now=clock,
     )
     assert collector.collect().aborted_uploads == []
     clock.advance(minutes=11)

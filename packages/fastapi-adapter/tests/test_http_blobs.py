@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import msgspec
 import pytest
+from fastapi import FastAPI, Header
 from fastapi.testclient import TestClient
 
-from fastapi import FastAPI, Header
 from specstar.core import Binary, PermissionDeniedError
 from specstar.fastapi import DependencyProvider, SpecStar
 from specstar.sql import SQLiteStorageFactory
@@ -77,7 +77,8 @@ def test_form_upload_and_download(client: TestClient) -> None:
     r = client.get(f"/blobs/{file_id}", headers={**ANN, "If-None-Match": f'"{file_id}"'})
     assert r.status_code == 304
     head = client.head(f"/blobs/{file_id}", headers=ANN)
-    assert head.status_code == 200 and head.headers["content-length"] == "11"
+    assert head.status_code == 200
+    assert head.headers["content-length"] == "11"
 
 
 def test_raw_body_upload(client: TestClient) -> None:
@@ -109,9 +110,11 @@ def test_ranges(client: TestClient) -> None:
     assert r.headers["content-range"] == f"bytes */{len(data)}"
     assert client.get(url, headers={**ANN, "Range": "bytes=-0"}).status_code == 416
     r = client.get(url, headers={**ANN, "Range": "pages=1-2"})
-    assert r.status_code == 400 and r.json()["code"] == "invalid_range"
+    assert r.status_code == 400
+    assert r.json()["code"] == "invalid_range"
     r = client.get(url, headers={**ANN, "Range": "bytes=0-1", "If-Range": '"other"'})
-    assert r.status_code == 200 and r.content == data  # If-Range fails: the whole file
+    assert r.status_code == 200
+    assert r.content == data
 
 
 def test_only_the_uploader_reads_through_blobs(client: TestClient) -> None:
@@ -134,13 +137,16 @@ def test_model_with_binary_and_resource_route(client: TestClient) -> None:
     data = client.get(f"/report/{rid}", headers=ANN).json()["data"]
     assert data["pdf"] == {"file_id": file_id, "size": 15, "content_type": "text/plain"}
     picture = data["pictures"][0]
-    assert "data" not in picture and picture["size"] == 7
+    assert "data" not in picture
+    assert picture["size"] == 7
     # bob may read the report, so he may read its files (not through /blobs/)
     r = client.get(f"/report/{rid}/blobs/{picture['file_id']}", headers=BOB)
-    assert r.status_code == 200 and r.content == b"picture"
+    assert r.status_code == 200
+    assert r.content == b"picture"
     assert client.get(f"/blobs/{picture['file_id']}", headers=BOB).status_code == 404
     r = client.get(f"/report/{rid}/blobs/{file_id}", headers={**BOB, "Range": "bytes=0-3"})
-    assert r.status_code == 206 and r.content == b"%PDF"
+    assert r.status_code == 206
+    assert r.content == b"%PDF"
     # a file the resource does not reference
     other = upload(client, b"unrelated")["file_id"]
     assert client.get(f"/report/{rid}/blobs/{other}", headers=ANN).status_code == 404
@@ -173,18 +179,22 @@ def test_no_blob_route_for_models_without_binary(client: TestClient) -> None:
 def test_unknown_input_is_refused(client: TestClient) -> None:
     file_id = upload(client, b"abc")["file_id"]
     r = client.get(f"/blobs/{file_id}?inline=1", headers=ANN)
-    assert r.status_code == 400 and "inline" in r.text
+    assert r.status_code == 400
+    assert "inline" in r.text
     r = client.post(
         "/blobs/upload",
         files={"file": ("a", b"x", "text/plain")},
         data={"extra": "1"},
         headers=ANN,
     )
-    assert r.status_code == 422 and "extra" in r.text
+    assert r.status_code == 422
+    assert "extra" in r.text
     r = client.post("/blobs/upload-sessions", json={"colour": "red"}, headers=ANN)
-    assert r.status_code == 422 and "colour" in r.text
+    assert r.status_code == 422
+    assert "colour" in r.text
     r = client.post("/blobs/upload-sessions", json={"upload_method": "fax"}, headers=ANN)
-    assert r.status_code == 422 and "upload_method" in r.text
+    assert r.status_code == 422
+    assert "upload_method" in r.text
 
 
 def test_upload_session_over_http(client: TestClient) -> None:
@@ -203,18 +213,21 @@ def test_upload_session_over_http(client: TestClient) -> None:
     assert r.status_code == 201, r.text
     session = r.json()
     upload_id = session["upload_id"]
-    assert session["status"] == "pending" and session["upload_method"] == "proxy"
+    assert session["status"] == "pending"
+    assert session["upload_method"] == "proxy"
     base = f"/blobs/upload-sessions/{upload_id}"
     for n in (3, 1):
         r = client.put(f"{base}/content?part_number={n}", content=parts[n - 1], headers=ANN)
         assert r.status_code == 200, r.text
     got = client.get(base, headers=ANN).json()
-    assert got["status"] == "uploading" and got["parts_received"] == [1, 3]
+    assert got["status"] == "uploading"
+    assert got["parts_received"] == [1, 3]
     assert got["uploaded_size"] == 1010
     assert client.get(base, headers=BOB).status_code == 404  # only the creator
     assert client.put(f"{base}/content", content=b"x", headers=BOB).status_code == 404
     r = client.post(f"{base}/finalize", headers=ANN)
-    assert r.status_code == 422 and "missing [2]" in r.text
+    assert r.status_code == 422
+    assert "missing [2]" in r.text
     client.put(f"{base}/content?part_number=2", content=parts[1], headers=ANN)
     r = client.post(f"{base}/finalize", json={"sha256": "f" * 64}, headers=ANN)
     assert r.status_code == 422
@@ -224,7 +237,8 @@ def test_upload_session_over_http(client: TestClient) -> None:
     assert done["status"] == "finalized"
     assert done["file_id"] == hashlib.sha256(whole).hexdigest()
     r = client.get(f"/blobs/{done['file_id']}", headers=ANN)
-    assert r.content == whole and r.headers["content-type"].startswith("application/x-test")
+    assert r.content == whole
+    assert r.headers["content-type"].startswith("application/x-test")
     r = client.put(f"{base}/content?part_number=0", content=b"x", headers=ANN)
     assert r.status_code == 422
 

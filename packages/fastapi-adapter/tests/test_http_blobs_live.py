@@ -7,6 +7,7 @@ the file size, since every transfer is streamed through a bounded buffer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -79,10 +80,8 @@ def _reset_peak(pid: int) -> None:
     """Make ``VmHWM`` start again from the current RSS (Linux ``clear_refs`` 5), so the peak
     measured is the transfers' own; where that is not allowed the peak since start counts,
     which only makes the check stricter."""
-    try:
+    with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 class Server:
@@ -99,8 +98,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = folder / "uvicorn.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(folder), "blob_app:app",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(folder),
+                "blob_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONWARNINGS": "ignore", "LIVE_DATA": str(folder / "data")},
@@ -192,6 +203,8 @@ def test_large_files_stream_with_flat_server_memory(
 
         peak = _memory(server.pid, "VmHWM")
     growth = peak - baseline
-    print(f"\nserver RSS: baseline {baseline / MIB:.1f} MiB, peak {peak / MIB:.1f} MiB, "
-          f"growth {growth / MIB:.1f} MiB for {SIZE_MB} MiB files")
+    print(
+        f"\nserver RSS: baseline {baseline / MIB:.1f} MiB, peak {peak / MIB:.1f} MiB, "
+        f"growth {growth / MIB:.1f} MiB for {SIZE_MB} MiB files"
+    )
     assert growth < GROWTH_LIMIT, f"server memory grew by {growth / MIB:.1f} MiB"

@@ -1,10 +1,9 @@
-"""S3BlobStore against a moto server on a loopback port (the real S3 HTTP protocol)."""
+"""S3BlobStore against a moto server on a loopback port (the real S3 HTTP protocol; the
+``s3_endpoint`` fixture of the specstar.testing plugin starts it)."""
 
 from __future__ import annotations
 
-import socket
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +11,6 @@ import pytest
 from specstar.core import BlobStore
 from specstar.testing import BlobStoreSuite
 
-moto_server = pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
 
 _CREDENTIALS = {
@@ -20,23 +18,6 @@ _CREDENTIALS = {
     "aws_secret_access_key": "testing",
     "region_name": "us-east-1",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port())
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ except ModuleNotFoundError as _missing:
 from ._result_checker import PermissionResult
 from .actions import Action
 from .annotations import DisplayName, Unique
+from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
 from .binary import Binary
 from .blob_gc import BlobCollector, CollectionReport
 from .blobs import BlobCapabilities, BlobPart, BlobUpload
-from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
 from .codec import Encoding
 from .errors import (
     AlreadyExistsError,
@@ -140,7 +140,6 @@ from .redaction import (
 from .referrers import Referrer, Relationship, find_referrers, relationships
 from .refs import OnDelete, Ref, ReferenceRestrictedError, RefRevision, RefType, Registry
 from .schema import IMigration, MigrationError, MigrationPathError, RevisionNotMigratedError, Schema
-from .uploads import BlobUploads, BlobUploadSession, UploadExpiredError
 from .types import (
     UNSET,
     Page,
@@ -151,6 +150,7 @@ from .types import (
     SearchedResource,
     UnsetType,
 )
+from .uploads import BlobUploads, BlobUploadSession, UploadExpiredError
 
 __all__ = [
     "QB",
@@ -177,8 +177,8 @@ __all__ = [
     "BlobUploads",
     "Capabilities",
     "CheckerLike",
-    "CollectionReport",
     "ClientIdsDisabledError",
+    "CollectionReport",
     "CompositeChecker",
     "Condition",
     "ConflictError",
@@ -283,8 +283,8 @@ __all__ = [
     "StorageUnavailableError",
     "Unique",
     "UniqueConstraintError",
-    "UploadExpiredError",
     "UnsetType",
+    "UploadExpiredError",
     "ValidationError",
     "WorkerPool",
     "WriteOutcomeUnknownError",

@@ -161,9 +161,7 @@ def check_range(size: int, start: int, stop: int | None) -> tuple[int, int]:
     return start, end
 
 
-def check_parts(
-    upload_id: str, parts: list[BlobPart], *, count: int, size: int | None
-) -> int:
+def check_parts(upload_id: str, parts: list[BlobPart], *, count: int, size: int | None) -> int:
     """Check the received ``parts`` (sorted by number) against the declared count and total
     size; returns the total size.
 
@@ -282,9 +280,7 @@ class BlobStore(abc.ABC):
     # -- streams --------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def put_stream(
-        self, source: BlobSource, content_type: str = DEFAULT_CONTENT_TYPE
-    ) -> BlobInfo:
+    def put_stream(self, source: BlobSource, content_type: str = DEFAULT_CONTENT_TYPE) -> BlobInfo:
         """Store the bytes of ``source`` (see :func:`iter_chunks`) like :meth:`put`, holding
         at most a bounded buffer in memory: the SHA-256 is computed while the bytes are
         written to a staging place, and the staged object becomes the blob (or is dropped

@@ -58,8 +58,8 @@ from .query import QB, Query
 from .query.meta_search import ResourceMetaSearchQuery
 from .refs import OnDelete, Ref, RefRevision, RefType
 from .schema import IMigration, Schema
-from .uploads import BlobUploadSession
 from .types import Resource, ResourceMeta, RevisionInfo, RevisionStatus, SearchedResource
+from .uploads import BlobUploadSession
 
 __all__ = [
     "QB",

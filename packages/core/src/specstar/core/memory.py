@@ -16,9 +16,6 @@ from typing import Any
 import msgspec
 
 from ._memory_index import IndexSet
-from .errors import ConflictError, NotFoundError, UniqueConstraintError
-from .indexes import IndexSpec
-from .payloads import PayloadEntry, PayloadStore, PayloadStoreFactory, check_payload_key
 from .blobs import (
     CHUNK_SIZE,
     DEFAULT_CONTENT_TYPE,
@@ -34,6 +31,9 @@ from .blobs import (
     check_range,
     iter_chunks,
 )
+from .errors import ConflictError, NotFoundError, UniqueConstraintError
+from .indexes import IndexSpec
+from .payloads import PayloadEntry, PayloadStore, PayloadStoreFactory, check_payload_key
 from .ports import (
     CachingStorageFactory,
     Capabilities,

@@ -206,7 +206,9 @@ class BlobUploads:
         ):
             raise _invalid("sha256", "must be 64 lowercase hex digits")
         if upload_method not in ("proxy", "single_put"):
-            raise _invalid("upload_method", f"must be 'proxy' or 'single_put', not {upload_method!r}")
+            raise _invalid(
+                "upload_method", f"must be 'proxy' or 'single_put', not {upload_method!r}"
+            )
         upload_id = self.blob_store.create_upload(content_type)
         url = ""
         if upload_method == "single_put":

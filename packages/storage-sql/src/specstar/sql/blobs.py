@@ -197,7 +197,6 @@ class FileBlobStore(BlobStore):
             _fsync_dir(data_path.parent)
         return True
 
-
     # -- streams --------------------------------------------------------------------------------
 
     def _staging(self) -> Path:

@@ -152,9 +152,7 @@ class PostgresBlobStore(BlobStore):
             (file_id, content_type, upload_id),
         )
         tx.run(f"DELETE FROM {self._uploads} WHERE upload_id = ?", (upload_id,))
-        row = tx.one(
-            f"SELECT size, content_type FROM {self._table} WHERE file_id = ?", (file_id,)
-        )
+        row = tx.one(f"SELECT size, content_type FROM {self._table} WHERE file_id = ?", (file_id,))
         assert row is not None
         return BlobInfo(file_id=file_id, size=int(row[0]), content_type=row[1])
 

@@ -61,7 +61,7 @@ def amqp_url() -> str:
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     try:
-        from moto.server import ThreadedMotoServer  # type: ignore[import-not-found]
+        from moto.server import ThreadedMotoServer  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         message = "S3 tests need moto[server] (pip install 'moto[server]')"
         if services.services_required():

@@ -57,5 +57,7 @@ def default_blob_store(name: str) -> BlobStore:
     """
     factory = _Defaults.blob_store
     if factory is None:
-        raise RuntimeError(f"no default blob store is set: pass blob_store= to the {name!r} manager")
+        raise RuntimeError(
+            f"no default blob store is set: pass blob_store= to the {name!r} manager"
+        )
     return factory()

@@ -15,9 +15,9 @@ from .. import models
 from ..annotations import Unique
 from ..binary import Binary, has_binary_fields, load_binaries, store_binaries
 from ..blobs import BlobStore
-from ..errors import NotFoundError
 from ..codec import Encoding
 from ..context import ContextDefaults, NowSource, Scope, UserSource
+from ..errors import NotFoundError
 from ..indexes import IndexedField, IndexSpec, build_spec
 from ..naming import check_resource_id, default_id_generator, kebab_case
 from ..pipeline import (

@@ -55,8 +55,8 @@ from specstar.core.spi import decode_data
 from .._http import media_type_of, read_json
 from ..dependencies import DependencyProvider
 from ..errors import BadRequestError
-from ..problems import problem_for, problem_response
 from ..openapi import json_content, problem_responses, ref
+from ..problems import problem_for, problem_response
 from ..responses import MsgspecResponse, json_response
 from ._base import BaseRouteTemplate, ResourceIdPath, RevisionIdPath
 
@@ -67,9 +67,7 @@ R = TypeVar("R")
 FileIdPath = Annotated[
     str, Path(pattern=r"^[0-9a-f]{64}$", description="The file id (its SHA-256, hex).")
 ]
-UploadIdPath = Annotated[
-    str, Path(pattern=r"^[0-9a-f]{32}$", description="The upload session id.")
-]
+UploadIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The upload session id.")]
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
@@ -152,16 +150,24 @@ def _unsatisfiable(header: str, size: int) -> BadRequestError:
     )
 
 
+class _Wanted(msgspec.Struct, frozen=True):
+    """The request headers a download answers to."""
+
+    range: str | None = None
+    if_range: str | None = None
+    if_none_match: str | None = None
+
+
 async def _download(
     store: BlobStore,
     info: BlobInfo,
     content_type: str,
-    range_header: str | None,
-    if_range: str | None,
-    if_none_match: str | None,
+    wanted: _Wanted,
+    *,
     redirect: bool,
     expires_in: int,
 ) -> Response:
+    range_header, if_range, if_none_match = wanted.range, wanted.if_range, wanted.if_none_match
     etag = f'"{info.file_id}"'
     headers = {
         "ETag": etag,
@@ -259,6 +265,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
             )
 
         async def get_resource_blob(
+            *,
             resource_id: ResourceIdPath,
             file_id: FileIdPath,
             revision_id: Annotated[
@@ -275,11 +282,9 @@ class BlobRouteTemplate(BaseRouteTemplate):
                 manager.blob_store,
                 info,
                 content_type,
-                range_header,
-                if_range,
-                if_none_match,
-                template.redirect,
-                template.url_expires_in,
+                _Wanted(range_header, if_range, if_none_match),
+                redirect=template.redirect,
+                expires_in=template.url_expires_in,
             )
 
         m.add(
@@ -310,7 +315,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
         get_user = self.deps.get_user
         User = Annotated[Any, Depends(get_user)]
         template = self
-        tags = list(self.tags) if self.tags is not None else ["blobs"]
+        tags: list[str | Any] = list(self.tags) if self.tags is not None else ["blobs"]
 
         def add(path: str, endpoint: Any, method: str, name: str, summary: str, **kw: Any) -> None:
             router.add_api_route(
@@ -520,7 +525,9 @@ class BlobRouteTemplate(BaseRouteTemplate):
                 try:
                     raw = msgspec.json.decode(body)
                 except msgspec.DecodeError as exc:
-                    raise BadRequestError(f"the body is not valid JSON: {exc}", code="invalid_json")
+                    raise BadRequestError(
+                        f"the body is not valid JSON: {exc}", code="invalid_json"
+                    ) from None
                 sha256 = decode_data(FinalizeRequest, raw, forbid_unknown=True).sha256
             session = await run_in_threadpool(
                 lambda: uploads.finalize(
@@ -537,7 +544,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
             "Finalize an upload session",
             description=(
                 "Joins the parts into the file after checking the part count, the size and "
-                "the SHA-256 (declared at creation, or `{\"sha256\": …}` here); a failed check "
+                'the SHA-256 (declared at creation, or `{"sha256": …}` here); a failed check '
                 "is a 422 naming it and leaves the session open."
             ),
             responses={200: session_response, **problem_responses(400, 401, 404, 410, 422)},
@@ -578,11 +585,9 @@ class BlobRouteTemplate(BaseRouteTemplate):
                 uploads.blob_store,
                 info,
                 info.content_type,
-                range_header,
-                if_range,
-                if_none_match,
-                template.redirect,
-                template.url_expires_in,
+                _Wanted(range_header, if_range, if_none_match),
+                redirect=template.redirect,
+                expires_in=template.url_expires_in,
             )
 
         add(
