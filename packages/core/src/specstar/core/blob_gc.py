@@ -29,6 +29,7 @@ import msgspec
 from .binary import find_binaries
 from .blobs import BlobStore
 from .errors import NotFoundError
+from .manager import ResourceManager
 from .ports import Storage, StorageFactory
 from .uploads import BlobUploads, all_metas
 
@@ -79,8 +80,6 @@ class BlobCollector:
         grace: timedelta = timedelta(hours=24),
         now: Callable[[], datetime] | None = None,
     ) -> None:
-        from .manager import ResourceManager
-
         if storage is None and storage_factory is not None:
             storage = storage_factory.build(QUARANTINE_RESOURCE)
         self.managers = [m for m in managers if m.has_binary_fields]

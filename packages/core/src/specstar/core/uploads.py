@@ -32,6 +32,7 @@ from msgspec import UNSET, UnsetType
 from .blobs import DEFAULT_CONTENT_TYPE, BlobInfo, BlobSource, BlobStore, check_part_number
 from .context import ContextDefaults, UserSource, resolve_context
 from .errors import FieldError, GoneError, NotFoundError, ValidationError
+from .manager import ResourceManager
 from .ports import Storage, StorageFactory
 from .query import QB
 
@@ -114,8 +115,6 @@ class BlobUploads:
         default_user: UserSource | UnsetType = UNSET,
         now: Callable[[], datetime] | None = None,
     ) -> None:
-        from .manager import ResourceManager  # the manager imports nothing of this module
-
         if blob_store is None:
             if storage_factory is None:
                 raise ValueError("BlobUploads needs blob_store= or storage_factory=")

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from specstar.core import BlobInfo, BlobStore, NotFoundError
-from specstar.core.blobs import (
+from specstar.core.spi import (
     CHUNK_SIZE,
     DEFAULT_CONTENT_TYPE,
     BlobCapabilities,

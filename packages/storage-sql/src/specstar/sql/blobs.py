@@ -25,7 +25,7 @@ from specstar.core import (
     NotFoundError,
     ValidationError,
 )
-from specstar.core.blobs import (
+from specstar.core.spi import (
     CHUNK_SIZE,
     DEFAULT_CONTENT_TYPE,
     BlobPart,

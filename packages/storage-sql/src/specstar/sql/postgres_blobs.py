@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from specstar.core import BlobInfo, BlobStore, NotFoundError
-from specstar.core.blobs import (
+from specstar.core.spi import (
     CHUNK_SIZE,
     DEFAULT_CONTENT_TYPE,
     BlobPart,

@@ -48,9 +48,7 @@ from specstar.core import (
     ResourceManager,
     ValidationError,
 )
-from specstar.core.binary import find_binaries
-from specstar.core.blobs import DEFAULT_CONTENT_TYPE, MAX_PARTS
-from specstar.core.spi import decode_data
+from specstar.core.spi import DEFAULT_CONTENT_TYPE, MAX_PARTS, decode_data, find_binaries
 
 from .._http import media_type_of, read_json
 from ..dependencies import DependencyProvider

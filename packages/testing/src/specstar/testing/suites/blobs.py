@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from specstar.core import BlobStore, NotFoundError, ValidationError
-from specstar.core.blobs import CHUNK_SIZE, MAX_PARTS, BlobPart
+from specstar.core.spi import CHUNK_SIZE, MAX_PARTS, BlobPart
 
 
 class BlobStoreSuite:
