@@ -250,3 +250,19 @@ def test_abort_session(client: TestClient) -> None:
     assert client.post(f"{base}/abort", headers=ANN).json()["status"] == "aborted"
     assert client.post(f"{base}/finalize", headers=ANN).status_code == 422
     assert client.get("/blobs/upload-sessions/" + "0" * 32, headers=ANN).status_code == 404
+
+
+def test_openapi_documents_the_blob_routes(client: TestClient) -> None:
+    from openapi_spec_validator import validate
+
+    doc = client.get("/openapi.json").json()
+    validate(doc)
+    assert {
+        "/blobs/upload",
+        "/blobs/upload-sessions",
+        "/blobs/upload-sessions/{upload_id}/content",
+        "/blobs/{file_id}",
+        "/report/{resource_id}/blobs/{file_id}",
+    } <= set(doc["paths"])
+    assert {"Binary", "BlobUploadSession"} <= set(doc["components"]["schemas"])
+    assert "/note/{resource_id}/blobs/{file_id}" not in doc["paths"]
