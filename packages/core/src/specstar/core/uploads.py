@@ -339,9 +339,15 @@ class BlobUploads:
         count = session.total_parts or len(session.parts_received)
         if count == 0:
             raise _invalid("total_parts", "no content was uploaded")
-        info: BlobInfo = self.blob_store.complete_upload(
-            upload_id, parts=count, size=session.size, sha256=sha256 or session.sha256
-        )
+        try:
+            info: BlobInfo = self.blob_store.complete_upload(
+                upload_id, parts=count, size=session.size, sha256=sha256 or session.sha256
+            )
+        except NotFoundError:  # a concurrent finalize (or abort) closed it first
+            again = self._own(upload_id, user)
+            if again.status in ("finalized", "aborted"):
+                return again
+            raise
         done = msgspec.structs.replace(
             session,
             status="finalized",
