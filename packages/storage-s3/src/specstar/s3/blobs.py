@@ -41,14 +41,16 @@ from specstar.core.spi import (
 __all__ = ["PART_SIZE", "S3BlobStore"]
 
 #: Bytes buffered per part of a multipart write (S3 parts are at least 5 MiB but the last).
-PART_SIZE = 8 * 1024 * 1024
+PART_SIZE = 5 * 1024 * 1024
 
 
 def _transfer_config() -> Any:
     from boto3.s3.transfer import TransferConfig
 
-    # two parts in flight at most: a part upload holds at most 2 x PART_SIZE in memory
-    return TransferConfig(multipart_chunksize=PART_SIZE, max_concurrency=2)
+    # one part in flight: an upload holds about one PART_SIZE in memory
+    return TransferConfig(
+        multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=1
+    )
 
 
 _TRANSFER = _transfer_config()
@@ -176,12 +178,10 @@ class S3BlobStore(BlobStore):
 
             for chunk in stream:
                 if len(buffer) >= PART_SIZE:
-                    send(bytes(buffer[:PART_SIZE]))
-                    del buffer[:PART_SIZE]
+                    send(_head(buffer))
                 buffer += chunk
             while len(buffer) > PART_SIZE:
-                send(bytes(buffer[:PART_SIZE]))
-                del buffer[:PART_SIZE]
+                send(_head(buffer))
             send(bytes(buffer))
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
@@ -399,6 +399,14 @@ class S3BlobStore(BlobStore):
 
     def __repr__(self) -> str:
         return f"S3BlobStore({self.bucket!r}, prefix={self.prefix!r})"
+
+
+def _head(buffer: bytearray) -> bytes:
+    """The first :data:`PART_SIZE` bytes of ``buffer``, removed from it (one copy)."""
+    with memoryview(buffer) as view:
+        part = bytes(view[:PART_SIZE])
+    del buffer[:PART_SIZE]
+    return part
 
 
 def _body_chunks(body: Any) -> Iterator[bytes]:
