@@ -91,10 +91,9 @@ def _app(crud: Any) -> TestClient:
 # == autocrud: __all__ and the other names the reference uses ==================================
 
 #: Names of the reference's ``__all__`` that belong to capabilities SpecStar has not built
-#: yet (background jobs, blobs, backup); each has its own line in the migration page.
+#: yet (custom actions, backup); each has its own line in the migration page.
 NOT_BUILT = {
     "BackgroundTaskAccepted",
-    "BlobUploadSession",
     "JobRedirectInfo",
     "LoadStats",
     "OnDuplicate",

@@ -132,6 +132,9 @@ USE_CASES = {
     "specstar.core.jobs.worker",
     "specstar.core.jobs.pool",
     "specstar.core.cli",
+    # files: uploads are recorded as resources; the collector reads every revision
+    "specstar.core.uploads",
+    "specstar.core.blob_gc",
 }
 
 #: Facades re-exporting the public API, the manager included.

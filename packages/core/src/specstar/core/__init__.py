@@ -18,6 +18,9 @@ from ._result_checker import PermissionResult
 from .actions import Action
 from .annotations import DisplayName, Unique
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
+from .binary import Binary
+from .blob_gc import BlobCollector, CollectionReport
+from .blobs import BlobCapabilities, BlobPart, BlobUpload
 from .codec import Encoding
 from .errors import (
     AlreadyExistsError,
@@ -73,7 +76,7 @@ from .jobs import (
 )
 from .locks import Lock, LockBackend, Locks, MemoryLockBackend
 from .manager import ResourceManager, ResourceOps
-from .manager._defaults import set_default_storage
+from .manager._defaults import set_default_blob_store, set_default_storage
 from .memory import (
     MemoryBlobStore,
     MemoryPayloadStore,
@@ -150,6 +153,7 @@ from .types import (
     SearchedResource,
     UnsetType,
 )
+from .uploads import BlobUploads, BlobUploadSession, UploadExpiredError
 
 __all__ = [
     "QB",
@@ -165,11 +169,19 @@ __all__ = [
     "And",
     "BatchFailure",
     "BatchOutcome",
+    "Binary",
+    "BlobCapabilities",
+    "BlobCollector",
     "BlobInfo",
+    "BlobPart",
     "BlobStore",
+    "BlobUpload",
+    "BlobUploadSession",
+    "BlobUploads",
     "Capabilities",
     "CheckerLike",
     "ClientIdsDisabledError",
+    "CollectionReport",
     "CompositeChecker",
     "Condition",
     "ConflictError",
@@ -281,6 +293,7 @@ __all__ = [
     "Unique",
     "UniqueConstraintError",
     "UnsetType",
+    "UploadExpiredError",
     "ValidationError",
     "WorkerPool",
     "WriteOutcomeUnknownError",
@@ -308,3 +321,5 @@ from ._version import __version__
 
 # The composition point: a manager given no storage gets a new in-memory one.
 set_default_storage(lambda _name: MemoryStorage())
+_DEFAULT_BLOBS = MemoryBlobStore()
+set_default_blob_store(lambda: _DEFAULT_BLOBS)

@@ -35,6 +35,7 @@ from msgspec import UNSET, UnsetType
 
 from ._result_checker import PermissionResult
 from .annotations import DisplayName, Unique
+from .binary import Binary
 from .errors import (
     AlreadyExistsError,
     ConflictError,
@@ -61,11 +62,14 @@ from .query.meta_search import ResourceMetaSearchQuery
 from .refs import OnDelete, Ref, RefRevision, RefType
 from .schema import IMigration, Schema
 from .types import Resource, ResourceMeta, RevisionInfo, RevisionStatus, SearchedResource
+from .uploads import BlobUploadSession
 
 __all__ = [
     "QB",
     "UNSET",
     "AllowAll",
+    "Binary",
+    "BlobUploadSession",
     "CannotModifyResourceError",
     "DisplayName",
     "DuplicateResourceError",

@@ -7,6 +7,7 @@ revision id allocation and unique claims are atomic). Nothing survives the proce
 from __future__ import annotations
 
 import hashlib
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -15,12 +16,25 @@ from typing import Any
 import msgspec
 
 from ._memory_index import IndexSet
+from .blobs import (
+    CHUNK_SIZE,
+    DEFAULT_CONTENT_TYPE,
+    BlobCapabilities,
+    BlobInfo,
+    BlobPart,
+    BlobSource,
+    BlobStore,
+    BlobUpload,
+    check_digest,
+    check_part_number,
+    check_parts,
+    check_range,
+    iter_chunks,
+)
 from .errors import ConflictError, NotFoundError, UniqueConstraintError
 from .indexes import IndexSpec
 from .payloads import PayloadEntry, PayloadStore, PayloadStoreFactory, check_payload_key
 from .ports import (
-    BlobInfo,
-    BlobStore,
     CachingStorageFactory,
     Capabilities,
     CommitResult,
@@ -221,13 +235,17 @@ class MemoryStorage(Storage):
 
 
 class MemoryBlobStore(BlobStore):
-    """Blobs in a dictionary keyed by SHA-256."""
+    """Blobs in a dictionary keyed by SHA-256 (staged uploads in another): the reference
+    implementation of the port. Nothing survives the process."""
+
+    capabilities = BlobCapabilities(durable=False)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._blobs: dict[str, tuple[BlobInfo, bytes]] = {}
+        self._uploads: dict[str, tuple[BlobUpload, dict[int, tuple[BlobPart, bytes]]]] = {}
 
-    def put(self, data: bytes, content_type: str = "application/octet-stream") -> BlobInfo:
+    def put(self, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> BlobInfo:
         file_id = hashlib.sha256(data).hexdigest()
         with self._lock:
             existing = self._blobs.get(file_id)
@@ -250,6 +268,77 @@ class MemoryBlobStore(BlobStore):
     def delete(self, file_id: str) -> bool:
         with self._lock:
             return self._blobs.pop(file_id, None) is not None
+
+    def put_stream(self, source: BlobSource, content_type: str = DEFAULT_CONTENT_TYPE) -> BlobInfo:
+        return self.put(b"".join(iter_chunks(source)), content_type)
+
+    def open(self, file_id: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        info, data = self.get(file_id)
+        begin, end = check_range(info.size, start, stop)
+        return iter([data[i : min(i + CHUNK_SIZE, end)] for i in range(begin, end, CHUNK_SIZE)])
+
+    def create_upload(self, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
+        upload_id = secrets.token_hex(16)
+        upload = BlobUpload(upload_id=upload_id, content_type=content_type, created=_utcnow())
+        with self._lock:
+            self._uploads[upload_id] = (upload, {})
+        return upload_id
+
+    def _parts(self, upload_id: str) -> dict[int, tuple[BlobPart, bytes]]:
+        found = self._uploads.get(upload_id)
+        if found is None:
+            raise NotFoundError(f"upload {upload_id!r} does not exist")
+        return found[1]
+
+    def put_part(self, upload_id: str, number: int, source: BlobSource) -> BlobPart:
+        check_part_number(number)
+        self._parts(upload_id)
+        data = b"".join(iter_chunks(source))
+        part = BlobPart(number=number, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        with self._lock:
+            self._parts(upload_id)[number] = (part, data)
+        return part
+
+    def list_parts(self, upload_id: str) -> list[BlobPart]:
+        with self._lock:
+            return [p for p, _ in sorted(self._parts(upload_id).values(), key=_number)]
+
+    def complete_upload(
+        self, upload_id: str, *, parts: int, size: int | None = None, sha256: str | None = None
+    ) -> BlobInfo:
+        with self._lock:
+            found = self._uploads.get(upload_id)
+            if found is None:
+                raise NotFoundError(f"upload {upload_id!r} does not exist")
+            upload, received = found
+            ordered = sorted(received.values(), key=_number)
+        check_parts(upload_id, [p for p, _ in ordered], count=parts, size=size)
+        data = b"".join(d for _, d in ordered)
+        check_digest(upload_id, hashlib.sha256(data).hexdigest(), sha256)
+        info = self.put(data, upload.content_type)
+        with self._lock:
+            self._uploads.pop(upload_id, None)
+        return info
+
+    def abort_upload(self, upload_id: str) -> bool:
+        with self._lock:
+            return self._uploads.pop(upload_id, None) is not None
+
+    def list_uploads(self) -> list[BlobUpload]:
+        with self._lock:
+            return [u for u, _ in self._uploads.values()]
+
+    def list_ids(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._blobs))
+
+
+def _number(entry: tuple[BlobPart, bytes]) -> int:
+    return entry[0].number
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class MemoryPayloadStore(PayloadStore):

@@ -29,6 +29,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from .blobs import BlobInfo, BlobStore
 from .commits import (
     AppliedWrite,
     CommitResult,
@@ -217,38 +218,6 @@ class Storage(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (connections, files). The default does nothing."""
-
-
-class BlobInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """A stored binary object. ``file_id`` is the SHA-256 hex digest of the content."""
-
-    file_id: str
-    size: int
-    content_type: str = "application/octet-stream"
-
-
-class BlobStore(abc.ABC):
-    """Content-addressed binary objects: the same bytes always get the same ``file_id``."""
-
-    @abc.abstractmethod
-    def put(self, data: bytes, content_type: str = "application/octet-stream") -> BlobInfo:
-        """Store bytes (idempotent: storing existing content returns the existing info)."""
-
-    @abc.abstractmethod
-    def get(self, file_id: str) -> tuple[BlobInfo, bytes]:
-        """The info and content; :class:`~specstar.core.errors.NotFoundError` if absent."""
-
-    @abc.abstractmethod
-    def info(self, file_id: str) -> BlobInfo | None:
-        """The info without the content, or ``None``."""
-
-    @abc.abstractmethod
-    def delete(self, file_id: str) -> bool:
-        """Remove the object; returns whether it existed."""
-
-    def url(self, file_id: str) -> str | None:
-        """A direct download URL where the backend has one (e.g. presigned S3); else ``None``."""
-        return None
 
 
 class StorageFactory(abc.ABC):

@@ -18,6 +18,8 @@ from starlette.routing import BaseRoute
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from specstar.core import (
+    BlobUploads,
+    BlobUploadSession,
     CheckerLike,
     ConstraintChecker,
     Encoding,
@@ -50,7 +52,13 @@ from ._admin import enable_admin
 from .dependencies import DependencyProvider
 from .openapi import build_components, install_openapi
 from .problems import handle_http_exception, handle_request_validation_error, handle_specstar_error
-from .routes import DEFAULT_TEMPLATES, BaseRouteTemplate, MigrateRouteTemplate, RouteTemplate
+from .routes import (
+    DEFAULT_TEMPLATES,
+    BaseRouteTemplate,
+    BlobRouteTemplate,
+    MigrateRouteTemplate,
+    RouteTemplate,
+)
 
 __all__ = ["ModelNaming", "SpecStar", "crud", "install_problem_handlers"]
 
@@ -182,6 +190,7 @@ class SpecStar:
         self.migrate_route_models: set[str] = set()
         #: The application's lease locks (see :meth:`try_lock`).
         self.locks = Locks()
+        self._blob_uploads: BlobUploads | None = None
         self.configure(
             model_naming=model_naming,
             route_templates=route_templates,
@@ -307,6 +316,21 @@ class SpecStar:
             LockNotOwnedError: at the end of a block that outlived its lease.
         """
         return self.locks.lock(key, ttl, timeout=timeout)
+
+    @property
+    def blob_uploads(self) -> BlobUploads:
+        """Uploads and upload sessions over the storage factory's blob store (records kept as
+        the resource ``blob-upload``), made on first use; replace it before ``apply`` to
+        change e.g. the session ``ttl``."""
+        if self._blob_uploads is None:
+            self._blob_uploads = BlobUploads(
+                storage_factory=self.storage_factory, default_user=self.default_user
+            )
+        return self._blob_uploads
+
+    @blob_uploads.setter
+    def blob_uploads(self, uploads: BlobUploads) -> None:
+        self._blob_uploads = uploads
 
     def add_route_template(self, template: RouteTemplate) -> None:
         """Add a route template; one of the same class already present is replaced."""
@@ -465,6 +489,7 @@ class SpecStar:
             migration=migration,
             allow_unknown_fields=allow_unknown_fields,
             client_ids=client_ids,
+            blob_store=self.storage_factory.blob_store(),
         )
         self.resource_managers[rname] = manager
         if migrate_route:
@@ -531,6 +556,8 @@ class SpecStar:
                     template.dependency_provider = self.dependency_provider
                 if template.strict_query_parameters is None:
                     template.strict_query_parameters = self.strict_query_parameters
+            if isinstance(template, BlobRouteTemplate) and template.uploads is None:
+                template.uploads = self.blob_uploads
             for rname, manager in self.resource_managers.items():
                 template.apply(rname, manager, target)
             template.apply_global(self.resource_managers, target)
@@ -559,6 +586,8 @@ class SpecStar:
         bare router that you include in the app.
         """
         extra = tuple(structs or ())
+        if any(m.has_binary_fields for m in self.resource_managers.values()):
+            extra = (*extra, BlobUploadSession)
 
         @functools.cache
         def components() -> dict[str, Any]:

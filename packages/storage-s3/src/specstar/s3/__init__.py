@@ -15,6 +15,9 @@ Two ways to keep resources in S3::
 from __future__ import annotations
 
 from ._version import __version__
+from .blobs import (
+    S3BlobStore,
+)
 from .factory import (
     S3StorageFactory,
 )
@@ -27,6 +30,7 @@ from .storage import (
 )
 
 __all__ = [
+    "S3BlobStore",
     "S3PayloadStore",
     "S3PayloadStoreFactory",
     "S3Storage",

@@ -15,6 +15,7 @@ from specstar.core.spi import (
 )
 
 from ._client import ClientSpec, key_part
+from .blobs import S3BlobStore
 from .storage import S3Storage
 
 __all__ = ["S3StorageFactory"]
@@ -36,7 +37,8 @@ class S3StorageFactory(CachingStorageFactory[S3Storage]):
         checkpoint_every: a checkpoint of a type's state is written after every this many log
             entries, so a starting process reads at most that many entries after it.
         query_timeout: seconds one search or count may run (``None``: no budget).
-        blobs: the blob store :meth:`blob_store` hands out.
+        blobs: the blob store :meth:`blob_store` hands out (default: an :class:`S3BlobStore`
+            in the same bucket, under ``<prefix>_blobs/``, sharing this factory's client).
         **client_options: further ``boto3.client("s3", ...)`` arguments (``region_name``,
             credentials, ``config``).
     """
@@ -90,9 +92,15 @@ class S3StorageFactory(CachingStorageFactory[S3Storage]):
         )
 
     def blob_store(self) -> BlobStore:
-        if self._blobs is None:
-            raise StorageError("this S3StorageFactory was built without a blob store (blobs=)")
-        return self._blobs
+        with self._client_lock:
+            blobs = self._blobs
+        if blobs is None:
+            blobs = S3BlobStore(self.bucket, prefix=f"{self.prefix}_blobs/", client=self.client)
+            with self._client_lock:
+                if self._blobs is None:
+                    self._blobs = blobs
+                blobs = self._blobs
+        return blobs
 
     def close(self) -> None:
         with self._stores_lock:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._store import SQLStorage
 from ._version import __version__
-from .blobs import FileBlobStore, PostgresBlobStore
+from .blobs import FileBlobStore
+from .postgres_blobs import PostgresBlobStore
 from .sqlite import SQLiteStorage, SQLiteStorageFactory
 from .sqlite_queue import SQLiteMessageQueue, SQLiteMessageQueueFactory
 

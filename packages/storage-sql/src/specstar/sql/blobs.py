@@ -1,8 +1,8 @@
-"""Blob stores: content-addressed files (SQLite factory) and a PostgreSQL table.
+"""Content-addressed blobs as files (the blob store of the SQLite factory).
 
-Both are content-addressed: the ``file_id`` is the SHA-256 hex digest of the bytes, so storing
-the same bytes twice keeps one copy, and ids that are not 64 lowercase hex digits are never
-looked up (a hostile id cannot name a path or a row).
+The ``file_id`` is the SHA-256 hex digest of the bytes, so storing the same bytes twice keeps
+one copy, and ids that are not 64 lowercase hex digits are never looked up (a hostile id cannot
+name a path).
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
+import secrets
+import shutil
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from specstar.core import (
     BlobInfo,
@@ -23,29 +25,44 @@ from specstar.core import (
     NotFoundError,
     ValidationError,
 )
+from specstar.core.spi import (
+    CHUNK_SIZE,
+    DEFAULT_CONTENT_TYPE,
+    BlobPart,
+    BlobSource,
+    BlobUpload,
+    Hashing,
+    check_digest,
+    check_part_number,
+    check_parts,
+    check_range,
+    check_upload_id,
+    is_file_id,
+    iter_chunks,
+)
 
 from ._layout import text_problem
 
-if TYPE_CHECKING:
-    from ._backend import Backend
+__all__ = ["FileBlobStore", "atomic_write", "check_content_type"]
 
-__all__ = ["FileBlobStore", "PostgresBlobStore"]
-
-_FILE_ID = re.compile(r"[0-9a-f]{64}")
-_DEFAULT_TYPE = "application/octet-stream"
+_valid_id = is_file_id
 
 
-def _valid_id(file_id: object) -> bool:
-    return isinstance(file_id, str) and _FILE_ID.fullmatch(file_id) is not None
+def check_content_type(content_type: str) -> None:
+    """Refuse a content type that is not printable text on one line.
 
-
-def _check_content_type(content_type: str) -> None:
+    Raises:
+        ValidationError: naming ``content_type``.
+    """
     problem = text_problem(content_type) if isinstance(content_type, str) else "not a string"
     if problem or any(c in content_type for c in "\r\n"):
         message = problem or "line breaks are not allowed"
         raise ValidationError(
             f"invalid content type: {message}", [FieldError("content_type", message)]
         )
+
+
+_check_content_type = check_content_type
 
 
 def _fsync_dir(path: Path) -> None:
@@ -60,10 +77,15 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers and crashes see the old file or the whole
     new one: a temporary file in the same folder, ``fsync``, ``os.replace``, then an ``fsync``
     of the folder so the rename itself is durable."""
+    _atomic_stream(path, [data])
+
+
+def _atomic_stream(path: Path, chunks: Iterable[bytes]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -72,6 +94,24 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _read_range(path: Path, file_id: str, start: int, end: int) -> Iterator[bytes]:
+    """The bytes ``[start, end)`` of a blob file in chunks, opened when the first is asked
+    for (an iterator never consumed holds no file)."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        raise NotFoundError(f"blob {file_id!r} was deleted while it was read") from None
+    with f:
+        f.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = f.read(min(CHUNK_SIZE, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk
 
 
 class FileBlobStore(BlobStore):
@@ -101,7 +141,7 @@ class FileBlobStore(BlobStore):
         except FileNotFoundError:
             return None
 
-    def put(self, data: bytes, content_type: str = _DEFAULT_TYPE) -> BlobInfo:
+    def put(self, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> BlobInfo:
         _check_content_type(content_type)
         file_id = hashlib.sha256(data).hexdigest()
         data_path, type_path = self._paths(file_id)
@@ -127,7 +167,7 @@ class FileBlobStore(BlobStore):
             except FileNotFoundError:
                 pass
             else:
-                content_type = self._read_type(type_path) or _DEFAULT_TYPE
+                content_type = self._read_type(type_path) or DEFAULT_CONTENT_TYPE
                 info = BlobInfo(file_id=file_id, size=len(data), content_type=content_type)
                 return info, data
         raise NotFoundError(f"blob {file_id!r} does not exist")
@@ -140,7 +180,7 @@ class FileBlobStore(BlobStore):
             size = data_path.stat().st_size
         except FileNotFoundError:
             return None
-        content_type = self._read_type(type_path) or _DEFAULT_TYPE
+        content_type = self._read_type(type_path) or DEFAULT_CONTENT_TYPE
         return BlobInfo(file_id=file_id, size=size, content_type=content_type)
 
     def delete(self, file_id: str) -> bool:
@@ -157,64 +197,157 @@ class FileBlobStore(BlobStore):
             _fsync_dir(data_path.parent)
         return True
 
+    # -- streams --------------------------------------------------------------------------------
+
+    def _staging(self) -> Path:
+        path = self.root / ".staging"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def _adopt(self, tmp: Path, hashing: Hashing, content_type: str) -> BlobInfo:
+        """Make the staged file ``tmp`` (already synced) the blob of its digest."""
+        file_id = hashing.file_id
+        data_path, type_path = self._paths(file_id)
+        with self._lock:
+            if data_path.exists():
+                tmp.unlink()
+                stored = self._read_type(type_path)
+                if stored is None:
+                    atomic_write(type_path, content_type.encode())
+                    stored = content_type
+                return BlobInfo(file_id=file_id, size=data_path.stat().st_size, content_type=stored)
+            if not data_path.parent.exists():
+                data_path.parent.mkdir(exist_ok=True)
+                _fsync_dir(self.root)
+            atomic_write(type_path, content_type.encode())
+            os.replace(tmp, data_path)
+            _fsync_dir(data_path.parent)
+        return BlobInfo(file_id=file_id, size=hashing.size, content_type=content_type)
+
+    def _stage(self, chunks: Iterable[bytes]) -> tuple[Path, Hashing]:
+        """Write ``chunks`` to a synced file in the staging folder, hashing them."""
+        hashing = Hashing()
+        fd, name = tempfile.mkstemp(dir=self._staging(), prefix="put-")
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in hashing.feed(chunks):
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp, hashing
+
+    def put_stream(self, source: BlobSource, content_type: str = DEFAULT_CONTENT_TYPE) -> BlobInfo:
+        check_content_type(content_type)
+        tmp, hashing = self._stage(iter_chunks(source))
+        try:
+            return self._adopt(tmp, hashing, content_type)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def open(self, file_id: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        if not _valid_id(file_id):
+            raise NotFoundError(f"blob {file_id!r} does not exist")
+        path = self._paths(file_id)[0]
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {file_id!r} does not exist") from None
+        begin, end = check_range(size, start, stop)
+        return _read_range(path, file_id, begin, end)
+
+    # -- staged uploads -------------------------------------------------------------------------
+
+    def _upload_dir(self, upload_id: str) -> Path:
+        folder = self.root / ".uploads" / check_upload_id(upload_id)
+        if not (folder / "type").exists():
+            raise NotFoundError(f"upload {upload_id!r} does not exist")
+        return folder
+
+    def create_upload(self, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
+        check_content_type(content_type)
+        upload_id = secrets.token_hex(16)
+        folder = self.root / ".uploads" / upload_id
+        folder.mkdir(parents=True)
+        atomic_write(folder / "type", content_type.encode())
+        return upload_id
+
+    def put_part(self, upload_id: str, number: int, source: BlobSource) -> BlobPart:
+        check_part_number(number)
+        folder = self._upload_dir(upload_id)
+        hashing = Hashing()
+        try:
+            _atomic_stream(folder / f"{number:05d}", hashing.feed(iter_chunks(source)))
+        except FileNotFoundError:  # aborted meanwhile
+            raise NotFoundError(f"upload {upload_id!r} does not exist") from None
+        return BlobPart(number=number, size=hashing.size, sha256=hashing.file_id)
+
+    def _part_files(self, folder: Path) -> list[tuple[BlobPart, Path]]:
+        found = []
+        for path in folder.iterdir():
+            if path.name.isdigit():
+                part = BlobPart(number=int(path.name), size=path.stat().st_size)
+                found.append((part, path))
+        return sorted(found, key=lambda e: e[0].number)
+
+    def list_parts(self, upload_id: str) -> list[BlobPart]:
+        return [p for p, _ in self._part_files(self._upload_dir(upload_id))]
+
+    def complete_upload(
+        self, upload_id: str, *, parts: int, size: int | None = None, sha256: str | None = None
+    ) -> BlobInfo:
+        folder = self._upload_dir(upload_id)
+        files = self._part_files(folder)
+        check_parts(upload_id, [p for p, _ in files], count=parts, size=size)
+        content_type = self._read_type(folder / "type") or DEFAULT_CONTENT_TYPE
+
+        def joined() -> Iterator[bytes]:
+            for _, path in files:
+                with path.open("rb") as f:
+                    yield from iter_chunks(f)
+
+        tmp, hashing = self._stage(joined())
+        try:
+            check_digest(upload_id, hashing.file_id, sha256)
+            info = self._adopt(tmp, hashing, content_type)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.abort_upload(upload_id)
+        return info
+
+    def abort_upload(self, upload_id: str) -> bool:
+        try:
+            folder = self._upload_dir(upload_id)
+        except NotFoundError:
+            return False
+        (folder / "type").unlink(missing_ok=True)  # closed from here on
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+
+    def list_uploads(self) -> list[BlobUpload]:
+        found = []
+        with contextlib.suppress(FileNotFoundError):
+            for folder in (self.root / ".uploads").iterdir():
+                try:
+                    stat = (folder / "type").stat()
+                except FileNotFoundError:
+                    continue
+                created = datetime.fromtimestamp(stat.st_mtime, UTC)
+                content_type = self._read_type(folder / "type") or DEFAULT_CONTENT_TYPE
+                found.append(
+                    BlobUpload(upload_id=folder.name, content_type=content_type, created=created)
+                )
+        return found
+
+    def list_ids(self) -> Iterator[str]:
+        for folder in sorted(self.root.iterdir()):
+            if len(folder.name) == 2 and folder.is_dir():
+                for path in folder.iterdir():
+                    if _valid_id(path.name):
+                        yield path.name
+
     def __repr__(self) -> str:
         return f"FileBlobStore({str(self.root)!r})"
-
-
-class PostgresBlobStore(BlobStore):
-    """Blobs in a ``bytea`` table ``<schema>.specstar_blobs`` (for deployments without S3).
-
-    Built by :meth:`PostgresStorageFactory.blob_store
-    <specstar.sql.postgres.PostgresStorageFactory.blob_store>`, which creates the table.
-    """
-
-    def __init__(self, backend: Backend, table: str) -> None:
-        self._backend = backend
-        self._table = table
-
-    def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        """One idempotent statement (run again on a fresh connection when its connection is
-        lost, like every standalone read of the storage)."""
-        with self._backend.read() as tx:
-            return tx.one(sql, params)
-
-    def put(self, data: bytes, content_type: str = _DEFAULT_TYPE) -> BlobInfo:
-        _check_content_type(content_type)
-        file_id = hashlib.sha256(data).hexdigest()
-        self._one(
-            f"INSERT INTO {self._table} (file_id, size, content_type, data) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (file_id) DO NOTHING RETURNING 1",
-            (file_id, len(data), content_type, bytes(data)),
-        )
-        found = self.info(file_id)
-        return found or BlobInfo(file_id=file_id, size=len(data), content_type=content_type)
-
-    def get(self, file_id: str) -> tuple[BlobInfo, bytes]:
-        if _valid_id(file_id):
-            row = self._one(
-                f"SELECT size, content_type, data FROM {self._table} WHERE file_id = ?",
-                (file_id,),
-            )
-            if row is not None:
-                info = BlobInfo(file_id=file_id, size=int(row[0]), content_type=row[1])
-                return info, bytes(row[2])
-        raise NotFoundError(f"blob {file_id!r} does not exist")
-
-    def info(self, file_id: str) -> BlobInfo | None:
-        if not _valid_id(file_id):
-            return None
-        row = self._one(
-            f"SELECT size, content_type FROM {self._table} WHERE file_id = ?", (file_id,)
-        )
-        return (
-            None
-            if row is None
-            else BlobInfo(file_id=file_id, size=int(row[0]), content_type=row[1])
-        )
-
-    def delete(self, file_id: str) -> bool:
-        if not _valid_id(file_id):
-            return False
-        with self._backend.write() as tx:  # not run twice: its answer would be wrong
-            row = tx.one(f"DELETE FROM {self._table} WHERE file_id = ? RETURNING 1", (file_id,))
-        return row is not None

@@ -48,7 +48,7 @@ from ._backend import Backend, Tx, Violation
 from ._compile import Dialect, RegexHook, Sql, Target
 from ._layout import IndexColumn, ident, rev_backfill, to_utc
 from ._store import SQLStorage
-from .blobs import PostgresBlobStore
+from .postgres_blobs import PostgresBlobStore, blob_tables_ddl
 
 __all__ = ["PostgresStorage", "PostgresStorageFactory"]
 
@@ -301,11 +301,8 @@ class PostgresBackend(Backend):
                 "CONSTRAINT specstar_fields_pkey PRIMARY KEY (resource_name, path, kind, is_list),"
                 " CONSTRAINT specstar_fields_col_key UNIQUE (resource_name, col))"
             )
-            tx.run(
-                f"CREATE TABLE IF NOT EXISTS {self.prefix}specstar_blobs ("
-                "file_id text NOT NULL, size bigint NOT NULL, content_type text NOT NULL, "
-                "data bytea NOT NULL, CONSTRAINT specstar_blobs_pkey PRIMARY KEY (file_id))"
-            )
+            for statement in blob_tables_ddl(self.prefix):
+                tx.run(statement)
             tx.run(
                 f"CREATE OR REPLACE FUNCTION {self.dialect.heads}(text[]) RETURNS text[] "
                 "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
@@ -596,7 +593,7 @@ class PostgresStorageFactory(CachingStorageFactory[PostgresStorage]):
             timeout=timeout,
             query_timeout=query_timeout,
         )
-        self._blobs = PostgresBlobStore(self._backend, f"{ident(schema)}.specstar_blobs")
+        self._blobs = PostgresBlobStore(self._backend, f"{ident(schema)}.")
         self._payloads = payloads
 
     def create(self, resource_name: str) -> PostgresStorage:

@@ -53,8 +53,12 @@ class Binding(Generic[T]):
         schema_version: str | None,
         default_status: RevisionStatus,
         allow_unknown_fields: bool = False,
+        store_binaries: Callable[[Any], Any] | None = None,
     ) -> None:
         self.model = model
+        #: Moves inline :class:`~specstar.core.binary.Binary` data to the blob store and
+        #: checks file references (``None`` when the model has no Binary field).
+        self.store_binaries = store_binaries
         self.codec: Codec[T] = Codec(model, encoding)
         self.index_spec = index_spec
         self.schema = schema
@@ -68,17 +72,18 @@ class Binding(Generic[T]):
         """``data`` (a model instance, a mapping, or a Pydantic instance) as the model.
 
         A member of a mapping that the model (or a nested Struct) does not declare is an
-        error unless the model allows unknown fields.
+        error unless the model allows unknown fields. Inline ``Binary`` data goes to the blob
+        store here, and file references are checked.
 
         Raises:
             ValidationError: it does not fit the model.
         """
-        return cast(
-            T,
-            models.decode_data(
-                cast(Any, self.model), data, forbid_unknown=not self.allow_unknown_fields
-            ),
+        obj = models.decode_data(
+            cast(Any, self.model), data, forbid_unknown=not self.allow_unknown_fields
         )
+        if self.store_binaries is not None:
+            obj = self.store_binaries(obj)
+        return cast(T, obj)
 
     def patched(self, current: T, apply: Callable[[Any], Any]) -> T:
         """The model data ``apply`` makes of the JSON form of ``current``."""

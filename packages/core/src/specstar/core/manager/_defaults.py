@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..blobs import BlobStore
 from ..ports import Storage
 
-__all__ = ["default_storage", "set_default_storage"]
+__all__ = [
+    "default_blob_store",
+    "default_storage",
+    "set_default_blob_store",
+    "set_default_storage",
+]
 
 
 class _Defaults:
     storage: Callable[[str], Storage] | None = None
+    blob_store: Callable[[], BlobStore] | None = None
 
 
 def set_default_storage(factory: Callable[[str], Storage] | None) -> None:
@@ -34,3 +41,23 @@ def default_storage(name: str) -> Storage:
     if factory is None:
         raise RuntimeError(f"no default storage is set: pass storage= to the {name!r} manager")
     return factory(name)
+
+
+def set_default_blob_store(factory: Callable[[], BlobStore] | None) -> None:
+    """Set what gives the blob store of a manager built with neither ``blob_store`` nor
+    ``storage_factory``. ``None`` makes such a manager's blob calls an error."""
+    _Defaults.blob_store = factory
+
+
+def default_blob_store(name: str) -> BlobStore:
+    """The default blob store (for the manager of resource ``name``).
+
+    Raises:
+        RuntimeError: no default is set.
+    """
+    factory = _Defaults.blob_store
+    if factory is None:
+        raise RuntimeError(
+            f"no default blob store is set: pass blob_store= to the {name!r} manager"
+        )
+    return factory()

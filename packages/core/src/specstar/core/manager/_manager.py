@@ -13,8 +13,11 @@ from msgspec import UNSET, UnsetType
 
 from .. import models
 from ..annotations import Unique
+from ..binary import Binary, has_binary_fields, load_binaries, store_binaries
+from ..blobs import BlobStore
 from ..codec import Encoding
 from ..context import ContextDefaults, NowSource, Scope, UserSource
+from ..errors import NotFoundError
 from ..indexes import IndexedField, IndexSpec, build_spec
 from ..naming import check_resource_id, default_id_generator, kebab_case
 from ..pipeline import (
@@ -35,7 +38,7 @@ from ..types import (
 )
 from ._binding import Binding
 from ._changes import Changes
-from ._defaults import default_storage
+from ._defaults import default_blob_store, default_storage
 from ._guard import Guard
 from ._maintenance import Maintenance
 from ._reader import IndexState, Reader
@@ -92,6 +95,9 @@ class ResourceManager(ResourceWriter[T]):
             and a client-chosen one raises :class:`~specstar.core.errors.ClientIdsDisabledError`
             before anything is read: client-chosen ids answer whether an id is taken, even
             one the user may not see, so models whose ids must not be probed turn them off.
+        blob_store: where :class:`~specstar.core.binary.Binary` fields keep their files
+            (default: ``storage_factory.blob_store()``, else the package default, a blob
+            store in memory shared by such managers).
     """
 
     def __init__(
@@ -122,6 +128,7 @@ class ResourceManager(ResourceWriter[T]):
         migration: Schema[T] | IMigration | None = None,
         allow_unknown_fields: bool = False,
         client_ids: bool = True,
+        blob_store: BlobStore | None = None,
     ) -> None:
         if isinstance(model, Schema):
             if migration is not None:
@@ -150,6 +157,10 @@ class ResourceManager(ResourceWriter[T]):
         if storage is None:
             storage = storage_factory.build(self.name) if storage_factory else None
         self.storage: Storage = storage or default_storage(self.name)
+        if blob_store is None and storage_factory is not None:
+            blob_store = storage_factory.blob_store()
+        self._blob_store = blob_store
+        self.has_binary_fields = has_binary_fields(self.model)
         unique = {
             path: marker.normalize
             for path, marker in models.find_annotated_fields(self.model, Unique)
@@ -176,6 +187,7 @@ class ResourceManager(ResourceWriter[T]):
             schema_version=schema_version,
             default_status=self.default_status,
             allow_unknown_fields=allow_unknown_fields,
+            store_binaries=self._store_binaries if self.has_binary_fields else None,
         )
         self.allow_unknown_fields = allow_unknown_fields
         if not isinstance(client_ids, bool):
@@ -297,6 +309,48 @@ class ResourceManager(ResourceWriter[T]):
             if meta is not None:
                 self._guard.admits(ctx, meta)
         return self._guard.scope(ctx)
+
+    # == blobs ==================================================================================
+
+    @property
+    def blob_store(self) -> BlobStore:
+        """The store of this model's files (see the ``blob_store`` argument)."""
+        if self._blob_store is None:
+            self._blob_store = default_blob_store(self.name)
+        return self._blob_store
+
+    def _store_binaries(self, data: Any) -> Any:
+        return store_binaries(data, self.blob_store)
+
+    def get_blob(self, file_id: str) -> Binary:
+        """A stored file with its content.
+
+        Raises:
+            NotFoundError: no file has this id.
+        """
+        info, data = self.blob_store.get(file_id)
+        return Binary(
+            file_id=info.file_id, size=info.size, content_type=info.content_type, data=data
+        )
+
+    def get_blob_url(self, file_id: str) -> str | None:
+        """A URL that downloads the file directly where the blob store has such URLs
+        (presigned, expiring), else ``None``.
+
+        Raises:
+            NotFoundError: no file has this id.
+        """
+        if self.blob_store.info(file_id) is None:
+            raise NotFoundError(f"blob {file_id!r} does not exist")
+        return self.blob_store.url(file_id)
+
+    def load_blobs(self, data: T) -> T:
+        """``data`` (as read) with the content of every :class:`Binary` in its ``data``.
+
+        Raises:
+            NotFoundError: a referenced file is missing.
+        """
+        return load_binaries(data, self.blob_store)
 
     def __repr__(self) -> str:
         return f"ResourceManager({self.model.__name__}, name={self.name!r})"

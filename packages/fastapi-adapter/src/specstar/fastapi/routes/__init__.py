@@ -18,6 +18,9 @@ order  template                        routes (``m`` is the model's resource nam
 50     :class:`RestoreRouteTemplate`   ``POST /m/{id}/restore``
 50     :class:`JobRouteTemplate`       ``POST /m/{id}/rerun``, ``POST /m/{id}/cancel``,
                                        ``GET /m/{id}/logs`` (job models only)
+60     :class:`BlobRouteTemplate`     ``GET /m/{id}/blobs/{file_id}``, and once for all models
+                                       ``/blobs/...`` uploads, upload sessions, downloads
+                                       (when a model has a ``Binary`` field)
 50     :class:`MigrateRouteTemplate`   ``POST /m/_migrate``, ``POST /m/{id}/migrate`` — not a
                                        default: ``add_model(..., migrate_route=True)`` adds it
 100    :class:`RelationshipsRouteTemplate`  ``GET /_relationships``, once for all models
@@ -26,6 +29,7 @@ order  template                        routes (``m`` is the model's resource nam
 
 from ._base import BaseRouteTemplate, ModelRoutes, RouteTemplate
 from .batch import BatchRouteTemplate
+from .blobs import BlobRouteTemplate
 from .create import CreateRouteTemplate
 from .jobs import JobRouteTemplate
 from .lifecycle import DeleteRouteTemplate, RestoreRouteTemplate, SwitchRouteTemplate
@@ -38,6 +42,7 @@ __all__ = [
     "DEFAULT_TEMPLATES",
     "BaseRouteTemplate",
     "BatchRouteTemplate",
+    "BlobRouteTemplate",
     "CreateRouteTemplate",
     "DeleteRouteTemplate",
     "JobRouteTemplate",
@@ -69,5 +74,6 @@ DEFAULT_TEMPLATES: tuple[type[BaseRouteTemplate], ...] = (
     DeleteRouteTemplate,
     RestoreRouteTemplate,
     JobRouteTemplate,
+    BlobRouteTemplate,
     RelationshipsRouteTemplate,
 )

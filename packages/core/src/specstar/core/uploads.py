@@ -1,0 +1,420 @@
+"""Uploads: direct uploads and upload sessions, recorded as resources.
+
+Every upload is a :class:`BlobUploadSession` resource (resource id ``upload:<upload_id>``) kept
+by an ordinary :class:`~specstar.core.ResourceManager` on the application's storage, so
+sessions are shared by every process and survive restarts. Its ``created_by`` is the uploader:
+only the creator may use a session, and a finalized upload makes its creator a reader of the
+file (:meth:`BlobUploads.is_uploader`).
+
+A session's lifecycle::
+
+    pending → uploaded → finalized          (one part: the whole content, or a presigned PUT)
+    pending → uploading → … → finalized     (several parts, in any order, in parallel)
+    pending | uploading | uploaded → aborted
+
+Parts live in the blob store's staging area (:meth:`BlobStore.put_part
+<specstar.core.blobs.BlobStore.put_part>`) until finalize joins them, after checking the part
+count, total size and SHA-256 the client declared. A session expires ``ttl`` seconds after it
+was created: from then on every call answers :class:`UploadExpiredError` and its parts are
+dropped.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from .blobs import DEFAULT_CONTENT_TYPE, BlobInfo, BlobSource, BlobStore, check_part_number
+from .context import ContextDefaults, UserSource, resolve_context
+from .errors import FieldError, GoneError, NotFoundError, ValidationError
+from .manager import ResourceManager
+from .ports import Storage, StorageFactory
+from .query import QB
+
+__all__ = ["UPLOAD_RESOURCE", "BlobUploadSession", "BlobUploads", "UploadExpiredError"]
+
+#: The resource name of the upload records.
+UPLOAD_RESOURCE = "blob-upload"
+
+UploadStatus = Literal["pending", "uploading", "uploaded", "finalized", "aborted"]
+UploadMethod = Literal["proxy", "single_put"]
+_OPEN = ("pending", "uploading", "uploaded")
+
+
+class BlobUploadSession(msgspec.Struct, kw_only=True):
+    """An active or completed upload (see the module docstring for its lifecycle).
+
+    Attributes:
+        upload_id: the session's id.
+        file_id: the file's id once finalized (empty before).
+        status: the lifecycle state.
+        upload_method: ``"proxy"`` (``PUT`` the bytes, or parts of them, to the application)
+            or ``"single_put"`` (``PUT`` the whole content to ``upload_url``).
+        upload_url: where to ``PUT`` the content (``single_put`` only).
+        content_type: MIME type of the content.
+        size: the declared size in bytes (checked at finalize), or ``None``.
+        uploaded_size: bytes received so far.
+        total_parts: the declared number of parts (checked at finalize), or ``None``.
+        parts_received: the 1-based numbers of the parts received so far.
+        expires_at: when the session stops accepting calls.
+        sha256: the declared SHA-256 of the whole content (checked at finalize), or ``None``.
+    """
+
+    upload_id: str
+    file_id: str = ""
+    status: UploadStatus = "pending"
+    upload_method: UploadMethod = "proxy"
+    upload_url: str = ""
+    content_type: str | UnsetType = UNSET
+    size: int | None = None
+    uploaded_size: int = 0
+    total_parts: int | None = None
+    parts_received: list[int] = []
+    expires_at: datetime | None = None
+    sha256: str | None = None
+
+
+class UploadExpiredError(GoneError):
+    """The upload session has expired; start a new one."""
+
+    code = "upload_expired"
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(f"upload:{upload_id}")
+        self.args = (f"upload session {upload_id!r} has expired",)
+
+
+def _invalid(field: str, message: str) -> ValidationError:
+    return ValidationError(f"{field}: {message}", [FieldError(field, message)])
+
+
+class BlobUploads:
+    """Direct uploads and upload sessions over one blob store.
+
+    Args:
+        blob_store: where files and staged parts go.
+        storage: the storage of the upload records (default: built by ``storage_factory``,
+            which also gives the blob store when ``blob_store`` is not given).
+        ttl: seconds a session may be used after it was created.
+        default_user: the uploader of calls that name no user (else ``"anonymous"``).
+        now: the clock (for tests).
+    """
+
+    def __init__(
+        self,
+        blob_store: BlobStore | None = None,
+        *,
+        storage: Storage | None = None,
+        storage_factory: StorageFactory | None = None,
+        ttl: float = 3600.0,
+        default_user: UserSource | UnsetType = UNSET,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        if blob_store is None:
+            if storage_factory is None:
+                raise ValueError("BlobUploads needs blob_store= or storage_factory=")
+            blob_store = storage_factory.blob_store()
+        if storage is None and storage_factory is not None:
+            storage = storage_factory.build(UPLOAD_RESOURCE)
+        if not ttl > 0:
+            raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        self.blob_store = blob_store
+        self.ttl = ttl
+        self._now = now or (lambda: datetime.now(UTC))
+        self._defaults = ContextDefaults(user=default_user)
+        self.records: ResourceManager[BlobUploadSession] = ResourceManager(
+            BlobUploadSession,
+            name=UPLOAD_RESOURCE,
+            storage=storage,
+            indexed_fields=["file_id", "status", "expires_at"],
+            default_user=default_user,
+            default_now=self._now,
+            blob_store=blob_store,
+        )
+
+    def user_of(self, user: str | UnsetType) -> str:
+        """The uploader a call by ``user`` acts as."""
+        return resolve_context(
+            "upload", user=user, now=UNSET, scopes=(), defaults=self._defaults, write=False
+        )[0]
+
+    # -- direct uploads -------------------------------------------------------------------------
+
+    def upload(
+        self,
+        source: BlobSource,
+        content_type: str = DEFAULT_CONTENT_TYPE,
+        *,
+        user: str | UnsetType = UNSET,
+    ) -> BlobUploadSession:
+        """Store a file at once (streamed) and record ``user`` as its uploader."""
+        info = self.blob_store.put_stream(source, content_type)
+        upload_id = secrets.token_hex(16)
+        record = BlobUploadSession(
+            upload_id=upload_id,
+            file_id=info.file_id,
+            status="finalized",
+            content_type=info.content_type,
+            size=info.size,
+            uploaded_size=info.size,
+            total_parts=1,
+            parts_received=[1],
+            sha256=info.file_id,
+        )
+        self.records.create(record, resource_id=f"upload:{upload_id}", user=self.user_of(user))
+        return record
+
+    def is_uploader(self, file_id: str, user: str | UnsetType) -> bool:
+        """Whether ``user`` finalized an upload of this file."""
+        query = (
+            (QB["file_id"] == file_id)
+            & (QB["status"] == "finalized")
+            & (QB.created_by() == self.user_of(user))
+        )
+        return self.records._for_system().count(query) > 0
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def create_session(
+        self,
+        *,
+        content_type: str = DEFAULT_CONTENT_TYPE,
+        size: int | None = None,
+        total_parts: int | None = None,
+        sha256: str | None = None,
+        upload_method: UploadMethod = "proxy",
+        user: str | UnsetType = UNSET,
+    ) -> BlobUploadSession:
+        """Start a session.
+
+        Raises:
+            ValidationError: an invalid size, part count, digest or method (naming it), or
+                ``single_put`` on a blob store without presigned URLs.
+        """
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise _invalid("size", f"must be a non-negative integer, not {size!r}")
+        if total_parts is not None:
+            check_part_number(total_parts)
+        if sha256 is not None and not (
+            isinstance(sha256, str) and len(sha256) == 64 and set(sha256) <= set("0123456789abcdef")
+        ):
+            raise _invalid("sha256", "must be 64 lowercase hex digits")
+        if upload_method not in ("proxy", "single_put"):
+            raise _invalid(
+                "upload_method", f"must be 'proxy' or 'single_put', not {upload_method!r}"
+            )
+        upload_id = self.blob_store.create_upload(content_type)
+        url = ""
+        if upload_method == "single_put":
+            if total_parts not in (None, 1):
+                raise _invalid("total_parts", "a single_put upload has one part")
+            total_parts = 1
+            presigned = self.blob_store.presign_part(upload_id, 1, int(self.ttl))
+            if presigned is None:
+                self.blob_store.abort_upload(upload_id)
+                raise _invalid("upload_method", "this blob store has no presigned upload URLs")
+            url = presigned
+        session = BlobUploadSession(
+            upload_id=upload_id,
+            upload_method=upload_method,
+            upload_url=url,
+            content_type=content_type,
+            size=size,
+            total_parts=total_parts,
+            expires_at=self._now() + timedelta(seconds=self.ttl),
+            sha256=sha256,
+        )
+        self.records.create(session, resource_id=f"upload:{upload_id}", user=self.user_of(user))
+        return session
+
+    def _own(self, upload_id: str, user: str | UnsetType) -> BlobUploadSession:
+        """The session, if ``user`` created it and it has not expired.
+
+        Raises:
+            NotFoundError: no such session, or another user's (the same answer).
+            UploadExpiredError: it expired (its parts are dropped).
+        """
+        system = self.records._for_system()
+        try:
+            resource = system.get(f"upload:{upload_id}")
+            meta = system.get_meta(f"upload:{upload_id}")
+        except (NotFoundError, ValidationError):
+            raise NotFoundError(f"upload session {upload_id!r} does not exist") from None
+        if meta.created_by != self.user_of(user):
+            raise NotFoundError(f"upload session {upload_id!r} does not exist")
+        session = resource.data
+        expired = session.expires_at is not None and self._now() >= session.expires_at
+        if expired and session.status in _OPEN:
+            self.blob_store.abort_upload(upload_id)
+            raise UploadExpiredError(upload_id)
+        return session
+
+    def _progress(self, session: BlobUploadSession) -> BlobUploadSession:
+        if session.status not in _OPEN:
+            return session
+        try:
+            parts = self.blob_store.list_parts(session.upload_id)
+        except NotFoundError:
+            return session
+        received = [p.number for p in parts]
+        status: UploadStatus = session.status
+        if parts:
+            complete = session.total_parts is not None and received == list(
+                range(1, session.total_parts + 1)
+            )
+            status = "uploaded" if complete else "uploading"
+        return msgspec.structs.replace(
+            session,
+            status=status,
+            parts_received=received,
+            uploaded_size=sum(p.size for p in parts),
+        )
+
+    def get_session(self, upload_id: str, *, user: str | UnsetType = UNSET) -> BlobUploadSession:
+        """The session with its progress (parts received so far)."""
+        return self._progress(self._own(upload_id, user))
+
+    def _set(self, session: BlobUploadSession, user: str | UnsetType, **changes: Any) -> None:
+        self.records._for_system().merge_patch(
+            f"upload:{session.upload_id}", msgspec.to_builtins(changes), user=self.user_of(user)
+        )
+
+    def put_content(
+        self,
+        upload_id: str,
+        source: BlobSource,
+        *,
+        part_number: int | None = None,
+        user: str | UnsetType = UNSET,
+    ) -> BlobUploadSession:
+        """Receive part ``part_number`` (default: the next after the highest received, for
+        sequential chunks; parallel senders must number their parts).
+
+        Raises:
+            ValidationError: the session is not open (finalized or aborted), an invalid part
+                number, or a part beyond the declared ``total_parts``.
+        """
+        session = self._own(upload_id, user)
+        if session.status not in _OPEN:
+            raise _invalid("status", f"the upload is {session.status}; it takes no more content")
+        if session.upload_method == "single_put":
+            raise _invalid("upload_method", "a single_put upload goes to its upload_url")
+        if part_number is None:
+            received = self.blob_store.list_parts(upload_id)
+            part_number = (received[-1].number if received else 0) + 1
+        check_part_number(part_number)
+        if session.total_parts is not None and part_number > session.total_parts:
+            raise _invalid(
+                "part_number", f"{part_number} is beyond the declared {session.total_parts} parts"
+            )
+        self.blob_store.put_part(upload_id, part_number, source)
+        updated = self._progress(session)
+        if updated.status != session.status:
+            self._set(session, user, status=updated.status)
+        return updated
+
+    def finalize(
+        self, upload_id: str, *, sha256: str | None = None, user: str | UnsetType = UNSET
+    ) -> BlobUploadSession:
+        """Join the parts into the file: checks the part count (the declared one, else the
+        parts received must be ``1..n``), the size and the SHA-256 (declared at creation or
+        given here; both must agree).
+
+        Raises:
+            ValidationError: a check failed (naming ``total_parts``, ``size`` or ``sha256``);
+                the session stays open.
+        """
+        session = self._progress(self._own(upload_id, user))
+        if session.status == "finalized":
+            return session
+        if session.status == "aborted":
+            raise _invalid("status", "the upload was aborted")
+        if sha256 is not None and session.sha256 is not None and sha256 != session.sha256:
+            raise _invalid("sha256", "differs from the digest declared when the session started")
+        count = session.total_parts or len(session.parts_received)
+        if count == 0:
+            raise _invalid("total_parts", "no content was uploaded")
+        try:
+            info: BlobInfo = self.blob_store.complete_upload(
+                upload_id, parts=count, size=session.size, sha256=sha256 or session.sha256
+            )
+        except NotFoundError:  # a concurrent finalize (or abort) closed it first
+            again = self._own(upload_id, user)
+            if again.status in ("finalized", "aborted"):
+                return again
+            raise
+        done = msgspec.structs.replace(
+            session,
+            status="finalized",
+            file_id=info.file_id,
+            size=info.size,
+            uploaded_size=info.size,
+            total_parts=count,
+            upload_url="",
+        )
+        self._set(
+            session,
+            user,
+            status="finalized",
+            file_id=info.file_id,
+            size=info.size,
+            uploaded_size=info.size,
+            total_parts=count,
+            parts_received=done.parts_received,
+            upload_url="",
+        )
+        return done
+
+    def abort(self, upload_id: str, *, user: str | UnsetType = UNSET) -> BlobUploadSession:
+        """Drop an open session's parts.
+
+        Raises:
+            ValidationError: it is finalized already.
+        """
+        session = self._own(upload_id, user)
+        if session.status == "aborted":
+            return session
+        if session.status == "finalized":
+            raise _invalid("status", "the upload is finalized")
+        self.blob_store.abort_upload(upload_id)
+        self._set(session, user, status="aborted", upload_url="")
+        return msgspec.structs.replace(session, status="aborted", upload_url="")
+
+    def in_flight(self) -> set[str]:
+        """The staged upload ids of sessions that are open and not expired."""
+        system = self.records._for_system()
+        now = self._now()
+        found: set[str] = set()
+        query = QB["status"].in_(list(_OPEN))
+        for meta in all_metas(system, query):
+            session = system.get(meta.resource_id).data
+            if session.expires_at is None or session.expires_at > now:
+                found.add(session.upload_id)
+        return found
+
+    def uploaded_since(self, since: datetime) -> set[str]:
+        """Files whose upload finalized at or after ``since`` (not yet referenced, maybe)."""
+        system = self.records._for_system()
+        query = (QB["status"] == "finalized") & (QB.updated_time() >= since)
+        return {system.get(m.resource_id).data.file_id for m in all_metas(system, query)}
+
+
+def all_metas(manager: Any, where: Any, *, is_deleted: bool | None = False) -> list[Any]:
+    """Every meta matching ``where`` (page after page), as ``manager`` may see them."""
+    from .query import Query
+
+    found: list[Any] = []
+    cursor: str | None = None
+    while True:
+        page = manager.search_page(
+            Query(where=where, limit=500, cursor=cursor, is_deleted=is_deleted)
+        )
+        found.extend(page.items)
+        cursor = page.next_cursor
+        if not page.has_more or not cursor:
+            return found
