@@ -72,6 +72,14 @@ class Module:
     sample: int
     #: restrict to these functions (``Class.method`` or ``function``); empty: the whole file
     functions: tuple[str, ...] = ()
+    #: the tests written to kill the survivors of the first measurement: left out of the
+    #: "before" run, added to the first selection for the "after" run
+    added: str = ""
+
+    def selection(self, *, after: bool) -> list[str]:
+        if not (after and self.added):
+            return self.tests
+        return [f"{self.tests[0]} {self.added}", *self.tests[1:]]
 
 
 _SCOPE = f"{PYTEST} {CT}/test_memory_conformance.py -k 'scope or Scope'"
@@ -86,6 +94,7 @@ MODULES: dict[str, Module] = {
         [f"{PYTEST} {CT}/query/test_query_evaluate.py {CT}/query/test_query_operators.py"],
         timeout=60,
         sample=60,
+        added=f"{CT}/query/test_query_evaluate_cases.py",
     ),
     "compile": Module(
         f"{SQL}/_compile.py",
@@ -152,6 +161,7 @@ MODULES: dict[str, Module] = {
         [f"{PYTEST} {CT}/test_patch.py"],
         timeout=60,
         sample=20,
+        added=f"{CT}/test_patch_cases.py",
     ),
 }
 
@@ -266,31 +276,39 @@ def _check_restored(name: str) -> None:
         raise SystemExit(f"{path} is not restored after the run: see `git diff -- {path}`")
 
 
-def run(name: str, *, rerun: bool = False) -> None:
-    """Mutate one module (resuming its session); ``rerun`` runs its survivors again."""
+def _exec(name: str, *, after: bool) -> None:
     module = MODULES[name]
-    WORK.mkdir(exist_ok=True)
     config = WORK / f"{name}.toml"
+    command = _command(module.selection(after=after))
+    config.write_text(_CONFIG.format(module=module.path, timeout=module.timeout, command=command))
     session = WORK / f"{name}.sqlite"
-    config.write_text(
-        _CONFIG.format(
-            module=module.path, timeout=module.timeout, command=_command(module.tests)
-        )
-    )
+    try:
+        subprocess.run(["cosmic-ray", "exec", str(config), str(session)], cwd=ROOT, check=True)
+    finally:
+        _check_restored(name)
+
+
+def run(name: str, *, rerun: bool = False) -> None:
+    """Measure one module: the "before" run (resuming its session), then its survivors again
+    with the tests added since (``after``). ``rerun`` runs the survivors again only."""
+    WORK.mkdir(exist_ok=True)
+    session = WORK / f"{name}.sqlite"
     if not session.exists() or session.stat().st_size == 0:
+        config = WORK / f"{name}.toml"
+        config.write_text(_CONFIG.format(module=MODULES[name].path, timeout=1, command="true"))
         subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=ROOT, check=True)
         print(f"{name}: {_select(name, session)}", flush=True)
-    if rerun:
-        with sqlite3.connect(session) as db:
-            if _meta(db, "before") is None:
-                raise SystemExit(f"{name}: no completed run to compare with; run it first")
-            db.execute("DELETE FROM work_results WHERE lower(test_outcome) = 'survived'")
-    subprocess.run(["cosmic-ray", "exec", str(config), str(session)], cwd=ROOT, check=True)
-    _check_restored(name)
     with sqlite3.connect(session) as db:
-        if _meta(db, "before") is None:
+        measured = _meta(db, "before") is not None
+    if not measured:
+        _exec(name, after=False)
+        with sqlite3.connect(session) as db:
             before = [list(r) for r in _outcomes(db)]
             db.execute("INSERT INTO specstar_meta VALUES ('before', ?)", (json.dumps(before),))
+    if rerun or not measured:
+        with sqlite3.connect(session) as db:
+            db.execute("DELETE FROM work_results WHERE lower(test_outcome) = 'survived'")
+    _exec(name, after=True)
 
 
 def _outcomes(db: sqlite3.Connection) -> list[tuple[str, str, int, int, int, str]]:
@@ -345,6 +363,7 @@ def score(name: str) -> Score | None:
     def equiv(r: list[object] | tuple[object, ...]) -> bool:
         return (name, r[1], r[2], r[3], r[4]) in equivalent
 
+    before = [[*r[:5], str(r[5]).lower()] for r in before]
     live = [r for r in rows if r[5] != "incompetent"]
     survived = [r for r in live if r[5] == "survived"]
     b_live = [r for r in before if r[5] != "incompetent"]
@@ -399,7 +418,7 @@ def main() -> int:
     if args.list:
         for name, m in MODULES.items():
             print(f"{name}: {m.path} (sample {m.sample}, timeout {m.timeout:g} s)")
-            print("  " + "\n  ".join(m.tests))
+            print("  " + "\n  ".join(m.selection(after=True)))
         return 0
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
