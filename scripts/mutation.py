@@ -341,13 +341,25 @@ class Score:
     done: int
     killed: int
     equivalent: int
-    survivors: list[tuple[str, int, int, int]]
     before_killed: int
-    before_equivalent: int
+    #: the first run's survivors: (operator, line, column, occurrence, change, verdict)
+    triage: list[tuple[str, int, int, int, str, str]]
 
-    def pct(self, killed: int, equivalent: int) -> str:
-        live = self.done - equivalent
+    @property
+    def survived(self) -> int:
+        return self.done - self.killed - self.equivalent
+
+    def pct(self, killed: int) -> str:
+        live = self.done - self.equivalent
         return f"{100 * killed / live:.0f} %" if live else "-"
+
+
+def _change(diff: str) -> str:
+    """The changed source line of a mutation diff, ``old`` -> ``new``."""
+    lines = [ln for ln in diff.splitlines() if ln[:1] in "-+" and ln[:3] not in ("---", "+++")]
+    old = next((ln[1:].strip() for ln in lines if ln.startswith("-")), "")
+    new = next((ln[1:].strip() for ln in lines if ln.startswith("+")), "")
+    return f"`{old}` -> `{new}`"
 
 
 def score(name: str) -> Score | None:
@@ -359,52 +371,66 @@ def score(name: str) -> Score | None:
         rows = _outcomes(db)
         before = _meta(db, "before") or []
         selection = _meta(db, "selection") or {}
-
-    def equiv(r: list[object] | tuple[object, ...]) -> bool:
-        return (name, r[1], r[2], r[3], r[4]) in equivalent
-
-    before = [[*r[:5], str(r[5]).lower()] for r in before]
+        diffs = dict(db.execute("SELECT job_id, diff FROM work_results").fetchall())
+    now = {r[0]: r[5] for r in rows}
     live = [r for r in rows if r[5] != "incompetent"]
     survived = [r for r in live if r[5] == "survived"]
-    b_live = [r for r in before if r[5] != "incompetent"]
-    b_survived = [r for r in b_live if r[5] == "survived"]
+    b_live = [r for r in before if str(r[5]).lower() != "incompetent"]
+    triage = []
+    for r in b_live:
+        if str(r[5]).lower() != "survived":
+            continue
+        key = (name, r[1], r[2], r[3], r[4])
+        if key in equivalent:
+            verdict = f"equivalent: {equivalent[key]}"
+        elif now.get(r[0]) == "killed":
+            verdict = f"killed by `{MODULES[name].added or 'the selection'}`"
+        else:
+            verdict = "**survives**"
+        triage.append((r[1], r[2], r[3], r[4], _change(diffs.get(r[0]) or ""), verdict))
     return Score(
         name=name,
         selection=selection,
         done=len(live),
         killed=len(live) - len(survived),
-        equivalent=sum(1 for r in survived if equiv(r)),
-        survivors=[(r[1], r[2], r[3], r[4]) for r in survived if not equiv(r)],
-        before_killed=len(b_live) - len(b_survived),
-        before_equivalent=sum(1 for r in b_survived if equiv(r)),
+        equivalent=sum(1 for r in survived if (name, *r[1:5]) in equivalent),
+        before_killed=sum(1 for r in b_live if str(r[5]).lower() != "survived"),
+        triage=triage,
+    )
+
+
+def _replace_block(text: str, marker: str, body: str) -> str:
+    return re.sub(
+        rf"(<!-- {marker} -->\n).*?(<!-- /{marker} -->)",
+        lambda m: m.group(1) + body + "\n" + m.group(2),
+        text,
+        flags=re.S,
     )
 
 
 def write_scores(scores: list[Score]) -> None:
-    """Replace the measured rows in docs/testing.md (between the mutation markers)."""
+    """Replace the table and the triage list in docs/testing.md (between their markers)."""
     lines = [
-        "| module | generated | run | killed before | killed after | equivalent"
-        " | survived | score before | score after |",
+        "| module | mutants (annotations dropped) | run | killed before | killed after"
+        " | equivalent | survived | score before | score after |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in scores:
         sel = s.selection
         lines.append(
             f"| `{MODULES[s.name].path.split('/src/')[-1]}` ({s.name})"
-            f" | {sel.get('in_scope', '?')} ({sel.get('annotations', '?')} annotations)"
+            f" | {sel.get('in_scope', '?')} ({sel.get('annotations', '?')})"
             f" | {s.done} of {sel.get('candidates', '?')} | {s.before_killed} | {s.killed}"
-            f" | {s.equivalent} | {len(s.survivors)}"
-            f" | {s.pct(s.before_killed, s.equivalent)} | {s.pct(s.killed, s.equivalent)} |"
+            f" | {s.equivalent} | {s.survived}"
+            f" | {s.pct(s.before_killed)} | {s.pct(s.killed)} |"
         )
-    table = "\n".join(lines)
-    text = DOC.read_text()
-    new = re.sub(
-        r"(<!-- mutation-scores -->\n).*?(\n<!-- /mutation-scores -->)",
-        lambda m: m.group(1) + table + m.group(2),
-        text,
-        flags=re.S,
-    )
-    DOC.write_text(new)
+    triage = []
+    for s in scores:
+        for op, row, col, _occ, change, verdict in s.triage:
+            short = op.removeprefix("core/")
+            triage.append(f"* {s.name} {row}:{col} {short} {change}: {verdict}")
+    text = _replace_block(DOC.read_text(), "mutation-scores", "\n".join(lines))
+    DOC.write_text(_replace_block(text, "mutation-triage", "\n".join(triage) or "(none)"))
 
 
 def main() -> int:
@@ -431,10 +457,10 @@ def main() -> int:
     for s in scores:
         print(
             f"{s.name}: {s.done} mutants, {s.killed} killed, {s.equivalent} equivalent,"
-            f" {len(s.survivors)} survived (before: {s.before_killed} killed)"
+            f" {s.survived} survived (before: {s.before_killed} killed)"
         )
-        for op, row, col, occ in s.survivors:
-            print(f"  survived: {s.name} {op} {row}:{col} {occ}")
+        for op, row, col, occ, change, verdict in s.triage:
+            print(f"  {s.name} {op} {row}:{col} {occ} {change}: {verdict}")
     if args.write:
         write_scores(scores)
     return 0

@@ -41,3 +41,12 @@ def test_a_member_that_would_pass_the_limit_is_refused(op: str) -> None:
     new_member = [{"op": "add", "path": "/n", "value": "x" * 90}]
     with pytest.raises(PatchError, match=r"operation 0 \(add\).*max_patched_bytes"):
         apply_json_patch(doc, new_member, max_bytes=100)
+
+
+def test_an_array_insertion_counts_its_comma() -> None:
+    """Inserting into an array adds the value and a comma: ``{"l":[1]}`` (9 bytes) becomes
+    ``{"l":[1,2]}`` (11 bytes), which fits a limit of 11 and not one of 10."""
+    ops = [{"op": "add", "path": "/l/-", "value": 2}]
+    assert apply_json_patch({"l": [1]}, ops, max_bytes=11) == {"l": [1, 2]}
+    with pytest.raises(PatchError, match=r"grow to about 11 bytes, past the limit of 10"):
+        apply_json_patch({"l": [1]}, ops, max_bytes=10)
