@@ -28,7 +28,7 @@ Which mutants run:
 Sessions are kept under ``.mutation/`` (an interrupted run resumes where it stopped). The
 first completed run of a module is kept as its "before" score; ``--rerun`` runs the survivors
 again with the current tests and gives the "after" score. Survivors triaged as equivalent are
-listed, with the reason, in ``scripts/mutation_equivalent.txt`` (module, operator,
+listed, with the reason, in ``scripts/mutation_triage.txt`` (module, operator,
 line:column, occurrence).
 """
 
@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
 DOC = ROOT / "docs" / "testing.md"
-EQUIVALENT = Path(__file__).resolve().parent / "mutation_equivalent.txt"
+TRIAGE = Path(__file__).resolve().parent / "mutation_triage.txt"
 SEED = 19
 PYTEST = (
     "python -m pytest -x -q -p no:cacheprovider -p no:randomly -n 0"
@@ -320,17 +320,20 @@ def _outcomes(db: sqlite3.Connection) -> list[tuple[str, str, int, int, int, str
     ).fetchall()
 
 
-def _equivalent() -> dict[tuple[str, str, int, int, int], str]:
-    """The triaged equivalent mutants: (module, operator, line, column, occurrence) -> why."""
-    found: dict[tuple[str, str, int, int, int], str] = {}
-    for number, line in enumerate(EQUIVALENT.read_text().splitlines(), 1):
+def _triage() -> dict[tuple[str, str, int, int, int], tuple[str, str]]:
+    """The triaged survivors: (module, operator, line, column, occurrence) -> (verdict, why)."""
+    found: dict[tuple[str, str, int, int, int], tuple[str, str]] = {}
+    for number, line in enumerate(TRIAGE.read_text().splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
-        parts = line.split(None, 4)
-        if len(parts) < 5 or parts[0] not in MODULES:
-            raise SystemExit(f"{EQUIVALENT.name}:{number}: expected 'module operator L:C occ why'")
+        parts = line.split(None, 5)
+        if len(parts) < 6 or parts[0] not in MODULES or parts[4] not in ("equivalent", "open"):
+            raise SystemExit(
+                f"{TRIAGE.name}:{number}: expected 'module operator L:C occurrence"
+                " equivalent|open why'"
+            )
         row, col = (int(x) for x in parts[2].split(":"))
-        found[(parts[0], parts[1], row, col, int(parts[3]))] = parts[4]
+        found[(parts[0], parts[1], row, col, int(parts[3]))] = (parts[4], parts[5])
     return found
 
 
@@ -366,7 +369,8 @@ def score(name: str) -> Score | None:
     session = WORK / f"{name}.sqlite"
     if not session.exists():
         return None
-    equivalent = _equivalent()
+    triaged = _triage()
+    equivalent = {k for k, (verdict, _) in triaged.items() if verdict == "equivalent"}
     with sqlite3.connect(f"file:{session}?mode=ro", uri=True) as db:
         rows = _outcomes(db)
         before = _meta(db, "before") or []
@@ -382,11 +386,13 @@ def score(name: str) -> Score | None:
             continue
         key = (name, r[1], r[2], r[3], r[4])
         if key in equivalent:
-            verdict = f"equivalent: {equivalent[key]}"
+            verdict = f"equivalent: {triaged[key][1]}"
         elif now.get(r[0]) == "killed":
             verdict = f"killed by `{MODULES[name].added or 'the selection'}`"
+        elif key in triaged:
+            verdict = f"**survives**: {triaged[key][1]}"
         else:
-            verdict = "**survives**"
+            verdict = "**survives**, not triaged"
         triage.append((r[1], r[2], r[3], r[4], _change(diffs.get(r[0]) or ""), verdict))
     return Score(
         name=name,
