@@ -103,19 +103,19 @@ MODULES: dict[str, Module] = {
             f" {ST}/test_sql_differential.py -k 'fixed or stored'",
         ],
         timeout=120,
-        sample=15,
+        sample=10,
     ),
     "commits": Module(
         f"{CORE}/commits.py",
         [f"{PYTEST} {CT}/test_memory_conformance.py {_WRITES}"],
         timeout=120,
-        sample=15,
+        sample=10,
     ),
     "memory-commit": Module(
         f"{CORE}/memory.py",
         [f"{PYTEST} {CT}/test_memory_conformance.py {_WRITES}"],
         timeout=120,
-        sample=15,
+        sample=10,
         functions=(
             "MemoryStorage.commit",
             "MemoryStorage._store_meta",
@@ -127,7 +127,7 @@ MODULES: dict[str, Module] = {
         f"{SQL}/_store.py",
         [f"{NO_PG} {PYTEST} {ST}/test_sqlite_conformance.py {_WRITES}"],
         timeout=240,
-        sample=10,
+        sample=6,
         functions=(
             "SQLStorage.commit",
             "SQLStorage._write",
@@ -149,6 +149,7 @@ MODULES: dict[str, Module] = {
         [f"{PYTEST} {CT}/test_permissions.py", _SCOPE],
         timeout=120,
         sample=20,
+        added=f"{CT}/test_access_row_prediction.py",
     ),
     "permissions": Module(
         f"{CORE}/permissions.py",
