@@ -45,6 +45,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
@@ -52,8 +53,7 @@ DOC = ROOT / "docs" / "testing.md"
 TRIAGE = Path(__file__).resolve().parent / "mutation_triage.txt"
 SEED = 19
 PYTEST = (
-    "python -m pytest -x -q -p no:cacheprovider -p no:randomly -n 0"
-    " --hypothesis-profile=mutation"
+    "python -m pytest -x -q -p no:cacheprovider -p no:randomly -n 0 --hypothesis-profile=mutation"
 )
 #: PostgreSQL is left out of the selections (its tests skip): an unreachable address
 NO_PG = "SPECSTAR_TEST_PG_DSN=postgresql://postgres@127.0.0.1:1/none SPECSTAR_REQUIRE_SERVICES=0"
@@ -149,7 +149,7 @@ MODULES: dict[str, Module] = {
         [f"{PYTEST} {CT}/test_permissions.py", _SCOPE],
         timeout=120,
         sample=20,
-        added=f"{CT}/test_access_row_prediction.py",
+        added=f"{CT}/test_access_row_prediction.py {CT}/test_field_checker_builtins.py",
     ),
     "permissions": Module(
         f"{CORE}/permissions.py",
@@ -218,8 +218,7 @@ def _annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]
             if isinstance(inner, ast.AnnAssign):
                 spans.append(inner.annotation)
     return [
-        ((n.lineno, n.col_offset), (n.end_lineno or n.lineno, n.end_col_offset or 0))
-        for n in spans
+        ((n.lineno, n.col_offset), (n.end_lineno or n.lineno, n.end_col_offset or 0)) for n in spans
     ]
 
 
@@ -240,12 +239,12 @@ def _select(name: str, session: Path) -> dict[str, int]:
             rows = [r for r in rows if any(lo <= r[3] <= hi for lo, hi in ranges)]
         in_scope = len(rows)
         rows = [
-            r
-            for r in rows
-            if not any(s <= (r[3], r[4]) and (r[5], r[6]) <= e for s, e in notes)
+            r for r in rows if not any(s <= (r[3], r[4]) and (r[5], r[6]) <= e for s, e in notes)
         ]
         annotations = in_scope - len(rows)
-        keep = rows if len(rows) <= module.sample else random.Random(SEED).sample(rows, module.sample)
+        keep = (
+            rows if len(rows) <= module.sample else random.Random(SEED).sample(rows, module.sample)
+        )
         kept = {r[0] for r in keep}
         drop = [(r[0],) for r in db.execute("SELECT job_id FROM work_items") if r[0] not in kept]
         db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", drop)
@@ -258,11 +257,13 @@ def _select(name: str, session: Path) -> dict[str, int]:
             "sampled": len(kept),
         }
         db.execute("CREATE TABLE IF NOT EXISTS specstar_meta (key TEXT PRIMARY KEY, value TEXT)")
-        db.execute("INSERT OR REPLACE INTO specstar_meta VALUES ('selection', ?)", (json.dumps(info),))
+        db.execute(
+            "INSERT OR REPLACE INTO specstar_meta VALUES ('selection', ?)", (json.dumps(info),)
+        )
     return info
 
 
-def _meta(db: sqlite3.Connection, key: str) -> dict[str, object] | None:
+def _meta(db: sqlite3.Connection, key: str) -> Any:
     try:
         row = db.execute("SELECT value FROM specstar_meta WHERE key = ?", (key,)).fetchone()
     except sqlite3.OperationalError:
@@ -374,14 +375,14 @@ def score(name: str) -> Score | None:
     equivalent = {k for k, (verdict, _) in triaged.items() if verdict == "equivalent"}
     with sqlite3.connect(f"file:{session}?mode=ro", uri=True) as db:
         rows = _outcomes(db)
-        before = _meta(db, "before") or []
-        selection = _meta(db, "selection") or {}
+        before: list[list[Any]] = _meta(db, "before") or []
+        selection: dict[str, object] = _meta(db, "selection") or {}
         diffs = dict(db.execute("SELECT job_id, diff FROM work_results").fetchall())
     now = {r[0]: r[5] for r in rows}
     live = [r for r in rows if r[5] != "incompetent"]
     survived = [r for r in live if r[5] == "survived"]
     b_live = [r for r in before if str(r[5]).lower() != "incompetent"]
-    triage = []
+    triage: list[tuple[str, int, int, int, str, str]] = []
     for r in b_live:
         if str(r[5]).lower() != "survived":
             continue
@@ -394,7 +395,8 @@ def score(name: str) -> Score | None:
             verdict = f"**survives**: {triaged[key][1]}"
         else:
             verdict = "**survives**, not triaged"
-        triage.append((r[1], r[2], r[3], r[4], _change(diffs.get(r[0]) or ""), verdict))
+        change = _change(diffs.get(r[0]) or "")
+        triage.append((str(r[1]), int(r[2]), int(r[3]), int(r[4]), change, verdict))
     return Score(
         name=name,
         selection=selection,
