@@ -308,8 +308,15 @@ def run(name: str, *, rerun: bool = False) -> None:
             before = [list(r) for r in _outcomes(db)]
             db.execute("INSERT INTO specstar_meta VALUES ('before', ?)", (json.dumps(before),))
     if rerun or not measured:
+        # survivors run again, but those triaged equivalent: they survive any test
+        triaged = _triage()
         with sqlite3.connect(session) as db:
-            db.execute("DELETE FROM work_results WHERE lower(test_outcome) = 'survived'")
+            again = [
+                (r[0],)
+                for r in _outcomes(db)
+                if r[5] == "survived" and triaged.get((name, *r[1:5]), ("",))[0] != "equivalent"
+            ]
+            db.executemany("DELETE FROM work_results WHERE job_id = ?", again)
     _exec(name, after=True)
 
 
