@@ -318,8 +318,9 @@ def run(name: str, *, rerun: bool = False) -> None:
         with sqlite3.connect(session) as db:
             before = [list(r) for r in _outcomes(db)]
             db.execute("INSERT INTO specstar_meta VALUES ('before', ?)", (json.dumps(before),))
-    if rerun or not measured:
-        # survivors run again, but those triaged equivalent: they survive any test
+    module = MODULES[name]
+    if (rerun or not measured) and (module.added or module.added_commands):
+        # survivors run again with the added tests, but those triaged equivalent
         triaged = _triage()
         with sqlite3.connect(session) as db:
             again = [
