@@ -27,7 +27,8 @@ test: $(HATCH)
 test-deep: $(HATCH)
 	$(HATCH) run test --hypothesis-profile=deep
 
-# Mutation testing with cosmic-ray, one module at a time (slow; not part of `make test`). Mutates
+# Mutation testing with cosmic-ray, a fixed sample of each module, before and after the tests
+# that kill its survivors (about an hour; not part of `make test`). Mutates
 # files in place: run it in a checkout nobody else is testing in. See docs/testing.md.
 mutation: $(HATCH)
 	nice -n 19 $(HATCH) run mutation:python scripts/mutation.py --write $(MODULES)

@@ -6,70 +6,180 @@ every module)::
     python scripts/mutation.py                    # every module below
     python scripts/mutation.py guard evaluate     # some of them
     python scripts/mutation.py --list             # the modules and their test selections
+    python scripts/mutation.py --rerun patch      # run the survivors again (after new tests)
+    python scripts/mutation.py --report --write   # scores of the sessions, into docs/testing.md
 
 cosmic-ray mutates the module's file in place, runs the selection, and restores the file; so
 the workspace's editable installs see each mutant unchanged, and a run needs a checkout of its
-own (nothing else may run tests in it meanwhile). Sessions are kept under ``.mutation/`` (an
-interrupted run resumes where it stopped); the scores print at the end, and ``--write`` puts
-them into the table between the markers of docs/testing.md.
+own (nothing else may run tests in it meanwhile). After each module the script checks that
+``git`` sees the file unchanged.
+
+Which mutants run:
+
+* a module may be restricted to some of its functions (the commit path of a store);
+* mutants inside the annotations of functions (parameters, returns, local variables) are
+  dropped before the run: every module has ``from __future__ import annotations``, so those
+  annotations are never evaluated and their mutants are equivalent by construction (class
+  level annotations stay: msgspec evaluates them);
+* of the rest, a module samples ``sample`` mutants at random with a fixed seed (cosmic-ray
+  makes every replacement of every operator, thousands in all; the sample keeps a run to
+  minutes per module). The sample is the same on every run, so scores compare.
+
+Sessions are kept under ``.mutation/`` (an interrupted run resumes where it stopped). The
+first completed run of a module is kept as its "before" score; ``--rerun`` runs the survivors
+again with the current tests and gives the "after" score. Survivors triaged as equivalent are
+listed, with the reason, in ``scripts/mutation_triage.txt`` (module, operator,
+line:column, occurrence).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import json
+import random
 import re
 import shlex
 import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
 DOC = ROOT / "docs" / "testing.md"
-PYTEST = "python -m pytest -x -q -p no:cacheprovider -n 0 --hypothesis-profile=mutation"
+TRIAGE = Path(__file__).resolve().parent / "mutation_triage.txt"
+SEED = 19
+PYTEST = (
+    "python -m pytest -x -q -p no:cacheprovider -p no:randomly -n 0 --hypothesis-profile=mutation"
+)
+#: PostgreSQL is left out of the selections (its tests skip): an unreachable address
+NO_PG = "SPECSTAR_TEST_PG_DSN=postgresql://postgres@127.0.0.1:1/none SPECSTAR_REQUIRE_SERVICES=0"
 CORE = "packages/core/src/specstar/core"
 SQL = "packages/storage-sql/src/specstar/sql"
+CT = "packages/core/tests"
+ST = "packages/storage-sql/tests"
 
-#: name -> (module file, test commands run one after the other; any failure kills the mutant)
-MODULES: dict[str, tuple[str, list[str]]] = {
-    "guard": (
-        f"{CORE}/manager/_guard.py",
-        [
-            f"{PYTEST} packages/core/tests/test_permissions.py"
-            " packages/core/tests/test_manager_scoped_maintenance.py",
-            f"{PYTEST} packages/core/tests/test_memory_conformance.py -k scope",
-        ],
-    ),
-    "access": (
-        f"{CORE}/_access.py",
-        [
-            f"{PYTEST} packages/core/tests/test_permissions.py",
-            f"{PYTEST} packages/core/tests/test_memory_conformance.py -k scope",
-        ],
-    ),
-    "permissions": (
-        f"{CORE}/permissions.py",
-        [f"{PYTEST} packages/core/tests/test_permissions.py"],
-    ),
-    "evaluate": (
+
+@dataclass(frozen=True)
+class Module:
+    path: str
+    tests: list[str]
+    #: seconds a mutant may run before it counts as killed (a few times the selection's time
+    #: on a busy machine, the after run's added tests included)
+    timeout: float
+    sample: int
+    #: restrict to these functions (``Class.method`` or ``function``); empty: the whole file
+    functions: tuple[str, ...] = ()
+    #: the tests written to kill the survivors of the first measurement: left out of the
+    #: "before" run, added to the first selection for the "after" run
+    added: str = ""
+    #: further commands of the "after" run (tests outside the fast selection)
+    added_commands: tuple[str, ...] = ()
+
+    def selection(self, *, after: bool) -> list[str]:
+        if not after:
+            return self.tests
+        first = f"{self.tests[0]} {self.added}" if self.added else self.tests[0]
+        return [first, *self.tests[1:], *self.added_commands]
+
+
+_SCOPE = f"{PYTEST} {CT}/test_memory_conformance.py -k 'scope or Scope'"
+_WRITES = (
+    "-k 'not query and not operator and not search and not count and not processes"
+    " and not sort and not page and not property and not random and not regex'"
+)
+
+MODULES: dict[str, Module] = {
+    "evaluate": Module(
         f"{CORE}/query/evaluate.py",
-        [f"{PYTEST} packages/core/tests/query/test_query_evaluate.py"],
+        [f"{PYTEST} {CT}/query/test_query_evaluate.py {CT}/query/test_query_operators.py"],
+        timeout=60,
+        sample=60,
+        added=f"{CT}/query/test_query_evaluate_cases.py",
     ),
-    "compile": (
+    "compile": Module(
         f"{SQL}/_compile.py",
-        [f"{PYTEST} packages/storage-sql/tests/test_sql_differential.py"],
+        [
+            f"{NO_PG} {PYTEST} {ST}/test_sql_operator_pushdown.py {ST}/test_sql_statements.py"
+            f" {ST}/test_sql_differential.py -k 'fixed or stored'",
+        ],
+        timeout=300,
+        sample=10,
+        # in commands of their own: the first one's -k would deselect them
+        added_commands=(
+            f"{NO_PG} {PYTEST} {ST}/test_sql_negation_flattening.py"
+            f" {ST}/test_sql_hostile_queries.py",
+            # the prefix-key path of long strings runs on PostgreSQL only
+            f"{PYTEST} {ST}/test_postgres_long_values.py",
+        ),
     ),
-    "commits": (
+    "commits": Module(
         f"{CORE}/commits.py",
-        [f"{PYTEST} packages/core/tests/test_memory_conformance.py -k 'not processes'"],
+        [f"{PYTEST} {CT}/test_memory_conformance.py {_WRITES}"],
+        timeout=120,
+        sample=10,
     ),
-    "patch": (f"{CORE}/patch.py", [f"{PYTEST} packages/core/tests/test_patch.py"]),
+    "memory-commit": Module(
+        f"{CORE}/memory.py",
+        [f"{PYTEST} {CT}/test_memory_conformance.py {_WRITES}"],
+        timeout=120,
+        sample=10,
+        functions=(
+            "MemoryStorage.commit",
+            "MemoryStorage._store_meta",
+            "MemoryStorage._claim_unique",
+            "MemoryStorage._release_unique",
+        ),
+    ),
+    "sql-commit": Module(
+        f"{SQL}/_store.py",
+        [f"{NO_PG} {PYTEST} {ST}/test_sqlite_conformance.py {_WRITES}"],
+        timeout=240,
+        sample=6,
+        functions=(
+            "SQLStorage.commit",
+            "SQLStorage._write",
+            "SQLStorage._explain_refusal",
+            "SQLStorage._locked",
+            "SQLStorage._apply",
+            "SQLStorage._persist",
+            "SQLStorage._store_meta",
+        ),
+    ),
+    "guard": Module(
+        f"{CORE}/manager/_guard.py",
+        [f"{PYTEST} {CT}/test_permissions.py {CT}/test_manager_scoped_maintenance.py", _SCOPE],
+        timeout=120,
+        sample=20,
+    ),
+    "access": Module(
+        f"{CORE}/_access.py",
+        [f"{PYTEST} {CT}/test_permissions.py", _SCOPE],
+        timeout=120,
+        sample=20,
+        added=f"{CT}/test_access_row_prediction.py {CT}/test_field_checker_builtins.py",
+    ),
+    "permissions": Module(
+        f"{CORE}/permissions.py",
+        [f"{PYTEST} {CT}/test_permissions.py"],
+        timeout=60,
+        sample=20,
+    ),
+    "patch": Module(
+        f"{CORE}/patch.py",
+        [f"{PYTEST} {CT}/test_patch.py"],
+        timeout=60,
+        sample=20,
+        added=f"{CT}/test_patch_cases.py",
+    ),
 }
 
 _CONFIG = """[cosmic-ray]
 module-path = "{module}"
-timeout = 300.0
+timeout = {timeout}
 excluded-modules = []
 test-command = "{command}"
 
@@ -85,61 +195,307 @@ def _command(tests: list[str]) -> str:
     return shlex.join(["sh", "-c", script]).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def run(name: str) -> tuple[int, int]:
-    """Mutate one module; returns (mutants, survivors)."""
-    module, tests = MODULES[name]
-    WORK.mkdir(exist_ok=True)
+def _lines_of(path: Path, functions: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Line ranges of the named functions (``Class.method`` or ``function``)."""
+    tree = ast.parse(path.read_text())
+    found: dict[str, tuple[int, int]] = {}
+    for node in tree.body:
+        items = node.body if isinstance(node, ast.ClassDef) else [node]
+        prefix = f"{node.name}." if isinstance(node, ast.ClassDef) else ""
+        for item in items:
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                found[prefix + item.name] = (item.lineno, item.end_lineno or item.lineno)
+    missing = [f for f in functions if f not in found]
+    if missing:
+        raise SystemExit(f"{path}: no function(s) {', '.join(missing)}")
+    return [found[f] for f in functions]
+
+
+def _annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) positions of the annotations that are never evaluated: a function's
+    parameters and return, and variables annotated inside a function body."""
+    tree = ast.parse(path.read_text())
+    spans: list[ast.expr] = []
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        a = fn.args
+        for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]:
+            if arg is not None and arg.annotation is not None:
+                spans.append(arg.annotation)
+        if fn.returns is not None:
+            spans.append(fn.returns)
+        for inner in ast.walk(fn):
+            if isinstance(inner, ast.AnnAssign):
+                spans.append(inner.annotation)
+    return [
+        ((n.lineno, n.col_offset), (n.end_lineno or n.lineno, n.end_col_offset or 0)) for n in spans
+    ]
+
+
+def _select(name: str, session: Path) -> dict[str, int]:
+    """Cut a fresh session down to the mutants that run; returns what was dropped."""
+    module = MODULES[name]
+    path = ROOT / module.path
+    ranges = _lines_of(path, module.functions) if module.functions else []
+    notes = _annotation_spans(path)
+    with sqlite3.connect(session) as db:
+        rows = db.execute(
+            "SELECT job_id, operator_name, occurrence, start_pos_row, start_pos_col,"
+            " end_pos_row, end_pos_col FROM mutation_specs"
+            " ORDER BY start_pos_row, start_pos_col, operator_name, occurrence"
+        ).fetchall()
+        total = len(rows)
+        if ranges:
+            rows = [r for r in rows if any(lo <= r[3] <= hi for lo, hi in ranges)]
+        in_scope = len(rows)
+        rows = [
+            r for r in rows if not any(s <= (r[3], r[4]) and (r[5], r[6]) <= e for s, e in notes)
+        ]
+        annotations = in_scope - len(rows)
+        keep = (
+            rows if len(rows) <= module.sample else random.Random(SEED).sample(rows, module.sample)
+        )
+        kept = {r[0] for r in keep}
+        drop = [(r[0],) for r in db.execute("SELECT job_id FROM work_items") if r[0] not in kept]
+        db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", drop)
+        db.executemany("DELETE FROM work_items WHERE job_id = ?", drop)
+        info = {
+            "generated": total,
+            "in_scope": in_scope,
+            "annotations": annotations,
+            "candidates": len(rows),
+            "sampled": len(kept),
+        }
+        db.execute("CREATE TABLE IF NOT EXISTS specstar_meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute(
+            "INSERT OR REPLACE INTO specstar_meta VALUES ('selection', ?)", (json.dumps(info),)
+        )
+    return info
+
+
+def _meta(db: sqlite3.Connection, key: str) -> Any:
+    try:
+        row = db.execute("SELECT value FROM specstar_meta WHERE key = ?", (key,)).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return json.loads(row[0]) if row else None
+
+
+def _check_restored(name: str) -> None:
+    path = MODULES[name].path
+    diff = subprocess.run(["git", "diff", "--quiet", "--", path], cwd=ROOT, check=False)
+    if diff.returncode != 0:
+        raise SystemExit(f"{path} is not restored after the run: see `git diff -- {path}`")
+
+
+def _exec(name: str, *, after: bool) -> None:
+    module = MODULES[name]
     config = WORK / f"{name}.toml"
+    command = _command(module.selection(after=after))
+    config.write_text(_CONFIG.format(module=module.path, timeout=module.timeout, command=command))
     session = WORK / f"{name}.sqlite"
-    config.write_text(_CONFIG.format(module=module, command=_command(tests)))
+    try:
+        subprocess.run(["cosmic-ray", "exec", str(config), str(session)], cwd=ROOT, check=True)
+    finally:
+        _check_restored(name)
+
+
+def run(name: str, *, rerun: bool = False) -> None:
+    """Measure one module: the "before" run (resuming its session), then its survivors again
+    with the tests added since (``after``). ``rerun`` runs the survivors again only."""
+    WORK.mkdir(exist_ok=True)
+    session = WORK / f"{name}.sqlite"
     if not session.exists() or session.stat().st_size == 0:
+        config = WORK / f"{name}.toml"
+        config.write_text(_CONFIG.format(module=MODULES[name].path, timeout=1, command="true"))
         subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=ROOT, check=True)
-    subprocess.run(["cosmic-ray", "exec", str(config), str(session)], cwd=ROOT, check=True)
-    return score(session)
+        print(f"{name}: {_select(name, session)}", flush=True)
+    with sqlite3.connect(session) as db:
+        measured = _meta(db, "before") is not None
+    if not measured:
+        _exec(name, after=False)
+        with sqlite3.connect(session) as db:
+            before = [list(r) for r in _outcomes(db)]
+            db.execute("INSERT INTO specstar_meta VALUES ('before', ?)", (json.dumps(before),))
+    module = MODULES[name]
+    if (rerun or not measured) and (module.added or module.added_commands):
+        # survivors run again with the added tests, but those triaged equivalent
+        triaged = _triage()
+        with sqlite3.connect(session) as db:
+            again = [
+                (r[0],)
+                for r in _outcomes(db)
+                if r[5] == "survived" and triaged.get((name, *r[1:5]), ("",))[0] != "equivalent"
+            ]
+            db.executemany("DELETE FROM work_results WHERE job_id = ?", again)
+    _exec(name, after=True)
 
 
-def score(session: Path) -> tuple[int, int]:
-    """(completed mutants, survivors) of a session."""
+def _outcomes(db: sqlite3.Connection) -> list[tuple[str, str, int, int, int, str]]:
+    """(job, operator, line, column, occurrence, outcome) of every completed mutant."""
+    return db.execute(
+        "SELECT s.job_id, s.operator_name, s.start_pos_row, s.start_pos_col, s.occurrence,"
+        " lower(r.test_outcome) FROM mutation_specs s JOIN work_results r ON r.job_id = s.job_id"
+        " ORDER BY s.start_pos_row, s.start_pos_col, s.operator_name"
+    ).fetchall()
+
+
+def _triage() -> dict[tuple[str, str, int, int, int], tuple[str, str]]:
+    """The triaged survivors: (module, operator, line, column, occurrence) -> (verdict, why)."""
+    found: dict[tuple[str, str, int, int, int], tuple[str, str]] = {}
+    for number, line in enumerate(TRIAGE.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(None, 5)
+        if len(parts) < 6 or parts[0] not in MODULES or parts[4] not in ("equivalent", "open"):
+            raise SystemExit(
+                f"{TRIAGE.name}:{number}: expected 'module operator L:C occurrence"
+                " equivalent|open why'"
+            )
+        row, col = (int(x) for x in parts[2].split(":"))
+        found[(parts[0], parts[1], row, col, int(parts[3]))] = (parts[4], parts[5])
+    return found
+
+
+@dataclass
+class Score:
+    name: str
+    selection: dict[str, object]
+    done: int
+    killed: int
+    equivalent: int
+    before_killed: int
+    #: the first run's survivors: (operator, line, column, occurrence, change, verdict)
+    triage: list[tuple[str, int, int, int, str, str]]
+
+    @property
+    def survived(self) -> int:
+        return self.done - self.killed - self.equivalent
+
+    def pct(self, killed: int) -> str:
+        live = self.done - self.equivalent
+        return f"{100 * killed / live:.0f} %" if live else "-"
+
+
+def _added(module: Module) -> str:
+    """The tests the after run adds, for the triage list."""
+    words = " ".join([module.added, *module.added_commands]).split()
+    files = [w for w in words if w.endswith(".py")]
+    return ", ".join(f"`{f.rsplit('/', 1)[-1]}`" for f in files) or "the same selection"
+
+
+def _change(diff: str) -> str:
+    """The changed source line of a mutation diff, ``old`` -> ``new``."""
+    lines = [ln for ln in diff.splitlines() if ln[:1] in "-+" and ln[:3] not in ("---", "+++")]
+    old = next((ln[1:].strip() for ln in lines if ln.startswith("-")), "")
+    new = next((ln[1:].strip() for ln in lines if ln.startswith("+")), "")
+    return f"`{old}` -> `{new}`"
+
+
+def score(name: str) -> Score | None:
+    session = WORK / f"{name}.sqlite"
+    if not session.exists():
+        return None
+    triaged = _triage()
+    equivalent = {k for k, (verdict, _) in triaged.items() if verdict == "equivalent"}
     with sqlite3.connect(f"file:{session}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT test_outcome FROM work_results").fetchall()
-    outcomes = [r[0] for r in rows]
-    return len(outcomes), sum(1 for o in outcomes if str(o).lower().endswith("survived"))
+        rows = _outcomes(db)
+        before: list[list[Any]] = _meta(db, "before") or []
+        selection: dict[str, object] = _meta(db, "selection") or {}
+        diffs = dict(db.execute("SELECT job_id, diff FROM work_results").fetchall())
+    now = {r[0]: r[5] for r in rows}
+    live = [r for r in rows if r[5] != "incompetent"]
+    survived = [r for r in live if r[5] == "survived"]
+    b_live = [r for r in before if str(r[5]).lower() != "incompetent"]
+    triage: list[tuple[str, int, int, int, str, str]] = []
+    for r in b_live:
+        if str(r[5]).lower() != "survived":
+            continue
+        key = (name, r[1], r[2], r[3], r[4])
+        if key in equivalent:
+            verdict = f"equivalent: {triaged[key][1]}"
+        elif now.get(r[0]) == "killed":
+            verdict = f"killed by the after run ({_added(MODULES[name])})"
+        elif key in triaged:
+            verdict = f"**survives**: {triaged[key][1]}"
+        else:
+            verdict = "**survives**, not triaged"
+        change = _change(diffs.get(r[0]) or "")
+        triage.append((str(r[1]), int(r[2]), int(r[3]), int(r[4]), change, verdict))
+    return Score(
+        name=name,
+        selection=selection,
+        done=len(live),
+        killed=len(live) - len(survived),
+        equivalent=sum(1 for r in survived if (name, *r[1:5]) in equivalent),
+        before_killed=sum(1 for r in b_live if str(r[5]).lower() != "survived"),
+        triage=triage,
+    )
 
 
-def write_scores(scores: dict[str, tuple[int, int]]) -> None:
-    """Replace the measured rows in docs/testing.md (between the mutation markers)."""
-    text = DOC.read_text()
-    lines = ["| module | mutants | killed | survived | score |", "|---|---|---|---|---|"]
-    for name, (total, survived) in scores.items():
-        killed = total - survived
-        pct = f"{100 * killed / total:.1f} %" if total else "-"
-        lines.append(f"| `{MODULES[name][0]}` | {total} | {killed} | {survived} | {pct} |")
-    table = "\n".join(lines)
-    new = re.sub(
-        r"(<!-- mutation-scores -->\n).*?(\n<!-- /mutation-scores -->)",
-        lambda m: m.group(1) + table + m.group(2),
+def _replace_block(text: str, marker: str, body: str) -> str:
+    return re.sub(
+        rf"(<!-- {marker} -->\n).*?(<!-- /{marker} -->)",
+        lambda m: m.group(1) + body + "\n" + m.group(2),
         text,
         flags=re.S,
     )
-    DOC.write_text(new)
+
+
+def write_scores(scores: list[Score]) -> None:
+    """Replace the table and the triage list in docs/testing.md (between their markers)."""
+    lines = [
+        "| module | mutants (annotations dropped) | run | killed before | killed after"
+        " | equivalent | survived | score before | score after |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in scores:
+        sel = s.selection
+        lines.append(
+            f"| `{MODULES[s.name].path.split('/src/')[-1]}` ({s.name})"
+            f" | {sel.get('in_scope', '?')} ({sel.get('annotations', '?')})"
+            f" | {s.done} of {sel.get('candidates', '?')} | {s.before_killed} | {s.killed}"
+            f" | {s.equivalent} | {s.survived}"
+            f" | {s.pct(s.before_killed)} | {s.pct(s.killed)} |"
+        )
+    triage = []
+    for s in scores:
+        for op, row, col, _occ, change, verdict in s.triage:
+            short = op.removeprefix("core/")
+            triage.append(f"* {s.name} {row}:{col} {short} {change}: {verdict}")
+    text = _replace_block(DOC.read_text(), "mutation-scores", "\n".join(lines))
+    DOC.write_text(_replace_block(text, "mutation-triage", "\n".join(triage) or "(none)"))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"some of: {', '.join(MODULES)}")
     parser.add_argument("--list", action="store_true", help="print modules and selections")
+    parser.add_argument("--rerun", action="store_true", help="run the survivors again")
+    parser.add_argument("--report", action="store_true", help="only score the sessions")
     parser.add_argument("--write", action="store_true", help="write scores to docs/testing.md")
     args = parser.parse_args()
     if args.list:
-        for name, (module, tests) in MODULES.items():
-            print(f"{name}: {module}\n  " + "\n  ".join(tests))
+        for name, m in MODULES.items():
+            print(f"{name}: {m.path} (sample {m.sample}, timeout {m.timeout:g} s)")
+            print("  " + "\n  ".join(m.selection(after=True)))
         return 0
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module(s): {', '.join(unknown)}")
-    scores = {name: run(name) for name in args.modules or MODULES}
-    for name, (total, survived) in scores.items():
-        print(f"{name}: {total} mutants, {survived} survived")
+    names = args.modules or list(MODULES)
+    if not args.report:
+        for name in names:
+            run(name, rerun=args.rerun)
+    scores = [s for s in (score(n) for n in names) if s is not None]
+    for s in scores:
+        print(
+            f"{s.name}: {s.done} mutants, {s.killed} killed, {s.equivalent} equivalent,"
+            f" {s.survived} survived (before: {s.before_killed} killed)"
+        )
+        for op, row, col, occ, change, verdict in s.triage:
+            print(f"  {s.name} {op} {row}:{col} {occ} {change}: {verdict}")
     if args.write:
         write_scores(scores)
     return 0
