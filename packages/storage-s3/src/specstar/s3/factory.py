@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from specstar.core import StorageError
 from specstar.core.spi import (
     DEFAULT_QUERY_TIMEOUT,
     BlobStore,
