@@ -139,6 +139,7 @@ class OursJobs:
             else:
                 queue_factory = broker_factory(kind, config["broker_url"], config["prefix"])
         self.closers += [queue_factory, storage_factory]
+        self.queue_factory = queue_factory
 
         def handler(job: Resource[NoopJob]) -> None:
             probe.started(job.data.payload.i)
@@ -164,6 +165,8 @@ class OursJobs:
 
     def stop(self) -> None:
         self.consumer.stop(grace=10.0)
+        if self.kind == "rabbit":  # this run's queues (the harness drops the PostgreSQL schema)
+            self.queue_factory.delete_queues()
         for closer in self.closers:
             close = getattr(closer, "close", None)
             if close is not None:

@@ -27,6 +27,13 @@ class TestS3PayloadStore(PayloadStoreSuite):
 
 
 class TestSQLiteWithS3(StorageSuite):
+    # every write is an S3 round trip (moto over HTTP here): a smaller but still contended
+    # patch race, and fewer random examples (the queries run on SQL or the reference evaluator)
+    patch_threads = 8
+    patches_per_thread = 25
+    differential_examples = 20
+    state_machine_examples = 10
+
     @pytest.fixture
     def storage_factory(
         self, tmp_path: Path, bucket: str, s3: dict[str, Any]
@@ -63,6 +70,13 @@ def pg_schema(postgres_dsn: str) -> Iterator[str]:
 
 
 class TestPostgresWithS3(StorageSuite):
+    # every write is an S3 round trip (moto over HTTP here): a smaller but still contended
+    # patch race, and fewer random examples (the queries run on SQL or the reference evaluator)
+    patch_threads = 8
+    patches_per_thread = 25
+    differential_examples = 20
+    state_machine_examples = 10
+
     @pytest.fixture
     def storage_factory(
         self, postgres_dsn: str, pg_schema: str, bucket: str, s3: dict[str, Any]

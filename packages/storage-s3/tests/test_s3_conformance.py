@@ -13,6 +13,13 @@ from specstar.testing import FactoryRecipe, ProcessSuite, StorageSuite
 
 
 class TestS3Storage(StorageSuite):
+    # every write is an S3 round trip (moto over HTTP here): a smaller but still contended
+    # patch race, and fewer random examples (the queries run on SQL or the reference evaluator)
+    patch_threads = 8
+    patches_per_thread = 25
+    differential_examples = 20
+    state_machine_examples = 10
+
     @pytest.fixture
     def storage_factory(self, bucket: str, s3: dict[str, Any]) -> Iterator[S3StorageFactory]:
         factory = S3StorageFactory(bucket, "app/", **s3)
