@@ -5,6 +5,9 @@ HATCH := $(shell command -v hatch 2>/dev/null || echo $(CURDIR)/.tools/bin/hatch
 # where `make run` serves the example: `make run PORT=8123`
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest worker processes for `make test` (pytest-xdist); most tests wait on services, so two
+# workers pay off even on a 2-core machine: `make test TEST_WORKERS=0` runs them in one process
+TEST_WORKERS ?= 2
 
 .PHONY: run quickstart test test-deep mutation lint format build bench bench-quick clean services
 
@@ -21,11 +24,11 @@ quickstart: $(HATCH)
 	$(HATCH) run python -m examples.quickstart
 
 test: $(HATCH)
-	$(HATCH) run test
+	$(HATCH) run test -n $(TEST_WORKERS)
 
 # Every hypothesis property with five times its examples (the `deep` profile of specstar.testing).
 test-deep: $(HATCH)
-	$(HATCH) run test --hypothesis-profile=deep
+	$(HATCH) run test -n $(TEST_WORKERS) --hypothesis-profile=deep
 
 # Mutation testing with cosmic-ray, a fixed sample of each module, before and after the tests
 # that kill its survivors (about an hour; not part of `make test`). Mutates
