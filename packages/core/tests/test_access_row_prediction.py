@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from specstar.core import MemoryStorage, OperationContext, ResourceManager
+from specstar.core import MemoryStorage, OperationContext, Resource, ResourceManager
 from specstar.core._access import row_admits
 from specstar.core.query import Condition, Field, Op
 from specstar.core.query.ast import And
@@ -36,3 +36,26 @@ def test_a_create_is_predicted_with_the_revision_counters_it_is_stored_with() ->
     )
     assert row_admits(counters(stored.total_revision_count, stored.revision_seq), ctx)
     assert not row_admits(counters(0, 0), ctx)
+
+
+class CounterScope:
+    """Everyone may do anything, but only to rows whose revision counters are ``(1, 1)``."""
+
+    def check(self, ctx: OperationContext) -> None:
+        return None
+
+    def access_scope(self, ctx: OperationContext) -> object:
+        return counters(1, 1)
+
+
+def test_the_write_guard_predicts_a_create_as_the_scope_check_and_the_store_do() -> None:
+    """A scope on the revision counters admits a create everywhere, or nowhere: the guard that
+    checks the written row must predict the counters the row is stored with (1, 1)."""
+    notes = ResourceManager(
+        Note, storage=MemoryStorage(), name="note", permission_checker=CounterScope()
+    )
+    info = notes.create(Note(body="x"), user="ann")
+    got: Resource[Note] = notes.get(info.resource_id, user="ann")
+    assert got.data.body == "x"
+    stored = notes.get_meta(info.resource_id, user="ann")
+    assert (stored.total_revision_count, stored.revision_seq) == (1, 1)

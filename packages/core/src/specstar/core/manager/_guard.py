@@ -252,8 +252,8 @@ class Guard:
                 resource_id=ctx.resource_id,
                 current_revision_id="",
                 schema_version=schema_version,
-                total_revision_count=0,
-                revision_seq=0,
+                total_revision_count=1,  # as the stored row (and ``row_admits``) carries
+                revision_seq=1,
                 created_time=ctx.now,
                 created_by=ctx.user,
                 updated_time=ctx.now,
