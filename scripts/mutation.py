@@ -162,7 +162,8 @@ MODULES: dict[str, Module] = {
         f"{CORE}/manager/_guard.py",
         [f"{PYTEST} {CT}/test_permissions.py {CT}/test_manager_scoped_maintenance.py", _SCOPE],
         timeout=120,
-        sample=20,
+        sample=30,
+        added=f"{CT}/test_scope_integrity.py {CT}/test_access_row_prediction.py",
     ),
     "access": Module(
         f"{CORE}/_access.py",
