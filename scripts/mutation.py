@@ -123,7 +123,8 @@ MODULES: dict[str, Module] = {
         f"{CORE}/commits.py",
         [f"{PYTEST} {CT}/test_memory_conformance.py {_WRITES}"],
         timeout=120,
-        sample=10,
+        sample=30,
+        added=f"{CT}/test_applied_write.py",
     ),
     "memory-commit": Module(
         f"{CORE}/memory.py",
