@@ -130,7 +130,7 @@ MODULES: dict[str, Module] = {
         f"{CORE}/memory.py",
         [f"{PYTEST} {CT}/test_memory_conformance.py {_WRITES}"],
         timeout=120,
-        sample=10,
+        sample=30,
         functions=(
             "MemoryStorage.commit",
             "MemoryStorage._store_meta",
