@@ -80,10 +80,13 @@ class Module:
     added_commands: tuple[str, ...] = ()
 
     def selection(self, *, after: bool) -> list[str]:
+        """The commands a mutant runs; the after run's further commands come first (a mutant
+        survives only if every command passes, so the order changes no outcome, but a mutant
+        the added tests kill then costs their time only)."""
         if not after:
             return self.tests
         first = f"{self.tests[0]} {self.added}" if self.added else self.tests[0]
-        return [first, *self.tests[1:], *self.added_commands]
+        return [*self.added_commands, first, *self.tests[1:]]
 
 
 _SCOPE = f"{PYTEST} {CT}/test_memory_conformance.py -k 'scope or Scope'"
@@ -120,13 +123,14 @@ MODULES: dict[str, Module] = {
         f"{CORE}/commits.py",
         [f"{PYTEST} {CT}/test_memory_conformance.py {_WRITES}"],
         timeout=120,
-        sample=10,
+        sample=30,
+        added=f"{CT}/test_applied_write.py",
     ),
     "memory-commit": Module(
         f"{CORE}/memory.py",
         [f"{PYTEST} {CT}/test_memory_conformance.py {_WRITES}"],
         timeout=120,
-        sample=10,
+        sample=30,
         functions=(
             "MemoryStorage.commit",
             "MemoryStorage._store_meta",
@@ -138,7 +142,13 @@ MODULES: dict[str, Module] = {
         f"{SQL}/_store.py",
         [f"{NO_PG} {PYTEST} {ST}/test_sqlite_conformance.py {_WRITES}"],
         timeout=240,
-        sample=6,
+        sample=30,
+        # SQLite and PostgreSQL: the row-lock and index-prefix branches run on PostgreSQL only
+        added_commands=(
+            f"{PYTEST} {ST}/test_sql_commit_paths.py",
+            # what only a store with a separate payload store can get wrong
+            f"{NO_PG} {PYTEST} {ST}/test_sql_payloads.py -k 'not TestSQLiteWithPayloadStore'",
+        ),
         functions=(
             "SQLStorage.commit",
             "SQLStorage._write",
@@ -153,7 +163,8 @@ MODULES: dict[str, Module] = {
         f"{CORE}/manager/_guard.py",
         [f"{PYTEST} {CT}/test_permissions.py {CT}/test_manager_scoped_maintenance.py", _SCOPE],
         timeout=120,
-        sample=20,
+        sample=30,
+        added=f"{CT}/test_scope_integrity.py {CT}/test_access_row_prediction.py",
     ),
     "access": Module(
         f"{CORE}/_access.py",
@@ -434,6 +445,12 @@ def score(name: str) -> Score | None:
     )
 
 
+def _block(text: str, marker: str) -> str:
+    """The text between a pair of markers of docs/testing.md."""
+    found = re.search(rf"<!-- {marker} -->\n(.*?)<!-- /{marker} -->", text, flags=re.S)
+    return found.group(1) if found else ""
+
+
 def _replace_block(text: str, marker: str, body: str) -> str:
     return re.sub(
         rf"(<!-- {marker} -->\n).*?(<!-- /{marker} -->)",
@@ -443,28 +460,48 @@ def _replace_block(text: str, marker: str, body: str) -> str:
     )
 
 
+def _kept(lines: str, pattern: str, measured: set[str]) -> dict[str, list[str]]:
+    """The lines of a block per module (named by ``pattern``'s group), but those of the
+    modules measured now: a run of some modules keeps what the others wrote before."""
+    out: dict[str, list[str]] = {}
+    for line in lines.splitlines():
+        found = re.match(pattern, line)
+        if found and found.group(1) in MODULES and found.group(1) not in measured:
+            out.setdefault(found.group(1), []).append(line)
+    return out
+
+
 def write_scores(scores: list[Score]) -> None:
-    """Replace the table and the triage list in docs/testing.md (between their markers)."""
-    lines = [
-        "| module | mutants (annotations dropped) | run | killed before | killed after"
-        " | equivalent | survived | score before | score after |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    """Replace the rows and the triage lines of the measured modules in docs/testing.md
+    (between their markers); the other modules' lines stay. Modules keep the order of
+    :data:`MODULES`."""
+    text = DOC.read_text()
+    measured = {s.name for s in scores}
+    rows = _kept(_block(text, "mutation-scores"), r"\| `[^`]*` \(([\w-]+)\) \|", measured)
+    notes = _kept(_block(text, "mutation-triage"), r"\* ([\w-]+) \d+:\d+ ", measured)
     for s in scores:
         sel = s.selection
-        lines.append(
+        rows[s.name] = [
             f"| `{MODULES[s.name].path.split('/src/')[-1]}` ({s.name})"
             f" | {sel.get('in_scope', '?')} ({sel.get('annotations', '?')})"
             f" | {s.done} of {sel.get('candidates', '?')} | {s.before_killed} | {s.killed}"
             f" | {s.equivalent} | {s.survived}"
             f" | {s.pct(s.before_killed)} | {s.pct(s.killed)} |"
-        )
-    triage = []
-    for s in scores:
-        for op, row, col, _occ, change, verdict in s.triage:
-            short = op.removeprefix("core/")
-            triage.append(f"* {s.name} {row}:{col} {short} {change}: {verdict}")
-    text = _replace_block(DOC.read_text(), "mutation-scores", "\n".join(lines))
+        ]
+        notes[s.name] = [
+            f"* {s.name} {row}:{col} {op.removeprefix('core/')} {change}: {verdict}"
+            for op, row, col, _occ, change, verdict in s.triage
+        ]
+    lines = [
+        "| module | mutants (annotations dropped) | run | killed before | killed after"
+        " | equivalent | survived | score before | score after |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    triage: list[str] = []
+    for name in MODULES:
+        lines.extend(rows.get(name, []))
+        triage.extend(notes.get(name, []))
+    text = _replace_block(text, "mutation-scores", "\n".join(lines))
     DOC.write_text(_replace_block(text, "mutation-triage", "\n".join(triage) or "(none)"))
 
 
