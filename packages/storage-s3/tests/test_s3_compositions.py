@@ -31,8 +31,10 @@ class TestSQLiteWithS3(StorageSuite):
     # patch race, and fewer random examples (the queries run on SQL or the reference evaluator)
     patch_threads = 8
     patches_per_thread = 25
-    differential_examples = 20
-    state_machine_examples = 10
+    # the queries run on SQL, which the SQLite and PostgreSQL suites check with the full budget
+    # (``make test-deep`` raises these five times like every property)
+    differential_examples = 10
+    state_machine_examples = 5
 
     @pytest.fixture
     def storage_factory(
@@ -45,6 +47,12 @@ class TestSQLiteWithS3(StorageSuite):
 
 
 class TestSQLiteWithS3Processes(ProcessSuite):
+    # every write is an S3 round trip: the same four processes with fewer writes each and fewer
+    # kills (the SQL adapters run the full counts; ``make test-deep`` runs them here too)
+    appends_per_process = 20
+    unique_creates = 40
+    kill_rounds = 8
+
     @pytest.fixture
     def storage_factory(
         self, tmp_path: Path, bucket: str, s3: dict[str, Any]
@@ -74,8 +82,10 @@ class TestPostgresWithS3(StorageSuite):
     # patch race, and fewer random examples (the queries run on SQL or the reference evaluator)
     patch_threads = 8
     patches_per_thread = 25
-    differential_examples = 20
-    state_machine_examples = 10
+    # the queries run on SQL, which the SQLite and PostgreSQL suites check with the full budget
+    # (``make test-deep`` raises these five times like every property)
+    differential_examples = 10
+    state_machine_examples = 5
 
     @pytest.fixture
     def storage_factory(
@@ -90,6 +100,12 @@ class TestPostgresWithS3(StorageSuite):
 
 
 class TestPostgresWithS3Processes(ProcessSuite):
+    # every write is an S3 round trip: the same four processes with fewer writes each and fewer
+    # kills (the SQL adapters run the full counts; ``make test-deep`` runs them here too)
+    appends_per_process = 20
+    unique_creates = 40
+    kill_rounds = 8
+
     @pytest.fixture
     def storage_factory(
         self, postgres_dsn: str, pg_schema: str, bucket: str, s3: dict[str, Any]
