@@ -8,6 +8,9 @@ PORT ?= 8000
 # pytest worker processes for `make test` (pytest-xdist); most tests wait on services, so two
 # workers pay off even on a 2-core machine: `make test TEST_WORKERS=0` runs them in one process
 TEST_WORKERS ?= 2
+# worksteal: an idle worker takes queued tests from a busy one, so the long S3, process and
+# schemathesis tests do not leave one worker running alone at the end of the run
+TEST_DIST ?= --dist worksteal
 
 .PHONY: run quickstart test test-deep mutation lint format build bench bench-quick clean services
 
@@ -24,11 +27,12 @@ quickstart: $(HATCH)
 	$(HATCH) run python -m examples.quickstart
 
 test: $(HATCH)
-	$(HATCH) run test -n $(TEST_WORKERS)
+	$(HATCH) run test -n $(TEST_WORKERS) $(TEST_DIST)
 
-# Every hypothesis property with five times its examples (the `deep` profile of specstar.testing).
+# Every hypothesis property with five times its examples (the `deep` profile of specstar.testing),
+# and the full process counts on adapters that lower them for `make test` (see docs/testing.md).
 test-deep: $(HATCH)
-	$(HATCH) run test -n $(TEST_WORKERS) --hypothesis-profile=deep
+	$(HATCH) run test -n $(TEST_WORKERS) $(TEST_DIST) --hypothesis-profile=deep
 
 # Mutation testing with cosmic-ray, a fixed sample of each module, before and after the tests
 # that kill its survivors (about an hour; not part of `make test`). Mutates

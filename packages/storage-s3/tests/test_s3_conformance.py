@@ -28,6 +28,12 @@ class TestS3Storage(StorageSuite):
 
 
 class TestS3Processes(ProcessSuite):
+    # every write is an S3 round trip: the same four processes with fewer writes each and fewer
+    # kills (the SQL adapters run the full counts; ``make test-deep`` runs them here too)
+    appends_per_process = 20
+    unique_creates = 40
+    kill_rounds = 8
+
     @pytest.fixture
     def storage_factory(self, bucket: str, s3: dict[str, Any]) -> Iterator[S3StorageFactory]:
         factory = S3StorageFactory(bucket, "app/", **s3)
