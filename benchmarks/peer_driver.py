@@ -97,6 +97,7 @@ def _crud(
     dsn: str,
     model: type,
     extra_indexed: tuple[Any, ...] = (),
+    *,
     s3: "dict[str, Any] | None" = None,
 ) -> Any:
     from specstar import SpecStar
@@ -221,6 +222,7 @@ class PeerDriver:
         dsn: str,
         dump_path: Path,
         ids_path: Path,
+        *,
         s3: "dict[str, Any] | None" = None,
     ):
         from jsonpatch import JsonPatch
@@ -308,7 +310,7 @@ def _driver(config: dict[str, Any]) -> PeerDriver:
         config.get("pg_dsn", ""),
         Path(config["dump_path"]),
         Path(config["ids_path"]),
-        config.get("s3"),
+        s3=config.get("s3"),
     )
 
 

@@ -186,6 +186,7 @@ def jobs_table(results: dict[str, Any]) -> str:
 
 _S3_BACKEND_NAMES = {
     "s3": "S3 only",
+    "s3-1s": "S3 only, reads ≤ 1 s stale",
     "postgres+s3": "PostgreSQL + S3",
     "sqlite+s3": "SQLite + S3",
 }
@@ -222,8 +223,9 @@ def s3_table(results: dict[str, Any]) -> str:
     notes: list[str] = []
     for backend in s3["backends"]:
         for n in s3["sizes"]:
-            ours, peer = by_key.get(("ours", backend, n)), by_key.get(("peer", backend, n))
-            for suite in (ours, peer):
+            peer_row = (s3.get("peer_row") or {}).get(backend, backend)
+            ours, peer = by_key.get(("ours", backend, n)), by_key.get(("peer", peer_row, n))
+            for suite in (ours, peer) if peer_row == backend else (ours,):
                 where = f"{suite['impl'] if suite else ''} on "
                 where += f"{_S3_BACKEND_NAMES.get(backend, backend)}, N={n:,}"
                 if suite and suite.get("status") != "ok":
@@ -251,7 +253,10 @@ def s3_table(results: dict[str, Any]) -> str:
         for n in s3["sizes"]:
             cells = [_S3_BACKEND_NAMES.get(backend, backend), f"{n:,}"]
             for impl in ("ours", "peer"):
-                suite = by_key.get((impl, backend, n)) or {}
+                row = (
+                    (s3.get("peer_row") or {}).get(backend, backend) if impl == "peer" else backend
+                )
+                suite = by_key.get((impl, row, n)) or {}
                 load = suite.get("load") if suite.get("status") == "ok" else None
                 cells.append(f"{load['seconds']:,.1f} s" if load else "n/a")
             load_rows.append(cells)

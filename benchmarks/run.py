@@ -54,6 +54,8 @@ LOAD_S_PER_ROW = {
     ("peer", "sqlite"): 2e-3,
     ("peer", "postgres"): 6e-4,
     ("ours", "s3"): 6e-3,
+    ("ours", "s3-1s"): 6e-3,
+    ("peer", "s3-1s"): 0.0,
     ("ours", "sqlite+s3"): 6e-3,
     ("ours", "postgres+s3"): 6e-3,
     ("peer", "s3"): 2e-2,
@@ -208,6 +210,12 @@ class Runner:
         )
         if reason:
             return {**entry, "status": "n/a", "reason": reason}
+        if impl == "peer" and backend == "s3-1s":
+            return {
+                **entry,
+                "status": "n/a",
+                "reason": "compared with its S3-only row (it reads with up to 1 s of staleness)",
+            }
         if impl == "peer":
             rate = self.load_rate.get((impl, backend))
             if rate is not None and rate * n > self.peer_load_box:
@@ -234,7 +242,7 @@ class Runner:
             "pg_dsn": self.dsn,
             "pg_schema": f"specstar_bench_{self.run_id}_{impl}_{n}",
         }
-        if backend.endswith("s3"):
+        if "s3" in backend:
             config["pg_schema"] += f"_{database}_s3"
             config["s3"] = self.s3_config()
         peer_db = f"specstar_bench_{self.run_id}_peer_{n}" + (
