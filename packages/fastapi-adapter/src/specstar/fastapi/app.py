@@ -556,8 +556,11 @@ class SpecStar:
                     template.dependency_provider = self.dependency_provider
                 if template.strict_query_parameters is None:
                     template.strict_query_parameters = self.strict_query_parameters
-            if isinstance(template, BlobRouteTemplate) and template.uploads is None:
-                template.uploads = self.blob_uploads
+            if isinstance(template, BlobRouteTemplate):
+                if template.uploads is None:
+                    template.uploads = self.blob_uploads
+                if template.permission_checker is UNSET:
+                    template.permission_checker = self.permission_checker
             for rname, manager in self.resource_managers.items():
                 template.apply(rname, manager, target)
             template.apply_global(self.resource_managers, target)
