@@ -49,7 +49,9 @@ QUICK_SIZES = [200]
 TARGET = 3.0
 
 
-def run_section(runner: Runner, sizes: list[int]) -> dict[str, Any]:
+def run_section(
+    runner: Runner, sizes: list[int], backends: list[str] | None = None
+) -> dict[str, Any]:
     """Run the S3 suites with ``runner`` (its settings, peer venv and PostgreSQL) on one moto
     server; returns the section (its suites, sizes and problems)."""
     from specstar.testing.services import moto_server
@@ -62,7 +64,7 @@ def run_section(runner: Runner, sizes: list[int]) -> dict[str, Any]:
             runner.problems["postgres"] = problem
     impls = [i for i in runner.impls if i in ("ours", "peer")]
     saved = runner.sizes, runner.backends, runner.impls, runner.workloads
-    runner.sizes, runner.backends, runner.impls = sizes, list(BACKENDS), impls
+    runner.sizes, runner.backends, runner.impls = sizes, list(backends or BACKENDS), impls
     runner.workloads = [w for w in saved[3] if w in WORKLOADS] or list(WORKLOADS)
     try:
         with moto_server() as endpoint:
@@ -111,12 +113,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", help="e.g. 1k,10k (default; quick: 200)")
     parser.add_argument("--impls", default="ours,peer", help="ours,peer (default) or one")
     parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"a subset of {','.join(BACKENDS)} (default: all)",
+    )
+    parser.add_argument(
         "--merge",
         type=Path,
         help="store the section in this results file (e.g. results/latest.json) and re-render "
         "its Markdown (and docs/benchmarks.md when it is latest.json)",
     )
     args = parser.parse_args(argv)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or not backends:
+        parser.error(f"unknown backends {unknown}; choose from {', '.join(BACKENDS)}")
     run_argv = ["--impls", args.impls, "--no-http", "--no-jobs"]
     if args.quick:
         run_argv.append("--quick")
@@ -128,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     runner.suite_timeout = 300.0 if args.quick else 1500.0
     try:
         runner.prepare()
-        section = run_section(runner, sizes)
+        section = run_section(runner, sizes, backends)
     finally:
         runner.close()
     section["command"] = "python -m benchmarks.s3_bench " + " ".join(
