@@ -469,7 +469,9 @@ class BlobRouteTemplate(BaseRouteTemplate):
             "Start an upload session",
             description=(
                 "`upload_method` `proxy` (send the content, or numbered parts in parallel, to "
-                "`PUT …/content`) or `single_put` (`PUT` the whole content to `upload_url`). "
+                "`PUT …/content`), `single_put` (`PUT` the whole content to `upload_url`) or "
+                "`presigned_parts` (with `total_parts`: `PUT` part n to `part_urls[n-1]`, in "
+                "parallel, straight to the blob store). "
                 "`size`, `total_parts` and `sha256` are checked when the session is finalized."
             ),
             status_code=201,
@@ -492,7 +494,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
                                 "sha256": {"type": ["string", "null"]},
                                 "upload_method": {
                                     "type": "string",
-                                    "enum": ["proxy", "single_put"],
+                                    "enum": ["proxy", "single_put", "presigned_parts"],
                                 },
                             },
                         }
