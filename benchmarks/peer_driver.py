@@ -20,6 +20,12 @@ Storage, as close to ours as the peer offers:
   ``SortIndex`` on the indexed scalar fields (its opt-in B-tree indexes), so it has the same
   indexes as ours.
 
+S3 (the S3 section, ``s3_bench.py``; every row on the run's moto server, in a bucket of its
+own): ``s3``: its ``s3`` backend for meta and resources through ``BackendConfig`` (meta in a
+SQLite file synced to S3, ``S3SqliteMetaStore`` with its defaults); ``postgres+s3``: meta in
+PostgreSQL as above, resources in its ``s3`` backend; ``sqlite+s3``: its SQLite meta store
+with ``S3ResourceStore`` revisions.
+
 Loading: the peer's ``create`` checks ``Unique`` fields with a search, a full scan on memory,
 so creating 100k resources one by one would take hours. The ``dump`` command creates the rows
 once in a staging manager whose model lacks ``Unique`` (same fields, same indexed fields) and
