@@ -29,7 +29,8 @@ def _put_all(urls: list[str], parts: list[bytes]) -> list[int]:
     with httpx.Client(timeout=60) as client, ThreadPoolExecutor(4) as pool:
         return list(
             pool.map(
-                lambda pair: client.put(pair[0], content=pair[1]).status_code, zip(urls, parts)
+                lambda pair: client.put(pair[0], content=pair[1]).status_code,
+                zip(urls, parts, strict=True),
             )
         )
 
@@ -76,13 +77,13 @@ def test_finalize_refuses_a_wrong_digest_a_wrong_size_and_missing_parts(
         user="ann",
     )
     assert _put_all(session.part_urls[:2], parts[:2]) == [200, 200]
-    with pytest.raises(ValidationError, match="total_parts|part"):  # part 3 is missing
+    with pytest.raises(ValidationError, match=r"total_parts|part"):  # part 3 is missing
         uploads.finalize(session.upload_id, user="ann")
     assert _put_all(session.part_urls[2:], [parts[2] + b"x"]) == [200]  # one byte too many
     with pytest.raises(ValidationError, match="786433 bytes, not the declared 786432"):
         uploads.finalize(session.upload_id, user="ann")
     assert _put_all(session.part_urls[2:], [parts[2]]) == [200]  # sent again, right size
-    with pytest.raises(ValidationError, match="(?i)sha-?256|digest"):  # not the declared one
+    with pytest.raises(ValidationError, match=r"(?i)sha-?256|digest"):  # not the declared one
         uploads.finalize(session.upload_id, user="ann")
     assert uploads.get_session(session.upload_id, user="ann").status == "uploaded"  # still open
     assert uploads.blob_store.info(hashlib.sha256(content).hexdigest()) is None
