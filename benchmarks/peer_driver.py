@@ -20,6 +20,12 @@ Storage, as close to ours as the peer offers:
   ``SortIndex`` on the indexed scalar fields (its opt-in B-tree indexes), so it has the same
   indexes as ours.
 
+S3 (the S3 section, ``s3_bench.py``; every row on the run's moto server, in a bucket of its
+own): ``s3``: its ``s3`` backend for meta and resources through ``BackendConfig`` (meta in a
+SQLite file synced to S3, ``S3SqliteMetaStore`` with its defaults); ``postgres+s3``: meta in
+PostgreSQL as above, resources in its ``s3`` backend; ``sqlite+s3``: its SQLite meta store
+with ``S3ResourceStore`` revisions.
+
 Loading: the peer's ``create`` checks ``Unique`` fields with a search, a full scan on memory,
 so creating 100k resources one by one would take hours. The ``dump`` command creates the rows
 once in a staging manager whose model lacks ``Unique`` (same fields, same indexed fields) and
@@ -92,7 +98,13 @@ INDEXED_FIELDS: list[tuple[str, type]] = [("age", int), ("score", float), ("acti
 
 
 def _crud(
-    backend: str, workdir: Path, dsn: str, model: type, extra_indexed: tuple[Any, ...] = ()
+    backend: str,
+    workdir: Path,
+    dsn: str,
+    model: type,
+    extra_indexed: tuple[Any, ...] = (),
+    *,
+    s3: "dict[str, Any] | None" = None,
 ) -> Any:
     from specstar import SpecStar
     from specstar.resource_manager.storage_factory import MemoryStorageFactory
@@ -129,9 +141,67 @@ def _crud(
             )
         )
         crud.add_model(model, name=RESOURCE_NAME, indexed_fields=list(INDEXED_FIELDS))
+    elif backend in ("s3", "postgres+s3"):
+        from specstar import BackendBinding, BackendConfig, ConnectionProfile
+
+        # Its S3 provider: the S3-only layout keeps meta in a SQLite file synced to S3
+        # (``S3SqliteMetaStore``, its defaults: sync after every write, ETag locking) and
+        # revisions as S3 objects (``S3ResourceStore``); with PostgreSQL the meta is there
+        # (what its ``PostgreSQLS3StorageFactory`` builds).
+        connections = {"s3": ConnectionProfile(type="s3", options=_s3_options(s3))}
+        meta = BackendBinding(use="s3")
+        if backend == "postgres+s3":
+            options = {"dsn": dsn, "minconn": 4, "maxconn": 16}
+            connections["pg"] = ConnectionProfile(type="postgres", options=options)
+            meta = BackendBinding(use="pg")
+        crud = SpecStar(
+            backend=BackendConfig(
+                connections=connections,
+                meta=meta,
+                resource=BackendBinding(use="s3"),
+                blob=BackendBinding(type="memory"),
+            )
+        )
+        crud.add_model(model, name=RESOURCE_NAME, indexed_fields=list(INDEXED_FIELDS))
+    elif backend == "sqlite+s3":
+        from specstar.resource_manager.core import SimpleStorage
+        from specstar.resource_manager.meta_store.sqlite3 import FileSqliteMetaStore
+        from specstar.resource_manager.resource_store.s3 import S3ResourceStore
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        options = _s3_options(s3)
+        storage = SimpleStorage(
+            FileSqliteMetaStore(db_filepath=workdir / "meta.db"),
+            S3ResourceStore(
+                bucket=options["bucket"],
+                prefix=f"{options['prefix']}{RESOURCE_NAME}/",
+                endpoint_url=options["endpoint_url"],
+                access_key_id=options["access_key_id"],
+                secret_access_key=options["secret_access_key"],
+                region_name=options["region_name"],
+            ),
+        )
+        crud = SpecStar()
+        crud.add_model(
+            model, name=RESOURCE_NAME, storage=storage, indexed_fields=list(INDEXED_FIELDS)
+        )
     else:
         raise ValueError(f"unknown backend {backend!r}")
     return crud
+
+
+def _s3_options(s3: dict[str, Any] | None) -> dict[str, Any]:
+    """The peer's S3 options from the run's bucket, prefix and ``boto3.client`` options."""
+    if not s3:
+        raise ValueError("an S3 backend needs the run's bucket and client options")
+    return {
+        "bucket": s3["bucket"],
+        "prefix": s3["prefix"],
+        "endpoint_url": s3["endpoint_url"],
+        "access_key_id": s3["aws_access_key_id"],
+        "secret_access_key": s3["aws_secret_access_key"],
+        "region_name": s3["region_name"],
+    }
 
 
 def make_dump(config: dict[str, Any]) -> None:
@@ -151,7 +221,16 @@ def make_dump(config: dict[str, Any]) -> None:
 class PeerDriver:
     """The workloads through the peer's ResourceManager."""
 
-    def __init__(self, backend: str, workdir: Path, dsn: str, dump_path: Path, ids_path: Path):
+    def __init__(
+        self,
+        backend: str,
+        workdir: Path,
+        dsn: str,
+        dump_path: Path,
+        ids_path: Path,
+        *,
+        s3: "dict[str, Any] | None" = None,
+    ):
         from jsonpatch import JsonPatch
 
         from specstar import QB
@@ -163,7 +242,7 @@ class PeerDriver:
         self._qb = QB
         self._json_patch = JsonPatch
         self.model, _ = _models()
-        self.crud = _crud(backend, workdir, dsn, self.model)
+        self.crud = _crud(backend, workdir, dsn, self.model, s3=s3)
         self.manager = self.crud.get_resource_manager(RESOURCE_NAME)
 
     def load(self, rows: list[dict[str, Any]]) -> tuple[list[str], str]:
@@ -237,6 +316,7 @@ def _driver(config: dict[str, Any]) -> PeerDriver:
         config.get("pg_dsn", ""),
         Path(config["dump_path"]),
         Path(config["ids_path"]),
+        s3=config.get("s3"),
     )
 
 
@@ -251,7 +331,7 @@ def suite(config: dict[str, Any], out: Path) -> None:
         progress=workloads.stderr_progress,
         label=config["label"],
         rss=rss.memory,
-        after_load=driver.analyze if config["backend"] == "postgres" else None,
+        after_load=driver.analyze if config["backend"] in ("postgres", "postgres+s3") else None,
     )
     workloads.write_json(out, result)
 

@@ -36,8 +36,8 @@ JOB_PEERS = [
 def requirements() -> list[str]:
     """What the peer venv holds: the pinned peer with the extras its PostgreSQL storage
     (``psycopg2``) and its RabbitMQ job queue (``pika``) need, and our uvicorn version so both
-    HTTP apps run on the same server."""
-    return [f"specstar[postgresql,mq]=={PEER_VERSION}", f"uvicorn=={version('uvicorn')}"]
+    HTTP apps run on the same server; ``s3`` adds boto3 for its S3 backend."""
+    return [f"specstar[postgresql,mq,s3]=={PEER_VERSION}", f"uvicorn=={version('uvicorn')}"]
 
 
 def _python(venv: Path) -> Path:

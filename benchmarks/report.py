@@ -20,6 +20,7 @@ from .http_bench import ENDPOINTS
 from .report_tables import (
     WORKERS_TARGET,
     jobs_table,
+    s3_table,
     statements_table,
     workers_ratio,
     workers_table,
@@ -474,6 +475,8 @@ def markdown(results: Results, charts: Path | None, base: Path | None) -> str:
     out += ["### SQL statements per operation (SpecStar)", "", statements_table(results), ""]
     out += ["### Jobs: no-op job throughput and enqueue\u2192start latency", ""]
     out += [jobs_table(results), ""]
+    out += ["### S3 backends: SpecStar and the peer on one moto server", ""]
+    out += [s3_table(results), ""]
     out += ["### Memory after loading N resources (RSS / peak RSS of the process)", ""]
     out += [rss_table(v), ""]
     out += ["### Loading N resources", "", load_table(v), ""]

@@ -182,3 +182,94 @@ def jobs_table(results: dict[str, Any]) -> str:
             "the run above; the rows side by side in that one run). " + head
         )
     return head + "\n\n" + _table(header, jobs_rows(jobs), left=2)
+
+
+_S3_BACKEND_NAMES = {
+    "s3": "S3 only",
+    "s3-1s": "S3 only, reads ≤ 1 s stale",
+    "postgres+s3": "PostgreSQL + S3",
+    "sqlite+s3": "SQLite + S3",
+}
+
+
+def _s3_ops(suite: dict[str, Any] | None, workload: str) -> float | None:
+    if not suite or suite.get("status") != "ok":
+        return None
+    ops = (suite.get("workloads") or {}).get(workload, {}).get("ops_s")
+    return float(ops) if ops else None
+
+
+def _s3_cell(ops: float | None, suite: dict[str, Any] | None, workload: str) -> str:
+    if ops is not None:
+        return f"{ops:,.0f}" if ops >= 100 else f"{ops:,.1f}"
+    if not suite:
+        return "not run"
+    if suite.get("status") == "ok":
+        return "error" if "error" in (suite.get("workloads") or {}).get(workload, {}) else "n/a"
+    return str(suite.get("status") or "n/a")
+
+
+def s3_table(results: dict[str, Any]) -> str:
+    """The S3 section: operations per second of SpecStar and the peer on each S3 backend and
+    size, their ratio against the section's target, the load time, and the reasons of rows
+    that did not run."""
+    s3 = results.get("s3")
+    if not s3:
+        return "_The S3 section did not run._"
+    by_key = {(e["impl"], e["backend"], e["n"]): e for e in s3["suites"]}
+    target = float(s3["target"])
+    header = ["backend", "N", "workload", "SpecStar ops/s", "peer ops/s", f"SpecStar {_X} peer"]
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for backend in s3["backends"]:
+        for n in s3["sizes"]:
+            peer_row = (s3.get("peer_row") or {}).get(backend, backend)
+            ours, peer = by_key.get(("ours", backend, n)), by_key.get(("peer", peer_row, n))
+            for suite in (ours, peer) if peer_row == backend else (ours,):
+                where = f"{suite['impl'] if suite else ''} on "
+                where += f"{_S3_BACKEND_NAMES.get(backend, backend)}, N={n:,}"
+                if suite and suite.get("status") != "ok":
+                    notes.append(f"{where}: {suite.get('status')}: {suite.get('reason')}")
+                for name, w in ((suite or {}).get("workloads") or {}).items():
+                    if "error" in w:
+                        notes.append(f"{where}, {name}: {w['error']}")
+            for workload in s3["workloads"]:
+                a, b = _s3_ops(ours, workload), _s3_ops(peer, workload)
+                ratio = "n/a"
+                if a is not None and b is not None:
+                    ratio = f"{a / b:,.1f}{_X} {'✅' if a / b >= target else '❌'}"
+                rows.append(
+                    [
+                        _S3_BACKEND_NAMES.get(backend, backend),
+                        f"{n // 1000}k" if n % 1000 == 0 else str(n),
+                        workload,
+                        _s3_cell(a, ours, workload),
+                        _s3_cell(b, peer, workload),
+                        ratio,
+                    ]
+                )
+    load_rows = []
+    for backend in s3["backends"]:
+        for n in s3["sizes"]:
+            cells = [_S3_BACKEND_NAMES.get(backend, backend), f"{n:,}"]
+            for impl in ("ours", "peer"):
+                row = (
+                    (s3.get("peer_row") or {}).get(backend, backend) if impl == "peer" else backend
+                )
+                suite = by_key.get((impl, row, n)) or {}
+                load = suite.get("load") if suite.get("status") == "ok" else None
+                cells.append(f"{load['seconds']:,.1f} s" if load else "n/a")
+            load_rows.append(cells)
+    head = (
+        f"Every row on one {s3['server']}, each suite in a bucket of its own; "
+        f"target: SpecStar ≥ {target:g}{_X} the peer. Loopback S3 answers in well under a "
+        "millisecond, so the figures weigh each backend's client work and its number of "
+        "requests (see docs/storage.md), not S3's network latency."
+    )
+    if s3.get("command"):
+        head = f"Run `{s3['command'].strip()}` (merged into the results above). " + head
+    out = [head, "", _table(header, rows, left=3), "", "Loading N resources:", ""]
+    out.append(_table(["backend", "N", "SpecStar", "peer"], load_rows, left=2))
+    if notes:
+        out += ["", *[f"- {line}" for line in notes]]
+    return "\n".join(out)

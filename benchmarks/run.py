@@ -53,6 +53,14 @@ LOAD_S_PER_ROW = {
     ("peer", "memory"): 2e-4,
     ("peer", "sqlite"): 2e-3,
     ("peer", "postgres"): 6e-4,
+    ("ours", "s3"): 6e-3,
+    ("ours", "s3-1s"): 6e-3,
+    ("peer", "s3-1s"): 0.0,
+    ("ours", "sqlite+s3"): 6e-3,
+    ("ours", "postgres+s3"): 6e-3,
+    ("peer", "s3"): 2e-2,
+    ("peer", "sqlite+s3"): 1e-2,
+    ("peer", "postgres+s3"): 1e-2,
 }
 
 
@@ -144,6 +152,8 @@ class Runner:
         self.peer_load_box = 900.0
         self.load_rate: dict[tuple[str, str], float] = {}
         self.dumps: dict[int, tuple[Path, Path]] = {}
+        #: the S3 endpoint of the S3 section (``s3_bench.py``), set while it runs
+        self.s3_endpoint: str | None = None
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -192,11 +202,20 @@ class Runner:
 
     def suite(self, impl: str, backend: str, n: int) -> dict[str, Any]:
         entry: dict[str, Any] = {"impl": impl, "backend": backend, "n": n}
-        reason = self.problems.get(backend) or (
-            self.problems.get("peer") if impl == "peer" else None
+        database = backend.removesuffix("+s3")
+        reason = (
+            self.problems.get(backend)
+            or self.problems.get(database)
+            or (self.problems.get("peer") if impl == "peer" else None)
         )
         if reason:
             return {**entry, "status": "n/a", "reason": reason}
+        if impl == "peer" and backend == "s3-1s":
+            return {
+                **entry,
+                "status": "n/a",
+                "reason": "compared with its S3-only row (it reads with up to 1 s of staleness)",
+            }
         if impl == "peer":
             rate = self.load_rate.get((impl, backend))
             if rate is not None and rate * n > self.peer_load_box:
@@ -223,19 +242,24 @@ class Runner:
             "pg_dsn": self.dsn,
             "pg_schema": f"specstar_bench_{self.run_id}_{impl}_{n}",
         }
-        peer_db = f"specstar_bench_{self.run_id}_peer_{n}"
+        if "s3" in backend:
+            config["pg_schema"] += f"_{database}_s3"
+            config["s3"] = self.s3_config()
+        peer_db = f"specstar_bench_{self.run_id}_peer_{n}" + (
+            "_s3" if backend.endswith("s3") else ""
+        )
         cleanup: list[Any] = []
         try:
             if impl == "peer":
                 dump_path, ids_path = self.peer_dump(n)
                 config.update(dump_path=str(dump_path), ids_path=str(ids_path))
-                if backend == "postgres":
+                if database == "postgres":
                     services.create_database(self.dsn, peer_db)
                     cleanup.append(lambda: services.drop_database(self.dsn, peer_db))
                     config["pg_dsn"] = services.with_database(self.dsn, peer_db)
                 cmd = [str(self.peer_python), str(BENCH_DIR / "peer_driver.py")]
             else:
-                if backend == "postgres":
+                if database == "postgres":
                     schema = config["pg_schema"]
                     cleanup.append(lambda: services.drop_schema(self.dsn, schema))
                 cmd = [sys.executable, "-m", "benchmarks.worker"]
@@ -270,6 +294,15 @@ class Runner:
                 except Exception as exc:
                     log(f"  cleanup after {label} failed: {exc}")
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def s3_config(self) -> dict[str, Any]:
+        """A fresh bucket on the section's S3 server, with the client options reaching it."""
+        from specstar.testing.services import fresh_bucket, s3_options
+
+        if self.s3_endpoint is None:
+            raise RuntimeError("no S3 server: S3 suites run inside the S3 section")
+        bucket = fresh_bucket(self.s3_endpoint, f"bench-{self.run_id}-{uuid.uuid4().hex[:8]}")
+        return {"bucket": bucket, "prefix": "bench/", **s3_options(self.s3_endpoint)}
 
     def run_suites(self) -> list[dict[str, Any]]:
         plan_items = [
@@ -434,6 +467,15 @@ class Runner:
         self.fatal += section.fatal
         return jobs
 
+    # -- S3 -------------------------------------------------------------------------------
+
+    def run_s3(self) -> dict[str, Any]:
+        """The S3 section (``s3_bench.py``): SpecStar's S3 backends and the peer's."""
+        from .s3_bench import FULL_SIZES, QUICK_SIZES, run_section
+
+        sizes = QUICK_SIZES if self.quick else [n for n in self.sizes if n in FULL_SIZES]
+        return run_section(self, sizes or FULL_SIZES)
+
     # -- metadata ---------------------------------------------------------------------------
 
     def meta(self, started: datetime, duration: float) -> dict[str, Any]:
@@ -547,6 +589,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--http-n", type=int, help="rows preloaded for the HTTP benchmark")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP benchmark")
     parser.add_argument("--no-jobs", action="store_true", help="skip the jobs section")
+    parser.add_argument("--no-s3", action="store_true", help="skip the S3 section")
     parser.add_argument(
         "--out", type=Path, help="JSON results (default: results/latest.json, quick.json)"
     )
@@ -582,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         statements = runner.run_statements()
         http = None if args.no_http else runner.run_http()
         jobs = None if args.no_jobs else runner.run_jobs()
+        s3 = None if args.no_s3 else runner.run_s3()
     finally:
         runner.close()
     results = {
@@ -591,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         "http": http,
         "statements": statements,
         "jobs": jobs,
+        "s3": s3,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")

@@ -31,7 +31,13 @@ def _driver(config: dict[str, Any]) -> Any:
     if config["impl"] == "ours":
         from .ours import OursDriver
 
-        return OursDriver(backend, workdir, config.get("pg_dsn", ""), config.get("pg_schema", ""))
+        return OursDriver(
+            backend,
+            workdir,
+            config.get("pg_dsn", ""),
+            config.get("pg_schema", ""),
+            config.get("s3"),
+        )
     if config["impl"] == "raw":
         return raw.driver(backend, workdir, config.get("pg_dsn", ""), config.get("pg_schema", ""))
     raise ValueError(f"unknown implementation {config['impl']!r}")
@@ -40,7 +46,7 @@ def _driver(config: dict[str, Any]) -> Any:
 def suite(config: dict[str, Any], out: Path) -> None:
     driver = _driver(config)
     after_load = None
-    if config["backend"] == "postgres":
+    if config["backend"] in ("postgres", "postgres+s3"):
 
         def after_load() -> None:
             analyze_schema(config["pg_dsn"], config["pg_schema"])

@@ -5,16 +5,19 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 import pytest
 
 from specstar.core import (
     Binary,
+    BlobBeingDeletedError,
     BlobCollector,
     BlobUploads,
     MemoryStorageFactory,
     NotFoundError,
+    Query,
     ResourceManager,
     UploadExpiredError,
     ValidationError,
@@ -222,3 +225,115 @@ def test_gc_aborts_expired_sessions(
     assert collector.collect().aborted_uploads == []
     clock.advance(minutes=11)
     assert collector.collect().aborted_uploads == [session.upload_id]
+
+
+def _due_orphan(
+    factory: MemoryStorageFactory, uploads: BlobUploads, clock: Clock
+) -> tuple[ResourceManager[Doc], BlobCollector, str]:
+    """A manager, its collector, and a file quarantined for longer than the grace period."""
+    docs = ResourceManager(Doc, storage_factory=factory, default_user="ann", default_now=clock)
+    collector = BlobCollector(
+        [docs],
+        uploads.blob_store,
+        uploads=uploads,
+        storage_factory=factory,
+        grace=timedelta(minutes=5),
+        now=clock,
+    )
+    orphan = uploads.blob_store.put(b"orphan").file_id
+    assert collector.collect().quarantined == [orphan]
+    clock.advance(minutes=6)
+    return docs, collector, orphan
+
+
+def test_a_write_that_claims_first_keeps_its_file(
+    factory: MemoryStorageFactory, uploads: BlobUploads, clock: Clock, monkeypatch: Any
+) -> None:
+    docs, collector, orphan = _due_orphan(factory, uploads, clock)
+    # the write claims (and commits) after the collector read the quarantine records and
+    # before it marks them: its mark (a compare-and-swap) fails, so the file is kept
+    held = collector._quarantined
+    monkeypatch.setattr(
+        collector,
+        "_quarantined",
+        lambda: (held(), docs.create({"title": "t", "file": {"file_id": orphan}}))[0],
+    )
+    report = collector.collect()
+    assert report.deleted == []
+    assert orphan in report.released
+    assert uploads.blob_store.info(orphan) is not None
+    assert docs.search(Query(limit=5))[0].resource_id
+    assert collector.collect().deleted == []  # referenced now: never collected
+
+
+def test_a_write_after_the_mark_fails_clearly_and_references_nothing_deleted(
+    factory: MemoryStorageFactory, uploads: BlobUploads, clock: Clock, monkeypatch: Any
+) -> None:
+    docs, collector, orphan = _due_orphan(factory, uploads, clock)
+    refused: list[BlobBeingDeletedError] = []
+    looks = collector.referenced
+    calls: list[int] = []
+
+    def write_between_mark_and_delete() -> set[str]:
+        calls.append(1)
+        if len(calls) == 2:  # the collector has marked the file, and looks again
+            try:
+                docs.create({"title": "too late", "file": {"file_id": orphan}})
+            except BlobBeingDeletedError as exc:
+                refused.append(exc)
+        return looks()
+
+    monkeypatch.setattr(collector, "referenced", write_between_mark_and_delete)
+    report = collector.collect()
+    assert report.deleted == [orphan]
+    assert len(refused) == 1
+    assert refused[0].code == "blob_being_deleted"
+    assert orphan in str(refused[0])
+    assert docs.count() == 0  # the refused write committed nothing
+    # uploading the same bytes again and retrying works
+    again = uploads.upload(b"orphan", user="ann").file_id
+    assert again == orphan
+    docs.create({"title": "retried", "file": {"file_id": orphan}})
+    assert uploads.blob_store.info(orphan) is not None
+
+
+def test_writes_racing_the_collector_lose_nothing(
+    factory: MemoryStorageFactory, uploads: BlobUploads, clock: Clock
+) -> None:
+    """Threads write references to quarantined files while the collector deletes due ones:
+    every committed revision's file still exists afterwards; refused writes say why."""
+    docs = ResourceManager(Doc, storage_factory=factory, default_user="ann", default_now=clock)
+    collector = BlobCollector(
+        [docs],
+        uploads.blob_store,
+        uploads=uploads,
+        storage_factory=factory,
+        grace=timedelta(minutes=5),
+        now=clock,
+    )
+    files = [uploads.blob_store.put(f"file {i}".encode()).file_id for i in range(40)]
+    assert sorted(collector.collect().quarantined) == sorted(files)
+    clock.advance(minutes=6)
+
+    def write(i: int) -> str | None:
+        try:
+            return docs.create({"title": str(i), "file": {"file_id": files[i]}}).resource_id
+        except BlobBeingDeletedError:
+            return None
+        except ValidationError:  # checked after the file was deleted: refused, nothing kept
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        writes = [pool.submit(write, i) for i in range(40)]
+        report = collector.collect()
+        written = [w.result() for w in writes]
+    for i, rid in enumerate(written):
+        if rid is None:  # refused: only because its file was being deleted
+            assert files[i] in report.deleted
+            continue
+        file = docs.get(rid).data.file
+        assert file is not None
+        assert file.file_id == files[i]
+        assert uploads.blob_store.info(files[i]) is not None, "a committed write lost its file"
+        assert files[i] not in report.deleted
+    assert sorted(report.deleted + report.released) == sorted(files)

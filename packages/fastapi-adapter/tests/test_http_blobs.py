@@ -266,3 +266,107 @@ def test_openapi_documents_the_blob_routes(client: TestClient) -> None:
     } <= set(doc["paths"])
     assert {"Binary", "BlobUploadSession"} <= set(doc["components"]["schemas"])
     assert "/note/{resource_id}/blobs/{file_id}" not in doc["paths"]
+
+
+class BlobRules:
+    """eve may not upload, mallory may not read files; everyone else may do anything."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    def check(self, ctx: Any) -> None:
+        self.seen.append((ctx.action, ctx.user, ctx.resource_id))
+        if ctx.action == "blob_upload" and ctx.user == "eve":
+            raise PermissionDeniedError("eve uploads nothing")
+        if ctx.action == "blob_read" and ctx.user == "mallory":
+            raise PermissionDeniedError("mallory reads no files")
+
+
+@pytest.fixture
+def guarded(tmp_path: Path) -> Iterator[tuple[TestClient, BlobRules]]:
+    rules = BlobRules()
+    crud = SpecStar(
+        storage_factory=SQLiteStorageFactory(tmp_path / "data"),
+        dependency_provider=DependencyProvider(get_user=header_user),
+        permission_checker=rules,
+    )
+    crud.add_model(Report)
+    app = FastAPI()
+    crud.apply(app)
+    with TestClient(app) as c:
+        yield c, rules
+
+
+def _denied(r: Any, action: str) -> None:
+    assert r.status_code == 403, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "permission_denied"
+    assert r.json()["status"] == 403
+
+
+def test_upload_routes_ask_the_checker_for_blob_upload(
+    guarded: tuple[TestClient, BlobRules],
+) -> None:
+    client, rules = guarded
+    EVE = {"X-User": "eve"}
+    _denied(client.post("/blobs/upload", content=b"x", headers=EVE), "blob_upload")
+    _denied(
+        client.post("/blobs/upload", files={"file": ("a", b"x", "text/plain")}, headers=EVE),
+        "blob_upload",
+    )
+    _denied(client.post("/blobs/upload-sessions", json={}, headers=EVE), "blob_upload")
+    r = client.post("/blobs/upload-sessions", json={}, headers=ANN)
+    assert r.status_code == 201, r.text
+    upload_id = r.json()["upload_id"]
+    base = f"/blobs/upload-sessions/{upload_id}"
+    # eve is refused by the checker before the session's owner check (403, not 404)
+    _denied(client.get(base, headers=EVE), "blob_upload")
+    _denied(client.put(f"{base}/content", content=b"x", headers=EVE), "blob_upload")
+    _denied(client.post(f"{base}/finalize", headers=EVE), "blob_upload")
+    _denied(client.post(f"{base}/abort", headers=EVE), "blob_upload")
+    assert client.put(f"{base}/content", content=b"abc", headers=ANN).status_code == 200
+    r = client.post(f"{base}/finalize", headers=ANN)
+    assert r.status_code == 200, r.text
+    assert r.json()["file_id"] == hashlib.sha256(b"abc").hexdigest()
+    assert ("blob_upload", "ann", None) in rules.seen
+    assert client.get("/blobs/upload-sessions/" + upload_id, headers=ANN).status_code == 200
+
+
+def test_download_routes_ask_the_checker_for_blob_read(
+    guarded: tuple[TestClient, BlobRules],
+) -> None:
+    client, rules = guarded
+    MALLORY = {"X-User": "mallory"}
+    file_id = upload(client, b"secret", MALLORY)["file_id"]  # she may upload...
+    _denied(client.get(f"/blobs/{file_id}", headers=MALLORY), "blob_read")  # ...not read
+    assert client.get(f"/blobs/{file_id}", headers=ANN).status_code == 404  # not ann's upload
+    r = client.post("/report", json={"title": "r", "pdf": {"file_id": file_id}}, headers=ANN)
+    rid = r.json()["resource_id"]
+    r = client.get(f"/report/{rid}/blobs/{file_id}", headers=ANN)
+    assert r.status_code == 200
+    assert r.content == b"secret"
+    assert ("blob_read", "ann", rid) in rules.seen  # with the resource id
+    _denied(client.get(f"/report/{rid}/blobs/{file_id}", headers=MALLORY), "blob_read")
+
+
+def test_a_rule_table_must_name_the_blob_actions(tmp_path: Path) -> None:
+    from specstar.core import ActionBasedChecker
+    from specstar.core.permissions import any_user
+
+    def app_with(rules: dict[str, Any]) -> TestClient:
+        crud = SpecStar(
+            storage_factory=SQLiteStorageFactory(tmp_path / f"d{len(rules)}"),
+            dependency_provider=DependencyProvider(get_user=header_user),
+            permission_checker=ActionBasedChecker(rules),
+        )
+        crud.add_model(Report)
+        app = FastAPI()
+        crud.apply(app)
+        return TestClient(app)
+
+    with app_with({"read": any_user, "write": any_user}) as c:  # neither group holds them
+        _denied(c.post("/blobs/upload", content=b"x", headers=ANN), "blob_upload")
+    with app_with({"read": any_user, "write": any_user, "blob_upload": any_user}) as c:
+        r = c.post("/blobs/upload", content=b"x", headers=ANN)
+        assert r.status_code == 201, r.text
+        _denied(c.get(f"/blobs/{r.json()['file_id']}", headers=ANN), "blob_read")

@@ -14,6 +14,7 @@ import pytest
 
 from specstar.core import (
     QB,
+    NotFoundError,
     PreconditionFailedError,
     Query,
     ResourceManager,
@@ -172,3 +173,42 @@ def test_requests_per_operation(bucket: str, s3: dict[str, Any]) -> None:
         assert counted == Counter({"PutObject": 3, "GetObject": 2})
     finally:
         factory.close()
+
+
+def test_max_staleness_skips_the_freshness_probe_within_its_window(
+    bucket: str, s3: dict[str, Any]
+) -> None:
+    lazy = S3StorageFactory(bucket, "app/", max_staleness=3600, **s3)
+    other = S3StorageFactory(bucket, "app/", **s3)
+    try:
+        mine = _manager(lazy)
+        rid = mine.create(Item(name="mine")).resource_id
+        counted = _count(lazy)
+        assert mine.get(rid).data.name == "mine"  # its own write, from the replica
+        assert [m.resource_id for m in mine.search(QB["name"] == "mine")] == [rid]
+        assert counted == Counter()  # caught up at the create: no request within the window
+        theirs = _manager(other)
+        elsewhere = theirs.create(Item(name="theirs")).resource_id
+        with pytest.raises(NotFoundError):  # within the window: not seen yet
+            mine.get_meta(elsewhere)
+        theirs.update(rid, Item(name="changed"))
+        with pytest.raises(PreconditionFailedError):  # writes are checked against the log
+            mine.update(rid, Item(name="late"), expected_revision_id=f"{rid}:1")
+        # losing that race caught the replica up: both writes are seen now
+        assert mine.get(rid).data.name == "changed"
+        assert mine.get(elsewhere).data.name == "theirs"
+        mine.patch(rid, [{"op": "add", "path": "/tags/-", "value": "x"}])  # no lost update
+        assert theirs.get(rid).data.tags == ["x"]
+        assert theirs.get(rid).data.name == "changed"
+    finally:
+        lazy.close()
+        other.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [(-1, ValueError), (float("nan"), ValueError), (True, TypeError), ("1", TypeError)],
+)
+def test_max_staleness_must_be_seconds(value: Any, error: type[Exception]) -> None:
+    with pytest.raises(error, match="max_staleness"):
+        S3StorageFactory("bucket", max_staleness=value)

@@ -19,7 +19,7 @@ from .actions import Action
 from .annotations import DisplayName, Unique
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
 from .binary import Binary
-from .blob_gc import BlobCollector, CollectionReport
+from .blob_gc import BlobBeingDeletedError, BlobClaims, BlobCollector, CollectionReport
 from .blobs import BlobCapabilities, BlobPart, BlobUpload
 from .codec import Encoding
 from .errors import (
@@ -170,7 +170,9 @@ __all__ = [
     "BatchFailure",
     "BatchOutcome",
     "Binary",
+    "BlobBeingDeletedError",
     "BlobCapabilities",
+    "BlobClaims",
     "BlobCollector",
     "BlobInfo",
     "BlobPart",

@@ -42,7 +42,10 @@ __all__ = ["UPLOAD_RESOURCE", "BlobUploadSession", "BlobUploads", "UploadExpired
 UPLOAD_RESOURCE = "blob-upload"
 
 UploadStatus = Literal["pending", "uploading", "uploaded", "finalized", "aborted"]
-UploadMethod = Literal["proxy", "single_put"]
+UploadMethod = Literal["proxy", "single_put", "presigned_parts"]
+_METHODS = ("proxy", "single_put", "presigned_parts")
+#: The most parts a ``presigned_parts`` session hands out URLs for.
+MAX_PRESIGNED_PARTS = 1000
 _OPEN = ("pending", "uploading", "uploaded")
 
 
@@ -54,8 +57,12 @@ class BlobUploadSession(msgspec.Struct, kw_only=True):
         file_id: the file's id once finalized (empty before).
         status: the lifecycle state.
         upload_method: ``"proxy"`` (``PUT`` the bytes, or parts of them, to the application)
-            or ``"single_put"`` (``PUT`` the whole content to ``upload_url``).
+            or ``"single_put"`` (``PUT`` the whole content to ``upload_url``), or
+            ``"presigned_parts"`` (``PUT`` part ``n`` to ``part_urls[n - 1]``, in any order
+            and in parallel, straight to the blob store).
         upload_url: where to ``PUT`` the content (``single_put`` only).
+        part_urls: where to ``PUT`` each part (``presigned_parts`` only; valid until
+            ``expires_at``).
         content_type: MIME type of the content.
         size: the declared size in bytes (checked at finalize), or ``None``.
         uploaded_size: bytes received so far.
@@ -70,6 +77,7 @@ class BlobUploadSession(msgspec.Struct, kw_only=True):
     status: UploadStatus = "pending"
     upload_method: UploadMethod = "proxy"
     upload_url: str = ""
+    part_urls: list[str] = []
     content_type: str | UnsetType = UNSET
     size: int | None = None
     uploaded_size: int = 0
@@ -193,8 +201,10 @@ class BlobUploads:
         """Start a session.
 
         Raises:
-            ValidationError: an invalid size, part count, digest or method (naming it), or
-                ``single_put`` on a blob store without presigned URLs.
+            ValidationError: an invalid size, part count, digest or method (naming it),
+                ``single_put`` or ``presigned_parts`` on a blob store without presigned URLs,
+                or ``presigned_parts`` without ``total_parts`` (or more than
+                :data:`MAX_PRESIGNED_PARTS`).
         """
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
             raise _invalid("size", f"must be a non-negative integer, not {size!r}")
@@ -204,12 +214,27 @@ class BlobUploads:
             isinstance(sha256, str) and len(sha256) == 64 and set(sha256) <= set("0123456789abcdef")
         ):
             raise _invalid("sha256", "must be 64 lowercase hex digits")
-        if upload_method not in ("proxy", "single_put"):
+        if upload_method not in _METHODS:
             raise _invalid(
-                "upload_method", f"must be 'proxy' or 'single_put', not {upload_method!r}"
+                "upload_method",
+                f"must be 'proxy', 'single_put' or 'presigned_parts', not {upload_method!r}",
             )
+        if upload_method == "presigned_parts":
+            if total_parts is None:
+                raise _invalid("total_parts", "a presigned_parts upload declares its part count")
+            if total_parts > MAX_PRESIGNED_PARTS:
+                raise _invalid("total_parts", f"at most {MAX_PRESIGNED_PARTS} presigned parts")
         upload_id = self.blob_store.create_upload(content_type)
         url = ""
+        part_urls: list[str] = []
+        if upload_method == "presigned_parts":
+            assert total_parts is not None
+            for number in range(1, total_parts + 1):
+                presigned = self.blob_store.presign_part(upload_id, number, int(self.ttl))
+                if presigned is None:
+                    self.blob_store.abort_upload(upload_id)
+                    raise _invalid("upload_method", "this blob store has no presigned upload URLs")
+                part_urls.append(presigned)
         if upload_method == "single_put":
             if total_parts not in (None, 1):
                 raise _invalid("total_parts", "a single_put upload has one part")
@@ -223,6 +248,7 @@ class BlobUploads:
             upload_id=upload_id,
             upload_method=upload_method,
             upload_url=url,
+            part_urls=part_urls,
             content_type=content_type,
             size=size,
             total_parts=total_parts,
@@ -356,6 +382,7 @@ class BlobUploads:
             uploaded_size=info.size,
             total_parts=count,
             upload_url="",
+            part_urls=[],
         )
         self._set(
             session,
@@ -367,6 +394,7 @@ class BlobUploads:
             total_parts=count,
             parts_received=done.parts_received,
             upload_url="",
+            part_urls=[],
         )
         return done
 
@@ -382,8 +410,8 @@ class BlobUploads:
         if session.status == "finalized":
             raise _invalid("status", "the upload is finalized")
         self.blob_store.abort_upload(upload_id)
-        self._set(session, user, status="aborted", upload_url="")
-        return msgspec.structs.replace(session, status="aborted", upload_url="")
+        self._set(session, user, status="aborted", upload_url="", part_urls=[])
+        return msgspec.structs.replace(session, status="aborted", upload_url="", part_urls=[])
 
     def in_flight(self) -> set[str]:
         """The staged upload ids of sessions that are open and not expired."""

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from specstar.core import (
+    BlobClaims,
     BlobUploads,
     BlobUploadSession,
     CheckerLike,
@@ -191,6 +192,7 @@ class SpecStar:
         #: The application's lease locks (see :meth:`try_lock`).
         self.locks = Locks()
         self._blob_uploads: BlobUploads | None = None
+        self._blob_claims: BlobClaims | None = None
         self.configure(
             model_naming=model_naming,
             route_templates=route_templates,
@@ -249,6 +251,7 @@ class SpecStar:
             self.route_templates = _templates(route_templates)
         if storage_factory is not UNSET:
             self.storage_factory = storage_factory
+            self._blob_claims = None  # models added from now on claim on the new factory
         if message_queue_factory is not UNSET:
             self.message_queue_factory = message_queue_factory
         if permission_checker is not UNSET:
@@ -331,6 +334,16 @@ class SpecStar:
     @blob_uploads.setter
     def blob_uploads(self, uploads: BlobUploads) -> None:
         self._blob_uploads = uploads
+
+    @property
+    def blob_claims(self) -> BlobClaims:
+        """What a write referencing files claims from the blob collector's quarantine (kept on
+        the storage factory as the resource ``blob-quarantine``, where a ``BlobCollector``
+        built with ``storage_factory=`` the same factory keeps it), made on first use; every
+        model with a ``Binary`` field writes through it."""
+        if self._blob_claims is None:
+            self._blob_claims = BlobClaims(storage_factory=self.storage_factory)
+        return self._blob_claims
 
     def add_route_template(self, template: RouteTemplate) -> None:
         """Add a route template; one of the same class already present is replaced."""
@@ -491,6 +504,8 @@ class SpecStar:
             client_ids=client_ids,
             blob_store=self.storage_factory.blob_store(),
         )
+        if manager.has_binary_fields:
+            manager.blob_claims = self.blob_claims
         self.resource_managers[rname] = manager
         if migrate_route:
             self.migrate_route_models.add(rname)
@@ -556,8 +571,11 @@ class SpecStar:
                     template.dependency_provider = self.dependency_provider
                 if template.strict_query_parameters is None:
                     template.strict_query_parameters = self.strict_query_parameters
-            if isinstance(template, BlobRouteTemplate) and template.uploads is None:
-                template.uploads = self.blob_uploads
+            if isinstance(template, BlobRouteTemplate):
+                if template.uploads is None:
+                    template.uploads = self.blob_uploads
+                if template.permission_checker is UNSET:
+                    template.permission_checker = self.permission_checker
             for rname, manager in self.resource_managers.items():
                 template.apply(rname, manager, target)
             template.apply_global(self.resource_managers, target)

@@ -15,7 +15,7 @@ from specstar.core.spi import (
 
 from ._client import ClientSpec, key_part
 from .blobs import S3BlobStore
-from .storage import S3Storage
+from .storage import S3Storage, check_staleness
 
 __all__ = ["S3StorageFactory"]
 
@@ -36,6 +36,12 @@ class S3StorageFactory(CachingStorageFactory[S3Storage]):
         checkpoint_every: a checkpoint of a type's state is written after every this many log
             entries, so a starting process reads at most that many entries after it.
         query_timeout: seconds one search or count may run (``None``: no budget).
+        max_staleness: seconds a read may serve the replica without asking S3 for newer log
+            entries (0, the default: every read and search first makes one request, so it
+            sees every write acknowledged before it started; ``s`` > 0: at most one such
+            request per ``s`` seconds, and reads may miss other processes' writes of the last
+            ``s`` seconds; a process always sees its own writes, and writes are checked
+            against the whole log either way).
         blobs: the blob store :meth:`blob_store` hands out (default: an :class:`S3BlobStore`
             in the same bucket, under ``<prefix>_blobs/``, sharing this factory's client).
         **client_options: further ``boto3.client("s3", ...)`` arguments (``region_name``,
@@ -51,6 +57,7 @@ class S3StorageFactory(CachingStorageFactory[S3Storage]):
         endpoint_url: str | None = None,
         checkpoint_every: int = 256,
         query_timeout: float | None = DEFAULT_QUERY_TIMEOUT,
+        max_staleness: float = 0.0,
         blobs: BlobStore | None = None,
         **client_options: Any,
     ) -> None:
@@ -67,6 +74,7 @@ class S3StorageFactory(CachingStorageFactory[S3Storage]):
         self.prefix = prefix
         self._checkpoint_every = checkpoint_every
         self._timeout = check_timeout(query_timeout)
+        self._staleness = check_staleness(max_staleness)
         self._blobs = blobs
         self._client_spec = ClientSpec(client, endpoint_url, client_options)
         self._client_lock = threading.Lock()
@@ -88,6 +96,7 @@ class S3StorageFactory(CachingStorageFactory[S3Storage]):
             base,
             checkpoint_every=self._checkpoint_every,
             query_timeout=self._timeout,
+            max_staleness=self._staleness,
         )
 
     def blob_store(self) -> BlobStore:

@@ -8,18 +8,21 @@ Layout of one resource type under ``<prefix><type>/`` (see :mod:`._log`)::
 
 Each process keeps a replica of the state in memory and brings it up to date from the log
 before every read and search (one ``GET`` of the next entry, answered 404 when nothing is new),
-so it sees every write acknowledged before the call started. A write is checked against the
-replica, its payload object is put, and its log entry is created at the next sequence number
-with ``If-None-Match: *``: when another writer took that number first (412), the replica
-catches up and the write is checked again on the newer state — optimistic concurrency, with
-compare-and-swap, revision ids and ``Unique`` all decided by that one conditional create.
-Searches run the reference evaluator of ``specstar.core`` over the replica.
+so it sees every write acknowledged before the call started (with ``max_staleness=s`` a read
+skips that request when the replica caught up less than ``s`` seconds ago: reads may then miss
+other processes' writes of the last ``s`` seconds, never the process's own). A write is
+checked against the replica, its payload object is put, and its log entry is created at the
+next sequence number with ``If-None-Match: *``: when another writer took that number first
+(412), the replica catches up and the write is checked again on the newer state — optimistic
+concurrency, with compare-and-swap, revision ids and ``Unique`` all decided by that one
+conditional create. Searches run the reference evaluator of ``specstar.core`` over the replica.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import secrets
 import threading
 import time
@@ -80,6 +83,15 @@ _READ_ATTEMPTS = 5
 _INLINE_BYTES = 64 * 1024
 
 
+def check_staleness(value: float) -> float:
+    """``value`` as a staleness window in seconds (a finite number, 0 or more)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"max_staleness must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"max_staleness must be 0 or more seconds, not {value!r}")
+    return float(value)
+
+
 def _seq_key(seq: int) -> str:
     return f"{seq:020d}"
 
@@ -101,8 +113,12 @@ class S3Storage(Storage):
         *,
         checkpoint_every: int = 256,
         query_timeout: float | None = DEFAULT_QUERY_TIMEOUT,
+        max_staleness: float = 0.0,
     ) -> None:
         self._client = client
+        self._staleness = check_staleness(max_staleness)
+        #: when the replica last caught up with the log (``time.monotonic``)
+        self._synced_at = float("-inf")
         self.bucket = bucket
         self.base = base
         self._checkpoint_every = checkpoint_every
@@ -111,6 +127,11 @@ class S3Storage(Storage):
         self._lock = threading.RLock()
         self._state: State | None = None
         self._spec = IndexSpec()
+
+    def _forget_sync(self) -> None:
+        """Make the next read catch up with the log whatever ``max_staleness`` allows."""
+        with self._lock:
+            self._synced_at = float("-inf")
 
     # -- the log ------------------------------------------------------------------------------
 
@@ -152,8 +173,10 @@ class S3Storage(Storage):
             self._state = self._load()
         state, seen = self._state, False
         while True:
+            probed_at = time.monotonic()
             data = self._get(f"{self.base}log/{_seq_key(state.seq + 1)}")
             if data is None:
+                self._synced_at = probed_at
                 return state, seen
             entry = _log.decode_entry(data)
             seen = seen or (watch is not None and entry.token == watch)
@@ -161,9 +184,17 @@ class S3Storage(Storage):
             if isinstance(entry, Commit) and entry.key is not None and entry.data is not None:
                 self.payloads.remember(entry.meta.resource_id, entry.key, entry.data)
 
+    def _read(self) -> State:
+        """The replica for a read (caller holds the lock): brought up to date, unless it
+        caught up less than ``max_staleness`` seconds ago."""
+        state = self._state
+        if state is not None and time.monotonic() - self._synced_at < self._staleness:
+            return state
+        return self._sync()[0]
+
     def _replica(self) -> State:
         with self._lock:
-            return self._sync()[0]
+            return self._read()
 
     def _append(
         self,
@@ -283,7 +314,7 @@ class S3Storage(Storage):
 
     def _located(self, resource_id: str, revision_id: str) -> tuple[RevisionInfo, str] | None:
         with self._lock:
-            return self._sync()[0].revisions.get(resource_id, {}).get(revision_id)
+            return self._read().revisions.get(resource_id, {}).get(revision_id)
 
     def get_revision_info(self, resource_id: str, revision_id: str) -> RevisionInfo | None:
         found = self._located(resource_id, revision_id)
@@ -297,13 +328,14 @@ class S3Storage(Storage):
             data = self.payloads.get(resource_id, found[1])
             if data is not None:
                 return StoredRevision(found[0], data)
-            # pruned, purged or rewritten (a draft) since located: locate it again
+            # pruned, purged or rewritten (a draft) since located: locate it again, fresh
+            self._forget_sync()
         raise StorageError(f"the payload of revision {revision_id!r} is missing")
 
     def get_current(self, resource_id: str) -> tuple[ResourceMeta, StoredRevision] | None:
         for _ in range(_READ_ATTEMPTS):
             with self._lock:
-                state = self._sync()[0]
+                state = self._read()
                 meta = state.metas.get(resource_id)
                 if meta is None:
                     return None
@@ -311,11 +343,12 @@ class S3Storage(Storage):
             data = self.payloads.get(resource_id, key)
             if data is not None:
                 return meta, StoredRevision(info, data)
+            self._forget_sync()
         raise StorageError(f"{resource_id!r}: the current revision's payload is missing")
 
     def get_revisions(self, refs: Sequence[tuple[str, str]]) -> list[StoredRevision | None]:
         with self._lock:
-            state = self._sync()[0]
+            state = self._read()
             found = [state.revisions.get(rid, {}).get(rev_id) for rid, rev_id in refs]
         wanted = [(rid, f[1]) for (rid, _), f in zip(refs, found, strict=True) if f is not None]
         fetched = iter(self.payloads.get_many(wanted))
@@ -332,7 +365,7 @@ class S3Storage(Storage):
         self, resource_id: str, *, offset: int = 0, limit: int | None = None
     ) -> list[RevisionInfo]:
         with self._lock:
-            revs = list(self._sync()[0].revisions.get(resource_id, {}).values())
+            revs = list(self._read().revisions.get(resource_id, {}).values())
         end = None if limit is None else offset + limit
         return [info for info, _ in revs[offset:end]]
 
@@ -340,13 +373,13 @@ class S3Storage(Storage):
         self, resource_id: str, *, offset: int = 0, limit: int | None = None
     ) -> list[str]:
         with self._lock:
-            ids = list(self._sync()[0].revisions.get(resource_id, {}))
+            ids = list(self._read().revisions.get(resource_id, {}))
         end = None if limit is None else offset + limit
         return ids[offset:end]
 
     def get_history(self, resource_id: str) -> tuple[ResourceMeta, list[str]] | None:
         with self._lock:
-            state = self._sync()[0]
+            state = self._read()
             meta = state.metas.get(resource_id)
             if meta is None:
                 return None
@@ -354,7 +387,7 @@ class S3Storage(Storage):
 
     def _metas(self) -> list[ResourceMeta]:
         with self._lock:
-            return list(self._sync()[0].metas.values())
+            return list(self._read().metas.values())
 
     def search(self, query: Query) -> Page[ResourceMeta]:
         metas = self._metas()

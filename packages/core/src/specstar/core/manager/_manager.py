@@ -13,7 +13,7 @@ from msgspec import UNSET, UnsetType
 
 from .. import models
 from ..annotations import Unique
-from ..binary import Binary, has_binary_fields, load_binaries, store_binaries
+from ..binary import Binary, find_binaries, has_binary_fields, load_binaries, store_binaries
 from ..blobs import BlobStore
 from ..codec import Encoding
 from ..context import ContextDefaults, NowSource, Scope, UserSource
@@ -160,6 +160,9 @@ class ResourceManager(ResourceWriter[T]):
         if blob_store is None and storage_factory is not None:
             blob_store = storage_factory.blob_store()
         self._blob_store = blob_store
+        #: Called with the file ids a write references before it commits (the blob
+        #: collector's claims, :class:`~specstar.core.blob_gc.BlobClaims`; ``None``: none).
+        self.blob_claims: Callable[[set[str]], None] | None = None
         self.has_binary_fields = has_binary_fields(self.model)
         unique = {
             path: marker.normalize
@@ -320,7 +323,11 @@ class ResourceManager(ResourceWriter[T]):
         return self._blob_store
 
     def _store_binaries(self, data: Any) -> Any:
-        return store_binaries(data, self.blob_store)
+        stored = store_binaries(data, self.blob_store)
+        claims = self.blob_claims
+        if claims is not None:  # the files leave the blob collector's quarantine
+            claims({b.file_id for _, b in find_binaries(stored) if isinstance(b.file_id, str)})
+        return stored
 
     def get_blob(self, file_id: str) -> Binary:
         """A stored file with its content.

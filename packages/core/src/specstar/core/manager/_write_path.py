@@ -7,13 +7,23 @@ the race is run again on the fresh state until ``conflict_timeout`` — unless t
 an expected revision, whose mismatch goes straight back as :class:`PreconditionFailedError`.
 ``before`` handlers therefore run once per attempt; ``on_success``/``on_failure`` and
 ``after`` run once per write, with the outcome.
+
+Writes of one resource through one manager queue on a lock of that resource in the process
+(:class:`ResourceQueue`): of several threads patching one resource, only one has an attempt
+in flight, so they never make each other's attempts lose; only writes from other processes
+(or other managers) can. Without it, on a store whose attempt spans several round trips
+(S3: a read, a payload put and a log append), 16 threads patching one resource kept losing
+to each other, and some writes gave up after ``conflict_timeout`` (30 s) with most of their
+attempts lost.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -32,6 +42,53 @@ R = TypeVar("R")
 #: Checks the references of new data: ``(context, data, previous)``; raises
 #: ``ValidationError``.
 RefCheck = Callable[[OperationContext, Any, Any], None]
+
+
+class _Turns:
+    """A first-come, first-served re-entrant lock (a ticket lock)."""
+
+    def __init__(self) -> None:
+        self.next_ticket = 0
+        self.serving = 0
+        self.owner: int | None = None
+        self.depth = 0
+        self.waiting = 0
+
+
+class ResourceQueue:
+    """A first-come, first-served, re-entrant lock per resource id, kept while a write holds or
+    waits for it."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._turns: dict[str, _Turns] = {}
+
+    @contextmanager
+    def hold(self, resource_id: str) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._changed:
+            turns = self._turns.setdefault(resource_id, _Turns())
+            if turns.owner == me:  # a nested write of the same resource in this thread
+                turns.depth += 1
+            else:
+                ticket = turns.next_ticket
+                turns.next_ticket += 1
+                turns.waiting += 1
+                while turns.serving != ticket:
+                    self._changed.wait()
+                turns.waiting -= 1
+                turns.owner, turns.depth = me, 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                turns.depth -= 1
+                if turns.depth == 0:
+                    turns.owner = None
+                    turns.serving += 1
+                    if turns.waiting == 0 and turns.serving == turns.next_ticket:
+                        del self._turns[resource_id]
+                    self._changed.notify_all()
 
 
 class WritePath(Generic[T]):
@@ -53,6 +110,7 @@ class WritePath(Generic[T]):
         self.pipeline = pipeline
         self.conflict_timeout = conflict_timeout
         self.check_refs = check_refs
+        self.queue = ResourceQueue()
 
     # == the skeleton ===========================================================================
 
@@ -81,9 +139,14 @@ class WritePath(Generic[T]):
     def run(
         self, ctx: OperationContext, expected: Precondition | None, attempt: Callable[[], R]
     ) -> R:
-        """Run one write: ``attempt`` under :meth:`retry`, then the outcome events."""
+        """Run one write: ``attempt`` under :meth:`retry` (queued behind the process's other
+        writes of the same resource), then the outcome events."""
         try:
-            result = self.retry(expected, attempt)
+            if ctx.resource_id is None:
+                result = self.retry(expected, attempt)
+            else:
+                with self.queue.hold(ctx.resource_id):
+                    result = self.retry(expected, attempt)
         except Exception as exc:
             self.pipeline.emit(EventPhase.on_failure, ctx, error=exc)
             self.pipeline.emit(EventPhase.after, ctx, error=exc)

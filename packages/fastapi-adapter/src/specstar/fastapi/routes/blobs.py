@@ -23,6 +23,14 @@ answer 307 to a short-lived direct URL instead.
 Who may read a file: the user who uploaded it (``GET /blobs/{file_id}``), and whoever may read
 a resource whose revision references it (``GET /m/{id}/blobs/{file_id}``, checked by the
 model's permission checker). Others get 404, the same answer as for a file that does not exist.
+
+Every route first asks the permission checker (the app's, or the model's for the per-model
+route) about an action of its own, with the resource name ``blob`` on the global routes:
+``blob_upload`` for the upload and every upload-session route, ``blob_read`` for the downloads
+(the per-model one also passes the resource id, so a checker's ``check_resource`` sees the
+resource's meta; the read of the resource is then checked as ``get``, as before). A denial is a
+403 problem. The two actions belong to neither the ``read`` nor the ``write`` group: a rule
+table needs them (or ``"*"``) to allow them.
 """
 
 import re
@@ -31,6 +39,7 @@ from typing import Annotated, Any, TypeVar
 
 import anyio.from_thread
 import msgspec
+from msgspec import UNSET, UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -43,7 +52,10 @@ from specstar.core import (
     BlobInfo,
     BlobStore,
     BlobUploads,
+    BlobUploadSession,
+    CheckerLike,
     FieldError,
+    MemoryStorage,
     NotFoundError,
     ResourceManager,
     ValidationError,
@@ -58,7 +70,14 @@ from ..problems import problem_for, problem_response
 from ..responses import MsgspecResponse, json_response
 from ._base import BaseRouteTemplate, ResourceIdPath, RevisionIdPath
 
-__all__ = ["BlobRouteTemplate"]
+__all__ = ["BLOB_READ", "BLOB_RESOURCE", "BLOB_UPLOAD", "BlobRouteTemplate"]
+
+#: The action of the upload and upload-session routes.
+BLOB_UPLOAD = "blob_upload"
+#: The action of the download routes.
+BLOB_READ = "blob_read"
+#: The resource name the global blob routes are checked under.
+BLOB_RESOURCE = "blob"
 
 R = TypeVar("R")
 
@@ -205,6 +224,8 @@ class BlobRouteTemplate(BaseRouteTemplate):
 
     Args:
         uploads: the uploads service (``SpecStar.apply`` gives the app's).
+        permission_checker: the checker of the global routes (``SpecStar.apply`` gives the
+            app's; ``None``: everyone may upload and read their uploads).
         prefix: path of the global routes.
         redirect: answer downloads with 307 to a presigned URL when the store has them.
         url_expires_in: seconds such a URL stays valid.
@@ -217,6 +238,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
         self,
         *,
         uploads: BlobUploads | None = None,
+        permission_checker: CheckerLike | UnsetType | None = UNSET,
         prefix: str = "/blobs",
         redirect: bool = False,
         url_expires_in: int = 300,
@@ -231,6 +253,8 @@ class BlobRouteTemplate(BaseRouteTemplate):
             strict_query_parameters=strict_query_parameters,
         )
         self.uploads = uploads
+        #: ``UNSET`` until ``SpecStar.apply`` gives the app's checker (or ``None``).
+        self.permission_checker = permission_checker
         self.prefix = prefix
         self.redirect = redirect
         self.url_expires_in = url_expires_in
@@ -275,6 +299,8 @@ class BlobRouteTemplate(BaseRouteTemplate):
             if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
             user: Any = m.user,
         ) -> Response:
+            who = DependencyProvider.user_of(user)
+            await m.call(manager.authorize, BLOB_READ, user=who, resource_id=resource_id)
             info, content_type = await m.call(referenced, resource_id, revision_id, file_id, user)
             return await _download(
                 manager.blob_store,
@@ -310,6 +336,22 @@ class BlobRouteTemplate(BaseRouteTemplate):
         uploads = self.uploads
         if uploads is None:
             raise ValueError("BlobRouteTemplate needs uploads= (SpecStar.apply gives its own)")
+        checker = self.permission_checker
+        # the checker answers through a manager, so both checker protocols, scopes and the
+        # strict operation context work as on every other route; it keeps no records
+        gate: ResourceManager[BlobUploadSession] = ResourceManager(
+            BlobUploadSession,
+            name=BLOB_RESOURCE,
+            storage=MemoryStorage(),
+            permission_checker=None if isinstance(checker, UnsetType) else checker,
+        )
+
+        def allowed(action: str, user: Any) -> Any:
+            """The uploader ``user`` acts as, once the checker allows ``action``."""
+            who = DependencyProvider.user_of(user)
+            gate.authorize(action, user=uploads.user_of(who))
+            return who
+
         get_user = self.deps.get_user
         User = Annotated[Any, Depends(get_user)]
         template = self
@@ -330,7 +372,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
             )
 
         async def upload(request: Request, user: User) -> Response:
-            who = DependencyProvider.user_of(user)
+            who = allowed(BLOB_UPLOAD, user)
             media_type = media_type_of(request)
             if media_type == "multipart/form-data":
                 form = await request.form(max_files=1, max_fields=16)
@@ -378,7 +420,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
             status_code=201,
             responses={
                 201: {"description": "The stored file", "content": json_content(ref("Binary"))},
-                **problem_responses(400, 401, 422),
+                **problem_responses(400, 401, 403, 422),
             },
             openapi_extra={
                 "requestBody": {
@@ -400,6 +442,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
         )
 
         async def create_session(request: Request, user: User) -> Response:
+            who = allowed(BLOB_UPLOAD, user)
             body = await read_json(request)
             options = decode_data(SessionRequest, body, forbid_unknown=True)
             session = await run_in_threadpool(
@@ -409,7 +452,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
                     total_parts=options.total_parts,
                     sha256=options.sha256,
                     upload_method=options.upload_method,  # type: ignore[arg-type]
-                    user=DependencyProvider.user_of(user),
+                    user=who,
                 )
             )
             return json_response(session, status_code=201)
@@ -426,11 +469,13 @@ class BlobRouteTemplate(BaseRouteTemplate):
             "Start an upload session",
             description=(
                 "`upload_method` `proxy` (send the content, or numbered parts in parallel, to "
-                "`PUT …/content`) or `single_put` (`PUT` the whole content to `upload_url`). "
+                "`PUT …/content`), `single_put` (`PUT` the whole content to `upload_url`) or "
+                "`presigned_parts` (with `total_parts`: `PUT` part n to `part_urls[n-1]`, in "
+                "parallel, straight to the blob store). "
                 "`size`, `total_parts` and `sha256` are checked when the session is finalized."
             ),
             status_code=201,
-            responses={201: session_response, **problem_responses(400, 401, 415, 422)},
+            responses={201: session_response, **problem_responses(400, 401, 403, 415, 422)},
             openapi_extra={
                 "requestBody": {
                     "required": True,
@@ -449,7 +494,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
                                 "sha256": {"type": ["string", "null"]},
                                 "upload_method": {
                                     "type": "string",
-                                    "enum": ["proxy", "single_put"],
+                                    "enum": ["proxy", "single_put", "presigned_parts"],
                                 },
                             },
                         }
@@ -459,9 +504,8 @@ class BlobRouteTemplate(BaseRouteTemplate):
         )
 
         async def get_session(upload_id: UploadIdPath, user: User) -> Response:
-            session = await run_in_threadpool(
-                lambda: uploads.get_session(upload_id, user=DependencyProvider.user_of(user))
-            )
+            who = allowed(BLOB_UPLOAD, user)
+            session = await run_in_threadpool(lambda: uploads.get_session(upload_id, user=who))
             return json_response(session)
 
         add(
@@ -470,7 +514,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
             "GET",
             "get_upload_session",
             "An upload session and its progress",
-            responses={200: session_response, **problem_responses(400, 401, 404, 410, 422)},
+            responses={200: session_response, **problem_responses(400, 401, 403, 404, 410, 422)},
         )
 
         async def put_content(
@@ -486,7 +530,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
                 ),
             ] = None,
         ) -> Response:
-            who = DependencyProvider.user_of(user)
+            who = allowed(BLOB_UPLOAD, user)
             session = await _into_thread(
                 request,
                 lambda chunks: uploads.put_content(
@@ -501,7 +545,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
             "PUT",
             "put_upload_content",
             "Send content (one part) of an upload session",
-            responses={200: session_response, **problem_responses(400, 401, 404, 410, 422)},
+            responses={200: session_response, **problem_responses(400, 401, 403, 404, 410, 422)},
             openapi_extra={
                 "requestBody": {
                     "required": True,
@@ -515,6 +559,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
         )
 
         async def finalize(request: Request, upload_id: UploadIdPath, user: User) -> Response:
+            who = allowed(BLOB_UPLOAD, user)
             body = await request.body() if request.headers.get("content-length") != "0" else b""
             sha256 = None
             if body.strip():
@@ -528,9 +573,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
                     ) from None
                 sha256 = decode_data(FinalizeRequest, raw, forbid_unknown=True).sha256
             session = await run_in_threadpool(
-                lambda: uploads.finalize(
-                    upload_id, sha256=sha256, user=DependencyProvider.user_of(user)
-                )
+                lambda: uploads.finalize(upload_id, sha256=sha256, user=who)
             )
             return json_response(session)
 
@@ -545,13 +588,12 @@ class BlobRouteTemplate(BaseRouteTemplate):
                 'the SHA-256 (declared at creation, or `{"sha256": …}` here); a failed check '
                 "is a 422 naming it and leaves the session open."
             ),
-            responses={200: session_response, **problem_responses(400, 401, 404, 410, 422)},
+            responses={200: session_response, **problem_responses(400, 401, 403, 404, 410, 422)},
         )
 
         async def abort(upload_id: UploadIdPath, user: User) -> Response:
-            session = await run_in_threadpool(
-                lambda: uploads.abort(upload_id, user=DependencyProvider.user_of(user))
-            )
+            who = allowed(BLOB_UPLOAD, user)
+            session = await run_in_threadpool(lambda: uploads.abort(upload_id, user=who))
             return json_response(session)
 
         add(
@@ -560,7 +602,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
             "POST",
             "abort_upload_session",
             "Abort an upload session",
-            responses={200: session_response, **problem_responses(400, 401, 404, 410, 422)},
+            responses={200: session_response, **problem_responses(400, 401, 403, 404, 410, 422)},
         )
 
         async def download(
@@ -570,7 +612,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
             if_range: Annotated[str | None, Header(alias="If-Range")] = None,
             if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
         ) -> Response:
-            who = DependencyProvider.user_of(user)
+            who = allowed(BLOB_READ, user)
 
             def readable() -> BlobInfo:
                 info = uploads.blob_store.info(file_id)
