@@ -17,6 +17,7 @@ except ModuleNotFoundError as _missing:
 from ._result_checker import PermissionResult
 from .actions import Action
 from .annotations import DisplayName, Unique
+from .backup import DumpStats, LoadFailure, LoadStats, OnDuplicate, dump, load
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
 from .binary import Binary
 from .blob_gc import BlobCollector, CollectionReport
@@ -24,8 +25,10 @@ from .blobs import BlobCapabilities, BlobPart, BlobUpload
 from .codec import Encoding
 from .errors import (
     AlreadyExistsError,
+    ArchiveError,
     ClientIdsDisabledError,
     ConflictError,
+    DuplicateResourceError,
     FieldError,
     GoneError,
     IdempotencyConflictError,
@@ -167,6 +170,7 @@ __all__ = [
     "AllowAll",
     "AlreadyExistsError",
     "And",
+    "ArchiveError",
     "BatchFailure",
     "BatchOutcome",
     "Binary",
@@ -190,6 +194,8 @@ __all__ = [
     "DecidingPermissionChecker",
     "DelayRetry",
     "DisplayName",
+    "DumpStats",
+    "DuplicateResourceError",
     "Encoding",
     "Event",
     "EventHandler",
@@ -218,6 +224,8 @@ __all__ = [
     "JobStateError",
     "JobStatus",
     "Lease",
+    "LoadFailure",
+    "LoadStats",
     "Lock",
     "LockBackend",
     "LockHeldError",
@@ -241,6 +249,7 @@ __all__ = [
     "Not",
     "NotFoundError",
     "OnDelete",
+    "OnDuplicate",
     "Op",
     "OperationContext",
     "Or",
@@ -302,6 +311,7 @@ __all__ = [
     "batch_filter",
     "batch_restore",
     "combine_handlers",
+    "dump",
     "entity_tag",
     "find_referrers",
     "format_condition",
@@ -309,6 +319,7 @@ __all__ = [
     "is_job_model",
     "is_visible",
     "job_managers",
+    "load",
     "parse_condition",
     "parse_sorts",
     "redact_conflict",
