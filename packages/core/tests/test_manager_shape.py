@@ -145,6 +145,7 @@ USE_CASES = {
     "specstar.core.backup",
     "specstar.core.backup.writer",
     "specstar.core.backup.loader",
+    "specstar.core.backup.command",
     # files: uploads are recorded as resources; the collector reads every revision
     "specstar.core.uploads",
     "specstar.core.blob_gc",

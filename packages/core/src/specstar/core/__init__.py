@@ -17,7 +17,17 @@ except ModuleNotFoundError as _missing:
 from ._result_checker import PermissionResult
 from .actions import Action
 from .annotations import DisplayName, Unique
-from .backup import DumpStats, LoadFailure, LoadStats, OnDuplicate, dump, load
+from .backup import (
+    DumpStats,
+    LoadFailure,
+    LoadStats,
+    ModelQuery,
+    OnDuplicate,
+    Progress,
+    ProgressCallback,
+    dump,
+    load,
+)
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
 from .binary import Binary
 from .blob_gc import BlobCollector, CollectionReport
@@ -245,6 +255,7 @@ __all__ = [
     "MigrationError",
     "MigrationPathError",
     "MissingOperationContextError",
+    "ModelQuery",
     "NoRetry",
     "Not",
     "NotFoundError",
@@ -264,6 +275,8 @@ __all__ = [
     "PermissionResult",
     "PermissionRule",
     "PreconditionFailedError",
+    "Progress",
+    "ProgressCallback",
     "Query",
     "QueryBuilder",
     "QueryError",

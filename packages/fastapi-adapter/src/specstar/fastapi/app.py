@@ -22,6 +22,7 @@ from specstar.core import (
     BlobUploadSession,
     CheckerLike,
     ConstraintChecker,
+    DumpStats,
     Encoding,
     HandlerLike,
     IMigration,
@@ -36,7 +37,9 @@ from specstar.core import (
     MemoryMessageQueueFactory,
     MemoryStorageFactory,
     MessageQueueFactory,
+    ModelQuery,
     OnDuplicate,
+    ProgressCallback,
     Registry,
     ResourceManager,
     RevisionStatus,
@@ -50,7 +53,6 @@ from specstar.core import (
     load,
     relationships,
 )
-from specstar.core.backup import DumpStats, ModelQuery, ProgressCallback
 from specstar.core.spi import kebab_case
 
 from ._admin import enable_admin

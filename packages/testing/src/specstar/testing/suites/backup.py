@@ -22,7 +22,6 @@ from specstar.core import (
     dump,
     load,
 )
-from specstar.core.memory import MemoryStorageFactory
 from specstar.core.spi import AdoptedRevision, Write
 
 from ..models import ITEM_INDEXES, Item
@@ -135,7 +134,8 @@ class BackupTests(SuiteBase):
         def check(steps: list[tuple[str, int, int]]) -> None:
             name = f"bk-{uuid.uuid4().hex[:10]}"
 
-            def manager(factory: StorageFactory) -> ResourceManager[Item]:
+            def manager(factory: StorageFactory | None) -> ResourceManager[Item]:
+                # no factory: a fresh in-memory store, the reference semantics
                 return ResourceManager(
                     Item,
                     name=name,
@@ -144,14 +144,14 @@ class BackupTests(SuiteBase):
                     default_now=Clock(),
                 )
 
-            reference = manager(MemoryStorageFactory())
+            reference = manager(None)
             _apply(reference, steps)
             archived = _archive(reference)
             adapter = manager(storage_factory)
             stats = load([adapter], io.BytesIO(archived))[name]
             assert stats.failures == []
             assert _archive(adapter) == archived
-            back = manager(MemoryStorageFactory())
+            back = manager(None)
             load([back], io.BytesIO(_archive(adapter)))
             assert _archive(back) == archived
             for rid in [f"r{i}" for i in range(4)]:
@@ -164,11 +164,8 @@ class BackupTests(SuiteBase):
     ) -> None:
         target = make_manager(Item)
         source = ResourceManager(
-            Item,
-            name=target.name,
-            indexed_fields=ITEM_INDEXES,
-            storage_factory=MemoryStorageFactory(),
-        )
+            Item, name=target.name, indexed_fields=ITEM_INDEXES
+        )  # a fresh in-memory store
         source.create(Item(name="new", email="n@x"), resource_id="x", user="a", now=T0)
         for n in range(3):
             target.create_or_update("x", Item(name=f"old{n}"), user="b", now=T0)
