@@ -553,15 +553,15 @@ class RevisionNotMigratedError(SchemaConflictError):
         self.current_schema_version = current_schema_version
 
 
-class DuplicateResourceError(ConflictError):
+class DuplicateResourceError(AlreadyExistsError):
     """A backup being loaded holds a resource the target has already, and the load was told
     to raise on duplicates (``on_duplicate="raise_error"``)."""
 
     code = "duplicate_resource"
-    detail_fields = ("model", "resource_id")
+    detail_fields: ClassVar[tuple[str, ...]] = ("model", "resource_id")
 
     def __init__(self, model: str, resource_id: str) -> None:
-        super().__init__(f"{model} {resource_id!r} exists already")
+        ConflictError.__init__(self, f"{model} {resource_id!r} exists already")
         self.model = model
         self.resource_id = resource_id
 
