@@ -80,7 +80,7 @@ class AlreadyExistsError(ConflictError):
     """A resource with this id already exists."""
 
     code = "already_exists"
-    detail_fields = ("resource_id",)
+    detail_fields: ClassVar[tuple[str, ...]] = ("resource_id",)
 
     def __init__(self, resource_id: str) -> None:
         super().__init__(f"resource {resource_id!r} already exists")
