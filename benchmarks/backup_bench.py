@@ -209,6 +209,23 @@ def pg_tools(dsn: str, schema: str, n: int, tmp: Path) -> list[Figure]:
     return figures
 
 
+def run_backend(
+    backend: str, factory: StorageFactory, archive: Path, tmp: Path, n: int
+) -> list[Figure]:
+    """Load the generated archive into an empty store, then dump the store."""
+    target = manager(factory)
+    stats: dict[str, Any] = {}
+    with archive.open("rb") as src:
+        loaded = measure(backend, "load", n, lambda: stats.update(load([target], src)))
+    assert stats["book"].loaded == n, stats["book"]
+    out = tmp / f"{backend}.bak"
+    with out.open("wb") as sink:
+        dumped = measure(backend, "dump", n, lambda: dump([target], sink))
+    dumped.archive_mib = round(out.stat().st_size / 2**20, 1)
+    print(f"{backend}: dump == generated archive: {out.read_bytes() == archive.read_bytes()}")
+    return [loaded, dumped]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--resources", type=int, default=100_000)
@@ -228,26 +245,14 @@ def main() -> None:
         for name, factory, close in stores(tmp, n):
             backend = name.split(":")[0]
             try:
-                target = manager(factory)
-                with archive.open("rb") as src:
-                    stats: dict[str, Any] = {}
-                    loaded = measure(backend, "load", n, lambda: stats.update(load([target], src)))
-                assert stats["book"].loaded == n, stats["book"]
-                figures.append(loaded)
-                out = tmp / f"{backend}.bak"
-                with out.open("wb") as sink:
-                    dumped = measure(backend, "dump", n, lambda: dump([target], sink))
-                dumped.archive_mib = round(out.stat().st_size / 2**20, 1)
-                figures.append(dumped)
-                same = out.read_bytes() == archive.read_bytes()
-                print(f"{backend}: dump == generated archive: {same}")
+                mine = run_backend(backend, factory, archive, tmp, n)
                 if backend == "postgres":
-                    figures += pg_tools(pg_dsn(), name.split(":")[1], n, tmp)
+                    mine += pg_tools(pg_dsn(), name.split(":")[1], n, tmp)
             finally:
                 close()
-            for f in figures:
-                if f.backend == backend:
-                    print(json.dumps(asdict(f)))
+            for f in mine:
+                print(json.dumps(asdict(f)))
+            figures += mine
     if args.json:
         args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2))
 
