@@ -315,8 +315,12 @@ class _Loader:
             )
         )
         last = first.info.revision_id
+        # the last revision's commit also sets what the final one would (meta times, schema
+        # version, sequence) when the current revision is the last: one commit less
+        folds = meta.current_revision_id == revisions[-1].info.revision_id
         try:
             for stored in revisions[1:]:
+                final = folds and stored is revisions[-1]
                 commit(
                     Write(
                         resource_id=rid,
@@ -324,22 +328,25 @@ class _Loader:
                         time=meta.updated_time,
                         user=meta.updated_by,
                         adopt=AdoptedRevision(info=stored.info, data=stored.data),
-                        touch=False,
+                        touch=final,
+                        schema_version=meta.schema_version if final else UNSET,
+                        min_revision_seq=meta.revision_seq if final else None,
                     )
                 )
                 last = stored.info.revision_id
-            switch = meta.current_revision_id if meta.current_revision_id != last else None
-            commit(
-                Write(
-                    resource_id=rid,
-                    expected_revision_id=last,
-                    time=meta.updated_time,
-                    user=meta.updated_by,
-                    switch_to=switch,
-                    schema_version=meta.schema_version,
-                    min_revision_seq=meta.revision_seq,
+            if not (folds and len(revisions) > 1):
+                switch = meta.current_revision_id if meta.current_revision_id != last else None
+                commit(
+                    Write(
+                        resource_id=rid,
+                        expected_revision_id=last,
+                        time=meta.updated_time,
+                        user=meta.updated_by,
+                        switch_to=switch,
+                        schema_version=meta.schema_version,
+                        min_revision_seq=meta.revision_seq,
+                    )
                 )
-            )
         except BaseException:
             self._purge(rid)
             raise
