@@ -160,9 +160,14 @@ def measure(backend: str, phase: str, n: int, run: Callable[[], Any]) -> Figure:
     return Figure(backend, phase, n, round(seconds, 2), round(n / seconds), growth)
 
 
-def stores(tmp: Path, n: int) -> Iterator[tuple[str, StorageFactory, Callable[[], None]]]:
-    sqlite = SQLiteStorageFactory(tmp / "sqlite")
-    yield "sqlite", sqlite, sqlite.close
+def stores(
+    tmp: Path, backends: set[str]
+) -> Iterator[tuple[str, StorageFactory, Callable[[], None]]]:
+    if "sqlite" in backends:
+        sqlite = SQLiteStorageFactory(tmp / "sqlite")
+        yield "sqlite", sqlite, sqlite.close
+    if "postgres" not in backends:
+        return
     dsn = pg_dsn()
     problem = pg_problem(dsn)
     if problem:
@@ -230,6 +235,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--resources", type=int, default=100_000)
     parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument(
+        "--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
     args = parser.parse_args()
     n = args.resources
     figures: list[Figure] = []
@@ -242,7 +250,7 @@ def main() -> None:
             f"generated {n} x {REVISIONS} in {time.perf_counter() - start:.1f}s, "
             f"{archive.stat().st_size / 2**20:.1f} MiB"
         )
-        for name, factory, close in stores(tmp, n):
+        for name, factory, close in stores(tmp, set(args.backends.split(","))):
             backend = name.split(":")[0]
             try:
                 mine = run_backend(backend, factory, archive, tmp, n)
