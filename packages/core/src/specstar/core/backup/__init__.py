@@ -9,9 +9,10 @@ checking every record as a write would. The format is described in
 from __future__ import annotations
 
 from .format import FORMAT_VERSION
-from .loader import LoadFailure, LoadStats, OnDuplicate, load
+from .loader import load
 from .progress import Progress, ProgressCallback
 from .reader import ArchiveReader, verify
+from .stats import LoadFailure, LoadStats, OnDuplicate
 from .writer import DumpStats, ModelQuery, dump
 
 __all__ = [

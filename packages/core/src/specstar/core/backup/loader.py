@@ -15,7 +15,6 @@ was: a partly stored resource is purged again, and an overwritten one is put bac
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import shutil
 import tempfile
@@ -39,6 +38,7 @@ from ..types import ResourceMeta, RevisionInfo, RevisionStatus
 from .format import BlobChunk, BlobStart, Frame, ModelEnd, ModelStart, Resource
 from .progress import Progress, ProgressCallback
 from .reader import ArchiveReader
+from .stats import LoadFailure, LoadStats, OnDuplicate
 
 __all__ = ["LoadFailure", "LoadStats", "OnDuplicate", "load"]
 
@@ -46,45 +46,6 @@ __all__ = ["LoadFailure", "LoadStats", "OnDuplicate", "load"]
 _COPY = 1024 * 1024
 #: Archives smaller than this are spooled in memory rather than to a temporary file.
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
-
-
-class OnDuplicate(enum.StrEnum):
-    """What a load does with a resource whose id exists in the target already."""
-
-    #: Replace the existing resource, with its whole history, by the archived one.
-    overwrite = "overwrite"
-    #: Keep the existing resource; the archived one counts as skipped.
-    skip = "skip"
-    #: Stop the load with :class:`~specstar.core.errors.DuplicateResourceError`.
-    raise_error = "raise_error"
-
-
-class LoadFailure(msgspec.Struct, frozen=True, kw_only=True):
-    """A record the load refused: which, and why."""
-
-    model: str
-    resource_id: str
-    reason: str
-
-
-class LoadStats(msgspec.Struct, kw_only=True):
-    """What a load did for one model.
-
-    Attributes:
-        loaded: resources stored (created or overwritten).
-        skipped: resources left alone because they existed (``on_duplicate="skip"``).
-        failed: resources refused (see ``failures``).
-        total: resources in the archive for this model.
-        blobs: blobs the archive held for this model (stored, or present already).
-        failures: each refused resource (or blob) with the reason.
-    """
-
-    loaded: int = 0
-    skipped: int = 0
-    failed: int = 0
-    total: int = 0
-    blobs: int = 0
-    failures: list[LoadFailure] = msgspec.field(default_factory=list)
 
 
 class _Refused(Exception):
