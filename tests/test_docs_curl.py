@@ -1,8 +1,10 @@
-"""The ``sh`` examples of docs/blobs.md run with curl against the app the page builds.
+"""The ``sh`` examples of docs/blobs.md and docs/backup.md run with curl (and the ``specstar``
+command) against the app each page builds.
 
 Every ``python`` block of the page is written to one module (as the snippet test runs them,
 in order), served by uvicorn on a loopback port, and the ``sh`` blocks run in order in one
-bash process with ``$BASE`` set to the server's URL, failing on the first failing command.
+bash process with ``$BASE`` set to the server's URL and the module importable, failing on the
+first failing command. ``RECIPES_DATA`` points both processes at one SQLite folder.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = ROOT / "docs" / "blobs.md"
+PAGES = {page: ROOT / "docs" / f"{page}.md" for page in ("blobs", "backup")}
 PYTHON = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 SHELL = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
@@ -36,10 +38,21 @@ def _free_port() -> int:
         return port
 
 
+@pytest.fixture(params=sorted(PAGES))
+def page(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "RECIPES_DATA": str(tmp_path / "data"), "PYTHONPATH": str(tmp_path)}
+
+
 @pytest.fixture
-def base_url(tmp_path: Path) -> Iterator[str]:
-    blocks = [b for b in PYTHON.findall(PAGE.read_text()) if not b.startswith("# doc: skip")]
-    (tmp_path / "blobs_doc_app.py").write_text("\n\n".join(blocks))
+def base_url(tmp_path: Path, page: str) -> Iterator[str]:
+    text = PAGES[page].read_text()
+    blocks = [b for b in PYTHON.findall(text) if not b.startswith("# doc: skip")]
+    (tmp_path / f"{page}_doc_app.py").write_text("\n\n".join(blocks))
     port = _free_port()
     log = tmp_path / "uvicorn.log"
     with log.open("wb") as out:
@@ -50,7 +63,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
                 "uvicorn",
                 "--app-dir",
                 str(tmp_path),
-                "blobs_doc_app:app",
+                f"{page}_doc_app:app",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -61,7 +74,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            env={**_env(tmp_path), "PYTHONWARNINGS": "ignore"},
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -83,9 +96,9 @@ def base_url(tmp_path: Path) -> Iterator[str]:
             proc.wait()
 
 
-def test_blob_curl_examples_run(base_url: str, tmp_path: Path) -> None:
-    blocks = SHELL.findall(PAGE.read_text())
-    assert len(blocks) >= 3, "docs/blobs.md lost its curl examples"
+def test_curl_examples_run(base_url: str, tmp_path: Path, page: str) -> None:
+    blocks = SHELL.findall(PAGES[page].read_text())
+    assert len(blocks) >= 2, f"docs/{page}.md lost its curl examples"
     work = tmp_path / "work"
     work.mkdir()
     script = "set -euo pipefail\n" + "\n".join(blocks)
@@ -93,7 +106,7 @@ def test_blob_curl_examples_run(base_url: str, tmp_path: Path) -> None:
         ["bash", "-c", script],
         check=False,
         cwd=work,
-        env={**os.environ, "BASE": base_url},
+        env={**_env(tmp_path), "BASE": base_url},
         capture_output=True,
         text=True,
         timeout=120,

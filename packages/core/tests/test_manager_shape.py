@@ -5,6 +5,7 @@ verbs."""
 from __future__ import annotations
 
 import ast
+import io
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,9 +27,17 @@ from specstar.core import (
     ResourceManager,
     RevisionStatus,
     UnsetType,
+    dump,
+    load,
 )
 from specstar.core import errors as core_errors
-from specstar.core.actions import MAINTENANCE_ACTIONS, READ_ACTIONS, WRITE_ACTIONS, Action
+from specstar.core.actions import (
+    BACKUP_ACTIONS,
+    MAINTENANCE_ACTIONS,
+    READ_ACTIONS,
+    WRITE_ACTIONS,
+    Action,
+)
 from specstar.core.refs import OnDelete, Ref, Registry
 
 CORE = Path(specstar.core.__file__).parent
@@ -132,6 +141,11 @@ USE_CASES = {
     "specstar.core.jobs.worker",
     "specstar.core.jobs.pool",
     "specstar.core.cli",
+    # backups: dump reads and load writes through the managers
+    "specstar.core.backup",
+    "specstar.core.backup.writer",
+    "specstar.core.backup.loader",
+    "specstar.core.backup.command",
     # files: uploads are recorded as resources; the collector reads every revision
     "specstar.core.uploads",
     "specstar.core.blob_gc",
@@ -267,13 +281,17 @@ def test_every_action_the_manager_runs_is_an_action_member_in_a_group() -> None:
     docs.permanently_delete(rid)
     draft = docs.create(Doc(title="d"), status=RevisionStatus.draft).resource_id
     docs.modify(draft, {"title": "e"})
+    archive = io.BytesIO()
+    dump([docs], archive)
+    load([docs], io.BytesIO(archive.getvalue()))
     # set_null is integrity maintenance: a system step the checker is not asked about (the
     # delete of the target was), seen by the referrer's event handlers
     assert emitted.count("set_null") == 3  # before, on_success, after
     assert "set_null" not in recorder.actions
     seen = set(recorder.actions) | set(emitted)
     assert seen == set(Action)
-    assert set(Action) == READ_ACTIONS | WRITE_ACTIONS
+    assert set(Action) == READ_ACTIONS | WRITE_ACTIONS | BACKUP_ACTIONS
+    assert not BACKUP_ACTIONS & (READ_ACTIONS | WRITE_ACTIONS)
     assert {"migrate", "prune", "set_null"} == MAINTENANCE_ACTIONS
     assert MAINTENANCE_ACTIONS < WRITE_ACTIONS
     assert Action.UPDATE == "update"  # existing string comparisons keep working

@@ -17,6 +17,17 @@ except ModuleNotFoundError as _missing:
 from ._result_checker import PermissionResult
 from .actions import Action
 from .annotations import DisplayName, Unique
+from .backup import (
+    DumpStats,
+    LoadFailure,
+    LoadStats,
+    ModelQuery,
+    OnDuplicate,
+    Progress,
+    ProgressCallback,
+    dump,
+    load,
+)
 from .batch import BatchFailure, BatchOutcome, batch_delete, batch_filter, batch_restore
 from .binary import Binary
 from .blob_gc import BlobBeingDeletedError, BlobClaims, BlobCollector, CollectionReport
@@ -24,8 +35,10 @@ from .blobs import BlobCapabilities, BlobPart, BlobUpload
 from .codec import Encoding
 from .errors import (
     AlreadyExistsError,
+    ArchiveError,
     ClientIdsDisabledError,
     ConflictError,
+    DuplicateResourceError,
     FieldError,
     GoneError,
     IdempotencyConflictError,
@@ -167,6 +180,7 @@ __all__ = [
     "AllowAll",
     "AlreadyExistsError",
     "And",
+    "ArchiveError",
     "BatchFailure",
     "BatchOutcome",
     "Binary",
@@ -192,6 +206,8 @@ __all__ = [
     "DecidingPermissionChecker",
     "DelayRetry",
     "DisplayName",
+    "DumpStats",
+    "DuplicateResourceError",
     "Encoding",
     "Event",
     "EventHandler",
@@ -220,6 +236,8 @@ __all__ = [
     "JobStateError",
     "JobStatus",
     "Lease",
+    "LoadFailure",
+    "LoadStats",
     "Lock",
     "LockBackend",
     "LockHeldError",
@@ -239,10 +257,12 @@ __all__ = [
     "MigrationError",
     "MigrationPathError",
     "MissingOperationContextError",
+    "ModelQuery",
     "NoRetry",
     "Not",
     "NotFoundError",
     "OnDelete",
+    "OnDuplicate",
     "Op",
     "OperationContext",
     "Or",
@@ -257,6 +277,8 @@ __all__ = [
     "PermissionResult",
     "PermissionRule",
     "PreconditionFailedError",
+    "Progress",
+    "ProgressCallback",
     "Query",
     "QueryBuilder",
     "QueryError",
@@ -304,6 +326,7 @@ __all__ = [
     "batch_filter",
     "batch_restore",
     "combine_handlers",
+    "dump",
     "entity_tag",
     "find_referrers",
     "format_condition",
@@ -311,6 +334,7 @@ __all__ = [
     "is_job_model",
     "is_visible",
     "job_managers",
+    "load",
     "parse_condition",
     "parse_sorts",
     "redact_conflict",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "BACKUP_ACTIONS",
     "COLLECTION_ACTIONS",
     "MAINTENANCE_ACTIONS",
     "READ_ACTIONS",
@@ -49,6 +50,9 @@ class Action(enum.StrEnum):
     MIGRATE = "migrate"
     PRUNE = "prune"
     SET_NULL = "set_null"
+    # backup: a whole collection read into an archive, or written back from one
+    DUMP = "dump"
+    LOAD = "load"
 
     @property
     def is_read(self) -> bool:
@@ -75,8 +79,13 @@ READ_ACTIONS: frozenset[Action] = frozenset(
 #: reference cleared because its target was deleted). They are writes too.
 MAINTENANCE_ACTIONS: frozenset[Action] = frozenset({Action.MIGRATE, Action.PRUNE, Action.SET_NULL})
 
-#: Every action that changes something (maintenance included).
-WRITE_ACTIONS: frozenset[Action] = frozenset(Action) - READ_ACTIONS
+#: Backup and restore of whole collections (``dump`` reads, ``load`` writes). Neither belongs
+#: to the ``read`` or ``write`` groups: a rule granting those does not grant backups, so only
+#: a rule naming them (or ``"*"``, an admin's) does.
+BACKUP_ACTIONS: frozenset[Action] = frozenset({Action.DUMP, Action.LOAD})
+
+#: Every action that changes something (maintenance included; backups apart).
+WRITE_ACTIONS: frozenset[Action] = frozenset(Action) - READ_ACTIONS - BACKUP_ACTIONS
 
 #: Actions that address the collection rather than one resource.
 COLLECTION_ACTIONS: frozenset[Action] = frozenset({Action.SEARCH, Action.COUNT})

@@ -28,6 +28,7 @@ from .etags import draft_tag, entity_tag
 from .types import ResourceMeta, RevisionInfo, RevisionStatus
 
 __all__ = [
+    "AdoptedRevision",
     "AppliedWrite",
     "CommitResult",
     "NewRevision",
@@ -57,6 +58,36 @@ class RevisionRewrite(msgspec.Struct, frozen=True, kw_only=True):
     status: RevisionStatus
 
 
+class AdoptedRevision(msgspec.Struct, frozen=True, kw_only=True):
+    """A revision to append exactly as it is described, when a resource is restored from a
+    backup: its id, parent, status, schema version, times and users are kept.
+
+    ``info.revision_id`` must be ``"{resource_id}:{seq}"`` with ``seq`` above the resource's
+    ``revision_seq``, so an adopted id never collides with an allocated one.
+    """
+
+    info: RevisionInfo
+    data: bytes
+
+    @property
+    def schema_version(self) -> str | None:
+        """The schema version of the adopted data."""
+        return self.info.schema_version
+
+
+def revision_seq(resource_id: str, revision_id: str) -> int:
+    """The ``seq`` of ``revision_id``, which must be ``"{resource_id}:{seq}"`` (``seq >= 1``).
+
+    Raises:
+        ValueError: ``revision_id`` is not of that form.
+    """
+    prefix = resource_id + ":"
+    tail = revision_id[len(prefix) :] if revision_id.startswith(prefix) else ""
+    if not tail.isascii() or not tail.isdigit() or int(tail) < 1 or tail != str(int(tail)):
+        raise ValueError(f"revision id {revision_id!r} is not {resource_id!r}:<seq>")
+    return int(tail)
+
+
 class Write(msgspec.Struct, frozen=True, kw_only=True):
     """One atomic change of one resource.
 
@@ -74,6 +105,11 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
     * ``rewrite``: replace data/hash/status/schema of the current revision, which must be a draft
       (:class:`~specstar.core.errors.RevisionNotDraftError`); ``updated_*`` of the revision move.
     * ``switch_to``: make this existing revision current (NotFoundError when it does not exist).
+    * ``adopt``: store this revision with its information unchanged (a restore from a backup)
+      and make it current; its sequence number must exceed ``meta.revision_seq``
+      (:class:`~specstar.core.errors.ConflictError`), and ``revision_seq`` becomes it.
+    * ``min_revision_seq``: raise ``meta.revision_seq`` to at least this (a restore keeps the
+      sequence of a resource whose latest revisions were pruned).
     * ``is_deleted``: set the soft-delete flag.
     * ``indexed_data``: replace ``meta.indexed_data`` (``None`` keeps it).
     * ``schema_version``: replace ``meta.schema_version`` (``UNSET`` keeps it).
@@ -99,6 +135,8 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
     append: NewRevision | None = None
     rewrite: RevisionRewrite | None = None
     switch_to: str | None = None
+    adopt: AdoptedRevision | None = None
+    min_revision_seq: int | None = None
     is_deleted: bool | None = None
     indexed_data: dict[str, Any] | None = None
     schema_version: str | msgspec.UnsetType | None = msgspec.UNSET
@@ -112,8 +150,9 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
         :class:`~specstar.core.errors.AlreadyExistsError`,
         :class:`~specstar.core.errors.NotFoundError` or
         :class:`~specstar.core.errors.PreconditionFailedError`."""
-        if sum(x is not None for x in (self.append, self.rewrite, self.switch_to)) > 1:
-            raise ValueError("a write carries at most one of append, rewrite and switch_to")
+        parts = (self.append, self.rewrite, self.switch_to, self.adopt)
+        if sum(x is not None for x in parts) > 1:
+            raise ValueError("a write carries at most one of append, rewrite, switch_to and adopt")
         if self.expected_draft_hash is not None and (
             self.switch_to is not None or self.expected_revision_id is None
         ):
@@ -122,7 +161,7 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
         if self.expected_revision_id is None:
             if current is not None:
                 raise AlreadyExistsError(rid)
-            if self.append is None:
+            if self.append is None and self.adopt is None:
                 raise ValueError("a create must append a revision")
         elif current is None:
             raise NotFoundError(f"resource {rid!r} does not exist", resource_id=rid)
@@ -230,6 +269,14 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
             )
             data = self.rewrite.data
             changes["schema_version"] = self.rewrite.schema_version
+        elif self.adopt is not None:
+            info, data = self._adopted(current)
+            changes.update(
+                current_revision_id=info.revision_id,
+                revision_seq=revision_seq(rid, info.revision_id),
+                total_revision_count=(current.total_revision_count if current else 0) + 1,
+                schema_version=info.schema_version,
+            )
         elif self.switch_to is not None:
             if revision is None or revision.revision_id != self.switch_to:
                 raise NotFoundError(
@@ -254,6 +301,9 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
             changes["schema_version"] = self.schema_version
         if self.touch:
             changes.update(updated_time=self.time, updated_by=self.user)
+        if self.min_revision_seq is not None:
+            seq = changes.get("revision_seq", current.revision_seq if current else 0)
+            changes["revision_seq"] = max(seq, self.min_revision_seq)
         if current is None:
             meta = ResourceMeta(
                 resource_id=rid,
@@ -269,7 +319,26 @@ class Write(msgspec.Struct, frozen=True, kw_only=True):
             meta = msgspec.structs.replace(meta, **changes)
         else:
             meta = msgspec.structs.replace(current, **changes)
-        return AppliedWrite(meta=meta, revision=info, data=data, appended=self.append is not None)
+        appended = self.append is not None or self.adopt is not None
+        return AppliedWrite(meta=meta, revision=info, data=data, appended=appended)
+
+    def _adopted(self, current: ResourceMeta | None) -> tuple[RevisionInfo, bytes]:
+        """The checks of an ``adopt``: its revision belongs to this resource and comes after
+        every revision id the resource has allocated."""
+        assert self.adopt is not None
+        info = self.adopt.info
+        if info.resource_id != self.resource_id:
+            raise ValueError(
+                f"adopted revision {info.revision_id!r} belongs to {info.resource_id!r}, "
+                f"not {self.resource_id!r}"
+            )
+        seq = revision_seq(self.resource_id, info.revision_id)
+        if current is not None and seq <= current.revision_seq:
+            raise ConflictError(
+                f"revision {info.revision_id!r} does not come after the revisions of "
+                f"{self.resource_id!r} (last allocated: {current.revision_seq})"
+            )
+        return info, self.adopt.data
 
 
 class AppliedWrite(msgspec.Struct, frozen=True, kw_only=True):

@@ -10,7 +10,8 @@ reference name                  SpecStar
 ==============================  =============================================================
 ``ResourceIDNotFoundError``     :class:`~specstar.core.errors.NotFoundError`
 ``ResourceIsDeletedError``      :class:`~specstar.core.errors.GoneError`
-``DuplicateResourceError``      :class:`~specstar.core.errors.AlreadyExistsError`
+``DuplicateResourceError``      :class:`~specstar.core.errors.AlreadyExistsError` (a load's
+                                :class:`~specstar.core.errors.DuplicateResourceError` is one)
 ``CannotModifyResourceError``   :class:`~specstar.core.errors.RevisionNotDraftError`
 ``ResourceConflictError``       :class:`~specstar.core.errors.ConflictError`
 ``SchemaConflictError``         :class:`~specstar.core.errors.SchemaConflictError`
@@ -35,6 +36,7 @@ from msgspec import UNSET, UnsetType
 
 from ._result_checker import PermissionResult
 from .annotations import DisplayName, Unique
+from .backup import LoadStats, OnDuplicate
 from .binary import Binary
 from .errors import (
     AlreadyExistsError,
@@ -84,12 +86,14 @@ __all__ = [
     "IValidator",
     "InMemoryLockBackend",
     "IndexableField",
+    "LoadStats",
     "LockHandle",
     "LockHeldError",
     "LockNotOwnedError",
     "MemoryStorageFactory",
     "MissingOperationContextError",
     "OnDelete",
+    "OnDuplicate",
     "PermissionDeniedError",
     "PermissionResult",
     "Query",

@@ -80,7 +80,7 @@ class AlreadyExistsError(ConflictError):
     """A resource with this id already exists."""
 
     code = "already_exists"
-    detail_fields = ("resource_id",)
+    detail_fields: ClassVar[tuple[str, ...]] = ("resource_id",)
 
     def __init__(self, resource_id: str) -> None:
         super().__init__(f"resource {resource_id!r} already exists")
@@ -551,3 +551,29 @@ class RevisionNotMigratedError(SchemaConflictError):
         self.revision_id = revision_id
         self.revision_schema_version = revision_schema_version
         self.current_schema_version = current_schema_version
+
+
+class DuplicateResourceError(AlreadyExistsError):
+    """A backup being loaded holds a resource the target has already, and the load was told
+    to raise on duplicates (``on_duplicate="raise_error"``)."""
+
+    code = "duplicate_resource"
+    detail_fields: ClassVar[tuple[str, ...]] = ("model", "resource_id")
+
+    def __init__(self, model: str, resource_id: str) -> None:
+        ConflictError.__init__(self, f"{model} {resource_id!r} exists already")
+        self.model = model
+        self.resource_id = resource_id
+
+
+class ArchiveError(SpecStarError, ValueError):
+    """A backup archive is malformed, truncated or corrupted, or names a model the target
+    does not have; ``position`` is the byte offset where the problem was found."""
+
+    code = "invalid_archive"
+    detail_fields = ("position",)
+
+    def __init__(self, message: str, *, position: int | None = None) -> None:
+        where = "" if position is None else f" (at byte {position})"
+        super().__init__(message + where)
+        self.position = position

@@ -31,6 +31,7 @@ import msgspec
 
 from .blobs import BlobInfo, BlobStore
 from .commits import (
+    AdoptedRevision,
     AppliedWrite,
     CommitResult,
     NewRevision,
@@ -45,6 +46,7 @@ from .query.ast import Query
 from .types import Page, ResourceMeta, RevisionInfo
 
 __all__ = [
+    "AdoptedRevision",
     "AppliedWrite",
     "BlobInfo",
     "BlobStore",

@@ -12,7 +12,7 @@ Groups:
 
 * ports: :class:`Storage`, :class:`StorageFactory`, :class:`CachingStorageFactory`,
   :class:`BlobStore`, :class:`BlobInfo`, :class:`Capabilities`, :class:`Write`,
-  :class:`CommitResult`, :class:`NewRevision`, :class:`RevisionRewrite`,
+  :class:`CommitResult`, :class:`NewRevision`, :class:`RevisionRewrite`, :class:`AdoptedRevision`,
   :class:`StoredRevision`, and the commit semantics beside them (:meth:`Write.apply`,
   :class:`AppliedWrite`, :func:`check_purge`, :func:`check_prune`);
 * lease locks: :class:`LockBackend`, :class:`Lock`, the input checks every backend applies
@@ -60,7 +60,7 @@ from .blobs import (
     is_file_id,
     iter_chunks,
 )
-from .commits import AppliedWrite, check_prune, check_purge
+from .commits import AdoptedRevision, AppliedWrite, check_prune, check_purge, revision_seq
 from .indexes import (
     IndexedField,
     IndexSpec,
@@ -155,6 +155,7 @@ __all__ = [
     "READ_ACTIONS",
     "WRITE_ACTIONS",
     "Action",
+    "AdoptedRevision",
     "And",
     "AppliedWrite",
     "BlobCapabilities",
@@ -234,5 +235,6 @@ __all__ = [
     "normalize_scalar",
     "query_budget",
     "resolve_query",
+    "revision_seq",
     "sort_values",
 ]

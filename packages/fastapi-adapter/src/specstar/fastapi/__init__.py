@@ -47,6 +47,7 @@ from .problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, Problem, problem_
 from .pydantic_models import struct_to_pydantic
 from .responses import MsgspecResponse, SpecStarRoute
 from .routes import (
+    BackupRouteTemplate,
     BaseRouteTemplate,
     BatchRouteTemplate,
     CreateRouteTemplate,
@@ -69,6 +70,7 @@ from .routes import (
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_TYPE_PREFIX",
+    "BackupRouteTemplate",
     "BadRequestError",
     "BaseRouteTemplate",
     "BatchRequest",

@@ -27,6 +27,7 @@ other ``ConflictError``               409     ``conflict``
 ``PreconditionFailedError``           412     ``precondition_failed``
 unsupported request content type      415     ``unsupported_media_type``
 ``ValidationError`` / ``PatchError``  422     ``validation_error`` / ``invalid_patch``
+``ArchiveError``                      422     ``invalid_archive``
 ``ClientIdsDisabledError``            422     ``client_ids_disabled``
 invalid query/path/header parameter   422     ``validation_error``
 ``QueryTimeoutError``                 503     ``query_timeout``
@@ -55,6 +56,7 @@ from starlette.responses import Response
 
 from fastapi.exceptions import RequestValidationError
 from specstar.core import (
+    ArchiveError,
     ConflictError,
     GoneError,
     MissingOperationContextError,
@@ -184,7 +186,7 @@ def status_for(exc: SpecStarError) -> int:
         return 409
     if isinstance(exc, UnsupportedMediaTypeError):
         return 415
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, ValidationError | ArchiveError):
         return 422
     if isinstance(exc, QueryTimeoutError | StorageUnavailableError):
         return 503

@@ -406,7 +406,7 @@ class S3Storage(Storage):
         module docstring). A refused write deletes its payload again; when the outcome is
         unknown the payload stays (at worst an orphan)."""
         write = msgspec.structs.replace(write, time=_utc(write.time))
-        part = write.append or write.rewrite
+        part = write.append or write.rewrite or write.adopt
         key = None if part is None else new_payload_key(part.data)
         put: list[bool] = []
 

@@ -193,6 +193,17 @@ def check_texts(write: Write) -> None:
     for name, part in (("append", write.append), ("rewrite", write.rewrite)):
         if part is not None:
             texts[f"{name}.schema_version"] = part.schema_version
+    if write.adopt is not None:
+        info = write.adopt.info
+        texts.update(
+            {
+                "adopt.schema_version": info.schema_version,
+                "adopt.parent_revision_id": info.parent_revision_id,
+                "adopt.created_by": info.created_by,
+                "adopt.updated_by": info.updated_by,
+                "adopt.data_hash": info.data_hash,
+            }
+        )
     if isinstance(write.schema_version, str):
         texts["schema_version"] = write.schema_version
     for name, value in texts.items():

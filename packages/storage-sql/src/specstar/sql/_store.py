@@ -299,7 +299,7 @@ class SQLStorage(Storage):
                 write.indexed_data
             )
         write = msgspec.structs.replace(write, **changes)
-        part = write.append or write.rewrite
+        part = write.append or write.rewrite or write.adopt
         key = None
         if part is not None and self._revs.payloads is not None:
             key = new_payload_key(part.data)

@@ -21,6 +21,8 @@ order  template                        routes (``m`` is the model's resource nam
 60     :class:`BlobRouteTemplate`     ``GET /m/{id}/blobs/{file_id}``, and once for all models
                                        ``/blobs/...`` uploads, upload sessions, downloads
                                        (when a model has a ``Binary`` field)
+60     :class:`BackupRouteTemplate`   ``GET /m/export``, ``POST /m/import``, and once for all
+                                       models ``GET /_backup/export``, ``POST /_backup/import``
 50     :class:`MigrateRouteTemplate`   ``POST /m/_migrate``, ``POST /m/{id}/migrate`` — not a
                                        default: ``add_model(..., migrate_route=True)`` adds it
 100    :class:`RelationshipsRouteTemplate`  ``GET /_relationships``, once for all models
@@ -28,6 +30,7 @@ order  template                        routes (``m`` is the model's resource nam
 """
 
 from ._base import BaseRouteTemplate, ModelRoutes, RouteTemplate
+from .backup import BackupRouteTemplate
 from .batch import BatchRouteTemplate
 from .blobs import BlobRouteTemplate
 from .create import CreateRouteTemplate
@@ -40,6 +43,7 @@ from .update import ModifyRouteTemplate, PatchRouteTemplate, UpdateRouteTemplate
 
 __all__ = [
     "DEFAULT_TEMPLATES",
+    "BackupRouteTemplate",
     "BaseRouteTemplate",
     "BatchRouteTemplate",
     "BlobRouteTemplate",
@@ -75,5 +79,6 @@ DEFAULT_TEMPLATES: tuple[type[BaseRouteTemplate], ...] = (
     RestoreRouteTemplate,
     JobRouteTemplate,
     BlobRouteTemplate,
+    BackupRouteTemplate,
     RelationshipsRouteTemplate,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .backup import BackupTests
 from .concurrency import ConcurrencyTests
 from .drafts import DraftTests
 from .long_values import LongValueTests
@@ -23,6 +24,7 @@ class StorageSuite(
     PropertyTests,
     ScopeTests,
     RevMetaTests,
+    BackupTests,
 ):
     """Every behaviour a :class:`~specstar.core.ports.StorageFactory` must have.
 
