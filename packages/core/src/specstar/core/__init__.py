@@ -54,6 +54,7 @@ from .events import EventHandlers, combine_handlers
 from .history import RevisionSelection, select_revisions
 from .indexes import IndexedField, IndexSpec
 from .jobs import (
+    BackgroundTaskAccepted,
     Consumer,
     DelayRetry,
     Job,
@@ -208,6 +209,7 @@ __all__ = [
     "IdempotencyConflictError",
     "IndexSpec",
     "IndexedField",
+    "BackgroundTaskAccepted",
     "Job",
     "JobContext",
     "JobHandler",

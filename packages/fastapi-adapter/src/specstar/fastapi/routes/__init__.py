@@ -23,11 +23,14 @@ order  template                        routes (``m`` is the model's resource nam
                                        (when a model has a ``Binary`` field)
 50     :class:`MigrateRouteTemplate`   ``POST /m/_migrate``, ``POST /m/{id}/migrate`` — not a
                                        default: ``add_model(..., migrate_route=True)`` adds it
+45     :class:`ActionRouteTemplate`   ``POST /m/{path}``, ``POST /m/{id}/{path}``: custom actions
+                                       (added by ``SpecStar.apply`` when any is registered)
 100    :class:`RelationshipsRouteTemplate`  ``GET /_relationships``, once for all models
 =====  ==============================  ======================================================
 """
 
 from ._base import BaseRouteTemplate, ModelRoutes, RouteTemplate
+from .actions import ActionRouteTemplate
 from .batch import BatchRouteTemplate
 from .blobs import BlobRouteTemplate
 from .create import CreateRouteTemplate
@@ -40,6 +43,7 @@ from .update import ModifyRouteTemplate, PatchRouteTemplate, UpdateRouteTemplate
 
 __all__ = [
     "DEFAULT_TEMPLATES",
+    "ActionRouteTemplate",
     "BaseRouteTemplate",
     "BatchRouteTemplate",
     "BlobRouteTemplate",
