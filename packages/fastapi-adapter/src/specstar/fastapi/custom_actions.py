@@ -269,7 +269,7 @@ def endpoint_annotation(tp: Any) -> tuple[Any, Callable[[Any], Any] | None]:
     base, optional = _optional_of(inner)
     if not _is_struct(base):
         return tp, None
-    twin: Any = struct_to_pydantic(base)
+    twin: Any = struct_to_pydantic(base, forbid_extra=True)
     if optional:
         twin = twin | None
     annotated: Any = Annotated[(twin, *meta)] if meta else twin
@@ -314,7 +314,7 @@ def payload_fields(spec: CustomAction) -> list[tuple[str, Any]]:
                 f"job action {spec.path!r}: parameter {p.name!r} cannot be stored in a job "
                 "(give it a type, and no request objects)"
             )
-        if base is UploadFile:
+        if isinstance(base, type) and issubclass(base, UploadFile):
             fields.append((p.name, ActionFile | None if optional else ActionFile))
         elif _is_pydantic(base):
             fields.append((p.name, dict[str, Any] | None if optional else dict[str, Any]))
