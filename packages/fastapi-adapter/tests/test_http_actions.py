@@ -68,19 +68,19 @@ def register(crud: SpecStar) -> None:
         return f"parsed {url}"
 
     @crud.create_action("article", label="Import from URL")
-    async def import_from_url(body: ImportFromUrl = Body(...)) -> Article:
+    async def import_from_url(body: ImportFromUrl = Body(...)) -> Article:  # noqa: B008
         return Article(content=await fetch_and_parse(body.url))
 
     @crud.create_action("article", async_mode="job", label="Generate")
-    def generate_article(payload: GenerateRequest = Body(...)) -> Article:
+    def generate_article(payload: Annotated[GenerateRequest, Body()]) -> Article:
         return Article(content=f"generated: {payload.prompt}")
 
     @crud.update_action("character", label="Level Up")
-    def level_up(existing: Character, body: LevelUpInput = Body(...)) -> Character:
+    def level_up(existing: Character, body: LevelUpInput = Body(...)) -> Character:  # noqa: B008
         return Character(name=existing.name, level=existing.level + body.levels)
 
     @crud.update_action("character", label="Train", async_mode="job")
-    def train(existing: Character, body: LevelUpInput = Body(...)) -> Character:
+    def train(existing: Character, body: Annotated[LevelUpInput, Body()]) -> Character:
         return Character(name=existing.name, level=existing.level + body.levels)
 
     @crud.update_action("character", label="Background Heal", async_mode="background")
@@ -94,7 +94,6 @@ def register(crud: SpecStar) -> None:
     @crud.update_action("character")
     def inspect_only(existing: Character, info: Any, meta: Any) -> None:
         assert info.resource_id == meta.resource_id
-        return None
 
     @crud.update_action("character")
     def rename(existing: Character, body: Rename) -> Character:
@@ -133,7 +132,7 @@ def build(**config: Any) -> tuple[TestClient, SpecStar]:
 
 @pytest.fixture
 def client() -> Iterator[tuple[TestClient, SpecStar]]:
-    yield build()
+    return build()
 
 
 def new_character(c: TestClient, level: int = 1, user: str = "alice") -> str:
@@ -165,7 +164,7 @@ def run_jobs(crud: SpecStar, job_ids: list[tuple[str, str]]) -> None:
 
 
 def test_import_from_url_creates_the_returned_article(client: Any) -> None:
-    c, crud = client
+    c, _crud = client
     r = c.post("/article/import-from-url", json={"url": "https://example.org/a"})
     assert r.status_code == 201, r.text
     info = r.json()
@@ -184,7 +183,8 @@ def test_generate_runs_as_a_job_in_a_real_worker(client: Any) -> None:
     assert body["redirect_url"] == f"/article-generate-article-job/{body['job_resource_id']}"
     assert r.headers["Location"].endswith(body["redirect_url"])
     job = c.get(body["redirect_url"]).json()["data"]
-    assert job["status"] == "pending" and job["payload"] == {"payload": {"prompt": "cats"}}
+    assert job["status"] == "pending"
+    assert job["payload"] == {"payload": {"prompt": "cats"}}
     run_jobs(crud, [(body["job_resource_name"], body["job_resource_id"])])
     job = c.get(body["redirect_url"]).json()
     assert job["data"]["status"] == "completed", job
@@ -361,9 +361,7 @@ def test_pydantic_bodies_and_uploads(client: Any) -> None:
     r = c.post("/article/upload", files={"file": ("a.txt", b"hello", "text/plain")})
     assert r.status_code == 201, r.text
     assert c.get(f"/article/{r.json()['resource_id']}").json()["data"]["content"] == "hello"
-    r = c.post(
-        "/article/upload-later?note=!", files={"file": ("b.txt", b"later", "text/plain")}
-    )
+    r = c.post("/article/upload-later?note=!", files={"file": ("b.txt", b"later", "text/plain")})
     assert r.status_code == 202, r.text
     body = r.json()
     payload = c.get(body["redirect_url"]).json()["data"]["payload"]
@@ -436,20 +434,22 @@ def test_a_job_runs_as_its_creator_and_is_reauthorised_in_the_worker() -> None:
     jid = forged.json()["resource_id"]
     run_jobs(crud, [("character-train-job", jid)])
     job = jobs.get(jid).data
-    assert job.status is JobStatus.failed and "PermissionDeniedError" in (job.errmsg or "")
+    assert job.status is JobStatus.failed
+    assert "PermissionDeniedError" in (job.errmsg or "")
     assert level_of(c, rid) == 1
 
 
 def test_background_failures_are_logged_with_action_resource_and_user(
     client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    c, crud = client
+    c, _crud = client
     rid = new_character(c, level=100)
     with caplog.at_level(logging.ERROR, logger="specstar.fastapi.actions"):
         r = c.post(f"/character/{rid}/bg-heal", headers={"x-user": "alice"})
     assert r.status_code == 202
     record = next(r for r in caplog.records if r.name == "specstar.fastapi.actions")
-    assert "'bg-heal'" in record.getMessage() and rid in record.getMessage()
+    assert "'bg-heal'" in record.getMessage()
+    assert rid in record.getMessage()
     assert "'alice'" in record.getMessage()
     assert level_of(c, rid) == 100
 
@@ -508,4 +508,5 @@ def test_defaults_of_path_and_label_and_the_openapi_extensions(client: Any) -> N
         "article-generate-article-job"
     )
     assert [j["path"] for j in doc["x-specstar-async-update-jobs"]["character"]] == ["train"]
-    assert "202" in op["responses"] and "JobRedirectInfo" in doc["components"]["schemas"]
+    assert "202" in op["responses"]
+    assert "JobRedirectInfo" in doc["components"]["schemas"]

@@ -223,7 +223,7 @@ def _handler_params(spec: CustomAction) -> list[inspect.Parameter]:
     sig = inspect.signature(spec.handler)
     try:
         hints = typing.get_type_hints(spec.handler, include_extras=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to resolve is the user's to fix
+    except Exception as exc:
         raise TypeError(f"cannot resolve the annotations of {spec.handler!r}: {exc}") from exc
     out = []
     for p in sig.parameters.values():

@@ -110,7 +110,11 @@ def _convert(pydantic: Any, forbid: bool, t: mi.Type) -> Any:
     if isinstance(t, mi.TupleType):
         return tuple.__class_getitem__(tuple(_convert(pydantic, forbid, i) for i in t.item_types))
     if isinstance(t, mi.DictType):
-        return dict[_convert(pydantic, forbid, t.key_type), _convert(pydantic, forbid, t.value_type)]  # type: ignore[misc]
+        key, value = (
+            _convert(pydantic, forbid, t.key_type),
+            _convert(pydantic, forbid, t.value_type),
+        )
+        return dict[key, value]  # type: ignore[valid-type]
     if isinstance(t, mi.UnionType):
         members = tuple(_convert(pydantic, forbid, m) for m in t.types)
         union = Union.__getitem__(members)

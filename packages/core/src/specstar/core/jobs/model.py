@@ -12,8 +12,8 @@ from ..annotations import Unique
 
 __all__ = [
     "JOB_INDEXES",
-    "BackgroundTaskAccepted",
     "TERMINAL",
+    "BackgroundTaskAccepted",
     "Job",
     "JobLog",
     "JobRedirectInfo",

@@ -76,9 +76,7 @@ class ActionRouteTemplate(BaseRouteTemplate):
                 _add(m, spec, self.resource_managers)
 
 
-def _add(
-    m: ModelRoutes, spec: CustomAction, managers: Mapping[str, ResourceManager[Any]]
-) -> None:
+def _add(m: ModelRoutes, spec: CustomAction, managers: Mapping[str, ResourceManager[Any]]) -> None:
     manager = m.manager
     converters: dict[str, Callable[[Any], Any]] = {}
     params: list[inspect.Parameter] = []
@@ -100,7 +98,10 @@ def _add(
     if update:
         own.append(
             inspect.Parameter(
-                "specstar_if_match", inspect.Parameter.KEYWORD_ONLY, annotation=IfMatch, default=None
+                "specstar_if_match",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=IfMatch,
+                default=None,
             )
         )
         if "resource_id" not in names:
@@ -162,13 +163,32 @@ def _add(
             await m.call(manager.authorize, spec.permission, user=user)
 
         if spec.async_mode == "job":
-            return await _start_job(m, spec, managers, request, kwargs, rid, expected, user, now)
+            return await _start_job(
+                m,
+                spec=spec,
+                managers=managers,
+                request=request,
+                kwargs=kwargs,
+                rid=rid,
+                expected=expected,
+                user=user,
+                now=now,
+            )
 
         for name, value in list(kwargs.items()):
             if isinstance(value, UploadFile):  # closed with the request: keep the bytes
                 data = await value.read()
                 kwargs[name] = upload_of(data, value.filename, value.content_type)
-        background.add_task(_run_background, spec, manager, kwargs, rid, expected, user, now)
+        background.add_task(
+            _run_background,
+            spec,
+            manager=manager,
+            kwargs=kwargs,
+            rid=rid,
+            expected=expected,
+            user=user,
+            now=now,
+        )
         what = f"{spec.label} of {manager.name}" + (f" {rid!r}" if rid else "")
         return json_response(
             BackgroundTaskAccepted(message=f"{what} accepted; it runs in the background"),
@@ -229,9 +249,7 @@ def _responses(spec: CustomAction) -> dict[int | str, Any]:
             **errors,
         }
     written = {
-        "description": (
-            "The revision the action wrote, or `null` when it wrote nothing"
-        ),
+        "description": ("The revision the action wrote, or `null` when it wrote nothing"),
         "content": json_content({"anyOf": [ref("RevisionInfo"), {"type": "null"}]}),
         "headers": {"ETag": etag_header(required=False)},
     }
@@ -240,6 +258,7 @@ def _responses(spec: CustomAction) -> dict[int | str, Any]:
 
 async def _start_job(
     m: ModelRoutes,
+    *,
     spec: CustomAction,
     managers: Mapping[str, ResourceManager[Any]],
     request: Request,
@@ -249,7 +268,8 @@ async def _start_job(
     user: Any,
     now: Any,
 ) -> Response:
-    assert spec.job_name is not None and spec.job_model is not None
+    assert spec.job_name is not None
+    assert spec.job_model is not None
     jobs = managers[spec.job_name]
     fields: dict[str, Any] = {}
     for p in spec.params:
@@ -280,6 +300,7 @@ async def _start_job(
 
 async def _run_background(
     spec: CustomAction,
+    *,
     manager: ResourceManager[Any],
     kwargs: dict[str, Any],
     rid: str | None,
