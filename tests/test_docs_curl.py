@@ -1,4 +1,5 @@
-"""The ``sh`` examples of docs/blobs.md run with curl against the app the page builds.
+"""The ``sh`` examples of docs/blobs.md and docs/actions.md run with curl against the app each
+page builds.
 
 Every ``python`` block of the page is written to one module (as the snippet test runs them,
 in order), served by uvicorn on a loopback port, and the ``sh`` blocks run in order in one
@@ -20,7 +21,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = ROOT / "docs" / "blobs.md"
+#: The pages with curl examples, and how many ``sh`` blocks each must keep.
+PAGES = {"blobs.md": 3, "actions.md": 3}
 PYTHON = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 SHELL = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
@@ -37,9 +39,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def base_url(tmp_path: Path) -> Iterator[str]:
-    blocks = [b for b in PYTHON.findall(PAGE.read_text()) if not b.startswith("# doc: skip")]
-    (tmp_path / "blobs_doc_app.py").write_text("\n\n".join(blocks))
+def base_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    page = ROOT / "docs" / request.param
+    blocks = [b for b in PYTHON.findall(page.read_text()) if not b.startswith("# doc: skip")]
+    (tmp_path / "doc_app.py").write_text("\n\n".join(blocks))
     port = _free_port()
     log = tmp_path / "uvicorn.log"
     with log.open("wb") as out:
@@ -50,7 +53,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
                 "uvicorn",
                 "--app-dir",
                 str(tmp_path),
-                "blobs_doc_app:app",
+                "doc_app:app",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -83,9 +86,11 @@ def base_url(tmp_path: Path) -> Iterator[str]:
             proc.wait()
 
 
-def test_blob_curl_examples_run(base_url: str, tmp_path: Path) -> None:
-    blocks = SHELL.findall(PAGE.read_text())
-    assert len(blocks) >= 3, "docs/blobs.md lost its curl examples"
+@pytest.mark.parametrize("base_url", sorted(PAGES), indirect=True)
+def test_curl_examples_run(base_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    name = request.node.callspec.params["base_url"]
+    blocks = SHELL.findall((ROOT / "docs" / name).read_text())
+    assert len(blocks) >= PAGES[name], f"docs/{name} lost its curl examples"
     work = tmp_path / "work"
     work.mkdir()
     script = "set -euo pipefail\n" + "\n".join(blocks)
