@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 import time
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -510,3 +511,57 @@ def test_defaults_of_path_and_label_and_the_openapi_extensions(client: Any) -> N
     assert [j["path"] for j in doc["x-specstar-async-update-jobs"]["character"]] == ["train"]
     assert "202" in op["responses"]
     assert "JobRedirectInfo" in doc["components"]["schemas"]
+
+
+# == schemathesis ================================================================================
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error_on_the_action_routes() -> None:
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis import GenerationMode
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    c, crud = build()
+    hero = new_character(c)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", c.app)
+    statuses: list[int] = []
+
+    def run(strategy: Any, examples: int) -> None:
+        @settings(
+            max_examples=examples,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=strategy)
+        def check(case: Any) -> None:
+            response = case.call()
+            statuses.append(response.status_code)
+            case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+        check()
+
+    actions = {a.path for a in crud.custom_actions} - {"teapot"}  # 418: the handler's own
+    operations = [
+        op
+        for op in (result.ok() for result in schema.get_all_operations())
+        if op.method.upper() == "POST"
+        and op.path.split("/")[1] in ("article", "character")
+        and op.path.rsplit("/", 1)[-1] in actions
+    ]
+    assert len(operations) == len(actions)
+    for op in operations:
+        run(op.as_strategy(generation_mode=GenerationMode.POSITIVE), 12)
+        run(op.as_strategy(generation_mode=GenerationMode.NEGATIVE), 6)
+        if "{resource_id}" in op.path:
+            run(op.as_strategy(path_parameters={"resource_id": hero}), 10)
+    print(
+        f"\nschemathesis on actions: {len(statuses)} requests, {sorted(Counter(statuses).items())}"
+    )
+    assert not [s for s in statuses if s >= 500]
+    assert len(statuses) > 200
+    assert {200, 201, 202} <= set(statuses)  # the run reached the handlers

@@ -52,6 +52,7 @@ from .errors import (
     ValidationError,
 )
 from .indexes import IndexedField, kind_of_type
+from .jobs import BackgroundTaskAccepted, JobRedirectInfo
 from .locks import Lock, MemoryLockBackend
 from .manager import ResourceManager, ResourceOps
 from .memory import MemoryStorageFactory
@@ -68,6 +69,7 @@ __all__ = [
     "QB",
     "UNSET",
     "AllowAll",
+    "BackgroundTaskAccepted",
     "Binary",
     "BlobUploadSession",
     "CannotModifyResourceError",
@@ -84,6 +86,7 @@ __all__ = [
     "IValidator",
     "InMemoryLockBackend",
     "IndexableField",
+    "JobRedirectInfo",
     "LockHandle",
     "LockHeldError",
     "LockNotOwnedError",
