@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Annotated, Any
 
