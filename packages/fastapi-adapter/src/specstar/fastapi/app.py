@@ -52,7 +52,8 @@ from specstar.core import (
 from specstar.core.spi import kebab_case
 
 from ._admin import enable_admin
-from .custom_actions import CustomAction, make_action, make_job_handler, make_job_model
+from .action_jobs import make_job_handler, make_job_model, payload_fields
+from .custom_actions import CustomAction, make_action
 from .dependencies import DependencyProvider
 from .openapi import build_components, install_openapi
 from .problems import handle_http_exception, handle_request_validation_error, handle_specstar_error
@@ -627,6 +628,8 @@ class SpecStar:
                 )
             if spec.job_name is not None and other.job_name == spec.job_name:
                 raise ValueError(f"job_name {spec.job_name!r} is used by another action")
+        if spec.async_mode == "job":
+            payload_fields(spec)  # refuse what a job cannot carry now, not at apply()
         self.custom_actions.append(spec)
         self._register_action_jobs()
 

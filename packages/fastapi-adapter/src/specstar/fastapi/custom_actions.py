@@ -13,9 +13,7 @@ resource manager's pipeline as the user, like any other write (its ``create``, `
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import io
 import re
 import types
 import typing
@@ -25,27 +23,18 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import UNSET, UnsetType
-from starlette.datastructures import Headers, UploadFile
-from starlette.requests import Request
+from msgspec import UnsetType
 from starlette.responses import Response
 
-from fastapi import BackgroundTasks
-from fastapi.params import Depends as DependsParam
 from specstar.core import (
-    Binary,
     ConflictError,
     FieldError,
-    Job,
-    JobContext,
-    NoRetry,
     NotFoundError,
     PreconditionFailedError,
     Resource,
     ResourceManager,
     ResourceMeta,
     RevisionInfo,
-    SpecStarError,
     ValidationError,
     entity_tag,
 )
@@ -55,13 +44,16 @@ from .pydantic_models import struct_to_pydantic
 
 __all__ = [
     "ActionConflictError",
-    "ActionFile",
     "ActionOutcome",
     "CustomAction",
+    "endpoint_annotation",
+    "is_pydantic_model",
     "make_action",
-    "make_job_handler",
-    "make_job_model",
+    "optional_of",
     "perform",
+    "read_target",
+    "split_annotated",
+    "to_struct",
 ]
 
 AsyncMode = Literal["job", "background"] | None
@@ -86,16 +78,6 @@ RESERVED_UPDATE_PATHS = frozenset(
         "migrate",
     }
 )
-#: Parameter names a job action's payload uses for itself.
-_PAYLOAD_OWN = ("resource_id", "expected_etag")
-
-
-class ActionFile(msgspec.Struct, kw_only=True):
-    """An ``UploadFile`` parameter of a job action, kept in the job's payload: the file in
-    the blob store and its name."""
-
-    file: Binary
-    filename: str | None = None
 
 
 class ActionConflictError(ConflictError):
@@ -214,7 +196,6 @@ def make_action(
     spec.params = _handler_params(spec)
     if async_mode == "job":
         spec.job_name = job_name or f"{resource_name}-{action_path}-job"
-        payload_fields(spec)  # refuse what a job cannot carry now, not at apply()
     return spec
 
 
@@ -238,14 +219,14 @@ def _handler_params(spec: CustomAction) -> list[inspect.Parameter]:
 # == request values <-> handler arguments ========================================================
 
 
-def _strip(tp: Any) -> tuple[Any, tuple[Any, ...]]:
+def split_annotated(tp: Any) -> tuple[Any, tuple[Any, ...]]:
     if typing.get_origin(tp) is Annotated:
         inner, *meta = typing.get_args(tp)
         return inner, tuple(meta)
     return tp, ()
 
 
-def _optional_of(tp: Any) -> tuple[Any, bool]:
+def optional_of(tp: Any) -> tuple[Any, bool]:
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) == 1 and len(typing.get_args(tp)) == 2:
@@ -253,11 +234,11 @@ def _optional_of(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def _is_struct(tp: Any) -> bool:
+def is_struct(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
 
 
-def _is_pydantic(tp: Any) -> bool:
+def is_pydantic_model(tp: Any) -> bool:
     return isinstance(tp, type) and hasattr(tp, "model_validate") and hasattr(tp, "model_fields")
 
 
@@ -265,9 +246,9 @@ def endpoint_annotation(tp: Any) -> tuple[Any, Callable[[Any], Any] | None]:
     """The annotation FastAPI gets for a handler parameter of type ``tp``, and how to turn
     what FastAPI parsed back into the handler's type: a ``msgspec.Struct`` is read as its
     Pydantic twin and converted (with the Struct's own constraints) before the call."""
-    inner, meta = _strip(tp)
-    base, optional = _optional_of(inner)
-    if not _is_struct(base):
+    inner, meta = split_annotated(tp)
+    base, optional = optional_of(inner)
+    if not is_struct(base):
         return tp, None
     twin: Any = struct_to_pydantic(base, forbid_extra=True)
     if optional:
@@ -290,80 +271,6 @@ def to_struct(value: Any, tp: type) -> Any:
         raise ValidationError(
             f"invalid {tp.__name__}: {exc}", [FieldError("body", str(exc))]
         ) from None
-
-
-def payload_fields(spec: CustomAction) -> list[tuple[str, Any]]:
-    """The fields of a job action's payload: one per handler parameter FastAPI reads.
-
-    Raises:
-        TypeError: a parameter a job cannot carry (a dependency, the request, ...).
-    """
-    fields: list[tuple[str, Any]] = []
-    for p in spec.params:
-        if p.name in _PAYLOAD_OWN and not (p.name == "resource_id" and spec.kind == "update"):
-            raise TypeError(f"job action {spec.path!r}: parameter name {p.name!r} is reserved")
-        inner, meta = _strip(p.annotation)
-        if isinstance(p.default, DependsParam) or any(isinstance(m, DependsParam) for m in meta):
-            raise TypeError(
-                f"job action {spec.path!r}: parameter {p.name!r} is a dependency; a job runs "
-                "in a worker, away from the request: take plain values"
-            )
-        base, optional = _optional_of(inner)
-        if base in (Request, BackgroundTasks, Response) or p.annotation is inspect.Parameter.empty:
-            raise TypeError(
-                f"job action {spec.path!r}: parameter {p.name!r} cannot be stored in a job "
-                "(give it a type, and no request objects)"
-            )
-        if isinstance(base, type) and issubclass(base, UploadFile):
-            fields.append((p.name, ActionFile | None if optional else ActionFile))
-        elif _is_pydantic(base):
-            fields.append((p.name, dict[str, Any] | None if optional else dict[str, Any]))
-        else:
-            try:
-                msgspec.inspect.type_info(inner)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(
-                    f"job action {spec.path!r}: parameter {p.name!r} has a type a job cannot "
-                    f"store: {exc}"
-                ) from None
-            fields.append((p.name, inner))
-    names = {n for n, _ in fields}
-    if spec.kind == "update":
-        if "resource_id" not in names:
-            fields.append(("resource_id", str))
-        fields.append(("expected_etag", str | None))
-    return fields
-
-
-def _pascal(text: str) -> str:
-    return "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", text) if w)
-
-
-def make_job_model(spec: CustomAction) -> type:
-    """The job model of a job action: ``Job[payload, RevisionInfo]``."""
-    stem = _pascal(spec.resource_name) + _pascal(spec.path)
-    payload = msgspec.defstruct(f"{stem}ActionPayload", payload_fields(spec), kw_only=True)
-    base: Any = Job[payload, RevisionInfo]  # type: ignore[valid-type]
-    model = types.new_class(f"{stem}ActionJob", (base,))
-    model.__doc__ = f"Runs of the action {spec.label!r} of {spec.resource_name}."
-    spec.payload_model = payload
-    spec.job_model = model
-    return model
-
-
-async def file_payload(upload: UploadFile) -> ActionFile:
-    """An uploaded file as a payload field (its bytes go to the blob store with the job)."""
-    data = await upload.read()
-    return ActionFile(
-        file=Binary(data=data, content_type=upload.content_type or "application/octet-stream"),
-        filename=upload.filename,
-    )
-
-
-def upload_of(data: bytes, filename: str | None, content_type: str | None) -> UploadFile:
-    """A fresh ``UploadFile`` over ``data`` (for a handler running after the request)."""
-    headers = Headers({"content-type": content_type or "application/octet-stream"})
-    return UploadFile(io.BytesIO(data), size=len(data), filename=filename, headers=headers)
 
 
 # == running an action ===========================================================================
@@ -487,66 +394,3 @@ async def perform(
             ) from exc
         return ActionOutcome(info)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-# == the worker side of a job action =============================================================
-
-
-def make_job_handler(
-    spec: CustomAction,
-    resource_managers: Mapping[str, ResourceManager[Any]],
-) -> Callable[[Resource[Any], JobContext[Any, Any]], None]:
-    """The job handler of a job action: runs the action as the user who created the job
-    (re-authorised: the payload is only what a client sent), and stores the revision info
-    it wrote as the job's artifact.
-
-    Errors that a retry cannot mend (permission, not found, validation, a failed
-    ``If-Match``) fail the job at once; others are retried as the job manager says.
-    """
-
-    def handle(job: Resource[Any], ctx: JobContext[Any, Any]) -> None:
-        manager = resource_managers[spec.resource_name]
-        jobs = resource_managers[spec.job_name or ""]
-        user = jobs.system.get_meta(ctx.job_id).created_by  # type: ignore[attr-defined]
-        payload = jobs.load_blobs(job.data).payload
-        kwargs: dict[str, Any] = {}
-        for p in spec.params:
-            value = getattr(payload, p.name)
-            base, _ = _optional_of(_strip(p.annotation)[0])
-            if isinstance(value, ActionFile):
-                data = value.file.data if isinstance(value.file.data, bytes) else b""
-                ct = value.file.content_type
-                value = upload_of(data, value.filename, ct if isinstance(ct, str) else None)
-            elif value is not None and _is_pydantic(base):
-                value = base.model_validate(value)
-            kwargs[p.name] = value
-        rid = getattr(payload, "resource_id", None) if spec.kind == "update" else None
-        etag = getattr(payload, "expected_etag", None)
-
-        async def blocking(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-            return fn(*args, **kw)
-
-        try:
-            outcome = asyncio.run(
-                perform(
-                    spec,
-                    manager,
-                    kwargs,
-                    resource_id=rid,
-                    expected_etag=etag,
-                    user=user,
-                    now=UNSET,
-                    blocking=blocking,
-                )
-            )
-        except ActionConflictError:
-            raise  # a concurrent change: the next attempt runs on fresh data
-        except SpecStarError as exc:
-            raise NoRetry(f"{type(exc).__name__}: {exc}") from exc
-        if outcome.info is not None:
-            ctx.set_artifact(outcome.info)
-            ctx.logger.info("wrote %s", outcome.info.revision_id)
-        else:
-            ctx.logger.info("the action wrote nothing")
-
-    return handle

@@ -23,17 +23,16 @@ from specstar.core import (
     entity_tag,
 )
 
+from ..action_jobs import file_payload, upload_of
 from ..custom_actions import (
     CustomAction,
-    _is_pydantic,
-    _optional_of,
-    _strip,
     endpoint_annotation,
-    file_payload,
+    is_pydantic_model,
+    optional_of,
     perform,
     read_target,
+    split_annotated,
     to_struct,
-    upload_of,
 )
 from ..dependencies import DependencyProvider
 from ..openapi import json_content, problem_responses, ref
@@ -274,10 +273,10 @@ async def _start_job(
     fields: dict[str, Any] = {}
     for p in spec.params:
         value = kwargs[p.name]
-        base, _ = _optional_of(_strip(p.annotation)[0])
+        base, _ = optional_of(split_annotated(p.annotation)[0])
         if isinstance(value, UploadFile):
             value = await file_payload(value)
-        elif value is not None and _is_pydantic(base):
+        elif value is not None and is_pydantic_model(base):
             value = value.model_dump(mode="json", by_alias=True)
         fields[p.name] = value
     if spec.kind == "update":
