@@ -565,3 +565,47 @@ def test_schemathesis_finds_no_server_error_on_the_action_routes() -> None:
     assert not [s for s in statuses if s >= 500]
     assert len(statuses) > 200
     assert {200, 201, 202} <= set(statuses)  # the run reached the handlers
+
+
+def test_rbac_rules_grant_an_action_by_name_and_scope_it() -> None:
+    from specstar.core import Membership, PermissionRule, RBACChecker, ResourceManager, Role
+
+    roles = ResourceManager(Role)
+    memberships = ResourceManager(Membership, indexed_fields=["user"])
+    rules = ResourceManager(PermissionRule, indexed_fields=["role"])
+    roles.create(Role(name="player"))
+    for user in ("pat", "sam"):
+        memberships.create(Membership(user=user, role="player"))
+    for action in ("read", "write"):
+        rules.create(PermissionRule(role="player", resource="*", action=action, effect="allow"))
+    rules.create(
+        PermissionRule(
+            role="player",
+            resource="character",
+            action="action:safe-level-up",
+            effect="allow",
+            scope='$created_by == "$user"',
+        )
+    )
+    c, _ = build(permission_checker=RBACChecker(roles, memberships, rules, root_user="root"))
+    rid = new_character(c, user="pat")
+    pat, sam = {"x-user": "pat"}, {"x-user": "sam"}
+    assert c.post(f"/character/{rid}/level-up", json={}, headers=pat).status_code == 403
+    assert c.post(f"/character/{rid}/safe-level-up", headers=sam).status_code == 404
+    assert c.post(f"/character/{rid}/safe-level-up", headers=pat).status_code == 200
+    assert c.get(f"/character/{rid}", headers=pat).json()["data"]["level"] == 2
+
+
+def test_a_job_whose_if_match_went_stale_fails_without_retrying(client: Any) -> None:
+    c, crud = client
+    rid = new_character(c)
+    r = c.post(f"/character/{rid}/train", json={}, headers={"If-Match": f'"{rid}:1"'})
+    assert r.status_code == 202
+    assert c.post(f"/character/{rid}/level-up", json={}).status_code == 200  # moves to :2
+    body = r.json()
+    run_jobs(crud, [(body["job_resource_name"], body["job_resource_id"])])
+    job = c.get(body["redirect_url"]).json()["data"]
+    assert job["status"] == "failed"
+    assert job["retries"] == 0
+    assert "PreconditionFailedError" in job["errmsg"]
+    assert level_of(c, rid) == 2
