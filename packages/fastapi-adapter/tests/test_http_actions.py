@@ -609,3 +609,26 @@ def test_a_job_whose_if_match_went_stale_fails_without_retrying(client: Any) -> 
     assert job["retries"] == 0
     assert "PreconditionFailedError" in job["errmsg"]
     assert level_of(c, rid) == 2
+
+
+def test_a_job_that_met_a_concurrent_change_runs_again_on_fresh_data(client: Any) -> None:
+    c, crud = client
+    rid = new_character(c)
+    r = c.post(f"/character/{rid}/train", json={"levels": 2})
+    assert r.status_code == 202
+    manager = crud.get_resource_manager("character")
+    real_get = manager.get
+
+    def get_then_race(*args: Any, **kwargs: Any) -> Any:
+        current = real_get(*args, **kwargs)
+        manager.get = real_get  # type: ignore[method-assign]
+        manager.update(rid, Character(name="other", level=7))
+        return current
+
+    manager.get = get_then_race  # type: ignore[method-assign]
+    body = r.json()
+    run_jobs(crud, [(body["job_resource_name"], body["job_resource_id"])])
+    job = c.get(body["redirect_url"]).json()["data"]
+    assert job["status"] == "completed", job
+    assert job["retries"] == 1  # the first attempt's result was refused, not written
+    assert level_of(c, rid) == 9  # 7 from the concurrent write, + 2 on the fresh data
