@@ -1,4 +1,4 @@
-"""The ``sh`` examples of docs/blobs.md and docs/backup.md run with curl (and the ``specstar``
+"""The ``sh`` examples of docs/blobs.md, docs/backup.md and docs/actions.md run with curl (and the ``specstar``
 command) against the app each page builds.
 
 Every ``python`` block of the page is written to one module (as the snippet test runs them,
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = {page: ROOT / "docs" / f"{page}.md" for page in ("blobs", "backup")}
+PAGES = {page: ROOT / "docs" / f"{page}.md" for page in ("blobs", "backup", "actions")}
 PYTHON = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 SHELL = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
 

@@ -67,6 +67,7 @@ from .events import EventHandlers, combine_handlers
 from .history import RevisionSelection, select_revisions
 from .indexes import IndexedField, IndexSpec
 from .jobs import (
+    BackgroundTaskAccepted,
     Consumer,
     DelayRetry,
     Job,
@@ -181,6 +182,7 @@ __all__ = [
     "AlreadyExistsError",
     "And",
     "ArchiveError",
+    "BackgroundTaskAccepted",
     "BatchFailure",
     "BatchOutcome",
     "Binary",

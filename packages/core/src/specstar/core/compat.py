@@ -54,6 +54,7 @@ from .errors import (
     ValidationError,
 )
 from .indexes import IndexedField, kind_of_type
+from .jobs import BackgroundTaskAccepted, JobRedirectInfo
 from .locks import Lock, MemoryLockBackend
 from .manager import ResourceManager, ResourceOps
 from .memory import MemoryStorageFactory
@@ -70,6 +71,7 @@ __all__ = [
     "QB",
     "UNSET",
     "AllowAll",
+    "BackgroundTaskAccepted",
     "Binary",
     "BlobUploadSession",
     "CannotModifyResourceError",
@@ -87,6 +89,7 @@ __all__ = [
     "InMemoryLockBackend",
     "IndexableField",
     "LoadStats",
+    "JobRedirectInfo",
     "LockHandle",
     "LockHeldError",
     "LockNotOwnedError",

@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from specstar.core import (
     BlobClaims,
+    BackgroundTaskAccepted,
     BlobUploads,
     BlobUploadSession,
     CheckerLike,
@@ -32,6 +33,7 @@ from specstar.core import (
     JobHandler,
     JobManager,
     LoadStats,
+    JobRedirectInfo,
     Lock,
     LockBackend,
     Locks,
@@ -43,6 +45,7 @@ from specstar.core import (
     ProgressCallback,
     Registry,
     ResourceManager,
+    RevisionInfo,
     RevisionStatus,
     Schema,
     SpecStarError,
@@ -57,11 +60,14 @@ from specstar.core import (
 from specstar.core.spi import kebab_case
 
 from ._admin import enable_admin
+from .action_jobs import make_job_handler, make_job_model, payload_fields
+from .custom_actions import CustomAction, make_action
 from .dependencies import DependencyProvider
 from .openapi import build_components, install_openapi
 from .problems import handle_http_exception, handle_request_validation_error, handle_specstar_error
 from .routes import (
     DEFAULT_TEMPLATES,
+    ActionRouteTemplate,
     BaseRouteTemplate,
     BlobRouteTemplate,
     MigrateRouteTemplate,
@@ -71,6 +77,7 @@ from .routes import (
 __all__ = ["ModelNaming", "SpecStar", "crud", "install_problem_handlers"]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 ModelNaming = Literal["same", "pascal", "camel", "snake", "kebab"] | Callable[[type], str]
 ValidatorLike = Callable[[Any], Any] | IValidator | type
@@ -200,6 +207,8 @@ class SpecStar:
         self.locks = Locks()
         self._blob_uploads: BlobUploads | None = None
         self._blob_claims: BlobClaims | None = None
+        #: The actions registered by :meth:`create_action` and :meth:`update_action`.
+        self.custom_actions: list[CustomAction] = []
         self.configure(
             model_naming=model_naming,
             route_templates=route_templates,
@@ -519,7 +528,147 @@ class SpecStar:
         self.model_names.setdefault(manager.model, []).append(rname)
         if manager.source_model is not manager.model:
             self.model_names.setdefault(manager.source_model, []).append(rname)
+        self._register_action_jobs()
         return manager
+
+    # -- custom actions -------------------------------------------------------------------------
+
+    def create_action(
+        self,
+        resource_name: str,
+        *,
+        path: str | None = None,
+        label: str | None = None,
+        async_mode: Literal["job", "background"] | None = None,
+        job_name: str | None = None,
+    ) -> Callable[[F], F]:
+        """Register the decorated FastAPI endpoint as a create action: ``POST /m/{path}``.
+
+        The handler takes what any endpoint takes (``Body``, ``Query``, ``Depends``,
+        ``UploadFile``; a ``msgspec.Struct`` or Pydantic model as the body). When it returns an
+        instance of the model it is created (201 with the revision info, ``Location`` and
+        ``ETag``); ``None`` writes nothing (200, ``null``). The action is authorised as
+        ``action:{path}`` first, then the create as ``create``. Lazy: the route is made by
+        :meth:`apply`, so this may come before or after :meth:`add_model`.
+
+        Args:
+            resource_name: the resource the action creates.
+            path: the URL segment (default: the function name with hyphens).
+            label: a name for people (default: the path title-cased).
+            async_mode: ``"job"``: a job model ``job_name`` (default
+                ``"{resource}-{path}-job"``) is registered, the request creates a job (202
+                with :class:`~specstar.core.JobRedirectInfo`) and a worker runs the handler,
+                storing the revision info as the job's artifact. ``"background"``: 202 with
+                :class:`~specstar.core.BackgroundTaskAccepted`, the handler runs after the
+                response; its failures are logged.
+            job_name: the job model's resource name (only with ``async_mode="job"``).
+
+        Raises:
+            ValueError: an invalid argument, or the path is taken by another action.
+            TypeError: a job action whose parameters a job cannot carry (a dependency, ...).
+        """
+
+        def register(handler: F) -> F:
+            self._add_action(
+                make_action(
+                    "create",
+                    resource_name,
+                    handler,
+                    path=path,
+                    label=label,
+                    async_mode=async_mode,
+                    job_name=job_name,
+                )
+            )
+            return handler
+
+        return register
+
+    def update_action(
+        self,
+        resource_name: str,
+        *,
+        path: str | None = None,
+        label: str | None = None,
+        mode: Literal["update", "modify"] = "update",
+        existing_param: str = "existing",
+        info_param: str = "info",
+        meta_param: str = "meta",
+        async_mode: Literal["job", "background"] | None = None,
+        job_name: str | None = None,
+        retry_on_conflict: int = 0,
+    ) -> Callable[[F], F]:
+        """Register the decorated FastAPI endpoint as an update action:
+        ``POST /m/{resource_id}/{path}``.
+
+        The handler gets the current data, revision info and meta in the parameters named
+        ``existing_param``, ``info_param`` and ``meta_param`` (those it declares). What it
+        returns becomes the new data (``mode="update"``: a new revision; ``"modify"``: the
+        draft edited in place), written with compare-and-swap against the revision the
+        handler was given: a concurrent change is a 409 ``concurrent_change`` (or, with
+        ``If-Match``, a 412), never a lost update; with ``retry_on_conflict=n`` the handler
+        runs again on the fresh data up to ``n`` times first (for handlers safe to repeat).
+        The action is authorised as ``action:{path}`` on the target (outside the user's
+        scope for it: 404), then the write as ``update``/``modify``. Other arguments as
+        :meth:`create_action`.
+
+        Raises:
+            ValueError: an invalid argument, or the path is taken by another action.
+            TypeError: a job action whose parameters a job cannot carry.
+        """
+
+        def register(handler: F) -> F:
+            self._add_action(
+                make_action(
+                    "update",
+                    resource_name,
+                    handler,
+                    path=path,
+                    label=label,
+                    async_mode=async_mode,
+                    job_name=job_name,
+                    mode=mode,
+                    existing_param=existing_param,
+                    info_param=info_param,
+                    meta_param=meta_param,
+                    retry_on_conflict=retry_on_conflict,
+                )
+            )
+            return handler
+
+        return register
+
+    def _add_action(self, spec: CustomAction) -> None:
+        for other in self.custom_actions:
+            if (other.resource_name, other.kind, other.path) == (
+                spec.resource_name,
+                spec.kind,
+                spec.path,
+            ):
+                raise ValueError(
+                    f"{spec.resource_name} has a {spec.kind} action {spec.path!r} already"
+                )
+            if spec.job_name is not None and other.job_name == spec.job_name:
+                raise ValueError(f"job_name {spec.job_name!r} is used by another action")
+        if spec.async_mode == "job":
+            payload_fields(spec)  # refuse what a job cannot carry now, not at apply()
+        self.custom_actions.append(spec)
+        self._register_action_jobs()
+
+    def _register_action_jobs(self) -> None:
+        """Register the job model of every job action whose resource is registered (workers
+        loading the app find them without :meth:`apply`)."""
+        for spec in self.custom_actions:
+            name = spec.job_name
+            if name is None or name in self.resource_managers:
+                continue
+            if spec.resource_name not in self.resource_managers:
+                continue
+            self.add_model(
+                make_job_model(spec),
+                name=name,
+                job_handler=make_job_handler(spec, self.resource_managers),
+            )
 
     def get_resource_manager(self, model: type[T] | str) -> ResourceManager[T]:
         """The manager of a registered model, by model class or resource name.
@@ -628,6 +777,12 @@ class SpecStar:
         Returns:
             The router the routes were added to.
         """
+        unknown = sorted(
+            {a.resource_name for a in self.custom_actions} - set(self.resource_managers)
+        )
+        if unknown:
+            raise ValueError(f"custom actions of unregistered models: {', '.join(unknown)}")
+        self._register_action_jobs()
         target: APIRouter
         if router is not None:
             target = router
@@ -666,6 +821,8 @@ class SpecStar:
             isinstance(t, MigrateRouteTemplate) for t in templates
         ):
             templates.append(MigrateRouteTemplate(models=sorted(self.migrate_route_models)))
+        if self.custom_actions:
+            templates.append(ActionRouteTemplate(self.custom_actions, self.resource_managers))
         return templates
 
     def openapi(self, app: FastAPI, structs: Sequence[type] | None = None) -> None:
@@ -677,6 +834,8 @@ class SpecStar:
         extra = tuple(structs or ())
         if any(m.has_binary_fields for m in self.resource_managers.values()):
             extra = (*extra, BlobUploadSession)
+        if self.custom_actions:
+            extra = (*extra, RevisionInfo, JobRedirectInfo, BackgroundTaskAccepted)
 
         @functools.cache
         def components() -> dict[str, Any]:
@@ -693,9 +852,30 @@ class SpecStar:
                     name: [_indexed_field(f) for f in manager.index_spec.fields]
                     for name, manager in self.resource_managers.items()
                 },
+                **_action_extensions(self.custom_actions),
             }
 
         install_openapi(app, components, extensions)
+
+
+def _action_extensions(actions: Sequence[CustomAction]) -> dict[str, Any]:
+    """The document-level lists of custom actions, by resource, for generated UIs."""
+    out: dict[str, Any] = {
+        "x-specstar-custom-create-actions": {},
+        "x-specstar-custom-update-actions": {},
+        "x-specstar-async-create-jobs": {},
+        "x-specstar-async-update-jobs": {},
+    }
+    for spec in actions:
+        kind = "create" if spec.kind == "create" else "update"
+        out[f"x-specstar-custom-{kind}-actions"].setdefault(spec.resource_name, []).append(
+            spec.describe()
+        )
+        if spec.async_mode == "job":
+            out[f"x-specstar-async-{kind}-jobs"].setdefault(spec.resource_name, []).append(
+                {"path": spec.path, "label": spec.label, "job_resource_name": spec.job_name}
+            )
+    return out
 
 
 def _indexed_field(field: Any) -> dict[str, Any]:

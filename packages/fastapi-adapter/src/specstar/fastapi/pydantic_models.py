@@ -16,10 +16,10 @@ import pydantic
 
 __all__ = ["struct_to_pydantic"]
 
-_CACHE: dict[type, type] = {}
+_CACHE: dict[tuple[type, bool], type] = {}
 
 
-def struct_to_pydantic(struct_cls: type) -> type:
+def struct_to_pydantic(struct_cls: type, *, forbid_extra: bool = False) -> type:
     """A Pydantic ``BaseModel`` subclass with the fields, types and defaults of
     ``struct_cls``.
 
@@ -29,16 +29,19 @@ def struct_to_pydantic(struct_cls: type) -> type:
     union on the tag field. ``Annotated`` metadata (``Ref``, ``Unique``, ``DisplayName``,
     ``msgspec.Meta``) is dropped; a custom type msgspec handles becomes ``Any``.
 
+    With ``forbid_extra`` the models (nested ones too) refuse members they do not declare,
+    as a request body must (otherwise Pydantic drops them silently).
+
     Raises:
         TypeError: ``struct_cls`` is not a ``msgspec.Struct`` subclass.
     """
     if not (isinstance(struct_cls, type) and issubclass(struct_cls, msgspec.Struct)):
         raise TypeError(f"struct_to_pydantic takes a msgspec.Struct class, not {struct_cls!r}")
-    return _model(pydantic, struct_cls)
+    return _model(pydantic, struct_cls, forbid_extra)
 
 
-def _model(pydantic: Any, cls: type) -> type:
-    found = _CACHE.get(cls)
+def _model(pydantic: Any, cls: type, forbid: bool) -> type:
+    found = _CACHE.get((cls, forbid))
     if found is not None:
         return found
     info = mi.type_info(cls)
@@ -54,10 +57,13 @@ def _model(pydantic: Any, cls: type) -> type:
             options["default_factory"] = field.default_factory
         if field.encode_name != field.name:
             options["alias"] = field.encode_name
-        tp = _convert(pydantic, field.type)
+        tp = _convert(pydantic, forbid, field.type)
         fields[field.name] = (tp, pydantic.Field(**options) if options else ...)
-    model: type = pydantic.create_model(cls.__name__, __doc__=cls.__doc__, **fields)
-    _CACHE[cls] = model
+    config = pydantic.ConfigDict(extra="forbid") if forbid else None
+    model: type = pydantic.create_model(
+        cls.__name__, __doc__=cls.__doc__, __config__=config, **fields
+    )
+    _CACHE[(cls, forbid)] = model
     return model
 
 
@@ -80,33 +86,37 @@ _SCALARS: dict[type, Any] = {
 }
 
 
-def _convert(pydantic: Any, t: mi.Type) -> Any:
+def _convert(pydantic: Any, forbid: bool, t: mi.Type) -> Any:
     """The Python type Pydantic validates like msgspec validates ``t`` (metadata dropped)."""
     scalar = _SCALARS.get(type(t), _MISSING)
     if scalar is not _MISSING:
         return scalar
     if isinstance(t, mi.Metadata):
-        return _convert(pydantic, t.type)
+        return _convert(pydantic, forbid, t.type)
     if isinstance(t, mi.StructType):
-        return _model(pydantic, t.cls)
+        return _model(pydantic, t.cls, forbid)
     if isinstance(t, mi.EnumType | mi.DataclassType | mi.TypedDictType | mi.NamedTupleType):
         return t.cls
     if isinstance(t, mi.LiteralType):
         return Literal.__getitem__(tuple(t.values))
     if isinstance(t, mi.ListType):
-        return list[_convert(pydantic, t.item_type)]  # type: ignore[misc]
+        return list[_convert(pydantic, forbid, t.item_type)]  # type: ignore[misc]
     if isinstance(t, mi.SetType):
-        return set[_convert(pydantic, t.item_type)]  # type: ignore[misc]
+        return set[_convert(pydantic, forbid, t.item_type)]  # type: ignore[misc]
     if isinstance(t, mi.FrozenSetType):
-        return frozenset[_convert(pydantic, t.item_type)]  # type: ignore[misc]
+        return frozenset[_convert(pydantic, forbid, t.item_type)]  # type: ignore[misc]
     if isinstance(t, mi.VarTupleType):
-        return tuple[_convert(pydantic, t.item_type), ...]  # type: ignore[misc]
+        return tuple[_convert(pydantic, forbid, t.item_type), ...]  # type: ignore[misc]
     if isinstance(t, mi.TupleType):
-        return tuple.__class_getitem__(tuple(_convert(pydantic, i) for i in t.item_types))
+        return tuple.__class_getitem__(tuple(_convert(pydantic, forbid, i) for i in t.item_types))
     if isinstance(t, mi.DictType):
-        return dict[_convert(pydantic, t.key_type), _convert(pydantic, t.value_type)]  # type: ignore[misc]
+        key, value = (
+            _convert(pydantic, forbid, t.key_type),
+            _convert(pydantic, forbid, t.value_type),
+        )
+        return dict[key, value]  # type: ignore[valid-type]
     if isinstance(t, mi.UnionType):
-        members = tuple(_convert(pydantic, m) for m in t.types)
+        members = tuple(_convert(pydantic, forbid, m) for m in t.types)
         union = Union.__getitem__(members)
         structs = [m for m in t.types if isinstance(m, mi.StructType)]
         tag_fields = {m.tag_field for m in structs}

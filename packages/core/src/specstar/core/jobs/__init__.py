@@ -8,7 +8,16 @@ handler in workers (:meth:`JobManager.start_consume`).
 from .handler import DelayRetry, JobContext, JobHandler, JobLogger, NoRetry
 from .manager import JobManager
 from .memory import MemoryMessageQueue, MemoryMessageQueueFactory
-from .model import JOB_INDEXES, TERMINAL, Job, JobLog, JobRedirectInfo, JobStatus, is_job_model
+from .model import (
+    JOB_INDEXES,
+    TERMINAL,
+    BackgroundTaskAccepted,
+    Job,
+    JobLog,
+    JobRedirectInfo,
+    JobStatus,
+    is_job_model,
+)
 from .pool import WorkerPool, job_managers
 from .queue import Lease, MessageQueue, MessageQueueFactory
 from .worker import Consumer, Worker
@@ -16,6 +25,7 @@ from .worker import Consumer, Worker
 __all__ = [
     "JOB_INDEXES",
     "TERMINAL",
+    "BackgroundTaskAccepted",
     "Consumer",
     "DelayRetry",
     "Job",

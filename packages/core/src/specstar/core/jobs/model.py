@@ -13,6 +13,7 @@ from ..annotations import Unique
 __all__ = [
     "JOB_INDEXES",
     "TERMINAL",
+    "BackgroundTaskAccepted",
     "Job",
     "JobLog",
     "JobRedirectInfo",
@@ -108,6 +109,17 @@ class JobRedirectInfo(msgspec.Struct, frozen=True, kw_only=True):
     job_resource_name: str
     job_resource_id: str
     redirect_url: str
+
+
+class BackgroundTaskAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to a request whose work goes on after the response (HTTP 202 bodies), with
+    no job to follow.
+
+    Attributes:
+        message: what was accepted, for people.
+    """
+
+    message: str
 
 
 def is_job_model(model: Any) -> bool:

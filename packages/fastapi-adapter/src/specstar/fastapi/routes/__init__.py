@@ -25,12 +25,15 @@ order  template                        routes (``m`` is the model's resource nam
                                        models ``GET /_backup/export``, ``POST /_backup/import``
 50     :class:`MigrateRouteTemplate`   ``POST /m/_migrate``, ``POST /m/{id}/migrate`` — not a
                                        default: ``add_model(..., migrate_route=True)`` adds it
+45     :class:`ActionRouteTemplate`   ``POST /m/{path}``, ``POST /m/{id}/{path}``: custom actions
+                                       (added by ``SpecStar.apply`` when any is registered)
 100    :class:`RelationshipsRouteTemplate`  ``GET /_relationships``, once for all models
 =====  ==============================  ======================================================
 """
 
 from ._base import BaseRouteTemplate, ModelRoutes, RouteTemplate
 from .backup import BackupRouteTemplate
+from .actions import ActionRouteTemplate
 from .batch import BatchRouteTemplate
 from .blobs import BlobRouteTemplate
 from .create import CreateRouteTemplate
@@ -44,6 +47,7 @@ from .update import ModifyRouteTemplate, PatchRouteTemplate, UpdateRouteTemplate
 __all__ = [
     "DEFAULT_TEMPLATES",
     "BackupRouteTemplate",
+    "ActionRouteTemplate",
     "BaseRouteTemplate",
     "BatchRouteTemplate",
     "BlobRouteTemplate",
