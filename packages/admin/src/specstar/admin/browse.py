@@ -191,6 +191,7 @@ def listing(site: AdminSite, request: Request, model: str, user: str | UnsetType
         next_cursor=next_cursor,
         cursor=params.get("cursor", ""),
         is_job=site.is_job(manager),
+        ref_targets={r.path: r.target for r in manager.refs if not r.is_list},
     )
 
 
