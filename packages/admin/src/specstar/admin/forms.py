@@ -73,14 +73,6 @@ def _unwrap(t: mi.Type) -> tuple[mi.Type, bool]:
             return t, optional
 
 
-def _max_length(t: mi.Type) -> int | None:
-    while isinstance(t, mi.Metadata | mi.UnionType):
-        if isinstance(t, mi.UnionType):
-            return None
-        t = t.type
-    return getattr(t, "max_length", None)
-
-
 def _scalar_widget(t: mi.Type) -> tuple[str, list[Any], str] | None:
     """``(widget, choice values, number_kind)`` of a scalar type, ``None`` for others."""
     if isinstance(t, mi.StrType):
@@ -118,8 +110,6 @@ def form_fields(
         common: dict[str, Any] = {"name": name, "label": label, "required": f.required}
         ref = by_path.get(name)
         scalar = _scalar_widget(inner)
-        if isinstance(scalar, tuple) and scalar[0] == "textarea" and _max_length(f.type):
-            scalar = ("text", [], "")
         if scalar is not None:
             widget, choices, kind = scalar
             out.append(
