@@ -5,8 +5,9 @@ they have posts); readers comment on posts (``Comment.post_id``; comments go wit
 post). ``Author.handle`` and ``Post.slug`` are unique.
 
 Run it with ``make run`` (or ``python -m examples.blog``); the interactive docs are at
-http://127.0.0.1:8000/docs and the admin UI at http://127.0.0.1:8000/admin. Data lives in ``data/`` at the repository root (override with
-``SPECSTAR_DATA_DIR``; ``SPECSTAR_STORAGE=memory`` keeps everything in memory).
+http://127.0.0.1:8000/docs and the admin UI at http://127.0.0.1:8000/admin. Data lives in
+``data/`` at the repository root (override with ``SPECSTAR_DATA_DIR``;
+``SPECSTAR_STORAGE=memory`` keeps everything in memory).
 
 Requests may name the acting user in an ``X-User`` header: it becomes ``created_by`` /
 ``updated_by`` (a stand-in for real authentication, which would plug in the same way).

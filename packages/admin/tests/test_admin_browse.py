@@ -22,7 +22,9 @@ def _ids(html: str, model: str) -> list[str]:
     return re.findall(rf'<td><a href="/admin/{model}/([^"]+)">', html)
 
 
-def test_dashboard_counts_every_model_and_shows_recent_changes(admin: Any, client: TestClient) -> None:
+def test_dashboard_counts_every_model_and_shows_recent_changes(
+    admin: Any, client: TestClient
+) -> None:
     a = _author(admin, "ann", "Ann")
     _post(admin, "First", a)
     r = client.get("/admin/")
@@ -32,7 +34,8 @@ def test_dashboard_counts_every_model_and_shows_recent_changes(admin: Any, clien
         assert f'href="/admin/{name}"' in r.text
     rows = re.findall(r'<td><a href="/admin/([a-z-]+)">[a-z-]+</a></td>\s*<td>(\d+)</td>', r.text)
     assert dict(rows) == {"author": "1", "post": "1", "attachment": "0", "send-mail": "0"}
-    assert "Recent changes" in r.text and a.replace(":", "%3A") in r.text
+    assert "Recent changes" in r.text
+    assert a.replace(":", "%3A") in r.text
     assert client.get("/admin").status_code == 200
 
 
@@ -42,7 +45,8 @@ def test_dashboard_shows_job_states(admin: Any, client: TestClient) -> None:
     while admin.jobs.process_next():
         pass
     r = client.get("/admin/")
-    assert "completed: 1" in r.text and "failed: 1" in r.text
+    assert "completed: 1" in r.text
+    assert "failed: 1" in r.text
 
 
 def test_list_shows_display_and_indexed_columns(admin: Any, client: TestClient) -> None:
@@ -52,7 +56,9 @@ def test_list_shows_display_and_indexed_columns(admin: Any, client: TestClient) 
     assert r.status_code == 200
     headers = re.findall(r'<th scope="col"[^>]*><a [^>]*>([^<▲▼]+)', r.text)
     assert headers[:5] == ["id", "title", "words", "tags", "author_id"]
-    assert "<td>Hello</td>" in r.text and "<td>42</td>" in r.text and "<td>x, y</td>" in r.text
+    assert "<td>Hello</td>" in r.text
+    assert "<td>42</td>" in r.text
+    assert "<td>x, y</td>" in r.text
     # a reference is a link to the resource it names
     assert f'<a class="ref" href="/admin/author/{a.replace(":", "%3A")}">{a}</a>' in r.text
 
@@ -63,14 +69,16 @@ def test_qb_search_filters_and_a_bad_qb_shows_its_position(admin: Any, client: T
     _post(admin, "World", a, words=20)
     r = client.get("/admin/post", params={"qb": "words >= 15"})
     assert r.status_code == 200
-    assert len(_ids(r.text, "post")) == 1 and hello.replace(":", "%3A") not in r.text
+    assert len(_ids(r.text, "post")) == 1
+    assert hello.replace(":", "%3A") not in r.text
     bad = client.get("/admin/post", params={"qb": "words >= "})
     assert bad.status_code == 400
     assert "Search error at position 9" in bad.text
     assert re.search(r'<pre class="caret">words &gt;= \n {9}\^</pre>', bad.text), bad.text
     assert 'aria-invalid="true"' in bad.text
     unindexed = client.get("/admin/post", params={"qb": 'bio == "x"'})
-    assert unindexed.status_code == 400 and "Search error" in unindexed.text
+    assert unindexed.status_code == 400
+    assert "Search error" in unindexed.text
     assert "bio" in unindexed.text
 
 
@@ -82,7 +90,8 @@ def test_filters_per_indexed_field(admin: Any, client: TestClient) -> None:
     assert _ids(r.text, "post") == [world.replace(":", "%3A")]
     assert client.get("/admin/post", params={"f.words": "many"}).status_code == 400
     unknown = client.get("/admin/post", params={"f.body": "x"})
-    assert unknown.status_code == 400 and "no filter for &#39;body&#39;" in unknown.text
+    assert unknown.status_code == 400
+    assert "no filter for &#39;body&#39;" in unknown.text
 
 
 def test_sorting_by_a_column_and_a_bad_sort(admin: Any, client: TestClient) -> None:
@@ -129,7 +138,8 @@ def test_show_deleted(admin: Any, client: TestClient) -> None:
 
 def test_unknown_parameter_and_model(client: TestClient) -> None:
     r = client.get("/admin/post", params={"qbb": "x"})
-    assert r.status_code == 400 and "unknown query parameter &#39;qbb&#39;" in r.text
+    assert r.status_code == 400
+    assert "unknown query parameter &#39;qbb&#39;" in r.text
     assert client.get("/admin/nothing").status_code == 404
     assert client.get("/admin/", params={"x": "1"}).status_code == 400
 
@@ -138,9 +148,12 @@ def test_batch_delete_asks_then_deletes_each(admin: Any, client: TestClient, pos
     a = _author(admin, "ann", "Ann")
     p1, p2 = _post(admin, "One", a), _post(admin, "Two", a)
     ask = post(client, "/admin/post/_batch", {"action": "delete", "ids": [p1, p2]})
-    assert ask.status_code == 200 and "Yes, delete" in ask.text
+    assert ask.status_code == 200
+    assert "Yes, delete" in ask.text
     assert admin.posts.count(user="ann") == 2  # nothing done before the confirmation
-    done = post(client, "/admin/post/_batch", {"action": "delete", "ids": [p1, p2], "confirmed": "1"})
+    done = post(
+        client, "/admin/post/_batch", {"action": "delete", "ids": [p1, p2], "confirmed": "1"}
+    )
     assert done.status_code == 200
     assert admin.posts.count(user="ann") == 0
     restored = post(
@@ -157,14 +170,18 @@ def test_batch_reports_each_failure(admin: Any, client: TestClient, post: Any) -
     r = post(client, "/admin/author/_batch", {"action": "delete", "ids": [a, b], "confirmed": "1"})
     assert r.status_code == 200
     assert 'class="error"' in r.text  # the author with a post is restricted
-    assert admin.authors.exists(a, user="ann") and not admin.authors.exists(b, user="ann")
+    assert admin.authors.exists(a, user="ann")
+    assert not admin.authors.exists(b, user="ann")
 
 
 def test_batch_refuses_bad_input(client: TestClient, post: Any) -> None:
-    assert post(client, "/admin/post/_batch", {"action": "explode", "ids": ["x"]}).status_code == 400
+    assert (
+        post(client, "/admin/post/_batch", {"action": "explode", "ids": ["x"]}).status_code == 400
+    )
     assert post(client, "/admin/post/_batch", {"action": "delete"}).status_code == 400
     r = post(client, "/admin/post/_batch", {"action": "delete", "ids": ["x"], "extra": "1"})
-    assert r.status_code == 400 and "unknown form input &#39;extra&#39;" in r.text
+    assert r.status_code == 400
+    assert "unknown form input &#39;extra&#39;" in r.text
 
 
 def test_options_of_the_reference_picker(admin: Any, client: TestClient) -> None:

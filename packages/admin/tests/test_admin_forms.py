@@ -32,7 +32,9 @@ def _author(admin: Any) -> str:
 
 def _error_of(html: str, name: str) -> str | None:
     ident = "field-" + name.replace(".", "-")
-    match = re.search(rf'<p class="error" id="{re.escape(ident)}-error" role="alert">([^<]*)</p>', html)
+    match = re.search(
+        rf'<p class="error" id="{re.escape(ident)}-error" role="alert">([^<]*)</p>', html
+    )
     return match.group(1) if match else None
 
 
@@ -40,17 +42,29 @@ def test_the_create_form_has_an_input_per_field(client: TestClient) -> None:
     r = client.get("/admin/post/_new")
     assert r.status_code == 200
     names = re.findall(r'name="([a-z_.]+)"', r.text)
-    for name in ("title", "author_id", "kind", "words", "tags", "published_at", "place.city", "extra"):
+    for name in (
+        "title",
+        "author_id",
+        "kind",
+        "words",
+        "tags",
+        "published_at",
+        "place.city",
+        "extra",
+    ):
         assert name in names, name
     assert '<input id="field-published_at" name="published_at" type="datetime-local"' in r.text
     assert '<option value="essay">essay</option>' in r.text  # enum choices
     assert 'data-ref="author" list="field-author_id-options"' in r.text  # reference picker
     assert "<legend>place</legend>" in r.text  # nested struct
     assert 'name="place.city" rows="2">Paris</textarea>' in r.text  # the model's default
-    assert "(one per line)" in r.text and "(JSON)" in r.text
+    assert "(one per line)" in r.text
+    assert "(JSON)" in r.text
 
 
-def test_create_then_redirect_to_the_new_resource(admin: Any, client: TestClient, post: Any) -> None:
+def test_create_then_redirect_to_the_new_resource(
+    admin: Any, client: TestClient, post: Any
+) -> None:
     a = _author(admin)
     form = {
         **_POST_FIELDS,
@@ -67,9 +81,12 @@ def test_create_then_redirect_to_the_new_resource(admin: Any, client: TestClient
     assert r.status_code == 303, r.text
     rid = r.headers["location"].rsplit("/", 1)[1].replace("%3A", ":")
     data = admin.posts.get(rid, user="ann").data
-    assert data.kind.value == "essay" and data.words == 12 and data.tags == ["one", "two"]
+    assert data.kind.value == "essay"
+    assert data.words == 12
+    assert data.tags == ["one", "two"]
     assert data.published_at.isoformat() == "2024-05-01T10:30:00+00:00"
-    assert data.place.zip_code == "75001" and data.extra == {"k": [1, 2]}
+    assert data.place.zip_code == "75001"
+    assert data.extra == {"k": [1, 2]}
     assert admin.posts.get_meta(rid, user="ann").created_by == "ann"
 
 
@@ -82,7 +99,9 @@ def test_errors_are_shown_next_to_their_fields(admin: Any, client: TestClient, p
     assert (_error_of(r.text, "extra") or "").startswith("not valid JSON")
     assert 'value="many"' in r.text  # what was typed is kept
     # the model's own constraints, checked by the manager
-    r = post(client, "/admin/post/_new", {**_POST_FIELDS, "author_id": a, "title": "", "submit": "save"})
+    r = post(
+        client, "/admin/post/_new", {**_POST_FIELDS, "author_id": a, "title": "", "submit": "save"}
+    )
     assert r.status_code == 422
     assert _error_of(r.text, "title"), r.text
     assert admin.posts.count(user="ann") == 0
@@ -91,11 +110,13 @@ def test_errors_are_shown_next_to_their_fields(admin: Any, client: TestClient, p
 def test_unknown_and_missing_inputs(admin: Any, client: TestClient, post: Any) -> None:
     a = _author(admin)
     r = post(client, "/admin/post/_new", {**_POST_FIELDS, "author_id": a, "colour": "red"})
-    assert r.status_code == 400 and "colour" in r.text
+    assert r.status_code == 400
+    assert "colour" in r.text
     missing = dict(_POST_FIELDS)
     del missing["words"]
     r = post(client, "/admin/post/_new", {**missing, "author_id": a})
-    assert r.status_code == 422 and _error_of(r.text, "words") == "missing from the submitted form"
+    assert r.status_code == 422
+    assert _error_of(r.text, "words") == "missing from the submitted form"
     r = post(client, "/admin/post/_new", {**_POST_FIELDS, "author_id": a, "submit": "publish!"})
     assert r.status_code == 400
     assert admin.posts.count(user="ann") == 0
@@ -103,15 +124,21 @@ def test_unknown_and_missing_inputs(admin: Any, client: TestClient, post: Any) -
 
 def test_a_unique_clash_is_shown(admin: Any, client: TestClient, post: Any) -> None:
     _author(admin)
-    r = post(client, "/admin/author/_new", {"handle": "ann", "name": "Other", "bio": "", "submit": "save"})
-    assert r.status_code == 409 and "ann" in r.text
+    r = post(
+        client,
+        "/admin/author/_new",
+        {"handle": "ann", "name": "Other", "bio": "", "submit": "save"},
+    )
+    assert r.status_code == 409
+    assert "ann" in r.text
     assert admin.authors.count(user="ann") == 1
 
 
 def test_edit_saves_a_new_revision(admin: Any, client: TestClient, post: Any) -> None:
     a = _author(admin)
     page = client.get(f"/admin/author/{a}/edit")
-    assert page.status_code == 200 and 'value="Ann"' in page.text
+    assert page.status_code == 200
+    assert 'value="Ann"' in page.text
     assert f'name="etag" value="{a}:1"' in page.text
     r = post(
         client,
@@ -120,9 +147,12 @@ def test_edit_saves_a_new_revision(admin: Any, client: TestClient, post: Any) ->
     )
     assert r.status_code == 303
     res = admin.authors.get(a, user="ann")
-    assert res.data.name == "Ann B." and res.info.revision_id == f"{a}:2"
+    assert res.data.name == "Ann B."
+    assert res.info.revision_id == f"{a}:2"
     missing = post(
-        client, f"/admin/author/{a}/edit", {"handle": "ann", "name": "X", "bio": "", "submit": "save"}
+        client,
+        f"/admin/author/{a}/edit",
+        {"handle": "ann", "name": "X", "bio": "", "submit": "save"},
     )
     assert missing.status_code == 400  # no etag: never a blind overwrite
 
@@ -144,8 +174,10 @@ def test_a_stale_edit_gets_the_conflict_page(admin: Any, post: Any) -> None:
         {"etag": f"{a}:1", "handle": "ann", "name": "Ann's name", "bio": "b", "submit": "save"},
     )
     assert lost.status_code == 412
-    assert "Changed since you opened it" in lost.text and "bob" in lost.text
-    assert "Bob&#39;s name" in lost.text and "Ann&#39;s name" in lost.text
+    assert "Changed since you opened it" in lost.text
+    assert "bob" in lost.text
+    assert "Bob&#39;s name" in lost.text
+    assert "Ann&#39;s name" in lost.text
     assert re.search(r'<tr class="changed"><td><code>/name</code>', lost.text)
     assert admin.authors.get(a, user="ann").data.name == "Bob's name"  # not overwritten
     # the form on the page now carries the current revision: saving it is a deliberate choice
@@ -160,16 +192,20 @@ def test_a_stale_edit_gets_the_conflict_page(admin: Any, post: Any) -> None:
 
 
 def test_drafts_save_edit_in_place_and_publish(admin: Any, client: TestClient, post: Any) -> None:
-    r = post(client, "/admin/author/_new", {"handle": "d", "name": "Draft", "bio": "", "submit": "draft"})
+    r = post(
+        client, "/admin/author/_new", {"handle": "d", "name": "Draft", "bio": "", "submit": "draft"}
+    )
     assert r.status_code == 303
     rid = r.headers["location"].rsplit("/", 1)[1].replace("%3A", ":")
     info = admin.authors.get_revision_info(rid, user="ann")
     assert info.status == "draft"
     page = client.get(f"/admin/author/{quote(rid)}")
-    assert 'class="badge draft"' in page.text and "Publish draft" in page.text
+    assert 'class="badge draft"' in page.text
+    assert "Publish draft" in page.text
     edit = client.get(f"/admin/author/{rid}/edit")
     etag = re.search(r'name="etag" value="([^"]+)"', edit.text)
-    assert etag is not None and "~" in etag.group(1)  # a draft's tag names its content
+    assert etag is not None
+    assert "~" in etag.group(1)
     r = post(
         client,
         f"/admin/author/{rid}/edit",
@@ -177,7 +213,8 @@ def test_drafts_save_edit_in_place_and_publish(admin: Any, client: TestClient, p
     )
     assert r.status_code == 303
     after = admin.authors.get(rid, user="ann")
-    assert after.data.name == "Draft 2" and after.info.revision_id == info.revision_id  # in place
+    assert after.data.name == "Draft 2"
+    assert after.info.revision_id == info.revision_id
     page = client.get(f"/admin/author/{rid}")
     tag = re.search(r'action="[^"]+/publish">.*?name="etag" value="([^"]+)"', page.text)
     assert tag is not None
@@ -191,7 +228,8 @@ def test_drafts_save_edit_in_place_and_publish(admin: Any, client: TestClient, p
     )
     assert r.status_code == 303
     latest = admin.authors.get_revision_info(rid, user="ann")
-    assert latest.status == "draft" and latest.revision_id == f"{rid}:2"
+    assert latest.status == "draft"
+    assert latest.revision_id == f"{rid}:2"
 
 
 class Inner(msgspec.Struct, kw_only=True):
@@ -222,12 +260,19 @@ def test_form_helpers_round_trip() -> None:
     values = initial_values(fields, {"words": 3, "tags": ["a", "b"], "place": {"city": "X"}})
     assert values == {"words": "3", "tags": "a\nb", "place.city": "X"}
     data, errors = parse_form(fields, values)
-    assert errors == {} and data == {"words": 3, "tags": ["a", "b"], "place": {"city": "X"}}
+    assert errors == {}
+    assert data == {"words": 3, "tags": ["a", "b"], "place": {"city": "X"}}
 
 
 @pytest.mark.parametrize(
     ("loc", "name"),
-    [("$.title", "title"), ("title", "title"), ("/place/city", "place.city"), ("$.tags[1]", "tags"), ("$", "")],
+    [
+        ("$.title", "title"),
+        ("title", "title"),
+        ("/place/city", "place.city"),
+        ("$.tags[1]", "tags"),
+        ("$", ""),
+    ],
 )
 def test_error_name(loc: str, name: str) -> None:
     assert error_name(loc) == name

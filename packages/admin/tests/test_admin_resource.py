@@ -21,7 +21,9 @@ def _setup(admin: Any) -> tuple[str, str]:
         {"title": "Hello", "author_id": a, "tags": ["x"], "place": {"city": "Oslo"}}, user="ann"
     ).resource_id
     admin.posts.update(
-        p, {"title": "Hello again", "author_id": a, "words": 3, "place": {"city": "Oslo"}}, user="bob"
+        p,
+        {"title": "Hello again", "author_id": a, "words": 3, "place": {"city": "Oslo"}},
+        user="bob",
     )
     return a, p
 
@@ -32,10 +34,13 @@ def test_detail_renders_fields_refs_referrers_and_timeline(admin: Any, client: T
     assert r.status_code == 200
     assert "Hello again" in r.text
     assert f'<a class="ref" href="/admin/author/{_q(a)}">{a}</a>' in r.text
-    assert "<dt>city</dt><dd><span class=\"text\">Oslo</span>" in r.text  # nested struct
-    assert "<dt>kind</dt><dd><span class=\"text\">news</span>" in r.text  # enum
-    assert re.search(r"<td>bob</td>", r.text) and re.search(r"<td>ann</td>", r.text)
-    assert f"{p}:1" in r.text and f"{p}:2" in r.text and "current" in r.text
+    assert '<dt>city</dt><dd><span class="text">Oslo</span>' in r.text  # nested struct
+    assert '<dt>kind</dt><dd><span class="text">news</span>' in r.text  # enum
+    assert re.search(r"<td>bob</td>", r.text)
+    assert re.search(r"<td>ann</td>", r.text)
+    assert f"{p}:1" in r.text
+    assert f"{p}:2" in r.text
+    assert "current" in r.text
     author = client.get(f"/admin/author/{a}")
     assert f'<a href="/admin/post/{_q(p)}">{p}</a>' in author.text  # referenced by
 
@@ -44,21 +49,27 @@ def test_an_old_revision_and_the_diff(admin: Any, client: TestClient) -> None:
     _, p = _setup(admin)
     old = client.get(f"/admin/post/{p}", params={"revision": f"{p}:1"})
     assert old.status_code == 200
-    assert "You are viewing revision" in old.text and "Make this revision current" in old.text
+    assert "You are viewing revision" in old.text
+    assert "Make this revision current" in old.text
     d = client.get(f"/admin/post/{p}/diff", params={"a": f"{p}:1", "b": f"{p}:2"})
     assert d.status_code == 200
     rows = re.findall(r'<tr class="(\w+)"><td><code>([^<]+)</code>', d.text)
-    assert ("changed", "/title") in rows and ("changed", "/words") in rows
+    assert ("changed", "/title") in rows
+    assert ("changed", "/words") in rows
     assert ("removed", "/tags") not in rows  # a list compared whole: tags went from [x] to []
     assert ("changed", "/tags") in rows
     assert client.get(f"/admin/post/{p}/diff", params={"a": f"{p}:1"}).status_code == 400
-    assert client.get(f"/admin/post/{p}/diff", params={"a": f"{p}:1", "b": f"{p}:9"}).status_code == 404
+    assert (
+        client.get(f"/admin/post/{p}/diff", params={"a": f"{p}:1", "b": f"{p}:9"}).status_code
+        == 404
+    )
 
 
 def test_switch_to_a_revision(admin: Any, client: TestClient, post: Any) -> None:
     _, p = _setup(admin)
     r = post(client, f"/admin/post/{p}/switch", {"revision_id": f"{p}:1"})
-    assert r.status_code == 303 and r.headers["location"] == f"/admin/post/{_q(p)}"
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/admin/post/{_q(p)}"
     assert admin.posts.get_meta(p, user="ann").current_revision_id == f"{p}:1"
     assert post(client, f"/admin/post/{p}/switch", {"revision_id": ""}).status_code == 400
 
@@ -68,21 +79,25 @@ def test_delete_restore_and_permanent_delete_with_confirmation(
 ) -> None:
     _, p = _setup(admin)
     ask = client.get(f"/admin/post/{p}/confirm", params={"action": "delete"})
-    assert ask.status_code == 200 and "It can be restored later" in ask.text
+    assert ask.status_code == 200
+    assert "It can be restored later" in ask.text
     etag = re.search(r'name="etag" value="([^"]+)"', ask.text)
     assert etag is not None
     assert post(client, f"/admin/post/{p}/delete", {"etag": etag.group(1)}).status_code == 303
     assert admin.posts.get_meta(p, include_deleted=True, user="ann").is_deleted
     deleted = client.get(f"/admin/post/{p}")
-    assert deleted.status_code == 200 and "Restore" in deleted.text
+    assert deleted.status_code == 200
+    assert "Restore" in deleted.text
     assert post(client, f"/admin/post/{p}/restore", {"etag": ""}).status_code == 303
     assert not admin.posts.get_meta(p, user="ann").is_deleted
     purge = client.get(f"/admin/post/{p}/confirm", params={"action": "purge"})
     assert "cannot be undone" in purge.text
     refused = post(client, f"/admin/post/{p}/purge", {"etag": "", "confirm_id": "nope"})
-    assert refused.status_code == 400 and admin.posts.exists(p, user="ann")
+    assert refused.status_code == 400
+    assert admin.posts.exists(p, user="ann")
     gone = post(client, f"/admin/post/{p}/purge", {"etag": "", "confirm_id": p})
-    assert gone.status_code == 303 and gone.headers["location"] == "/admin/post"
+    assert gone.status_code == 303
+    assert gone.headers["location"] == "/admin/post"
     assert client.get(f"/admin/post/{p}").status_code == 404
     assert client.get(f"/admin/post/{p}/confirm", params={"action": "explode"}).status_code in (
         400,
@@ -93,14 +108,16 @@ def test_delete_restore_and_permanent_delete_with_confirmation(
 def test_a_stale_etag_refuses_the_delete(admin: Any, client: TestClient, post: Any) -> None:
     _, p = _setup(admin)
     r = post(client, f"/admin/post/{p}/delete", {"etag": f"{p}:1"})
-    assert r.status_code == 412 and "Changed meanwhile" in r.text
+    assert r.status_code == 412
+    assert "Changed meanwhile" in r.text
     assert admin.posts.exists(p, user="ann")
 
 
 def test_restricted_delete_shows_a_conflict_page(admin: Any, client: TestClient, post: Any) -> None:
     a, _ = _setup(admin)
     r = post(client, f"/admin/author/{a}/delete", {"etag": ""})
-    assert r.status_code == 409 and 'class="problem"' in r.text
+    assert r.status_code == 409
+    assert 'class="problem"' in r.text
     assert admin.authors.exists(a, user="ann")
 
 
@@ -108,13 +125,15 @@ def test_unknown_action_and_input(admin: Any, client: TestClient, post: Any) -> 
     _, p = _setup(admin)
     assert post(client, f"/admin/post/{p}/explode", {}).status_code == 404
     r = post(client, f"/admin/post/{p}/delete", {"etag": "", "force": "1"})
-    assert r.status_code == 400 and admin.posts.exists(p, user="ann")
+    assert r.status_code == 400
+    assert admin.posts.exists(p, user="ann")
 
 
 def test_forms_without_the_csrf_token_are_refused(admin: Any, client: TestClient) -> None:
     _, p = _setup(admin)
     no_token = client.post(f"/admin/post/{p}/delete", data={"etag": ""})
-    assert no_token.status_code == 403 and "security token" in no_token.text
+    assert no_token.status_code == 403
+    assert "security token" in no_token.text
     client.get("/admin/")  # the session has its cookie now
     wrong = client.post(f"/admin/post/{p}/delete", data={"etag": "", "csrf_token": "x" * 43})
     assert wrong.status_code == 403
@@ -124,20 +143,24 @@ def test_forms_without_the_csrf_token_are_refused(admin: Any, client: TestClient
     assert created.status_code == 403
     batch = client.post("/admin/post/_batch", data={"action": "delete", "ids": [p]})
     assert batch.status_code == 403
-    assert admin.posts.exists(p, user="ann") and admin.authors.count(user="ann") == 1
+    assert admin.posts.exists(p, user="ann")
+    assert admin.authors.count(user="ann") == 1
     # another browser (no cookie) cannot reuse a token either
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/post/_new").text)
     assert token is not None
     other = TestClient(admin.app, headers={"X-User": "ann"})
     r = other.post(f"/admin/post/{p}/delete", data={"etag": "", "csrf_token": token.group(1)})
-    assert r.status_code == 403 and admin.posts.exists(p, user="ann")
+    assert r.status_code == 403
+    assert admin.posts.exists(p, user="ann")
 
 
 def test_the_csrf_cookie_is_strict_and_http_only(client: TestClient) -> None:
     r = client.get("/admin/")
     cookie = r.headers["set-cookie"]
-    assert "specstar_admin_csrf=" in cookie and "HttpOnly" in cookie
-    assert "SameSite=strict" in cookie and "Path=/admin" in cookie
+    assert "specstar_admin_csrf=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Path=/admin" in cookie
 
 
 def test_output_is_escaped(admin: Any, client: TestClient) -> None:
@@ -160,7 +183,9 @@ def test_a_refused_user_sees_no_data_and_cannot_act(admin: Any, post: Any) -> No
     mallory = admin.client("mallory")
     board = mallory.get("/admin/")
     assert board.status_code == 200
-    assert "no access" in board.text and p not in board.text and "Hello" not in board.text
+    assert "no access" in board.text
+    assert p not in board.text
+    assert "Hello" not in board.text
     for url in (
         "/admin/post",
         f"/admin/post/{p}",
@@ -170,7 +195,8 @@ def test_a_refused_user_sees_no_data_and_cannot_act(admin: Any, post: Any) -> No
     ):
         r = mallory.get(url)
         assert r.status_code == 403, url
-        assert "Hello" not in r.text and "Not allowed" in r.text
+        assert "Hello" not in r.text
+        assert "Not allowed" in r.text
     assert mallory.get("/admin/author/_options").json() == []
     for action, form in (
         ("delete", {"etag": ""}),
@@ -195,13 +221,16 @@ def test_a_refused_user_sees_no_data_and_cannot_act(admin: Any, post: Any) -> No
 def test_job_state_logs_rerun_and_cancel(admin: Any, client: TestClient, post: Any) -> None:
     job = admin.jobs.create({"payload": {"to": "a@example.com"}}, user="ann").resource_id
     pending = client.get(f"/admin/send-mail/{job}")
-    assert 'data-job-status>pending<' in pending.text and 'data-running="1"' in pending.text
+    assert "data-job-status>pending<" in pending.text
+    assert 'data-running="1"' in pending.text
     while admin.jobs.process_next():
         pass
     done = client.get(f"/admin/send-mail/{job}")
-    assert 'data-job-status>completed<' in done.text and "sent to a@example.com" in done.text
+    assert "data-job-status>completed<" in done.text
+    assert "sent to a@example.com" in done.text
     logs = client.get(f"/admin/send-mail/{job}/logs")
-    assert logs.status_code == 200 and "sent to a@example.com" in logs.text
+    assert logs.status_code == 200
+    assert "sent to a@example.com" in logs.text
     assert post(client, f"/admin/send-mail/{job}/rerun", {}).status_code == 303
     assert admin.jobs.get(job, user="ann").data.status == "pending"
     assert post(client, f"/admin/send-mail/{job}/cancel", {}).status_code == 303
@@ -220,7 +249,8 @@ def test_files_download_and_preview(admin: Any, client: TestClient) -> None:
     page = client.get(f"/admin/attachment/{rid}")
     assert f'src="/admin/attachment/{_q(rid)}/blob/{file_id}?inline=1"' in page.text
     down = client.get(f"/admin/attachment/{rid}/blob/{file_id}")
-    assert down.status_code == 200 and down.content == png
+    assert down.status_code == 200
+    assert down.content == png
     assert down.headers["content-disposition"].startswith("attachment")
     assert down.headers["content-type"] == "application/octet-stream"
     inline = client.get(f"/admin/attachment/{rid}/blob/{file_id}", params={"inline": "1"})
@@ -232,7 +262,10 @@ def test_files_download_and_preview(admin: Any, client: TestClient) -> None:
     ).resource_id
     secret_id = admin.attachments.get(other, user="ann").data.file.file_id
     assert client.get(f"/admin/attachment/{rid}/blob/{secret_id}").status_code == 404
-    assert admin.client("mallory").get(f"/admin/attachment/{other}/blob/{secret_id}").status_code == 403
+    assert (
+        admin.client("mallory").get(f"/admin/attachment/{other}/blob/{secret_id}").status_code
+        == 403
+    )
     svg = admin.attachments.create(
         {"label": "svg", "file": Binary(data=b"<svg/>", content_type="image/svg+xml")}, user="ann"
     ).resource_id

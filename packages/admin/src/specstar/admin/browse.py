@@ -22,11 +22,13 @@ from specstar.core import (
     Query,
     QueryError,
     ResourceManager,
+    ResourceMeta,
     Sort,
     SpecStarError,
     parse_condition,
     parse_sorts,
 )
+from specstar.core.query import Expr
 
 from .forms import display_field
 from .site import AdminSite, BadRequest
@@ -138,7 +140,7 @@ def listing(site: AdminSite, request: Request, model: str, user: str | UnsetType
     rows: list[dict[str, Any]] = []
     next_cursor: str | None = None
     try:
-        conditions = [
+        conditions: list[Expr] = [
             Condition(Field(path), Op.eq, _filter_value(path, kinds[path], text))
             for path, text in filters.items()
             if text != ""
@@ -147,9 +149,19 @@ def listing(site: AdminSite, request: Request, model: str, user: str | UnsetType
             try:
                 conditions.append(parse_condition(qb))
             except QueryError as exc:
-                error = {"field": "qb", "message": exc.message, "position": exc.extra.get("position")}
+                error = {
+                    "field": "qb",
+                    "message": exc.message,
+                    "position": exc.extra.get("position"),
+                }
                 raise
-        where = None if not conditions else conditions[0] if len(conditions) == 1 else And(tuple(conditions))
+        where = (
+            None
+            if not conditions
+            else conditions[0]
+            if len(conditions) == 1
+            else And(tuple(conditions))
+        )
         try:
             sorts = parse_sorts(sort)
         except QueryError as exc:
@@ -218,6 +230,7 @@ def options(site: AdminSite, request: Request, model: str, user: str | UnsetType
     for item in page.items:
         data = msgspec.to_builtins(item.data)
         label = _value_at(data, shown) if shown else None
+        assert isinstance(item.meta, ResourceMeta)
         out.append({"id": item.meta.resource_id, "label": str(label) if label is not None else ""})
     return JSONResponse(out)
 

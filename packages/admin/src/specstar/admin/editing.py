@@ -16,8 +16,8 @@ from starlette.responses import RedirectResponse, Response
 from specstar.core import (
     PreconditionFailedError,
     ResourceManager,
-    SpecStarError,
     RevisionStatus,
+    SpecStarError,
     ValidationError,
     entity_tag,
     revision_of_tag,
@@ -165,6 +165,7 @@ def save(
     request: Request,
     model: str,
     rid: str,
+    *,
     form: FormData,
     user: str | UnsetType,
 ) -> Response:
@@ -200,7 +201,9 @@ def save(
             errors=by_input, message=message, status=422,
         )  # fmt: skip
     except PreconditionFailedError:
-        return _conflict(site, request, model, rid, fields, values, data, etag, user)
+        return _conflict(
+            site, request, model, rid, fields=fields, values=values, mine=data, etag=etag, user=user
+        )
     return RedirectResponse(site.url(model, rid), status_code=303)
 
 
@@ -209,6 +212,7 @@ def _conflict(
     request: Request,
     model: str,
     rid: str,
+    *,
     fields: list[FormField],
     values: dict[str, str],
     mine: dict[str, Any],

@@ -168,9 +168,15 @@ def display_field(model: type) -> str | None:
 # -- values shown in a form -----------------------------------------------------------------
 
 
-def _text_of(value: Any, widget: str) -> str:
+def _text_of(given: Any, widget: str) -> str:
+    value: object = given
     if value is None:
         return ""
+    if widget == "datetime" and isinstance(given, str):
+        try:
+            value = datetime.fromisoformat(given)
+        except ValueError:
+            return given
     if widget == "datetime" and isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)

@@ -58,15 +58,17 @@ def detail(
         referrers, referrer_total = [], 0
     job: dict[str, Any] | None = None
     if isinstance(manager, JobManager):
-        job = {"status": data.get("status"), "retries": data.get("retries"), "errmsg": data.get("errmsg")}
+        job = {
+            "status": data.get("status"),
+            "retries": data.get("retries"),
+            "errmsg": data.get("errmsg"),
+        }
         try:
             job["logs"] = manager.get_logs(rid, user=user)
         except SpecStarError as exc:
             job["logs"] = f"(logs unavailable: {exc.message})"
     refs = {r.path: r for r in manager.refs}
-    view = value_view(
-        data, refs=refs, base=site.path, blob_href=site.url(model, rid, "blob")
-    )
+    view = value_view(data, refs=refs, base=site.path, blob_href=site.url(model, rid, "blob"))
     return site.render(
         request,
         "detail.html",
@@ -142,6 +144,7 @@ def act(
     request: Request,
     model: str,
     rid: str,
+    *,
     action: str,
     inputs: dict[str, str],
     user: str | UnsetType,
@@ -175,7 +178,9 @@ def act(
     return RedirectResponse(site.url(model, rid), status_code=303)
 
 
-def logs(site: AdminSite, request: Request, model: str, rid: str, user: str | UnsetType) -> Response:
+def logs(
+    site: AdminSite, request: Request, model: str, rid: str, user: str | UnsetType
+) -> Response:
     """A job's log as plain text (the detail page polls it while the job runs)."""
     manager = site.manager(model)
     site.params(request, ())
@@ -202,6 +207,7 @@ def blob(
     request: Request,
     model: str,
     rid: str,
+    *,
     file_id: str,
     user: str | UnsetType,
 ) -> Response:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
-
-from fastapi import APIRouter
 
 from . import browse, csrf, editing, resource
 from .site import AdminSite, BadRequest, threaded
@@ -75,13 +74,17 @@ def add_routes(site: AdminSite, router: APIRouter, user_dep: Any) -> None:
             site, request, lambda: editing.create(site, request, model, form, acting)
         )
 
-    async def detail(request: Request, model: str, resource_id: str, user: Any = user_dep) -> Response:
+    async def detail(
+        request: Request, model: str, resource_id: str, user: Any = user_dep
+    ) -> Response:
         acting = site.user_of(user)
         return await threaded(
             site, request, lambda: resource.detail(site, request, model, resource_id, acting)
         )
 
-    async def diff(request: Request, model: str, resource_id: str, user: Any = user_dep) -> Response:
+    async def diff(
+        request: Request, model: str, resource_id: str, user: Any = user_dep
+    ) -> Response:
         acting = site.user_of(user)
         return await threaded(
             site, request, lambda: resource.diff_page(site, request, model, resource_id, acting)
@@ -95,7 +98,9 @@ def add_routes(site: AdminSite, router: APIRouter, user_dep: Any) -> None:
             site, request, lambda: resource.confirm(site, request, model, resource_id, acting)
         )
 
-    async def logs(request: Request, model: str, resource_id: str, user: Any = user_dep) -> Response:
+    async def logs(
+        request: Request, model: str, resource_id: str, user: Any = user_dep
+    ) -> Response:
         acting = site.user_of(user)
         return await threaded(
             site, request, lambda: resource.logs(site, request, model, resource_id, acting)
@@ -108,10 +113,12 @@ def add_routes(site: AdminSite, router: APIRouter, user_dep: Any) -> None:
         return await threaded(
             site,
             request,
-            lambda: resource.blob(site, request, model, resource_id, file_id, acting),
+            lambda: resource.blob(site, request, model, resource_id, file_id=file_id, user=acting),
         )
 
-    async def edit(request: Request, model: str, resource_id: str, user: Any = user_dep) -> Response:
+    async def edit(
+        request: Request, model: str, resource_id: str, user: Any = user_dep
+    ) -> Response:
         acting = site.user_of(user)
         if request.method == "GET":
             return await threaded(
@@ -122,7 +129,9 @@ def add_routes(site: AdminSite, router: APIRouter, user_dep: Any) -> None:
         except csrf.CsrfError as exc:
             return site.error_page(request, 403, str(exc), "csrf")
         return await threaded(
-            site, request, lambda: editing.save(site, request, model, resource_id, form, acting)
+            site,
+            request,
+            lambda: editing.save(site, request, model, resource_id, form=form, user=acting),
         )
 
     async def action(
@@ -140,7 +149,9 @@ def add_routes(site: AdminSite, router: APIRouter, user_dep: Any) -> None:
             inputs = site.form_fields(form, _ACTIONS[name])
             if request.query_params:
                 raise BadRequest(f"unknown query parameter {next(iter(request.query_params))!r}")
-            return resource.act(site, request, model, resource_id, name, inputs, acting)
+            return resource.act(
+                site, request, model, resource_id, action=name, inputs=inputs, user=acting
+            )
 
         return await threaded(site, request, run)
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
+from fastapi import APIRouter, Depends, FastAPI
 from msgspec import UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -21,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from fastapi import APIRouter, Depends, FastAPI
 from specstar.core import JobManager, ResourceManager, SpecStarError
 from specstar.fastapi import DependencyProvider, SpecStar
 from specstar.fastapi.problems import status_for
@@ -62,7 +62,12 @@ class AdminSite:
     """
 
     def __init__(
-        self, crud: SpecStar, *, path: str = "/admin", title: str = "SpecStar admin", page_size: int = 25
+        self,
+        crud: SpecStar,
+        *,
+        path: str = "/admin",
+        title: str = "SpecStar admin",
+        page_size: int = 25,
     ) -> None:
         if not path.startswith("/") or path.endswith("/") or "//" in path:
             raise ValueError(f"path must start with '/' and not end with one, got {path!r}")
@@ -174,7 +179,9 @@ class AdminSite:
         return out
 
     @staticmethod
-    def form_fields(form: FormData, allowed: Iterable[str], lists: Iterable[str] = ()) -> dict[str, str]:
+    def form_fields(
+        form: FormData, allowed: Iterable[str], lists: Iterable[str] = ()
+    ) -> dict[str, str]:
         """The inputs of a posted form (the CSRF token left out); an input the form does not
         have is a 400 naming it. ``lists`` may repeat (read them from ``form.getlist``)."""
         known = set(allowed) | {csrf.FIELD}
@@ -238,7 +245,9 @@ def mount(
     site = AdminSite(crud, path=path, title=title, page_size=page_size)
     router = APIRouter(include_in_schema=False)
     add_routes(site, router, _user_dependency(site))
-    app.mount(path + "/_static", StaticFiles(directory=_HERE / "static"), name="specstar-admin-static")
+    app.mount(
+        path + "/_static", StaticFiles(directory=_HERE / "static"), name="specstar-admin-static"
+    )
     app.include_router(router)
     return site
 

@@ -142,8 +142,6 @@ def diff(old: Any, new: Any) -> list[Change]:
             changes.append(Change(path=path, kind="removed", old=_text(before[path])))
         elif before[path] != after[path]:
             changes.append(
-                Change(
-                    path=path, kind="changed", old=_text(before[path]), new=_text(after[path])
-                )
+                Change(path=path, kind="changed", old=_text(before[path]), new=_text(after[path]))
             )
     return changes
