@@ -84,10 +84,15 @@ def test_qb_search_filters_and_a_bad_qb_shows_its_position(admin: Any, client: T
 
 def test_filters_per_indexed_field(admin: Any, client: TestClient) -> None:
     a = _author(admin, "ann", "Ann")
-    _post(admin, "Hello", a, words=10)
-    world = _post(admin, "World", a, words=20)
+    _post(admin, "Hello", a, words=10, tags=["x"])
+    world = _post(admin, "World", a, words=20, tags=["x", "y"])
     r = client.get("/admin/post", params={"f.words": "20"})
     assert _ids(r.text, "post") == [world.replace(":", "%3A")]
+    # a list field matches the rows whose list holds the value
+    tagged = client.get("/admin/post", params={"f.tags": "y"})
+    assert _ids(tagged.text, "post") == [world.replace(":", "%3A")]
+    both = client.get("/admin/post", params={"f.tags": "x", "f.words": "10"})
+    assert len(_ids(both.text, "post")) == 1
     assert client.get("/admin/post", params={"f.words": "many"}).status_code == 400
     unknown = client.get("/admin/post", params={"f.body": "x"})
     assert unknown.status_code == 400

@@ -140,8 +140,13 @@ def listing(site: AdminSite, request: Request, model: str, user: str | UnsetType
     rows: list[dict[str, Any]] = []
     next_cursor: str | None = None
     try:
+        lists = {f.path for f in manager.index_spec.fields if f.is_list}
         conditions: list[Expr] = [
-            Condition(Field(path), Op.eq, _filter_value(path, kinds[path], text))
+            Condition(
+                Field(path),
+                Op.contains if path in lists else Op.eq,
+                _filter_value(path, kinds[path], text),
+            )
             for path, text in filters.items()
             if text != ""
         ]
