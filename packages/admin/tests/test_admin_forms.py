@@ -286,3 +286,66 @@ def test_parse_form_types_and_errors() -> None:
     assert msgspec.convert(data, Thing).c is Colour.blue
     _, errors = parse_form(fields, {"n": "", "x": "y", "ok": "maybe", "c": "7", "note": "z"})
     assert set(errors) == {"n", "x", "ok", "c"}
+
+
+def test_files_are_uploaded_kept_replaced_and_removed(admin: Any, client: TestClient) -> None:
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get("/admin/attachment/_new").text
+    )
+    assert token is not None
+    form = {"csrf_token": token.group(1), "label": "pic", "file": "", "submit": "save"}
+    r = client.post(
+        "/admin/attachment/_new",
+        data=form,
+        files={"file.upload": ("a.png", b"\x89PNG first", "image/png")},
+    )
+    assert r.status_code == 303, r.text
+    rid = r.headers["location"].rsplit("/", 1)[1].replace("%3A", ":")
+    stored = admin.attachments.get(rid, user="ann").data.file
+    assert stored.content_type == "image/png"
+    assert stored.size == len(b"\x89PNG first")
+    edit = client.get(f"/admin/attachment/{rid}/edit")
+    assert 'enctype="multipart/form-data"' in edit.text
+    assert "remove the file" in edit.text
+    kept = re.search(r'<input type="hidden" name="file" value="([^"]+)">', edit.text)
+    assert kept is not None
+    import html
+
+    base = {"csrf_token": token.group(1), "etag": f"{rid}:1", "file": html.unescape(kept.group(1))}
+    # saved without a new file: the file stays
+    r = client.post(
+        f"/admin/attachment/{rid}/edit", data={**base, "label": "renamed", "submit": "save"}
+    )
+    assert r.status_code == 303
+    after = admin.attachments.get(rid, user="ann").data
+    assert after.label == "renamed"
+    assert after.file.file_id == stored.file_id
+    # a new file replaces it
+    r = client.post(
+        f"/admin/attachment/{rid}/edit",
+        data={**base, "etag": f"{rid}:2", "label": "renamed", "submit": "save"},
+        files={"file.upload": ("b.txt", b"second", "text/plain")},
+    )
+    assert r.status_code == 303
+    replaced = admin.attachments.get(rid, user="ann").data.file
+    assert replaced.size == 6
+    assert replaced.file_id != stored.file_id
+    # and the box removes it
+    r = client.post(
+        f"/admin/attachment/{rid}/edit",
+        data={**base, "etag": f"{rid}:3", "label": "renamed", "file.remove": "1", "submit": "save"},
+    )
+    assert r.status_code == 303
+    assert admin.attachments.get(rid, user="ann").data.file is None
+    # text where a file belongs is refused
+    bad = client.post(
+        f"/admin/attachment/{rid}/edit",
+        data={
+            **base,
+            "etag": f"{rid}:4",
+            "label": "x",
+            "file.upload": "not a file",
+            "submit": "save",
+        },
+    )
+    assert bad.status_code == 400

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 from msgspec import UnsetType
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -23,7 +23,17 @@ from specstar.core import (
     revision_of_tag,
 )
 
-from .forms import FormField, error_name, field_names, form_fields, initial_values, parse_form
+from .forms import (
+    REMOVE,
+    UPLOAD,
+    FormField,
+    error_name,
+    field_names,
+    file_fields,
+    form_fields,
+    initial_values,
+    parse_form,
+)
 from .site import AdminSite, BadRequest
 from .views import diff
 
@@ -72,13 +82,38 @@ def _submitted(
     site: AdminSite, fields: list[FormField], form: FormData
 ) -> tuple[dict[str, Any], dict[str, str], dict[str, str], str]:
     """``(data, input errors, raw values, button)`` of a posted form."""
-    raw = site.form_fields(form, field_names(fields) | set(_CONTROL))
+    files = file_fields(fields)
+    raw = site.form_fields(
+        form, field_names(fields) | set(_CONTROL), files=[f.name + UPLOAD for f in files]
+    )
     button = raw.get("submit", "save")
     if button not in _SAVE:
         raise BadRequest(f"unknown submit button {button!r}")
     values = {k: v for k, v in raw.items() if k not in _CONTROL}
     data, errors = parse_form(fields, values)
+    for field in files:
+        upload = form.get(field.name + UPLOAD)
+        removed = values.pop(field.name + REMOVE, "") == "1"
+        if isinstance(upload, UploadFile) and upload.filename:
+            new: Any = {
+                "data": upload.file.read(),
+                "content_type": upload.content_type or "application/octet-stream",
+            }
+        elif removed:
+            new = None
+        else:
+            continue
+        errors.pop(field.name, None)
+        _put(data, field.name, new)
     return data, errors, values, button
+
+
+def _put(data: dict[str, Any], name: str, value: Any) -> None:
+    """Set the value at a dotted input name."""
+    *parents, key = name.split(".")
+    for part in parents:
+        data = data[part]
+    data[key] = value
 
 
 def _validation_errors(exc: ValidationError, fields: list[FormField]) -> tuple[dict[str, str], str]:

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
-from specstar.core import DisplayName
+from specstar.core import Binary, DisplayName
 from specstar.core.spi import RefField
 
 __all__ = ["FormField", "display_field", "form_fields", "initial_values", "parse_form"]
@@ -35,7 +35,7 @@ class FormField(msgspec.Struct, kw_only=True):
         name: the input name, the dotted path of the field (``address.city``).
         label: what the form shows.
         widget: ``text``, ``textarea``, ``number``, ``bool``, ``datetime``, ``date``,
-            ``choice``, ``lines``, ``json`` or ``group``.
+            ``choice``, ``lines``, ``json``, ``file`` (a ``Binary``) or ``group``.
         required: the model has no default for it.
         optional: it accepts ``null`` (an empty input means ``null``).
         choices: the values of a ``choice``.
@@ -140,6 +140,8 @@ def form_fields(
                     ref_target=ref.target if ref else "",
                 )
             )
+        elif isinstance(inner, mi.StructType) and inner.cls is Binary:
+            out.append(FormField(**common, widget="file", optional=optional))
         elif isinstance(inner, mi.StructType) and not optional:
             children = form_fields(inner.cls, refs, prefix=name + ".")
             out.append(FormField(**common, widget="group", children=children))
@@ -204,7 +206,7 @@ def initial_values(fields: list[FormField], data: Mapping[str, Any] | None) -> d
             out[field.name] = ""
         elif field.widget == "lines":
             out[field.name] = "\n".join(_text_of(v, "") for v in (value or []))
-        elif field.widget == "json":
+        elif field.widget in ("json", "file"):
             out[field.name] = json.dumps(value, indent=2, ensure_ascii=False, default=str)
         else:
             out[field.name] = _text_of(value, field.widget)
@@ -245,6 +247,18 @@ def _scalar(field: FormField, text: str) -> Any:
 
 
 def _one(field: FormField, text: str) -> Any:
+    if field.widget == "file":  # the file kept: what the form was opened with
+        if not text.strip():
+            if field.optional:
+                return None
+            raise ValueError("a file is required")
+        try:
+            kept = json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError("the kept file's description is not valid JSON") from None
+        if kept is not None and not isinstance(kept, dict):
+            raise ValueError("the kept file's description must be an object")
+        return kept
     if field.widget == "json":
         if not text.strip():
             if field.optional:
@@ -277,13 +291,32 @@ def _one(field: FormField, text: str) -> Any:
 
 
 def field_names(fields: list[FormField]) -> set[str]:
-    """Every input name of a form (the fields of nested groups included)."""
+    """Every text input name of a form (the fields of nested groups included; a file field's
+    ``.remove`` box too, its upload is in :func:`file_names`)."""
     out: set[str] = set()
     for field in fields:
         if field.widget == "group":
             out |= field_names(field.children)
         else:
             out.add(field.name)
+            if field.widget == "file" and field.optional:
+                out.add(field.name + REMOVE)
+    return out
+
+
+#: Suffixes of a file field's inputs: the upload, and the box that removes the file.
+UPLOAD = ".upload"
+REMOVE = ".remove"
+
+
+def file_fields(fields: list[FormField]) -> list[FormField]:
+    """The ``file`` fields of a form (nested ones included)."""
+    out: list[FormField] = []
+    for field in fields:
+        if field.widget == "group":
+            out += file_fields(field.children)
+        elif field.widget == "file":
+            out.append(field)
     return out
 
 

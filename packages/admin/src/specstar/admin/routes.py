@@ -4,6 +4,7 @@ the thread pool as the acting user (see :mod:`.browse`, :mod:`.resource` and :mo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter
@@ -28,10 +29,23 @@ _ACTIONS: dict[str, tuple[str, ...]] = {
 
 
 async def _form(site: AdminSite, request: Request) -> Any:
+    """The posted form, once its CSRF token is checked (closed when refused)."""
     form = await request.form()
     token = form.get(csrf.FIELD)
-    csrf.check(request, token if isinstance(token, str) else None)
+    try:
+        csrf.check(request, token if isinstance(token, str) else None)
+    except csrf.CsrfError:
+        await form.close()
+        raise
     return form
+
+
+async def _closing(form: Any, work: Awaitable[Response]) -> Response:
+    """Await a page's work, then close the form (its uploaded files)."""
+    try:
+        return await work
+    finally:
+        await form.close()
 
 
 def add_routes(site: AdminSite, router: APIRouter, user_dep: Any) -> None:
@@ -56,8 +70,8 @@ def add_routes(site: AdminSite, router: APIRouter, user_dep: Any) -> None:
             form = await _form(site, request)
         except csrf.CsrfError as exc:
             return site.error_page(request, 403, str(exc), "csrf")
-        return await threaded(
-            site, request, lambda: browse.batch(site, request, model, form, acting)
+        return await _closing(
+            form, threaded(site, request, lambda: browse.batch(site, request, model, form, acting))
         )
 
     async def new(request: Request, model: str, user: Any = user_dep) -> Response:
@@ -70,8 +84,9 @@ def add_routes(site: AdminSite, router: APIRouter, user_dep: Any) -> None:
             form = await _form(site, request)
         except csrf.CsrfError as exc:
             return site.error_page(request, 403, str(exc), "csrf")
-        return await threaded(
-            site, request, lambda: editing.create(site, request, model, form, acting)
+        return await _closing(
+            form,
+            threaded(site, request, lambda: editing.create(site, request, model, form, acting)),
         )
 
     async def detail(
@@ -128,10 +143,13 @@ def add_routes(site: AdminSite, router: APIRouter, user_dep: Any) -> None:
             form = await _form(site, request)
         except csrf.CsrfError as exc:
             return site.error_page(request, 403, str(exc), "csrf")
-        return await threaded(
-            site,
-            request,
-            lambda: editing.save(site, request, model, resource_id, form=form, user=acting),
+        return await _closing(
+            form,
+            threaded(
+                site,
+                request,
+                lambda: editing.save(site, request, model, resource_id, form=form, user=acting),
+            ),
         )
 
     async def action(
@@ -153,7 +171,7 @@ def add_routes(site: AdminSite, router: APIRouter, user_dep: Any) -> None:
                 site, request, model, resource_id, action=name, inputs=inputs, user=acting
             )
 
-        return await threaded(site, request, run)
+        return await _closing(form, threaded(site, request, run))
 
     add = router.add_api_route
     add(base, dashboard, methods=["GET"], name="admin:dashboard")

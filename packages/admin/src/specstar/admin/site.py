@@ -180,16 +180,25 @@ class AdminSite:
 
     @staticmethod
     def form_fields(
-        form: FormData, allowed: Iterable[str], lists: Iterable[str] = ()
+        form: FormData,
+        allowed: Iterable[str],
+        lists: Iterable[str] = (),
+        files: Iterable[str] = (),
     ) -> dict[str, str]:
-        """The inputs of a posted form (the CSRF token left out); an input the form does not
-        have is a 400 naming it. ``lists`` may repeat (read them from ``form.getlist``)."""
+        """The text inputs of a posted form (the CSRF token left out); an input the form does
+        not have is a 400 naming it. ``lists`` may repeat (read them from ``form.getlist``);
+        ``files`` are file inputs (read them from ``form``; an empty one is left out)."""
         known = set(allowed) | {csrf.FIELD}
         many = set(lists)
+        uploads = set(files)
         out: dict[str, str] = {}
         for key, value in form.multi_items():
-            if key not in known and key not in many:
+            if key not in known and key not in many and key not in uploads:
                 raise BadRequest(f"unknown form input {key!r}")
+            if key in uploads:
+                if isinstance(value, str) and value:
+                    raise BadRequest(f"form input {key!r} must be a file")
+                continue
             if not isinstance(value, str):
                 raise BadRequest(f"form input {key!r} must be text, not a file")
             if key in many:
