@@ -147,6 +147,9 @@ def test_unknown_parameter_and_model(client: TestClient) -> None:
     assert "unknown query parameter &#39;qbb&#39;" in r.text
     assert client.get("/admin/nothing").status_code == 404
     assert client.get("/admin/", params={"x": "1"}).status_code == 400
+    cursor = client.get("/admin/post", params={"cursor": "garbage"})
+    assert cursor.status_code == 400
+    assert "Query error" in cursor.text
 
 
 def test_batch_delete_asks_then_deletes_each(admin: Any, client: TestClient, post: Any) -> None:

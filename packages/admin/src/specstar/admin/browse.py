@@ -152,7 +152,9 @@ def listing(site: AdminSite, request: Request, model: str, user: str | UnsetType
         ]
         if qb.strip():
             try:
-                conditions.append(parse_condition(qb))
+                searched = parse_condition(qb)
+                manager.resolve(Query(where=searched))  # unindexed paths, wrong kinds
+                conditions.append(searched)
             except QueryError as exc:
                 error = {
                     "field": "qb",
@@ -190,8 +192,8 @@ def listing(site: AdminSite, request: Request, model: str, user: str | UnsetType
                 }
             )
     except QueryError as exc:
-        if error is None:
-            error = {"field": "qb", "message": exc.message, "position": exc.extra.get("position")}
+        if error is None:  # not the text of the search or the sort: a filter or the cursor
+            error = {"field": "query", "message": exc.message, "position": None}
     status = 200 if error is None else 400
     return site.render(
         request,

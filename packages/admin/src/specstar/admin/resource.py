@@ -20,7 +20,7 @@ from specstar.core import (
     find_referrers,
 )
 
-from .site import AdminSite, BadRequest
+from .site import AdminSite, BadRequest, NotFound
 from .views import diff, value_view
 
 __all__ = ["act", "blob", "confirm", "detail", "diff_page", "logs"]
@@ -218,7 +218,7 @@ def blob(
     params = site.params(request, ("revision", "inline"))
     _, data = _revision_data(manager, rid, params.get("revision") or None, user)
     if file_id not in _file_ids(data, set()):
-        raise LookupError(f"this revision of {rid} holds no file {file_id!r}")
+        raise NotFound(f"this revision of {rid} holds no file {file_id!r}")
     stored = manager.get_blob(file_id)
     content_type = stored.content_type if isinstance(stored.content_type, str) else ""
     inline = params.get("inline") == "1" and content_type in _PREVIEW_TYPES

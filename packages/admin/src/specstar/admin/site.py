@@ -28,7 +28,7 @@ from specstar.fastapi.problems import status_for
 
 from . import csrf
 
-__all__ = ["AdminSite", "BadRequest", "mount"]
+__all__ = ["AdminSite", "BadRequest", "NotFound", "mount"]
 
 _HERE = Path(__file__).parent
 
@@ -44,6 +44,10 @@ _TITLES = {
     429: "Too many requests",
     503: "Unavailable",
 }
+
+
+class NotFound(LookupError):
+    """No such model or page; answered with a 404 page."""
 
 
 class BadRequest(Exception):
@@ -101,11 +105,11 @@ class AdminSite:
         """The manager of a model shown in the admin.
 
         Raises:
-            LookupError: no such model (a 404 page).
+            NotFound: no such model (a 404 page).
         """
         manager = self.managers.get(name)
         if manager is None:
-            raise LookupError(f"no model named {name!r}")
+            raise NotFound(f"no model named {name!r}")
         return manager
 
     @staticmethod
@@ -155,7 +159,7 @@ class AdminSite:
             return self.error_page(request, 403, str(exc), "csrf")
         except BadRequest as exc:
             return self.error_page(request, 400, str(exc), "bad_request")
-        except LookupError as exc:
+        except NotFound as exc:
             return self.error_page(request, 404, str(exc), "not_found")
         except SpecStarError as exc:
             status = status_for(exc)
@@ -210,9 +214,6 @@ class AdminSite:
 
     def user_of(self, value: Any) -> str | UnsetType:
         return self.provider.user_of(value)
-
-
-Page = Callable[..., Awaitable[Response]]
 
 
 def _user_dependency(site: AdminSite) -> Any:
