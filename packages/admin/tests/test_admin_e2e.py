@@ -126,6 +126,9 @@ def test_the_admin_in_a_browser(admin: Any, live: str, shots: Path) -> None:
         # create
         page.get_by_role("link", name="New post").click()
         page.get_by_label("title").fill("Second post")
+        # the reference picker suggests authors by name
+        page.get_by_label("author id").press_sequentially("author:")
+        expect(page.locator("#field-author_id-options option")).to_have_count(2)
         page.get_by_label("author id").fill(ann)
         page.get_by_label("tags").fill("news\nweekly")
         shot("form")
