@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from specstar.admin.forms import error_name, form_fields, initial_values, parse_form
+from specstar.core import DisplayName, Unique
 
 _POST_FIELDS = {
     "title": "A title",
@@ -122,7 +123,7 @@ def test_unknown_and_missing_inputs(admin: Any, client: TestClient, post: Any) -
     assert admin.posts.count(user="ann") == 0
 
 
-def test_a_unique_clash_is_shown(admin: Any, client: TestClient, post: Any) -> None:
+def test_a_unique_clash_is_shown_on_the_form(admin: Any, client: TestClient, post: Any) -> None:
     _author(admin)
     r = post(
         client,
@@ -130,7 +131,9 @@ def test_a_unique_clash_is_shown(admin: Any, client: TestClient, post: Any) -> N
         {"handle": "ann", "name": "Other", "bio": "", "submit": "save"},
     )
     assert r.status_code == 409
-    assert "ann" in r.text
+    assert "was not saved" in r.text
+    assert "handle=&#39;ann&#39; is already used" in r.text
+    assert 'name="name" type="text" value="Other"' in r.text  # what was typed is kept
     assert admin.authors.count(user="ann") == 1
 
 
@@ -349,3 +352,43 @@ def test_files_are_uploaded_kept_replaced_and_removed(admin: Any, client: TestCl
         },
     )
     assert bad.status_code == 400
+
+
+def test_owners_see_their_rows_and_a_hidden_holder_is_not_named() -> None:
+    from fastapi import FastAPI, Header
+
+    from specstar.admin import mount
+    from specstar.core import OwnershipChecker
+    from specstar.fastapi import DependencyProvider, SpecStar
+
+    def user(x_user: str | None = Header(None)) -> str | None:
+        return x_user
+
+    crud = SpecStar(
+        permission_checker=OwnershipChecker(),
+        dependency_provider=DependencyProvider(get_user=user),
+    )
+    tags = crud.add_model(Label, indexed_fields=["name"])
+    app = FastAPI()
+    crud.apply(app)
+    mount(app, crud)
+    secret = tags.create({"code": "k1", "name": "Ann's"}, user="ann").resource_id
+    carol = TestClient(app, headers={"X-User": "carol"}, follow_redirects=False)
+    listed = carol.get("/admin/label")
+    assert listed.status_code == 200
+    assert secret not in listed.text
+    assert "Ann" not in listed.text
+    assert carol.get(f"/admin/label/{secret}").status_code == 404  # outside her scope
+    token = re.search(r'name="csrf_token" value="([^"]+)"', carol.get("/admin/label/_new").text)
+    assert token is not None
+    clash = carol.post(
+        "/admin/label/_new",
+        data={"csrf_token": token.group(1), "code": "k1", "name": "Mine", "submit": "save"},
+    )
+    assert clash.status_code == 409
+    assert secret not in clash.text  # the holder she may not see is not named
+
+
+class Label(msgspec.Struct, kw_only=True):
+    code: Annotated[str, Unique()]
+    name: Annotated[str, DisplayName()]

@@ -3,6 +3,7 @@ sorting, pages, batch actions) and the options of the reference picker."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -263,10 +264,8 @@ def batch(
     results: list[tuple[str, str]] = []
     for rid in ids:
         try:
-            if action == "delete":
-                manager.delete(rid, user=user)
-            else:
-                manager.restore(rid, user=user)
+            verb = manager.delete if action == "delete" else manager.restore
+            site.write(manager, user, functools.partial(verb, rid, user=user))
             results.append((rid, "done"))
         except SpecStarError as exc:
             results.append((rid, exc.message))

@@ -18,6 +18,7 @@ from specstar.core import (
     ResourceManager,
     RevisionStatus,
     SpecStarError,
+    UniqueConstraintError,
     ValidationError,
     entity_tag,
     revision_of_tag,
@@ -166,12 +167,14 @@ def create(
         return _form_page(site, request, model, fields, values, errors=errors, status=422)
     status = RevisionStatus.draft if button == "draft" else None
     try:
-        info = manager.create(data, status=status, user=user)
+        info = site.write(manager, user, lambda: manager.create(data, status=status, user=user))
     except ValidationError as exc:
         by_input, message = _validation_errors(exc, fields)
         return _form_page(
             site, request, model, fields, values, errors=by_input, message=message, status=422
         )
+    except UniqueConstraintError as exc:
+        return _form_page(site, request, model, fields, values, message=exc.message, status=409)
     return RedirectResponse(site.url(model, info.resource_id), status_code=303)
 
 
@@ -220,7 +223,8 @@ def save(
             site, request, model, fields, values,
             rid=rid, etag=etag, is_draft=opened_draft, errors=errors, status=422,
         )  # fmt: skip
-    try:
+
+    def write() -> None:
         if button == "draft" and opened_draft:
             manager.modify(rid, data, expected_etag=etag, user=user)
         elif button == "draft":
@@ -229,11 +233,19 @@ def save(
             manager.modify(rid, data, RevisionStatus.stable, expected_etag=etag, user=user)
         else:
             manager.update(rid, data, expected_etag=etag, user=user)
+
+    try:
+        site.write(manager, user, write)
     except ValidationError as exc:
         by_input, message = _validation_errors(exc, fields)
         return _form_page(
             site, request, model, fields, values, rid=rid, etag=etag, is_draft=opened_draft,
             errors=by_input, message=message, status=422,
+        )  # fmt: skip
+    except UniqueConstraintError as exc:
+        return _form_page(
+            site, request, model, fields, values, rid=rid, etag=etag, is_draft=opened_draft,
+            message=exc.message, status=409,
         )  # fmt: skip
     except PreconditionFailedError:
         return _conflict(

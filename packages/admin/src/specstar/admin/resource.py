@@ -152,30 +152,45 @@ def act(
     """Carry out a lifecycle or job action, then go back to the resource (or the list)."""
     manager = site.manager(model)
     etag = inputs.get("etag") or None
+    if action == "purge" and inputs.get("confirm_id") != rid:
+        raise BadRequest("type the resource id to confirm the permanent delete")
+    if action == "switch" and not inputs.get("revision_id"):
+        raise BadRequest("choose the revision to switch to")
+    if action in ("rerun", "cancel") and not isinstance(manager, JobManager):
+        raise BadRequest(f"{model} is not a job model: nothing to {action}")
+    site.write(
+        manager,
+        user,
+        lambda: _perform(manager, rid, action=action, inputs=inputs, etag=etag, user=user),
+    )
+    if action == "purge":
+        return RedirectResponse(site.url(model), status_code=303)
+    return RedirectResponse(site.url(model, rid), status_code=303)
+
+
+def _perform(
+    manager: ResourceManager[Any],
+    rid: str,
+    *,
+    action: str,
+    inputs: dict[str, str],
+    etag: str | None,
+    user: str | UnsetType,
+) -> None:
     if action == "delete":
         manager.delete(rid, expected_etag=etag, user=user)
     elif action == "restore":
         manager.restore(rid, expected_etag=etag, user=user)
     elif action == "purge":
-        if inputs.get("confirm_id") != rid:
-            raise BadRequest("type the resource id to confirm the permanent delete")
         manager.permanently_delete(rid, expected_etag=etag, user=user)
-        return RedirectResponse(site.url(model), status_code=303)
     elif action == "switch":
-        revision = inputs.get("revision_id", "")
-        if not revision:
-            raise BadRequest("choose the revision to switch to")
-        manager.switch(rid, revision, user=user)
+        manager.switch(rid, inputs["revision_id"], user=user)
     elif action == "publish":
         manager.modify(rid, status=RevisionStatus.stable, expected_etag=etag, user=user)
-    elif action in ("rerun", "cancel"):
-        if not isinstance(manager, JobManager):
-            raise BadRequest(f"{model} is not a job model: nothing to {action}")
-        if action == "rerun":
-            manager.rerun(rid, user=user)
-        else:
-            manager.cancel(rid, user=user)
-    return RedirectResponse(site.url(model, rid), status_code=303)
+    elif isinstance(manager, JobManager) and action == "rerun":
+        manager.rerun(rid, user=user)
+    elif isinstance(manager, JobManager) and action == "cancel":
+        manager.cancel(rid, user=user)
 
 
 def logs(

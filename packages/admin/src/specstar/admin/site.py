@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -22,7 +22,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from specstar.core import JobManager, ResourceManager, SpecStarError
+from specstar.core import (
+    JobManager,
+    ReferenceRestrictedError,
+    ResourceManager,
+    SpecStarError,
+    UniqueConstraintError,
+    redact_conflict,
+)
 from specstar.fastapi import DependencyProvider, SpecStar
 from specstar.fastapi.problems import status_for
 
@@ -31,6 +38,7 @@ from . import csrf
 __all__ = ["AdminSite", "BadRequest", "NotFound", "mount"]
 
 _HERE = Path(__file__).parent
+R = TypeVar("R")
 
 #: What an error page is titled, by status.
 _TITLES = {
@@ -211,6 +219,15 @@ class AdminSite:
                 raise BadRequest(f"form input {key!r} given more than once")
             out[key] = value
         return out
+
+    @staticmethod
+    def write(manager: ResourceManager[Any], user: str | UnsetType, fn: Callable[[], R]) -> R:
+        """Run a write as ``user``: a conflict naming other resources (a unique value's
+        holder, blocking referrers) names only those the user may see, as in the API."""
+        try:
+            return fn()
+        except (UniqueConstraintError, ReferenceRestrictedError) as exc:
+            raise redact_conflict(manager, exc, user) from exc
 
     def user_of(self, value: Any) -> str | UnsetType:
         return self.provider.user_of(value)
