@@ -94,7 +94,8 @@ def test_server_says_where_the_docs_are(start_blog: Callable[[], Server]) -> Non
     assert f"Admin UI: {server.base}/admin" in out
     admin = httpx.get(server.base + "/admin/")
     assert admin.status_code == 200
-    assert 'href="/admin/post"' in admin.text and "SpecStar blog admin" in admin.text
+    assert 'href="/admin/post"' in admin.text
+    assert "SpecStar blog admin" in admin.text
 
 
 def test_blog_session_over_real_http(start_blog: Callable[[], Server]) -> None:
