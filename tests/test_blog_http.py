@@ -1,6 +1,6 @@
 """The example served by ``make run`` (examples/blog), end to end over real HTTP.
 
-* the server starts as ``make run`` starts it and says where the docs page is;
+* the server starts as ``make run`` starts it and says where the docs page and the admin are;
 * a client session over httpx: create, read, search, patch, history, delete, restore,
   references and unique values;
 * every ``curl`` command of docs/http-api.md runs against a fresh server and answers the
@@ -90,6 +90,12 @@ def test_server_says_where_the_docs_are(start_blog: Callable[[], Server]) -> Non
     assert f"API docs: {server.base}/docs" in out
     assert "storage:" in out
     assert httpx.get(server.base + "/docs").status_code == 200
+    # and the admin UI, with the blog's models
+    assert f"Admin UI: {server.base}/admin" in out
+    admin = httpx.get(server.base + "/admin/")
+    assert admin.status_code == 200
+    assert 'href="/admin/post"' in admin.text
+    assert "SpecStar blog admin" in admin.text
 
 
 def test_blog_session_over_real_http(start_blog: Callable[[], Server]) -> None:

@@ -18,6 +18,7 @@ CASES = [
     ("specstar.testing", "pytest", "specstar-testing"),
     ("specstar.testing", "hypothesis", "specstar-testing"),
     ("specstar.redis", "redis", "specstar-mq-redis"),
+    ("specstar.admin", "jinja2", "specstar-admin"),
 ]
 
 _PROBE = """

@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     base = f"http://{args.host}:{args.port}"
     print(f"SpecStar blog — storage: {app.state.storage}", flush=True)
     print(f"API docs: {base}/docs  (OpenAPI: {base}/openapi.json)", flush=True)
+    print(f"Admin UI: {base}/admin", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 

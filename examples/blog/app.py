@@ -5,8 +5,9 @@ they have posts); readers comment on posts (``Comment.post_id``; comments go wit
 post). ``Author.handle`` and ``Post.slug`` are unique.
 
 Run it with ``make run`` (or ``python -m examples.blog``); the interactive docs are at
-http://127.0.0.1:8000/docs. Data lives in ``data/`` at the repository root (override with
-``SPECSTAR_DATA_DIR``; ``SPECSTAR_STORAGE=memory`` keeps everything in memory).
+http://127.0.0.1:8000/docs and the admin UI at http://127.0.0.1:8000/admin. Data lives in
+``data/`` at the repository root (override with ``SPECSTAR_DATA_DIR``;
+``SPECSTAR_STORAGE=memory`` keeps everything in memory).
 
 Requests may name the acting user in an ``X-User`` header: it becomes ``created_by`` /
 ``updated_by`` (a stand-in for real authentication, which would plug in the same way).
@@ -21,6 +22,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header
 
+from specstar.admin import mount as mount_admin
 from specstar.core import MemoryStorageFactory, Schema, StorageFactory
 from specstar.fastapi import DependencyProvider, SpecStar, install_problem_handlers
 
@@ -84,5 +86,8 @@ def create_app(factory: StorageFactory | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     crud.apply(app)
+    # The admin UI at /admin: the same models, as the user get_user resolves.
+    mount_admin(app, crud, path="/admin", title="SpecStar blog admin")
     app.state.storage = where
+    app.state.crud = crud
     return app
