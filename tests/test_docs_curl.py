@@ -1,5 +1,5 @@
-"""The ``sh`` examples of docs/blobs.md, docs/backup.md and docs/actions.md run with curl (and the ``specstar``
-command) against the app each page builds.
+"""The ``sh`` examples of docs/blobs.md, docs/backup.md and docs/actions.md run with curl (and
+the ``specstar`` command) against the app each page builds.
 
 Every ``python`` block of the page is written to one module (as the snippet test runs them,
 in order), served by uvicorn on a loopback port, and the ``sh`` blocks run in order in one

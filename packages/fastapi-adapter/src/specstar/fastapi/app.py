@@ -18,8 +18,8 @@ from starlette.routing import BaseRoute
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from specstar.core import (
-    BlobClaims,
     BackgroundTaskAccepted,
+    BlobClaims,
     BlobUploads,
     BlobUploadSession,
     CheckerLike,
@@ -32,8 +32,8 @@ from specstar.core import (
     IValidator,
     JobHandler,
     JobManager,
-    LoadStats,
     JobRedirectInfo,
+    LoadStats,
     Lock,
     LockBackend,
     Locks,

@@ -32,8 +32,8 @@ order  template                        routes (``m`` is the model's resource nam
 """
 
 from ._base import BaseRouteTemplate, ModelRoutes, RouteTemplate
-from .backup import BackupRouteTemplate
 from .actions import ActionRouteTemplate
+from .backup import BackupRouteTemplate
 from .batch import BatchRouteTemplate
 from .blobs import BlobRouteTemplate
 from .create import CreateRouteTemplate
@@ -46,8 +46,8 @@ from .update import ModifyRouteTemplate, PatchRouteTemplate, UpdateRouteTemplate
 
 __all__ = [
     "DEFAULT_TEMPLATES",
-    "BackupRouteTemplate",
     "ActionRouteTemplate",
+    "BackupRouteTemplate",
     "BaseRouteTemplate",
     "BatchRouteTemplate",
     "BlobRouteTemplate",
