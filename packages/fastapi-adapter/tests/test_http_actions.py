@@ -472,6 +472,9 @@ def test_registration_refuses_what_it_cannot_honour() -> None:
         crud.update_action("character", mode="patch")(handler)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="taken by a generated route"):
         crud.update_action("character", path="revisions")(handler)
+    for taken in ("import", "export", "count"):
+        with pytest.raises(ValueError, match="taken by a generated route"):
+            crud.create_action("character", path=taken)(handler)
     with pytest.raises(ValueError, match="path"):
         crud.update_action("character", path="Level Up")(handler)
 

@@ -61,7 +61,7 @@ Blocking = Callable[..., Awaitable[Any]]
 
 _PATH_RE = re.compile(r"[a-z0-9][a-z0-9_.~-]*")
 #: Segments the generated routes use after ``/m/``: an action path must not take them.
-RESERVED_CREATE_PATHS = frozenset({"count", "batch", "_migrate"})
+RESERVED_CREATE_PATHS = frozenset({"count", "batch", "_migrate", "export", "import"})
 #: Segments the generated routes use after ``/m/{id}/``.
 RESERVED_UPDATE_PATHS = frozenset(
     {
