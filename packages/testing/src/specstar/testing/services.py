@@ -128,7 +128,9 @@ def s3_options(endpoint_url: str) -> dict[str, Any]:
 def moto_server() -> Iterator[str]:
     """Start a moto S3 server (real HTTP S3, conditional writes included) on a free loopback
     port, in a process of its own (so the server never competes with the test for the
-    interpreter lock); yields its endpoint URL and stops the server on exit.
+    interpreter lock); yields its endpoint URL and stops the server on exit. The server decides
+    conditional writes atomically, as S3 does and moto alone does not (see
+    :mod:`specstar.testing._s3_server`).
 
     Skips the test when ``moto[server]`` is not installed (fails under
     ``SPECSTAR_REQUIRE_SERVICES=1``).
@@ -142,7 +144,7 @@ def moto_server() -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "specstar.testing._s3_server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
