@@ -40,6 +40,7 @@ Groups:
 from __future__ import annotations
 
 from . import jsonpointer
+from ._memory_index import IndexSet
 from .actions import COLLECTION_ACTIONS, MAINTENANCE_ACTIONS, READ_ACTIONS, WRITE_ACTIONS, Action
 from .binary import find_binaries
 from .blobs import (
@@ -172,6 +173,7 @@ __all__ = [
     "Expr",
     "Field",
     "Hashing",
+    "IndexSet",
     "IndexSpec",
     "IndexedField",
     "Kind",

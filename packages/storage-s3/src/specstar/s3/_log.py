@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from specstar.core import ResourceMeta, RevisionInfo, UniqueConstraintError
-from specstar.core.spi import IndexSpec
+from specstar.core.spi import IndexSet, IndexSpec
 
 __all__ = ["Checkpoint", "Commit", "Entry", "Mark", "Prune", "Purge", "State"]
 
@@ -104,14 +104,22 @@ class State:
         self.known: set[str] = set()
         #: unique path -> value -> holder, among non-deleted resources
         self.claims: dict[str, dict[Any, str]] = {}
+        #: the secondary indexes searches run on (every meta is in them, see :meth:`declare`)
+        self.index = IndexSet((), ())
 
     # -- unique claims ----------------------------------------------------------------------
 
-    def declare_unique(self, spec: IndexSpec) -> None:
-        """Rebuild the claims for the unique fields of ``spec``."""
+    def declare(self, spec: IndexSpec) -> None:
+        """Rebuild the claims for the unique fields of ``spec`` and the search indexes for its
+        indexed fields."""
         self.claims = {f.path: {} for f in spec.unique_fields}
+        self.index = IndexSet(
+            [f.path for f in spec.fields if not f.is_list],
+            [f.path for f in spec.fields if f.is_list],
+        )
         for meta in self.metas.values():
             self._claim(meta)
+            self.index.add(meta)
 
     def _claim(self, meta: ResourceMeta) -> None:
         if meta.is_deleted:
@@ -154,7 +162,10 @@ class State:
                 revs = self.revisions.setdefault(entry.meta.resource_id, {})
                 revs[entry.revision.revision_id] = (entry.revision, entry.key)
         elif isinstance(entry, Purge):
-            self._release(self.metas.pop(entry.resource_id, None))
+            gone = self.metas.pop(entry.resource_id, None)
+            self._release(gone)
+            if gone is not None:
+                self.index.remove(gone)
             self.revisions.pop(entry.resource_id, None)
         elif isinstance(entry, Prune):
             revs = self.revisions.get(entry.meta.resource_id, {})
@@ -166,9 +177,14 @@ class State:
         self.seq = seq
 
     def _set_meta(self, meta: ResourceMeta) -> None:
-        self._release(self.metas.get(meta.resource_id))
+        old = self.metas.get(meta.resource_id)
+        self._release(old)
         self.metas[meta.resource_id] = meta
         self._claim(meta)
+        if old is None:
+            self.index.add(meta)
+        else:
+            self.index.replace(old, meta)
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -185,6 +201,8 @@ class State:
         state = cls()
         state.seq = checkpoint.seq
         state.metas = {m.resource_id: m for m in checkpoint.metas}
+        for meta in checkpoint.metas:
+            state.index.add(meta)
         for info, key in checkpoint.revisions:
             state.revisions.setdefault(info.resource_id, {})[info.revision_id] = (info, key)
         state.known = set(checkpoint.known)

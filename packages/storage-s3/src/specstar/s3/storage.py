@@ -15,7 +15,8 @@ checked against the replica, its payload object is put, and its log entry is cre
 next sequence number with ``If-None-Match: *``: when another writer took that number first
 (412), the replica catches up and the write is checked again on the newer state — optimistic
 concurrency, with compare-and-swap, revision ids and ``Unique`` all decided by that one
-conditional create. Searches run the reference evaluator of ``specstar.core`` over the replica.
+conditional create. Searches run on the replica's secondary indexes (``IndexSet`` of
+``specstar.core.spi``, the memory store's), which answer as the reference evaluator does.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ from specstar.core.spi import (
     check_prune,
     check_purge,
     check_timeout,
-    evaluate,
     new_payload_key,
     query_budget,
 )
@@ -294,7 +294,7 @@ class S3Storage(Storage):
             self._append(make)
             state = self._sync()[0]
             self._spec = spec
-            state.declare_unique(spec)
+            state.declare(spec)
             return frozenset(wanted - state.known) if state.metas else frozenset()
 
     def mark_indexed(self, paths: Sequence[str]) -> None:
@@ -385,19 +385,17 @@ class S3Storage(Storage):
                 return None
             return meta, list(state.revisions.get(resource_id, {}))
 
-    def _metas(self) -> list[ResourceMeta]:
-        with self._lock:
-            return list(self._read().metas.values())
-
     def search(self, query: Query) -> Page[ResourceMeta]:
-        metas = self._metas()
-        with query_budget(self._timeout):
-            return evaluate.run(metas, query)
+        with self._lock:
+            state = self._read()
+            with query_budget(self._timeout):
+                return state.index.search(state.metas, query)
 
     def count(self, query: Query) -> int:
-        metas = self._metas()
-        with query_budget(self._timeout):
-            return evaluate.count(metas, query)
+        with self._lock:
+            state = self._read()
+            with query_budget(self._timeout):
+                return state.index.count(state.metas, query)
 
     # -- writes -------------------------------------------------------------------------------
 
