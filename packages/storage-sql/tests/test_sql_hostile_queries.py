@@ -189,7 +189,16 @@ def test_a_query_past_the_budget_stops_with_query_timeout(
             bounded.search(Query(where=expensive, limit=5))
         assert info.value.code == "query_timeout"
         assert info.value.details() == {"budget": pytest.approx(info.value.budget)}
-        assert bounded.count(QB["owner"] == "nobody") == 0  # cheap queries still pass
+        # the store is not left broken: a cheap query still passes (its millisecond can be
+        # lost to a busy machine now and then, so it gets a few tries; none means broken)
+        answers = []
+        for _ in range(20):
+            try:
+                answers.append(bounded.count(QB["owner"] == "nobody"))
+                break
+            except QueryTimeoutError:
+                continue
+        assert answers == [0]
     with notes.using(user="root"):
         if backend == "memory":
             notes.storage._timeout = None  # type: ignore[attr-defined]

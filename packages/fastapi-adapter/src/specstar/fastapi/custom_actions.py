@@ -27,7 +27,6 @@ from msgspec import UnsetType
 from starlette.responses import Response
 
 from specstar.core import (
-    ConflictError,
     FieldError,
     NotFoundError,
     PreconditionFailedError,
@@ -40,6 +39,7 @@ from specstar.core import (
 )
 from specstar.core.spi import Unrestricted, evaluate, resolve_query
 
+from .errors import ActionConflictError
 from .pydantic_models import struct_to_pydantic
 
 __all__ = [
@@ -78,12 +78,6 @@ RESERVED_UPDATE_PATHS = frozenset(
         "migrate",
     }
 )
-
-
-class ActionConflictError(ConflictError):
-    """The target changed while an update action ran; its result was not written (409)."""
-
-    code = "concurrent_change"
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 
 from specstar.core import (
     ClientIdsDisabledError,
+    ConflictError,
     FieldError,
     PreconditionFailedError,
     SpecStarError,
@@ -20,8 +21,10 @@ from specstar.core import (
 )
 
 __all__ = [
+    "ActionConflictError",
     "BadRequestError",
     "ExistsPreconditionError",
+    "ExportCancelledError",
     "InternalError",
     "ParameterError",
     "UnknownParameterError",
@@ -143,3 +146,13 @@ class InternalError(SpecStarError):
         super().__init__(f"{type(exc).__name__}: {exc}")
         self.__cause__ = exc
         self.__traceback__ = exc.__traceback__
+
+
+class ActionConflictError(ConflictError):
+    """The target changed while an update action ran; its result was not written (409)."""
+
+    code = "concurrent_change"
+
+
+class ExportCancelledError(Exception):
+    """The client of a streaming export went away: the dump stops (never reaches a client)."""

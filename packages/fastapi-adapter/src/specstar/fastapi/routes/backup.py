@@ -40,7 +40,7 @@ from specstar.core import (
 
 from .._http import media_type_of
 from ..dependencies import DependencyProvider
-from ..errors import ParameterError, UnsupportedMediaTypeError
+from ..errors import ExportCancelledError, ParameterError, UnsupportedMediaTypeError
 from ..openapi import json_content, problem_responses
 from ..responses import MsgspecResponse, json_response
 from ._base import BaseRouteTemplate, self_doc
@@ -62,10 +62,6 @@ _ON_DUPLICATE_DOC = (
     "What to do with a resource whose id exists: `overwrite` (default: replaced, with its "
     "history), `skip`, or `raise_error` (409, the load stops)."
 )
-
-
-class _Cancelled(Exception):
-    """The client went away: the dump stops."""
 
 
 class _Pipe(io.RawIOBase):
@@ -94,7 +90,7 @@ class _Pipe(io.RawIOBase):
     def put(self, item: bytes | BaseException | None) -> None:
         while True:
             if self.cancelled.is_set():
-                raise _Cancelled
+                raise ExportCancelledError
             with contextlib.suppress(queue.Full):
                 self.pieces.put(item, timeout=0.5)
                 return
@@ -108,10 +104,10 @@ def _stream(run: Any) -> _Pipe:
             run(pipe)
             pipe.flush_piece()
             pipe.put(None)
-        except _Cancelled:
+        except ExportCancelledError:
             pass
         except BaseException as exc:  # handed to the response, which raises or logs it
-            with contextlib.suppress(_Cancelled):
+            with contextlib.suppress(ExportCancelledError):
                 pipe.put(exc)
 
     thread = threading.Thread(target=work, name="specstar-export", daemon=True)
@@ -281,6 +277,10 @@ class BackupRouteTemplate(BaseRouteTemplate):
             )
             return json_response(_stats_doc(stats))
 
+        # two apps mounted under different prefixes of one FastAPI app keep distinct ids
+        prefix = getattr(router, "prefix", "") or ""
+        suffix = "".join(c if c.isalnum() else "_" for c in prefix).strip("_")
+        suffix = f"_{suffix}" if suffix else ""
         common: dict[str, Any] = {
             "tags": list(self.tags) if self.tags is not None else ["backup"],
             "route_class_override": self.route_class,
@@ -290,7 +290,7 @@ class BackupRouteTemplate(BaseRouteTemplate):
             export_all,
             methods=["GET"],
             name="backup:export",
-            operation_id="backup_export",
+            operation_id="backup_export" + suffix,
             summary="Export models as a backup archive",
             description=self_doc(BackupRouteTemplate),
             response_class=StreamingResponse,
@@ -310,7 +310,7 @@ class BackupRouteTemplate(BaseRouteTemplate):
             import_all,
             methods=["POST"],
             name="backup:import",
-            operation_id="backup_import",
+            operation_id="backup_import" + suffix,
             summary="Import a backup archive",
             description=self_doc(BackupRouteTemplate),
             response_class=MsgspecResponse,
