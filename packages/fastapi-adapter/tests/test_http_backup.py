@@ -32,6 +32,10 @@ def header_user(x_user: Annotated[str | None, Header()] = None) -> str | None:
 
 
 def build(**kw: object) -> tuple[SpecStar, TestClient]:
+    """An app with ``kw``; without a checker of its own, one that grants everyone everything
+    (the backup routes refuse to run with no checker at all, see the test below)."""
+    if "admin" not in kw and "permission_checker" not in kw:
+        kw["permission_checker"] = ActionBasedChecker({"*": any_user})
     crud = SpecStar()
     crud.configure(
         storage_factory=MemoryStorageFactory(),
@@ -161,3 +165,29 @@ def test_read_and_write_rules_do_not_grant_backups() -> None:
     fill(client, "alice")
     assert client.get("/_backup/export", headers={"X-User": "alice"}).status_code == 403
     assert client.get("/_backup/export", headers={"X-User": "root"}).status_code == 200
+
+
+def test_no_permission_checker_means_no_backup_routes_for_anyone() -> None:
+    crud = SpecStar()
+    crud.configure(
+        storage_factory=MemoryStorageFactory(),
+        dependency_provider=DependencyProvider(get_user=header_user),
+    )
+    crud.add_model(Note)
+    app = FastAPI()
+    install_problem_handlers(app)
+    crud.apply(app)
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.post("/note", json={"text": "secret"}).status_code == 201  # the API is open
+    archive = io.BytesIO()
+    crud.dump(archive)  # Python keeps working: it has the process's access anyway
+    for method, path, body in (
+        ("GET", "/_backup/export", None),
+        ("GET", "/note/export", None),
+        ("POST", "/_backup/import", archive.getvalue()),
+        ("POST", "/note/import", archive.getvalue()),
+    ):
+        r = client.request(method, path, content=body, headers={**ARCHIVE, "X-User": "root"})
+        assert r.status_code == 403, (path, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "permission checker" in r.json()["detail"]

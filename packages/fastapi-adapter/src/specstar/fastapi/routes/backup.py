@@ -17,7 +17,7 @@ import io
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -29,9 +29,11 @@ from starlette.responses import Response, StreamingResponse
 from fastapi import APIRouter, Depends
 from fastapi import Query as QueryParam
 from specstar.core import (
+    AllowAll,
     FieldError,
     LoadStats,
     OnDuplicate,
+    PermissionDeniedError,
     ResourceManager,
     dump,
     load,
@@ -183,6 +185,7 @@ class BackupRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             where = _qb(qb)
             u = _user(user)
+            _require_checker([manager], "dump")
             return await _export(
                 lambda out: dump([manager], out, model_queries={model_name: where}, user=u),
                 f"{model_name}.specstar-backup",
@@ -197,6 +200,7 @@ class BackupRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             _check_media_type(request)
             u = _user(user)
+            _require_checker([manager], "load")
             stats = await _into_thread(
                 request,
                 lambda chunks: load(
@@ -254,6 +258,7 @@ class BackupRouteTemplate(BaseRouteTemplate):
             user: Annotated[Any, Depends(get_user)] = None,
         ) -> Response:
             u = _user(user)
+            _require_checker(managers, "dump")
             queries = None if models is None else _model_names(models, resource_managers)
             return await _export(
                 lambda out: dump(managers, out, model_queries=queries, user=u),
@@ -269,6 +274,7 @@ class BackupRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             _check_media_type(request)
             u = _user(user)
+            _require_checker(managers, "load")
             stats = await _into_thread(
                 request,
                 lambda chunks: load(
@@ -324,6 +330,19 @@ class BackupRouteTemplate(BaseRouteTemplate):
             },
             **common,
         )
+
+
+def _require_checker(managers: Sequence[ResourceManager[Any]], action: str) -> None:
+    """Backup routes read or replace every resource: with no permission checker configured (the
+    permissive default), they are refused to everyone rather than open to anyone."""
+    for manager in managers:
+        if isinstance(manager.pipeline.permission_checker, AllowAll):
+            raise PermissionDeniedError(
+                f"the {action} route of model {manager.name!r} needs a permission checker that "
+                f"grants {action!r} (e.g. SpecStar(admin=...)); with the permissive default "
+                "checker backup routes are refused to everyone",
+                action=action,
+            )
 
 
 def _user(value: Any) -> str | UnsetType:
