@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from specstar.testing.services import drop_postgres_schema
+from specstar.testing.services import drop_postgres_schema, uvicorn_server
 
 APP = textwrap.dedent(
     """
@@ -86,13 +84,6 @@ CLIENT = textwrap.dedent(
 PROCESSES = (13, 13, 12, 12)  # 50 requests from 4 processes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("actions_live")
@@ -106,50 +97,17 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Ite
     }
     # the tables made once, before two workers start
     subprocess.run([sys.executable, "-c", "import actions_app"], cwd=folder, env=env, check=True)
-    port = _free_port()
-    log = folder / "uvicorn.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--app-dir",
-                str(folder),
-                "actions_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--log-level",
-                "warning",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield url
+        with uvicorn_server(
+            folder,
+            "actions_app:app",
+            args=["--workers", "2"],
+            env=env,
+            start_timeout=60,
+            stop_timeout=20,
+        ) as url:
+            yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         drop_postgres_schema(postgres_dsn, schema)
 
 

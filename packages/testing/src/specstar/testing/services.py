@@ -16,7 +16,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +33,7 @@ __all__ = [
     "s3_options",
     "service_url",
     "services_required",
+    "uvicorn_server",
 ]
 
 DEFAULTS = {
@@ -176,3 +178,57 @@ def fresh_bucket(endpoint_url: str, name: str | None = None) -> str:
     bucket = name or f"specstar-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", **s3_options(endpoint_url)).create_bucket(Bucket=bucket)
     return bucket
+
+
+@contextlib.contextmanager
+def uvicorn_server(
+    folder: Path,
+    app: str,
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    start_timeout: float = 30.0,
+    stop_timeout: float = 10.0,
+) -> Iterator[str]:
+    """Serve ``app`` (``"module:attribute"``, the module in ``folder``) with uvicorn in a process
+    of its own on a free loopback port; yields the base URL once ``/openapi.json`` answers 200
+    and stops the server on exit. ``args`` go to uvicorn (e.g. ``["--workers", "2"]``), ``env``
+    replaces the environment; the server's output is in ``folder / "uvicorn.log"``, shown when
+    it does not start."""
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as probe:  # a port nothing listens on now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = folder / "uvicorn.log"
+    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(folder), app]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *args]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else {**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/openapi.json", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"uvicorn did not start:\n{log.read_text()}", pytrace=False)
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(stop_timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
