@@ -105,8 +105,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Ite
             env=env,
             start_timeout=60,
             stop_timeout=20,
-        ) as url:
-            yield url
+        ) as server:
+            yield server.url
     finally:
         drop_postgres_schema(postgres_dsn, schema)
 

@@ -46,8 +46,8 @@ APP = textwrap.dedent(
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("live")
     (folder / "live_app.py").write_text(APP)
-    with uvicorn_server(folder, "live_app:app") as url:
-        yield url
+    with uvicorn_server(folder, "live_app:app") as server:
+        yield server.url
 
 
 def test_create_get_list_patch_delete_over_real_http(base_url: str) -> None:

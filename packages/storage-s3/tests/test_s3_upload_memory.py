@@ -14,16 +14,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import socket
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from specstar.testing.services import uvicorn_server
 
 pytestmark = [
     pytest.mark.skipif(
@@ -74,13 +72,6 @@ SIZE_MB = int(os.environ.get("SPECSTAR_TEST_S3_UPLOAD_MB", "200"))
 GROWTH_LIMIT = 32 * MIB
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _memory(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -98,49 +89,9 @@ def _reset_peak(pid: int) -> None:
 @pytest.fixture
 def server(tmp_path: Path, s3_endpoint: str, bucket: str) -> Iterator[tuple[str, int]]:
     (tmp_path / "s3_blob_app.py").write_text(APP)
-    port = _free_port()
-    log = tmp_path / "uvicorn.log"
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "LIVE_BUCKET": bucket, "LIVE_S3": s3_endpoint}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--app-dir",
-                str(tmp_path),
-                "s3_blob_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with uvicorn_server(tmp_path, "s3_blob_app:app", env=env) as live:
+        yield live.url, live.pid
 
 
 def _content(size_mb: int, digest: hashlib._Hash) -> Iterator[bytes]:

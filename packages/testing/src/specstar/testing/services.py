@@ -18,13 +18,14 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import pytest
 
 __all__ = [
     "DEFAULTS",
+    "LiveServer",
     "ServiceUnavailable",
     "drop_postgres_schema",
     "fresh_bucket",
@@ -180,6 +181,13 @@ def fresh_bucket(endpoint_url: str, name: str | None = None) -> str:
     return bucket
 
 
+class LiveServer(NamedTuple):
+    """A server :func:`uvicorn_server` started."""
+
+    url: str
+    pid: int
+
+
 @contextlib.contextmanager
 def uvicorn_server(
     folder: Path,
@@ -189,12 +197,12 @@ def uvicorn_server(
     env: Mapping[str, str] | None = None,
     start_timeout: float = 30.0,
     stop_timeout: float = 10.0,
-) -> Iterator[str]:
+) -> Iterator[LiveServer]:
     """Serve ``app`` (``"module:attribute"``, the module in ``folder``) with uvicorn in a process
-    of its own on a free loopback port; yields the base URL once ``/openapi.json`` answers 200
-    and stops the server on exit. ``args`` go to uvicorn (e.g. ``["--workers", "2"]``), ``env``
-    replaces the environment; the server's output is in ``folder / "uvicorn.log"``, shown when
-    it does not start."""
+    of its own on a free loopback port; yields its :class:`LiveServer` (base URL and process
+    id) once ``/openapi.json`` answers 200 and stops the server on exit. ``args`` go to uvicorn
+    (e.g. ``["--workers", "2"]``), ``env`` replaces the environment; the server's output is in
+    ``folder / "uvicorn.log"``, shown when it does not start."""
     import urllib.error
     import urllib.request
 
@@ -224,7 +232,7 @@ def uvicorn_server(
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"uvicorn did not start:\n{log.read_text()}", pytrace=False)
             time.sleep(0.1)
-        yield url
+        yield LiveServer(url, proc.pid)
     finally:
         proc.terminate()
         try:
