@@ -12,14 +12,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from specstar.testing.services import uvicorn_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {page: ROOT / "docs" / f"{page}.md" for page in ("blobs", "backup", "actions")}
@@ -29,13 +28,6 @@ SHELL = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
 pytestmark = pytest.mark.skipif(
     shutil.which("curl") is None or shutil.which("jq") is None, reason="needs curl and jq"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(params=sorted(PAGES))
@@ -53,47 +45,9 @@ def base_url(tmp_path: Path, page: str) -> Iterator[str]:
     text = PAGES[page].read_text()
     blocks = [b for b in PYTHON.findall(text) if not b.startswith("# doc: skip")]
     (tmp_path / f"{page}_doc_app.py").write_text("\n\n".join(blocks))
-    port = _free_port()
-    log = tmp_path / "uvicorn.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--app-dir",
-                str(tmp_path),
-                f"{page}_doc_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-            env={**_env(tmp_path), "PYTHONWARNINGS": "ignore"},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    env = {**_env(tmp_path), "PYTHONWARNINGS": "ignore"}
+    with uvicorn_server(tmp_path, f"{page}_doc_app:app", env=env) as server:
+        yield server.url
 
 
 def test_curl_examples_run(base_url: str, tmp_path: Path, page: str) -> None:

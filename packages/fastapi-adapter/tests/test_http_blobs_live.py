@@ -10,16 +10,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import socket
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from specstar.testing.services import uvicorn_server
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/status").exists(), reason="reads memory figures from /proc"
@@ -62,13 +60,6 @@ SIZE_MB = int(os.environ.get("SPECSTAR_TEST_UPLOAD_MB", "20"))
 GROWTH_LIMIT = 32 * MIB
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _memory(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -94,48 +85,9 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder: Path = tmp_path_factory.mktemp("live-blobs")
     (folder / "blob_app.py").write_text(APP)
-    port = _free_port()
-    log = folder / "uvicorn.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--app-dir",
-                str(folder),
-                "blob_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONWARNINGS": "ignore", "LIVE_DATA": str(folder / "data")},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield Server(url, proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "LIVE_DATA": str(folder / "data")}
+    with uvicorn_server(folder, "blob_app:app", env=env) as live:
+        yield Server(live.url, live.pid)
 
 
 @pytest.fixture(scope="module")

@@ -199,10 +199,10 @@ def uvicorn_server(
     stop_timeout: float = 10.0,
 ) -> Iterator[LiveServer]:
     """Serve ``app`` (``"module:attribute"``, the module in ``folder``) with uvicorn in a process
-    of its own on a free loopback port; yields its :class:`LiveServer` (base URL and process
-    id) once ``/openapi.json`` answers 200 and stops the server on exit. ``args`` go to uvicorn
-    (e.g. ``["--workers", "2"]``), ``env`` replaces the environment; the server's output is in
-    ``folder / "uvicorn.log"``, shown when it does not start."""
+    of its own, working in ``folder``, on a free loopback port; yields its :class:`LiveServer`
+    (base URL and process id) once ``/openapi.json`` answers 200 and stops the server on exit.
+    ``args`` go to uvicorn (e.g. ``["--workers", "2"]``), ``env`` replaces the environment; the
+    server's output is in ``folder / "uvicorn.log"``, shown when it does not start."""
     import urllib.error
     import urllib.request
 
@@ -217,6 +217,7 @@ def uvicorn_server(
             command,
             stdout=out,
             stderr=subprocess.STDOUT,
+            cwd=folder,
             env=dict(env) if env is not None else {**os.environ, "PYTHONWARNINGS": "ignore"},
         )
     url = f"http://127.0.0.1:{port}"
