@@ -114,12 +114,21 @@ BLOB_DEFECTS: dict[str, str] = {
 }
 
 
+#: options of every inner run: native tracebacks, because on Python 3.11 a traceback entry may
+#: carry no line number (``tb_lineno is None``), which pytest's own formatter turns into an
+#: INTERNALERROR that ends the inner run as if the failing test had never run
+_INNER = ("-q", "-p", "no:cacheprovider", "--tb=native")
+
+
+def _inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    result = pytester.runpytest_inprocess(*_INNER, *args)
+    assert result.ret != pytest.ExitCode.INTERNAL_ERROR, "\n".join(result.outlines[-40:])
+    return result
+
+
 def _run(pytester: pytest.Pytester, source: str) -> dict[str, int]:
     pytester.makepyfile(test_broken=source)
-    result = pytester.runpytest_inprocess(
-        "-q", "-x", "-p", "no:cacheprovider", "--hypothesis-profile=mutation"
-    )
-    return result.parseoutcomes()
+    return _inner(pytester, "-x", "--hypothesis-profile=mutation").parseoutcomes()
 
 
 @pytest.mark.parametrize("defect", sorted(STORAGE_DEFECTS))
@@ -135,10 +144,9 @@ def test_storage_suite_passes_on_the_unbroken_wrapper(pytester: pytest.Pytester)
     body = "\n    pass\n"
     source = f"{_STORAGE_HEADER}\n\nclass Broken(MemoryStorage):{body}{_STORAGE_FOOTER}"
     pytester.makepyfile(test_broken=source)
-    result = pytester.runpytest_inprocess(
-        "-q", "-p", "no:cacheprovider", "-k", "revision or unique", "--hypothesis-profile=mutation"
-    )
-    outcomes = result.parseoutcomes()
+    outcomes = _inner(
+        pytester, "-k", "revision or unique", "--hypothesis-profile=mutation"
+    ).parseoutcomes()
     assert outcomes.get("passed", 0) > 0, outcomes
     assert outcomes.get("failed", 0) == 0, outcomes
 
@@ -253,7 +261,7 @@ LOCK_CATCHERS: dict[str, str] = {
 def test_lock_suite_fails_on_a_broken_backend(pytester: pytest.Pytester, defect: str) -> None:
     """The whole suite runs (no ``-x``) and the test aimed at the defect is among the failures."""
     pytester.makepyfile(test_broken=textwrap.dedent(_LOCK_MODULE).format(body=LOCK_DEFECTS[defect]))
-    result = pytester.runpytest_inprocess("-q", "-rf", "-p", "no:cacheprovider")
+    result = _inner(pytester, "-rf")
     failed = {
         line.split("::")[-1].split(" ")[0].split("[")[0]
         for line in result.outlines
@@ -266,6 +274,6 @@ def test_lock_suite_passes_on_the_unbroken_wrapper(pytester: pytest.Pytester) ->
     """The harness itself: the same wrapper without a defect fails nothing."""
     source = textwrap.dedent(_LOCK_MODULE).format(body="    pass\n")
     pytester.makepyfile(test_broken=source)
-    outcomes = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider").parseoutcomes()
+    outcomes = _inner(pytester).parseoutcomes()
     assert outcomes.get("passed", 0) > 0, outcomes
     assert outcomes.get("failed", 0) == 0, outcomes
