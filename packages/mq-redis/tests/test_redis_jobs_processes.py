@@ -185,8 +185,16 @@ class Run:
         # what is left in the queue are extra deliveries of finished jobs: acknowledged, not run
         leftover = self.mgr.message_queue.size()
         before = self.marks.read_text()
-        while self.mgr.process_next():
-            pass
+        # an extra delivery may still be leased by a worker that stopped or lost its connection
+        # (or wait as a delayed retry): it becomes claimable when its lease (1.5 s) or delay
+        # runs out, so drain for a few lease lengths before calling it stuck
+        deadline = time.monotonic() + 10
+        while True:
+            while self.mgr.process_next():
+                pass
+            if self.mgr.message_queue.size() == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert self.mgr.message_queue.size() == 0
         assert self.marks.read_text() == before
         return {
