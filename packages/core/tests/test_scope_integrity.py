@@ -14,6 +14,7 @@ from specstar.core import (
     OperationContext,
     QueryError,
     Ref,
+    QB,
     Registry,
     ResourceManager,
 )
@@ -75,3 +76,39 @@ def test_a_scope_on_is_deleted_is_refused_by_name() -> None:
     assert caught.value.path == "$is_deleted"
     with pytest.raises(QueryError, match=r"\$is_deleted"):
         clubs.count()
+
+
+class ReturnsAQuery:
+    """A checker whose scope is a whole query (sort and limit included), not a filter."""
+
+    def check(self, ctx: OperationContext) -> None:
+        return None
+
+    def access_scope(self, ctx: OperationContext) -> Any:
+        return QB["name"].eq("a").sort("-name").limit(1)
+
+
+class ReturnsAString:
+    def check(self, ctx: OperationContext) -> None:
+        return None
+
+    def access_scope(self, ctx: OperationContext) -> Any:
+        return "name == 'a'"
+
+
+@pytest.mark.parametrize("checker", [ReturnsAQuery(), ReturnsAString()])
+def test_a_scope_that_is_not_a_filter_is_refused_by_name(checker: Any) -> None:
+    """A scope must be a filter expression: a query (whose sort and limit would be dropped) or
+    a string is the checker's mistake, named on every operation, never half applied."""
+    clubs = ResourceManager(
+        Club, permission_checker=checker, default_user="u", indexed_fields=["name"]
+    )
+    kind = type(checker.access_scope(None)).__name__
+    for call in (
+        lambda: clubs.create(Club(name="a"), resource_id="c1"),
+        lambda: clubs.search(),
+        lambda: clubs.count(),
+    ):
+        with pytest.raises(TypeError, match=rf"access_scope must return a filter.*{kind}"):
+            call()
+    assert clubs.storage.get_meta("c1") is None  # the refused create stored nothing

@@ -26,9 +26,12 @@ from ..pipeline import (
 )
 from ..ports import Storage, StoredRevision
 from ..query import evaluate
-from ..query.ast import Expr
+from ..query.ast import And, Condition, Expr, Not, Or
 from ..query.resolve import resolve_query
 from ..types import ResourceMeta
+
+#: What an access scope may be besides ``None``: a filter expression or ``UNRESTRICTED``.
+_SCOPES = (Condition, And, Or, Not, Unrestricted)
 
 #: Distinct access scopes a guard keeps resolved (the cache starts over when full).
 _SCOPE_CACHE_SIZE = 256
@@ -152,6 +155,14 @@ class Guard:
         if scope is None:
             raise PermissionDeniedError(
                 f"{ctx.user!r} may not access any {self.name}", user=ctx.user, action=ctx.action
+            )
+        if not isinstance(scope, _SCOPES):
+            # a whole query (its sort, limit or offset would be dropped silently) or anything
+            # else: the checker's mistake, named here rather than failing deep in a search
+            raise TypeError(
+                f"{self.name}: the permission checker's access_scope must return a filter "
+                f"expression (e.g. QB['owner'] == user), UNRESTRICTED or None; "
+                f"it returned {type(scope).__name__}: {scope!r}"
             )
         return scope
 
