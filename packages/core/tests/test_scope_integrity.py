@@ -9,12 +9,12 @@ import msgspec
 import pytest
 
 from specstar.core import (
+    QB,
     NotFoundError,
     OnDelete,
     OperationContext,
     QueryError,
     Ref,
-    QB,
     Registry,
     ResourceManager,
 )
@@ -106,8 +106,8 @@ def test_a_scope_that_is_not_a_filter_is_refused_by_name(checker: Any) -> None:
     kind = type(checker.access_scope(None)).__name__
     for call in (
         lambda: clubs.create(Club(name="a"), resource_id="c1"),
-        lambda: clubs.search(),
-        lambda: clubs.count(),
+        clubs.search,
+        clubs.count,
     ):
         with pytest.raises(TypeError, match=rf"access_scope must return a filter.*{kind}"):
             call()
