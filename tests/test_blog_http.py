@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,82 +25,54 @@ from typing import Any
 import httpx
 import pytest
 
+from specstar.testing.services import LiveServer, live_server
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "http-api.md"
 DOC_BASE = "http://127.0.0.1:8000"
 
 
-class Server:
-    def __init__(self, base: str, log: Path) -> None:
-        self.base = base
-        self.log = log
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
-def start_blog(tmp_path: Path) -> Iterator[Callable[[], Server]]:
-    """Starts ``python -m examples.blog`` (what ``make run`` runs) on a free port."""
-    procs: list[subprocess.Popen[bytes]] = []
+def start_blog(tmp_path: Path) -> Iterator[Callable[[], LiveServer]]:
+    """Starts ``python -m examples.blog`` (what ``make run`` runs) on a free port; each call
+    a server of its own with its data in ``tmp_path``."""
+    with contextlib.ExitStack() as servers:
 
-    def start() -> Server:
-        port = _free_port()
-        data = tmp_path / f"data-{port}"
-        log = tmp_path / f"server-{port}.log"
-        env = {**os.environ, "SPECSTAR_DATA_DIR": str(data), "PYTHONWARNINGS": "ignore"}
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "examples.blog", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+        def start() -> LiveServer:
+            folder = Path(tempfile.mkdtemp(dir=tmp_path))
+            env = {**os.environ, "SPECSTAR_DATA_DIR": str(folder / "data")}
+            env["PYTHONWARNINGS"] = "ignore"
+            command = [sys.executable, "-m", "examples.blog", "--host", "127.0.0.1"]
+            return servers.enter_context(
+                live_server(
+                    [*command, "--port", "{port}"],
+                    cwd=ROOT,
+                    log=folder / "server.log",
+                    env=env,
+                    name="the blog server",
+                )
             )
-        procs.append(proc)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/openapi.json", timeout=1).status_code == 200:
-                    return Server(base, log)
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the blog server did not start:\n{log.read_text()}")
-            time.sleep(0.1)
 
-    yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        yield start
 
 
-def test_server_says_where_the_docs_are(start_blog: Callable[[], Server]) -> None:
+def test_server_says_where_the_docs_are(start_blog: Callable[[], LiveServer]) -> None:
     server = start_blog()
     out = server.log.read_text()
-    assert f"API docs: {server.base}/docs" in out
+    assert f"API docs: {server.url}/docs" in out
     assert "storage:" in out
-    assert httpx.get(server.base + "/docs").status_code == 200
+    assert httpx.get(server.url + "/docs").status_code == 200
     # and the admin UI, with the blog's models
-    assert f"Admin UI: {server.base}/admin" in out
-    admin = httpx.get(server.base + "/admin/")
+    assert f"Admin UI: {server.url}/admin" in out
+    admin = httpx.get(server.url + "/admin/")
     assert admin.status_code == 200
     assert 'href="/admin/post"' in admin.text
     assert "SpecStar blog admin" in admin.text
 
 
-def test_blog_session_over_real_http(start_blog: Callable[[], Server]) -> None:
+def test_blog_session_over_real_http(start_blog: Callable[[], LiveServer]) -> None:
     server = start_blog()
-    with httpx.Client(base_url=server.base, headers={"X-User": "ada"}, timeout=10) as c:
+    with httpx.Client(base_url=server.url, headers={"X-User": "ada"}, timeout=10) as c:
         r = c.post("/author", json={"handle": "ada", "name": "Ada Lovelace"})
         assert r.status_code == 201
         ada = r.json()["resource_id"]
@@ -167,13 +139,13 @@ def _commands(markdown: str) -> list[tuple[int, str]]:
     return out
 
 
-def test_every_curl_example_in_the_http_docs(start_blog: Callable[[], Server]) -> None:
+def test_every_curl_example_in_the_http_docs(start_blog: Callable[[], LiveServer]) -> None:
     commands = _commands(DOC.read_text())
     assert len(commands) >= 40
     server = start_blog()
     for expect, command in commands:
         assert DOC_BASE in command
-        run = command.replace(DOC_BASE, server.base)
+        run = command.replace(DOC_BASE, server.url)
         args = [*shlex.split(run.replace("\\\n", " ")), "-o", "/dev/null", "-w", "%{http_code}"]
         result = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
         assert result.returncode == 0, (command, result.stderr)

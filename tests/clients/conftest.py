@@ -21,10 +21,8 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,7 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from specstar.testing.services import services_required
+from specstar.testing.services import live_server, services_required
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -88,48 +86,21 @@ def run(
 # -- a live blog server -----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def blog_server(folder: Path) -> Iterator[str]:
     """``python -m examples.blog`` on a free loopback port with its SQLite data in ``folder``."""
-    port = _free_port()
-    log = folder / f"server-{port}.log"
     env = {**os.environ, "SPECSTAR_DATA_DIR": str(folder / "data"), "PYTHONWARNINGS": "ignore"}
     env.pop("SPECSTAR_STORAGE", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "examples.blog", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the blog server did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    command = [sys.executable, "-m", "examples.blog", "--host", "127.0.0.1", "--port", "{port}"]
+    with live_server(
+        command,
+        cwd=ROOT,
+        log=folder / "server.log",
+        env=env,
+        name="the blog server",
+        start_timeout=60,
+    ) as server:
+        yield server.url
 
 
 def save_openapi(base: str, path: Path) -> dict[str, Any]:

@@ -28,7 +28,9 @@ __all__ = [
     "LiveServer",
     "ServiceUnavailable",
     "drop_postgres_schema",
+    "free_port",
     "fresh_bucket",
+    "live_server",
     "moto_server",
     "require",
     "s3_options",
@@ -182,42 +184,49 @@ def fresh_bucket(endpoint_url: str, name: str | None = None) -> str:
 
 
 class LiveServer(NamedTuple):
-    """A server :func:`uvicorn_server` started."""
+    """A server :func:`live_server` (or :func:`uvicorn_server`) started."""
 
     url: str
     pid: int
+    #: the file holding the server's output
+    log: Path
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @contextlib.contextmanager
-def uvicorn_server(
-    folder: Path,
-    app: str,
+def live_server(
+    command: Sequence[str],
     *,
-    args: Sequence[str] = (),
+    cwd: Path,
+    log: Path,
     env: Mapping[str, str] | None = None,
+    name: str = "the server",
     start_timeout: float = 30.0,
     stop_timeout: float = 10.0,
 ) -> Iterator[LiveServer]:
-    """Serve ``app`` (``"module:attribute"``, the module in ``folder``) with uvicorn in a process
-    of its own, working in ``folder``, on a free loopback port; yields its :class:`LiveServer`
-    (base URL and process id) once ``/openapi.json`` answers 200 and stops the server on exit.
-    ``args`` go to uvicorn (e.g. ``["--workers", "2"]``), ``env`` replaces the environment; the
-    server's output is in ``folder / "uvicorn.log"``, shown when it does not start."""
+    """Run ``command`` (each ``{port}`` in it replaced by a free loopback port) in a process of
+    its own, working in ``cwd``, its output in ``log``; yields its :class:`LiveServer` once
+    ``/openapi.json`` answers 200, and stops it on exit (terminate, then kill). ``env`` replaces
+    the environment (default: this one, warnings off). The test fails with the log when the
+    server exits or does not answer within ``start_timeout`` seconds."""
     import urllib.error
     import urllib.request
 
-    with socket.socket() as probe:  # a port nothing listens on now
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = folder / "uvicorn.log"
-    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(folder), app]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *args]
+    port = free_port()
+    argv = [part.replace("{port}", str(port)) for part in command]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            command,
+            argv,
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=folder,
+            cwd=cwd,
             env=dict(env) if env is not None else {**os.environ, "PYTHONWARNINGS": "ignore"},
         )
     url = f"http://127.0.0.1:{port}"
@@ -231,9 +240,9 @@ def uvicorn_server(
             except (urllib.error.URLError, OSError):
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start:\n{log.read_text()}", pytrace=False)
+                pytest.fail(f"{name} did not start:\n{log.read_text()}", pytrace=False)
             time.sleep(0.1)
-        yield LiveServer(url, proc.pid)
+        yield LiveServer(url, proc.pid, log)
     finally:
         proc.terminate()
         try:
@@ -241,3 +250,31 @@ def uvicorn_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def uvicorn_server(
+    folder: Path,
+    app: str,
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    start_timeout: float = 30.0,
+    stop_timeout: float = 10.0,
+) -> Iterator[LiveServer]:
+    """Serve ``app`` (``"module:attribute"``, the module in ``folder``) with uvicorn in a process
+    of its own, working in ``folder``, on a free loopback port (:func:`live_server`); ``args``
+    go to uvicorn (e.g. ``["--workers", "2"]``); the server's output is in
+    ``folder / "uvicorn.log"``, shown when it does not start."""
+    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(folder), app]
+    command += ["--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning", *args]
+    with live_server(
+        command,
+        cwd=folder,
+        log=folder / "uvicorn.log",
+        env=env,
+        name="uvicorn",
+        start_timeout=start_timeout,
+        stop_timeout=stop_timeout,
+    ) as server:
+        yield server
