@@ -4,16 +4,23 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from typing import Annotated
 
 import msgspec
+import pytest
 from fastapi import FastAPI, Header
 from fastapi.testclient import TestClient
 
 from specstar.core import Unique
 from specstar.core.memory import MemoryStorageFactory
 from specstar.core.permissions import ActionBasedChecker, admin_only, any_user
-from specstar.fastapi import DependencyProvider, SpecStar, install_problem_handlers
+from specstar.fastapi import (
+    BackupRouteTemplate,
+    DependencyProvider,
+    SpecStar,
+    install_problem_handlers,
+)
 
 ARCHIVE = {"content-type": "application/vnd.specstar.backup"}
 
@@ -191,3 +198,45 @@ def test_no_permission_checker_means_no_backup_routes_for_anyone() -> None:
         assert r.status_code == 403, (path, r.text)
         assert r.headers["content-type"] == "application/problem+json"
         assert "permission checker" in r.json()["detail"]
+
+
+def test_an_archive_over_the_size_limit_is_refused_and_loads_nothing() -> None:
+    _, client = build()
+    fill(client)
+    archive = client.get("/_backup/export").content
+    crud, other = build()
+    crud.add_route_template(BackupRouteTemplate(max_archive_bytes=len(archive) - 1))
+    app = FastAPI()
+    install_problem_handlers(app)
+    crud.apply(app)
+    other = TestClient(app, raise_server_exceptions=False)
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the limit is met while reading
+        for start in range(0, len(archive), 1000):
+            yield archive[start : start + 1000]
+
+    for path in ("/_backup/import", "/gizmo/import"):
+        for body in (archive, chunked()):
+            r = other.post(path, content=body, headers=ARCHIVE)
+            assert r.status_code == 413, r.text
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["code"] == "content_too_large"
+            assert "max_archive_bytes" in r.json()["detail"]
+    assert other.get("/gizmo/count").json() == {"count": 0}
+    assert other.get("/note/count").json() == {"count": 0}
+    crud.add_route_template(BackupRouteTemplate(max_archive_bytes=len(archive)))
+    app = FastAPI()
+    install_problem_handlers(app)
+    crud.apply(app)
+    r = TestClient(app).post("/_backup/import", content=archive, headers=ARCHIVE)
+    assert r.status_code == 200, r.text
+    assert r.json()["gizmo"]["loaded"] == 30
+
+
+def test_the_size_limit_must_be_a_positive_int() -> None:
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="max_archive_bytes"):
+            BackupRouteTemplate(max_archive_bytes=bad)
+    for wrong in (1.5, "10", True):
+        with pytest.raises(TypeError, match="max_archive_bytes"):
+            BackupRouteTemplate(max_archive_bytes=wrong)  # type: ignore[arg-type]

@@ -42,7 +42,12 @@ from specstar.core import (
 
 from .._http import media_type_of
 from ..dependencies import DependencyProvider
-from ..errors import ExportCancelledError, ParameterError, UnsupportedMediaTypeError
+from ..errors import (
+    BadRequestError,
+    ExportCancelledError,
+    ParameterError,
+    UnsupportedMediaTypeError,
+)
 from ..openapi import json_content, problem_responses
 from ..responses import MsgspecResponse, json_response
 from ._base import BaseRouteTemplate, self_doc
@@ -59,6 +64,9 @@ _ACCEPTED = (ARCHIVE_MEDIA_TYPE, "application/vnd.specstar.backup")
 _PIECE = 256 * 1024
 #: Pieces an export may buffer ahead of a slow client.
 _AHEAD = 8
+#: The default largest archive an import route accepts (the archive is spooled to a
+#: temporary file and verified whole before anything loads).
+DEFAULT_MAX_ARCHIVE_BYTES = 10 * 1024**3
 
 _ON_DUPLICATE_DOC = (
     "What to do with a resource whose id exists: `overwrite` (default: replaced, with its "
@@ -143,6 +151,14 @@ async def _export(run: Any, filename: str) -> Response:
     )
 
 
+def _too_large(limit: int) -> BadRequestError:
+    return BadRequestError(
+        f"the archive is larger than this server accepts ({limit} bytes, max_archive_bytes)",
+        code="content_too_large",
+        status=413,
+    )
+
+
 def _check_media_type(request: Request) -> None:
     media_type = media_type_of(request)
     if media_type not in _ACCEPTED:
@@ -165,10 +181,42 @@ class BackupRouteTemplate(BaseRouteTemplate):
     statistics (`loaded`, `skipped`, `failed`, `total`, `blobs`, `failures` with the
     model, resource id and reason of each refused record). ``GET /m/export?qb=…`` and
     ``POST /m/import`` do the same for one model. Authorized as the actions ``dump`` and
-    ``load``, which the ``read``/``write`` groups do not include.
+    ``load``, which the ``read``/``write`` groups do not include. An archive larger than
+    ``max_archive_bytes`` (default 10 GiB) is refused with 413 and loads nothing.
     """
 
     order = 60
+
+    def __init__(
+        self, *, max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES, **options: Any
+    ) -> None:
+        """``max_archive_bytes``: the largest archive an import accepts (an import is
+        spooled to a temporary file while it is verified, so this bounds the disk it takes);
+        ``options`` as :class:`BaseRouteTemplate`."""
+        if isinstance(max_archive_bytes, bool) or not isinstance(max_archive_bytes, int):
+            raise TypeError(f"max_archive_bytes must be an int, got {max_archive_bytes!r}")
+        if max_archive_bytes < 1:
+            raise ValueError(f"max_archive_bytes must be at least 1, got {max_archive_bytes}")
+        super().__init__(**options)
+        self.max_archive_bytes = max_archive_bytes
+
+    def _archive(self, request: Request, chunks: Iterator[bytes]) -> io.BufferedReader:
+        """The request body as a stream, refused (413) once it passes ``max_archive_bytes``
+        (at once when its ``Content-Length`` says so)."""
+        limit = self.max_archive_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+
+        def bounded() -> Iterator[bytes]:
+            size = 0
+            for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                yield chunk
+
+        return io.BufferedReader(_Chunks(bounded()))
 
     def apply(
         self, model_name: str, resource_manager: ResourceManager[Any], router: APIRouter
@@ -204,7 +252,10 @@ class BackupRouteTemplate(BaseRouteTemplate):
             stats = await _into_thread(
                 request,
                 lambda chunks: load(
-                    [manager], io.BufferedReader(_Chunks(chunks)), on_duplicate=on_duplicate, user=u
+                    [manager],
+                    self._archive(request, chunks),
+                    on_duplicate=on_duplicate,
+                    user=u,
                 ),
             )
             return json_response(_stats_doc(stats))
@@ -240,7 +291,7 @@ class BackupRouteTemplate(BaseRouteTemplate):
                     "description": "Load statistics",
                     "content": json_content({"type": "object"}),
                 },
-                **problem_responses(401, 403, 409, 415, 422),
+                **problem_responses(401, 403, 409, 413, 415, 422),
             },
         )
 
@@ -278,7 +329,10 @@ class BackupRouteTemplate(BaseRouteTemplate):
             stats = await _into_thread(
                 request,
                 lambda chunks: load(
-                    managers, io.BufferedReader(_Chunks(chunks)), on_duplicate=on_duplicate, user=u
+                    managers,
+                    self._archive(request, chunks),
+                    on_duplicate=on_duplicate,
+                    user=u,
                 ),
             )
             return json_response(_stats_doc(stats))
@@ -326,7 +380,7 @@ class BackupRouteTemplate(BaseRouteTemplate):
                     "description": "Load statistics per model",
                     "content": json_content({"type": "object"}),
                 },
-                **problem_responses(400, 401, 403, 409, 415, 422),
+                **problem_responses(400, 401, 403, 409, 413, 415, 422),
             },
             **common,
         )
