@@ -13,6 +13,7 @@ except ModuleNotFoundError as _missing:
     ) from _missing
 
 from ._version import __version__
-from .site import AdminSite, mount
+from .mount import mount
+from .site import AdminSite
 
 __all__ = ["AdminSite", "__version__", "mount"]

@@ -1,4 +1,4 @@
-"""The admin site: mounting it on an app, rendering its pages, and the answers to errors.
+"""The admin site: its models and templates, rendering its pages, and the answers to errors.
 
 Every page runs as the user the app's :class:`~specstar.fastapi.DependencyProvider`
 resolves, through the same resource managers (so the same permission checker) as the API:
@@ -14,13 +14,11 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import jinja2
-from fastapi import APIRouter, Depends, FastAPI
 from msgspec import UnsetType
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.staticfiles import StaticFiles
 
 from specstar.core import (
     JobManager,
@@ -35,9 +33,11 @@ from specstar.fastapi.problems import status_for
 
 from . import csrf
 
-__all__ = ["AdminSite", "BadRequest", "NotFound", "mount"]
+__all__ = ["STATIC", "AdminSite", "BadRequest", "NotFound", "threaded"]
 
 _HERE = Path(__file__).parent
+#: The folder of the admin's static files (styles, scripts).
+STATIC = _HERE / "static"
 R = TypeVar("R")
 
 #: What an error page is titled, by status.
@@ -231,52 +231,6 @@ class AdminSite:
 
     def user_of(self, value: Any) -> str | UnsetType:
         return self.provider.user_of(value)
-
-
-def _user_dependency(site: AdminSite) -> Any:
-    """The app's own ``get_user`` dependency (resolved per request, like the API's)."""
-    return Depends(site.provider.get_user)
-
-
-def mount(
-    app: FastAPI,
-    crud: SpecStar,
-    *,
-    path: str = "/admin",
-    title: str = "SpecStar admin",
-    page_size: int = 25,
-) -> AdminSite:
-    """Serve the admin UI of ``crud``'s models on ``app`` at ``path``.
-
-    Call it after registering the models (``crud.add_model``); ``crud.apply(app)`` may come
-    before or after. Pages act as the user ``crud``'s dependency provider resolves for each
-    request, with the models' own permission checkers.
-
-    Example:
-        ```python
-        # doc: skip
-        from specstar.admin import mount
-
-        crud.apply(app)
-        mount(app, crud, path="/admin")
-        ```
-
-    Returns:
-        The :class:`AdminSite` (its routes are on ``app`` already).
-
-    Raises:
-        ValueError: a malformed ``path`` or a ``page_size`` below 1.
-    """
-    from .routes import add_routes
-
-    site = AdminSite(crud, path=path, title=title, page_size=page_size)
-    router = APIRouter(include_in_schema=False)
-    add_routes(site, router, _user_dependency(site))
-    app.mount(
-        path + "/_static", StaticFiles(directory=_HERE / "static"), name="specstar-admin-static"
-    )
-    app.include_router(router)
-    return site
 
 
 def threaded(site: AdminSite, request: Request, fn: Callable[[], Response]) -> Awaitable[Response]:

@@ -287,7 +287,7 @@ class SpecStar:
         if strict_query_parameters is not UNSET:
             self.strict_query_parameters = strict_query_parameters
         if isinstance(admin, str):
-            self.permission_checker = enable_admin(self, admin)
+            self.permission_checker = enable_admin(self.add_model, admin)
         if lock_backend is not UNSET:
             self.locks = Locks(lock_backend)
 

@@ -8,14 +8,15 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+import pika.connection
 from pika.adapters.blocking_connection import BlockingChannel
 
 from specstar.core import Lease, MessageQueue, StorageUnavailableError
 
 from ._consumer import Consumer, Delivery
-from ._publisher import publish
+from ._publisher import Publisher, publish
 from ._topology import (
     HEADER_DELIVERIES,
     HEADER_ORIGIN,
@@ -25,12 +26,23 @@ from ._topology import (
     delay_ms,
 )
 
-if TYPE_CHECKING:
-    from .factory import RabbitMessageQueueFactory
-
 __all__ = ["RabbitMessageQueue"]
 
 log = logging.getLogger("specstar.rabbit")
+
+
+class Connections(Protocol):
+    """What a queue takes from the factory that made it (``RabbitMessageQueueFactory``): the
+    broker's address, the shared publishing connection and the queue settings."""
+
+    parameters: pika.connection.Parameters
+    publisher: Publisher
+    prefix: str
+    partition_shards: int
+    prefetch: int
+    dedup_seconds: float
+
+
 _MEMORY = 100_000  # ids remembered for delivery counts and obsolete copies
 
 # states of an id this process knows about
@@ -112,7 +124,7 @@ class RabbitMessageQueue(MessageQueue):
       again *by this process* is taken out of it then.
     """
 
-    def __init__(self, factory: RabbitMessageQueueFactory, name: str) -> None:
+    def __init__(self, factory: Connections, name: str) -> None:
         self.name = name
         self._factory = factory
         self.topology = Topology(factory.prefix, name, factory.partition_shards)
