@@ -28,8 +28,8 @@ Which mutants run:
 Sessions are kept under ``.mutation/`` (an interrupted run resumes where it stopped). The
 first completed run of a module is kept as its "before" score; ``--rerun`` runs the survivors
 again with the current tests and gives the "after" score. Survivors triaged as equivalent are
-listed, with the reason, in ``scripts/mutation_triage.txt`` (module, operator,
-line:column, occurrence).
+listed, with the reason, in ``scripts/mutation_triage.txt`` (module, operator, column and the
+text of the mutated line, so an entry survives edits that only move lines).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ import shlex
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -334,10 +335,12 @@ def run(name: str, *, rerun: bool = False) -> None:
         # survivors run again with the added tests, but those triaged equivalent
         triaged = _triage()
         with sqlite3.connect(session) as db:
+            diffs = dict(db.execute("SELECT job_id, diff FROM work_results").fetchall())
             again = [
                 (r[0],)
                 for r in _outcomes(db)
-                if r[5] == "survived" and triaged.get((name, *r[1:5]), ("",))[0] != "equivalent"
+                if r[5] == "survived"
+                and triaged.get(_key(name, r, diffs), ("",))[0] != "equivalent"
             ]
             db.executemany("DELETE FROM work_results WHERE job_id = ?", again)
     _exec(name, after=True)
@@ -352,21 +355,42 @@ def _outcomes(db: sqlite3.Connection) -> list[tuple[str, str, int, int, int, str
     ).fetchall()
 
 
-def _triage() -> dict[tuple[str, str, int, int, int], tuple[str, str]]:
-    """The triaged survivors: (module, operator, line, column, occurrence) -> (verdict, why)."""
-    found: dict[tuple[str, str, int, int, int], tuple[str, str]] = {}
+#: A triaged mutant: (module, operator, column, the mutated line's text, stripped).
+TriageKey = tuple[str, str, int, str]
+
+
+def _triage() -> dict[TriageKey, tuple[str, str]]:
+    """The triaged survivors: (module, operator, column, line text) -> (verdict, why)."""
+    found: dict[TriageKey, tuple[str, str]] = {}
     for number, line in enumerate(TRIAGE.read_text().splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
-        parts = line.split(None, 5)
-        if len(parts) < 6 or parts[0] not in MODULES or parts[4] not in ("equivalent", "open"):
+        parts = line.split("\t")
+        if (
+            len(parts) != 6
+            or parts[0] not in MODULES
+            or not parts[2].isdigit()
+            or parts[4] not in ("equivalent", "open")
+        ):
             raise SystemExit(
-                f"{TRIAGE.name}:{number}: expected 'module operator L:C occurrence"
-                " equivalent|open why'"
+                f"{TRIAGE.name}:{number}: expected 'module, operator, column, source line,"
+                " equivalent|open, why', separated by tabs"
             )
-        row, col = (int(x) for x in parts[2].split(":"))
-        found[(parts[0], parts[1], row, col, int(parts[3]))] = (parts[4], parts[5])
+        found[(parts[0], parts[1], int(parts[2]), parts[3].strip())] = (parts[4], parts[5])
     return found
+
+
+def _mutated_line(diff: str) -> str:
+    """The source line a mutation diff changes, stripped (``""`` when the diff has none)."""
+    return next(
+        (ln[1:].strip() for ln in diff.splitlines() if ln.startswith("-") and ln[:3] != "---"),
+        "",
+    )
+
+
+def _key(name: str, row: Sequence[Any], diffs: dict[str, str]) -> TriageKey:
+    """The triage key of an outcome row (job, operator, line, column, occurrence, outcome)."""
+    return (name, str(row[1]), int(row[3]), _mutated_line(diffs.get(str(row[0])) or ""))
 
 
 @dataclass
@@ -423,7 +447,7 @@ def score(name: str) -> Score | None:
     for r in b_live:
         if str(r[5]).lower() != "survived":
             continue
-        key = (name, r[1], r[2], r[3], r[4])
+        key = _key(name, r, diffs)
         if key in equivalent:
             verdict = f"equivalent: {triaged[key][1]}"
         elif now.get(r[0]) == "killed":

@@ -57,3 +57,30 @@ def test_core_depends_on_msgspec_only() -> None:
                     assert name.startswith("specstar.core"), f"{path}: imports {name}"
                 else:
                     assert top in stdlib or top == "msgspec", f"{path}: imports {name}"
+
+
+def test_every_triaged_mutant_still_names_a_line_of_its_module() -> None:
+    """``scripts/mutation_triage.txt`` recognises a mutant by the text of its line: when that
+    line is edited away, the verdict (often an argument about that very line) must be made
+    again, so the entry fails here rather than silently matching nothing."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("specstar_mutation", ROOT / "scripts/mutation.py")
+    assert spec is not None and spec.loader is not None
+    mutation = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mutation
+    try:
+        spec.loader.exec_module(mutation)
+        triaged = mutation._triage()
+        assert triaged, "no triaged mutant read"
+        missing = []
+        for module, operator, column, text in triaged:
+            lines = {
+                ln.strip() for ln in (ROOT / mutation.MODULES[module].path).read_text().splitlines()
+            }
+            if text not in lines:
+                missing.append(f"{module} {operator} column {column}: {text!r}")
+        assert not missing, "triaged lines no longer in their modules:\n" + "\n".join(missing)
+    finally:
+        del sys.modules[spec.name]
