@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -13,7 +12,6 @@ from typing import Any, BinaryIO, Literal, TypeVar, cast
 import msgspec
 from msgspec import UNSET, UnsetType
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute
 
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -57,12 +55,13 @@ from specstar.core import (
     load,
     relationships,
 )
-from specstar.core.spi import kebab_case
 
 from ._admin import enable_admin
+from ._route_order import unshadowed
 from .action_jobs import make_job_handler, make_job_model, payload_fields
-from .custom_actions import CustomAction, make_action
+from .custom_actions import CustomAction, action_extensions, make_action
 from .dependencies import DependencyProvider
+from .naming import NAME_RE, ModelNaming, resource_name
 from .openapi import build_components, install_openapi
 from .problems import handle_http_exception, handle_request_validation_error, handle_specstar_error
 from .routes import (
@@ -79,34 +78,8 @@ __all__ = ["ModelNaming", "SpecStar", "crud", "install_problem_handlers"]
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-ModelNaming = Literal["same", "pascal", "camel", "snake", "kebab"] | Callable[[type], str]
 ValidatorLike = Callable[[Any], Any] | IValidator | type
 TemplateSpec = Sequence[RouteTemplate] | Mapping[type[RouteTemplate], Mapping[str, Any]]
-
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
-def _words(name: str) -> list[str]:
-    return [w for w in kebab_case(name).split("-") if w]
-
-
-def resource_name(model: type, naming: ModelNaming) -> str:
-    """The resource name (URL path segment) of a model under a naming rule."""
-    if callable(naming):
-        return naming(model)
-    base = model.__name__
-    words = _words(base)
-    if naming == "same":
-        return base
-    if naming == "kebab":
-        return "-".join(words)
-    if naming == "snake":
-        return "_".join(words)
-    if naming == "pascal":
-        return "".join(w.capitalize() for w in words)
-    if naming == "camel":
-        return words[0] + "".join(w.capitalize() for w in words[1:]) if words else base
-    raise ValueError(f"unknown model_naming {naming!r}")
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -468,7 +441,7 @@ class SpecStar:
                 + ("registered without a queue" if is_job_model(model_type) else "not a Job")
             )
         rname = name or resource_name(model_type, self.model_naming)
-        if not _NAME_RE.fullmatch(rname):
+        if not NAME_RE.fullmatch(rname):
             raise ValueError(f"resource name {rname!r} is not a safe URL path segment")
         if rname in self.resource_managers:
             raise ValueError(f"a model named {rname!r} is registered already")
@@ -805,7 +778,7 @@ class SpecStar:
             for rname, manager in self.resource_managers.items():
                 template.apply(rname, manager, target)
             template.apply_global(self.resource_managers, target)
-        target.routes[first_new:] = _unshadowed(target.routes[first_new:])
+        target.routes[first_new:] = unshadowed(target.routes[first_new:])
         if isinstance(app, FastAPI):
             if router is not None and auto_include:
                 app.include_router(router)
@@ -852,30 +825,10 @@ class SpecStar:
                     name: [_indexed_field(f) for f in manager.index_spec.fields]
                     for name, manager in self.resource_managers.items()
                 },
-                **_action_extensions(self.custom_actions),
+                **action_extensions(self.custom_actions),
             }
 
         install_openapi(app, components, extensions)
-
-
-def _action_extensions(actions: Sequence[CustomAction]) -> dict[str, Any]:
-    """The document-level lists of custom actions, by resource, for generated UIs."""
-    out: dict[str, Any] = {
-        "x-specstar-custom-create-actions": {},
-        "x-specstar-custom-update-actions": {},
-        "x-specstar-async-create-jobs": {},
-        "x-specstar-async-update-jobs": {},
-    }
-    for spec in actions:
-        kind = "create" if spec.kind == "create" else "update"
-        out[f"x-specstar-custom-{kind}-actions"].setdefault(spec.resource_name, []).append(
-            spec.describe()
-        )
-        if spec.async_mode == "job":
-            out[f"x-specstar-async-{kind}-jobs"].setdefault(spec.resource_name, []).append(
-                {"path": spec.path, "label": spec.label, "job_resource_name": spec.job_name}
-            )
-    return out
 
 
 def _indexed_field(field: Any) -> dict[str, Any]:
@@ -899,45 +852,3 @@ def _templates(spec: TemplateSpec | None) -> list[RouteTemplate]:
 
 #: The module-level instance: ``from specstar.fastapi import crud``.
 crud = SpecStar()
-
-
-def _segments(route: BaseRoute) -> list[str] | None:
-    """The path segments of a route (``None`` when one may span several segments)."""
-    path = getattr(route, "path", None)
-    if not isinstance(path, str) or ":path}" in path:
-        return None
-    return path.split("/")
-
-
-def _shadows(general: list[str], specific: list[str]) -> bool:
-    """Whether a route with the segments ``general`` matches every path of ``specific``
-    and ``specific`` has a literal segment where ``general`` has a parameter."""
-    if len(general) != len(specific):
-        return False
-    narrower = False
-    for g, s in zip(general, specific, strict=True):
-        g_param, s_param = "{" in g, "{" in s
-        if g_param and not s_param:
-            narrower = True
-        elif g != s and not (g_param and s_param):
-            return False
-    return narrower
-
-
-def _unshadowed(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
-    """``routes`` with every route moved in front of the first route that would take its
-    requests (``/m/{id}`` takes ``/m/search``): whatever order templates added them in, a
-    literal path segment wins over a parameter. Routes nothing shadows keep their order.
-    """
-    out: list[BaseRoute] = []
-    for route in routes:
-        mine = _segments(route)
-        at = len(out)
-        if mine is not None:
-            for i, earlier in enumerate(out):
-                theirs = _segments(earlier)
-                if theirs is not None and _shadows(theirs, mine):
-                    at = i
-                    break
-        out.insert(at, route)
-    return out

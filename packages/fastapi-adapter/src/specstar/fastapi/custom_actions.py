@@ -17,7 +17,7 @@ import inspect
 import re
 import types
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -46,6 +46,7 @@ __all__ = [
     "ActionConflictError",
     "ActionOutcome",
     "CustomAction",
+    "action_extensions",
     "endpoint_annotation",
     "is_pydantic_model",
     "make_action",
@@ -388,3 +389,23 @@ async def perform(
             ) from exc
         return ActionOutcome(info)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def action_extensions(actions: Sequence[CustomAction]) -> dict[str, Any]:
+    """The document-level lists of custom actions, by resource, for generated UIs."""
+    out: dict[str, Any] = {
+        "x-specstar-custom-create-actions": {},
+        "x-specstar-custom-update-actions": {},
+        "x-specstar-async-create-jobs": {},
+        "x-specstar-async-update-jobs": {},
+    }
+    for spec in actions:
+        kind = "create" if spec.kind == "create" else "update"
+        out[f"x-specstar-custom-{kind}-actions"].setdefault(spec.resource_name, []).append(
+            spec.describe()
+        )
+        if spec.async_mode == "job":
+            out[f"x-specstar-async-{kind}-jobs"].setdefault(spec.resource_name, []).append(
+                {"path": spec.path, "label": spec.label, "job_resource_name": spec.job_name}
+            )
+    return out
