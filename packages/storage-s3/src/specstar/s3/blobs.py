@@ -387,13 +387,19 @@ class S3BlobStore(BlobStore):
         )
         return url
 
-    def presign_part(self, upload_id: str, number: int, expires_in: int = 3600) -> str | None:
+    def presign_part(
+        self, upload_id: str, number: int, expires_in: int = 3600, *, size: int | None = None
+    ) -> str | None:
         check_part_number(number)
         self._upload_type(upload_id)
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self._upload_key(upload_id, f"{number:05d}"),
+        }
+        if size is not None:  # Content-Length is signed: S3 refuses a body of another size
+            params["ContentLength"] = size
         url: str = self.client.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self.bucket, "Key": self._upload_key(upload_id, f"{number:05d}")},
-            ExpiresIn=expires_in,
+            "put_object", Params=params, ExpiresIn=expires_in
         )
         return url
 
