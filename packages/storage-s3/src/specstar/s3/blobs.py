@@ -100,6 +100,26 @@ class S3BlobStore(BlobStore):
         self.bucket = bucket
         self.prefix = prefix
         self.client = client
+        client.meta.events.register_first(
+            "choose-signer.s3.PutObject", self._sign_part_urls_v4, unique_id=f"specstar-{id(self)}"
+        )
+
+    def _sign_part_urls_v4(
+        self, signature_version: Any = None, context: Any = None, **_: Any
+    ) -> str | None:
+        """Presigned part URLs of this store are signed with SigV4, which covers the
+        ``Content-Length`` of a sized URL (boto3 presigns S3 URLs with SigV2 by default, which
+        does not). A client configured for another signature keeps it."""
+        if not isinstance(context, dict) or not context.get("is_presign_request"):
+            return None
+        version = str(signature_version)  # "v4-query" unless configured otherwise
+        if version.split("-")[0] not in ("v4", "s3v4") or "s3express" in version:
+            return None
+        params = context.get("input_params") or {}
+        key = str(params.get("Key", ""))
+        if params.get("Bucket") == self.bucket and key.startswith(f"{self.prefix}uploads/"):
+            return "s3v4"
+        return None
 
     def _blob_key(self, file_id: str) -> str:
         return f"{self.prefix}blobs/{file_id}"
