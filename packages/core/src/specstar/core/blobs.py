@@ -23,7 +23,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
@@ -43,6 +43,7 @@ __all__ = [
     "BlobStore",
     "BlobUpload",
     "Hashing",
+    "bounded_chunks",
     "check_digest",
     "check_file_id",
     "check_max_file_bytes",
@@ -241,6 +242,20 @@ def iter_chunks(source: BlobSource, chunk_size: int = CHUNK_SIZE) -> Iterator[by
             raise TypeError(f"a blob source must yield bytes, not {type(chunk).__name__}")
         if chunk:
             yield bytes(chunk)
+
+
+def bounded_chunks(
+    source: BlobSource, budget: int, refuse: Callable[[int], Exception]
+) -> Iterator[bytes]:
+    """The chunks of ``source`` (see :func:`iter_chunks`); raises ``refuse(count)`` as soon
+    as more than ``budget`` bytes came, without passing on the chunk that went past it, so a
+    store writing them abandons the write."""
+    count = 0
+    for chunk in iter_chunks(source):
+        count += len(chunk)
+        if count > budget:
+            raise refuse(count)
+        yield chunk
 
 
 class Hashing:

@@ -35,7 +35,7 @@ No file may be larger than ``max_file_bytes`` (default :data:`DEFAULT_MAX_FILE_B
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -48,9 +48,9 @@ from .blobs import (
     BlobInfo,
     BlobSource,
     BlobStore,
+    bounded_chunks,
     check_max_file_bytes,
     check_part_number,
-    iter_chunks,
 )
 from .context import ContextDefaults, UserSource, resolve_context
 from .errors import ContentTooLargeError, FieldError, GoneError, NotFoundError, ValidationError
@@ -127,19 +127,6 @@ class UploadExpiredError(GoneError):
 
 def _invalid(field: str, message: str) -> ValidationError:
     return ValidationError(f"{field}: {message}", [FieldError(field, message)])
-
-
-def _bounded(
-    source: BlobSource, budget: int, refuse: Callable[[int], Exception]
-) -> Iterator[bytes]:
-    """The chunks of ``source``; raises ``refuse(count)`` as soon as more than ``budget``
-    bytes came (the chunk that passed it is not passed on)."""
-    count = 0
-    for chunk in iter_chunks(source):
-        count += len(chunk)
-        if count > budget:
-            raise refuse(count)
-        yield chunk
 
 
 class BlobUploads:
@@ -228,7 +215,7 @@ class BlobUploads:
             ContentTooLargeError: the content passed ``max_file_bytes`` (nothing is kept).
         """
         limit = self._max_file_bytes
-        bounded = _bounded(source, limit, lambda _: self._too_large())
+        bounded = bounded_chunks(source, limit, lambda _: self._too_large())
         info = self.blob_store.put_stream(bounded, content_type)
         upload_id = secrets.token_hex(16)
         record = BlobUploadSession(
@@ -420,13 +407,11 @@ class BlobUploads:
         def refuse(count: int) -> Exception:
             if others + count > limit:
                 return self._too_large()
-            return _invalid(
-                "size", f"the parts hold more than the declared {declared} bytes"
-            )
+            return _invalid("size", f"the parts hold more than the declared {declared} bytes")
 
         if others > budget:  # parts sent in parallel went past it already
             raise refuse(0)
-        bounded = _bounded(source, budget - others, refuse)
+        bounded = bounded_chunks(source, budget - others, refuse)
         self.blob_store.put_part(upload_id, part_number, bounded)
         updated = self._progress(session)
         if updated.status != session.status:

@@ -113,7 +113,7 @@ class S3BlobStore(BlobStore):
         if not isinstance(context, dict) or not context.get("is_presign_request"):
             return None
         version = str(signature_version)  # "v4-query" unless configured otherwise
-        if version.split("-")[0] not in ("v4", "s3v4") or "s3express" in version:
+        if version.split("-", maxsplit=1)[0] not in ("v4", "s3v4") or "s3express" in version:
             return None
         params = context.get("input_params") or {}
         key = str(params.get("Key", ""))
