@@ -4,7 +4,9 @@ A model declares ``avatar: Binary`` (or ``Binary | None``, ``list[Binary]``, nes
 Structs). On every write the manager (:func:`store_binaries`):
 
 * moves inline ``data`` into the :class:`~specstar.core.blobs.BlobStore` and strips it, so
-  revisions hold only ``file_id``, ``size`` and ``content_type``;
+  revisions hold only ``file_id``, ``size`` and ``content_type`` (data over the manager's
+  ``max_file_bytes`` is refused with a :class:`~specstar.core.errors.ContentTooLargeError`
+  naming ``/avatar/data`` before anything is stored);
 * checks that a given ``file_id`` exists (else a :class:`~specstar.core.errors.ValidationError`
   whose ``loc`` names the field, e.g. ``/avatar/file_id``) and fills in its size.
 
@@ -21,7 +23,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from .blobs import DEFAULT_CONTENT_TYPE, BlobStore, is_file_id
-from .errors import FieldError, ValidationError
+from .errors import ContentTooLargeError, FieldError, ValidationError
 
 __all__ = ["Binary", "find_binaries", "has_binary_fields", "load_binaries", "store_binaries"]
 
@@ -111,10 +113,12 @@ def _invalid(loc: str, message: str) -> ValidationError:
     return ValidationError(f"{loc}: {message}", [FieldError(loc, message)])
 
 
-def store_binaries(value: T, blobs: BlobStore) -> T:
+def store_binaries(value: T, blobs: BlobStore, *, max_bytes: int | None = None) -> T:
     """``value`` with inline data moved to ``blobs`` and every reference checked.
 
     Raises:
+        ContentTooLargeError: inline data longer than ``max_bytes`` (``None``: no limit);
+            ``loc`` names its ``data`` member. Every Binary is measured before any is stored.
         ValidationError: a ``file_id`` that names no blob (or disagrees with the inline
             data), a ``size`` that disagrees with the blob, or a Binary with neither
             ``file_id`` nor ``data``; ``loc`` names the member.
@@ -141,6 +145,10 @@ def store_binaries(value: T, blobs: BlobStore) -> T:
             file_id=info.file_id, size=info.size, content_type=given_type or info.content_type
         )
 
+    if max_bytes is not None:
+        for loc, b in find_binaries(value):
+            if not isinstance(b.data, UnsetType) and len(b.data) > max_bytes:
+                raise ContentTooLargeError(max_bytes, size=len(b.data), field=f"{loc}/data")
     return _map(value, "", store)  # type: ignore[no-any-return]
 
 

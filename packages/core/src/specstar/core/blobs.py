@@ -23,7 +23,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
@@ -34,6 +34,7 @@ from .errors import FieldError, NotFoundError, ValidationError
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_CONTENT_TYPE",
+    "DEFAULT_MAX_FILE_BYTES",
     "MAX_PARTS",
     "BlobCapabilities",
     "BlobInfo",
@@ -42,8 +43,10 @@ __all__ = [
     "BlobStore",
     "BlobUpload",
     "Hashing",
+    "bounded_chunks",
     "check_digest",
     "check_file_id",
+    "check_max_file_bytes",
     "check_part_number",
     "check_parts",
     "check_range",
@@ -55,6 +58,8 @@ __all__ = [
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 #: Reads and copies move at most this many bytes at a time.
 CHUNK_SIZE = 1 << 20
+#: The largest file accepted by default (uploads and inline ``Binary`` data): 5 GiB.
+DEFAULT_MAX_FILE_BYTES = 5 * 1024**3
 #: Part numbers run from 1 to this (the S3 limit).
 MAX_PARTS = 10_000
 
@@ -183,6 +188,21 @@ def check_parts(upload_id: str, parts: list[BlobPart], *, count: int, size: int 
     return total
 
 
+def check_max_file_bytes(value: object, name: str = "max_file_bytes") -> int:
+    """``value`` if it is a valid file size limit: a positive ``int`` (``name`` is the
+    argument named by the errors).
+
+    Raises:
+        TypeError: not an ``int`` (``bool`` included).
+        ValueError: below 1.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int (bytes), not {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1 byte, not {value}")
+    return value
+
+
 def check_digest(upload_id: str, actual: str, expected: str | None) -> None:
     """Compare a computed SHA-256 with the one the client declared.
 
@@ -222,6 +242,20 @@ def iter_chunks(source: BlobSource, chunk_size: int = CHUNK_SIZE) -> Iterator[by
             raise TypeError(f"a blob source must yield bytes, not {type(chunk).__name__}")
         if chunk:
             yield bytes(chunk)
+
+
+def bounded_chunks(
+    source: BlobSource, budget: int, refuse: Callable[[int], Exception]
+) -> Iterator[bytes]:
+    """The chunks of ``source`` (see :func:`iter_chunks`); raises ``refuse(count)`` as soon
+    as more than ``budget`` bytes came, without passing on the chunk that went past it, so a
+    store writing them abandons the write."""
+    count = 0
+    for chunk in iter_chunks(source):
+        count += len(chunk)
+        if count > budget:
+            raise refuse(count)
+        yield chunk
 
 
 class Hashing:
@@ -360,8 +394,11 @@ class BlobStore(abc.ABC):
         ``None`` where the backend has no such URLs (the default)."""
         return None
 
-    def presign_part(self, upload_id: str, number: int, expires_in: int = 3600) -> str | None:
+    def presign_part(
+        self, upload_id: str, number: int, expires_in: int = 3600, *, size: int | None = None
+    ) -> str | None:
         """A URL a client may ``PUT`` part ``number`` of an open upload to, for
         ``expires_in`` seconds, or ``None`` where the backend has no such URLs (the
-        default)."""
+        default). With ``size`` the URL is signed for a body of exactly that many bytes
+        (``Content-Length``): the backend refuses another size."""
         return None

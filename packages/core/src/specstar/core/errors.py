@@ -238,6 +238,33 @@ class ValidationError(SpecStarError, ValueError):
         return {"errors": [e.as_dict() for e in self.errors]}
 
 
+class ContentTooLargeError(ValidationError):
+    """A file is larger than the limit the application accepts (``max_file_bytes``).
+
+    Raised while the bytes are counted, before anything is kept: the stored content is dropped.
+    It is a :class:`ValidationError` whose field error names the offending field (``size`` for
+    an upload, ``/avatar/data`` for inline data of a model).
+
+    Attributes:
+        limit: the largest size accepted, in bytes.
+        size: the size declared or counted so far, when known.
+    """
+
+    code = "content_too_large"
+
+    def __init__(self, limit: int, *, size: int | None = None, field: str = "size") -> None:
+        seen = "" if size is None else f" ({size} bytes)"
+        message = f"the file is larger than the {limit} bytes accepted (max_file_bytes){seen}"
+        super().__init__(message, [FieldError(field, message)])
+        self.limit = limit
+        self.size = size
+
+    def details(self) -> dict[str, Any]:
+        out = super().details()
+        out["limit"] = self.limit
+        return out
+
+
 class ClientIdsDisabledError(ValidationError):
     """A create named its own resource id, but the model's ``client_ids`` setting is off.
 

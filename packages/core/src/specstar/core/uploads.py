@@ -17,6 +17,19 @@ Parts live in the blob store's staging area (:meth:`BlobStore.put_part
 count, total size and SHA-256 the client declared. A session expires ``ttl`` seconds after it
 was created: from then on every call answers :class:`UploadExpiredError` and its parts are
 dropped.
+
+No file may be larger than ``max_file_bytes`` (default :data:`DEFAULT_MAX_FILE_BYTES`,
+5 GiB); a refusal is a :class:`~specstar.core.errors.ContentTooLargeError` naming ``size``:
+
+* a direct upload is counted while it is stored: past the limit the store is abandoned
+  (no blob, no staged object is kept);
+* a session declaring a larger ``size`` is refused when it is created; each part is counted
+  as it arrives, and a part taking the session's total past the limit (or past the declared
+  ``size``, a :class:`ValidationError` naming ``size``) is refused and not kept;
+* a ``single_put`` session with a declared ``size`` gets an ``upload_url`` signed for exactly
+  that many bytes (where the store signs ``Content-Length``, as S3 does);
+* finalize checks again, since presigned ``PUT`` requests never pass through the
+  application: content over the limit is dropped and the session aborted.
 """
 
 from __future__ import annotations
@@ -29,14 +42,29 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from .blobs import DEFAULT_CONTENT_TYPE, BlobInfo, BlobSource, BlobStore, check_part_number
+from .blobs import (
+    DEFAULT_CONTENT_TYPE,
+    DEFAULT_MAX_FILE_BYTES,
+    BlobInfo,
+    BlobSource,
+    BlobStore,
+    bounded_chunks,
+    check_max_file_bytes,
+    check_part_number,
+)
 from .context import ContextDefaults, UserSource, resolve_context
-from .errors import FieldError, GoneError, NotFoundError, ValidationError
+from .errors import ContentTooLargeError, FieldError, GoneError, NotFoundError, ValidationError
 from .manager import ResourceManager
 from .ports import Storage, StorageFactory
 from .query import QB
 
-__all__ = ["UPLOAD_RESOURCE", "BlobUploadSession", "BlobUploads", "UploadExpiredError"]
+__all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
+    "UPLOAD_RESOURCE",
+    "BlobUploadSession",
+    "BlobUploads",
+    "UploadExpiredError",
+]
 
 #: The resource name of the upload records.
 UPLOAD_RESOURCE = "blob-upload"
@@ -109,8 +137,15 @@ class BlobUploads:
         storage: the storage of the upload records (default: built by ``storage_factory``,
             which also gives the blob store when ``blob_store`` is not given).
         ttl: seconds a session may be used after it was created.
+        max_file_bytes: the largest file accepted, in bytes (default 5 GiB); see the module
+            docstring.
         default_user: the uploader of calls that name no user (else ``"anonymous"``).
         now: the clock (for tests).
+
+    Raises:
+        TypeError: ``max_file_bytes`` is not an ``int``.
+        ValueError: ``max_file_bytes`` below 1, a ``ttl`` that is not positive, or no blob
+            store.
     """
 
     def __init__(
@@ -120,9 +155,11 @@ class BlobUploads:
         storage: Storage | None = None,
         storage_factory: StorageFactory | None = None,
         ttl: float = 3600.0,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         default_user: UserSource | UnsetType = UNSET,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        self.max_file_bytes = max_file_bytes
         if blob_store is None:
             if storage_factory is None:
                 raise ValueError("BlobUploads needs blob_store= or storage_factory=")
@@ -145,6 +182,18 @@ class BlobUploads:
             blob_store=blob_store,
         )
 
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest file accepted, in bytes (validated when set)."""
+        return self._max_file_bytes
+
+    @max_file_bytes.setter
+    def max_file_bytes(self, value: int) -> None:
+        self._max_file_bytes = check_max_file_bytes(value)
+
+    def _too_large(self, size: int | None = None) -> ContentTooLargeError:
+        return ContentTooLargeError(self._max_file_bytes, size=size)
+
     def user_of(self, user: str | UnsetType) -> str:
         """The uploader a call by ``user`` acts as."""
         return resolve_context(
@@ -160,8 +209,14 @@ class BlobUploads:
         *,
         user: str | UnsetType = UNSET,
     ) -> BlobUploadSession:
-        """Store a file at once (streamed) and record ``user`` as its uploader."""
-        info = self.blob_store.put_stream(source, content_type)
+        """Store a file at once (streamed) and record ``user`` as its uploader.
+
+        Raises:
+            ContentTooLargeError: the content passed ``max_file_bytes`` (nothing is kept).
+        """
+        limit = self._max_file_bytes
+        bounded = bounded_chunks(source, limit, lambda _: self._too_large())
+        info = self.blob_store.put_stream(bounded, content_type)
         upload_id = secrets.token_hex(16)
         record = BlobUploadSession(
             upload_id=upload_id,
@@ -205,9 +260,12 @@ class BlobUploads:
                 ``single_put`` or ``presigned_parts`` on a blob store without presigned URLs,
                 or ``presigned_parts`` without ``total_parts`` (or more than
                 :data:`MAX_PRESIGNED_PARTS`).
+            ContentTooLargeError: a declared ``size`` over ``max_file_bytes``.
         """
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
             raise _invalid("size", f"must be a non-negative integer, not {size!r}")
+        if size is not None and size > self._max_file_bytes:
+            raise self._too_large(size)
         if total_parts is not None:
             check_part_number(total_parts)
         if sha256 is not None and not (
@@ -239,7 +297,7 @@ class BlobUploads:
             if total_parts not in (None, 1):
                 raise _invalid("total_parts", "a single_put upload has one part")
             total_parts = 1
-            presigned = self.blob_store.presign_part(upload_id, 1, int(self.ttl))
+            presigned = self.blob_store.presign_part(upload_id, 1, int(self.ttl), size=size)
             if presigned is None:
                 self.blob_store.abort_upload(upload_id)
                 raise _invalid("upload_method", "this blob store has no presigned upload URLs")
@@ -323,22 +381,38 @@ class BlobUploads:
 
         Raises:
             ValidationError: the session is not open (finalized or aborted), an invalid part
-                number, or a part beyond the declared ``total_parts``.
+                number, a part beyond the declared ``total_parts``, or a part taking the
+                total past the declared ``size`` (not kept).
+            ContentTooLargeError: a part taking the total past ``max_file_bytes`` (not
+                kept).
         """
         session = self._own(upload_id, user)
         if session.status not in _OPEN:
             raise _invalid("status", f"the upload is {session.status}; it takes no more content")
         if session.upload_method == "single_put":
             raise _invalid("upload_method", "a single_put upload goes to its upload_url")
+        received = self.blob_store.list_parts(upload_id)
         if part_number is None:
-            received = self.blob_store.list_parts(upload_id)
             part_number = (received[-1].number if received else 0) + 1
         check_part_number(part_number)
         if session.total_parts is not None and part_number > session.total_parts:
             raise _invalid(
                 "part_number", f"{part_number} is beyond the declared {session.total_parts} parts"
             )
-        self.blob_store.put_part(upload_id, part_number, source)
+        # a part sent again replaces the earlier one: the others are what it adds to
+        others = sum(p.size for p in received if p.number != part_number)
+        limit, declared = self._max_file_bytes, session.size
+        budget = limit if declared is None else min(limit, declared)
+
+        def refuse(count: int) -> Exception:
+            if others + count > limit:
+                return self._too_large()
+            return _invalid("size", f"the parts hold more than the declared {declared} bytes")
+
+        if others > budget:  # parts sent in parallel went past it already
+            raise refuse(0)
+        bounded = bounded_chunks(source, budget - others, refuse)
+        self.blob_store.put_part(upload_id, part_number, bounded)
         updated = self._progress(session)
         if updated.status != session.status:
             self._set(session, user, status=updated.status)
@@ -354,6 +428,8 @@ class BlobUploads:
         Raises:
             ValidationError: a check failed (naming ``total_parts``, ``size`` or ``sha256``);
                 the session stays open.
+            ContentTooLargeError: the parts hold more than ``max_file_bytes`` (as content
+                sent to presigned URLs may): they are dropped and the session aborted.
         """
         session = self._progress(self._own(upload_id, user))
         if session.status == "finalized":
@@ -365,6 +441,10 @@ class BlobUploads:
         count = session.total_parts or len(session.parts_received)
         if count == 0:
             raise _invalid("total_parts", "no content was uploaded")
+        if session.uploaded_size > self._max_file_bytes:
+            self.blob_store.abort_upload(upload_id)
+            self._set(session, user, status="aborted", upload_url="", part_urls=[])
+            raise self._too_large(session.uploaded_size)
         try:
             info: BlobInfo = self.blob_store.complete_upload(
                 upload_id, parts=count, size=session.size, sha256=sha256 or session.sha256

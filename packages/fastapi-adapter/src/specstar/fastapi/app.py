@@ -55,6 +55,7 @@ from specstar.core import (
     load,
     relationships,
 )
+from specstar.core.spi import DEFAULT_MAX_FILE_BYTES, check_max_file_bytes
 
 from ._admin import enable_admin
 from ._route_order import unshadowed
@@ -138,6 +139,10 @@ class SpecStar:
         lock_backend: where the leases of :meth:`try_lock` and :meth:`lock` live (default: in
             this process's memory; use ``PostgresLockBackend`` or ``RedisLockBackend`` when
             several workers or hosts must exclude each other).
+        max_file_bytes: the largest file accepted, in bytes (default 5 GiB): uploads and
+            upload sessions (:attr:`blob_uploads`; HTTP 413 ``content_too_large``) and inline
+            ``Binary`` data of every model. Changing it with :meth:`configure` applies to the
+            models registered already too.
     """
 
     def __init__(
@@ -157,6 +162,7 @@ class SpecStar:
         strict_query_parameters: bool = True,
         admin: str | None = None,
         lock_backend: LockBackend | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         self.resource_managers: OrderedDict[str, ResourceManager[Any]] = OrderedDict()
         #: Resolves ``Ref`` fields between the registered models (referential integrity).
@@ -179,6 +185,7 @@ class SpecStar:
         #: The application's lease locks (see :meth:`try_lock`).
         self.locks = Locks()
         self._blob_uploads: BlobUploads | None = None
+        self.max_file_bytes = DEFAULT_MAX_FILE_BYTES
         self._blob_claims: BlobClaims | None = None
         #: The actions registered by :meth:`create_action` and :meth:`update_action`.
         self.custom_actions: list[CustomAction] = []
@@ -197,6 +204,7 @@ class SpecStar:
             strict_query_parameters=strict_query_parameters,
             admin=admin,
             lock_backend=lock_backend,
+            max_file_bytes=max_file_bytes,
         )
 
     # -- configuration --------------------------------------------------------------------------
@@ -218,15 +226,20 @@ class SpecStar:
         strict_query_parameters: bool | UnsetType = UNSET,
         admin: str | UnsetType | None = UNSET,
         lock_backend: LockBackend | UnsetType | None = UNSET,
+        max_file_bytes: int | UnsetType = UNSET,
     ) -> None:
-        """Change settings (before registering models: registered ones keep theirs).
+        """Change settings (before registering models: registered ones keep theirs, except
+        ``max_file_bytes``, which applies to every model and the uploads at once).
 
         Every argument left out keeps its current value; see the class for their meaning.
 
         Raises:
-            ValueError: ``admin`` with a ``permission_checker`` (given now or before), or
-                ``admin`` a second time.
+            ValueError: ``admin`` with a ``permission_checker`` (given now or before),
+                ``admin`` a second time, or ``max_file_bytes`` below 1 (``TypeError``: not
+                an ``int``).
         """
+        if not isinstance(max_file_bytes, UnsetType):
+            check_max_file_bytes(max_file_bytes)
         if isinstance(admin, str):
             given = permission_checker if permission_checker is not UNSET else None
             if given is not None or self.permission_checker is not None:
@@ -263,6 +276,12 @@ class SpecStar:
             self.permission_checker = enable_admin(self.add_model, admin)
         if lock_backend is not UNSET:
             self.locks = Locks(lock_backend)
+        if not isinstance(max_file_bytes, UnsetType):
+            self.max_file_bytes = max_file_bytes
+            if self._blob_uploads is not None:
+                self._blob_uploads.max_file_bytes = max_file_bytes
+            for manager in self.resource_managers.values():
+                manager.max_file_bytes = max_file_bytes
 
     # -- lease locks ----------------------------------------------------------------------------
 
@@ -313,10 +332,12 @@ class SpecStar:
     def blob_uploads(self) -> BlobUploads:
         """Uploads and upload sessions over the storage factory's blob store (records kept as
         the resource ``blob-upload``), made on first use; replace it before ``apply`` to
-        change e.g. the session ``ttl``."""
+        change e.g. the session ``ttl`` (``max_file_bytes`` comes from :meth:`configure`)."""
         if self._blob_uploads is None:
             self._blob_uploads = BlobUploads(
-                storage_factory=self.storage_factory, default_user=self.default_user
+                storage_factory=self.storage_factory,
+                default_user=self.default_user,
+                max_file_bytes=self.max_file_bytes,
             )
         return self._blob_uploads
 
@@ -493,6 +514,7 @@ class SpecStar:
             client_ids=client_ids,
             blob_store=self.storage_factory.blob_store(),
         )
+        manager.max_file_bytes = self.max_file_bytes
         if manager.has_binary_fields:
             manager.blob_claims = self.blob_claims
         self.resource_managers[rname] = manager

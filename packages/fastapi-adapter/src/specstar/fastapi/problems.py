@@ -13,6 +13,7 @@ malformed JSON body, missing body     400     ``invalid_json``
 ``QueryError``                        400     ``invalid_query``
 bad ``If-Match``/``If-None-Match``    400     ``invalid_precondition``
 request body over 16 MiB              413     ``content_too_large``
+``ContentTooLargeError`` (a file)     413     ``content_too_large``
 ``MissingOperationContextError``      401     ``missing_operation_context``
 ``PermissionDeniedError``             403     ``permission_denied``
 ``NotFoundError``                     404     ``not_found``
@@ -58,6 +59,7 @@ from fastapi.exceptions import RequestValidationError
 from specstar.core import (
     ArchiveError,
     ConflictError,
+    ContentTooLargeError,
     GoneError,
     MissingOperationContextError,
     NotFoundError,
@@ -146,6 +148,7 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
         actual: the current revision id (``precondition_failed``).
         path: the offending field or JSON Pointer (``invalid_query``, ``patch_test_failed``).
         accepted: the query parameters the route accepts (``unknown_parameter``).
+        limit: the largest size accepted, in bytes (``content_too_large`` of a file).
     """
 
     type: str
@@ -164,6 +167,7 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     actual: str | msgspec.UnsetType | None = msgspec.UNSET
     path: str | msgspec.UnsetType | None = msgspec.UNSET
     accepted: list[str] | msgspec.UnsetType = msgspec.UNSET
+    limit: int | msgspec.UnsetType = msgspec.UNSET
 
 
 def status_for(exc: SpecStarError) -> int:
@@ -186,6 +190,8 @@ def status_for(exc: SpecStarError) -> int:
         return 409
     if isinstance(exc, UnsupportedMediaTypeError):
         return 415
+    if isinstance(exc, ContentTooLargeError):
+        return 413
     if isinstance(exc, ValidationError | ArchiveError):
         return 422
     if isinstance(exc, QueryTimeoutError | StorageUnavailableError):
@@ -230,6 +236,8 @@ def problem_for(exc: SpecStarError, instance: str | None = None) -> dict[str, An
         details["errors"] = [
             {"loc": e.loc, "message": e.message, "source": source} for e in exc.errors
         ]
+        if isinstance(exc, ContentTooLargeError):
+            details["limit"] = exc.limit
     else:
         details = {k: _jsonable(v) for k, v in exc.details().items()}
     return _document(status, code, exc.message, instance, details)

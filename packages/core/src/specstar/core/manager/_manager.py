@@ -14,7 +14,7 @@ from msgspec import UNSET, UnsetType
 from .. import models
 from ..annotations import Unique
 from ..binary import Binary, find_binaries, has_binary_fields, load_binaries, store_binaries
-from ..blobs import BlobStore
+from ..blobs import DEFAULT_MAX_FILE_BYTES, BlobStore
 from ..codec import Encoding
 from ..context import ContextDefaults, NowSource, Scope, UserSource
 from ..errors import NotFoundError
@@ -163,6 +163,9 @@ class ResourceManager(ResourceWriter[T]):
         #: Called with the file ids a write references before it commits (the blob
         #: collector's claims, :class:`~specstar.core.blob_gc.BlobClaims`; ``None``: none).
         self.blob_claims: Callable[[set[str]], None] | None = None
+        #: The longest inline ``Binary`` data a write may carry, in bytes (``SpecStar`` sets
+        #: the app's ``max_file_bytes``); longer data is a ``ContentTooLargeError``.
+        self.max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
         self.has_binary_fields = has_binary_fields(self.model)
         unique = {
             path: marker.normalize
@@ -323,7 +326,7 @@ class ResourceManager(ResourceWriter[T]):
         return self._blob_store
 
     def _store_binaries(self, data: Any) -> Any:
-        stored = store_binaries(data, self.blob_store)
+        stored = store_binaries(data, self.blob_store, max_bytes=self.max_file_bytes)
         claims = self.blob_claims
         if claims is not None:  # the files leave the blob collector's quarantine
             claims({b.file_id for _, b in find_binaries(stored) if isinstance(b.file_id, str)})

@@ -20,6 +20,12 @@ file id: content never changes under an id), ``Accept-Ranges`` and answer ``Rang
 (416 for a range outside the file); with ``redirect=True`` and a store that presigns URLs they
 answer 307 to a short-lived direct URL instead.
 
+No file may be larger than the uploads' ``max_file_bytes`` (``SpecStar.configure
+(max_file_bytes=...)``, 5 GiB by default): a ``Content-Length`` over it is refused at once with
+413 ``content_too_large``, a chunked body as soon as it passes it (a form may add
+:data:`FORM_OVERHEAD_BYTES` of its own), and nothing is kept. A session declaring a larger
+``size`` gets the same 413 (see :mod:`specstar.core.uploads` for parts and finalize).
+
 Who may read a file: the user who uploaded it (``GET /blobs/{file_id}``), and whoever may read
 a resource whose revision references it (``GET /m/{id}/blobs/{file_id}``, checked by the
 model's permission checker). Others get 404, the same answer as for a file that does not exist.
@@ -44,6 +50,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.types import Message
 
 from fastapi import APIRouter, Depends, Header, Path
 from fastapi import Query as QueryParam
@@ -54,6 +61,7 @@ from specstar.core import (
     BlobUploads,
     BlobUploadSession,
     CheckerLike,
+    ContentTooLargeError,
     FieldError,
     MemoryStorage,
     NotFoundError,
@@ -70,7 +78,7 @@ from ..problems import problem_for, problem_response
 from ..responses import MsgspecResponse, json_response
 from ._base import BaseRouteTemplate, ResourceIdPath, RevisionIdPath
 
-__all__ = ["BLOB_READ", "BLOB_RESOURCE", "BLOB_UPLOAD", "BlobRouteTemplate"]
+__all__ = ["BLOB_READ", "BLOB_RESOURCE", "BLOB_UPLOAD", "FORM_OVERHEAD_BYTES", "BlobRouteTemplate"]
 
 #: The action of the upload and upload-session routes.
 BLOB_UPLOAD = "blob_upload"
@@ -78,6 +86,9 @@ BLOB_UPLOAD = "blob_upload"
 BLOB_READ = "blob_read"
 #: The resource name the global blob routes are checked under.
 BLOB_RESOURCE = "blob"
+#: What a ``multipart/form-data`` upload may add to the file's size (boundaries, part
+#: headers) before its body is refused; the file itself is held to ``max_file_bytes``.
+FORM_OVERHEAD_BYTES = 64 * 1024
 
 R = TypeVar("R")
 
@@ -124,6 +135,28 @@ async def _into_thread(request: Request, fn: Callable[[Iterator[bytes]], R]) -> 
                 yield chunk
 
     return await run_in_threadpool(fn, chunks())
+
+
+def _bounded(request: Request, limit: int, overhead: int = 0) -> Request:
+    """``request`` with its body refused (:class:`ContentTooLargeError`) once it is longer
+    than ``limit + overhead`` bytes: at once when its ``Content-Length`` says so, else as soon
+    as the bytes received pass it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + overhead:
+        raise ContentTooLargeError(limit)
+    receive = request.receive
+    received = 0
+
+    async def bounded() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit + overhead:
+                raise ContentTooLargeError(limit)
+        return message
+
+    return Request(request.scope, bounded)
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -374,8 +407,10 @@ class BlobRouteTemplate(BaseRouteTemplate):
         async def upload(request: Request, user: User) -> Response:
             who = allowed(BLOB_UPLOAD, user)
             media_type = media_type_of(request)
+            limit = uploads.max_file_bytes
             if media_type == "multipart/form-data":
-                form = await request.form(max_files=1, max_fields=16)
+                bounded = _bounded(request, limit, FORM_OVERHEAD_BYTES)
+                form = await bounded.form(max_files=1, max_fields=16)
                 try:
                     unknown = sorted(k for k in form if k != "file")
                     if unknown:
@@ -397,7 +432,8 @@ class BlobRouteTemplate(BaseRouteTemplate):
             else:
                 content_type = request.headers.get("content-type") or DEFAULT_CONTENT_TYPE
                 session = await _into_thread(
-                    request, lambda chunks: uploads.upload(chunks, content_type, user=who)
+                    _bounded(request, limit),
+                    lambda chunks: uploads.upload(chunks, content_type, user=who),
                 )
             binary = Binary(
                 file_id=session.file_id,
@@ -415,12 +451,13 @@ class BlobRouteTemplate(BaseRouteTemplate):
             description=(
                 "Stores the file (a `multipart/form-data` field `file`, or the raw body with "
                 "its `Content-Type`) and answers the `Binary` to put in a model. The uploader "
-                "may read it through `GET /blobs/{file_id}`."
+                "may read it through `GET /blobs/{file_id}`. A file over the server's "
+                "`max_file_bytes` is refused with 413 and not kept."
             ),
             status_code=201,
             responses={
                 201: {"description": "The stored file", "content": json_content(ref("Binary"))},
-                **problem_responses(400, 401, 403, 422),
+                **problem_responses(400, 401, 403, 413, 422),
             },
             openapi_extra={
                 "requestBody": {
@@ -472,10 +509,11 @@ class BlobRouteTemplate(BaseRouteTemplate):
                 "`PUT …/content`), `single_put` (`PUT` the whole content to `upload_url`) or "
                 "`presigned_parts` (with `total_parts`: `PUT` part n to `part_urls[n-1]`, in "
                 "parallel, straight to the blob store). "
-                "`size`, `total_parts` and `sha256` are checked when the session is finalized."
+                "`size`, `total_parts` and `sha256` are checked when the session is finalized; "
+                "a `size` over the server's `max_file_bytes` is refused at once with 413."
             ),
             status_code=201,
-            responses={201: session_response, **problem_responses(400, 401, 403, 415, 422)},
+            responses={201: session_response, **problem_responses(400, 401, 403, 413, 415, 422)},
             openapi_extra={
                 "requestBody": {
                     "required": True,
@@ -532,7 +570,7 @@ class BlobRouteTemplate(BaseRouteTemplate):
         ) -> Response:
             who = allowed(BLOB_UPLOAD, user)
             session = await _into_thread(
-                request,
+                _bounded(request, uploads.max_file_bytes),
                 lambda chunks: uploads.put_content(
                     upload_id, chunks, part_number=part_number, user=who
                 ),
@@ -545,7 +583,14 @@ class BlobRouteTemplate(BaseRouteTemplate):
             "PUT",
             "put_upload_content",
             "Send content (one part) of an upload session",
-            responses={200: session_response, **problem_responses(400, 401, 403, 404, 410, 422)},
+            description=(
+                "A part taking the session's total past the server's `max_file_bytes` is "
+                "refused with 413 (past the declared `size`: 422 naming `size`) and not kept."
+            ),
+            responses={
+                200: session_response,
+                **problem_responses(400, 401, 403, 404, 410, 413, 422),
+            },
             openapi_extra={
                 "requestBody": {
                     "required": True,
@@ -586,9 +631,14 @@ class BlobRouteTemplate(BaseRouteTemplate):
             description=(
                 "Joins the parts into the file after checking the part count, the size and "
                 'the SHA-256 (declared at creation, or `{"sha256": …}` here); a failed check '
-                "is a 422 naming it and leaves the session open."
+                "is a 422 naming it and leaves the session open. Parts over the server's "
+                "`max_file_bytes` (sent to presigned URLs) are dropped, the session aborted "
+                "and the answer is 413."
             ),
-            responses={200: session_response, **problem_responses(400, 401, 403, 404, 410, 422)},
+            responses={
+                200: session_response,
+                **problem_responses(400, 401, 403, 404, 410, 413, 422),
+            },
         )
 
         async def abort(upload_id: UploadIdPath, user: User) -> Response:

@@ -88,9 +88,11 @@ class BlobStoreSuite:
             yield b"half of it"
             raise OSError("connection lost")
 
+        before = {u.upload_id for u in blob_store.list_uploads()}
         with pytest.raises(OSError, match="connection lost"):
             blob_store.put_stream(broken())
         assert blob_store.info(hashlib.sha256(b"half of it").hexdigest()) is None
+        assert {u.upload_id for u in blob_store.list_uploads()} == before  # no staging left
 
     def test_put_stream_refuses_text(self, blob_store: BlobStore) -> None:
         with pytest.raises(TypeError):
