@@ -13,7 +13,8 @@ Groups:
 * ports: :class:`Storage`, :class:`StorageFactory`, :class:`CachingStorageFactory`,
   :class:`BlobStore`, :class:`BlobInfo`, :class:`Capabilities`, :class:`Write`,
   :class:`CommitResult`, :class:`NewRevision`, :class:`RevisionRewrite`, :class:`AdoptedRevision`,
-  :class:`StoredRevision`, and the commit semantics beside them (:meth:`Write.apply`,
+  :class:`StoredRevision`, :class:`Adoption` (a whole resource for
+  :meth:`Storage.adopt_resources`), and the commit semantics beside them (:meth:`Write.apply`,
   :class:`AppliedWrite`, :func:`check_purge`, :func:`check_prune`);
 * lease locks: :class:`LockBackend`, :class:`Lock`, the input checks every backend applies
   (:func:`check_lock_key`, :func:`check_lock_ttl`, :func:`check_lock`,
@@ -61,6 +62,7 @@ from .blobs import (
     is_file_id,
     iter_chunks,
 )
+from .adoption import Adoption
 from .commits import AdoptedRevision, AppliedWrite, check_prune, check_purge, revision_seq
 from .indexes import (
     IndexedField,
@@ -157,6 +159,7 @@ __all__ = [
     "WRITE_ACTIONS",
     "Action",
     "AdoptedRevision",
+    "Adoption",
     "And",
     "AppliedWrite",
     "BlobCapabilities",

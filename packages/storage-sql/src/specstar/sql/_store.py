@@ -39,6 +39,7 @@ from specstar.core import (
     Query,
     ResourceMeta,
     RevisionInfo,
+    SpecStarError,
     Storage,
     StorageError,
     StorageUnavailableError,
@@ -47,6 +48,7 @@ from specstar.core import (
 )
 from specstar.core.spi import (
     DEFAULT_LIMIT,
+    Adoption,
     AppliedWrite,
     CommitResult,
     PayloadEntry,
@@ -58,6 +60,7 @@ from specstar.core.spi import (
     new_payload_key,
 )
 
+from ._adoption import Adopter, holder_of
 from ._backend import Backend, Tx, Violation
 from ._compile import Compiler, Sql
 from ._layout import IndexColumn, ident, revision_seq, table_base, to_utc
@@ -95,6 +98,7 @@ class SQLStorage(Storage):
         self._rows = Rows(backend)
         self._revs = RevisionTable(backend, self.revision_table, self._rows, payloads)
         self._columns: dict[str, IndexColumn] | None = None
+        self._adopter = Adopter(backend, self.meta_table, self._revs, self._rows, self._ready)
         self._shapes = ShapeCache()
         #: The statement of get_current, built once (it runs for every read by id).
         self._current_sql = (
@@ -352,24 +356,13 @@ class SQLStorage(Storage):
                 return  # the resource was purged again meanwhile: retry the create
             raise ConflictError("a concurrent write created the same resource or revision")
         path = path_of(self._ready(), refused.column)
-        column = self._ready()[path]
         value = meta.indexed_data.get(path)
-        dialect = self._backend.dialect
-        encoded = dialect.encode(column.field.kind, value)
-        test = Sql(f"{ident(column.value)} = ?", (encoded,))
-        if dialect.index_prefix is not None and column.field.kind == "str":  # see Dialect
-            key = Sql(
-                f"{dialect.index_key(ident(column.value))} = ?", (encoded[: dialect.index_prefix],)
-            )
-            test = key + Sql(" AND ") + test
         with self._backend.read() as tx:
-            row = tx.one(
-                f"SELECT resource_id FROM {self.meta_table} WHERE {test.text} "
-                f"AND is_deleted = {dialect.false} AND resource_id <> ? LIMIT 1",
-                (*test.params, meta.resource_id),
+            holder = holder_of(
+                tx, self._backend, self.meta_table, self._ready()[path], value, meta.resource_id
             )
-        if row is not None:
-            raise UniqueConstraintError(path, value, row[0])
+        if holder is not None:
+            raise UniqueConstraintError(path, value, holder)
 
     def _locked(
         self, tx: Tx, resource_id: str, revision_id: str | None = None
@@ -476,6 +469,31 @@ class SQLStorage(Storage):
         )
         if changed != 1:
             raise PreconditionFailedError(meta.resource_id, old.current_revision_id, None)
+
+    def adopt_resource(
+        self,
+        meta: ResourceMeta,
+        revisions: Sequence[StoredRevision],
+        indexed_data: dict[str, Any],
+        *,
+        replaces: ResourceMeta | None = None,
+    ) -> ResourceMeta:
+        """The resource in one transaction (see :mod:`._adoption`)."""
+        adoption = Adoption(
+            meta=meta, revisions=revisions, indexed_data=indexed_data, replaces=replaces
+        )
+        (outcome,) = self.adopt_resources([adoption])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def adopt_resources(
+        self, adoptions: Sequence[Adoption]
+    ) -> list[ResourceMeta | SpecStarError | ValueError]:
+        """The batch in one transaction, a savepoint per resource when one is refused (see
+        :mod:`._adoption`)."""
+        self._ready()
+        return self._adopter.run(adoptions)
 
     def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:
         keys: list[str] = []
