@@ -111,6 +111,15 @@ class Storage(abc.ABC):
     def get_meta(self, resource_id: str) -> ResourceMeta | None:
         """The meta record, deleted or not; ``None`` when the resource does not exist."""
 
+    def get_metas(self, resource_ids: Sequence[str]) -> list[ResourceMeta | None]:
+        """Several meta records at once: for each id of ``resource_ids``, in order, the meta
+        record (deleted or not) or ``None``. Duplicates are allowed.
+
+        This default calls :meth:`get_meta` per id; adapters should read the batch in one
+        round trip (a backup load looks up every archived id).
+        """
+        return [self.get_meta(rid) for rid in resource_ids]
+
     @abc.abstractmethod
     def get_revision(self, resource_id: str, revision_id: str) -> StoredRevision | None:
         """One stored revision, or ``None``."""

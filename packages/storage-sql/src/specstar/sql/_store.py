@@ -61,7 +61,7 @@ from specstar.core.spi import (
 )
 
 from ._adoption import Adopter, holder_of
-from ._backend import Backend, Tx, Violation
+from ._backend import Backend, Tx, Violation, iter_chunks
 from ._compile import Compiler, Sql
 from ._layout import IndexColumn, ident, revision_seq, table_base, to_utc
 from ._plan import SortIndexWalk
@@ -74,6 +74,8 @@ __all__ = ["SQLStorage"]
 
 T = TypeVar("T")
 _ATTEMPTS = 3
+#: Ids per ``IN (...)`` list of a batched read.
+_IDS_PER_SELECT = 400
 #: Default age beyond which an unnamed payload counts as an orphan.
 _GRACE = timedelta(hours=1)
 
@@ -142,6 +144,21 @@ class SQLStorage(Storage):
                 (resource_id,),
             )
         return None if row is None else self._rows.meta(row)
+
+    def get_metas(self, resource_ids: Sequence[str]) -> list[ResourceMeta | None]:
+        """The meta rows of ``resource_ids`` in one ``SELECT`` (per 400 ids)."""
+        wanted = sorted({rid for rid in resource_ids if storable_id(rid)})
+        found: dict[str, ResourceMeta] = {}
+        if wanted:
+            with self._backend.read() as tx:
+                for chunk in iter_chunks(wanted, _IDS_PER_SELECT):
+                    rows = tx.all(
+                        f"SELECT {META_SELECT} FROM {self.meta_table} "
+                        f"WHERE resource_id IN ({', '.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                    found.update((str(r[0]), self._rows.meta(r)) for r in rows)
+        return [found.get(rid) for rid in resource_ids]
 
     def get_current(self, resource_id: str) -> tuple[ResourceMeta, StoredRevision] | None:
         """The meta and its current revision in one ``SELECT`` (a join on the revision key);

@@ -3,15 +3,16 @@ atomically, revision metadata preserved.
 
 The whole archive is checked first (:func:`~specstar.core.backup.reader.verify`; a stream
 that cannot seek is spooled to a temporary file meanwhile), so a truncated or corrupted
-archive, or one naming an unknown model, loads nothing. Then each resource runs the write
-checks — its data decoded (migrated when older) and validated, the permission checker's data
-and scope checks, references, constraint checkers, ``before`` events — and is stored with its whole
-history through :meth:`Storage.adopt_resources`, batch by batch (:data:`_BATCH` resources, or
-fewer when their data reaches :data:`_BATCH_BYTES`; one transaction on SQL). Each resource is
-atomic: the store's compare-and-swap (on the resource an overwrite replaces), ``Unique``
-enforcement and indexing apply, and a resource that fails is reported in
-:attr:`LoadStats.failures` and leaves the target as it was (an overwritten one is kept) while
-the others of its batch are stored.
+archive, or one naming an unknown model, loads nothing. Then the resources go in batches
+(:data:`_BATCH` records, or fewer when their data reaches :data:`_BATCH_BYTES`): each record
+is decoded (migrated when older) and validated on its own, the ids of a batch are looked up
+in one read (:meth:`Storage.get_metas`), each resource runs the checks of a write — the
+permission checker's data and scope checks, references, constraint checkers, ``before``
+events — and those that pass are stored with their whole history through
+:meth:`Storage.adopt_resources` (one transaction on SQL). Each resource is atomic: the
+store's compare-and-swap (on the resource an overwrite replaces), ``Unique`` enforcement and
+indexing apply, and a resource that fails is reported in :attr:`LoadStats.failures` and
+leaves the target as it was (an overwritten one is kept) while the others are stored.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ..naming import check_resource_id
 from ..pipeline import EventPhase, OperationContext
 from ..ports import StoredRevision
 from ..types import ResourceMeta, RevisionInfo, RevisionStatus
+from .batch import store_batch
 from .format import BlobChunk, BlobStart, Frame, ModelEnd, ModelStart, Resource
 from .progress import Progress, ProgressCallback
 from .reader import ArchiveReader
@@ -116,10 +118,12 @@ class _Loader:
         self.user = user
         self.stats = LoadStats()
         self.refers_to_itself = any(r.target == manager.name for r in manager.refs)
-        #: Checked resources not stored yet (see :meth:`flush`).
-        self.pending: list[Adoption] = []
-        self.pending_ids: set[str] = set()
-        self.pending_bytes = 0
+        #: Records checked on their own, waiting for :meth:`flush`.
+        self.queued: list[tuple[ResourceMeta, list[StoredRevision], Any]] = []
+        self.queued_ids: set[str] = set()
+        self.queued_bytes = 0
+        #: Resources of the batch being flushed that passed every check.
+        self.ready: list[Adoption] = []
 
     # == blobs ==================================================================================
 
@@ -138,31 +142,61 @@ class _Loader:
     # == resources ==============================================================================
 
     def resource(self, record: Resource) -> None:
-        """Check one record and add it to the pending batch (or skip or refuse it)."""
+        """Check one record on its own and queue it (stored by :meth:`flush`)."""
         self.stats.total += 1
         rid = record.meta.resource_id
         try:
-            meta, revisions, current = self._checked(record)
-            if rid in self.pending_ids:
-                self.flush()  # the archive repeats an id: the first one is stored first
-            existing = self.storage.get_meta(rid)
-            if existing is not None:
-                if self.on_duplicate is OnDuplicate.skip:
-                    self.stats.skipped += 1
-                    return
-                if self.on_duplicate is OnDuplicate.raise_error:
-                    self.flush()  # what came before it stays loaded
-                    raise DuplicateResourceError(self.manager.name, rid)
-                self.path.guard.visible(self._context(meta), existing, True)
-            indexed = self._checks(meta, current)
+            checked = self._checked(record)
         except (_Refused, SpecStarError, ValueError) as exc:
-            if isinstance(exc, DuplicateResourceError):
-                raise
             self._fail(rid, str(exc) or type(exc).__name__)
             return
-        self._add(
-            Adoption(meta=meta, revisions=revisions, indexed_data=indexed, replaces=existing)
-        )
+        if rid in self.queued_ids:
+            self.flush()  # the archive repeats an id: the first one is stored first
+        self.queued.append(checked)
+        self.queued_ids.add(rid)
+        self.queued_bytes += sum(len(r.data) for r in checked[1])
+        if len(self.queued) >= _BATCH or self.queued_bytes >= _BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the queued resources: look up which exist (one read), run the checks of a
+        write on each, and store those that pass in one batch."""
+        queued, self.queued = self.queued, []
+        self.queued_ids = set()
+        self.queued_bytes = 0
+        if not queued:
+            return
+        existing = self.storage.get_metas([meta.resource_id for meta, _, _ in queued])
+        for (meta, revisions, current), old in zip(queued, existing, strict=True):
+            rid = meta.resource_id
+            try:
+                if old is not None:
+                    if self.on_duplicate is OnDuplicate.skip:
+                        self.stats.skipped += 1
+                        continue
+                    if self.on_duplicate is OnDuplicate.raise_error:
+                        self._store()  # what came before it stays loaded
+                        raise DuplicateResourceError(self.manager.name, rid)
+                    self.path.guard.visible(self._context(meta), old, True)
+                indexed = self._checks(meta, current)
+            except (_Refused, SpecStarError, ValueError) as exc:
+                if isinstance(exc, DuplicateResourceError):
+                    raise
+                self._fail(rid, str(exc) or type(exc).__name__)
+                continue
+            self.ready.append(
+                Adoption(meta=meta, revisions=revisions, indexed_data=indexed, replaces=old)
+            )
+        self._store()
+
+    def _store(self) -> None:
+        """Store the resources that passed their checks; count each outcome."""
+        ready, self.ready = self.ready, []
+        for adoption, outcome in zip(ready, store_batch(self.storage, ready), strict=True):
+            if isinstance(outcome, ResourceMeta):
+                self.stats.loaded += 1
+            else:
+                self._fail(adoption.resource_id, str(outcome) or type(outcome).__name__)
 
     def _fail(self, rid: str, reason: str) -> None:
         self.stats.failed += 1
@@ -270,60 +304,13 @@ class _Loader:
             try:
                 self.path.check_refs(ctx, current, None)
             except ValidationError:
-                if not (self.refers_to_itself and self.pending):
+                if not (self.refers_to_itself and self.ready):
                     raise
-                self.flush()  # a reference may name a pending resource of this model
+                self._store()  # a reference may name a resource of this batch
                 self.path.check_refs(ctx, current, None)
         self.path.pipeline.check_constraints(current, resource_id=meta.resource_id, previous=None)
         self.path.pipeline.emit(EventPhase.before, ctx)
         return indexed
-
-    # == batches ================================================================================
-
-    def _add(self, adoption: Adoption) -> None:
-        self.pending.append(adoption)
-        self.pending_ids.add(adoption.resource_id)
-        self.pending_bytes += sum(len(r.data) for r in adoption.revisions)
-        if len(self.pending) >= _BATCH or self.pending_bytes >= _BATCH_BYTES:
-            self.flush()
-
-    def flush(self) -> None:
-        """Store the pending resources; a refused one is a failure, the others are loaded."""
-        batch, self.pending = self.pending, []
-        self.pending_ids = set()
-        self.pending_bytes = 0
-        if not batch:
-            return
-        try:
-            outcomes = self.storage.adopt_resources(batch)
-        except (SpecStarError, ValueError):
-            # the store failed as a whole (nothing of the batch or only part of it is
-            # stored): each resource again on its own, so each gets its own outcome
-            outcomes = [self._alone(a) for a in batch]
-        for adoption, outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, ResourceMeta):
-                self.stats.loaded += 1
-            else:
-                self._fail(adoption.resource_id, str(outcome) or type(outcome).__name__)
-
-    def _alone(self, a: Adoption) -> ResourceMeta | SpecStarError | ValueError:
-        try:
-            now = self.storage.get_meta(a.resource_id)
-            if now is not None and _same(now, a):
-                return now  # the batch stored it before it failed
-            return self.storage.adopt_resource(
-                a.meta, a.revisions, a.indexed_data, replaces=a.replaces
-            )
-        except (SpecStarError, ValueError) as exc:
-            return exc
-
-
-def _same(meta: ResourceMeta, a: Adoption) -> bool:
-    """Whether the stored ``meta`` is the one ``a`` stores (its batch stored it)."""
-    try:
-        return meta == a.stored_meta()
-    except ValueError:
-        return False
 
 
 def _sha256(data: bytes) -> str:
