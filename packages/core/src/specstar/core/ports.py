@@ -253,9 +253,7 @@ class Storage(abc.ABC):
         for a in adoptions:
             try:
                 out.append(
-                    self.adopt_resource(
-                        a.meta, a.revisions, a.indexed_data, replaces=a.replaces
-                    )
+                    self.adopt_resource(a.meta, a.revisions, a.indexed_data, replaces=a.replaces)
                 )
             except StorageUnavailableError:
                 raise

@@ -43,6 +43,7 @@ from __future__ import annotations
 from . import jsonpointer
 from ._memory_index import IndexSet
 from .actions import COLLECTION_ACTIONS, MAINTENANCE_ACTIONS, READ_ACTIONS, WRITE_ACTIONS, Action
+from .adoption import Adoption
 from .binary import find_binaries
 from .blobs import (
     CHUNK_SIZE,
@@ -62,7 +63,6 @@ from .blobs import (
     is_file_id,
     iter_chunks,
 )
-from .adoption import Adoption
 from .commits import AdoptedRevision, AppliedWrite, check_prune, check_purge, revision_seq
 from .indexes import (
     IndexedField,

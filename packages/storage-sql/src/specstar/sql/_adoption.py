@@ -102,7 +102,9 @@ class Adopter:
             if not isinstance(exc, WriteOutcomeUnknownError):  # else they may be named now
                 self._revs.drop_payloads(put)
             raise
-        stored = {(r.adoption.resource_id, k) for r in ready if out[r.index] is r.meta for k in r.keys}
+        stored = {
+            (r.adoption.resource_id, k) for r in ready if out[r.index] is r.meta for k in r.keys
+        }
         self._revs.drop_payloads([*dropped, *(p for p in put if p not in stored)])
         return [o for o in out if o is not None]
 
@@ -149,9 +151,12 @@ class Adopter:
                 dropped += self._remove(tx, r.adoption.resource_id, r.adoption.replaces)
         _insert(tx, self._revs.table, REV_INSERT_COLUMNS, [v for r in ready for v in r.revisions])
         names = tuple(ready[0].values)
-        _insert(tx, self._meta_table, tuple(ident(n) for n in names), [
-            tuple(r.values[n] for n in names) for r in ready
-        ])
+        _insert(
+            tx,
+            self._meta_table,
+            tuple(ident(n) for n in names),
+            [tuple(r.values[n] for n in names) for r in ready],
+        )
         return dropped
 
     def _remove(self, tx: Tx, rid: str, replaces: ResourceMeta) -> list[tuple[str, str]]:
@@ -183,7 +188,7 @@ class Adopter:
         columns = self._columns()
         path = path_of(columns, exc.column)
         value = r.meta.indexed_data.get(path)
-        holder = holder_of(tx, self._backend, self._meta_table, columns[path], value, rid)
+        holder = holder_of(tx, self._backend, self._meta_table, columns[path], value=value, rid=rid)
         return UniqueConstraintError(path, value, holder)
 
     # -- before the transaction ---------------------------------------------------------------
@@ -218,7 +223,7 @@ class Adopter:
 
 
 def holder_of(
-    tx: Tx, backend: Backend, meta_table: str, column: IndexColumn, value: Any, rid: str
+    tx: Tx, backend: Backend, meta_table: str, column: IndexColumn, *, value: Any, rid: str
 ) -> str | None:
     """Which other non-deleted resource holds ``value`` in a unique column, if any."""
     dialect = backend.dialect

@@ -376,7 +376,12 @@ class SQLStorage(Storage):
         value = meta.indexed_data.get(path)
         with self._backend.read() as tx:
             holder = holder_of(
-                tx, self._backend, self.meta_table, self._ready()[path], value, meta.resource_id
+                tx,
+                self._backend,
+                self.meta_table,
+                self._ready()[path],
+                value=value,
+                rid=meta.resource_id,
             )
         if holder is not None:
             raise UniqueConstraintError(path, value, holder)

@@ -29,8 +29,8 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from ..actions import Action
-from ..binary import find_binaries
 from ..adoption import Adoption
+from ..binary import find_binaries
 from ..commits import revision_seq
 from ..errors import ArchiveError, DuplicateResourceError, SpecStarError, ValidationError
 from ..manager import ResourceManager

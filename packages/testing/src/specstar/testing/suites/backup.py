@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from msgspec.structs import replace as msgspec_replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace as msgspec_replace
 
 from specstar.core import (
     QB,
@@ -28,7 +28,7 @@ from specstar.core import (
     dump,
     load,
 )
-from specstar.core.spi import Adoption, AdoptedRevision, StoredRevision, Write
+from specstar.core.spi import AdoptedRevision, Adoption, StoredRevision, Write
 
 from ..models import ITEM_INDEXES, Item
 from .base import Clock, SuiteBase
@@ -232,11 +232,11 @@ class BackupTests(SuiteBase):
     ) -> None:
         src = _source(items.name, "m", ["m1@x", "m2@x"])
         backwards = list(reversed(src.revisions))
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="out of order"):
             items.storage.adopt_resource(src.meta, backwards, src.indexed_data)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="at least one revision"):
             items.storage.adopt_resource(src.meta, [], src.indexed_data)
-        with pytest.raises(ValueError):  # the current revision is not among them
+        with pytest.raises(ValueError, match="not among"):
             items.storage.adopt_resource(src.meta, src.revisions[:1], src.indexed_data)
         assert items.storage.get_meta("m") is None
         assert items.storage.list_revision_ids("m") == []
@@ -325,9 +325,7 @@ class BackupTests(SuiteBase):
         before = _history(items, "x")
         src = _source(items.name, "x", ["a@x", "theirs@x"])
         with pytest.raises(UniqueConstraintError):
-            items.storage.adopt_resource(
-                src.meta, src.revisions, src.indexed_data, replaces=old
-            )
+            items.storage.adopt_resource(src.meta, src.revisions, src.indexed_data, replaces=old)
         _unchanged(items, "x", before)
         with pytest.raises(UniqueConstraintError):  # the old claim still holds
             items.create(Item(name="z", email="mine@x"), resource_id="z")
