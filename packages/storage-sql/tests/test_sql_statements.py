@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,13 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             return _original(self, sql, params)
 
         monkeypatch.setattr(cls, "_execute", execute)
+        original_many = cls.many
+
+        def many(self: Any, sql: str, rows: Any, _original: Any = original_many) -> Any:
+            log.append(sql)  # one statement, run for every row
+            return _original(self, sql, rows)
+
+        monkeypatch.setattr(cls, "many", many)
     return log
 
 
@@ -78,9 +86,7 @@ def test_statements_per_operation(sql_factory: StorageFactory, statements: list[
     assert _count(statements, lambda: items.merge_patch(rid, {"age": 7})) == 4
 
 
-def test_statements_of_a_batch_adoption(
-    sql_factory: StorageFactory, statements: list[str]
-) -> None:
+def test_statements_of_a_batch_adoption(sql_factory: StorageFactory, statements: list[str]) -> None:
     """A batch of archived resources: one read for their ids, then two multi-row inserts (the
     revisions, the meta rows); an overwrite adds its locked read and two deletes."""
     source = ResourceManager(Item, indexed_fields=ITEM_INDEXES, default_user="u")
@@ -94,7 +100,12 @@ def test_statements_of_a_batch_adoption(
         meta, ids = history
         revisions = [r for r in source.storage.get_revisions([(f"r{i}", x) for x in ids]) if r]
         adoptions.append(Adoption(meta=meta, revisions=revisions, indexed_data=meta.indexed_data))
-    items = ResourceManager(Item, storage_factory=sql_factory, indexed_fields=ITEM_INDEXES)
+    items = ResourceManager(
+        Item,
+        name=f"adopt-{uuid.uuid4().hex[:8]}",  # the factory may hold other tests' items
+        storage_factory=sql_factory,
+        indexed_fields=ITEM_INDEXES,
+    )
     store = items.storage
     assert _count(statements, lambda: store.get_metas([a.resource_id for a in adoptions])) == 1
     outcomes: list[Any] = []

@@ -4,9 +4,9 @@
 row with its indexed columns, and so the unique claims (the partial unique indexes over the
 meta rows) — in one write transaction:
 
-* first optimistically, with multi-row ``INSERT`` statements for the whole batch (the
-  resources a batch replaces are checked — compare-and-swap on the current revision, the row
-  locked — and deleted first);
+* first optimistically, with one ``INSERT`` per table run for every row of the whole batch
+  (``executemany``: parsed once, the rows streamed; the resources a batch replaces are
+  checked — compare-and-swap on the current revision, the row locked — and deleted first);
 * when anything of it is refused (a ``Unique`` value held, a resource that exists, a stale
   ``replaces``), the transaction is rolled back and the batch runs again in a new one, each
   resource inside its own savepoint: a refused resource is rolled back to its savepoint and
@@ -38,7 +38,7 @@ from specstar.core import (
 )
 from specstar.core.spi import Adoption, new_payload_key
 
-from ._backend import Backend, Tx, Violation, iter_chunks
+from ._backend import Backend, Tx, Violation
 from ._compile import Sql
 from ._layout import IndexColumn, ident, text_problem, to_utc
 from ._registry import path_of
@@ -47,8 +47,6 @@ from ._rows import Rows
 
 __all__ = ["Adopter", "holder_of"]
 
-#: Bound parameters per multi-row ``INSERT`` (below SQLite's 32,766 and PostgreSQL's 65,535).
-_PARAMS = 16_000
 _SAVEPOINT = "specstar_adopt"
 
 Outcome = ResourceMeta | SpecStarError | ValueError
@@ -243,13 +241,10 @@ def holder_of(
 
 
 def _insert(tx: Tx, table: str, names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """Multi-row ``INSERT`` statements of ``rows`` (within :data:`_PARAMS` parameters each)."""
-    one = f"({', '.join('?' * len(names))})"
-    for chunk in iter_chunks(rows, max(1, _PARAMS // len(names))):
-        tx.run(
-            f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([one] * len(chunk))}",
-            [v for row in chunk for v in row],
-        )
+    """One ``INSERT`` statement run for every row (``executemany``)."""
+    if rows:
+        marks = ", ".join("?" * len(names))
+        tx.many(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
 
 
 def _check_texts(adoption: Adoption) -> None:
