@@ -9,15 +9,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
-from specstar.core import Query, ResourceManager, StorageFactory
+from specstar.core import AlreadyExistsError, Query, ResourceManager, StorageFactory
 from specstar.core.ports import Write
+from specstar.core.spi import Adoption
 from specstar.sql import postgres, sqlite
 from specstar.testing import ITEM_INDEXES, Item
 
@@ -35,6 +38,13 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             return _original(self, sql, params)
 
         monkeypatch.setattr(cls, "_execute", execute)
+        original_many = cls.many
+
+        def many(self: Any, sql: str, rows: Any, _original: Any = original_many) -> Any:
+            log.append(sql)  # one statement, run for every row
+            return _original(self, sql, rows)
+
+        monkeypatch.setattr(cls, "many", many)
     return log
 
 
@@ -74,6 +84,45 @@ def test_statements_per_operation(sql_factory: StorageFactory, statements: list[
     # a patch through the manager: one read of the current state, then the commit's locked
     # read, revision insert and meta update
     assert _count(statements, lambda: items.merge_patch(rid, {"age": 7})) == 4
+
+
+def test_statements_of_a_batch_adoption(sql_factory: StorageFactory, statements: list[str]) -> None:
+    """A batch of archived resources: one read for their ids, then two multi-row inserts (the
+    revisions, the meta rows); an overwrite adds its locked read and two deletes."""
+    source = ResourceManager(Item, indexed_fields=ITEM_INDEXES, default_user="u")
+    for i in range(50):
+        source.create(Item(name=f"n{i}", email=f"{i}@x"), resource_id=f"r{i}")
+        source.update(f"r{i}", Item(name=f"m{i}", email=f"{i}@x"))
+    adoptions = []
+    for i in range(50):
+        history = source.storage.get_history(f"r{i}")
+        assert history is not None
+        meta, ids = history
+        revisions = [r for r in source.storage.get_revisions([(f"r{i}", x) for x in ids]) if r]
+        adoptions.append(Adoption(meta=meta, revisions=revisions, indexed_data=meta.indexed_data))
+    items = ResourceManager(
+        Item,
+        name=f"adopt-{uuid.uuid4().hex[:8]}",  # the factory may hold other tests' items
+        storage_factory=sql_factory,
+        indexed_fields=ITEM_INDEXES,
+    )
+    store = items.storage
+    assert _count(statements, lambda: store.get_metas([a.resource_id for a in adoptions])) == 1
+    outcomes: list[Any] = []
+    assert _count(statements, lambda: outcomes.extend(store.adopt_resources(adoptions))) == 2
+    assert outcomes == [a.meta for a in adoptions]
+    old = store.get_meta("r0")
+    again = [msgspec.structs.replace(adoptions[0], replaces=old), *adoptions[50:]]
+    # one resource goes straight to a savepoint: SAVEPOINT, the locked read, two deletes, two
+    # inserts, RELEASE
+    assert _count(statements, lambda: store.adopt_resources(again)) == 7
+    # a create of an existing resource: the batch is refused whole, then each in its savepoint
+    log = statements
+    log.clear()
+    outcomes = store.adopt_resources([again[0], adoptions[1]])
+    assert outcomes[0] == adoptions[0].meta
+    assert isinstance(outcomes[1], AlreadyExistsError)
+    assert sum(s.startswith("SAVEPOINT") for s in log) == 2
 
 
 def test_postgres_without_its_driver_names_the_extra() -> None:

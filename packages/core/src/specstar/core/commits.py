@@ -33,6 +33,7 @@ __all__ = [
     "CommitResult",
     "NewRevision",
     "RevisionRewrite",
+    "StoredRevision",
     "Write",
     "check_prune",
     "check_purge",
@@ -56,6 +57,13 @@ class RevisionRewrite(msgspec.Struct, frozen=True, kw_only=True):
     data_hash: str
     schema_version: str | None
     status: RevisionStatus
+
+
+class StoredRevision(msgspec.Struct, frozen=True):
+    """A revision as stored: its information and its encoded data (``Storage`` encoding)."""
+
+    info: RevisionInfo
+    data: bytes
 
 
 class AdoptedRevision(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,10 +25,11 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from .adoption import Adoption, adopt_by_commits
 from .blobs import BlobInfo, BlobStore
 from .commits import (
     AdoptedRevision,
@@ -36,17 +37,19 @@ from .commits import (
     CommitResult,
     NewRevision,
     RevisionRewrite,
+    StoredRevision,
     Write,
     check_prune,
     check_purge,
 )
-from .errors import StorageError
+from .errors import SpecStarError, StorageError, StorageUnavailableError
 from .indexes import IndexSpec
 from .query.ast import Query
 from .types import Page, ResourceMeta, RevisionInfo
 
 __all__ = [
     "AdoptedRevision",
+    "Adoption",
     "AppliedWrite",
     "BlobInfo",
     "BlobStore",
@@ -81,13 +84,6 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     multi_process: bool = False
 
 
-class StoredRevision(msgspec.Struct, frozen=True):
-    """A revision as stored: its information and its encoded data (``Storage`` encoding)."""
-
-    info: RevisionInfo
-    data: bytes
-
-
 class Storage(abc.ABC):
     """Meta records and immutable revisions of one resource type, with an atomic commit.
 
@@ -114,6 +110,15 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def get_meta(self, resource_id: str) -> ResourceMeta | None:
         """The meta record, deleted or not; ``None`` when the resource does not exist."""
+
+    def get_metas(self, resource_ids: Sequence[str]) -> list[ResourceMeta | None]:
+        """Several meta records at once: for each id of ``resource_ids``, in order, the meta
+        record (deleted or not) or ``None``. Duplicates are allowed.
+
+        This default calls :meth:`get_meta` per id; adapters should read the batch in one
+        round trip (a backup load looks up every archived id).
+        """
+        return [self.get_meta(rid) for rid in resource_ids]
 
     @abc.abstractmethod
     def get_revision(self, resource_id: str, revision_id: str) -> StoredRevision | None:
@@ -192,6 +197,69 @@ class Storage(abc.ABC):
         data kept outside the atomic step (a :class:`~specstar.core.payloads.PayloadStore`)
         is written before it, so the pointer never names missing data.
         """
+
+    def adopt_resource(
+        self,
+        meta: ResourceMeta,
+        revisions: Sequence[StoredRevision],
+        indexed_data: dict[str, Any],
+        *,
+        replaces: ResourceMeta | None = None,
+    ) -> ResourceMeta:
+        """Store a whole resource as a backup holds it, in one atomic step; returns the
+        stored meta (:meth:`Adoption.stored_meta`).
+
+        ``revisions`` (oldest first) are stored exactly as described — ids, parents, status,
+        schema versions, times, users, data — and the meta record is ``meta`` with the
+        revision count, ``indexed_data`` and the ``rev_*`` fields of the current revision.
+        ``indexed_data`` is indexed, and ``Unique`` fields are enforced as by :meth:`commit`.
+
+        With ``replaces`` the resource must exist with ``replaces.current_revision_id`` as
+        its current revision (compare-and-swap); it is replaced, history and unique claims
+        included. Without it the resource must not exist.
+
+        All or nothing: on any error the store holds what it held before (the old resource
+        when replacing). Adapters with transactions do it in one; this default commits
+        write by write (:func:`~specstar.core.adoption.adopt_by_commits`) and undoes what it
+        stored when a write fails, so a crash in the middle can leave a partial resource.
+
+        Raises:
+            ValueError: malformed revisions (see :meth:`Adoption.stored_meta`).
+            AlreadyExistsError: the resource exists and ``replaces`` is ``None``.
+            PreconditionFailedError: ``replaces`` is stale (another current revision, or the
+                resource is gone) — a :class:`~specstar.core.errors.ConflictError`.
+            UniqueConstraintError: another resource holds a ``Unique`` value.
+            ValidationError: a value the store cannot hold.
+        """
+        adoption = Adoption(
+            meta=meta, revisions=revisions, indexed_data=indexed_data, replaces=replaces
+        )
+        return adopt_by_commits(self, adoption)
+
+    def adopt_resources(
+        self, adoptions: Sequence[Adoption]
+    ) -> list[ResourceMeta | SpecStarError | ValueError]:
+        """:meth:`adopt_resource` for several resources, in order: for each, the stored meta,
+        or the error that refused it (each resource is atomic on its own, and one refused
+        leaves the others stored).
+
+        Adapters may store the batch in fewer transactions (SQL: one, with a savepoint per
+        resource when one is refused). When the store cannot be reached mid-way
+        (:class:`~specstar.core.errors.StorageUnavailableError`) it is raised, and which
+        resources were stored is what the store holds. This default calls
+        :meth:`adopt_resource` for each.
+        """
+        out: list[ResourceMeta | SpecStarError | ValueError] = []
+        for a in adoptions:
+            try:
+                out.append(
+                    self.adopt_resource(a.meta, a.revisions, a.indexed_data, replaces=a.replaces)
+                )
+            except StorageUnavailableError:
+                raise
+            except (SpecStarError, ValueError) as exc:
+                out.append(exc)
+        return out
 
     @abc.abstractmethod
     def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:

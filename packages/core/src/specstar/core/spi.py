@@ -13,7 +13,8 @@ Groups:
 * ports: :class:`Storage`, :class:`StorageFactory`, :class:`CachingStorageFactory`,
   :class:`BlobStore`, :class:`BlobInfo`, :class:`Capabilities`, :class:`Write`,
   :class:`CommitResult`, :class:`NewRevision`, :class:`RevisionRewrite`, :class:`AdoptedRevision`,
-  :class:`StoredRevision`, and the commit semantics beside them (:meth:`Write.apply`,
+  :class:`StoredRevision`, :class:`Adoption` (a whole resource for
+  :meth:`Storage.adopt_resources`), and the commit semantics beside them (:meth:`Write.apply`,
   :class:`AppliedWrite`, :func:`check_purge`, :func:`check_prune`);
 * lease locks: :class:`LockBackend`, :class:`Lock`, the input checks every backend applies
   (:func:`check_lock_key`, :func:`check_lock_ttl`, :func:`check_lock`,
@@ -42,6 +43,7 @@ from __future__ import annotations
 from . import jsonpointer
 from ._memory_index import IndexSet
 from .actions import COLLECTION_ACTIONS, MAINTENANCE_ACTIONS, READ_ACTIONS, WRITE_ACTIONS, Action
+from .adoption import Adoption
 from .binary import find_binaries
 from .blobs import (
     CHUNK_SIZE,
@@ -160,6 +162,7 @@ __all__ = [
     "WRITE_ACTIONS",
     "Action",
     "AdoptedRevision",
+    "Adoption",
     "And",
     "AppliedWrite",
     "BlobCapabilities",

@@ -29,6 +29,11 @@ class Tx(Protocol):
         """Execute a statement; returns the number of rows it changed."""
         ...
 
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute a statement once per row of parameters, in one go (inside a write
+        transaction: the statement is parsed once, the rows are streamed)."""
+        ...
+
 
 class Violation(Exception):
     """A constraint violation reported by the database, in database-neutral terms.

@@ -20,10 +20,25 @@ from ._backend import Backend, Tx, iter_chunks
 from ._layout import revision_seq, text_problem
 from ._rows import REV_INFO_SELECT, Rows
 
-__all__ = ["REV_SELECT", "RevisionTable", "storable_id"]
+__all__ = ["REV_INSERT_COLUMNS", "REV_SELECT", "RevisionTable", "storable_id"]
 
 #: A revision's information, data and payload key (``REV_INFO_SELECT`` plus two columns).
 REV_SELECT = f"{REV_INFO_SELECT}, data, payload_key"
+#: The columns of a revision row as :meth:`RevisionTable.row` gives their values.
+REV_INSERT_COLUMNS = (
+    "resource_id",
+    "seq",
+    "parent_revision_id",
+    "schema_version",
+    "data_hash",
+    "status",
+    "created_time",
+    "created_by",
+    "updated_time",
+    "updated_by",
+    "data",
+    "payload_key",
+)
 #: Pairs per batched statement (two parameters each, within every driver's limits).
 _BATCH = 400
 
@@ -142,26 +157,29 @@ class RevisionTable:
             with contextlib.suppress(Exception):  # an orphan is harmless and collected later
                 self.payloads.delete(rid, key)
 
-    def insert(self, tx: Tx, info: RevisionInfo, data: bytes, key: str | None) -> None:
+    def row(self, info: RevisionInfo, data: bytes, key: str | None) -> tuple[Any, ...]:
+        """The values of a revision row, in the order of :data:`REV_INSERT_COLUMNS`."""
         enc = self._backend.encode_time
+        return (
+            info.resource_id,
+            _seq(info),
+            info.parent_revision_id,
+            info.schema_version,
+            info.data_hash,
+            info.status.value,
+            enc(info.created_time),
+            info.created_by,
+            enc(info.updated_time),
+            info.updated_by,
+            b"" if key is not None else data,
+            key,
+        )
+
+    def insert(self, tx: Tx, info: RevisionInfo, data: bytes, key: str | None) -> None:
+        marks = ", ".join("?" * len(REV_INSERT_COLUMNS))
         tx.run(
-            f"INSERT INTO {self.table} (resource_id, seq, parent_revision_id, "
-            "schema_version, data_hash, status, created_time, created_by, updated_time, "
-            "updated_by, data, payload_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                info.resource_id,
-                _seq(info),
-                info.parent_revision_id,
-                info.schema_version,
-                info.data_hash,
-                info.status.value,
-                enc(info.created_time),
-                info.created_by,
-                enc(info.updated_time),
-                info.updated_by,
-                b"" if key is not None else data,
-                key,
-            ),
+            f"INSERT INTO {self.table} ({', '.join(REV_INSERT_COLUMNS)}) VALUES ({marks})",
+            self.row(info, data, key),
         )
 
     def rewrite(self, tx: Tx, info: RevisionInfo, data: bytes, key: str | None) -> None:

@@ -39,6 +39,7 @@ from specstar.core import (
     Query,
     ResourceMeta,
     RevisionInfo,
+    SpecStarError,
     Storage,
     StorageError,
     StorageUnavailableError,
@@ -47,6 +48,7 @@ from specstar.core import (
 )
 from specstar.core.spi import (
     DEFAULT_LIMIT,
+    Adoption,
     AppliedWrite,
     CommitResult,
     PayloadEntry,
@@ -58,7 +60,8 @@ from specstar.core.spi import (
     new_payload_key,
 )
 
-from ._backend import Backend, Tx, Violation
+from ._adoption import Adopter, holder_of
+from ._backend import Backend, Tx, Violation, iter_chunks
 from ._compile import Compiler, Sql
 from ._layout import IndexColumn, ident, revision_seq, table_base, to_utc
 from ._plan import SortIndexWalk
@@ -71,6 +74,8 @@ __all__ = ["SQLStorage"]
 
 T = TypeVar("T")
 _ATTEMPTS = 3
+#: Ids per ``IN (...)`` list of a batched read.
+_IDS_PER_SELECT = 400
 #: Default age beyond which an unnamed payload counts as an orphan.
 _GRACE = timedelta(hours=1)
 
@@ -95,6 +100,7 @@ class SQLStorage(Storage):
         self._rows = Rows(backend)
         self._revs = RevisionTable(backend, self.revision_table, self._rows, payloads)
         self._columns: dict[str, IndexColumn] | None = None
+        self._adopter = Adopter(backend, self.meta_table, self._revs, self._rows, self._ready)
         self._shapes = ShapeCache()
         #: The statement of get_current, built once (it runs for every read by id).
         self._current_sql = (
@@ -138,6 +144,21 @@ class SQLStorage(Storage):
                 (resource_id,),
             )
         return None if row is None else self._rows.meta(row)
+
+    def get_metas(self, resource_ids: Sequence[str]) -> list[ResourceMeta | None]:
+        """The meta rows of ``resource_ids`` in one ``SELECT`` (per 400 ids)."""
+        wanted = sorted({rid for rid in resource_ids if storable_id(rid)})
+        found: dict[str, ResourceMeta] = {}
+        if wanted:
+            with self._backend.read() as tx:
+                for chunk in iter_chunks(wanted, _IDS_PER_SELECT):
+                    rows = tx.all(
+                        f"SELECT {META_SELECT} FROM {self.meta_table} "
+                        f"WHERE resource_id IN ({', '.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                    found.update((str(r[0]), self._rows.meta(r)) for r in rows)
+        return [found.get(rid) for rid in resource_ids]
 
     def get_current(self, resource_id: str) -> tuple[ResourceMeta, StoredRevision] | None:
         """The meta and its current revision in one ``SELECT`` (a join on the revision key);
@@ -352,24 +373,18 @@ class SQLStorage(Storage):
                 return  # the resource was purged again meanwhile: retry the create
             raise ConflictError("a concurrent write created the same resource or revision")
         path = path_of(self._ready(), refused.column)
-        column = self._ready()[path]
         value = meta.indexed_data.get(path)
-        dialect = self._backend.dialect
-        encoded = dialect.encode(column.field.kind, value)
-        test = Sql(f"{ident(column.value)} = ?", (encoded,))
-        if dialect.index_prefix is not None and column.field.kind == "str":  # see Dialect
-            key = Sql(
-                f"{dialect.index_key(ident(column.value))} = ?", (encoded[: dialect.index_prefix],)
-            )
-            test = key + Sql(" AND ") + test
         with self._backend.read() as tx:
-            row = tx.one(
-                f"SELECT resource_id FROM {self.meta_table} WHERE {test.text} "
-                f"AND is_deleted = {dialect.false} AND resource_id <> ? LIMIT 1",
-                (*test.params, meta.resource_id),
+            holder = holder_of(
+                tx,
+                self._backend,
+                self.meta_table,
+                self._ready()[path],
+                value=value,
+                rid=meta.resource_id,
             )
-        if row is not None:
-            raise UniqueConstraintError(path, value, row[0])
+        if holder is not None:
+            raise UniqueConstraintError(path, value, holder)
 
     def _locked(
         self, tx: Tx, resource_id: str, revision_id: str | None = None
@@ -476,6 +491,31 @@ class SQLStorage(Storage):
         )
         if changed != 1:
             raise PreconditionFailedError(meta.resource_id, old.current_revision_id, None)
+
+    def adopt_resource(
+        self,
+        meta: ResourceMeta,
+        revisions: Sequence[StoredRevision],
+        indexed_data: dict[str, Any],
+        *,
+        replaces: ResourceMeta | None = None,
+    ) -> ResourceMeta:
+        """The resource in one transaction (see :mod:`._adoption`)."""
+        adoption = Adoption(
+            meta=meta, revisions=revisions, indexed_data=indexed_data, replaces=replaces
+        )
+        (outcome,) = self.adopt_resources([adoption])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def adopt_resources(
+        self, adoptions: Sequence[Adoption]
+    ) -> list[ResourceMeta | SpecStarError | ValueError]:
+        """The batch in one transaction, a savepoint per resource when one is refused (see
+        :mod:`._adoption`)."""
+        self._ready()
+        return self._adopter.run(adoptions)
 
     def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:
         keys: list[str] = []

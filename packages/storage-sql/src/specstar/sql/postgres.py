@@ -233,6 +233,19 @@ class _PgTx:
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self._execute(sql, params).rowcount
 
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``executemany`` (psycopg pipelines the rows); only inside a transaction, so a lost
+        connection is :class:`~specstar.core.errors.StorageUnavailableError`."""
+        try:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(_placeholders(sql), rows)
+        except psycopg.errors.QueryCanceled as exc:
+            raise self._cancelled(exc) from exc
+        except psycopg.Error as exc:
+            if _lost(self._conn, exc):
+                raise StorageUnavailableError() from exc
+            raise _translate(exc) from exc
+
 
 def _configurer(budget: float | None) -> Callable[[psycopg.Connection[Any]], None]:
     """Sets up a new pooled connection: UTC, and the statement time budget."""

@@ -179,6 +179,12 @@ class _SQLiteTx:
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self._execute(sql, params).rowcount
 
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
 
 class _Pool:
     """Reusable connections: any number in use, a few kept idle."""

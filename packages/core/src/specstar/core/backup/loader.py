@@ -3,14 +3,16 @@ atomically, revision metadata preserved.
 
 The whole archive is checked first (:func:`~specstar.core.backup.reader.verify`; a stream
 that cannot seek is spooled to a temporary file meanwhile), so a truncated or corrupted
-archive, or one naming an unknown model, loads nothing. Then each resource runs the write
-checks — its data decoded (migrated when older) and validated, the permission checker's data
-and scope checks, references, constraint checkers, ``before`` events — and is stored through
-:meth:`Storage.commit` with ``Write.adopt`` (the store's own compare-and-swap, ``Unique``
-enforcement and indexing apply; the first commit carries the indexed values of the current
-revision, so a ``Unique`` clash refuses the resource before anything of it is stored).
-A resource that fails is reported in :attr:`LoadStats.failures` and leaves the target as it
-was: a partly stored resource is purged again, and an overwritten one is put back.
+archive, or one naming an unknown model, loads nothing. Then the resources go in batches
+(:data:`_BATCH` records, or fewer when their data reaches :data:`_BATCH_BYTES`): each record
+is decoded (migrated when older) and validated on its own, the ids of a batch are looked up
+in one read (:meth:`Storage.get_metas`), each resource runs the checks of a write — the
+permission checker's data and scope checks, references, constraint checkers, ``before``
+events — and those that pass are stored with their whole history through
+:meth:`Storage.adopt_resources` (one transaction on SQL). Each resource is atomic: the
+store's compare-and-swap (on the resource an overwrite replaces), ``Unique`` enforcement and
+indexing apply, and a resource that fails is reported in :attr:`LoadStats.failures` and
+leaves the target as it was (an overwritten one is kept) while the others are stored.
 """
 
 from __future__ import annotations
@@ -27,14 +29,16 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from ..actions import Action
+from ..adoption import Adoption
 from ..binary import find_binaries
-from ..commits import AdoptedRevision, revision_seq
-from ..errors import ArchiveError, DuplicateResourceError, NotFoundError, SpecStarError
+from ..commits import revision_seq
+from ..errors import ArchiveError, DuplicateResourceError, SpecStarError, ValidationError
 from ..manager import ResourceManager
 from ..naming import check_resource_id
 from ..pipeline import EventPhase, OperationContext
-from ..ports import StoredRevision, Write
+from ..ports import StoredRevision
 from ..types import ResourceMeta, RevisionInfo, RevisionStatus
+from .batch import store_batch
 from .format import BlobChunk, BlobStart, Frame, ModelEnd, ModelStart, Resource
 from .progress import Progress, ProgressCallback
 from .reader import ArchiveReader
@@ -44,6 +48,10 @@ __all__ = ["LoadFailure", "LoadStats", "OnDuplicate", "load"]
 
 #: Bytes copied at a time when spooling an archive that cannot seek.
 _COPY = 1024 * 1024
+#: Resources stored together (one transaction on SQL; commit latency is paid once per batch).
+_BATCH = 500
+#: Revision data bytes that close a batch early (memory held by the pending resources).
+_BATCH_BYTES = 8 * 1024 * 1024
 #: Archives smaller than this are spooled in memory rather than to a temporary file.
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
@@ -109,6 +117,13 @@ class _Loader:
         self.on_duplicate = on_duplicate
         self.user = user
         self.stats = LoadStats()
+        self.refers_to_itself = any(r.target == manager.name for r in manager.refs)
+        #: Records checked on their own, waiting for :meth:`flush`.
+        self.queued: list[tuple[ResourceMeta, list[StoredRevision], Any]] = []
+        self.queued_ids: set[str] = set()
+        self.queued_bytes = 0
+        #: Resources of the batch being flushed that passed every check.
+        self.ready: list[Adoption] = []
 
     # == blobs ==================================================================================
 
@@ -127,28 +142,61 @@ class _Loader:
     # == resources ==============================================================================
 
     def resource(self, record: Resource) -> None:
+        """Check one record on its own and queue it (stored by :meth:`flush`)."""
         self.stats.total += 1
         rid = record.meta.resource_id
         try:
-            meta, revisions, current = self._checked(record)
-            existing = self.storage.get_meta(rid)
-            ctx = self._context(meta)
-            if existing is None:
-                self._store(meta, revisions, current)
-            elif self.on_duplicate is OnDuplicate.skip:
-                self.stats.skipped += 1
-                return
-            elif self.on_duplicate is OnDuplicate.raise_error:
-                raise DuplicateResourceError(self.manager.name, rid)
-            else:
-                self.path.guard.visible(ctx, existing, True)
-                self._overwrite(existing, meta, revisions, current)
+            checked = self._checked(record)
         except (_Refused, SpecStarError, ValueError) as exc:
-            if isinstance(exc, DuplicateResourceError):
-                raise
             self._fail(rid, str(exc) or type(exc).__name__)
             return
-        self.stats.loaded += 1
+        if rid in self.queued_ids:
+            self.flush()  # the archive repeats an id: the first one is stored first
+        self.queued.append(checked)
+        self.queued_ids.add(rid)
+        self.queued_bytes += sum(len(r.data) for r in checked[1])
+        if len(self.queued) >= _BATCH or self.queued_bytes >= _BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the queued resources: look up which exist (one read), run the checks of a
+        write on each, and store those that pass in one batch."""
+        queued, self.queued = self.queued, []
+        self.queued_ids = set()
+        self.queued_bytes = 0
+        if not queued:
+            return
+        existing = self.storage.get_metas([meta.resource_id for meta, _, _ in queued])
+        for (meta, revisions, current), old in zip(queued, existing, strict=True):
+            rid = meta.resource_id
+            try:
+                if old is not None:
+                    if self.on_duplicate is OnDuplicate.skip:
+                        self.stats.skipped += 1
+                        continue
+                    if self.on_duplicate is OnDuplicate.raise_error:
+                        self._store()  # what came before it stays loaded
+                        raise DuplicateResourceError(self.manager.name, rid)
+                    self.path.guard.visible(self._context(meta), old, True)
+                indexed = self._checks(meta, current)
+            except (_Refused, SpecStarError, ValueError) as exc:
+                if isinstance(exc, DuplicateResourceError):
+                    raise
+                self._fail(rid, str(exc) or type(exc).__name__)
+                continue
+            self.ready.append(
+                Adoption(meta=meta, revisions=revisions, indexed_data=indexed, replaces=old)
+            )
+        self._store()
+
+    def _store(self) -> None:
+        """Store the resources that passed their checks; count each outcome."""
+        ready, self.ready = self.ready, []
+        for adoption, outcome in zip(ready, store_batch(self.storage, ready), strict=True):
+            if isinstance(outcome, ResourceMeta):
+                self.stats.loaded += 1
+            else:
+                self._fail(adoption.resource_id, str(outcome) or type(outcome).__name__)
 
     def _fail(self, rid: str, reason: str) -> None:
         self.stats.failed += 1
@@ -253,120 +301,16 @@ class _Loader:
         self.path.guard.check_result(ctx, None, indexed, meta.schema_version)
         self.path.pipeline.validate(current)
         if self.path.check_refs is not None and not meta.is_deleted:
-            self.path.check_refs(ctx, current, None)
+            try:
+                self.path.check_refs(ctx, current, None)
+            except ValidationError:
+                if not (self.refers_to_itself and self.ready):
+                    raise
+                self._store()  # a reference may name a resource of this batch
+                self.path.check_refs(ctx, current, None)
         self.path.pipeline.check_constraints(current, resource_id=meta.resource_id, previous=None)
         self.path.pipeline.emit(EventPhase.before, ctx)
         return indexed
-
-    def _store(self, meta: ResourceMeta, revisions: list[StoredRevision], current: Any) -> None:
-        """Commit the resource revision by revision; purge what was stored when one fails."""
-        indexed = self._checks(meta, current)
-        commit = self.storage.commit
-        rid = meta.resource_id
-        first = revisions[0]
-        commit(
-            Write(
-                resource_id=rid,
-                expected_revision_id=None,
-                time=meta.created_time,
-                user=meta.created_by,
-                adopt=AdoptedRevision(info=first.info, data=first.data),
-                indexed_data=indexed,
-                is_deleted=meta.is_deleted,
-            )
-        )
-        last = first.info.revision_id
-        # the last revision's commit also sets what the final one would (meta times, schema
-        # version, sequence) when the current revision is the last: one commit less
-        folds = meta.current_revision_id == revisions[-1].info.revision_id
-        try:
-            for stored in revisions[1:]:
-                final = folds and stored is revisions[-1]
-                commit(
-                    Write(
-                        resource_id=rid,
-                        expected_revision_id=last,
-                        time=meta.updated_time,
-                        user=meta.updated_by,
-                        adopt=AdoptedRevision(info=stored.info, data=stored.data),
-                        touch=final,
-                        schema_version=meta.schema_version if final else UNSET,
-                        min_revision_seq=meta.revision_seq if final else None,
-                    )
-                )
-                last = stored.info.revision_id
-            if not (folds and len(revisions) > 1):
-                switch = meta.current_revision_id if meta.current_revision_id != last else None
-                commit(
-                    Write(
-                        resource_id=rid,
-                        expected_revision_id=last,
-                        time=meta.updated_time,
-                        user=meta.updated_by,
-                        switch_to=switch,
-                        schema_version=meta.schema_version,
-                        min_revision_seq=meta.revision_seq,
-                    )
-                )
-        except BaseException:
-            self._purge(rid)
-            raise
-
-    def _purge(self, rid: str) -> None:
-        got = self.storage.get_meta(rid)
-        if got is not None:
-            self.storage.purge(rid, got.current_revision_id)
-
-    def _overwrite(
-        self,
-        existing: ResourceMeta,
-        meta: ResourceMeta,
-        revisions: list[StoredRevision],
-        current: Any,
-    ) -> None:
-        """Replace ``existing`` (history included); put it back when the new one fails."""
-        rid = existing.resource_id
-        history = self.storage.get_history(rid)
-        if history is None:
-            raise NotFoundError(f"{self.manager.name} {rid!r} vanished", resource_id=rid)
-        old_meta, ids = history
-        found = self.storage.get_revisions([(rid, i) for i in ids])
-        old = [r for r in found if r is not None]
-        self.storage.purge(rid, old_meta.current_revision_id)
-        try:
-            self._store(meta, revisions, current)
-        except BaseException:
-            self._restore(old_meta, old)
-            raise
-
-    def _restore(self, meta: ResourceMeta, revisions: list[StoredRevision]) -> None:
-        """Put back a resource exactly as it was (no checks: it was stored already)."""
-        rid = meta.resource_id
-        for i, stored in enumerate(revisions):
-            self.storage.commit(
-                Write(
-                    resource_id=rid,
-                    expected_revision_id=None if i == 0 else revisions[i - 1].info.revision_id,
-                    time=meta.created_time if i == 0 else meta.updated_time,
-                    user=meta.created_by if i == 0 else meta.updated_by,
-                    adopt=AdoptedRevision(info=stored.info, data=stored.data),
-                    indexed_data=meta.indexed_data if i == 0 else None,
-                    is_deleted=meta.is_deleted if i == 0 else None,
-                    touch=i == 0,
-                )
-            )
-        last = revisions[-1].info.revision_id
-        self.storage.commit(
-            Write(
-                resource_id=rid,
-                expected_revision_id=last,
-                time=meta.updated_time,
-                user=meta.updated_by,
-                switch_to=meta.current_revision_id if meta.current_revision_id != last else None,
-                schema_version=meta.schema_version,
-                min_revision_seq=meta.revision_seq,
-            )
-        )
 
 
 def _sha256(data: bytes) -> str:
@@ -468,6 +412,8 @@ def load(
                 loader = _Loader(by_name[frame.name], frame, mode, user)
                 stats[frame.name] = loader.stats
             elif isinstance(frame, ModelEnd):
+                assert loader is not None
+                loader.flush()
                 loader = None
             elif isinstance(frame, BlobStart):
                 assert loader is not None
