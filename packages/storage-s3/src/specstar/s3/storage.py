@@ -17,6 +17,10 @@ next sequence number with ``If-None-Match: *``: when another writer took that nu
 concurrency, with compare-and-swap, revision ids and ``Unique`` all decided by that one
 conditional create. Searches run on the replica's secondary indexes (``IndexSet`` of
 ``specstar.core.spi``, the memory store's), which answer as the reference evaluator does.
+
+:meth:`S3Storage.compact` deletes the entries and checkpoints an old enough checkpoint covers
+and the payloads of removed revisions; a replica that may have been left behind by it lists
+the checkpoints before trusting a 404 probe (the argument is in :mod:`.compaction`).
 """
 
 from __future__ import annotations
@@ -63,11 +67,23 @@ from specstar.core.spi import (
 from . import _log
 from ._client import (
     is_conflicting_write,
-    is_missing,
     is_precondition_failed,
+    read_object,
     unavailable,
 )
 from ._log import Commit, Entry, Mark, Prune, Purge, State
+from .compaction import (
+    DEFAULT_RETENTION,
+    Compaction,
+    Listing,
+    check_retention,
+    delete_objects,
+    elapsed_clock,
+    list_checkpoints,
+    list_entries,
+    removed_payloads,
+    seq_key,
+)
 from .payloads import S3PayloadStore
 
 __all__ = ["S3Storage"]
@@ -92,10 +108,6 @@ def check_staleness(value: float) -> float:
     return float(value)
 
 
-def _seq_key(seq: int) -> str:
-    return f"{seq:020d}"
-
-
 class S3Storage(Storage):
     """Meta records and revisions of one resource type in S3 (see the module docstring).
 
@@ -114,11 +126,19 @@ class S3Storage(Storage):
         checkpoint_every: int = 256,
         query_timeout: float | None = DEFAULT_QUERY_TIMEOUT,
         max_staleness: float = 0.0,
+        log_retention: float = DEFAULT_RETENTION,
     ) -> None:
         self._client = client
         self._staleness = check_staleness(max_staleness)
-        #: when the replica last caught up with the log (``time.monotonic``)
+        self._retention = check_retention(log_retention)
+        #: seconds after its anchor a replica trusts a 404 probe (see :mod:`.compaction`)
+        self._trust = self._retention / 2
+        #: the clock of :attr:`_synced_at` and :attr:`_anchor` (only differences count)
+        self._clock = elapsed_clock
+        #: when the replica last caught up with the log
         self._synced_at = float("-inf")
+        #: the clock just before the last request showing no entry after the replica's seq
+        self._anchor = float("-inf")
         self.bucket = bucket
         self.base = base
         self._checkpoint_every = checkpoint_every
@@ -135,47 +155,51 @@ class S3Storage(Storage):
 
     # -- the log ------------------------------------------------------------------------------
 
-    def _get(self, key: str) -> bytes | None:
-        try:
-            body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise unavailable(exc, f"read of {key!r}") from exc
-        except BotoCoreError as exc:
-            raise unavailable(exc, f"read of {key!r}") from exc
-        return body
+    def _entry_key(self, seq: int) -> str:
+        return f"{self.base}log/{seq_key(seq)}"
 
-    def _load(self) -> State:
-        """The latest checkpoint (or an empty state)."""
-        prefix = f"{self.base}checkpoint/"
-        latest: str | None = None
-        try:
-            pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix
-            )
-            for page in pages:
-                for obj in page.get("Contents", ()):
-                    latest = max(latest or "", str(obj["Key"]))
-        except (ClientError, BotoCoreError) as exc:
-            raise unavailable(exc, "listing of checkpoints") from exc
-        if latest is None:
-            return State()
-        data = self._get(latest)
-        if data is None:  # removed since listed: only ever happens to old ones
-            raise StorageUnavailableError(f"checkpoint {latest!r} vanished while loading")
-        return State.restore(_log.decode_checkpoint(data))
+    def _reload(self, listing: Listing | None = None, listed_at: float = 0.0) -> State:
+        """The state of the latest checkpoint (or an empty one), from ``listing`` or a new
+        one; the listing's time becomes the anchor (no later checkpoint existed then)."""
+        for _ in range(_READ_ATTEMPTS):
+            if listing is None:
+                listed_at = self._clock()
+                listing = list_checkpoints(self._client, self.bucket, self.base)
+            state = State()
+            if listing.latest:
+                key = f"{self.base}checkpoint/{seq_key(listing.latest)}"
+                data = read_object(self._client, self.bucket, key)
+                if data is None:  # compacted away since listed: a later one exists
+                    listing = None
+                    continue
+                state = State.restore(_log.decode_checkpoint(data))
+            state.declare(self._spec)
+            self._anchor = listed_at
+            return state
+        raise StorageUnavailableError(f"{self.base}: the checkpoints kept vanishing while loaded")
 
     def _sync(self, watch: str | None = None) -> tuple[State, bool]:
         """Bring the replica up to date with the log (caller holds the lock); returns it and
-        whether an entry with token ``watch`` was among those applied."""
+        whether an entry with token ``watch`` was among those applied. A 404 probe more than
+        the trust window after the anchor is checked against the checkpoints: when a later
+        one exists, the entries were compacted and the replica reloads from it."""
         if self._state is None:
-            self._state = self._load()
+            self._state = self._reload()
         state, seen = self._state, False
         while True:
-            probed_at = time.monotonic()
-            data = self._get(f"{self.base}log/{_seq_key(state.seq + 1)}")
+            probed_at = self._clock()
+            data = read_object(self._client, self.bucket, self._entry_key(state.seq + 1))
             if data is None:
+                anchor = probed_at
+                if probed_at - self._anchor >= self._trust:
+                    anchor = self._clock()
+                    listing = list_checkpoints(self._client, self.bucket, self.base)
+                    if listing.latest > state.seq:  # compacted past this replica
+                        if watch is not None and not seen:
+                            raise WriteOutcomeUnknownError()
+                        state = self._state = self._reload(listing, anchor)
+                        continue
+                self._anchor = anchor
                 self._synced_at = probed_at
                 return state, seen
             entry = _log.decode_entry(data)
@@ -188,7 +212,7 @@ class S3Storage(Storage):
         """The replica for a read (caller holds the lock): brought up to date, unless it
         caught up less than ``max_staleness`` seconds ago."""
         state = self._state
-        if state is not None and time.monotonic() - self._synced_at < self._staleness:
+        if state is not None and self._clock() - self._synced_at < self._staleness:
             return state
         return self._sync()[0]
 
@@ -213,6 +237,7 @@ class S3Storage(Storage):
             fresh = self._state is None
             state = self._sync()[0] if fresh else self._state
             assert state is not None
+            checked = False
             while True:
                 try:
                     entry = make(state, token)
@@ -229,12 +254,20 @@ class S3Storage(Storage):
                 if before is not None:
                     before()
                     before = None
+                sent_at = self._clock()
+                if not checked and sent_at - self._anchor >= self._trust:
+                    # past the trust window, the next entry may have been compacted away (and
+                    # a create would then succeed over it): catch up, verified, first
+                    state, fresh, checked = self._sync()[0], True, True
+                    continue
                 body = _log.encode(entry)
                 seq = state.seq + 1
-                outcome = self._create(f"{self.base}log/{_seq_key(seq)}", body, token)
+                outcome = self._create(self._entry_key(seq), body, token)
                 if outcome == "won":
                     state.apply(seq, _log.decode_entry(body))
-                    self._maybe_checkpoint(state)
+                    self._anchor = sent_at  # no entry after ``seq`` existed when it landed
+                    if seq % self._checkpoint_every == 0:
+                        self._put_checkpoint(state)
                     return entry
                 if outcome == "landed":
                     return entry
@@ -269,16 +302,71 @@ class S3Storage(Storage):
                 return "landed"
             raise WriteOutcomeUnknownError() from exc
 
-    def _maybe_checkpoint(self, state: State) -> None:
-        if state.seq % self._checkpoint_every:
-            return
-        key = f"{self.base}checkpoint/{_seq_key(state.seq)}"
+    def _put_checkpoint(self, state: State) -> bool:
+        """Write the checkpoint of ``state``; whether this call created it."""
+        key = f"{self.base}checkpoint/{seq_key(state.seq)}"
         try:  # any writer may write it (same content for everyone): the first one wins
             self._client.put_object(
                 Bucket=self.bucket, Key=key, Body=_log.encode(state.checkpoint()), IfNoneMatch="*"
             )
         except (ClientError, BotoCoreError) as exc:  # harmless: the log still has everything
-            _log_.warning("checkpoint %s not written: %s", key, exc)
+            if not (isinstance(exc, ClientError) and is_precondition_failed(exc)):
+                _log_.warning("checkpoint %s not written: %s", key, exc)
+            return False
+        return True
+
+    # -- compaction ---------------------------------------------------------------------------
+
+    def compact(self, *, keep_seconds: float | None = None) -> Compaction:
+        """Delete the log entries and checkpoints before the latest checkpoint that is at least
+        ``keep_seconds`` old (on S3's clock), and the payload objects of revisions removed since
+        they were written; first write a checkpoint of the current state when the latest one
+        is older, so the next compaction removes what was purged until now.
+
+        ``keep_seconds`` defaults to the ``log_retention`` this storage was built with and may
+        not be lower: every process trusts its log probes for half the retention after it last
+        caught up (see :mod:`.compaction` for the argument). Safe to run from any process, at
+        any time, concurrently with writers, readers and other compactions.
+        """
+        keep = self._retention
+        if keep_seconds is not None:
+            keep = check_retention(keep_seconds, "keep_seconds")
+            if keep < self._retention:
+                raise ValueError(
+                    f"keep_seconds={keep_seconds!r} is below log_retention="
+                    f"{self._retention:g}: other processes trust their log probes for "
+                    f"{self._trust:g}s after they last caught up"
+                )
+        with self._lock:
+            state = self._sync()[0]
+            listing = list_checkpoints(self._client, self.bucket, self.base)
+            written = None
+            if state.seq > listing.latest and self._put_checkpoint(state):
+                written = state.seq
+        if written is not None:
+            listing = list_checkpoints(self._client, self.bucket, self.base)
+        target = listing.compactable(keep)
+        if target is None:
+            return Compaction(checkpoint=None, written=written)
+        entries = list_entries(self._client, self.bucket, self.base, target)
+        older = [seq for seq, _ in listing.checkpoints if seq < target]
+        with self._lock:  # the state after every entry read below: what it names stays
+            named = self._sync()[0].payload_keys()
+        removed = removed_payloads(
+            self._client, self.bucket, self.base, entries, [*older, target], named
+        )
+        delete_objects(self._client, self.bucket, map(self._entry_key, entries))
+        checkpoint_keys = [f"{self.base}checkpoint/{seq_key(seq)}" for seq in older]
+        delete_objects(self._client, self.bucket, checkpoint_keys)
+        for rid, key in sorted(removed):
+            self.payloads.discard(rid, key)
+        return Compaction(
+            checkpoint=target,
+            written=written,
+            entries=len(entries),
+            checkpoints=len(older),
+            payloads=len(removed),
+        )
 
     # -- schema -------------------------------------------------------------------------------
 
