@@ -152,7 +152,8 @@ def test_a_replica_left_behind_by_a_compaction_reloads_before_reading_or_writing
         monkeypatch.setattr(storage, "_clock", lambda: elapsed_clock() + 7200)
         behind.update(first.resource_id, Item(name="first v3"))
         assert writer.get(first.resource_id).data.name == "first v3"
-        assert storage._state is not None and storage._state.seq == 10
+        log = boto3.client("s3", **s3).list_objects_v2(Bucket=bucket, Prefix="app/items/log/")
+        assert [o["Key"].rsplit("/", 1)[1] for o in log.get("Contents", ())] == [f"{10:020d}"]
     finally:
         behind_factory.close()
 

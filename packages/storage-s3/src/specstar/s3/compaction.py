@@ -28,7 +28,7 @@ make a replica safe:
 
 The invariant: **a process never answers from a replica that misses an acknowledged write made
 before the call began, and never creates a log entry over a compacted one, as long as each of
-its S3 requests reaches S3 less than ``R / 2 − 1`` seconds after the process decided to send
+its S3 requests reaches S3 less than ``R / 2 - 1`` seconds after the process decided to send
 it (30 minutes with the default retention; boto3's own retries and timeouts take seconds)
 and its clock does not lose time.** The process's clock is ``CLOCK_BOOTTIME`` where the
 platform has it (it keeps counting while the host is suspended), else ``time.monotonic``;
@@ -65,11 +65,13 @@ __all__ = [
     "DEFAULT_RETENTION",
     "Compaction",
     "Listing",
+    "check_keep",
     "check_retention",
+    "compact",
     "delete_objects",
     "elapsed_clock",
-    "list_entries",
     "list_checkpoints",
+    "list_entries",
     "removed_payloads",
     "seq_key",
 ]
@@ -100,6 +102,20 @@ def check_retention(value: float, name: str = "log_retention") -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be 0 or more seconds, not {value!r}")
     return float(value)
+
+
+def check_keep(keep_seconds: float | None, retention: float) -> float:
+    """The age a checkpoint must have to be compacted to: ``keep_seconds``, or ``retention``
+    when it is ``None``; never below ``retention``, which other processes rely on."""
+    if keep_seconds is None:
+        return retention
+    keep = check_retention(keep_seconds, "keep_seconds")
+    if keep < retention:
+        raise ValueError(
+            f"keep_seconds={keep_seconds!r} is below log_retention={retention:g}: other "
+            f"processes trust their log probes for {retention / 2:g}s after they last caught up"
+        )
+    return keep
 
 
 def seq_key(seq: int) -> str:
@@ -197,6 +213,7 @@ def removed_payloads(
     base: str,
     entries: Sequence[int],
     checkpoints: Sequence[int],
+    *,
     named: set[tuple[str, str]],
 ) -> set[tuple[str, str]]:
     """``(resource_id, key)`` of the payloads the given entries and checkpoints name and
@@ -239,7 +256,9 @@ def delete_objects(client: Any, bucket: str, keys: Iterable[str]) -> int:
         errors = answer.get("Errors") or []
         if errors:
             first = errors[0]
-            raise _interrupted(f"{len(errors)} not deleted, e.g. {first.get('Key')!r}: {first.get('Code')}")
+            raise _interrupted(
+                f"{len(errors)} not deleted, e.g. {first.get('Key')!r}: {first.get('Code')}"
+            )
     return len(pending)
 
 
@@ -247,4 +266,42 @@ def _interrupted(detail: str) -> StorageUnavailableError:
     return StorageUnavailableError(
         f"S3 compaction stopped part-way ({detail}); what it deleted was covered by a kept "
         "checkpoint, so every replica stays correct: run it again"
+    )
+
+
+def compact(
+    client: Any,
+    bucket: str,
+    base: str,
+    keep: float,
+    *,
+    checkpoint: Callable[[int], int | None],
+    named: Callable[[], set[tuple[str, str]]],
+    discard: Callable[[str, str], None],
+) -> Compaction:
+    """Compact the type under ``base`` (see the module docstring). ``checkpoint(latest)``
+    writes a checkpoint of the current state when it is after entry ``latest`` and returns
+    its entry; ``named()`` is the payloads the current state names; ``discard`` deletes one."""
+    listing = list_checkpoints(client, bucket, base)
+    written = checkpoint(listing.latest)
+    if written is not None:
+        listing = list_checkpoints(client, bucket, base)
+    target = listing.compactable(keep)
+    if target is None:
+        return Compaction(checkpoint=None, written=written)
+    entries = list_entries(client, bucket, base, target)
+    older = [seq for seq, _ in listing.checkpoints if seq < target]
+    # the state after every entry read here (``target``'s included): what it names stays
+    removed = removed_payloads(client, bucket, base, entries, [*older, target], named=named())
+    # entries first: the kept checkpoint covers them; older checkpoints go after
+    delete_objects(client, bucket, (f"{base}log/{seq_key(seq)}" for seq in entries))
+    delete_objects(client, bucket, (f"{base}checkpoint/{seq_key(seq)}" for seq in older))
+    for resource_id, key in sorted(removed):
+        discard(resource_id, key)
+    return Compaction(
+        checkpoint=target,
+        written=written,
+        entries=len(entries),
+        checkpoints=len(older),
+        payloads=len(removed),
     )

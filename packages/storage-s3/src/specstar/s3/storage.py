@@ -76,12 +76,11 @@ from .compaction import (
     DEFAULT_RETENTION,
     Compaction,
     Listing,
+    check_keep,
     check_retention,
-    delete_objects,
+    compact,
     elapsed_clock,
     list_checkpoints,
-    list_entries,
-    removed_payloads,
     seq_key,
 )
 from .payloads import S3PayloadStore
@@ -328,45 +327,27 @@ class S3Storage(Storage):
         caught up (see :mod:`.compaction` for the argument). Safe to run from any process, at
         any time, concurrently with writers, readers and other compactions.
         """
-        keep = self._retention
-        if keep_seconds is not None:
-            keep = check_retention(keep_seconds, "keep_seconds")
-            if keep < self._retention:
-                raise ValueError(
-                    f"keep_seconds={keep_seconds!r} is below log_retention="
-                    f"{self._retention:g}: other processes trust their log probes for "
-                    f"{self._trust:g}s after they last caught up"
-                )
+        return compact(
+            self._client,
+            self.bucket,
+            self.base,
+            check_keep(keep_seconds, self._retention),
+            checkpoint=self._checkpoint_after,
+            named=self._named_payloads,
+            discard=self.payloads.discard,
+        )
+
+    def _checkpoint_after(self, latest: int) -> int | None:
+        """Write a checkpoint of the current state when it is after entry ``latest``; the
+        entry it was written at (``None``: none written)."""
         with self._lock:
             state = self._sync()[0]
-            listing = list_checkpoints(self._client, self.bucket, self.base)
-            written = None
-            if state.seq > listing.latest and self._put_checkpoint(state):
-                written = state.seq
-        if written is not None:
-            listing = list_checkpoints(self._client, self.bucket, self.base)
-        target = listing.compactable(keep)
-        if target is None:
-            return Compaction(checkpoint=None, written=written)
-        entries = list_entries(self._client, self.bucket, self.base, target)
-        older = [seq for seq, _ in listing.checkpoints if seq < target]
-        with self._lock:  # the state after every entry read below: what it names stays
-            named = self._sync()[0].payload_keys()
-        removed = removed_payloads(
-            self._client, self.bucket, self.base, entries, [*older, target], named
-        )
-        delete_objects(self._client, self.bucket, map(self._entry_key, entries))
-        checkpoint_keys = [f"{self.base}checkpoint/{seq_key(seq)}" for seq in older]
-        delete_objects(self._client, self.bucket, checkpoint_keys)
-        for rid, key in sorted(removed):
-            self.payloads.discard(rid, key)
-        return Compaction(
-            checkpoint=target,
-            written=written,
-            entries=len(entries),
-            checkpoints=len(older),
-            payloads=len(removed),
-        )
+            return state.seq if state.seq > latest and self._put_checkpoint(state) else None
+
+    def _named_payloads(self) -> set[tuple[str, str]]:
+        """``(resource_id, key)`` of every payload the current state names."""
+        with self._lock:
+            return self._sync()[0].payload_keys()
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -574,8 +555,7 @@ class S3Storage(Storage):
         ones may belong to a write between its put and its log entry)."""
         limit = datetime.now(UTC) - older_than
         candidates = [e for e in self.payloads.list() if e.stored_time < limit]
-        with self._lock:
-            named = self._sync()[0].payload_keys()
+        named = self._named_payloads()
         return [e for e in candidates if (e.resource_id, e.key) not in named]
 
     def collect_orphan_payloads(self, older_than: timedelta = _GRACE) -> int:
