@@ -140,7 +140,7 @@ def test_a_replica_left_behind_by_a_compaction_reloads_before_reading_or_writing
         assert compacting.compact()["items"].checkpoint == 9
         # an hour on, as far as the replica that stopped at entry 2 can tell
         storage = _storage(behind)
-        monkeypatch.setattr(storage, "_clock", lambda: elapsed_clock() + 3600)
+        monkeypatch.setattr(storage.replica, "clock", lambda: elapsed_clock() + 3600)
         counted = _count(behind_factory)
         assert behind.get(first.resource_id).data.name == "first v2"
         # 404 for entry 3, one LIST (checkpoint 9 exists), checkpoint 9, 404 for entry 10, and
@@ -149,7 +149,7 @@ def test_a_replica_left_behind_by_a_compaction_reloads_before_reading_or_writing
         assert behind.count(Query()) == 7
         assert [m.resource_id for m in behind.search(QB["name"] == "later 3")] == [later[3]]
         # and a write from that replica lands after entry 9, where every replica finds it
-        monkeypatch.setattr(storage, "_clock", lambda: elapsed_clock() + 7200)
+        monkeypatch.setattr(storage.replica, "clock", lambda: elapsed_clock() + 7200)
         behind.update(first.resource_id, Item(name="first v3"))
         assert writer.get(first.resource_id).data.name == "first v3"
         log = boto3.client("s3", **s3).list_objects_v2(Bucket=bucket, Prefix="app/items/log/")
@@ -171,7 +171,7 @@ def test_a_stale_writer_never_creates_an_entry_over_a_compacted_one(
             writer.create(Item(name=f"b{i}"))
         compacting.compact()  # entries 1..5 gone
         storage = _storage(other)
-        monkeypatch.setattr(storage, "_clock", lambda: elapsed_clock() + 3600)
+        monkeypatch.setattr(storage.replica, "clock", lambda: elapsed_clock() + 3600)
         # max_staleness-free append path: the write's first attempt starts from the replica
         created = other.create(Item(name="c"))
         assert writer.get(created.resource_id).data.name == "c"

@@ -19,7 +19,8 @@ from specstar.core.spi import (
 from ._client import ClientSpec, key_part, unavailable
 from .blobs import S3BlobStore
 from .compaction import DEFAULT_RETENTION, Compaction, check_retention
-from .storage import S3Storage, check_staleness
+from .replica import check_staleness
+from .storage import S3Storage
 
 __all__ = ["S3StorageFactory"]
 
