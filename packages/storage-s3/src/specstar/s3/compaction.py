@@ -28,19 +28,20 @@ make a replica safe:
 
 The invariant: **a process never answers from a replica that misses an acknowledged write made
 before the call began, and never creates a log entry over a compacted one, as long as each of
-its S3 requests reaches S3 less than ``R / 2 - 1`` seconds after the process decided to send
-it (30 minutes with the default retention; boto3's own retries and timeouts take seconds)
-and its clock does not lose time.** The process's clock is ``CLOCK_BOOTTIME`` where the
-platform has it (it keeps counting while the host is suspended), else ``time.monotonic``;
-only its rate matters, not its agreement with other hosts: the compactor measures ages on
-S3's clock, so clock drift *between hosts* plays no part (when a service sends no ``Date``
-header the compacting host's UTC clock stands in, and its offset from S3's clock must then
-stay below ``R / 2`` as well). ``keep_seconds`` below the configured retention is refused
-for this reason: the other processes trust their probes for ``R / 2``.
+its S3 requests reaches S3 less than ``R / 2 - 1`` seconds after the process decided to send it
+(30 minutes with the default retention, where the client's own retries and timeouts give up
+within about three minutes) and its clock does not lose time.** The process's clock is
+``CLOCK_BOOTTIME`` where the platform has it (it keeps counting while the host is suspended),
+else ``time.monotonic``; only its rate matters, not its agreement with other hosts: the
+compactor measures ages on S3's clock, so clock drift *between hosts* plays no part (when a
+service sends no ``Date`` header the compacting host's UTC clock stands in, and its lead over
+S3's clock then counts as part of that delay). ``keep_seconds`` below the configured
+retention is refused for this reason: the other processes trust their probes for ``R / 2``.
 
-Purged data leaves the bucket within ``R`` plus the interval between compactions: each
+Purged data leaves the bucket within ``R`` plus twice the interval between compactions: each
 compaction first writes a checkpoint of the current state (when the latest one is older), and
-the next one at least ``R`` later deletes everything before it.
+the first one at least ``R`` later deletes everything before it. ``R = 0`` compacts up to the
+present at once; it is only safe while no other process writes (tests, maintenance).
 """
 
 from __future__ import annotations
