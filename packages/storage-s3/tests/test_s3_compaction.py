@@ -4,6 +4,8 @@ bounded, and a replica left behind by a compaction reloads instead of serving a 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -211,3 +213,56 @@ def test_retention_must_be_seconds(value: Any, error: type[Exception]) -> None:
     storage = factory.build("items")
     with pytest.raises(error, match="keep_seconds"):
         storage.compact(keep_seconds=value)
+
+
+def test_reads_never_miss_an_acknowledged_write_while_compactions_run(
+    compacting: S3StorageFactory, bucket: str, s3: dict[str, Any]
+) -> None:
+    """One process writes and compacts over and over; another, whose retention 0 makes it
+    check every 404 against the checkpoints, counts: each count includes every create
+    acknowledged before it began."""
+    writer = _manager(compacting)
+    reader_factory = S3StorageFactory(bucket, "app/", log_retention=0, **s3)
+    acknowledged = 0
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        nonlocal acknowledged
+        try:
+            for i in range(40):
+                writer.create(Item(name=f"w{i}"))
+                acknowledged += 1
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            done.set()
+
+    def compact() -> None:
+        try:
+            while not done.is_set():
+                compacting.compact()
+        except BaseException as exc:
+            failures.append(exc)
+
+    try:
+        reader = _manager(reader_factory)
+        threads = [threading.Thread(target=write), threading.Thread(target=compact)]
+        for thread in threads:
+            thread.start()
+        seen: list[tuple[int, int]] = []
+        while not done.is_set():
+            before = acknowledged
+            seen.append((before, reader.count(Query())))
+            time.sleep(0.1)  # let a few writes and compactions pass the reader's replica
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert reader.count(Query()) == 40
+        assert all(count >= before for before, count in seen), seen
+        assert [count for _, count in seen] == sorted(count for _, count in seen)
+        assert len(seen) > 5
+    finally:
+        reader_factory.close()
+    log = boto3.client("s3", **s3).list_objects_v2(Bucket=bucket, Prefix="app/items/log/")
+    assert len(log.get("Contents", ())) < 40  # compacted as it went
