@@ -278,11 +278,12 @@ def compact(
     *,
     checkpoint: Callable[[int], int | None],
     named: Callable[[], set[tuple[str, str]]],
-    discard: Callable[[str, str], None],
+    payload_key: Callable[[str, str], str],
 ) -> Compaction:
     """Compact the type under ``base`` (see the module docstring). ``checkpoint(latest)``
     writes a checkpoint of the current state when it is after entry ``latest`` and returns
-    its entry; ``named()`` is the payloads the current state names; ``discard`` deletes one."""
+    its entry; ``named()`` is the payloads the current state names; ``payload_key`` gives the
+    object key of a payload."""
     listing = list_checkpoints(client, bucket, base)
     written = checkpoint(listing.latest)
     if written is not None:
@@ -297,8 +298,7 @@ def compact(
     # entries first: the kept checkpoint covers them; older checkpoints go after
     delete_objects(client, bucket, (f"{base}log/{seq_key(seq)}" for seq in entries))
     delete_objects(client, bucket, (f"{base}checkpoint/{seq_key(seq)}" for seq in older))
-    for resource_id, key in sorted(removed):
-        discard(resource_id, key)
+    delete_objects(client, bucket, (payload_key(rid, key) for rid, key in sorted(removed)))
     return Compaction(
         checkpoint=target,
         written=written,

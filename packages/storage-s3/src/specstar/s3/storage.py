@@ -129,7 +129,7 @@ class S3Storage(Storage):
             check_keep(keep_seconds, self._retention),
             checkpoint=self.replica.checkpoint_after,
             named=self.replica.named_payloads,
-            discard=self.payloads.discard,
+            payload_key=self.payloads.object_key,
         )
 
     # -- schema -------------------------------------------------------------------------------
