@@ -67,7 +67,8 @@ def test_every_triaged_mutant_still_names_a_line_of_its_module() -> None:
     import sys
 
     spec = importlib.util.spec_from_file_location("specstar_mutation", ROOT / "scripts/mutation.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     mutation = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mutation
     try:

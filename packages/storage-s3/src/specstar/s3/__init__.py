@@ -18,6 +18,9 @@ from ._version import __version__
 from .blobs import (
     S3BlobStore,
 )
+from .compaction import (
+    Compaction,
+)
 from .factory import (
     S3StorageFactory,
 )
@@ -30,6 +33,7 @@ from .storage import (
 )
 
 __all__ = [
+    "Compaction",
     "S3BlobStore",
     "S3PayloadStore",
     "S3PayloadStoreFactory",

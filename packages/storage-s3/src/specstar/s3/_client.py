@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from specstar.core import StorageUnavailableError
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "is_missing",
     "is_precondition_failed",
     "key_part",
+    "read_object",
     "unavailable",
 ]
 
@@ -106,6 +109,19 @@ def is_missing(exc: BaseException) -> bool:
     """Whether the request failed because the object does not exist (404)."""
     code, status = _code(exc)
     return code in ("NoSuchKey", "404", "NotFound") or status == 404
+
+
+def read_object(client: Any, bucket: str, key: str) -> bytes | None:
+    """The bytes of one object (``None``: it does not exist)."""
+    try:
+        body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if is_missing(exc):
+            return None
+        raise unavailable(exc, f"read of {key!r}") from exc
+    except BotoCoreError as exc:
+        raise unavailable(exc, f"read of {key!r}") from exc
+    return body
 
 
 def unavailable(exc: BaseException, action: str) -> StorageUnavailableError:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from urllib.parse import unquote
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from specstar.core.spi import (
     DEFAULT_QUERY_TIMEOUT,
@@ -13,9 +16,11 @@ from specstar.core.spi import (
     check_timeout,
 )
 
-from ._client import ClientSpec, key_part
+from ._client import ClientSpec, key_part, unavailable
 from .blobs import S3BlobStore
-from .storage import S3Storage, check_staleness
+from .compaction import DEFAULT_RETENTION, Compaction, check_retention
+from .replica import check_staleness
+from .storage import S3Storage
 
 __all__ = ["S3StorageFactory"]
 
@@ -42,6 +47,13 @@ class S3StorageFactory(CachingStorageFactory[S3Storage]):
             request per ``s`` seconds, and reads may miss other processes' writes of the last
             ``s`` seconds; a process always sees its own writes, and writes are checked
             against the whole log either way).
+        log_retention: seconds a checkpoint must have existed before :meth:`compact` may
+            delete the log entries it covers (one hour by default). Every process of a bucket
+            and prefix must use the same value (or a lower one): a replica that last caught up
+            more than half of it ago lists the checkpoints before it trusts a 404 probe (one
+            ``LIST``), so a compaction can never leave it serving a stale state. ``0`` makes
+            every such probe list, and is only safe when no other process writes while
+            :meth:`compact` runs (tests, maintenance).
         blobs: the blob store :meth:`blob_store` hands out (default: an :class:`S3BlobStore`
             in the same bucket, under ``<prefix>_blobs/``, sharing this factory's client).
         **client_options: further ``boto3.client("s3", ...)`` arguments (``region_name``,
@@ -58,6 +70,7 @@ class S3StorageFactory(CachingStorageFactory[S3Storage]):
         checkpoint_every: int = 256,
         query_timeout: float | None = DEFAULT_QUERY_TIMEOUT,
         max_staleness: float = 0.0,
+        log_retention: float = DEFAULT_RETENTION,
         blobs: BlobStore | None = None,
         **client_options: Any,
     ) -> None:
@@ -75,6 +88,7 @@ class S3StorageFactory(CachingStorageFactory[S3Storage]):
         self._checkpoint_every = checkpoint_every
         self._timeout = check_timeout(query_timeout)
         self._staleness = check_staleness(max_staleness)
+        self._retention = check_retention(log_retention)
         self._blobs = blobs
         self._client_spec = ClientSpec(client, endpoint_url, client_options)
         self._client_lock = threading.Lock()
@@ -97,7 +111,35 @@ class S3StorageFactory(CachingStorageFactory[S3Storage]):
             checkpoint_every=self._checkpoint_every,
             query_timeout=self._timeout,
             max_staleness=self._staleness,
+            log_retention=self._retention,
         )
+
+    def resource_names(self) -> list[str]:
+        """The resource types stored under this factory's prefix (those with a log or a
+        checkpoint), found by listing the bucket."""
+        names: list[str] = []
+        try:
+            for sub in self._children(self.prefix):
+                if {f"{sub}log/", f"{sub}checkpoint/"} & set(self._children(sub)):
+                    names.append(unquote(sub[len(self.prefix) : -1], errors="surrogatepass"))
+        except (ClientError, BotoCoreError) as exc:
+            raise unavailable(exc, "listing of resource types") from exc
+        return names
+
+    def _children(self, prefix: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+        )
+        return [str(p["Prefix"]) for page in pages for p in page.get("CommonPrefixes", ())]
+
+    def compact(self, *, keep_seconds: float | None = None) -> dict[str, Compaction]:
+        """:meth:`S3Storage.compact` every resource type of the bucket and prefix (the types
+        this process never built too), e.g. from a scheduled job; returns what was done per
+        type. ``keep_seconds`` defaults to ``log_retention`` and may not be lower."""
+        return {
+            name: self.build(name).compact(keep_seconds=keep_seconds)
+            for name in self.resource_names()
+        }
 
     def blob_store(self) -> BlobStore:
         with self._client_lock:

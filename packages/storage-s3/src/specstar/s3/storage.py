@@ -6,33 +6,31 @@ Layout of one resource type under ``<prefix><type>/`` (see :mod:`._log`)::
     checkpoint/00000000000000000256  the state after an entry, every ``checkpoint_every`` entries
     payloads/<resource id>/<key>  revision data, immutable (the S3 payload store)
 
-Each process keeps a replica of the state in memory and brings it up to date from the log
-before every read and search (one ``GET`` of the next entry, answered 404 when nothing is new),
-so it sees every write acknowledged before the call started (with ``max_staleness=s`` a read
-skips that request when the replica caught up less than ``s`` seconds ago: reads may then miss
-other processes' writes of the last ``s`` seconds, never the process's own). A write is
-checked against the replica, its payload object is put, and its log entry is created at the
-next sequence number with ``If-None-Match: *``: when another writer took that number first
-(412), the replica catches up and the write is checked again on the newer state — optimistic
-concurrency, with compare-and-swap, revision ids and ``Unique`` all decided by that one
-conditional create. Searches run on the replica's secondary indexes (``IndexSet`` of
+Each process keeps a replica of the state in memory (:mod:`.replica`) and brings it up to date
+from the log before every read and search (one ``GET`` of the next entry, answered 404 when
+nothing is new), so it sees every write acknowledged before the call started (with
+``max_staleness=s`` a read skips that request when the replica caught up less than ``s`` seconds
+ago: reads may then miss other processes' writes of the last ``s`` seconds, never the process's
+own). A write is checked against the replica, its payload object is put, and its log entry is
+created at the next sequence number with ``If-None-Match: *``: when another writer took that
+number first (412), the replica catches up and the write is checked again on the newer state —
+optimistic concurrency, with compare-and-swap, revision ids and ``Unique`` all decided by that
+one conditional create. Searches run on the replica's secondary indexes (``IndexSet`` of
 ``specstar.core.spi``, the memory store's), which answer as the reference evaluator does.
+
+:meth:`S3Storage.compact` deletes the entries and checkpoints an old enough checkpoint covers
+and the payloads of removed revisions; a replica that may have been left behind by it lists
+the checkpoints before trusting a 404 probe (the argument is in :mod:`.compaction`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import math
-import secrets
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from specstar.core import (
     Page,
@@ -41,7 +39,6 @@ from specstar.core import (
     SpecStarError,
     StorageError,
     StorageUnavailableError,
-    WriteOutcomeUnknownError,
 )
 from specstar.core.spi import (
     DEFAULT_QUERY_TIMEOUT,
@@ -61,39 +58,18 @@ from specstar.core.spi import (
 )
 
 from . import _log
-from ._client import (
-    is_conflicting_write,
-    is_missing,
-    is_precondition_failed,
-    unavailable,
-)
 from ._log import Commit, Entry, Mark, Prune, Purge, State
+from .compaction import DEFAULT_RETENTION, Compaction, check_keep, compact
 from .payloads import S3PayloadStore
+from .replica import Replica
 
 __all__ = ["S3Storage"]
 
-_log_ = logging.getLogger(__name__)
-
 #: Default age beyond which an unnamed payload counts as an orphan.
 _GRACE = timedelta(hours=1)
-#: How long one write may keep losing the race for the next log entry before giving up.
-_WRITE_BUDGET = 120.0
 _READ_ATTEMPTS = 5
 #: Payloads up to this size are repeated in their log entry (see :class:`_log.Commit`).
 _INLINE_BYTES = 64 * 1024
-
-
-def check_staleness(value: float) -> float:
-    """``value`` as a staleness window in seconds (a finite number, 0 or more)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"max_staleness must be a number of seconds, not {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"max_staleness must be 0 or more seconds, not {value!r}")
-    return float(value)
-
-
-def _seq_key(seq: int) -> str:
-    return f"{seq:020d}"
 
 
 class S3Storage(Storage):
@@ -114,171 +90,47 @@ class S3Storage(Storage):
         checkpoint_every: int = 256,
         query_timeout: float | None = DEFAULT_QUERY_TIMEOUT,
         max_staleness: float = 0.0,
+        log_retention: float = DEFAULT_RETENTION,
     ) -> None:
         self._client = client
-        self._staleness = check_staleness(max_staleness)
-        #: when the replica last caught up with the log (``time.monotonic``)
-        self._synced_at = float("-inf")
         self.bucket = bucket
         self.base = base
-        self._checkpoint_every = checkpoint_every
         self._timeout = check_timeout(query_timeout)
         self.payloads = S3PayloadStore(client, bucket, f"{base}payloads/")
-        self._lock = threading.RLock()
-        self._state: State | None = None
-        self._spec = IndexSpec()
+        #: this process's replica of the type's log
+        self.replica = Replica(
+            client,
+            bucket,
+            base,
+            self.payloads,
+            checkpoint_every=checkpoint_every,
+            max_staleness=max_staleness,
+            log_retention=log_retention,
+        )
+        self._retention = self.replica.retention
 
-    def _forget_sync(self) -> None:
-        """Make the next read catch up with the log whatever ``max_staleness`` allows."""
-        with self._lock:
-            self._synced_at = float("-inf")
+    # -- compaction ---------------------------------------------------------------------------
 
-    # -- the log ------------------------------------------------------------------------------
+    def compact(self, *, keep_seconds: float | None = None) -> Compaction:
+        """Delete the log entries and checkpoints before the latest checkpoint that is at least
+        ``keep_seconds`` old (on S3's clock), and the payload objects of revisions removed since
+        they were written; first write a checkpoint of the current state when the latest one
+        is older, so the next compaction removes what was purged until now.
 
-    def _get(self, key: str) -> bytes | None:
-        try:
-            body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise unavailable(exc, f"read of {key!r}") from exc
-        except BotoCoreError as exc:
-            raise unavailable(exc, f"read of {key!r}") from exc
-        return body
-
-    def _load(self) -> State:
-        """The latest checkpoint (or an empty state)."""
-        prefix = f"{self.base}checkpoint/"
-        latest: str | None = None
-        try:
-            pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix
-            )
-            for page in pages:
-                for obj in page.get("Contents", ()):
-                    latest = max(latest or "", str(obj["Key"]))
-        except (ClientError, BotoCoreError) as exc:
-            raise unavailable(exc, "listing of checkpoints") from exc
-        if latest is None:
-            return State()
-        data = self._get(latest)
-        if data is None:  # removed since listed: only ever happens to old ones
-            raise StorageUnavailableError(f"checkpoint {latest!r} vanished while loading")
-        return State.restore(_log.decode_checkpoint(data))
-
-    def _sync(self, watch: str | None = None) -> tuple[State, bool]:
-        """Bring the replica up to date with the log (caller holds the lock); returns it and
-        whether an entry with token ``watch`` was among those applied."""
-        if self._state is None:
-            self._state = self._load()
-        state, seen = self._state, False
-        while True:
-            probed_at = time.monotonic()
-            data = self._get(f"{self.base}log/{_seq_key(state.seq + 1)}")
-            if data is None:
-                self._synced_at = probed_at
-                return state, seen
-            entry = _log.decode_entry(data)
-            seen = seen or (watch is not None and entry.token == watch)
-            state.apply(state.seq + 1, entry)
-            if isinstance(entry, Commit) and entry.key is not None and entry.data is not None:
-                self.payloads.remember(entry.meta.resource_id, entry.key, entry.data)
-
-    def _read(self) -> State:
-        """The replica for a read (caller holds the lock): brought up to date, unless it
-        caught up less than ``max_staleness`` seconds ago."""
-        state = self._state
-        if state is not None and time.monotonic() - self._synced_at < self._staleness:
-            return state
-        return self._sync()[0]
-
-    def _replica(self) -> State:
-        with self._lock:
-            return self._read()
-
-    def _append(
-        self,
-        make: Callable[[State, str], Entry | None],
-        before: Callable[[], None] | None = None,
-    ) -> Entry | None:
-        """Append the entry ``make(state, token)`` builds from the newest state (``None``: no
-        entry needed); rebuild it after each lost race. ``before`` runs once, after the first
-        successful ``make`` and before the first create (the payload put: data before pointer,
-        and no upload for a write refused anyway). ``make`` raises the write's errors:
-        when it raises on a replica that was not just brought up to date, it runs again on a
-        fresh one, so a stale replica never refuses a valid write."""
-        token = secrets.token_hex(12)
-        deadline = time.monotonic() + _WRITE_BUDGET
-        with self._lock:
-            fresh = self._state is None
-            state = self._sync()[0] if fresh else self._state
-            assert state is not None
-            while True:
-                try:
-                    entry = make(state, token)
-                except (SpecStarError, ValueError):
-                    if fresh:
-                        raise
-                    state, fresh = self._sync()[0], True
-                    continue
-                if entry is None:
-                    if not fresh:  # nothing to do on this replica: make sure on a fresh one
-                        state, fresh = self._sync()[0], True
-                        continue
-                    return None
-                if before is not None:
-                    before()
-                    before = None
-                body = _log.encode(entry)
-                seq = state.seq + 1
-                outcome = self._create(f"{self.base}log/{_seq_key(seq)}", body, token)
-                if outcome == "won":
-                    state.apply(seq, _log.decode_entry(body))
-                    self._maybe_checkpoint(state)
-                    return entry
-                if outcome == "landed":
-                    return entry
-                state, won = self._sync(watch=token)
-                if won:  # our create succeeded but its answer was lost (a retried request)
-                    return entry
-                fresh = True
-                if time.monotonic() > deadline:
-                    raise StorageUnavailableError(
-                        f"{self.base}: the write lost the race for the next log entry for "
-                        f"{_WRITE_BUDGET:.0f}s; it was not applied"
-                    )
-
-    def _create(self, key: str, body: bytes, token: str) -> str:
-        """Create ``key`` if absent: ``"won"``; ``"lost"`` when it exists (another writer
-        won); ``"landed"`` when the answer was lost but the replica, brought up to date, holds
-        the entry with ``token`` (already applied)."""
-        try:
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
-            return "won"
-        except ClientError as exc:
-            if is_precondition_failed(exc) or is_conflicting_write(exc):
-                return "lost"
-            raise unavailable(exc, f"create of {key!r}") from exc
-        except EndpointConnectionError as exc:  # nothing was sent
-            raise unavailable(exc, f"create of {key!r}") from exc
-        except BotoCoreError as exc:  # sent, answer lost: find out whether it landed
-            landed = False
-            with contextlib.suppress(SpecStarError):
-                landed = self._sync(watch=token)[1]
-            if landed:
-                return "landed"
-            raise WriteOutcomeUnknownError() from exc
-
-    def _maybe_checkpoint(self, state: State) -> None:
-        if state.seq % self._checkpoint_every:
-            return
-        key = f"{self.base}checkpoint/{_seq_key(state.seq)}"
-        try:  # any writer may write it (same content for everyone): the first one wins
-            self._client.put_object(
-                Bucket=self.bucket, Key=key, Body=_log.encode(state.checkpoint()), IfNoneMatch="*"
-            )
-        except (ClientError, BotoCoreError) as exc:  # harmless: the log still has everything
-            _log_.warning("checkpoint %s not written: %s", key, exc)
+        ``keep_seconds`` defaults to the ``log_retention`` this storage was built with and may
+        not be lower: every process trusts its log probes for half the retention after it last
+        caught up (see :mod:`.compaction` for the argument). Safe to run from any process, at
+        any time, concurrently with writers, readers and other compactions.
+        """
+        return compact(
+            self._client,
+            self.bucket,
+            self.base,
+            check_keep(keep_seconds, self._retention),
+            checkpoint=self.replica.checkpoint_after,
+            named=self.replica.named_payloads,
+            payload_key=self.payloads.object_key,
+        )
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -290,10 +142,10 @@ class S3Storage(Storage):
                 return None
             return Mark(token=token, paths=sorted(wanted))
 
-        with self._lock:
-            self._append(make)
-            state = self._sync()[0]
-            self._spec = spec
+        with self.replica.lock:
+            self.replica.append(make)
+            state = self.replica.sync()[0]
+            self.replica.spec = spec
             state.declare(spec)
             return frozenset(wanted - state.known) if state.metas else frozenset()
 
@@ -305,16 +157,16 @@ class S3Storage(Storage):
                 return None
             return Mark(token=token, paths=sorted(wanted))
 
-        self._append(make)
+        self.replica.append(make)
 
     # -- reads --------------------------------------------------------------------------------
 
     def get_meta(self, resource_id: str) -> ResourceMeta | None:
-        return self._replica().metas.get(resource_id)
+        return self.replica.current().metas.get(resource_id)
 
     def _located(self, resource_id: str, revision_id: str) -> tuple[RevisionInfo, str] | None:
-        with self._lock:
-            return self._read().revisions.get(resource_id, {}).get(revision_id)
+        with self.replica.lock:
+            return self.replica.read().revisions.get(resource_id, {}).get(revision_id)
 
     def get_revision_info(self, resource_id: str, revision_id: str) -> RevisionInfo | None:
         found = self._located(resource_id, revision_id)
@@ -329,13 +181,13 @@ class S3Storage(Storage):
             if data is not None:
                 return StoredRevision(found[0], data)
             # pruned, purged or rewritten (a draft) since located: locate it again, fresh
-            self._forget_sync()
+            self.replica.forget_sync()
         raise StorageError(f"the payload of revision {revision_id!r} is missing")
 
     def get_current(self, resource_id: str) -> tuple[ResourceMeta, StoredRevision] | None:
         for _ in range(_READ_ATTEMPTS):
-            with self._lock:
-                state = self._read()
+            with self.replica.lock:
+                state = self.replica.read()
                 meta = state.metas.get(resource_id)
                 if meta is None:
                     return None
@@ -343,12 +195,12 @@ class S3Storage(Storage):
             data = self.payloads.get(resource_id, key)
             if data is not None:
                 return meta, StoredRevision(info, data)
-            self._forget_sync()
+            self.replica.forget_sync()
         raise StorageError(f"{resource_id!r}: the current revision's payload is missing")
 
     def get_revisions(self, refs: Sequence[tuple[str, str]]) -> list[StoredRevision | None]:
-        with self._lock:
-            state = self._read()
+        with self.replica.lock:
+            state = self.replica.read()
             found = [state.revisions.get(rid, {}).get(rev_id) for rid, rev_id in refs]
         wanted = [(rid, f[1]) for (rid, _), f in zip(refs, found, strict=True) if f is not None]
         fetched = iter(self.payloads.get_many(wanted))
@@ -364,36 +216,36 @@ class S3Storage(Storage):
     def list_revisions(
         self, resource_id: str, *, offset: int = 0, limit: int | None = None
     ) -> list[RevisionInfo]:
-        with self._lock:
-            revs = list(self._read().revisions.get(resource_id, {}).values())
+        with self.replica.lock:
+            revs = list(self.replica.read().revisions.get(resource_id, {}).values())
         end = None if limit is None else offset + limit
         return [info for info, _ in revs[offset:end]]
 
     def list_revision_ids(
         self, resource_id: str, *, offset: int = 0, limit: int | None = None
     ) -> list[str]:
-        with self._lock:
-            ids = list(self._read().revisions.get(resource_id, {}))
+        with self.replica.lock:
+            ids = list(self.replica.read().revisions.get(resource_id, {}))
         end = None if limit is None else offset + limit
         return ids[offset:end]
 
     def get_history(self, resource_id: str) -> tuple[ResourceMeta, list[str]] | None:
-        with self._lock:
-            state = self._read()
+        with self.replica.lock:
+            state = self.replica.read()
             meta = state.metas.get(resource_id)
             if meta is None:
                 return None
             return meta, list(state.revisions.get(resource_id, {}))
 
     def search(self, query: Query) -> Page[ResourceMeta]:
-        with self._lock:
-            state = self._read()
+        with self.replica.lock:
+            state = self.replica.read()
             with query_budget(self._timeout):
                 return state.index.search(state.metas, query)
 
     def count(self, query: Query) -> int:
-        with self._lock:
-            state = self._read()
+        with self.replica.lock:
+            state = self.replica.read()
             with query_budget(self._timeout):
                 return state.index.count(state.metas, query)
 
@@ -426,7 +278,7 @@ class S3Storage(Storage):
             )
 
         try:
-            entry = self._append(make, put_payload)
+            entry = self.replica.append(make, put_payload)
         except StorageUnavailableError:
             raise
         except BaseException:
@@ -448,7 +300,7 @@ class S3Storage(Storage):
             last[:] = [meta]
             return Purge(token=token, resource_id=resource_id)
 
-        self._append(make)
+        self.replica.append(make)
         self._drop(keys)
         return last[0]
 
@@ -466,7 +318,7 @@ class S3Storage(Storage):
             new = msgspec.structs.replace(meta, total_revision_count=count)
             return Prune(token=token, meta=new, revision_ids=removed)
 
-        entry = self._append(make)
+        entry = self.replica.append(make)
         if entry is None:
             return 0
         self._drop(keys)
@@ -486,8 +338,7 @@ class S3Storage(Storage):
         ones may belong to a write between its put and its log entry)."""
         limit = datetime.now(UTC) - older_than
         candidates = [e for e in self.payloads.list() if e.stored_time < limit]
-        with self._lock:
-            named = self._sync()[0].payload_keys()
+        named = self.replica.named_payloads()
         return [e for e in candidates if (e.resource_id, e.key) not in named]
 
     def collect_orphan_payloads(self, older_than: timedelta = _GRACE) -> int:
