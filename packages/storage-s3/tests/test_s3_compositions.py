@@ -206,7 +206,10 @@ def test_requests_per_operation_with_sql_meta(
         measure("update", lambda: items.update(rid, Item(name="u", age=31, active=True)))
         measure("get", lambda: items.get(rid))
         measure("search", lambda: items.search(QB["name"] == "u"))
-        measure("range search", lambda: items.search(Query(where=ranged, sorts=(QB["score"].desc(),), limit=20)))
+        measure(
+            "range search",
+            lambda: items.search(Query(where=ranged, sorts=(QB["score"].desc(),), limit=20)),
+        )
         measure("count", lambda: items.count(ranged))
         print(f"S3 requests per call ({meta} meta):", figures)
         assert figures == {

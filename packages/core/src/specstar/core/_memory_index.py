@@ -484,8 +484,12 @@ class IndexSet:
         matches at the selectivity the indexes estimate, each field's conditions taken as
         independent of the others' (a range and an equality on two fields: the product of the
         two shares)."""
+        limit = DEFAULT_LIMIT if query.limit is None else query.limit
+        need = query.offset + limit + 1
         where = query.where
-        items = where.items if isinstance(where, And) else (where,)
+        if where is None:
+            return float(need)
+        items: tuple[Expr, ...] = where.items if isinstance(where, And) else (where,)
         share = 1.0
         merged = self._ranges(items)
         for _, _, start, end in merged:
@@ -496,8 +500,7 @@ class IndexSet:
                 plan = self._plan(item)
                 if plan is not None:
                     share *= min(plan[0] / max(total, 1), 1.0)
-        limit = DEFAULT_LIMIT if query.limit is None else query.limit
-        return (query.offset + limit + 1) / max(share, 1 / max(total, 1))
+        return need / max(share, 1 / max(total, 1))
 
     def _walk(
         self,
