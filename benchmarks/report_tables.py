@@ -262,9 +262,12 @@ def s3_table(results: dict[str, Any]) -> str:
             load_rows.append(cells)
     head = (
         f"Every row on one {s3['server']}, each suite in a bucket of its own; "
-        f"target: SpecStar ≥ {target:g}{_X} the peer. Loopback S3 answers in well under a "
-        "millisecond, so the figures weigh each backend's client work and its number of "
-        "requests (see docs/storage.md), not S3's network latency."
+        f"target: SpecStar ≥ {target:g}{_X} the peer. The server is on loopback but takes some "
+        "3 ms per request (moto's Python server on 2 cores), so the figures weigh each "
+        "backend's number of requests (see docs/storage.md) and its client work, not S3's "
+        "network latency. S3 only reads with one request each (a probe of the log, so they "
+        "see every acknowledged write); the peer reads a local copy checked at most once a "
+        "second, as the row with reads ≤ 1 s stale does."
     )
     if s3.get("command"):
         head = f"Run `{s3['command'].strip()}` (merged into the results above). " + head

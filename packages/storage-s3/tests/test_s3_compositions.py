@@ -160,17 +160,25 @@ class TestPostgresWithS3Processes(ProcessSuite):
         return ("specstar.sql.postgres:PostgresStorageFactory", kwargs)
 
 
-def test_requests_per_operation_with_sqlite_meta(
-    tmp_path: Path, bucket: str, s3: dict[str, Any]
+@pytest.mark.parametrize("meta", ["sqlite", "postgres"])
+def test_requests_per_operation_with_sql_meta(
+    meta: str, request: pytest.FixtureRequest, tmp_path: Path, bucket: str, s3: dict[str, Any]
 ) -> None:
-    """S3 requests of each manager call when SQLite holds the meta (docs/storage.md)."""
+    """S3 requests of each manager call when SQLite or PostgreSQL holds the meta
+    (docs/storage.md): searches and counts are SQL only, whatever their filter and sort."""
     from collections import Counter
 
-    from specstar.core import QB, ResourceManager
+    from specstar.core import QB, Query, ResourceManager
     from specstar.testing import ITEM_INDEXES, Item
 
     payloads = S3PayloadStoreFactory(bucket, "revs/", **s3)
-    factory = SQLiteStorageFactory(tmp_path / "meta", payloads=payloads)
+    factory: SQLiteStorageFactory | PostgresStorageFactory
+    if meta == "sqlite":
+        factory = SQLiteStorageFactory(tmp_path / "meta", payloads=payloads)
+    else:
+        dsn = request.getfixturevalue("postgres_dsn")
+        schema = request.getfixturevalue("pg_schema")
+        factory = PostgresStorageFactory(dsn, schema=schema, pool_size=2, payloads=payloads)
     try:
         items = ResourceManager(
             Item, storage_factory=factory, indexed_fields=ITEM_INDEXES, default_user="u"
@@ -180,23 +188,37 @@ def test_requests_per_operation_with_sqlite_meta(
             "before-call.s3", lambda model, **_: counted.update([model.name])
         )
         figures: dict[str, dict[str, int]] = {}
-        rid = items.create(Item(name="c")).resource_id
-        figures["create"] = dict(counted)
-        counted.clear()
-        items.update(rid, Item(name="u"))
-        figures["update"] = dict(counted)
-        counted.clear()
-        items.get(rid)
-        figures["get"] = dict(counted)
-        counted.clear()
-        items.search(QB["name"] == "u")
-        figures["search"] = dict(counted)
-        print("S3 requests per call (SQLite meta):", figures)
+
+        def measure(label: str, call: Any) -> None:
+            counted.clear()
+            call()
+            figures[label] = dict(counted)
+
+        rid = ""
+
+        def create() -> None:
+            nonlocal rid
+            rid = items.create(Item(name="c", age=30, active=True)).resource_id
+
+        # the benchmark's search: a range, an equality, a sort on another field, one page
+        ranged = (QB["age"] >= 20) & (QB["age"] < 40) & (QB["active"] == True)  # noqa: E712
+        measure("create", create)
+        measure("update", lambda: items.update(rid, Item(name="u", age=31, active=True)))
+        measure("get", lambda: items.get(rid))
+        measure("search", lambda: items.search(QB["name"] == "u"))
+        measure(
+            "range search",
+            lambda: items.search(Query(where=ranged, sorts=(QB["score"].desc(),), limit=20)),
+        )
+        measure("count", lambda: items.count(ranged))
+        print(f"S3 requests per call ({meta} meta):", figures)
         assert figures == {
             "create": {"PutObject": 1},
             "update": {"PutObject": 1},  # the current revision it read was cached
             "get": {},  # cached: written by this process
             "search": {},
+            "range search": {},
+            "count": {},
         }
     finally:
         factory.close()

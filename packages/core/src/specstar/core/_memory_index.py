@@ -10,7 +10,8 @@ sorted list of the ids whose value is null or missing; list fields get an invert
 * or, when a selective condition narrows the rows (equality, ``in``, a range — bounds on one
   field from several conditions of an ``And`` are merged — list membership), evaluates just
   those candidates (when a sort index exists too, it first walks that index for at most as
-  many rows as there are candidates, which usually fills a page long before),
+  many rows as there are candidates, which usually fills a page long before — unless the
+  indexes' selectivity says the walk would need more rows than that, and give up),
 * or scans every row.
 
 Filters that are conjunctions of comparisons on data paths are checked by a predicate compiled
@@ -43,6 +44,10 @@ CANDIDATE_SHARE = 0.25
 #: With a candidate plan of more rows than this and a sort index, first walk the sort index
 #: for at most that many rows (often far fewer suffice to fill a page).
 WALK_FIRST_MIN = 64
+#: ... unless the walk is expected to read more than this share of the candidates before it
+#: fills the page (see :meth:`IndexSet._expected_walk`): it would then give up, having doubled
+#: the work of the candidate plan.
+WALK_EXPECTED_SHARE = 1.0
 _META_SORT_FIELDS = ("created_time", "updated_time")
 
 
@@ -459,7 +464,11 @@ class IndexSet:
         sorts = effective_sorts(query)
         index = self.sorted.get(sorts[0].field) if len(sorts) == 1 else None
         if plan is not None and plan[0] <= CANDIDATE_SHARE * len(rows):
-            if index is not None and plan[0] > WALK_FIRST_MIN:
+            if (
+                index is not None
+                and plan[0] > WALK_FIRST_MIN
+                and self._expected_walk(query, len(rows)) <= WALK_EXPECTED_SHARE * plan[0]
+            ):
                 page = self._walk(rows, query, index, sorts[0].descending, budget=plan[0])
                 if page is not None:
                     return page
@@ -469,6 +478,29 @@ class IndexSet:
         page = self._walk(rows, query, index, sorts[0].descending, budget=None)
         assert page is not None
         return page
+
+    def _expected_walk(self, query: Query, total: int) -> float:
+        """Rows a walk of the sort index reads, about, to fill the page: ``offset + limit + 1``
+        matches at the selectivity the indexes estimate, each field's conditions taken as
+        independent of the others' (a range and an equality on two fields: the product of the
+        two shares)."""
+        limit = DEFAULT_LIMIT if query.limit is None else query.limit
+        need = query.offset + limit + 1
+        where = query.where
+        if where is None:
+            return float(need)
+        items: tuple[Expr, ...] = where.items if isinstance(where, And) else (where,)
+        share = 1.0
+        merged = self._ranges(items)
+        for _, _, start, end in merged:
+            share *= (end - start) / max(total, 1)
+        bounded_fields = {field for field, _, _, _ in merged}
+        for item in items:
+            if isinstance(item, Condition) and item.field not in bounded_fields:
+                plan = self._plan(item)
+                if plan is not None:
+                    share *= min(plan[0] / max(total, 1), 1.0)
+        return need / max(share, 1 / max(total, 1))
 
     def _walk(
         self,
