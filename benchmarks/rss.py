@@ -33,3 +33,22 @@ def memory() -> dict[str, Any]:
         if sys.platform == "darwin":  # bytes there, KiB on Linux
             peak //= 1024
         return {"rss_kib": peak, "peak_kib": peak}
+
+
+def reset_peak() -> int | None:
+    """Reset the peak resident set (``VmHWM``) to the current one and return it (KiB), so the
+    peak read after a phase is that phase's alone; ``None`` where the kernel offers no reset
+    (``/proc/self/clear_refs``, Linux only)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return _proc_status()["VmRSS"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def peak_growth_mib(base: int | None) -> float | None:
+    """Growth of the peak resident set over ``base`` (from :func:`reset_peak`), in MiB."""
+    if base is None:
+        return None
+    return max(0.0, round((_proc_status()["VmHWM"] - base) / 1024, 1))
