@@ -129,9 +129,7 @@ def _crud(
             DiskResourceStore(rootdir=workdir / "data"),
         )
         crud = SpecStar()
-        crud.add_model(
-            model, name=name, storage=storage, indexed_fields=fields
-        )
+        crud.add_model(model, name=name, storage=storage, indexed_fields=fields)
     elif backend == "postgres":
         from specstar import BackendBinding, BackendConfig, ConnectionProfile
 
@@ -188,9 +186,7 @@ def _crud(
             ),
         )
         crud = SpecStar()
-        crud.add_model(
-            model, name=name, storage=storage, indexed_fields=fields
-        )
+        crud.add_model(model, name=name, storage=storage, indexed_fields=fields)
     else:
         raise ValueError(f"unknown backend {backend!r}")
     return crud
