@@ -188,10 +188,26 @@ def merged(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def merge_into(path: Path, section: dict[str, Any]) -> None:
+    """Store ``section`` in the results file ``path`` (keeping rows it did not rerun) and
+    re-render its Markdown, and ``docs/benchmarks.md`` when it is ``latest.json``."""
+    from . import report
+
+    results = json.loads(path.read_text())
+    results["backup"] = merged(results.get("backup"), section)
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    md_path = path.with_suffix(".md")
+    docs = path.name == "latest.json"
+    charts = ROOT / "docs" / "benchmarks" if docs else path.parent / "charts"
+    md_path.write_text("# Benchmark results\n\n" + report.markdown(results, charts, md_path.parent))
+    if docs:
+        docs_path = ROOT / "docs" / "benchmarks.md"
+        docs_path.write_text(report.docs_page(results, charts, docs_path))
+
+
 def main(argv: list[str] | None = None) -> int:
     from datetime import UTC, datetime
 
-    from . import report
     from .report_tables import backup_table
     from .run import Runner, _sizes, log, parse_args
 
@@ -231,17 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(section, indent=1) + "\n")
     if args.merge:
-        results = json.loads(args.merge.read_text())
-        results["backup"] = merged(results.get("backup"), section)
-        args.merge.write_text(json.dumps(results, indent=1) + "\n")
-        md_path = args.merge.with_suffix(".md")
-        docs = args.merge.name == "latest.json"
-        charts = ROOT / "docs" / "benchmarks" if docs else args.merge.parent / "charts"
-        body = report.markdown(results, charts, md_path.parent)
-        md_path.write_text("# Benchmark results\n\n" + body)
-        if docs:
-            docs_path = ROOT / "docs" / "benchmarks.md"
-            docs_path.write_text(report.docs_page(results, charts, docs_path))
+        merge_into(args.merge, section)
     if runner.fatal:
         log("FAILED: " + "; ".join(runner.fatal))
         return 1

@@ -355,6 +355,12 @@ def backup_table(results: dict[str, Any]) -> str:
         "schema SpecStar's load filled, restored into an empty one (other processes: no memory "
         "figure)."
     )
+    staged = {r["resources"]: r["staging_s"] for r in backup["rows"] if "staging_s" in r}
+    if staged:
+        notes.append(
+            "the peer's books made through its API (in memory, before its timed phases): "
+            + ", ".join(f"{n:,} in {s:,.1f} s" for n, s in sorted(staged.items()))
+        )
     if backup.get("command"):  # run on its own and merged into the results of another run
         head = f"Run `{backup['command'].strip()}` on {backup['started'][:10]}. " + head
     out = [head, "", _table(header, rows, left=3)]
