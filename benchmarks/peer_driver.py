@@ -105,13 +105,19 @@ def _crud(
     extra_indexed: tuple[Any, ...] = (),
     *,
     s3: "dict[str, Any] | None" = None,
+    name: str = RESOURCE_NAME,
+    indexed: "list[Any] | None" = None,
 ) -> Any:
+    """A ``SpecStar`` holding ``model`` as ``name`` on ``backend``, indexing ``indexed``
+    (default: :data:`INDEXED_FIELDS`) plus ``extra_indexed``."""
     from specstar import SpecStar
     from specstar.resource_manager.storage_factory import MemoryStorageFactory
 
+    fields = [*extra_indexed, *(INDEXED_FIELDS if indexed is None else indexed)]
+
     if backend == "memory":
         crud = SpecStar(storage_factory=MemoryStorageFactory())
-        crud.add_model(model, name=RESOURCE_NAME, indexed_fields=[*extra_indexed, *INDEXED_FIELDS])
+        crud.add_model(model, name=name, indexed_fields=fields)
     elif backend == "sqlite":
         from specstar.resource_manager.core import SimpleStorage
         from specstar.resource_manager.meta_store.sqlite3 import FileSqliteMetaStore
@@ -123,9 +129,7 @@ def _crud(
             DiskResourceStore(rootdir=workdir / "data"),
         )
         crud = SpecStar()
-        crud.add_model(
-            model, name=RESOURCE_NAME, storage=storage, indexed_fields=list(INDEXED_FIELDS)
-        )
+        crud.add_model(model, name=name, storage=storage, indexed_fields=fields)
     elif backend == "postgres":
         from specstar import BackendBinding, BackendConfig, ConnectionProfile
 
@@ -140,7 +144,7 @@ def _crud(
                 blob=BackendBinding(type="memory"),
             )
         )
-        crud.add_model(model, name=RESOURCE_NAME, indexed_fields=list(INDEXED_FIELDS))
+        crud.add_model(model, name=name, indexed_fields=fields)
     elif backend in ("s3", "postgres+s3"):
         from specstar import BackendBinding, BackendConfig, ConnectionProfile
 
@@ -162,7 +166,7 @@ def _crud(
                 blob=BackendBinding(type="memory"),
             )
         )
-        crud.add_model(model, name=RESOURCE_NAME, indexed_fields=list(INDEXED_FIELDS))
+        crud.add_model(model, name=name, indexed_fields=fields)
     elif backend == "sqlite+s3":
         from specstar.resource_manager.core import SimpleStorage
         from specstar.resource_manager.meta_store.sqlite3 import FileSqliteMetaStore
@@ -174,7 +178,7 @@ def _crud(
             FileSqliteMetaStore(db_filepath=workdir / "meta.db"),
             S3ResourceStore(
                 bucket=options["bucket"],
-                prefix=f"{options['prefix']}{RESOURCE_NAME}/",
+                prefix=f"{options['prefix']}{name}/",
                 endpoint_url=options["endpoint_url"],
                 access_key_id=options["access_key_id"],
                 secret_access_key=options["secret_access_key"],
@@ -182,9 +186,7 @@ def _crud(
             ),
         )
         crud = SpecStar()
-        crud.add_model(
-            model, name=RESOURCE_NAME, storage=storage, indexed_fields=list(INDEXED_FIELDS)
-        )
+        crud.add_model(model, name=name, storage=storage, indexed_fields=fields)
     else:
         raise ValueError(f"unknown backend {backend!r}")
     return crud

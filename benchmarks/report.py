@@ -19,6 +19,7 @@ from .http_bench import DESCRIPTIONS as HTTP_DESCRIPTIONS
 from .http_bench import ENDPOINTS
 from .report_tables import (
     WORKERS_TARGET,
+    backup_table,
     jobs_table,
     s3_table,
     statements_table,
@@ -477,6 +478,8 @@ def markdown(results: Results, charts: Path | None, base: Path | None) -> str:
     out += [jobs_table(results), ""]
     out += ["### S3 backends: SpecStar and the peer on one moto server", ""]
     out += [s3_table(results), ""]
+    out += ["### Backup: load and dump, SpecStar and the peer (books per second)", ""]
+    out += [backup_table(results), ""]
     out += ["### Memory after loading N resources (RSS / peak RSS of the process)", ""]
     out += [rss_table(v), ""]
     out += ["### Loading N resources", "", load_table(v), ""]

@@ -1,5 +1,5 @@
 """Report tables of the statement counts, of the uvicorn worker comparison and of the jobs
-section (``report.py`` puts them into the Markdown)."""
+section and of the backup section (``report.py`` puts them into the Markdown)."""
 
 from __future__ import annotations
 
@@ -273,6 +273,100 @@ def s3_table(results: dict[str, Any]) -> str:
         head = f"Run `{s3['command'].strip()}` (merged into the results above). " + head
     out = [head, "", _table(header, rows, left=3), "", "Loading N resources:", ""]
     out.append(_table(["backend", "N", "SpecStar", "peer"], load_rows, left=2))
+    if notes:
+        out += ["", *[f"- {line}" for line in notes]]
+    return "\n".join(out)
+
+
+# -- the backup section -----------------------------------------------------------------------
+
+
+def _rate(row: dict[str, Any] | None) -> str:
+    if not row:
+        return "not run"
+    return f"{row['per_second']:,}" if row.get("status") == "ok" else str(row.get("status"))
+
+
+def _peak(row: dict[str, Any] | None, target: float | None = None) -> str:
+    if not row or row.get("status") != "ok" or row.get("peak_growth_mib") is None:
+        return "n/a"
+    mib = float(row["peak_growth_mib"])
+    return f"{mib:,.1f} MiB" + ("" if target is None else _mark(mib < target))
+
+
+def backup_table(results: dict[str, Any]) -> str:
+    """The backup section: books per second of SpecStar's and the peer's ``load`` and ``dump``
+    on each backend and size, their ratio, ``pg_restore``/``pg_dump`` beside PostgreSQL's rows,
+    the peak memory growth of each phase against the target, and the rows that did not run."""
+    backup = results.get("backup")
+    if not backup:
+        return "_The backup section did not run._"
+    target = float(backup["rss_target_mib"])
+    by_key = {(r["impl"], r["backend"], r["resources"], r["phase"]): r for r in backup["rows"]}
+    tools = {"load": "pg_restore", "dump": "pg_dump -Fc"}
+    header = [
+        "N",
+        "backend",
+        "phase",
+        "SpecStar books/s",
+        "peer books/s",
+        "SpecStar ÷ peer",
+        "pg_restore / pg_dump books/s",
+        f"SpecStar peak RSS growth (< {target:g} MiB)",
+        "peer peak RSS growth",
+    ]
+    rows: list[list[str]] = []
+    for n in backup["sizes"]:
+        for backend in backup["backends"]:
+            for phase in ("load", "dump"):
+                ours = by_key.get(("ours", backend, n, phase))
+                peer = by_key.get(("peer", backend, n, phase))
+                tool = by_key.get((tools[phase], backend, n, phase))
+                ratio = "n/a"
+                if ours and peer and ours.get("status") == peer.get("status") == "ok":
+                    ratio = f"{ours['per_second'] / peer['per_second']:,.2f}{_X}"
+                rows.append(
+                    [
+                        f"{n:,}",
+                        _BACKEND_NAMES.get(backend, backend),
+                        phase,
+                        _rate(ours),
+                        _rate(peer),
+                        ratio,
+                        f"{tool['per_second']:,} ({tools[phase]})" if tool else "—",
+                        _peak(ours, target),
+                        _peak(peer),
+                    ]
+                )
+    notes = []
+    for r in backup["rows"]:
+        where = (
+            f"{r['impl']} on {_BACKEND_NAMES.get(r['backend'], r['backend'])}, N={r['resources']:,}"
+        )
+        if r.get("status") != "ok":
+            notes.append(f"{where}, {r['phase']}: {r.get('status')}: {r.get('reason')}")
+        elif r["impl"] == "ours" and r["phase"] == "dump" and not r.get("same_bytes", True):
+            notes.append(f"{where}: the dump differs from the archive the store was loaded with")
+    head = (
+        f"N books with {backup['revisions']} revisions each (`title`, `isbn` unique, `year`, "
+        "`tags`; `year` and `tags` indexed), the same rows on both sides, one side after the "
+        "other, each in a process of its own. SpecStar loads a generated archive into an empty "
+        "store, then dumps that store; the peer's books are made through its API (`create` and "
+        "two `update` calls each) and exported once, then `SpecStar.load` fills an empty store "
+        "and `SpecStar.dump` exports it. Peak RSS growth: the process's peak resident set "
+        "during the phase over its resident set at the start. `pg_restore`/`pg_dump -Fc`: the "
+        "schema SpecStar's load filled, restored into an empty one (other processes: no memory "
+        "figure)."
+    )
+    staged = {r["resources"]: r["staging_s"] for r in backup["rows"] if "staging_s" in r}
+    if staged:
+        notes.append(
+            "the peer's books made through its API (in memory, before its timed phases): "
+            + ", ".join(f"{n:,} in {s:,.1f} s" for n, s in sorted(staged.items()))
+        )
+    if backup.get("command"):  # run on its own and merged into the results of another run
+        head = f"Run `{backup['command'].strip()}` on {backup['started'][:10]}. " + head
+    out = [head, "", _table(header, rows, left=3)]
     if notes:
         out += ["", *[f"- {line}" for line in notes]]
     return "\n".join(out)

@@ -8,6 +8,10 @@ counts the import's temporary buffers. Standard library only (the peer driver lo
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import gc
 import resource
 import sys
 from typing import Any
@@ -33,3 +37,31 @@ def memory() -> dict[str, Any]:
         if sys.platform == "darwin":  # bytes there, KiB on Linux
             peak //= 1024
         return {"rss_kib": peak, "peak_kib": peak}
+
+
+def _trim() -> None:
+    """Hand memory freed by an earlier phase back to the kernel (``gc.collect`` then glibc's
+    ``malloc_trim``), so the next phase's start is what is live, not what the allocator kept."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: not glibc
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
+def reset_peak() -> int | None:
+    """Reset the peak resident set (``VmHWM``) to the current one, after :func:`_trim`, and
+    return it (KiB), so the peak read after a phase is that phase's alone; ``None`` where the
+    kernel offers no reset (``/proc/self/clear_refs``, Linux only)."""
+    _trim()
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return _proc_status()["VmRSS"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def peak_growth_mib(base: int | None) -> float | None:
+    """Growth of the peak resident set over ``base`` (from :func:`reset_peak`), in MiB."""
+    if base is None:
+        return None
+    return max(0.0, round((_proc_status()["VmHWM"] - base) / 1024, 1))

@@ -3,7 +3,8 @@
 For every size, backend and implementation (SpecStar, the ``specstar`` package from PyPI, the
 raw drivers) one worker process loads the rows and measures every workload; then each app is
 served over HTTP and loaded, and the job queues run side by side with the job peers
-(``jobs_bench.py``); results go to JSON, a Markdown table of ratios and PNG charts
+(``jobs_bench.py``), the S3 backends (``s3_bench.py``), and backup load and dump
+(``backup_bench.py``); results go to JSON, a Markdown table of ratios and PNG charts
 (``report.py``). A full run rewrites ``docs/benchmarks.md``.
 
 Exit status: 0 when everything of ours and of the raw drivers ran, 1 when anything of ours or
@@ -476,6 +477,14 @@ class Runner:
         sizes = QUICK_SIZES if self.quick else [n for n in self.sizes if n in FULL_SIZES]
         return run_section(self, sizes or FULL_SIZES)
 
+    # -- backup ---------------------------------------------------------------------------
+
+    def run_backup(self) -> dict[str, Any]:
+        """The backup section (``backup_bench.py``): load and dump, SpecStar and the peer."""
+        from .backup_bench import FULL_SIZES, QUICK_SIZES, run_section
+
+        return run_section(self, QUICK_SIZES if self.quick else FULL_SIZES)
+
     # -- metadata ---------------------------------------------------------------------------
 
     def meta(self, started: datetime, duration: float) -> dict[str, Any]:
@@ -590,6 +599,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP benchmark")
     parser.add_argument("--no-jobs", action="store_true", help="skip the jobs section")
     parser.add_argument("--no-s3", action="store_true", help="skip the S3 section")
+    parser.add_argument("--no-backup", action="store_true", help="skip the backup section")
     parser.add_argument(
         "--out", type=Path, help="JSON results (default: results/latest.json, quick.json)"
     )
@@ -626,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         http = None if args.no_http else runner.run_http()
         jobs = None if args.no_jobs else runner.run_jobs()
         s3 = None if args.no_s3 else runner.run_s3()
+        backup = None if args.no_backup else runner.run_backup()
     finally:
         runner.close()
     results = {
@@ -636,6 +647,7 @@ def main(argv: list[str] | None = None) -> int:
         "statements": statements,
         "jobs": jobs,
         "s3": s3,
+        "backup": backup,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
