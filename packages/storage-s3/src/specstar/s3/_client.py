@@ -140,16 +140,17 @@ def is_missing(exc: BaseException) -> bool:
     return code in ("NoSuchKey", "404", "NotFound") or status == 404
 
 
-def read_object(client: Any, bucket: str, key: str) -> bytes | None:
-    """The bytes of one object (``None``: it does not exist)."""
+def read_object(client: Any, bucket: str, key: str, *, action: str = "") -> bytes | None:
+    """The bytes of one object (``None``: it does not exist); ``action`` names the request in
+    the error when S3 does not answer (default: ``read of <key>``)."""
     try:
         body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
         if is_missing(exc):
             return None
-        raise unavailable(exc, f"read of {key!r}") from exc
+        raise unavailable(exc, action or f"read of {key!r}") from exc
     except BotoCoreError as exc:
-        raise unavailable(exc, f"read of {key!r}") from exc
+        raise unavailable(exc, action or f"read of {key!r}") from exc
     return body
 
 

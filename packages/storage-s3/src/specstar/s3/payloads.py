@@ -38,6 +38,7 @@ from ._client import (
     is_missing,
     is_precondition_failed,
     key_part,
+    read_object,
     unavailable,
 )
 
@@ -105,17 +106,14 @@ class S3PayloadStore(PayloadStore):
         cached = self._cache.get((resource_id, key))
         if cached is not None:
             return cached
-        try:
-            response = self._client.get_object(
-                Bucket=self.bucket, Key=self.object_key(resource_id, key)
-            )
-            body: bytes = response["Body"].read()
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise unavailable(exc, f"get of payload {key!r}") from exc
-        except BotoCoreError as exc:
-            raise unavailable(exc, f"get of payload {key!r}") from exc
+        body = read_object(
+            self._client,
+            self.bucket,
+            self.object_key(resource_id, key),
+            action=f"get of payload {key!r}",
+        )
+        if body is None:
+            return None
         self._cache.put((resource_id, key), body)
         return body
 
