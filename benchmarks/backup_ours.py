@@ -123,22 +123,6 @@ def generate(path: Path, n: int) -> None:
         put(Trailer(frames, 1))
 
 
-def measure(backend: str, phase: str, n: int, run: Callable[[], Any]) -> dict[str, Any]:
-    """Time ``run`` and the growth of the peak resident set over the start of the phase."""
-    base = rss.reset_peak()
-    start = time.perf_counter()
-    run()
-    seconds = time.perf_counter() - start
-    return {
-        "backend": backend,
-        "phase": phase,
-        "resources": n,
-        "seconds": round(seconds, 2),
-        "per_second": round(n / seconds),
-        "peak_growth_mib": rss.peak_growth_mib(base),
-    }
-
-
 def stores(
     tmp: Path, backends: set[str]
 ) -> Iterator[tuple[str, StorageFactory, Callable[[], None]]]:
@@ -168,7 +152,7 @@ def pg_tools(dsn: str, schema: str, n: int, tmp: Path) -> list[dict[str, Any]]:
         return []
     file = tmp / "pg.dump"
     env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
-    dumped = measure(
+    dumped = rss.measure_phase(
         "postgres",
         "dump",
         n,
@@ -178,7 +162,7 @@ def pg_tools(dsn: str, schema: str, n: int, tmp: Path) -> list[dict[str, Any]]:
     )
     dumped.update(peak_growth_mib=None, archive_mib=round(file.stat().st_size / 2**20, 1))
     drop_schema(dsn, schema)
-    restored = measure(
+    restored = rss.measure_phase(
         "postgres",
         "load",
         n,
@@ -195,12 +179,12 @@ def run_backend(
     target = manager(factory)
     stats: dict[str, Any] = {}
     with archive.open("rb") as src:
-        loaded = measure(backend, "load", n, lambda: stats.update(load([target], src)))
+        loaded = rss.measure_phase(backend, "load", n, lambda: stats.update(load([target], src)))
     if stats[MODEL].loaded != n:
         raise RuntimeError(f"loaded {stats[MODEL]}, expected {n} books")
     out = tmp / f"{backend}.bak"
     with out.open("wb") as sink:
-        dumped = measure(backend, "dump", n, lambda: dump([target], sink))
+        dumped = rss.measure_phase(backend, "dump", n, lambda: dump([target], sink))
     dumped["archive_mib"] = round(out.stat().st_size / 2**20, 1)
     # the store gives back what it was loaded with, byte for byte
     dumped["same_bytes"] = out.read_bytes() == archive.read_bytes()

@@ -100,21 +100,6 @@ def stage(config: dict[str, Any]) -> dict[str, Any]:
     return {"n": n, "create_update_s": round(created, 2)}
 
 
-def _phase(backend: str, phase: str, n: int, run: Any) -> dict[str, Any]:
-    base = rss.reset_peak()
-    start = time.perf_counter()
-    run()
-    seconds = time.perf_counter() - start
-    return {
-        "backend": backend,
-        "phase": phase,
-        "resources": n,
-        "seconds": round(seconds, 2),
-        "per_second": round(n / seconds),
-        "peak_growth_mib": rss.peak_growth_mib(base),
-    }
-
-
 def _archive_counts(path: Path) -> tuple[int, int]:
     """(resources, revisions) in a peer archive."""
     from specstar.resource_manager.dump_format import (
@@ -140,7 +125,7 @@ def measure(config: dict[str, Any]) -> list[dict[str, Any]]:
     manager = crud.get_resource_manager(rows.MODEL)
     stats: dict[str, Any] = {}
     with Path(config["archive"]).open("rb") as src:
-        loaded = _phase(backend, "load", n, lambda: stats.update(crud.load(src)))
+        loaded = rss.measure_phase(backend, "load", n, lambda: stats.update(crud.load(src)))
     if stats[rows.MODEL].loaded != n:
         raise RuntimeError(f"the peer loaded {stats[rows.MODEL].loaded} books, expected {n}")
     if manager.count_resources() != n:
@@ -151,7 +136,7 @@ def measure(config: dict[str, Any]) -> list[dict[str, Any]]:
             raise RuntimeError(f"a loaded book has {found} revisions, not {rows.REVISIONS}")
     out = Path(config["dump_path"])
     with out.open("wb") as sink:
-        dumped = _phase(backend, "dump", n, lambda: crud.dump(sink))
+        dumped = rss.measure_phase(backend, "dump", n, lambda: crud.dump(sink))
     dumped["archive_mib"] = round(out.stat().st_size / 2**20, 1)
     counts = _archive_counts(out)
     if counts != (n, n * rows.REVISIONS):

@@ -14,6 +14,8 @@ import ctypes.util
 import gc
 import resource
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -65,3 +67,20 @@ def peak_growth_mib(base: int | None) -> float | None:
     if base is None:
         return None
     return max(0.0, round((_proc_status()["VmHWM"] - base) / 1024, 1))
+
+
+def measure_phase(backend: str, phase: str, n: int, run: Callable[[], Any]) -> dict[str, Any]:
+    """Time ``run`` (``n`` resources) and the growth of the peak resident set over the start
+    of the phase: one row of the backup section, the same for SpecStar and the peer."""
+    base = reset_peak()
+    start = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - start
+    return {
+        "backend": backend,
+        "phase": phase,
+        "resources": n,
+        "seconds": round(seconds, 2),
+        "per_second": round(n / seconds),
+        "peak_growth_mib": peak_growth_mib(base),
+    }
