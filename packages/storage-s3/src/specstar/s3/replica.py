@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import secrets
 import threading
 import time
@@ -36,11 +35,7 @@ _LOAD_ATTEMPTS = 5
 
 def check_staleness(value: float) -> float:
     """``value`` as a staleness window in seconds (a finite number, 0 or more)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"max_staleness must be a number of seconds, not {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"max_staleness must be 0 or more seconds, not {value!r}")
-    return float(value)
+    return check_retention(value, "max_staleness")
 
 
 class Replica:
