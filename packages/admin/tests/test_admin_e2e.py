@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from specstar.testing.services import services_required
+from specstar.testing.services import free_port, services_required
 
 _CANDIDATES = ("chromium", "chromium-browser")
 
@@ -45,17 +44,10 @@ def _chromium() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def live(admin: Any) -> Iterator[str]:
     """The admin app served by uvicorn on a free loopback port; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(admin.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

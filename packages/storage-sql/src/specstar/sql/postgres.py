@@ -208,8 +208,16 @@ class _PgTx:
                 raise StorageUnavailableError() from exc
             renew, self._renew = self._renew, None  # once per session
             self._conn = renew()
+        with self._last_attempt():
+            cursor = self._conn.execute(query, tuple(params))
+        return cursor
+
+    @contextmanager
+    def _last_attempt(self) -> Iterator[None]:
+        """The store's errors for a statement that is not tried again: a cancelled one is the
+        time budget's, a lost connection :class:`StorageUnavailableError`."""
         try:
-            return self._conn.execute(query, tuple(params))
+            yield
         except psycopg.errors.QueryCanceled as exc:
             raise self._cancelled(exc) from exc
         except psycopg.Error as exc:
@@ -236,15 +244,8 @@ class _PgTx:
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """``executemany`` (psycopg pipelines the rows); only inside a transaction, so a lost
         connection is :class:`~specstar.core.errors.StorageUnavailableError`."""
-        try:
-            with self._conn.cursor() as cursor:
-                cursor.executemany(_placeholders(sql), rows)
-        except psycopg.errors.QueryCanceled as exc:
-            raise self._cancelled(exc) from exc
-        except psycopg.Error as exc:
-            if _lost(self._conn, exc):
-                raise StorageUnavailableError() from exc
-            raise _translate(exc) from exc
+        with self._last_attempt(), self._conn.cursor() as cursor:
+            cursor.executemany(_placeholders(sql), rows)
 
 
 def _configurer(budget: float | None) -> Callable[[psycopg.Connection[Any]], None]:
