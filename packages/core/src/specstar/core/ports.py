@@ -219,7 +219,8 @@ class Storage(abc.ABC):
         included. Without it the resource must not exist.
 
         All or nothing: on any error the store holds what it held before (the old resource
-        when replacing). Adapters with transactions do it in one; this default commits
+        when replacing). Adapters with transactions do it in one (the S3-only store: one log
+        entry); this default commits
         write by write (:func:`~specstar.core.adoption.adopt_by_commits`) and undoes what it
         stored when a write fails, so a crash in the middle can leave a partial resource.
 

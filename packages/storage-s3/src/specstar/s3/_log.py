@@ -21,7 +21,7 @@ import msgspec
 from specstar.core import ResourceMeta, RevisionInfo, UniqueConstraintError
 from specstar.core.spi import IndexSet, IndexSpec
 
-__all__ = ["Checkpoint", "Commit", "Entry", "Mark", "Prune", "Purge", "State"]
+__all__ = ["Adopt", "Checkpoint", "Commit", "Entry", "Mark", "Prune", "Purge", "State"]
 
 
 class Commit(msgspec.Struct, tag="commit", kw_only=True):
@@ -59,7 +59,22 @@ class Mark(msgspec.Struct, tag="mark", kw_only=True):
     paths: list[str]
 
 
-Entry = Commit | Purge | Prune | Mark
+class Adopt(msgspec.Struct, tag="adopt", kw_only=True):
+    """A whole resource stored as a backup holds it (``Storage.adopt_resource``): its meta and
+    every revision with the key of its payload object, oldest first. It replaces any resource
+    of the same id together with its history (the writer checked the compare-and-swap against
+    the state before this entry). ``data`` repeats the small payloads, one item per revision
+    (``None`` for a large one), as :class:`Commit` does.
+
+    One entry holds the whole resource, so a crash leaves all of it or none of it."""
+
+    token: str
+    meta: ResourceMeta
+    revisions: list[tuple[RevisionInfo, str]]
+    data: list[bytes | None]
+
+
+Entry = Commit | Purge | Prune | Mark | Adopt
 
 
 class Checkpoint(msgspec.Struct, kw_only=True):
@@ -172,6 +187,11 @@ class State:
             for rev_id in entry.revision_ids:
                 revs.pop(rev_id, None)
             self._set_meta(entry.meta)
+        elif isinstance(entry, Adopt):
+            self._set_meta(entry.meta)
+            self.revisions[entry.meta.resource_id] = {
+                info.revision_id: (info, key) for info, key in entry.revisions
+            }
         else:
             self.known.update(entry.paths)
         self.seq = seq

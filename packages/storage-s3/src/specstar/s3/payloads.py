@@ -100,6 +100,17 @@ class S3PayloadStore(PayloadStore):
             raise ConflictError(f"payload {key!r} of {resource_id!r} already holds other bytes")
         raise unavailable(RuntimeError("conflicting writes"), f"put of payload {key!r}")
 
+    def put_many(self, items: Sequence[tuple[str, str, bytes]]) -> None:
+        """:meth:`put` each ``(resource_id, key, data)``, concurrently (up to 16 requests in
+        flight); raises the first error once every put has ended."""
+        if len(items) <= 1:
+            for item in items:
+                self.put(*item)
+            return
+        futures = [self._executor().submit(self.put, *item) for item in items]
+        for future in futures:
+            future.result()
+
     def get(self, resource_id: str, key: str) -> bytes | None:
         if not is_payload_key(key):
             return None

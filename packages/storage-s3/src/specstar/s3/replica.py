@@ -19,7 +19,7 @@ from specstar.core.spi import IndexSpec
 
 from . import _log
 from ._client import is_conflicting_write, is_precondition_failed, read_object, unavailable
-from ._log import Commit, Entry, State
+from ._log import Adopt, Commit, Entry, State
 from .compaction import Listing, check_retention, elapsed_clock, list_checkpoints, seq_key
 from .payloads import S3PayloadStore
 
@@ -139,8 +139,16 @@ class Replica:
             entry = _log.decode_entry(data)
             seen = seen or (watch is not None and entry.token == watch)
             state.apply(state.seq + 1, entry)
-            if isinstance(entry, Commit) and entry.key is not None and entry.data is not None:
-                self.payloads.remember(entry.meta.resource_id, entry.key, entry.data)
+            self._remember(entry)
+
+    def _remember(self, entry: Entry) -> None:
+        """Keep the payloads ``entry`` repeats in the payload cache."""
+        if isinstance(entry, Commit) and entry.key is not None and entry.data is not None:
+            self.payloads.remember(entry.meta.resource_id, entry.key, entry.data)
+        elif isinstance(entry, Adopt):
+            for (_, key), data in zip(entry.revisions, entry.data, strict=True):
+                if data is not None:
+                    self.payloads.remember(entry.meta.resource_id, key, data)
 
     def read(self) -> State:
         """The replica for a read (caller holds the lock): brought up to date, unless it

@@ -33,7 +33,9 @@ from typing import Any
 import msgspec
 
 from specstar.core import (
+    AlreadyExistsError,
     Page,
+    PreconditionFailedError,
     ResourceMeta,
     RevisionInfo,
     SpecStarError,
@@ -42,6 +44,7 @@ from specstar.core import (
 )
 from specstar.core.spi import (
     DEFAULT_QUERY_TIMEOUT,
+    Adoption,
     Capabilities,
     CommitResult,
     IndexSpec,
@@ -58,7 +61,7 @@ from specstar.core.spi import (
 )
 
 from . import _log
-from ._log import Commit, Entry, Mark, Prune, Purge, State
+from ._log import Adopt, Commit, Entry, Mark, Prune, Purge, State
 from .compaction import DEFAULT_RETENTION, Compaction, check_keep, compact
 from .payloads import S3PayloadStore
 from .replica import Replica
@@ -289,6 +292,68 @@ class S3Storage(Storage):
         stored = _log.decode_entry(_log.encode(entry))  # as every replica holds it
         assert isinstance(stored, Commit)
         return CommitResult(stored.meta, stored.revision)
+
+    def adopt_resource(
+        self,
+        meta: ResourceMeta,
+        revisions: Sequence[StoredRevision],
+        indexed_data: dict[str, Any],
+        *,
+        replaces: ResourceMeta | None = None,
+    ) -> ResourceMeta:
+        """The whole resource in one log entry (:class:`._log.Adopt`): every payload is put
+        first (concurrently), then one conditional create names them all, so a crash at any
+        point leaves all of the resource or none of it (payloads of an entry that was never
+        created are orphans, collected as any). The checks — exists, compare-and-swap on
+        ``replaces``, ``Unique`` — are made on the state the entry follows, as a commit's.
+        An overwrite deletes the old revisions' payloads once its entry is in."""
+        adoption = Adoption(
+            meta=meta, revisions=revisions, indexed_data=indexed_data, replaces=replaces
+        )
+        stored = adoption.stored_meta()
+        stored = msgspec.structs.replace(
+            stored, created_time=_utc(stored.created_time), updated_time=_utc(stored.updated_time)
+        )
+        rid = stored.resource_id
+        keys = [new_payload_key(r.data) for r in revisions]
+        pairs = [(r.info, key) for r, key in zip(revisions, keys, strict=True)]
+        inline = [r.data if len(r.data) <= _INLINE_BYTES else None for r in revisions]
+        old_keys: list[tuple[str, str]] = []
+        put: list[bool] = []
+
+        def put_payloads() -> None:
+            put.append(True)
+            self.payloads.put_many(
+                [(rid, key, r.data) for r, key in zip(revisions, keys, strict=True)]
+            )
+
+        def make(state: State, token: str) -> Entry | None:
+            current = state.metas.get(rid)
+            if replaces is None:
+                if current is not None:
+                    raise AlreadyExistsError(rid)
+            else:
+                expected = replaces.current_revision_id
+                actual = None if current is None else current.current_revision_id
+                if actual != expected:
+                    raise PreconditionFailedError(rid, expected, actual)
+            state.check_unique(stored)
+            old_keys[:] = sorted(state.payload_keys([rid]))
+            return Adopt(token=token, meta=stored, revisions=pairs, data=inline)
+
+        try:
+            entry = self.replica.append(make, put_payloads)
+        except StorageUnavailableError:
+            raise  # the entry may have landed: its payloads must stay
+        except BaseException:
+            if put:
+                self._drop([(rid, key) for key in keys])
+            raise
+        assert entry is not None
+        self._drop(old_keys)
+        landed = _log.decode_entry(_log.encode(entry))  # as every replica holds it
+        assert isinstance(landed, Adopt)
+        return landed.meta
 
     def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:
         keys: list[tuple[str, str]] = []
