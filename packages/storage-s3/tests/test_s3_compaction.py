@@ -128,6 +128,32 @@ def test_payloads_a_purge_failed_to_delete_are_deleted_by_compaction(
     assert [e.resource_id for e in storage.payloads.list()] != []  # "other" keeps its own
 
 
+def test_payloads_of_a_restored_then_purged_resource_are_deleted_by_compaction(
+    compacting: S3StorageFactory, bucket: str, s3: dict[str, Any], monkeypatch: Any
+) -> None:
+    source = ResourceManager(Item, name="items", indexed_fields=ITEM_INDEXES, default_user="u")
+    source.create(Item(name="a", note=SECRET), resource_id="r")
+    source.update("r", Item(name="b", note=f"{SECRET} 2"))
+    history = source.storage.get_history("r")
+    assert history is not None
+    meta, ids = history
+    revisions = [r for r in source.storage.get_revisions([("r", i) for i in ids]) if r]
+    items = _manager(compacting)
+    storage = _storage(items)
+    storage.adopt_resource(meta, revisions, meta.indexed_data)  # one entry names both
+    items.create(Item(name="other"))
+
+    def unreachable(resource_id: str, key: str) -> None:
+        raise StorageUnavailableError("S3 is unreachable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(storage.payloads, "discard", unreachable)
+        items.permanently_delete("r")  # both payloads stay behind
+    assert len([k for k in _holding(_objects(bucket, s3), SECRET) if "/payloads/" in k]) == 2
+    assert compacting.compact()["items"].payloads == 2
+    assert _holding(_objects(bucket, s3), SECRET) == []
+
+
 def test_a_replica_left_behind_by_a_compaction_reloads_before_reading_or_writing(
     compacting: S3StorageFactory, bucket: str, s3: dict[str, Any], monkeypatch: Any
 ) -> None:

@@ -21,7 +21,17 @@ import msgspec
 from specstar.core import ResourceMeta, RevisionInfo, UniqueConstraintError
 from specstar.core.spi import IndexSet, IndexSpec
 
-__all__ = ["Adopt", "Checkpoint", "Commit", "Entry", "Mark", "Prune", "Purge", "State"]
+__all__ = [
+    "Adopt",
+    "Checkpoint",
+    "Commit",
+    "Entry",
+    "Mark",
+    "Prune",
+    "Purge",
+    "State",
+    "payload_refs",
+]
 
 
 class Commit(msgspec.Struct, tag="commit", kw_only=True):
@@ -85,6 +95,15 @@ class Checkpoint(msgspec.Struct, kw_only=True):
     metas: list[ResourceMeta]
     revisions: list[tuple[RevisionInfo, str]]
     known: list[str]
+
+
+def payload_refs(entry: Entry) -> set[tuple[str, str]]:
+    """``(resource_id, key)`` of the payloads ``entry`` names."""
+    if isinstance(entry, Commit) and entry.key is not None:
+        return {(entry.meta.resource_id, entry.key)}
+    if isinstance(entry, Adopt):
+        return {(entry.meta.resource_id, key) for _, key in entry.revisions}
+    return set()
 
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -229,10 +229,7 @@ def removed_payloads(
         if data is None:  # compacted meanwhile by another process: it read it
             return set()
         if is_entry:
-            entry = _log.decode_entry(data)
-            if isinstance(entry, _log.Commit) and entry.key is not None:
-                return {(entry.meta.resource_id, entry.key)}
-            return set()
+            return _log.payload_refs(_log.decode_entry(data))
         checkpoint = _log.decode_checkpoint(data)
         return {(info.resource_id, key) for info, key in checkpoint.revisions}
 
