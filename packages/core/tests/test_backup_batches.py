@@ -4,6 +4,7 @@ same batch resolve, and a batch the store fails as a whole is retried resource b
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from specstar.core import ResourceManager, StorageUnavailableError, Unique, dump, load
+from specstar.core import Query, ResourceManager, StorageUnavailableError, Unique, dump, load
 from specstar.core.backup import loader
 from specstar.core.memory import MemoryStorageFactory
 from specstar.core.refs import OnDelete, Ref, Registry
@@ -97,3 +98,42 @@ def test_a_batch_failed_as_a_whole_is_retried_resource_by_resource() -> None:
     assert stats.failures == []
     assert stats.loaded == 4
     assert archive(target) == archive(source)
+
+
+def test_memory_readers_never_see_a_resource_halfway_through_its_adoption() -> None:
+    source = accounts()
+    source.create(Account(email="a@x", name="a1"), resource_id="a")
+    source.update("a", Account(email="a@x", name="a2"))
+    source.update("a", Account(email="a@x", name="a3"))
+    history = source.storage.get_history("a")
+    assert history is not None
+    meta, ids = history
+    revisions = [r for r in source.storage.get_revisions([("a", i) for i in ids]) if r]
+    target = accounts()
+    storage = target.storage
+    commit = storage.commit
+    started, read = threading.Event(), threading.Event()
+    seen: list[Any] = []
+
+    def slow_commit(write: Any) -> Any:
+        result = commit(write)
+        started.set()
+        read.wait(0.3)  # a reader that is not kept out answers within this
+        return result
+
+    def reader() -> None:
+        started.wait(5)
+        seen.append(storage.get_meta("a"))
+        seen.append(len(storage.search(Query(limit=10)).items))
+        read.set()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    storage.commit = slow_commit  # type: ignore[method-assign]
+    storage.adopt_resource(meta, revisions, meta.indexed_data)
+    thread.join(5)
+    (got, listed) = seen
+    assert got is not None
+    assert got.total_revision_count == 3
+    assert got.current_revision_id == "a:3"
+    assert listed == 1

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from ._memory_index import IndexSet
+from .adoption import Adoption, adopt_by_commits
 from .blobs import (
     CHUNK_SIZE,
     DEFAULT_CONTENT_TYPE,
@@ -107,7 +108,8 @@ class MemoryStorage(Storage):
     # -- reads --------------------------------------------------------------------------------
 
     def get_meta(self, resource_id: str) -> ResourceMeta | None:
-        return self._metas.get(resource_id)
+        with self._lock:  # never a resource halfway through adopt_resource
+            return self._metas.get(resource_id)
 
     def get_revision(self, resource_id: str, revision_id: str) -> StoredRevision | None:
         with self._lock:
@@ -207,6 +209,22 @@ class MemoryStorage(Storage):
             value = meta.indexed_data.get(path)
             if value is not None and claims.get(value) == meta.resource_id:
                 del claims[value]
+
+    def adopt_resource(
+        self,
+        meta: ResourceMeta,
+        revisions: Sequence[StoredRevision],
+        indexed_data: dict[str, Any],
+        *,
+        replaces: ResourceMeta | None = None,
+    ) -> ResourceMeta:
+        """The default write-by-write sequence, under the store's lock: no other thread sees
+        the resource before it is whole, nor the old one gone while it is replaced."""
+        adoption = Adoption(
+            meta=meta, revisions=revisions, indexed_data=indexed_data, replaces=replaces
+        )
+        with self._lock:
+            return adopt_by_commits(self, adoption)
 
     def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:
         with self._lock:
