@@ -27,7 +27,7 @@ from specstar.core.memory import MemoryStorageFactory
 from specstar.core.query._regex import Regex
 from specstar.core.query.ast import And, Condition, Field, Not, Op
 from specstar.core.spi import resolve_query
-from specstar.sql import PostgresStorageFactory, SQLiteStorageFactory
+from specstar.sql import PostgresStorageFactory, SQLiteStorageFactory, _plan
 
 
 class Note(msgspec.Struct, kw_only=True):
@@ -129,10 +129,12 @@ def test_a_regex_never_runs_on_rows_outside_the_scope(
 
 
 def test_sqlite_walks_the_sort_index_without_testing_hidden_rows(
-    tmp_path: Path, regex_calls: list[str]
+    tmp_path: Path, regex_calls: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plan of the issue: a filter + a sort on the hidden indexed field, read by walking
-    that field's index (the walk tests the filter row by row)."""
+    that field's index (the walk tests the filter row by row). The table counts as large
+    (``PLAIN_UP_TO_ROWS``), so the walk is weighed on every search."""
+    monkeypatch.setattr(_plan, "PLAIN_UP_TO_ROWS", 0)
     factory = SQLiteStorageFactory(tmp_path / "db")
     notes = _notes(factory, "walk")
     with notes.using(user="root"):

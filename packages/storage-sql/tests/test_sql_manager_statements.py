@@ -14,7 +14,7 @@ import pytest
 
 from specstar.core import QB, Query, ResourceManager, StorageFactory
 from specstar.core.ports import Write
-from specstar.sql import postgres, sqlite
+from specstar.sql import _plan, postgres, sqlite
 from specstar.testing import ITEM_INDEXES, Item
 
 
@@ -123,3 +123,37 @@ def test_a_write_is_one_read_and_its_commit(
         assert sent[0] == read[0]
     assert items.get(rid).data.age == 9
     assert stored.info.revision_id == f"{rid}:1"
+
+
+def test_sqlite_searches_a_small_table_without_probing_while_its_size_is_trusted(
+    tmp_path: Any, statements: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory = sqlite.SQLiteStorageFactory(tmp_path)
+    items = ResourceManager(
+        Item, storage_factory=factory, name="items", indexed_fields=ITEM_INDEXES, default_user="u"
+    )
+    for i in range(40):
+        items.create(Item(name=f"n{i}", age=i % 7, email=f"{i}@x"))
+    now = [0.0]
+    storage: Any = items.storage
+    storage._size = _plan.SizeHint(clock=lambda: now[0])
+    # an unselective filter sorted on another field: the shape the sort-index walk is for
+    query = Query(where=QB["age"] >= 1, sorts=(QB["name"].desc(),), limit=5)
+    first = _sent(statements, lambda: items.search(query))
+    assert first[0].startswith("SELECT min(")  # the probe learns the size: 40 rows
+    assert len(first) == 2  # and the plain query follows
+    again = _sent(statements, lambda: items.search(query))
+    assert len(again) == 1  # trusted: the plain query alone
+    plain = items.search(query)
+    now[0] += _plan.SIZE_TRUST_SECONDS
+    assert len(_sent(statements, lambda: items.search(query))) == 2  # expired: probed again
+    # a table larger than the bound is probed on every search
+    monkeypatch.setattr(_plan, "PLAIN_UP_TO_ROWS", 39)
+    now[0] += _plan.SIZE_TRUST_SECONDS
+    for _ in range(2):
+        sent = _sent(statements, lambda: items.search(query))
+        assert sent[0].startswith("SELECT min(")
+        assert len(sent) >= 2
+    assert items.search(query) == plain  # whichever plan, the same page
+    assert [m.indexed_data["name"] for m in plain] == ["n9", "n8", "n6", "n5", "n4"]
+    factory.close()

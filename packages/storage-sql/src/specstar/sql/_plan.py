@@ -27,6 +27,12 @@ A failed walk reads at most ``c`` rows, about what the filter's plan reads, so i
 doubles a query that was cheap; a successful one replaces a sort of most of the table by a few
 hundred index steps.
 
+A table of at most :data:`PLAIN_UP_TO_ROWS` rows (the walk budget) gets the plain query
+without a probe for :data:`SIZE_TRUST_SECONDS` after a probe saw it that small
+(:class:`SizeHint`): its plain plan reads and sorts no more rows than one walk may read, so
+the three statements would buy little. A table that grew meanwhile is probed again once the
+hint expires; every plan gives the same rows, so the hint only ever costs time.
+
 Nulls sort last ascending and first descending, but an SQLite index keeps them first, so the
 sort index is read as two segments, the nulls (in ``resource_id`` order) and the values, each
 in index order; a boundary among the values excludes its whole tie group, so the window is a
@@ -37,7 +43,8 @@ looked at, never which qualify.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from specstar.core import And, Condition, Op, Query
@@ -47,16 +54,39 @@ from ._backend import Tx
 from ._compile import MAX_PARAMS, Compiler, Sql, Target
 from ._rows import META_SELECT
 
-__all__ = ["WALK_BUDGET", "SortIndexWalk"]
+__all__ = ["PLAIN_UP_TO_ROWS", "SIZE_TRUST_SECONDS", "WALK_BUDGET", "SizeHint", "SortIndexWalk"]
 
 #: Most index entries one probe counts, and so most rows one walk of the sort index reads.
 WALK_BUDGET = 2048
+#: Tables of at most this many rows get the plain query while a probe's sighting is trusted.
+PLAIN_UP_TO_ROWS = WALK_BUDGET
+#: How long a probe's sighting of a small table is trusted.
+SIZE_TRUST_SECONDS = 1.0
 #: Operators whose condition the field's index answers as a range of entries.
 _NARROWING = frozenset({Op.eq, Op.gt, Op.gte, Op.lt, Op.lte, Op.in_})
 #: Meta fields with an index led by ``is_deleted`` (the sort can walk them).
 _SORTABLE_META = frozenset({"created_time", "updated_time"})
 #: Meta fields whose index a probe can count (``resource_id`` is the primary key).
 _PROBED_META = _SORTABLE_META | {"resource_id"}
+
+
+class SizeHint:
+    """What the last probe saw of a table's size: while :meth:`small` holds, searches skip the
+    walk (and its probe). Thread-safe enough: a stale read only picks the other plan."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._small_until = float("-inf")
+
+    def small(self) -> bool:
+        """Whether a probe saw the table at most :data:`PLAIN_UP_TO_ROWS` rows large less
+        than :data:`SIZE_TRUST_SECONDS` ago."""
+        return self._clock() < self._small_until
+
+    def observe(self, rows_at_most: int) -> None:
+        """Record a probe's bound on the number of rows."""
+        small = rows_at_most <= PLAIN_UP_TO_ROWS
+        self._small_until = self._clock() + SIZE_TRUST_SECONDS if small else float("-inf")
 
 
 class _Segment(NamedTuple):
@@ -277,14 +307,18 @@ class SortIndexWalk:
 
     # -- execution ----------------------------------------------------------------------------
 
-    def run(self, tx: Tx) -> tuple[Sql, list[tuple[Any, ...]]] | None:
+    def run(self, tx: Tx, size: SizeHint | None = None) -> tuple[Sql, list[tuple[Any, ...]]] | None:
         """The walk statement and its rows when the walk answers the query exactly (the page
         filled up before the budget ran out, or the walk reached the end of the index), else
-        ``None``: the plain query decides then."""
+        ``None``: the plain query decides then. ``size`` learns the table's size bound."""
         probe = self.probe()
         row = tx.one(probe.text, probe.params)
         assert row is not None
         budget, rows_at_most = int(row[0]), int(row[1] or 0)
+        if size is not None:
+            size.observe(rows_at_most)
+            if size.small():
+                return None
         need = self._query.offset + self._limit + 1
         if budget < WALK_BUDGET and budget * budget < need * rows_at_most:
             # A walk of ``budget`` rows finds about budget * budget / rows matches: too few

@@ -64,7 +64,7 @@ from ._adoption import Adopter, holder_of
 from ._backend import Backend, Tx, Violation, iter_chunks
 from ._compile import Compiler, Sql
 from ._layout import IndexColumn, ident, revision_seq, table_base, to_utc
-from ._plan import SortIndexWalk
+from ._plan import SizeHint, SortIndexWalk
 from ._registry import Registry, path_of
 from ._revisions import RevisionTable, storable_id
 from ._rows import META_SELECT, REV_INFO_SELECT, Rows, check_texts
@@ -102,6 +102,7 @@ class SQLStorage(Storage):
         self._columns: dict[str, IndexColumn] | None = None
         self._adopter = Adopter(backend, self.meta_table, self._revs, self._rows, self._ready)
         self._shapes = ShapeCache()
+        self._size = SizeHint()
         #: The statement of get_current, built once (it runs for every read by id).
         self._current_sql = (
             f"SELECT {_meta_select('m')}, {self._revs.select('r')} "
@@ -264,8 +265,12 @@ class SQLStorage(Storage):
         a walk of the sort index where the database cannot choose that plan (see ``_plan``),
         else from the plain search."""
         compiler, where = self._compiled(tx, query)
-        walk = SortIndexWalk.plan(compiler, self.meta_table, query, limit)
-        found = None if walk is None else walk.run(tx)
+        walk = (
+            None
+            if self._size.small()
+            else SortIndexWalk.plan(compiler, self.meta_table, query, limit)
+        )
+        found = None if walk is None else walk.run(tx, self._size)
         if found is not None:
             return found
         sql = self._search_sql(compiler, where, query, limit)
