@@ -30,7 +30,7 @@ from . import services
 from .backup_rows import REVISIONS
 
 if TYPE_CHECKING:
-    from .run import Runner
+    from .runner import Runner
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -54,7 +54,7 @@ def _failed(
 
 
 def _ours(runner: Runner, n: int, backends: list[str], timeout: float) -> list[dict[str, Any]]:
-    from .run import _error_summary, log, run_process
+    from .harness import error_summary, log, run_process
 
     out = runner.workdir / f"backup-ours-{n}.json"
     log(f"backup: SpecStar, {n:,} books x {REVISIONS} revisions on {', '.join(backends)}")
@@ -65,13 +65,13 @@ def _ours(runner: Runner, n: int, backends: list[str], timeout: float) -> list[d
     if code is None:
         return _failed("ours", backends, n, "error", f"did not finish within {timeout:.0f}s")
     if code != 0 or not out.exists():
-        return _failed("ours", backends, n, "error", _error_summary(tail))
+        return _failed("ours", backends, n, "error", error_summary(tail))
     rows: list[dict[str, Any]] = json.loads(out.read_text())["rows"]
     return [{**r, "status": "ok"} for r in rows]
 
 
 def _peer(runner: Runner, n: int, backends: list[str], timeout: float) -> list[dict[str, Any]]:
-    from .run import _error_summary, log, run_process
+    from .harness import error_summary, log, run_process
 
     python = runner.peer_python
     if python is None:
@@ -90,7 +90,7 @@ def _peer(runner: Runner, n: int, backends: list[str], timeout: float) -> list[d
         label=f"backup peer stage {n}",
     )
     if code != 0:
-        why = f"did not finish within {timeout:.0f}s" if code is None else _error_summary(tail)
+        why = f"did not finish within {timeout:.0f}s" if code is None else error_summary(tail)
         return _failed("peer", backends, n, "error", f"staging: {why}")
     staged = json.loads((work / "staged.json").read_text())
     rows: list[dict[str, Any]] = []
@@ -123,7 +123,7 @@ def _peer(runner: Runner, n: int, backends: list[str], timeout: float) -> list[d
         if code is None:
             rows += _failed("peer", [backend], n, "error", f"did not finish within {timeout:.0f}s")
         elif code != 0 or not out.exists():
-            rows += _failed("peer", [backend], n, "error", _error_summary(tail))
+            rows += _failed("peer", [backend], n, "error", error_summary(tail))
         else:
             rows += [
                 {**r, "impl": "peer", "status": "ok", "staging_s": staged["create_update_s"]}
@@ -208,12 +208,13 @@ def merge_into(path: Path, section: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     from datetime import UTC, datetime
 
+    from .harness import log, parse_args, parse_sizes
     from .report_tables import backup_table
-    from .run import Runner, _sizes, log, parse_args
+    from .runner import Runner
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backup_bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help=f"N={QUICK_SIZES[0]:,}: a crash check")
-    parser.add_argument("--sizes", type=_sizes, help="e.g. 2k,10k (default; quick: 1k)")
+    parser.add_argument("--sizes", type=parse_sizes, help="e.g. 2k,10k (default; quick: 1k)")
     parser.add_argument("--impls", default="ours,peer", help="ours,peer (default) or one")
     parser.add_argument("--backends", default="sqlite,postgres", help="sqlite,postgres or one")
     parser.add_argument("--timeout", type=float, help="seconds per process (300 quick, 1800)")

@@ -207,7 +207,7 @@ class JobsSection:
 
 def main(argv: list[str] | None = None) -> int:
     from . import report
-    from .run import log, run_process
+    from .harness import log, run_process
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.jobs_bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few jobs: a crash check")

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .run import Runner
+    from .runner import Runner
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -105,8 +105,9 @@ def merged(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     from . import report
+    from .harness import log, parse_args
     from .report_tables import s3_table
-    from .run import Runner, log, parse_args
+    from .runner import Runner
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.s3_bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few rows, one repeat: a crash check")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from specstar.core import QB, Query, ResourceManager, Sort, _memory_index
+from specstar.core import QB, Query, ResourceManager, Sort, _memory_index, _memory_scan
 from specstar.core.memory import MemoryStorage
 from specstar.core.query import evaluate
 from specstar.testing import ITEM_INDEXES, Item
@@ -149,12 +149,12 @@ def test_fast_run_and_compiled_filters_match_reference(
     everything = list(items.storage._metas.values())  # type: ignore[attr-defined]
     resolved = items.resolve(query.replace(is_deleted=deleted, offset=offset))
     if resolved.where is not None:
-        pred = _memory_index.compile_filter(resolved.where)
+        pred = _memory_scan.compile_filter(resolved.where)
         if pred is not None:
             for meta in everything:
                 assert pred(meta) == (evaluate.evaluate(resolved.where, meta) is True)
     for _ in range(4):
-        got = _memory_index.run(everything, resolved)
+        got = _memory_scan.run(everything, resolved)
         want = evaluate.run(everything, resolved)
         assert [m.resource_id for m in got.items] == [m.resource_id for m in want.items]
         assert (got.has_more, got.next_cursor) == (want.has_more, want.next_cursor)
@@ -178,9 +178,9 @@ def test_compiled_filters_cover_comparisons_and_conjunctions_only() -> None:
         QB["$created_time"] >= datetime(2000, 1, 1, tzinfo=UTC),
     ]
     for where in compiled:
-        assert _memory_index.compile_filter(items.resolve(Query(where=where)).where) is not None
+        assert _memory_scan.compile_filter(items.resolve(Query(where=where)).where) is not None
     for where in interpreted:
-        assert _memory_index.compile_filter(items.resolve(Query(where=where)).where) is None
+        assert _memory_scan.compile_filter(items.resolve(Query(where=where)).where) is None
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,8 +14,9 @@ sorted list of the ids whose value is null or missing; list fields get an invert
   indexes' selectivity says the walk would need more rows than that, and give up),
 * or scans every row.
 
-Filters that are conjunctions of comparisons on data paths are checked by a predicate compiled
-once per query (:func:`compile_filter`), which gives exactly the reference evaluator's answer.
+The indexes and the plans are here; the sorted keys and list members they are made of are in
+:mod:`~specstar.core._memory_keys`, and the selection and ordering of the rows a plan yields
+(filters compiled once per query, key sorts) in :mod:`~specstar.core._memory_scan`.
 
 Whatever the plan, rows are selected by the reference evaluator and ordered in the reference
 order, so results are identical to :func:`specstar.core.query.evaluate.run`.
@@ -23,17 +24,14 @@ order, so results are identical to :func:`specstar.core.query.evaluate.run`.
 
 from __future__ import annotations
 
-import bisect
-import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ._memory_keys import ListMembers, SortedKeys
+from ._memory_scan import run, selector
 from .query import evaluate
-from .query._budget import bounded
-from .query._limits import MAX_EXPR_DEPTH, check_depth
 from .query.ast import And, Condition, Expr, Field, Op, Or, Query
-from .query.cursor import decode_cursor, effective_sorts, encode_cursor, sort_values
+from .query.cursor import decode_cursor, effective_sorts, encode_cursor
 from .query.resolve import DEFAULT_LIMIT
 from .types import Page, ResourceMeta
 
@@ -57,216 +55,8 @@ def _value(meta: ResourceMeta, field: Field) -> Any:
     return meta.indexed_data.get(field.path)
 
 
-class _Sorted:
-    """Non-null values as sorted ``(value, resource_id)`` keys, and the null ids sorted."""
-
-    def __init__(self) -> None:
-        self.keys: list[tuple[Any, str]] = []
-        self.nulls: list[str] = []
-
-    def add(self, rid: str, value: Any) -> None:
-        if value is None:
-            bisect.insort(self.nulls, rid)
-        else:
-            bisect.insort(self.keys, (value, rid))
-
-    def remove(self, rid: str, value: Any) -> None:
-        seq: list[Any] = self.nulls if value is None else self.keys
-        key: Any = rid if value is None else (value, rid)
-        i = bisect.bisect_left(seq, key)
-        if i < len(seq) and seq[i] == key:
-            del seq[i]
-
-    def span(
-        self, low: Any, low_inclusive: bool, high: Any, high_inclusive: bool
-    ) -> tuple[int, int]:
-        """Positions ``[start, end)`` of the keys whose value lies in the interval
-        (``None`` bounds are open ends)."""
-        keys = self.keys
-        if low is None:
-            start = 0
-        elif low_inclusive:
-            start = bisect.bisect_left(keys, (low,))
-        else:
-            start = _after_value(keys, low)
-        if high is None:
-            end = len(keys)
-        elif high_inclusive:
-            end = _after_value(keys, high)
-        else:
-            end = bisect.bisect_left(keys, (high,))
-        return start, max(start, end)
-
-    def ids(self, start: int, end: int) -> Iterator[str]:
-        keys = self.keys
-        for i in range(start, end):
-            yield keys[i][1]
-
-    def walk(self, descending: bool, after: tuple[Any, str] | None) -> Iterator[str]:
-        """Ids in sort order (nulls last ascending, first descending; ties by id ascending),
-        strictly after the ``(value, resource_id)`` position ``after`` when given."""
-        if not descending:
-            yield from self._ascending(after)
-        else:
-            yield from self._descending(after)
-
-    def _ascending(self, after: tuple[Any, str] | None) -> Iterator[str]:
-        keys, start, null_start = self.keys, 0, 0
-        if after is not None:
-            value, rid = after
-            if value is None:
-                start = len(keys)
-                null_start = bisect.bisect_right(self.nulls, rid)
-            else:
-                start = bisect.bisect_right(keys, (value, rid))
-        yield from self.ids(start, len(keys))
-        nulls = self.nulls
-        for i in range(null_start, len(nulls)):
-            yield nulls[i]
-
-    def _descending(self, after: tuple[Any, str] | None) -> Iterator[str]:
-        keys, end = self.keys, len(self.keys)
-        if after is None or after[0] is None:
-            nulls = self.nulls
-            first = 0 if after is None else bisect.bisect_right(nulls, after[1])
-            for i in range(first, len(nulls)):
-                yield nulls[i]
-        else:
-            value, rid = after
-            # the rest of the cursor's own value group (ids ascending), then lower values
-            group_start = bisect.bisect_left(keys, (value,))
-            group_end = _after_value(keys, value)
-            yield from self.ids(bisect.bisect_right(keys, (value, rid)), group_end)
-            end = group_start
-        while end > 0:  # value groups from high to low, ids ascending inside each
-            value = keys[end - 1][0]
-            start = bisect.bisect_left(keys, (value,), 0, end)
-            yield from self.ids(start, end)
-            end = start
-
-
-def _after_value(keys: list[tuple[Any, str]], value: Any) -> int:
-    """Index of the first key whose value is greater than ``value``."""
-    lo, hi = bisect.bisect_left(keys, (value,)), len(keys)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if keys[mid][0] > value:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-class _Members:
-    """Inverted index of a list field: element → ids holding it."""
-
-    def __init__(self) -> None:
-        self.ids: dict[Any, set[str]] = {}
-
-    def add(self, rid: str, value: Any) -> None:
-        for element in value or ():
-            if element is not None:
-                self.ids.setdefault(element, set()).add(rid)
-
-    def remove(self, rid: str, value: Any) -> None:
-        for element in value or ():
-            holders = self.ids.get(element)
-            if holders is not None:
-                holders.discard(rid)
-                if not holders:
-                    del self.ids[element]
-
-
-_COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
-    Op.eq: operator.eq,
-    Op.ne: operator.ne,
-    Op.gt: operator.gt,
-    Op.gte: operator.ge,
-    Op.lt: operator.lt,
-    Op.lte: operator.le,
-}
 _LOW_BOUNDS = {Op.eq: True, Op.gt: False, Op.gte: True}  # op -> the bound is inclusive
 _HIGH_BOUNDS = {Op.eq: True, Op.lt: False, Op.lte: True}
-
-
-def _compile_condition(cond: Condition) -> Callable[[ResourceMeta], bool] | None:
-    path, target = cond.field.path, cond.value
-    if cond.field.meta or cond.field.fn is not None or isinstance(target, datetime):
-        return None  # the reference turns naive datetimes into UTC ones first
-    if cond.op is Op.in_:
-        if not isinstance(target, list | tuple) or any(isinstance(x, datetime) for x in target):
-            return None
-
-        def member(meta: ResourceMeta) -> bool:
-            value = meta.indexed_data.get(path)
-            return value is not None and value in target
-
-        return member
-    compare = _COMPARE.get(cond.op)
-    if compare is None:
-        return None
-
-    def compared(meta: ResourceMeta) -> bool:
-        value = meta.indexed_data.get(path)
-        if value is None:
-            return False  # unknown: never selects, and makes a conjunction never true
-        try:
-            return bool(compare(value, target))
-        except TypeError:
-            return False
-
-    return compared
-
-
-def compile_filter(expr: Expr) -> Callable[[ResourceMeta], bool] | None:
-    """A predicate true exactly when :func:`evaluate.evaluate` gives ``True``, for filters
-    that are comparisons (``eq ne gt gte lt lte in``) on data paths (with no datetime value),
-    or conjunctions of them; ``None`` for any other filter."""
-    if isinstance(expr, Condition):
-        return _compile_condition(expr)
-    if not isinstance(expr, And):
-        return None
-    parts = [compile_filter(item) for item in expr.items]
-    if any(p is None for p in parts):
-        return None
-    preds = tuple(p for p in parts if p is not None)
-
-    def every(meta: ResourceMeta) -> bool:
-        for pred in preds:  # noqa: SIM110 - a plain loop is faster than all() over a generator
-            if not pred(meta):
-                return False
-        return True
-
-    return every
-
-
-def selector(query: Query) -> Callable[[ResourceMeta], bool]:
-    """:func:`evaluate.selector`, with a compiled filter where :func:`compile_filter` can."""
-    where, deleted = query.where, query.is_deleted
-    if where is None:
-        return evaluate.selector(query)
-    check_depth(where, MAX_EXPR_DEPTH)
-    pred = compile_filter(where)
-    if pred is None:
-        return evaluate.selector(query)
-    if deleted is None:
-        return bounded(pred)
-    compiled = pred
-
-    def selected(meta: ResourceMeta) -> bool:
-        return meta.is_deleted == deleted and compiled(meta)
-
-    return bounded(selected)
-
-
-def _sort_key(i: int) -> Callable[[tuple[tuple[Any, ...], ResourceMeta]], tuple[bool, Any]]:
-    """The key of the ``i``-th sort value: nulls after every value (before, reversed)."""
-
-    def key(row: tuple[tuple[Any, ...], ResourceMeta]) -> tuple[bool, Any]:
-        value = row[0][i]
-        return (value is None, value)
-
-    return key
 
 
 def _is_bound(item: Expr) -> bool:
@@ -277,54 +67,18 @@ def _is_bound(item: Expr) -> bool:
     )
 
 
-def _ids_between(index: _Sorted, start: int, end: int) -> Callable[[], set[str]]:
+def _ids_between(index: SortedKeys, start: int, end: int) -> Callable[[], set[str]]:
     return lambda: set(index.ids(start, end))
-
-
-def run(metas: Iterable[ResourceMeta], query: Query) -> Page[ResourceMeta]:
-    """:func:`evaluate.run`, faster: compiled filters, and key sorts instead of comparisons.
-
-    The order is the reference order: stable sorts from the last key to the first over rows
-    already in ``resource_id`` order, nulls after every value ascending and before every value
-    descending (``(is_null, value)`` keys, reversed for descending keys).
-    """
-    selected = selector(query)
-    sorts = effective_sorts(query)
-    rows = [(sort_values(m, sorts), m) for m in metas if selected(m)]
-    rows.sort(key=lambda row: row[1].resource_id)
-    for i in reversed(range(len(sorts))):
-        rows.sort(key=_sort_key(i), reverse=sorts[i].descending)
-    start = 0
-    if query.cursor is not None:
-        pos = decode_cursor(query, query.cursor)
-        lo, hi = 0, len(rows)
-        while lo < hi:  # the first row strictly after the cursor's position
-            mid = (lo + hi) // 2
-            values, meta = rows[mid]
-            if (
-                evaluate.compare_rows(values, meta.resource_id, pos.values, pos.resource_id, sorts)
-                > 0
-            ):
-                hi = mid
-            else:
-                lo = mid + 1
-        start = lo
-    start += max(query.offset, 0)
-    limit = DEFAULT_LIMIT if query.limit is None else max(query.limit, 0)
-    items = [meta for _, meta in rows[start : start + limit]]
-    has_more = len(rows) > start + limit
-    next_cursor = encode_cursor(query, items[-1]) if has_more and items else None
-    return Page[ResourceMeta](items=items, next_cursor=next_cursor, has_more=has_more)
 
 
 class IndexSet:
     """All secondary indexes of one memory store (callers hold the store's lock)."""
 
     def __init__(self, scalar_paths: Iterable[str], list_paths: Iterable[str]) -> None:
-        self.sorted: dict[Field, _Sorted] = {Field(p): _Sorted() for p in scalar_paths}
+        self.sorted: dict[Field, SortedKeys] = {Field(p): SortedKeys() for p in scalar_paths}
         for path in _META_SORT_FIELDS:
-            self.sorted[Field(path, meta=True)] = _Sorted()
-        self.members: dict[Field, _Members] = {Field(p): _Members() for p in list_paths}
+            self.sorted[Field(path, meta=True)] = SortedKeys()
+        self.members: dict[Field, ListMembers] = {Field(p): ListMembers() for p in list_paths}
         self.live = 0
         self.deleted: set[str] = set()
 
@@ -370,7 +124,7 @@ class IndexSet:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def _spans(self, cond: Condition) -> list[tuple[_Sorted, int, int]] | None:
+    def _spans(self, cond: Condition) -> list[tuple[SortedKeys, int, int]] | None:
         """Index spans holding every row a scalar condition can select (``None``: no index).
 
         Null and missing values never satisfy these operators, so the spans are exact up to
@@ -425,7 +179,7 @@ class IndexSet:
             (end - start, _ids_between(ix, start, end)) for _, ix, start, end in self._ranges(items)
         ]
 
-    def _ranges(self, items: Iterable[Expr]) -> list[tuple[Field, _Sorted, int, int]]:
+    def _ranges(self, items: Iterable[Expr]) -> list[tuple[Field, SortedKeys, int, int]]:
         """``(field, index, start, end)``: the span of every indexed field that has two or more
         bound conditions (``eq gt gte lt lte``) among ``items``; exactly the rows whose value
         satisfies all of them."""
@@ -433,7 +187,7 @@ class IndexSet:
         for item in items:
             if isinstance(item, Condition) and _is_bound(item) and item.field in self.sorted:
                 by_field.setdefault(item.field, []).append(item)
-        spans: list[tuple[Field, _Sorted, int, int]] = []
+        spans: list[tuple[Field, SortedKeys, int, int]] = []
         for field, conds in by_field.items():
             if len(conds) < 2:
                 continue
@@ -506,7 +260,7 @@ class IndexSet:
         self,
         rows: Mapping[str, ResourceMeta],
         query: Query,
-        index: _Sorted,
+        index: SortedKeys,
         descending: bool,
         budget: int | None,
     ) -> Page[ResourceMeta] | None:

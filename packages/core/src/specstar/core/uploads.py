@@ -37,11 +37,22 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from ._upload_session import (
+    MAX_PRESIGNED_PARTS,
+    OPEN_STATUSES,
+    UPLOAD_METHODS,
+    UPLOAD_RESOURCE,
+    BlobUploadSession,
+    UploadExpiredError,
+    UploadMethod,
+    UploadStatus,
+    invalid,
+)
 from .blobs import (
     DEFAULT_CONTENT_TYPE,
     DEFAULT_MAX_FILE_BYTES,
@@ -53,7 +64,7 @@ from .blobs import (
     check_part_number,
 )
 from .context import ContextDefaults, UserSource, resolve_context
-from .errors import ContentTooLargeError, FieldError, GoneError, NotFoundError, ValidationError
+from .errors import ContentTooLargeError, NotFoundError, ValidationError
 from .manager import ResourceManager
 from .ports import Storage, StorageFactory
 from .query import QB
@@ -65,68 +76,6 @@ __all__ = [
     "BlobUploads",
     "UploadExpiredError",
 ]
-
-#: The resource name of the upload records.
-UPLOAD_RESOURCE = "blob-upload"
-
-UploadStatus = Literal["pending", "uploading", "uploaded", "finalized", "aborted"]
-UploadMethod = Literal["proxy", "single_put", "presigned_parts"]
-_METHODS = ("proxy", "single_put", "presigned_parts")
-#: The most parts a ``presigned_parts`` session hands out URLs for.
-MAX_PRESIGNED_PARTS = 1000
-_OPEN = ("pending", "uploading", "uploaded")
-
-
-class BlobUploadSession(msgspec.Struct, kw_only=True):
-    """An active or completed upload (see the module docstring for its lifecycle).
-
-    Attributes:
-        upload_id: the session's id.
-        file_id: the file's id once finalized (empty before).
-        status: the lifecycle state.
-        upload_method: ``"proxy"`` (``PUT`` the bytes, or parts of them, to the application)
-            or ``"single_put"`` (``PUT`` the whole content to ``upload_url``), or
-            ``"presigned_parts"`` (``PUT`` part ``n`` to ``part_urls[n - 1]``, in any order
-            and in parallel, straight to the blob store).
-        upload_url: where to ``PUT`` the content (``single_put`` only).
-        part_urls: where to ``PUT`` each part (``presigned_parts`` only; valid until
-            ``expires_at``).
-        content_type: MIME type of the content.
-        size: the declared size in bytes (checked at finalize), or ``None``.
-        uploaded_size: bytes received so far.
-        total_parts: the declared number of parts (checked at finalize), or ``None``.
-        parts_received: the 1-based numbers of the parts received so far.
-        expires_at: when the session stops accepting calls.
-        sha256: the declared SHA-256 of the whole content (checked at finalize), or ``None``.
-    """
-
-    upload_id: str
-    file_id: str = ""
-    status: UploadStatus = "pending"
-    upload_method: UploadMethod = "proxy"
-    upload_url: str = ""
-    part_urls: list[str] = []
-    content_type: str | UnsetType = UNSET
-    size: int | None = None
-    uploaded_size: int = 0
-    total_parts: int | None = None
-    parts_received: list[int] = []
-    expires_at: datetime | None = None
-    sha256: str | None = None
-
-
-class UploadExpiredError(GoneError):
-    """The upload session has expired; start a new one."""
-
-    code = "upload_expired"
-
-    def __init__(self, upload_id: str) -> None:
-        super().__init__(f"upload:{upload_id}")
-        self.args = (f"upload session {upload_id!r} has expired",)
-
-
-def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(f"{field}: {message}", [FieldError(field, message)])
 
 
 class BlobUploads:
@@ -263,7 +212,7 @@ class BlobUploads:
             ContentTooLargeError: a declared ``size`` over ``max_file_bytes``.
         """
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-            raise _invalid("size", f"must be a non-negative integer, not {size!r}")
+            raise invalid("size", f"must be a non-negative integer, not {size!r}")
         if size is not None and size > self._max_file_bytes:
             raise self._too_large(size)
         if total_parts is not None:
@@ -271,17 +220,17 @@ class BlobUploads:
         if sha256 is not None and not (
             isinstance(sha256, str) and len(sha256) == 64 and set(sha256) <= set("0123456789abcdef")
         ):
-            raise _invalid("sha256", "must be 64 lowercase hex digits")
-        if upload_method not in _METHODS:
-            raise _invalid(
+            raise invalid("sha256", "must be 64 lowercase hex digits")
+        if upload_method not in UPLOAD_METHODS:
+            raise invalid(
                 "upload_method",
                 f"must be 'proxy', 'single_put' or 'presigned_parts', not {upload_method!r}",
             )
         if upload_method == "presigned_parts":
             if total_parts is None:
-                raise _invalid("total_parts", "a presigned_parts upload declares its part count")
+                raise invalid("total_parts", "a presigned_parts upload declares its part count")
             if total_parts > MAX_PRESIGNED_PARTS:
-                raise _invalid("total_parts", f"at most {MAX_PRESIGNED_PARTS} presigned parts")
+                raise invalid("total_parts", f"at most {MAX_PRESIGNED_PARTS} presigned parts")
         upload_id = self.blob_store.create_upload(content_type)
         url = ""
         part_urls: list[str] = []
@@ -291,16 +240,16 @@ class BlobUploads:
                 presigned = self.blob_store.presign_part(upload_id, number, int(self.ttl))
                 if presigned is None:
                     self.blob_store.abort_upload(upload_id)
-                    raise _invalid("upload_method", "this blob store has no presigned upload URLs")
+                    raise invalid("upload_method", "this blob store has no presigned upload URLs")
                 part_urls.append(presigned)
         if upload_method == "single_put":
             if total_parts not in (None, 1):
-                raise _invalid("total_parts", "a single_put upload has one part")
+                raise invalid("total_parts", "a single_put upload has one part")
             total_parts = 1
             presigned = self.blob_store.presign_part(upload_id, 1, int(self.ttl), size=size)
             if presigned is None:
                 self.blob_store.abort_upload(upload_id)
-                raise _invalid("upload_method", "this blob store has no presigned upload URLs")
+                raise invalid("upload_method", "this blob store has no presigned upload URLs")
             url = presigned
         session = BlobUploadSession(
             upload_id=upload_id,
@@ -333,13 +282,13 @@ class BlobUploads:
             raise NotFoundError(f"upload session {upload_id!r} does not exist")
         session = resource.data
         expired = session.expires_at is not None and self._now() >= session.expires_at
-        if expired and session.status in _OPEN:
+        if expired and session.status in OPEN_STATUSES:
             self.blob_store.abort_upload(upload_id)
             raise UploadExpiredError(upload_id)
         return session
 
     def _progress(self, session: BlobUploadSession) -> BlobUploadSession:
-        if session.status not in _OPEN:
+        if session.status not in OPEN_STATUSES:
             return session
         try:
             parts = self.blob_store.list_parts(session.upload_id)
@@ -387,16 +336,16 @@ class BlobUploads:
                 kept).
         """
         session = self._own(upload_id, user)
-        if session.status not in _OPEN:
-            raise _invalid("status", f"the upload is {session.status}; it takes no more content")
+        if session.status not in OPEN_STATUSES:
+            raise invalid("status", f"the upload is {session.status}; it takes no more content")
         if session.upload_method == "single_put":
-            raise _invalid("upload_method", "a single_put upload goes to its upload_url")
+            raise invalid("upload_method", "a single_put upload goes to its upload_url")
         received = self.blob_store.list_parts(upload_id)
         if part_number is None:
             part_number = (received[-1].number if received else 0) + 1
         check_part_number(part_number)
         if session.total_parts is not None and part_number > session.total_parts:
-            raise _invalid(
+            raise invalid(
                 "part_number", f"{part_number} is beyond the declared {session.total_parts} parts"
             )
         # a part sent again replaces the earlier one: the others are what it adds to
@@ -407,7 +356,7 @@ class BlobUploads:
         def refuse(count: int) -> Exception:
             if others + count > limit:
                 return self._too_large()
-            return _invalid("size", f"the parts hold more than the declared {declared} bytes")
+            return invalid("size", f"the parts hold more than the declared {declared} bytes")
 
         if others > budget:  # parts sent in parallel went past it already
             raise refuse(0)
@@ -435,12 +384,12 @@ class BlobUploads:
         if session.status == "finalized":
             return session
         if session.status == "aborted":
-            raise _invalid("status", "the upload was aborted")
+            raise invalid("status", "the upload was aborted")
         if sha256 is not None and session.sha256 is not None and sha256 != session.sha256:
-            raise _invalid("sha256", "differs from the digest declared when the session started")
+            raise invalid("sha256", "differs from the digest declared when the session started")
         count = session.total_parts or len(session.parts_received)
         if count == 0:
-            raise _invalid("total_parts", "no content was uploaded")
+            raise invalid("total_parts", "no content was uploaded")
         if session.uploaded_size > self._max_file_bytes:
             self.blob_store.abort_upload(upload_id)
             self._set(session, user, status="aborted", upload_url="", part_urls=[])
@@ -488,7 +437,7 @@ class BlobUploads:
         if session.status == "aborted":
             return session
         if session.status == "finalized":
-            raise _invalid("status", "the upload is finalized")
+            raise invalid("status", "the upload is finalized")
         self.blob_store.abort_upload(upload_id)
         self._set(session, user, status="aborted", upload_url="", part_urls=[])
         return msgspec.structs.replace(session, status="aborted", upload_url="", part_urls=[])
@@ -498,7 +447,7 @@ class BlobUploads:
         system = self.records._for_system()
         now = self._now()
         found: set[str] = set()
-        query = QB["status"].in_(list(_OPEN))
+        query = QB["status"].in_(list(OPEN_STATUSES))
         for meta in all_metas(system, query):
             session = system.get(meta.resource_id).data
             if session.expires_at is None or session.expires_at > now:
