@@ -9,7 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from specstar.core import QB, Query, ResourceManager, Sort, _memory_index, _memory_scan
+from specstar.core import (
+    QB,
+    Query,
+    ResourceManager,
+    ResourceMeta,
+    Sort,
+    _memory_index,
+    _memory_scan,
+)
 from specstar.core.memory import MemoryStorage
 from specstar.core.query import evaluate
 from specstar.testing import ITEM_INDEXES, Item
@@ -222,3 +230,29 @@ def test_index_kept_in_step_equals_index_rebuilt(
         f: m.ids for f, m in rebuilt.members.items()
     }
     assert (kept.live, kept.deleted) == (rebuilt.live, rebuilt.deleted)
+
+
+def test_compiled_conjunction_of_values_of_another_type_is_false_as_in_the_reference() -> None:
+    """A stored value the comparison cannot order (another type: a field whose type changed
+    between schema versions) makes its comparison false, and so the whole conjunction."""
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    meta = ResourceMeta(
+        resource_id="r",
+        current_revision_id="r:1",
+        schema_version=None,
+        total_revision_count=1,
+        revision_seq=1,
+        created_time=now,
+        created_by="u",
+        updated_time=now,
+        updated_by="u",
+        indexed_data={"age": "old", "name": "x"},
+    )
+    for where in (
+        (QB["age"] >= 5) & (QB["name"] == "x"),
+        (QB["name"] == "x") & (QB["age"] < 5),
+    ):
+        pred = _memory_scan.compile_filter(where)
+        assert pred is not None
+        assert evaluate.evaluate(where, meta) is not True
+        assert pred(meta) is False

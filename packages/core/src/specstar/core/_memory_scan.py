@@ -33,6 +33,37 @@ _COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
 }
 
 
+def _comparison(cond: Condition) -> tuple[str, Callable[[Any, Any], Any], Any] | None:
+    """``(path, compare, value)`` of a plain comparison (``eq ne gt gte lt lte``) on a data
+    path with no datetime value, else ``None``."""
+    if cond.field.meta or cond.field.fn is not None or isinstance(cond.value, datetime):
+        return None
+    compare = _COMPARE.get(cond.op)
+    return None if compare is None else (cond.field.path, compare, cond.value)
+
+
+def _all_of(
+    tests: tuple[tuple[str, Callable[[Any, Any], Any], Any], ...],
+) -> Callable[[ResourceMeta], bool]:
+    """A conjunction of plain comparisons in one loop (no call per condition): a missing
+    value or one of another type makes it false, as in the reference."""
+
+    def every(meta: ResourceMeta) -> bool:
+        data = meta.indexed_data
+        for path, compare, target in tests:
+            value = data.get(path)
+            if value is None:
+                return False
+            try:
+                if not compare(value, target):
+                    return False
+            except TypeError:
+                return False
+        return True
+
+    return every
+
+
 def _compile_condition(cond: Condition) -> Callable[[ResourceMeta], bool] | None:
     path, target = cond.field.path, cond.value
     if cond.field.meta or cond.field.fn is not None or isinstance(target, datetime):
@@ -70,6 +101,9 @@ def compile_filter(expr: Expr) -> Callable[[ResourceMeta], bool] | None:
         return _compile_condition(expr)
     if not isinstance(expr, And):
         return None
+    tests = [_comparison(i) if isinstance(i, Condition) else None for i in expr.items]
+    if tests and all(t is not None for t in tests):
+        return _all_of(tuple(t for t in tests if t is not None))
     parts = [compile_filter(item) for item in expr.items]
     if any(p is None for p in parts):
         return None
