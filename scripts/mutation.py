@@ -105,6 +105,8 @@ MODULES: dict[str, Module] = {
         added=f"{CT}/query/test_query_evaluate_cases.py",
     ),
     "compile": Module(
+        # the filter and operator compilation (the order, cursors and value encoding are in
+        # _order.py and _values.py, which no module mutates)
         f"{SQL}/_compile.py",
         [
             f"{NO_PG} {PYTEST} {ST}/test_sql_operator_pushdown.py {ST}/test_sql_statements.py"

@@ -18,7 +18,7 @@ import pytest
 
 from specstar.core import QB, Query, ResourceManager, Sort, Unique, UniqueConstraintError
 from specstar.sql import PostgresStorageFactory, SQLStorage
-from specstar.sql.postgres import KEY_CHARS
+from specstar.sql._postgres_dialect import KEY_CHARS
 
 
 class Member(msgspec.Struct, kw_only=True):

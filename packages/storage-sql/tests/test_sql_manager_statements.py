@@ -14,7 +14,7 @@ import pytest
 
 from specstar.core import QB, Query, ResourceManager, StorageFactory
 from specstar.core.ports import Write
-from specstar.sql import _plan, postgres, sqlite
+from specstar.sql import _plan, _postgres_pool, sqlite
 from specstar.testing import ITEM_INDEXES, Item
 
 
@@ -22,7 +22,7 @@ from specstar.testing import ITEM_INDEXES, Item
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every statement either SQL backend executes while the test runs."""
     log: list[str] = []
-    for cls in (sqlite._SQLiteTx, postgres._PgTx):
+    for cls in (sqlite._SQLiteTx, _postgres_pool._PgTx):
         original = cls._execute
 
         def execute(self: Any, sql: str, params: Any, _original: Any = original) -> Any:

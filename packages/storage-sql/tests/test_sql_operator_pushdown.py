@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from specstar.core import QB, Query, ResourceManager, StorageFactory
-from specstar.sql import postgres, sqlite
+from specstar.sql import _postgres_pool, sqlite
 from specstar.testing import ITEM_INDEXES, Item
 
 #: condition, then the SQL fragment that computes it (SQLite, PostgreSQL)
@@ -36,7 +36,7 @@ CASES: list[tuple[Any, str, str]] = [
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """Every statement either SQL backend executes, with the number of rows it returned."""
     log: list[tuple[str, int]] = []
-    for cls in (sqlite._SQLiteTx, postgres._PgTx):
+    for cls in (sqlite._SQLiteTx, _postgres_pool._PgTx):
         original = cls.all
 
         def all_rows(self: Any, sql: str, params: Any = (), _original: Any = original) -> Any:

@@ -21,7 +21,7 @@ import pytest
 from specstar.core import AlreadyExistsError, Query, ResourceManager, StorageFactory
 from specstar.core.ports import Write
 from specstar.core.spi import Adoption
-from specstar.sql import postgres, sqlite
+from specstar.sql import _postgres_pool, sqlite
 from specstar.testing import ITEM_INDEXES, Item
 
 
@@ -29,7 +29,7 @@ from specstar.testing import ITEM_INDEXES, Item
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every statement either SQL backend executes while the test runs."""
     log: list[str] = []
-    for cls in (sqlite._SQLiteTx, postgres._PgTx):
+    for cls in (sqlite._SQLiteTx, _postgres_pool._PgTx):
         original = cls._execute
 
         def execute(self: Any, sql: str, params: Any, _original: Any = original) -> Any:

@@ -39,7 +39,7 @@ from specstar.core import (
 from specstar.core.spi import Adoption, new_payload_key
 
 from ._backend import Backend, Tx, Violation
-from ._compile import Sql
+from ._dialect import Sql
 from ._layout import IndexColumn, ident, text_problem, to_utc
 from ._registry import path_of
 from ._revisions import REV_INSERT_COLUMNS, RevisionTable

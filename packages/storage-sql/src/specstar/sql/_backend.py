@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
-from ._compile import Dialect, RegexHook
+from ._dialect import Dialect, RegexHook
 from ._layout import IndexColumn
 
 __all__ = ["Backend", "Tx", "Violation"]

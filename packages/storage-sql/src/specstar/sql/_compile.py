@@ -1,10 +1,14 @@
 """Compiling the core query AST to SQL (shared by SQLite and PostgreSQL).
 
-The compiler emits SQL text with ``?`` placeholders and a parameter list; a :class:`Dialect`
-supplies the few constructs that differ between the databases and converts values to what its
-driver binds. Identifiers in the output are fixed column names or registry-allocated
-``ix_<n>``/``p_<n>`` names that pass :func:`~._layout.ident`; field paths and values never become
-SQL text.
+The compiler emits SQL text with ``?`` placeholders and a parameter list (:class:`~._dialect.Sql`);
+a :class:`~._dialect.Dialect` supplies the few constructs that differ between the databases and
+converts values to what its driver binds. Identifiers in the output are fixed column names or
+registry-allocated ``ix_<n>``/``p_<n>`` names that pass :func:`~._layout.ident`; field paths and
+values never become SQL text.
+
+This module compiles filters: conditions, their operators and the ``And``/``Or``/``Not`` around
+them. Query values are normalised and encoded by :mod:`._values`; the order and the keyset
+cursors come from :mod:`._order` (:class:`Compiler` is an :class:`~._order.Ordering`).
 
 The semantics are those of :mod:`specstar.core.query.evaluate`:
 
@@ -23,49 +27,30 @@ The semantics are those of :mod:`specstar.core.query.evaluate`:
 
 from __future__ import annotations
 
-import abc
-import math
-import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from specstar.core import And, Condition, Field, Not, Op, Or, Query, QueryError, Sort
+from specstar.core import And, Condition, Field, Not, Op, Or, Query, QueryError
 from specstar.core.spi import (
     ASCII_FOLD,
     BLANK_CHARS,
     FLAG_OPS,
     CursorPosition,
     Expr,
-    Kind,
     RegexSyntaxError,
     compile_regex,
-    decode_cursor,
     effective_sorts,
     evaluate,
-    normalize_scalar,
 )
 
-from ._layout import (
-    FLOAT_EXACT_INT,
-    INT64_MAX,
-    INT64_MIN,
-    META_COLUMNS,
-    IndexColumn,
-    ident,
-    index_value_problem,
-)
+from ._dialect import Dialect, RegexHook, Sql, Target, key_limit, known
+from ._layout import META_COLUMNS, IndexColumn, ident
+from ._order import Ordering
 from ._shapes import ShapeCache
+from ._values import exact, float_bracket, normalize
 
-__all__ = [
-    "RESOURCE_ID",
-    "Compiler",
-    "CursorKey",
-    "Dialect",
-    "RegexHook",
-    "Sql",
-    "Target",
-    "known",
-]
+# Sql: the fragment every method returns, imported from here by the store
+__all__ = ["MAX_PARAMS", "Compiler", "Sql"]
 
 #: Most bound values one query may carry (SQLite allows 32766, PostgreSQL 65535).
 MAX_PARAMS = 30_000
@@ -90,134 +75,7 @@ _SYMBOLS = {Op.eq: "=", Op.ne: "<>", Op.gt: ">", Op.gte: ">=", Op.lt: "<", Op.lt
 _KEY_SYMBOLS = {Op.eq: "=", Op.gt: ">=", Op.gte: ">=", Op.lt: "<=", Op.lte: "<="}
 
 
-class Sql(NamedTuple):
-    """A fragment of SQL with ``?`` placeholders and the values they bind, in order."""
-
-    text: str
-    params: tuple[Any, ...] = ()
-
-    def __add__(self, other: object) -> Sql:
-        if not isinstance(other, Sql):
-            return NotImplemented
-        return Sql(self.text + other.text, self.params + other.params)
-
-    @staticmethod
-    def join(separator: str, parts: Iterable[Sql]) -> Sql:
-        """The parts joined by ``separator`` (their parameters concatenated in order)."""
-        items = list(parts)
-        return Sql(separator.join(p.text for p in items), tuple(v for p in items for v in p.params))
-
-    def wrap(self) -> Sql:
-        """The fragment in parentheses."""
-        return Sql(f"({self.text})", self.params)
-
-
-class Target(NamedTuple):
-    """A queryable column: its quoted name, kind, list-ness, nullability and presence column."""
-
-    column: str
-    kind: Kind
-    is_list: bool
-    nullable: bool
-    presence: str | None
-    name: str
-
-
-#: The ``resource_id`` column, the last key of every order.
-RESOURCE_ID = Target('"resource_id"', "str", False, False, None, "$resource_id")
-
-
-class CursorKey(NamedTuple):
-    """One key of a cursor position: the column, its direction and the bound value
-    (``None`` for null)."""
-
-    target: Target
-    descending: bool
-    value: Any
-
-
-class Dialect(abc.ABC):
-    """What differs between the SQL databases: value binding and a few functions."""
-
-    #: ``TRUE``/``FALSE`` spelled for this database.
-    true = "TRUE"
-    false = "FALSE"
-    #: Deepest parenthesis nesting of a filter the database's parser accepts.
-    max_depth = 1000
-    #: Whether SpecStar chooses between the sort index and the filter's index for "filter +
-    #: sort + limit" (see :mod:`._plan`): for a database whose planner has no range statistics.
-    walks_sort_index = False
-    #: Characters of an indexed text value its index entry holds, or ``None`` for the whole
-    #: value. A database whose index entries have a size limit indexes this prefix (the
-    #: :meth:`index_key` expression) and the compiler repeats the prefix next to every
-    #: comparison and sort key, so the index still answers them while the full value decides.
-    index_prefix: int | None = None
-
-    @abc.abstractmethod
-    def encode(self, kind: Kind, value: Any) -> Any:
-        """A normalised, storable scalar of ``kind`` as the driver binds it."""
-
-    @abc.abstractmethod
-    def encode_list(self, kind: Kind, values: Sequence[Any]) -> Any:
-        """A list of normalised scalars (``None`` elements allowed) as its column stores it."""
-
-    @abc.abstractmethod
-    def list_contains(self, column: str, kind: Kind, value: Any) -> Sql:
-        """True when the (non-null) list column holds ``value``; value already encoded."""
-
-    @abc.abstractmethod
-    def list_contains_any(self, column: str, kind: Kind, values: Sequence[Any]) -> Sql:
-        """True when the (non-null) list column holds one of ``values`` (encoded)."""
-
-    @abc.abstractmethod
-    def substring(self, column: str, needle: str) -> Sql:
-        """True when the non-empty ``needle`` occurs in the text column."""
-
-    @abc.abstractmethod
-    def prefix(self, column: str, length: int) -> str:
-        """The first ``length`` characters of the text column."""
-
-    @abc.abstractmethod
-    def suffix(self, column: str, length: int) -> str:
-        """The last ``length`` characters of the text column."""
-
-    @abc.abstractmethod
-    def fold(self, column: str) -> str:
-        """The text column with ASCII ``A``-``Z`` lowered, nothing else changed."""
-
-    @abc.abstractmethod
-    def strip(self, column: str) -> str:
-        """The text column without, at either end, the characters of the one ``?``
-        placeholder (bound to :data:`BLANK_CHARS`)."""
-
-    @abc.abstractmethod
-    def text_length(self, column: str) -> str:
-        """The number of characters (code points) of the text column."""
-
-    @abc.abstractmethod
-    def list_length(self, column: str) -> str:
-        """The number of elements of the (non-null) list column."""
-
-    @abc.abstractmethod
-    def elements(self, column: str, kind: Kind) -> tuple[str, str]:
-        """A ``FROM`` source over the elements of the list column, and the element value
-        (comparable like a scalar column of ``kind``)."""
-
-    def bool_literal(self, value: bool) -> str:
-        """``TRUE``/``FALSE`` as a literal of this database."""
-        return self.true if value else self.false
-
-    def index_key(self, column: str) -> str:
-        """The expression a text column's index holds (its first :attr:`index_prefix`
-        characters); only called when :attr:`index_prefix` is set."""
-        return self.prefix(column, self.index_prefix or 0)
-
-
-#: Given a target and a pattern, the SQL testing the (non-null) column against the pattern.
-RegexHook = Callable[[Target, str], Sql]
-
-
-class Compiler:
+class Compiler(Ordering):
     """Compiles resolved queries for one meta table.
 
     Args:
@@ -455,44 +313,12 @@ class Compiler:
             + Sql(f" IS NULL) THEN NULL ELSE {last} END)")
         )
 
-    # -- values -------------------------------------------------------------------------------
-
-    def _normalize(self, target: Target, value: Any) -> Any:
-        if value is None:
-            raise QueryError(f"{target.name}: compare with null using is_null", path=target.name)
-        try:
-            out = normalize_scalar(target.kind, value)
-        except (TypeError, OverflowError):
-            raise QueryError(
-                f"{target.name}: {value!r} is not a {target.kind}", path=target.name
-            ) from None
-        if out is None:
-            raise QueryError(f"{target.name}: NaN cannot be compared", path=target.name)
-        if target.kind == "str":
-            problem = index_value_problem("str", out)
-            if problem:
-                raise QueryError(f"{target.name}: {problem}", path=target.name)
-        return out
-
-    def _exact(self, target: Target, value: Any) -> tuple[Any, Any]:
-        """The normalised value and its encoding — or ``None`` instead of the encoding when
-        no stored value can equal it (integers beyond 64 bits, or integers no double holds
-        in a float field)."""
-        value = self._normalize(target, value)
-        if target.kind == "int" and not INT64_MIN <= value <= INT64_MAX:
-            return value, None
-        if target.kind == "float" and isinstance(value, int) and abs(value) > FLOAT_EXACT_INT:
-            if float_exact(value):
-                return value, self.dialect.encode("float", float(value))
-            return value, None
-        return value, self.dialect.encode(target.kind, value)
-
     def _compare(self, target: Target, op: Op, value: Any) -> Sql:
-        raw, encoded = self._exact(target, value)
+        raw, encoded = exact(self.dialect, target, value)
         if encoded is not None:
             test = Sql(f"{target.column} {_SYMBOLS[op]} ?", (encoded,))
             key = _KEY_SYMBOLS.get(op)
-            limit = self._key_limit(target)
+            limit = key_limit(self.dialect, target)
             if key is None or limit is None:
                 return test
             # s < t implies s[:n] <= t[:n]: the prefix condition selects a superset of the
@@ -512,26 +338,18 @@ class Compiler:
     def _membership(self, target: Target, op: Op, values: Any) -> Sql:
         if not isinstance(values, list | tuple) or not values:
             raise QueryError(f"{op.value} on {target.name} needs a non-empty list of values")
-        encoded = [e for e in (self._exact(target, v)[1] for v in values) if e is not None]
+        encoded = [e for e in (exact(self.dialect, target, v)[1] for v in values) if e is not None]
         if not encoded:  # no stored value can be one of them
             return self.known(target, op is Op.not_in)
         marks = ", ".join("?" * len(encoded))
         word = "IN" if op is Op.in_ else "NOT IN"
         test = Sql(f"{target.column} {word} ({marks})", tuple(encoded))
-        limit = self._key_limit(target)
+        limit = key_limit(self.dialect, target)
         if op is Op.not_in or limit is None:
             return test
         heads = tuple(dict.fromkeys(e[:limit] for e in encoded))
         key = self.dialect.index_key(target.column)
         return Sql(f"{key} IN ({', '.join('?' * len(heads))}) AND ", heads) + test
-
-    def _key_limit(self, target: Target) -> int | None:
-        """The prefix length an index holds of this column's values, or ``None`` when the
-        index holds the column itself (see :attr:`Dialect.index_prefix`)."""
-        limit = self.dialect.index_prefix
-        if limit is None or target.kind != "str" or target.is_list or target.presence is None:
-            return None
-        return limit
 
     def _text(self, target: Target, op: Op, value: Any) -> Sql:
         if op in (Op.is_empty, Op.is_blank):
@@ -543,9 +361,9 @@ class Compiler:
             folded = Target(
                 self.dialect.fold(target.column), "str", False, target.nullable, None, target.name
             )
-            needle = self._normalize(target, value)
+            needle = normalize(target, value)
             return self._text(folded, _FOLDED[op], needle.translate(ASCII_FOLD))
-        needle = self._normalize(target, value)
+        needle = normalize(target, value)
         if op is Op.regex:
             try:
                 compile_regex(needle)
@@ -562,112 +380,20 @@ class Compiler:
 
     def _list_condition(self, target: Target, op: Op, value: Any) -> Sql:
         if op is Op.contains:
-            encoded = self._exact(target, value)[1]
+            encoded = exact(self.dialect, target, value)[1]
             if encoded is None:
                 return self.known(target, False)
             test = self.dialect.list_contains(target.column, target.kind, encoded)
         elif op is Op.contains_any:
             if not isinstance(value, list | tuple) or not value:
                 raise QueryError(f"contains_any on {target.name} needs a non-empty list")
-            found = [e for e in (self._exact(target, v)[1] for v in value) if e is not None]
+            found = [e for e in (exact(self.dialect, target, v)[1] for v in value) if e is not None]
             if not found:
                 return self.known(target, False)
             test = self.dialect.list_contains_any(target.column, target.kind, found)
         else:
             raise QueryError(f"operator {op.value!r} does not apply to the list {target.name}")
         return Sql(f"(CASE WHEN {target.column} IS NULL THEN NULL ELSE ") + test + Sql(" END)")
-
-    # -- order and cursors --------------------------------------------------------------------
-
-    def _sort_target(self, sort: Sort) -> Target:
-        target = self.target(sort.field)
-        if target.is_list:
-            raise QueryError(f"cannot sort on the list field {target.name}", path=target.name)
-        return target
-
-    def order_by(self, query: Query) -> str:
-        """The ``ORDER BY`` list: the effective sorts, then ``resource_id`` ascending."""
-        sorts = effective_sorts(query)
-        return self.shapes.get(("order by", sorts), lambda: self._order_by(sorts))
-
-    def _order_by(self, sorts: tuple[Sort, ...]) -> str:
-        keys = []
-        for sort in sorts:
-            target = self._sort_target(sort)
-            direction = "DESC" if sort.descending else "ASC"
-            if target.nullable:
-                direction += " NULLS FIRST" if sort.descending else " NULLS LAST"
-            if self._key_limit(target) is not None:
-                # the index's prefix first (the same order: s < t implies s[:n] <= t[:n]),
-                # so the database reads the index in order and sorts only ties of prefixes
-                keys.append(f"{self.dialect.index_key(target.column)} {direction}")
-            keys.append(f"{target.column} {direction}")
-        keys.append('"resource_id" ASC')
-        return ", ".join(keys)
-
-    def decode_cursor(self, query: Query) -> CursorPosition | None:
-        """The query's cursor position, or ``None`` (raises QueryError when it is invalid)."""
-        if query.cursor is None:
-            return None
-        return decode_cursor(query, query.cursor)
-
-    def sort_target(self, sort: Sort) -> Target:
-        """The column a sort orders by.
-
-        Raises:
-            QueryError: the field is unknown, not indexed, or a list.
-        """
-        return self._sort_target(sort)
-
-    def cursor_keys(self, sorts: Sequence[Sort], pos: CursorPosition) -> list[CursorKey]:
-        """The keys of a cursor position, ``resource_id`` last, with values as bound.
-
-        Raises:
-            QueryError: the position does not fit the sorts (``"invalid cursor"``).
-        """
-        keys: list[CursorKey] = []
-        for sort, value in zip(sorts, pos.values, strict=True):
-            target = self._sort_target(sort)
-            keys.append(CursorKey(target, sort.descending, self._cursor_value(target, value)))
-        keys.append(CursorKey(RESOURCE_ID, False, self._cursor_value(RESOURCE_ID, pos.resource_id)))
-        return keys
-
-    def after(self, sorts: Sequence[Sort], pos: CursorPosition) -> Sql:
-        """Rows strictly after ``pos`` in the order of ``sorts`` + ``resource_id``."""
-        disjuncts: list[Sql] = []
-        same: list[Sql] = []
-        for target, descending, value in self.cursor_keys(sorts, pos):
-            col = target.column
-            if value is None:
-                step = Sql(f"{col} IS NOT NULL") if descending else None
-                equal = Sql(f"{col} IS NULL")
-            else:
-                if descending:
-                    step = Sql(f"{col} < ?", (value,))
-                elif target.nullable:
-                    step = Sql(f"({col} > ? OR {col} IS NULL)", (value,))
-                else:
-                    step = Sql(f"{col} > ?", (value,))
-                equal = Sql(f"{col} = ?", (value,))
-            if step is not None:
-                disjuncts.append(Sql.join(" AND ", [*same, step]).wrap())
-            same.append(equal)
-        if not disjuncts:
-            return Sql(self.dialect.false)
-        return Sql.join(" OR ", disjuncts)
-
-    def _cursor_value(self, target: Target, value: Any) -> Any:
-        if value is None:
-            if not target.nullable:
-                raise QueryError("invalid cursor")
-            return None
-        try:
-            encoded = self._exact(target, value)[1]
-        except QueryError:
-            raise QueryError("invalid cursor") from None
-        if encoded is None:
-            raise QueryError("invalid cursor")
-        return encoded
 
 
 def _has_regex(expr: Expr) -> bool:
@@ -682,31 +408,3 @@ def _has_regex(expr: Expr) -> bool:
         elif isinstance(node, And | Or):
             stack.extend(node.items)
     return False
-
-
-def known(dialect: Dialect, target: Target, value: bool) -> Sql:
-    """``value`` where the target column is not null, unknown (``NULL``) where it is."""
-    literal = dialect.bool_literal(value)
-    if not target.nullable:
-        return Sql(literal)
-    return Sql(f"(CASE WHEN {target.column} IS NOT NULL THEN {literal} END)")
-
-
-def float_exact(value: int) -> bool:
-    """Whether a double holds the integer ``value`` exactly."""
-    try:
-        return float(value) == value
-    except OverflowError:
-        return False
-
-
-def float_bracket(value: int) -> tuple[float, float]:
-    """The adjacent doubles ``lo < value < hi`` around an integer no double represents."""
-    try:
-        nearest = float(value)
-    except OverflowError:
-        big = sys.float_info.max
-        return (big, math.inf) if value > 0 else (-math.inf, -big)
-    if nearest > value:
-        return math.nextafter(nearest, -math.inf), nearest
-    return nearest, math.nextafter(nearest, math.inf)

@@ -51,7 +51,8 @@ from specstar.core import And, Condition, Op, Query
 from specstar.core.spi import Expr, effective_sorts
 
 from ._backend import Tx
-from ._compile import MAX_PARAMS, Compiler, Sql, Target
+from ._compile import MAX_PARAMS, Compiler
+from ._dialect import Sql, Target
 from ._rows import META_SELECT
 
 __all__ = ["PLAIN_UP_TO_ROWS", "SIZE_TRUST_SECONDS", "WALK_BUDGET", "SizeHint", "SortIndexWalk"]

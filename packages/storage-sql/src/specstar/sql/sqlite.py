@@ -37,7 +37,7 @@ from specstar.core.spi import (
 )
 
 from ._backend import Backend, Tx, Violation
-from ._compile import Dialect, RegexHook, Sql, Target
+from ._dialect import Dialect, RegexHook, Sql, Target
 from ._layout import IndexColumn, ident, rev_backfill, to_utc
 from ._store import SQLStorage
 from .blobs import FileBlobStore
