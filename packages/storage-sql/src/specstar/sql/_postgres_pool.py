@@ -193,8 +193,10 @@ class Pool:
             raise StorageError(f"PostgreSQL: cannot connect within {timeout}s: {exc}") from exc
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection that answered a round trip as it was handed out.
+    def connection(self, check: str = "") -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection that answered ``check`` (a statement with no effect when the
+        connection is lost: an empty one, or the ``BEGIN`` of a transaction, which then
+        saves its own round trip) as it was handed out.
 
         A connection the server closed while it sat in the pool (a restart, a failover,
         ``pg_terminate_backend``) fails the check; it goes back to the pool, which discards
@@ -211,7 +213,7 @@ class Pool:
                     "no storage connection became available in time; the operation was not applied"
                 ) from exc
             try:
-                conn.execute("")
+                conn.execute(check)
             except psycopg.Error:
                 self._pool.putconn(conn)
                 continue
@@ -230,9 +232,8 @@ class Pool:
         (:class:`StorageUnavailableError`), one lost during ``COMMIT`` leaves the outcome
         of a write unknown (:class:`WriteOutcomeUnknownError`; a read-only transaction has
         read what it read)."""
-        with self.connection() as conn:
+        with self.connection(check="BEGIN") as conn:
             tx = _PgTx(conn, self.query_timeout)
-            tx.run("BEGIN")
             try:
                 if lock_key is not None:
                     tx.run("SET LOCAL statement_timeout = 0")  # schema changes may take long
@@ -254,14 +255,30 @@ class Pool:
     @contextmanager
     def statements(self) -> Iterator[Tx]:
         """A session outside a transaction: each statement stands alone, and one whose
-        connection was lost runs once more on a fresh connection (once per session)."""
+        connection was lost runs once more on a fresh, checked connection (once per session).
+        The first connection is used unchecked: its first statement is the check, so a read
+        costs no extra round trip."""
         with ExitStack() as connections:
-            conn = connections.enter_context(self.connection())
+            conn = connections.enter_context(self._unchecked())
 
             def renew() -> psycopg.Connection[Any]:
                 return connections.enter_context(self.connection())
 
             yield _PgTx(conn, self.query_timeout, renew)
+
+    @contextmanager
+    def _unchecked(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection as the pool hands it out (it may have been lost meanwhile)."""
+        try:
+            conn = self._pool.getconn(timeout=self._timeout)
+        except PoolTimeout as exc:
+            raise StorageUnavailableError(
+                "no storage connection became available in time; the operation was not applied"
+            ) from exc
+        try:
+            yield conn
+        finally:
+            self._pool.putconn(conn)
 
     @property
     def driver_pool(self) -> ConnectionPool[Any]:
