@@ -130,7 +130,8 @@ class ReadTests(SuiteBase):
             None,
             (store.get_meta(deleted), store.list_revision_ids(deleted)),
         ]
-        assert got[3] is not None and got[3][0].is_deleted
+        assert got[3] is not None
+        assert got[3][0].is_deleted
         assert got[3][1][:2] == [f"{deleted}:1", f"{deleted}:2"]
         assert got[4:] == [None, got[0], None, None, got[1]]
         assert store.get_histories([]) == []
