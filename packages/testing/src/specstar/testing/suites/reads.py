@@ -186,6 +186,35 @@ class ReadTests(SuiteBase):
         assert all(pointer in ids for pointer, ids in seen)
         assert store.get_history(rid) == (store.get_meta(rid), [f"{rid}:30"])
 
+    def test_get_histories_are_consistent_under_writes(self, items: ResourceManager[Item]) -> None:
+        """While one thread appends and prunes, every history of a batch holds its meta's
+        revision."""
+        store = items.storage
+        rid = items.create(Item(name="v0")).resource_id
+        others = [items.create(Item(name="o")).resource_id for _ in range(3)]
+        done, reading = threading.Event(), threading.Event()
+        seen: list[tuple[str, list[str]]] = []
+
+        def write() -> None:
+            reading.wait(10)
+            try:
+                for i in range(1, 30):
+                    items.update(rid, Item(name=f"v{i}"))
+                    items.prune_revisions(rid, keep_last_n=1)
+            finally:
+                done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        while not done.is_set():
+            for found in store.get_histories([others[0], rid, *others[1:], rid]):
+                assert found is not None
+                seen.append((found[0].current_revision_id, found[1]))
+            reading.set()
+        writer.join()
+        assert all(pointer in ids for pointer, ids in seen)
+        assert store.get_histories([rid]) == [(store.get_meta(rid), [f"{rid}:30"])]
+
     def test_get_current_is_consistent_under_writes(self, items: ResourceManager[Item]) -> None:
         """While one thread appends and prunes, every pair read names its own revision."""
         store = items.storage
