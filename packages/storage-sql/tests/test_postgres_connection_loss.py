@@ -174,7 +174,7 @@ def test_the_storage_retries_a_write_that_was_not_applied(
             tx.one("SELECT 1")  # lost before COMMIT
         return pid
 
-    assert storage._write(None, body) == attempts[-1]
+    assert storage._commits._write(None, body) == attempts[-1]
     assert len(attempts) == 2
     assert attempts[0] != attempts[1]
 
@@ -183,4 +183,4 @@ def test_the_storage_retries_a_write_that_was_not_applied(
         return tx.one("SELECT 1")
 
     with pytest.raises(StorageUnavailableError):
-        storage._write(None, always_lost)
+        storage._commits._write(None, always_lost)

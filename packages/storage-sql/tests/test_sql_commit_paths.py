@@ -179,7 +179,7 @@ def test_a_write_not_applied_runs_once_more_and_no_more(sql_factory: StorageFact
         assert row is not None
         return "done"
 
-    assert storage._write(None, lost_once) == "done"
+    assert storage._commits._write(None, lost_once) == "done"
     assert len(attempts) == 2
 
     attempts.clear()
@@ -189,7 +189,7 @@ def test_a_write_not_applied_runs_once_more_and_no_more(sql_factory: StorageFact
         raise StorageUnavailableError()
 
     with pytest.raises(StorageUnavailableError) as caught:
-        storage._write(None, always_lost)
+        storage._commits._write(None, always_lost)
     assert type(caught.value) is StorageUnavailableError
     assert len(attempts) == 2
 
@@ -205,7 +205,7 @@ def test_a_write_whose_outcome_is_unknown_is_not_run_again(sql_factory: StorageF
         raise WriteOutcomeUnknownError()
 
     with pytest.raises(WriteOutcomeUnknownError):
-        storage._write(None, unknown)
+        storage._commits._write(None, unknown)
     assert attempts == [1]
 
 
@@ -222,6 +222,6 @@ def test_a_duplicate_key_no_write_explains_is_a_conflict_at_once(
         raise Violation(None)
 
     with pytest.raises(ConflictError) as caught:
-        storage._write(None, duplicate)
+        storage._commits._write(None, duplicate)
     assert type(caught.value) is ConflictError
     assert attempts == [1]

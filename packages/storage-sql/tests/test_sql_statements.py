@@ -6,6 +6,7 @@ its transaction block; every write is one transaction on both.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import tomllib
@@ -18,7 +19,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from specstar.core import AlreadyExistsError, Query, ResourceManager, StorageFactory
+from specstar.core import AlreadyExistsError, Query, ResourceManager, StorageFactory, dump
 from specstar.core.ports import Write
 from specstar.core.spi import Adoption
 from specstar.sql import _postgres_pool, sqlite
@@ -68,6 +69,7 @@ def test_statements_per_operation(sql_factory: StorageFactory, statements: list[
     assert len(refs) == 20
     assert _count(statements, lambda: store.get_revisions(refs)) == 1
     assert _count(statements, lambda: store.list_revision_ids(rid)) == 1
+    assert _count(statements, lambda: store.get_histories([*ids, "missing", rid])) == 1
     # a create: the revision and the meta row, nothing read
     assert _count(statements, lambda: items.create(Item(name="new", email="new@x"))) == 2
     # an update with a unique field: locked read, revision insert, meta update
@@ -154,3 +156,37 @@ def test_psycopg_is_an_extra() -> None:
     )["project"]
     assert not any("psycopg" in d for d in project["dependencies"])
     assert any(d.startswith("psycopg") for d in project["optional-dependencies"]["postgres"])
+
+
+def _dump_statements(
+    sql_factory: StorageFactory, log: list[str], count: int, page: int = 1000
+) -> list[str]:
+    """The statements of a dump of ``count`` resources of 3 revisions each, ``page`` resources
+    per search page."""
+    items = ResourceManager(
+        Item,
+        name=f"dump-{uuid.uuid4().hex[:8]}",  # the factory may hold other tests' items
+        storage_factory=sql_factory,
+        indexed_fields=ITEM_INDEXES,
+        default_user="u",
+        default_limit=min(page, 100),
+        max_limit=page,
+    )
+    for i in range(count):
+        rid = items.create(Item(name=f"n{i}", email=f"{i}@x")).resource_id
+        for k in (1, 2):
+            items.update(rid, Item(name=f"n{i}.{k}", email=f"{i}@x"))
+    log.clear()
+    dump([items], io.BytesIO())
+    return list(log)
+
+
+def test_statements_of_a_dump(sql_factory: StorageFactory, statements: list[str]) -> None:
+    """A dump sends as many statements for a page of 60 resources as for a page of 3: the
+    count, then per page its search, its histories and its revisions (one statement each up
+    to 400 ids or revisions)."""
+    few = _dump_statements(sql_factory, statements, 3)
+    many = _dump_statements(sql_factory, statements, 60)
+    assert len(few) == len(many) == 1 + 3
+    assert [s.split()[0] for s in many] == ["SELECT"] * 4
+    assert len(_dump_statements(sql_factory, statements, 60, page=25)) == 1 + 3 * 3

@@ -55,6 +55,11 @@ STORAGE_DEFECTS: dict[str, str] = {
     def _claim_unique(self, old, new):
         self._release_unique(old)
 """,
+    # a batch of histories answers each id once: a repeated id loses its place
+    "histories_deduplicated": """
+    def get_histories(self, resource_ids):
+        return [self.get_history(rid) for rid in dict.fromkeys(resource_ids)]
+""",
     # ``gte`` runs as ``gt``
     "gte_as_gt": """
     def _miscompile(self, expr):

@@ -181,6 +181,20 @@ class Storage(abc.ABC):
                 return meta, ids
         raise StorageError(f"{resource_id!r}: the current revision is missing")
 
+    def get_histories(
+        self, resource_ids: Sequence[str]
+    ) -> list[tuple[ResourceMeta, list[str]] | None]:
+        """Several histories at once: for each id of ``resource_ids``, in order, what
+        :meth:`get_history` returns for it (the meta record, deleted or not, and every revision
+        id oldest first; ``None`` when the resource does not exist). Duplicates are allowed.
+
+        Each item is consistent on its own, as :meth:`get_history` guarantees (its ids hold
+        its meta's ``current_revision_id``); different items may be read at different moments.
+        This default calls :meth:`get_history` per id; adapters should read the batch in a
+        few round trips, not one per id (a backup dump reads a page of resources at a time).
+        """
+        return [self.get_history(rid) for rid in resource_ids]
+
     @abc.abstractmethod
     def list_revisions(
         self, resource_id: str, *, offset: int = 0, limit: int | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from specstar.core.spi import Write, normalize_scalar
 from ._backend import Backend
 from ._layout import IndexColumn, index_value_problem, text_problem
 
-__all__ = ["META_SELECT", "REV_INFO_SELECT", "Rows", "check_texts"]
+__all__ = ["META_SELECT", "META_WIDTH", "REV_INFO_SELECT", "Rows", "check_texts", "qualified"]
 
 META_SELECT = (
     "resource_id, current_revision_id, schema_version, total_revision_count, revision_seq, "
@@ -32,6 +33,17 @@ REV_INFO_SELECT = (
     "resource_id, seq, parent_revision_id, schema_version, data_hash, status, "
     "created_time, created_by, updated_time, updated_by"
 )
+
+#: Columns of ``META_SELECT``: where a joined row's other columns begin.
+META_WIDTH = len(META_SELECT.split(","))
+
+
+@functools.cache
+def qualified(columns: str, alias: str) -> str:
+    """A column list (``META_SELECT``, ``REV_INFO_SELECT``) with each column qualified by
+    ``alias``."""
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder()

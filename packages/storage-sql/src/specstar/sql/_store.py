@@ -1,78 +1,54 @@
-"""The storage logic shared by SQLite and PostgreSQL: one commit, the registry, search.
+"""The storage logic shared by SQLite and PostgreSQL: the registry, reads and search; the
+write transactions are in :mod:`._commit`.
 
 A resource type has two tables, ``<base>_meta`` (one row per resource: the meta record, its
 ``indexed_data`` as msgpack, and per indexed path a typed value column ``ix_<n>`` and a presence
 column ``p_<n>``) and ``<base>_rev`` (one row per revision, keyed by ``(resource_id, seq)``).
 The ``specstar_fields`` registry records, per resource type, which column holds which
 ``(path, kind, is_list)`` and whether its values are known for every row (backfilled).
-
-Every write is one transaction that only reads and persists; what it means is
-:meth:`~specstar.core.commits.Write.apply`, shared with every other adapter:
-
-* a create inserts the revision and the meta row, nothing else: the primary keys refuse an
-  existing resource;
-* any other write reads the meta row (locked, joined with the one revision the write needs),
-  applies the write, inserts or rewrites the revision and updates the meta row on the condition
-  that it still names the revision read (compare-and-swap).
-
-``Unique`` values are enforced by partial unique indexes over non-deleted rows; only when one
-refuses a write is the holder looked up (after the rollback), so the error names it.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
-
-import msgspec
+from typing import Any
 
 from specstar.core import (
-    AlreadyExistsError,
     Capabilities,
-    ConflictError,
     IndexSpec,
     Page,
     PayloadStore,
-    PreconditionFailedError,
     Query,
     ResourceMeta,
     RevisionInfo,
     SpecStarError,
     Storage,
     StorageError,
-    StorageUnavailableError,
-    UniqueConstraintError,
-    WriteOutcomeUnknownError,
 )
 from specstar.core.spi import (
     DEFAULT_LIMIT,
     Adoption,
-    AppliedWrite,
     CommitResult,
     PayloadEntry,
     StoredRevision,
     Write,
-    check_prune,
-    check_purge,
     encode_cursor,
-    new_payload_key,
 )
 
-from ._adoption import Adopter, holder_of
-from ._backend import Backend, Tx, Violation, iter_chunks
+from ._adoption import Adopter
+from ._backend import Backend, Tx, iter_chunks
+from ._commit import Commits
 from ._compile import Compiler, Sql
-from ._layout import IndexColumn, ident, revision_seq, table_base, to_utc
+from ._layout import IndexColumn, ident, table_base
 from ._plan import SizeHint, SortIndexWalk
-from ._registry import Registry, path_of
+from ._registry import Registry
 from ._revisions import RevisionTable, storable_id
-from ._rows import META_SELECT, REV_INFO_SELECT, Rows, check_texts
+from ._rows import META_SELECT, META_WIDTH, REV_INFO_SELECT, Rows, qualified
 from ._shapes import ShapeCache
 
 __all__ = ["SQLStorage"]
 
-T = TypeVar("T")
 _ATTEMPTS = 3
 #: Ids per ``IN (...)`` list of a batched read.
 _IDS_PER_SELECT = 400
@@ -101,11 +77,19 @@ class SQLStorage(Storage):
         self._revs = RevisionTable(backend, self.revision_table, self._rows, payloads)
         self._columns: dict[str, IndexColumn] | None = None
         self._adopter = Adopter(backend, self.meta_table, self._revs, self._rows, self._ready)
+        self._commits = Commits(
+            backend,
+            self.meta_table,
+            self._revs,
+            self._rows,
+            ready=self._ready,
+            get_meta=self.get_meta,
+        )
         self._shapes = ShapeCache()
         self._size = SizeHint()
         #: The statement of get_current, built once (it runs for every read by id).
         self._current_sql = (
-            f"SELECT {_meta_select('m')}, {self._revs.select('r')} "
+            f"SELECT {qualified(META_SELECT, 'm')}, {self._revs.select('r')} "
             f"FROM {self.meta_table} m LEFT JOIN {self.revision_table} r "
             "ON r.resource_id = m.resource_id "
             "AND r.seq = CAST(substr(m.current_revision_id, ?) AS BIGINT) "
@@ -171,10 +155,10 @@ class SQLStorage(Storage):
                 row = tx.one(self._current_sql, (len(resource_id) + 2, resource_id))
             if row is None:
                 return None
-            meta = self._rows.meta(row[:_META_WIDTH])
-            if row[_META_WIDTH] is None:
+            meta = self._rows.meta(row[:META_WIDTH])
+            if row[META_WIDTH] is None:
                 raise StorageError(f"{resource_id!r}: the current revision is missing")
-            stored = self._revs.stored(row[_META_WIDTH:])
+            stored = self._revs.stored(row[META_WIDTH:])
             if stored is not None:
                 return meta, stored
             # the payload went with a prune or purge committed after the row was read
@@ -212,7 +196,7 @@ class SQLStorage(Storage):
         of the meta row, sorted first, and the revision keys), so the two are consistent."""
         if not storable_id(resource_id):
             return None
-        blanks = ", ".join(["NULL"] * _META_WIDTH)
+        blanks = ", ".join(["NULL"] * META_WIDTH)
         with self._backend.read() as tx:
             rows = tx.all(
                 f"SELECT {META_SELECT}, -1 AS seq FROM {self.meta_table} WHERE resource_id = ? "
@@ -220,10 +204,42 @@ class SQLStorage(Storage):
                 "WHERE resource_id = ? ORDER BY seq",
                 (resource_id, resource_id),
             )
-        if not rows or rows[0][_META_WIDTH] != -1:
+        if not rows or rows[0][META_WIDTH] != -1:
             return None  # no meta row: the resource does not exist
-        meta = self._rows.meta(rows[0][:_META_WIDTH])
-        return meta, [f"{resource_id}:{r[_META_WIDTH]}" for r in rows[1:]]
+        meta = self._rows.meta(rows[0][:META_WIDTH])
+        return meta, [f"{resource_id}:{r[META_WIDTH]}" for r in rows[1:]]
+
+    def get_histories(
+        self, resource_ids: Sequence[str]
+    ) -> list[tuple[ResourceMeta, list[str]] | None]:
+        """The histories of ``resource_ids`` in one ``SELECT`` per 400 ids: the
+        ``UNION ALL`` of :meth:`get_history` over the whole chunk (its meta rows, sorted
+        first, and its revision keys), so each history is consistent on its own."""
+        wanted = sorted({rid for rid in resource_ids if storable_id(rid)})
+        metas: dict[str, ResourceMeta] = {}
+        seqs: dict[str, list[int]] = {}
+        blanks = ", ".join(["NULL"] * (META_WIDTH - 1))
+        if wanted:
+            with self._backend.read() as tx:
+                for chunk in iter_chunks(wanted, _IDS_PER_SELECT):
+                    marks = ", ".join("?" * len(chunk))
+                    rows = tx.all(
+                        f"SELECT {META_SELECT}, -1 AS seq FROM {self.meta_table} "
+                        f"WHERE resource_id IN ({marks}) UNION ALL "
+                        f"SELECT resource_id, {blanks}, seq FROM {self.revision_table} "
+                        f"WHERE resource_id IN ({marks}) ORDER BY seq",
+                        [*chunk, *chunk],
+                    )
+                    for row in rows:
+                        rid, seq = str(row[0]), row[META_WIDTH]
+                        if seq == -1:
+                            metas[rid] = self._rows.meta(row[:META_WIDTH])
+                        else:
+                            seqs.setdefault(rid, []).append(seq)
+        return [
+            (metas[rid], [f"{rid}:{s}" for s in seqs.get(rid, [])]) if rid in metas else None
+            for rid in resource_ids
+        ]
 
     def _list(
         self, columns: str, resource_id: str, offset: int, limit: int | None
@@ -309,193 +325,8 @@ class SQLStorage(Storage):
     # -- writes -------------------------------------------------------------------------------
 
     def commit(self, write: Write) -> CommitResult:
-        """Apply one write in one transaction (see the module docstring for its statements).
-
-        With a payload store the new data is put there first, under a fresh key; when the
-        transaction is refused the payload is deleted again (when its outcome is unknown — a
-        lost connection — it stays, at worst an orphan).
-        """
-        columns = self._ready()
-        check_texts(write)
-        changes: dict[str, Any] = {"time": to_utc(write.time)}
-        index_columns: dict[str, Any] | None = None
-        if write.indexed_data is not None:
-            index_columns = self._rows.index_values(columns, write.indexed_data)
-            changes["indexed_data"], index_columns["indexed_data"] = self._rows.normalize(
-                write.indexed_data
-            )
-        write = msgspec.structs.replace(write, **changes)
-        part = write.append or write.rewrite or write.adopt
-        key = None
-        if part is not None and self._revs.payloads is not None:
-            key = new_payload_key(part.data)
-            self._revs.put_payload(write.resource_id, key, part.data)
-        try:
-            return self._write(write, lambda tx: self._apply(tx, write, index_columns, key))
-        except StorageError:
-            raise
-        except Exception:
-            if key is not None:
-                self._revs.drop_payloads([(write.resource_id, key)])
-            raise
-
-    def _write(self, write: Write | None, body: Callable[[Tx], T]) -> T:
-        """Run ``body`` in a write transaction. When a unique index refuses it, look up the
-        holder (after the rollback) to name it; when the holder is gone by then, try again.
-        A transaction whose connection was lost before ``COMMIT`` runs once more."""
-        self._ready()
-        column: str | None = None
-        for attempt in range(_ATTEMPTS):
-            try:
-                with self._backend.write() as tx:
-                    return body(tx)
-            except StorageUnavailableError as exc:
-                # the connection was lost before COMMIT: nothing was applied, try once more
-                # (not when the outcome is unknown: the write may have happened)
-                if isinstance(exc, WriteOutcomeUnknownError) or attempt > 0:
-                    raise
-            except _Refused as refused:
-                column = refused.column
-                self._explain_refusal(write, refused)
-            except Violation as exc:
-                column = exc.column
-                if column is None:
-                    break
-        if column is None:
-            if write is not None and write.expected_revision_id is None:
-                raise AlreadyExistsError(write.resource_id)
-            raise ConflictError("a concurrent write created the same resource or revision")
-        raise UniqueConstraintError(path_of(self._ready(), column), None, None)
-
-    def _explain_refusal(self, write: Write | None, refused: _Refused) -> None:
-        """Raise the error a refused write deserves, or return to retry it."""
-        meta = refused.meta
-        creating = write is not None and write.expected_revision_id is None
-        if creating and self.get_meta(meta.resource_id) is not None:
-            raise AlreadyExistsError(meta.resource_id)
-        if refused.column is None:
-            if creating:
-                return  # the resource was purged again meanwhile: retry the create
-            raise ConflictError("a concurrent write created the same resource or revision")
-        path = path_of(self._ready(), refused.column)
-        value = meta.indexed_data.get(path)
-        with self._backend.read() as tx:
-            holder = holder_of(
-                tx,
-                self._backend,
-                self.meta_table,
-                self._ready()[path],
-                value=value,
-                rid=meta.resource_id,
-            )
-        if holder is not None:
-            raise UniqueConstraintError(path, value, holder)
-
-    def _locked(
-        self, tx: Tx, resource_id: str, revision_id: str | None = None
-    ) -> tuple[ResourceMeta | None, RevisionInfo | None]:
-        """The meta row, locked for the transaction, and the info of ``revision_id`` when
-        given (joined in the same statement where the whole transaction is serialized).
-
-        With row locks (PostgreSQL, read committed) a statement that waited for the lock
-        re-reads only the locked row: a joined revision row would be the one from before the
-        wait, and a draft rewritten meanwhile would go unnoticed. There the revision is read
-        in a second statement, after the lock is held.
-        """
-        if not storable_id(resource_id):
-            return None, None
-        seq = None if revision_id is None else revision_seq(resource_id, revision_id)
-        lock = self._backend.lock_clause
-        if seq is None or lock:
-            row = tx.one(
-                f"SELECT {_meta_select('m')} FROM {self.meta_table} m "
-                f"WHERE m.resource_id = ?{lock}",
-                (resource_id,),
-            )
-            if row is None:
-                return None, None
-            meta = self._rows.meta(row)
-            if revision_id is None or seq is None:
-                return meta, None
-            return meta, self._revs.info(tx, resource_id, revision_id)
-        row = tx.one(
-            f"SELECT {_meta_select('m')}, {_REV_INFO_SELECT_R} FROM {self.meta_table} m "
-            f"LEFT JOIN {self.revision_table} r ON r.resource_id = m.resource_id AND r.seq = ? "
-            f"WHERE m.resource_id = ?{lock}",
-            (seq, resource_id),
-        )
-        if row is None:
-            return None, None
-        meta = self._rows.meta(row[:_META_WIDTH])
-        info = None if row[_META_WIDTH] is None else self._rows.revision(row[_META_WIDTH:])
-        return meta, info
-
-    def _apply(
-        self, tx: Tx, write: Write, index_columns: dict[str, Any] | None, key: str | None
-    ) -> CommitResult:
-        if write.expected_revision_id is None:  # a create: the primary keys refuse duplicates
-            old, target = None, None
-        else:
-            old, target = self._locked(tx, write.resource_id, write.revision_to_read)
-        applied = write.apply(old, target)
-        if old is None and index_columns is None:
-            index_columns = self._rows.index_values(self._ready(), applied.meta.indexed_data)
-        try:
-            self._persist(tx, applied, index_columns, old, key)
-        except Violation as exc:
-            raise _Refused(exc.column, applied.meta) from exc
-        return applied.result()
-
-    def _persist(
-        self,
-        tx: Tx,
-        applied: AppliedWrite,
-        index_columns: dict[str, Any] | None,
-        old: ResourceMeta | None,
-        key: str | None,
-    ) -> None:
-        if applied.revision is not None:
-            assert applied.data is not None
-            store = self._revs.insert if applied.appended else self._revs.rewrite
-            store(tx, applied.revision, applied.data, key)
-        self._store_meta(tx, applied.meta, index_columns, old)
-
-    def _store_meta(
-        self,
-        tx: Tx,
-        meta: ResourceMeta,
-        index_columns: dict[str, Any] | None,
-        old: ResourceMeta | None,
-    ) -> None:
-        """Insert the meta row, or update it on the condition that it still names the revision
-        read at the start of the transaction (the compare-and-swap, checked again by the
-        database even though the row is locked).
-
-        ``index_columns`` may hold the ``indexed_data`` column already encoded, next to the
-        ``ix_<n>``/``p_<n>`` columns: it is then written as it is, not encoded again.
-        """
-        blob = None if index_columns is None else index_columns.get("indexed_data")
-        values: dict[str, Any] = self._rows.meta_values(meta, blob)
-        if index_columns is not None:
-            values.update(index_columns)
-        names = list(values)
-        if old is None:
-            marks = ", ".join("?" * len(names))
-            tx.run(
-                f"INSERT INTO {self.meta_table} ({', '.join(ident(n) for n in names)}) "
-                f"VALUES ({marks})",
-                list(values.values()),
-            )
-            return
-        names.remove("resource_id")
-        sets = ", ".join(f"{ident(n)} = ?" for n in names)
-        changed = tx.run(
-            f"UPDATE {self.meta_table} SET {sets} "
-            "WHERE resource_id = ? AND current_revision_id = ?",
-            [*(values[n] for n in names), meta.resource_id, old.current_revision_id],
-        )
-        if changed != 1:
-            raise PreconditionFailedError(meta.resource_id, old.current_revision_id, None)
+        """Apply one write in one transaction (see :mod:`._commit`)."""
+        return self._commits.commit(write)
 
     def adopt_resource(
         self,
@@ -523,36 +354,10 @@ class SQLStorage(Storage):
         return self._adopter.run(adoptions)
 
     def purge(self, resource_id: str, expected_revision_id: str) -> ResourceMeta:
-        keys: list[str] = []
-
-        def body(tx: Tx) -> ResourceMeta:
-            old = check_purge(self._locked(tx, resource_id)[0], resource_id, expected_revision_id)
-            keys.extend(self._revs.delete(tx, resource_id, None)[1])
-            tx.run(f"DELETE FROM {self.meta_table} WHERE resource_id = ?", (resource_id,))
-            return old
-
-        last = self._write(None, body)
-        self._revs.drop_payloads((resource_id, k) for k in keys)
-        return last
+        return self._commits.purge(resource_id, expected_revision_id)
 
     def prune(self, resource_id: str, revision_ids: Sequence[str]) -> int:
-        keys: list[str] = []
-
-        def body(tx: Tx) -> int:
-            meta = check_prune(self._locked(tx, resource_id)[0], resource_id, revision_ids)
-            seqs = sorted({s for r in revision_ids if (s := revision_seq(resource_id, r))})
-            removed, dropped = self._revs.delete(tx, resource_id, seqs) if seqs else (0, [])
-            keys.extend(dropped)
-            if removed:
-                tx.run(
-                    f"UPDATE {self.meta_table} SET total_revision_count = ? WHERE resource_id = ?",
-                    (meta.total_revision_count - removed, resource_id),
-                )
-            return removed
-
-        removed = self._write(None, body)
-        self._revs.drop_payloads((resource_id, k) for k in keys)
-        return removed
+        return self._commits.prune(resource_id, revision_ids)
 
     # -- payloads -----------------------------------------------------------------------------
 
@@ -573,23 +378,3 @@ class SQLStorage(Storage):
         store = self._revs.payloads
         orphans = self.orphan_payloads(older_than)
         return sum(store.delete(e.resource_id, e.key) for e in orphans) if store else 0
-
-
-class _Refused(Exception):
-    """A constraint refused the rows of an applied write (raised inside the transaction, so it
-    rolls back; the holder is looked up afterwards)."""
-
-    def __init__(self, column: str | None, meta: ResourceMeta) -> None:
-        super().__init__(column or "primary key")
-        self.column = column
-        self.meta = meta
-
-
-@functools.cache
-def _meta_select(alias: str) -> str:
-    """``META_SELECT`` with every column qualified by ``alias``."""
-    return ", ".join(f"{alias}.{c.strip()}" for c in META_SELECT.split(","))
-
-
-_META_WIDTH = len(META_SELECT.split(","))
-_REV_INFO_SELECT_R = ", ".join(f"r.{c.strip()}" for c in REV_INFO_SELECT.split(","))

@@ -1,9 +1,12 @@
-"""Dumping managers into an archive, streamed: one resource in memory at a time.
+"""Dumping managers into an archive, streamed: one page of resources in memory at a time.
 
 :func:`dump` writes, per model, every resource the model's query selects (soft-deleted ones
 included unless a :class:`~specstar.core.query.ast.Query` says otherwise) with all its
-revisions, and the blobs their data refer to. Reading runs as the ``dump`` action, so a
-permission checker decides who may back up what, and its access scope limits the rows.
+revisions, and the blobs their data refer to. Resources are read a search page at a time
+(at most the manager's ``max_limit``): their histories in one batched read, then all their
+revisions in another, so a dump sends a few statements per page, not per resource. Reading
+runs as the ``dump`` action, so a permission checker decides who may back up what, and its
+access scope limits the rows.
 """
 
 from __future__ import annotations
@@ -124,20 +127,43 @@ def select(
     return [(m, _as_query(model_queries[m.name])) for m in chosen]
 
 
-def _metas(
+def _pages(
     manager: ResourceManager[Any], query: Query, user: str | UnsetType
-) -> Iterator[ResourceMeta]:
-    """Every meta the query selects, as the ``dump`` action lets ``user`` see them."""
+) -> Iterator[list[ResourceMeta]]:
+    """Every meta the query selects, as the ``dump`` action lets ``user`` see them, a search
+    page (at most ``manager.max_limit`` metas) at a time."""
     ctx = manager._guard.context(Action.DUMP, user, UNSET, query=query)
     resolved = manager._reader.scoped(
         ctx, query.replace(limit=manager.max_limit, cursor=None, offset=0)
     )
     while True:
         page = manager.storage.search(resolved)
-        yield from page.items
+        if page.items:
+            yield page.items
         if not page.has_more:
             return
         resolved = resolved.replace(cursor=page.next_cursor)
+
+
+def _histories(
+    manager: ResourceManager[Any], listed: Sequence[ResourceMeta]
+) -> Iterator[tuple[ResourceMeta, list[StoredRevision]]]:
+    """The meta and all the revisions of each listed resource, in order, skipping those
+    purged meanwhile: one :meth:`~specstar.core.ports.Storage.get_histories` and one
+    :meth:`~specstar.core.ports.Storage.get_revisions` for the whole page; a resource whose
+    revisions did not all come back (pruned or rewritten in between) is read again alone."""
+    ids = [m.resource_id for m in listed]
+    histories = manager.storage.get_histories(ids)
+    refs = [(rid, i) for rid, h in zip(ids, histories, strict=True) if h for i in h[1]]
+    revisions = iter(manager.storage.get_revisions(refs))
+    for rid, history in zip(ids, histories, strict=True):
+        if history is None:
+            continue
+        meta, revision_ids = history
+        found = [r for _ in revision_ids if (r := next(revisions)) is not None]
+        read = (meta, found) if len(found) == len(revision_ids) else _history(manager, rid)
+        if read is not None:
+            yield read
 
 
 def _history(
@@ -238,30 +264,27 @@ def dump(
         writer.write(
             ModelStart(manager.name, manager.schema_version, manager._binding.codec.encoding)
         )
-        for listed in _metas(manager, query, user):
-            read = _history(manager, listed.resource_id)
-            if read is None:
-                continue
-            meta, revisions = read
-            if manager.has_binary_fields:
-                for file_id in _blob_ids(manager, revisions):
-                    if file_id not in sent_blobs:
-                        counts.blobs += _write_blob(writer, manager, file_id)
-                        sent_blobs.add(file_id)
-            writer.write(_record(meta, revisions))
-            counts.resources += 1
-            counts.revisions += len(revisions)
-            done += 1
-            if progress is not None:
-                progress(
-                    Progress(
-                        phase="dump",
-                        model=manager.name,
-                        resources=done,
-                        total=totals,
-                        bytes=writer.bytes,
+        for page in _pages(manager, query, user):
+            for meta, revisions in _histories(manager, page):
+                if manager.has_binary_fields:
+                    for file_id in _blob_ids(manager, revisions):
+                        if file_id not in sent_blobs:
+                            counts.blobs += _write_blob(writer, manager, file_id)
+                            sent_blobs.add(file_id)
+                writer.write(_record(meta, revisions))
+                counts.resources += 1
+                counts.revisions += len(revisions)
+                done += 1
+                if progress is not None:
+                    progress(
+                        Progress(
+                            phase="dump",
+                            model=manager.name,
+                            resources=done,
+                            total=totals,
+                            bytes=writer.bytes,
+                        )
                     )
-                )
         writer.write(ModelEnd(manager.name, counts.resources, counts.revisions, counts.blobs))
     writer.write(Trailer(writer.frames, len(chosen)))
     if progress is not None:

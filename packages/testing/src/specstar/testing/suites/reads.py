@@ -1,5 +1,6 @@
 """The batch and combined reads of the storage port: get_current, get_revisions,
-list_revision_ids, get_history — each must agree with the single reads it replaces."""
+list_revision_ids, get_history, get_histories — each must agree with the single reads it
+replaces."""
 
 from __future__ import annotations
 
@@ -107,6 +108,43 @@ class ReadTests(SuiteBase):
         assert store.get_history("missing") is None
         assert store.get_history("") is None
 
+    def test_get_histories_batch(self, items: ResourceManager[Item]) -> None:
+        store = items.storage
+        pruned = items.create(Item(name="v1")).resource_id
+        for i in range(2, 6):
+            items.update(pruned, Item(name=f"v{i}"))
+        items.prune_revisions(pruned, keep_last_n=2)
+        deleted = items.create(Item(name="d")).resource_id
+        items.update(deleted, Item(name="d2"))
+        items.switch(deleted, f"{deleted}:1")
+        items.delete(deleted)
+        plain = items.create(Item(name="p")).resource_id
+        purged = items.create(Item(name="x")).resource_id
+        items.storage.purge(purged, items.delete(purged).current_revision_id)
+        ids = [plain, pruned, "missing", deleted, purged, plain, "", "x\0y", pruned]
+        got = store.get_histories(ids)
+        assert got == [store.get_history(rid) for rid in ids]
+        assert got[:4] == [
+            (store.get_meta(plain), [f"{plain}:1"]),
+            (store.get_meta(pruned), [f"{pruned}:4", f"{pruned}:5"]),
+            None,
+            (store.get_meta(deleted), store.list_revision_ids(deleted)),
+        ]
+        assert got[3] is not None
+        assert got[3][0].is_deleted
+        assert got[3][1][:2] == [f"{deleted}:1", f"{deleted}:2"]
+        assert got[4:] == [None, got[0], None, None, got[1]]
+        assert store.get_histories([]) == []
+
+    def test_get_histories_many(self, items: ResourceManager[Item]) -> None:
+        ids = [items.create(Item(name=f"n{i}")).resource_id for i in range(450)]
+        items.update(ids[0], Item(name="again"))
+        got = items.storage.get_histories(list(reversed(ids)))
+        assert [h[1] if h else None for h in got] == [
+            [f"{rid}:1", f"{rid}:2"] if rid == ids[0] else [f"{rid}:1"] for rid in reversed(ids)
+        ]
+        assert [h[0] if h else None for h in got] == items.storage.get_metas(ids[::-1])
+
     def test_list_revisions_reads_through_get_history(self, items: ResourceManager[Item]) -> None:
         rid = items.create(Item(name="v1")).resource_id
         items.update(rid, Item(name="v2"))
@@ -147,6 +185,35 @@ class ReadTests(SuiteBase):
         writer.join()
         assert all(pointer in ids for pointer, ids in seen)
         assert store.get_history(rid) == (store.get_meta(rid), [f"{rid}:30"])
+
+    def test_get_histories_are_consistent_under_writes(self, items: ResourceManager[Item]) -> None:
+        """While one thread appends and prunes, every history of a batch holds its meta's
+        revision."""
+        store = items.storage
+        rid = items.create(Item(name="v0")).resource_id
+        others = [items.create(Item(name="o")).resource_id for _ in range(3)]
+        done, reading = threading.Event(), threading.Event()
+        seen: list[tuple[str, list[str]]] = []
+
+        def write() -> None:
+            reading.wait(10)
+            try:
+                for i in range(1, 30):
+                    items.update(rid, Item(name=f"v{i}"))
+                    items.prune_revisions(rid, keep_last_n=1)
+            finally:
+                done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        while not done.is_set():
+            for found in store.get_histories([others[0], rid, *others[1:], rid]):
+                assert found is not None
+                seen.append((found[0].current_revision_id, found[1]))
+            reading.set()
+        writer.join()
+        assert all(pointer in ids for pointer, ids in seen)
+        assert store.get_histories([rid]) == [(store.get_meta(rid), [f"{rid}:30"])]
 
     def test_get_current_is_consistent_under_writes(self, items: ResourceManager[Item]) -> None:
         """While one thread appends and prunes, every pair read names its own revision."""
