@@ -1,4 +1,10 @@
-"""The :class:`SpecStar` app object: register models, generate their REST API."""
+"""The :class:`SpecStar` app object: register models, generate their REST API.
+
+This module holds its configuration and lease locks; its other parts have modules of their
+own, each a base class of :class:`SpecStar` over the state in ``_app_state``: ``_app_models``
+(``add_model``), ``_app_actions`` (custom actions), ``_app_routes`` (``apply``, OpenAPI) and
+``_app_backup`` (``dump``, ``load``).
+"""
 
 from __future__ import annotations
 

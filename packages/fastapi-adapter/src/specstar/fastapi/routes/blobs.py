@@ -37,6 +37,10 @@ route) about an action of its own, with the resource name ``blob`` on the global
 resource's meta; the read of the resource is then checked as ``get``, as before). A denial is a
 403 problem. The two actions belong to neither the ``read`` nor the ``write`` group: a rule
 table needs them (or ``"*"``) to allow them.
+
+This module holds the template and the download routes; the upload routes are made in
+``_upload`` and ``_upload_sessions``, over ``_blob_router`` (the global routes' gate), with
+``_bodies`` (streamed request bodies) and ``_downloads`` (ranges, conditional answers).
 """
 
 from collections.abc import Mapping
