@@ -40,9 +40,11 @@ from .create import CreateRouteTemplate
 from .jobs import JobRouteTemplate
 from .lifecycle import DeleteRouteTemplate, RestoreRouteTemplate, SwitchRouteTemplate
 from .migrate import MigrateRouteTemplate
+from .modify import ModifyRouteTemplate
+from .patch import PatchRouteTemplate
 from .read import ListRouteTemplate, ReadRouteTemplate
 from .refs import ReferrersRouteTemplate, RelationshipsRouteTemplate
-from .update import ModifyRouteTemplate, PatchRouteTemplate, UpdateRouteTemplate
+from .update import UpdateRouteTemplate
 
 __all__ = [
     "DEFAULT_TEMPLATES",

@@ -51,7 +51,7 @@ from ..errors import (
 from ..openapi import json_content, problem_responses
 from ..responses import MsgspecResponse, json_response
 from ._base import BaseRouteTemplate, self_doc
-from .blobs import _into_thread
+from ._bodies import into_thread
 
 __all__ = ["ARCHIVE_MEDIA_TYPE", "BackupRouteTemplate"]
 
@@ -249,7 +249,7 @@ class BackupRouteTemplate(BaseRouteTemplate):
             _check_media_type(request)
             u = _user(user)
             _require_checker([manager], "load")
-            stats = await _into_thread(
+            stats = await into_thread(
                 request,
                 lambda chunks: load(
                     [manager],
@@ -326,7 +326,7 @@ class BackupRouteTemplate(BaseRouteTemplate):
             _check_media_type(request)
             u = _user(user)
             _require_checker(managers, "load")
-            stats = await _into_thread(
+            stats = await into_thread(
                 request,
                 lambda chunks: load(
                     managers,
