@@ -240,6 +240,23 @@ class S3Storage(Storage):
                 return None
             return meta, list(state.revisions.get(resource_id, {}))
 
+    def get_metas(self, resource_ids: Sequence[str]) -> list[ResourceMeta | None]:
+        """The metas from one up-to-date replica (one log probe for all of them)."""
+        metas = self.replica.current().metas
+        return [metas.get(rid) for rid in resource_ids]
+
+    def get_histories(
+        self, resource_ids: Sequence[str]
+    ) -> list[tuple[ResourceMeta, list[str]] | None]:
+        """The histories from one up-to-date replica (one log probe for all of them)."""
+        with self.replica.lock:
+            state = self.replica.read()
+            out: list[tuple[ResourceMeta, list[str]] | None] = []
+            for rid in resource_ids:
+                meta = state.metas.get(rid)
+                out.append(None if meta is None else (meta, list(state.revisions.get(rid, {}))))
+            return out
+
     def search(self, query: Query) -> Page[ResourceMeta]:
         with self.replica.lock:
             state = self.replica.read()

@@ -137,13 +137,25 @@ class ReadTests(SuiteBase):
         assert store.get_histories([]) == []
 
     def test_get_histories_many(self, items: ResourceManager[Item]) -> None:
-        ids = [items.create(Item(name=f"n{i}")).resource_id for i in range(450)]
+        """450 ids (past a batching adapter's chunks, e.g. SQL's 400): stored ones at the
+        edges of the chunks, in reverse creation order, among missing ones."""
+        ids = [items.create(Item(name=f"n{i}")).resource_id for i in range(10)]
         items.update(ids[0], Item(name="again"))
-        got = items.storage.get_histories(list(reversed(ids)))
+        asked = [f"missing-{i}" for i in range(450)]
+        for rid, at in zip(
+            reversed(ids), (0, 1, 199, 200, 398, 399, 400, 401, 448, 449), strict=True
+        ):
+            asked[at] = rid
+        got = items.storage.get_histories(asked)
         assert [h[1] if h else None for h in got] == [
-            [f"{rid}:1", f"{rid}:2"] if rid == ids[0] else [f"{rid}:1"] for rid in reversed(ids)
+            None
+            if rid.startswith("missing-")
+            else [f"{rid}:1", f"{rid}:2"]
+            if rid == ids[0]
+            else [f"{rid}:1"]
+            for rid in asked
         ]
-        assert [h[0] if h else None for h in got] == items.storage.get_metas(ids[::-1])
+        assert [h[0] if h else None for h in got] == items.storage.get_metas(asked)
 
     def test_list_revisions_reads_through_get_history(self, items: ResourceManager[Item]) -> None:
         rid = items.create(Item(name="v1")).resource_id
