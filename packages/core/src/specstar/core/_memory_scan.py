@@ -35,7 +35,8 @@ _COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
 
 def _comparison(cond: Condition) -> tuple[str, Callable[[Any, Any], Any], Any] | None:
     """``(path, compare, value)`` of a plain comparison (``eq ne gt gte lt lte``) on a data
-    path with no datetime value, else ``None``."""
+    path with no datetime value (the reference turns naive ones into UTC first), else
+    ``None``."""
     if cond.field.meta or cond.field.fn is not None or isinstance(cond.value, datetime):
         return None
     compare = _COMPARE.get(cond.op)
@@ -65,32 +66,20 @@ def _all_of(
 
 
 def _compile_condition(cond: Condition) -> Callable[[ResourceMeta], bool] | None:
+    if cond.op is not Op.in_:
+        test = _comparison(cond)
+        return None if test is None else _all_of((test,))
     path, target = cond.field.path, cond.value
     if cond.field.meta or cond.field.fn is not None or isinstance(target, datetime):
         return None  # the reference turns naive datetimes into UTC ones first
-    if cond.op is Op.in_:
-        if not isinstance(target, list | tuple) or any(isinstance(x, datetime) for x in target):
-            return None
-
-        def member(meta: ResourceMeta) -> bool:
-            value = meta.indexed_data.get(path)
-            return value is not None and value in target
-
-        return member
-    compare = _COMPARE.get(cond.op)
-    if compare is None:
+    if not isinstance(target, list | tuple) or any(isinstance(x, datetime) for x in target):
         return None
 
-    def compared(meta: ResourceMeta) -> bool:
+    def member(meta: ResourceMeta) -> bool:
         value = meta.indexed_data.get(path)
-        if value is None:
-            return False  # unknown: never selects, and makes a conjunction never true
-        try:
-            return bool(compare(value, target))
-        except TypeError:
-            return False
+        return value is not None and value in target
 
-    return compared
+    return member
 
 
 def compile_filter(expr: Expr) -> Callable[[ResourceMeta], bool] | None:

@@ -233,12 +233,7 @@ class S3Storage(Storage):
         return ids[offset:end]
 
     def get_history(self, resource_id: str) -> tuple[ResourceMeta, list[str]] | None:
-        with self.replica.lock:
-            state = self.replica.read()
-            meta = state.metas.get(resource_id)
-            if meta is None:
-                return None
-            return meta, list(state.revisions.get(resource_id, {}))
+        return self.get_histories([resource_id])[0]
 
     def get_metas(self, resource_ids: Sequence[str]) -> list[ResourceMeta | None]:
         """The metas from one up-to-date replica (one log probe for all of them)."""

@@ -193,10 +193,11 @@ class Pool:
             raise StorageError(f"PostgreSQL: cannot connect within {timeout}s: {exc}") from exc
 
     @contextmanager
-    def connection(self, check: str = "") -> Iterator[psycopg.Connection[Any]]:
+    def connection(self, check: str | None = "") -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection that answered ``check`` (a statement with no effect when the
         connection is lost: an empty one, or the ``BEGIN`` of a transaction, which then
-        saves its own round trip) as it was handed out.
+        saves its own round trip) as it was handed out; with ``None``, the first connection
+        the pool hands out, unchecked (its user's first statement is the check).
 
         A connection the server closed while it sat in the pool (a restart, a failover,
         ``pg_terminate_backend``) fails the check; it goes back to the pool, which discards
@@ -213,7 +214,8 @@ class Pool:
                     "no storage connection became available in time; the operation was not applied"
                 ) from exc
             try:
-                conn.execute(check)
+                if check is not None:
+                    conn.execute(check)
             except psycopg.Error:
                 self._pool.putconn(conn)
                 continue
@@ -259,26 +261,12 @@ class Pool:
         The first connection is used unchecked: its first statement is the check, so a read
         costs no extra round trip."""
         with ExitStack() as connections:
-            conn = connections.enter_context(self._unchecked())
+            conn = connections.enter_context(self.connection(check=None))
 
             def renew() -> psycopg.Connection[Any]:
                 return connections.enter_context(self.connection())
 
             yield _PgTx(conn, self.query_timeout, renew)
-
-    @contextmanager
-    def _unchecked(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection as the pool hands it out (it may have been lost meanwhile)."""
-        try:
-            conn = self._pool.getconn(timeout=self._timeout)
-        except PoolTimeout as exc:
-            raise StorageUnavailableError(
-                "no storage connection became available in time; the operation was not applied"
-            ) from exc
-        try:
-            yield conn
-        finally:
-            self._pool.putconn(conn)
 
     @property
     def driver_pool(self) -> ConnectionPool[Any]:

@@ -5,10 +5,11 @@ replaces."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 
 import pytest
 
-from specstar.core import GoneError, NotFoundError, ResourceManager
+from specstar.core import GoneError, NotFoundError, ResourceManager, ResourceMeta
 
 from ..models import Item
 from .base import SuiteBase
@@ -175,26 +176,7 @@ class ReadTests(SuiteBase):
         """While one thread appends and prunes, every history holds its meta's revision."""
         store = items.storage
         rid = items.create(Item(name="v0")).resource_id
-        done, reading = threading.Event(), threading.Event()
-        seen: list[tuple[str, list[str]]] = []
-
-        def write() -> None:
-            reading.wait(10)
-            try:
-                for i in range(1, 30):
-                    items.update(rid, Item(name=f"v{i}"))
-                    items.prune_revisions(rid, keep_last_n=1)
-            finally:
-                done.set()
-
-        writer = threading.Thread(target=write)
-        writer.start()
-        while not done.is_set():
-            found = store.get_history(rid)
-            assert found is not None
-            seen.append((found[0].current_revision_id, found[1]))
-            reading.set()
-        writer.join()
+        seen = _while_rewritten(items, rid, lambda: [store.get_history(rid)])
         assert all(pointer in ids for pointer, ids in seen)
         assert store.get_history(rid) == (store.get_meta(rid), [f"{rid}:30"])
 
@@ -204,26 +186,9 @@ class ReadTests(SuiteBase):
         store = items.storage
         rid = items.create(Item(name="v0")).resource_id
         others = [items.create(Item(name="o")).resource_id for _ in range(3)]
-        done, reading = threading.Event(), threading.Event()
-        seen: list[tuple[str, list[str]]] = []
-
-        def write() -> None:
-            reading.wait(10)
-            try:
-                for i in range(1, 30):
-                    items.update(rid, Item(name=f"v{i}"))
-                    items.prune_revisions(rid, keep_last_n=1)
-            finally:
-                done.set()
-
-        writer = threading.Thread(target=write)
-        writer.start()
-        while not done.is_set():
-            for found in store.get_histories([others[0], rid, *others[1:], rid]):
-                assert found is not None
-                seen.append((found[0].current_revision_id, found[1]))
-            reading.set()
-        writer.join()
+        seen = _while_rewritten(
+            items, rid, lambda: store.get_histories([others[0], rid, *others[1:], rid])
+        )
         assert all(pointer in ids for pointer, ids in seen)
         assert store.get_histories([rid]) == [(store.get_meta(rid), [f"{rid}:30"])]
 
@@ -259,3 +224,33 @@ class ReadTests(SuiteBase):
         assert rev.info.revision_id == f"{rid}:40" == meta.current_revision_id
         items.storage.purge(rid, meta.current_revision_id)
         assert items.storage.get_current(rid) is None
+
+
+def _while_rewritten(
+    items: ResourceManager[Item],
+    rid: str,
+    read: Callable[[], Sequence[tuple[ResourceMeta, list[str]] | None]],
+) -> list[tuple[str, list[str]]]:
+    """Call ``read`` over and over while another thread updates ``rid`` 29 times, pruning it
+    to its last revision after each; every history read, as (current revision, revision ids)."""
+    done, reading = threading.Event(), threading.Event()
+    seen: list[tuple[str, list[str]]] = []
+
+    def write() -> None:
+        reading.wait(10)
+        try:
+            for i in range(1, 30):
+                items.update(rid, Item(name=f"v{i}"))
+                items.prune_revisions(rid, keep_last_n=1)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    while not done.is_set():
+        for found in read():
+            assert found is not None
+            seen.append((found[0].current_revision_id, found[1]))
+        reading.set()
+    writer.join()
+    return seen
