@@ -30,6 +30,7 @@ from specstar.core import (
 from specstar.core.spi import Adoption
 from specstar.s3 import S3Storage, S3StorageFactory
 from specstar.testing import ITEM_INDEXES, Item
+from specstar.testing.services import count_s3_requests
 
 #: Builds resources of many revisions in a memory store and adopts them into S3 one after the
 #: other until killed; prints ``begin <id>`` before each adoption and ``adopted <id>`` after.
@@ -98,16 +99,6 @@ def _log_keys(client: Any, bucket: str, storage: S3Storage) -> list[str]:
     return [o["Key"] for o in listed.get("Contents", [])]
 
 
-def _count(factory: S3StorageFactory) -> Counter[str]:
-    counted: Counter[str] = Counter()
-
-    def hook(model: Any, **_: Any) -> None:
-        counted[model.name] += 1
-
-    factory.client.meta.events.register("before-call.s3", hook)
-    return counted
-
-
 def test_a_resource_is_adopted_with_one_log_entry(
     factories: list[S3StorageFactory], bucket: str, s3: dict[str, Any]
 ) -> None:
@@ -115,7 +106,7 @@ def test_a_resource_is_adopted_with_one_log_entry(
     storage = _storage(a)
     a.search()  # the replica is current: what follows is the adoption's own requests
     entries = len(_log_keys(boto3.client("s3", **s3), bucket, storage))
-    counted = _count(factories[0])
+    counted = count_s3_requests(factories[0].client)
     src = _source("r", ["r1@x", "r2@x", "r3@x"])
     storage.adopt_resource(src.meta, src.revisions, src.indexed_data)
     # three payloads and one conditional create of the log entry naming them all

@@ -17,6 +17,7 @@ from specstar.core import QB, Query, ResourceManager, StorageUnavailableError
 from specstar.s3 import Compaction, S3Storage, S3StorageFactory
 from specstar.s3.compaction import elapsed_clock
 from specstar.testing import ITEM_INDEXES, Item
+from specstar.testing.services import count_s3_requests
 
 SECRET = "Zanzibar-7c1f"
 
@@ -46,16 +47,6 @@ def _objects(bucket: str, s3: dict[str, Any]) -> dict[str, bytes]:
 
 def _holding(objects: dict[str, bytes], text: str) -> list[str]:
     return sorted(key for key, data in objects.items() if text.encode() in data)
-
-
-def _count(factory: S3StorageFactory) -> Counter[str]:
-    counted: Counter[str] = Counter()
-
-    def hook(model: Any, **_: Any) -> None:
-        counted[model.name] += 1
-
-    factory.client.meta.events.register("before-call.s3", hook)
-    return counted
 
 
 @pytest.fixture
@@ -169,7 +160,7 @@ def test_a_replica_left_behind_by_a_compaction_reloads_before_reading_or_writing
         # an hour on, as far as the replica that stopped at entry 2 can tell
         storage = _storage(behind)
         monkeypatch.setattr(storage.replica, "clock", lambda: elapsed_clock() + 3600)
-        counted = _count(behind_factory)
+        counted = count_s3_requests(behind_factory.client)
         assert behind.get(first.resource_id).data.name == "first v2"
         # 404 for entry 3, one LIST (checkpoint 9 exists), checkpoint 9, 404 for entry 10, and
         # the payload (the entry that repeated it is gone)

@@ -20,7 +20,7 @@ from specstar.testing import (
     StorageSuite,
     budget,
 )
-from specstar.testing.services import drop_postgres_schema
+from specstar.testing.services import count_s3_requests, drop_postgres_schema
 
 #: the suite's table-driven query and access-scope cases: on a composition the filter and the
 #: scope are decided by the SQL meta store alone, which the SQLite and PostgreSQL suites run
@@ -166,7 +166,6 @@ def test_requests_per_operation_with_sql_meta(
 ) -> None:
     """S3 requests of each manager call when SQLite or PostgreSQL holds the meta
     (docs/storage.md): searches and counts are SQL only, whatever their filter and sort."""
-    from collections import Counter
 
     from specstar.core import QB, Query, ResourceManager
     from specstar.testing import ITEM_INDEXES, Item
@@ -183,10 +182,7 @@ def test_requests_per_operation_with_sql_meta(
         items = ResourceManager(
             Item, storage_factory=factory, indexed_fields=ITEM_INDEXES, default_user="u"
         )
-        counted: Counter[str] = Counter()
-        payloads.client.meta.events.register(
-            "before-call.s3", lambda model, **_: counted.update([model.name])
-        )
+        counted = count_s3_requests(payloads.client)
         figures: dict[str, dict[str, int]] = {}
 
         def measure(label: str, call: Any) -> None:

@@ -25,6 +25,7 @@ from specstar.core.spi import new_payload_key
 from specstar.s3 import S3PayloadStoreFactory, S3Storage, S3StorageFactory
 from specstar.s3._client import SMALL_BODY_BYTES
 from specstar.testing import ITEM_INDEXES, Item
+from specstar.testing.services import count_s3_requests
 
 
 def _manager(factory: S3StorageFactory, name: str = "items") -> ResourceManager[Item]:
@@ -80,7 +81,7 @@ def test_a_new_replica_starts_from_the_latest_checkpoint(
     ]
     fresh = S3StorageFactory(bucket, "app/", **s3)
     try:
-        counted = _count(fresh)
+        counted = count_s3_requests(fresh.client)
         late = _manager(fresh)
         assert sorted(m.resource_id for m in late.search(Query(limit=100))) == sorted(ids)
         # one listing, the checkpoint after entry 8, entries 9 and 10 and the 404 of entry 11;
@@ -126,17 +127,6 @@ def test_refused_writes_upload_nothing_and_purge_deletes_payloads(
     assert list(storage.payloads.list()) == []
 
 
-def _count(factory: S3StorageFactory) -> Counter[str]:
-    """Count the S3 requests ``factory``'s client sends, by operation, from now on."""
-    counted: Counter[str] = Counter()
-
-    def hook(model: Any, **_: Any) -> None:
-        counted[model.name] += 1
-
-    factory.client.meta.events.register("before-call.s3", hook)
-    return counted
-
-
 def test_requests_per_operation(bucket: str, s3: dict[str, Any]) -> None:
     """S3 requests of each manager call on a process whose replica is current (the figures of
     docs/storage.md)."""
@@ -144,7 +134,7 @@ def test_requests_per_operation(bucket: str, s3: dict[str, Any]) -> None:
     try:
         items = _manager(factory)
         rid = items.create(Item(name="warm-up")).resource_id
-        counted = _count(factory)
+        counted = count_s3_requests(factory.client)
         figures: dict[str, dict[str, int]] = {}
 
         def measure(label: str, call: Any) -> None:
@@ -193,7 +183,7 @@ def test_max_staleness_skips_the_freshness_probe_within_its_window(
     try:
         mine = _manager(lazy)
         rid = mine.create(Item(name="mine")).resource_id
-        counted = _count(lazy)
+        counted = count_s3_requests(lazy.client)
         assert mine.get(rid).data.name == "mine"  # its own write, from the replica
         assert [m.resource_id for m in mine.search(QB["name"] == "mine")] == [rid]
         assert mine.count(QB["name"] == "mine") == 1

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULTS",
     "LiveServer",
     "ServiceUnavailable",
+    "count_s3_requests",
     "drop_postgres_schema",
     "free_port",
     "fresh_bucket",
@@ -181,6 +183,18 @@ def fresh_bucket(endpoint_url: str, name: str | None = None) -> str:
     bucket = name or f"specstar-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", **s3_options(endpoint_url)).create_bucket(Bucket=bucket)
     return bucket
+
+
+def count_s3_requests(client: Any) -> Counter[str]:
+    """Count the requests a boto3 S3 ``client`` sends from now on, by operation name
+    (``PutObject``, ``GetObject``...; a ``before-call`` hook, so retries count once)."""
+    counted: Counter[str] = Counter()
+
+    def hook(model: Any, **_: Any) -> None:
+        counted[model.name] += 1
+
+    client.meta.events.register("before-call.s3", hook)
+    return counted
 
 
 class LiveServer(NamedTuple):
