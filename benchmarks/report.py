@@ -3,6 +3,10 @@
 ``python -m benchmarks.report [RESULTS.json] [--docs]`` regenerates them from a saved run (the
 analysis of misses, written by hand, lives in ``benchmarks/analysis.md`` and is copied into the
 docs page).
+
+The view of the results and the number formats are in ``report_format.py``, the targets
+and misses in ``report_targets.py``, the charts in ``report_charts.py`` and the tables of the
+statements, workers, jobs, S3 and backup sections in ``report_tables.py``.
 """
 
 from __future__ import annotations
@@ -11,217 +15,50 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .http_bench import DESCRIPTIONS as HTTP_DESCRIPTIONS
 from .http_bench import ENDPOINTS
+from .report_charts import charts
+from .report_format import (
+    BACKEND_NAMES,
+    IMPL_NAMES,
+    Results,
+    View,
+    X,
+    fmt_num,
+    fmt_ratio,
+    fmt_us,
+    http_endpoint,
+    mark,
+    size_label,
+    table,
+)
 from .report_tables import (
-    WORKERS_TARGET,
     backup_table,
     jobs_table,
     s3_table,
     statements_table,
-    workers_ratio,
     workers_table,
+)
+from .report_targets import (
+    HTTP_GET_TARGET,
+    PEER_TARGET,
+    RAW_TARGET,
+    RAW_TARGETS,
+    SCALING_TARGET,
+    misses,
+    not_measured,
+    ratio,
+    scaling,
+    targets,
 )
 from .workloads import DESCRIPTIONS, SEARCH_WORKLOADS, WORKLOADS
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 ANALYSIS = BENCH_DIR / "analysis.md"
-
-PEER_TARGET = 3.0  # SpecStar at least 3x the peer's throughput
-RAW_TARGET = 0.5  # and at least half the raw driver's
-#: The raw target where it differs: against plain dicts, a quarter of their throughput.
-RAW_TARGETS = {"memory": 0.25}
-SCALING_TARGET = 3.0  # search latency at the largest N within 3x of the smallest
-HTTP_GET_TARGET = 0.7  # HTTP GET by id at least 0.7x the hand-written route
-IMPL_NAMES = {"ours": "SpecStar", "peer": "peer", "raw": "raw"}
-BACKEND_NAMES = {"memory": "memory", "sqlite": "SQLite", "postgres": "PostgreSQL"}
-OK, MISS = "✅", "❌"
-X = "\u00d7"  # the multiplication sign of ratios
-
-Results = dict[str, Any]
-
-
-# -- access -----------------------------------------------------------------------------------
-
-
-class View:
-    """Lookups over a results document."""
-
-    def __init__(self, results: Results) -> None:
-        self.results = results
-        self.meta: dict[str, Any] = results["meta"]
-        self.suites: dict[tuple[str, str, int], dict[str, Any]] = {
-            (s["impl"], s["backend"], s["n"]): s for s in results["suites"]
-        }
-        self.sizes: list[int] = sorted({s["n"] for s in results["suites"]})
-        self.backends: list[str] = [
-            b for b in self.meta["backends"] if any(k[1] == b for k in self.suites)
-        ]
-        self.workloads: list[str] = [w for w in WORKLOADS if w in self.meta["workloads"]]
-
-    def workload(self, impl: str, backend: str, n: int, name: str) -> dict[str, Any] | None:
-        suite = self.suites.get((impl, backend, n))
-        if suite is None or suite.get("status") != "ok":
-            return None
-        w: dict[str, Any] | None = suite["workloads"].get(name)
-        return w
-
-    def ops(self, impl: str, backend: str, n: int, name: str) -> float | None:
-        w = self.workload(impl, backend, n, name)
-        return None if w is None or "ops_s" not in w else float(w["ops_s"])
-
-    def why_missing(self, impl: str, backend: str, n: int, name: str) -> str:
-        suite = self.suites.get((impl, backend, n))
-        if suite is None:
-            return "not run"
-        if suite.get("status") != "ok":
-            return str(suite.get("reason", suite.get("status")))
-        w = suite["workloads"].get(name)
-        if w is None:
-            return "not run"
-        return str(w.get("error", "no result"))
-
-
-# -- formatting -------------------------------------------------------------------------------
-
-
-def size_label(n: int) -> str:
-    return f"{n // 1000}k" if n % 1000 == 0 and n >= 1000 else str(n)
-
-
-def fmt_ratio(r: float | None) -> str:
-    if r is None:
-        return "n/a"
-    return f"{r:,.0f}{X}" if r >= 100 else f"{r:.1f}{X}" if r >= 10 else f"{r:.2f}{X}"
-
-
-def fmt_num(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    if x >= 100:
-        return f"{x:,.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}"
-
-
-def fmt_us(us: float | None) -> str:
-    if us is None:
-        return "n/a"
-    if us >= 1000:
-        return f"{us / 1000:,.1f} ms"
-    return f"{us:,.0f} µs" if us >= 10 else f"{us:.1f} µs"
-
-
-def mark(ok: bool | None) -> str:
-    return "" if ok is None else f" {OK if ok else MISS}"
-
-
-def table(header: list[str], rows: Iterable[list[str]], align: str | None = None) -> str:
-    align = align or "l" + "r" * (len(header) - 1)
-    sep = ["---:" if a == "r" else ":---" for a in align]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-# -- targets ----------------------------------------------------------------------------------
-
-
-def ratio(v: View, backend: str, n: int, name: str, other: str) -> float | None:
-    ours, theirs = v.ops("ours", backend, n, name), v.ops(other, backend, n, name)
-    if ours is None or theirs is None or theirs == 0:
-        return None
-    return ours / theirs
-
-
-def scaling(v: View, impl: str, backend: str, name: str) -> float | None:
-    """Latency at the largest size over latency at the smallest (``None``: not measured)."""
-    if len(v.sizes) < 2:
-        return None
-    small, large = (
-        v.workload(impl, backend, v.sizes[0], name),
-        v.workload(impl, backend, v.sizes[-1], name),
-    )
-    if not small or not large or "lat_us" not in small or "lat_us" not in large:
-        return None
-    return float(large["lat_us"]) / float(small["lat_us"])
-
-
-def http_endpoint(results: Results, app: str, name: str) -> dict[str, Any] | None:
-    http = results.get("http") or {}
-    entry = (http.get("apps") or {}).get(app)
-    if not entry or entry.get("status") != "ok":
-        return None
-    e: dict[str, Any] | None = entry["endpoints"].get(name)
-    return e if e and "req_s" in e else None
-
-
-def targets(backend: str) -> tuple[tuple[str, float], tuple[str, float]]:
-    """The (other implementation, least ratio) targets of a backend's workloads."""
-    return ("peer", PEER_TARGET), ("raw", RAW_TARGETS.get(backend, RAW_TARGET))
-
-
-def misses(v: View) -> list[str]:
-    """Every missed target, one line each (n/a measurements are listed separately)."""
-    out: list[str] = []
-    for backend in v.backends:
-        for n in v.sizes:
-            for name in v.workloads:
-                for other, target in targets(backend):
-                    r = ratio(v, backend, n, name, other)
-                    if r is not None and r < target:
-                        out.append(
-                            f"{BACKEND_NAMES[backend]}, N={size_label(n)}, {name}: SpecStar ÷ "
-                            f"{other} = {fmt_ratio(r)} (target ≥ {target:g}{X})"
-                        )
-        for name in SEARCH_WORKLOADS:
-            s = scaling(v, "ours", backend, name)
-            if s is not None and s > SCALING_TARGET:
-                out.append(
-                    f"{BACKEND_NAMES[backend]}, {name}: latency at N={size_label(v.sizes[-1])} is "
-                    f"{s:.1f}{X} the latency at N={size_label(v.sizes[0])} (target ≤ "
-                    f"{SCALING_TARGET:g}{X})"
-                )
-    ours, raw = http_endpoint(v.results, "ours", "get"), http_endpoint(v.results, "raw", "get")
-    if ours and raw and ours["req_s"] / raw["req_s"] < HTTP_GET_TARGET:
-        out.append(
-            f"HTTP GET by id: SpecStar ÷ hand-written route = "
-            f"{fmt_ratio(ours['req_s'] / raw['req_s'])} (target ≥ {HTTP_GET_TARGET:g}{X})"
-        )
-    r = workers_ratio(v.results)
-    if r is not None and r < WORKERS_TARGET:
-        out.append(
-            f"HTTP GET by id, two uvicorn workers ÷ one = {fmt_ratio(r)} "
-            f"(target ≥ {WORKERS_TARGET:g}{X})"
-        )
-    return out
-
-
-def not_measured(v: View) -> list[str]:
-    out: list[str] = []
-    for (impl, backend, n), suite in sorted(v.suites.items(), key=lambda kv: (kv[0][2], kv[0])):
-        where = f"{IMPL_NAMES[impl]} on {BACKEND_NAMES[backend]}, N={size_label(n)}"
-        if suite.get("status") != "ok":
-            out.append(f"{where}: {suite.get('status')} — {suite.get('reason')}")
-            continue
-        for name, w in suite["workloads"].items():
-            if "error" in w:
-                out.append(f"{where}, {name}: error — {w['error']}")
-    http = v.results.get("http") or {}
-    for app, entry in (http.get("apps") or {}).items():
-        if entry.get("status") != "ok":
-            out.append(f"HTTP {IMPL_NAMES[app]}: {entry.get('status')} — {entry.get('reason')}")
-            continue
-        for name, e in entry["endpoints"].items():
-            if "error" in e:
-                out.append(f"HTTP {IMPL_NAMES[app]}, {name}: error — {e['error']}")
-    return out
 
 
 # -- Markdown ---------------------------------------------------------------------------------
@@ -536,117 +373,6 @@ def docs_page(results: Results, charts: Path, docs_path: Path) -> str:
     if analysis:
         parts += ["## Analysis of the misses", "", analysis, ""]
     return "\n".join(parts)
-
-
-# -- charts -----------------------------------------------------------------------------------
-
-COLORS = {"ours": "#2b6cb0", "peer": "#dd6b20", "raw": "#718096"}
-
-
-def charts(results: Results, out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    v = View(results)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("*.png"):
-        old.unlink()
-    written: list[Path] = []
-    impls = [i for i in ("ours", "peer", "raw") if i in v.meta["impls"]]
-    width = 0.8 / max(len(impls), 1)
-
-    for backend in v.backends:
-        fig, axes = plt.subplots(
-            1, len(v.sizes), figsize=(5.2 * len(v.sizes), 4.2), sharey=True, squeeze=False
-        )
-        for ax, n in zip(axes[0], v.sizes, strict=True):
-            xs = range(len(v.workloads))
-            for j, impl in enumerate(impls):
-                vals = [v.ops(impl, backend, n, w) or 0.0 for w in v.workloads]
-                ax.bar(
-                    [x + (j - (len(impls) - 1) / 2) * width for x in xs],
-                    vals,
-                    width,
-                    label=IMPL_NAMES[impl],
-                    color=COLORS[impl],
-                )
-            ax.set_yscale("log")
-            ax.set_xticks(list(xs))
-            ax.set_xticklabels(v.workloads, rotation=45, ha="right", fontsize=8)
-            ax.set_title(f"{BACKEND_NAMES[backend]}, N={size_label(n)}")
-            ax.grid(axis="y", which="major", alpha=0.3)
-        axes[0][0].set_ylabel("operations per second (log)")
-        axes[0][0].legend(fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"ops-{backend}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-
-    if len(v.sizes) > 1:
-        searches = [s for s in SEARCH_WORKLOADS if s in v.workloads]
-        fig, axes = plt.subplots(
-            1, len(searches), figsize=(5.5 * len(searches) + 2.2, 4.4), squeeze=False
-        )
-        styles = {"memory": "-", "sqlite": "--", "postgres": ":"}
-        for ax, name in zip(axes[0], searches, strict=True):
-            for backend in v.backends:
-                for impl in impls:
-                    pts = [
-                        (n, w["lat_us"] / 1000)
-                        for n in v.sizes
-                        if (w := v.workload(impl, backend, n, name)) and "lat_us" in w
-                    ]
-                    if pts:
-                        ax.plot(
-                            [p[0] for p in pts],
-                            [p[1] for p in pts],
-                            styles[backend],
-                            marker="o",
-                            color=COLORS[impl],
-                            label=f"{IMPL_NAMES[impl]}, {BACKEND_NAMES[backend]}",
-                        )
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("resources (N, log)")
-            ax.set_ylabel("latency per search, ms (log)")
-            ax.set_title(name)
-            ax.grid(which="major", alpha=0.3)
-        axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        fig.tight_layout()
-        path = out_dir / "search-latency.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-
-    http = results.get("http")
-    if http:
-        apps = [a for a in ("ours", "peer", "raw") if a in http["apps"]]
-        fig, ax = plt.subplots(figsize=(7, 4))
-        xs = range(len(ENDPOINTS))
-        for j, a in enumerate(apps):
-            vals = [(http_endpoint(results, a, e) or {}).get("req_s", 0.0) for e in ENDPOINTS]
-            ax.bar(
-                [x + (j - (len(apps) - 1) / 2) * width for x in xs],
-                vals,
-                width,
-                label="hand-written" if a == "raw" else IMPL_NAMES[a],
-                color=COLORS[a],
-            )
-        ax.set_xticks(list(xs))
-        ax.set_xticklabels([f"{e}" for e in ENDPOINTS])
-        ax.set_ylabel("requests per second")
-        ax.set_title(f"HTTP on SQLite, N={size_label(http['n'])}, one uvicorn worker")
-        ax.legend(fontsize=8)
-        ax.grid(axis="y", alpha=0.3)
-        fig.tight_layout()
-        path = out_dir / "http.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-    return written
 
 
 def write_all(results: Results, *, md_path: Path, charts_dir: Path, docs_path: Path | None) -> None:
