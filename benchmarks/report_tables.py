@@ -5,20 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from .report_format import BACKEND_NAMES as _BACKEND_NAMES
+from .report_format import X as _X
+from .report_format import table
 from .statements import DESCRIPTIONS as STATEMENT_DESCRIPTIONS
 from .statements import OPERATIONS as STATEMENT_OPERATIONS
 
 #: Two uvicorn workers should serve GET by id at least this many times one worker's rate.
 WORKERS_TARGET = 1.6
-_BACKEND_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
-_X = "\u00d7"  # the multiplication sign of ratios
 
 
 def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
-    sep = [":---"] * left + ["---:"] * (len(header) - left)
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+    """A Markdown table whose first ``left`` columns are left-aligned, the rest right."""
+    return table(header, rows, "l" * left + "r" * (len(header) - left))
 
 
 def statements_table(results: dict[str, Any]) -> str:
