@@ -19,6 +19,7 @@ from specstar.core import (
     Query,
     ResourceManager,
     RevisionStatus,
+    StorageUnavailableError,
     UniqueConstraintError,
 )
 from specstar.core.spi import new_payload_key
@@ -258,3 +259,42 @@ def test_small_puts_send_their_body_without_waiting_for_100_continue(
 def test_max_staleness_must_be_seconds(value: Any, error: type[Exception]) -> None:
     with pytest.raises(error, match="max_staleness"):
         S3StorageFactory("bucket", max_staleness=value)
+
+
+def _delete_bucket(s3: dict[str, Any], bucket: str) -> None:
+    client = boto3.client("s3", **s3)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=obj["Key"])
+    client.delete_bucket(Bucket=bucket)
+
+
+def test_a_bucket_deleted_under_a_running_store_is_an_error_not_an_empty_answer(
+    bucket: str, s3: dict[str, Any]
+) -> None:
+    """S3 answers 404 both for a missing object and a missing bucket: only the first may read
+    as "nothing there". With the bucket gone, the freshness probe, reads and writes fail with
+    an error naming the bucket; no read answers from the replica as if nothing had changed."""
+    factory = S3StorageFactory(bucket, "app/", **s3)
+    try:
+        items = _manager(factory)
+        rid = items.create(Item(name="kept")).resource_id
+        key = new_payload_key(b"x")
+        S3PayloadStoreFactory(bucket, "blobs/", **s3).build("items").put(rid, key, b"x")
+        payloads = S3PayloadStoreFactory(bucket, "blobs/", **s3).build("items")  # cold cache
+        _delete_bucket(s3, bucket)
+        calls: dict[str, Any] = {
+            "get": lambda: items.get(rid),
+            "search": lambda: items.search(QB["name"] == "kept"),
+            "count": items.count,
+            "create": lambda: items.create(Item(name="new")),
+            "payload get": lambda: payloads.get(rid, key),
+        }
+        for label, call in calls.items():
+            with pytest.raises(StorageUnavailableError) as failed:
+                call()
+            message = str(failed.value)
+            assert "NoSuchBucket" in message, (label, message)
+            assert repr(bucket) in message, (label, message)
+    finally:
+        factory.close()

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
+from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 
 from specstar.core import StorageUnavailableError
 
 __all__ = [
+    "S3_ERRORS",
     "ClientSpec",
     "is_missing",
     "is_precondition_failed",
     "key_part",
     "read_object",
+    "translated",
+    "translating",
     "unavailable",
 ]
 
@@ -135,8 +140,12 @@ def is_conflicting_write(exc: BaseException) -> bool:
 
 
 def is_missing(exc: BaseException) -> bool:
-    """Whether the request failed because the object does not exist (404)."""
+    """Whether the request failed because the object does not exist (404) — not because the
+    bucket does not (also a 404, with the code ``NoSuchBucket``: an error, never "nothing
+    there")."""
     code, status = _code(exc)
+    if code == "NoSuchBucket":
+        return False
     return code in ("NoSuchKey", "404", "NotFound") or status == 404
 
 
@@ -159,4 +168,42 @@ def unavailable(exc: BaseException, action: str) -> StorageUnavailableError:
     caller with ``raise ... from exc``)."""
     code, status = _code(exc)
     detail = f" ({code or type(exc).__name__}{f', HTTP {status}' if status else ''})"
+    if code == "NoSuchBucket":
+        error = getattr(exc, "response", {}).get("Error") or {}
+        name = error.get("BucketName")
+        detail += f": the bucket{f' {name!r}' if name else ''} does not exist"
     return StorageUnavailableError(f"S3 {action} failed{detail}; nothing was changed")
+
+
+#: What boto3 raises when S3 refuses or does not answer a request (its transfers included).
+S3_ERRORS = (ClientError, BotoCoreError, Boto3Error)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translated(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A decorator for the methods of a store with a ``bucket``: an S3 failure escaping the
+    method is raised as :class:`~specstar.core.errors.StorageUnavailableError` naming ``what``,
+    the method and the bucket (a store's errors are the storage contract's, never boto3's)."""
+
+    def decorate(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except S3_ERRORS as exc:
+                bucket = getattr(args[0] if args else None, "bucket", "?")
+                action = f"{what} {method.__name__.replace('_', ' ')} in bucket {bucket!r}"
+                raise unavailable(exc, action) from exc
+
+        return call
+
+    return decorate
+
+
+def translating(chunks: Iterator[bytes], action: str) -> Iterator[bytes]:
+    """``chunks``, with an S3 failure while they are read raised as by :func:`translated`."""
+    try:
+        yield from chunks
+    except S3_ERRORS as exc:
+        raise unavailable(exc, action) from exc

@@ -38,6 +38,8 @@ from specstar.core.spi import (
     iter_chunks,
 )
 
+from ._client import S3_ERRORS, translated, translating, unavailable
+
 __all__ = ["PART_SIZE", "S3BlobStore"]
 
 #: Bytes buffered per part of a multipart write (S3 parts are at least 5 MiB but the last).
@@ -132,6 +134,7 @@ class S3BlobStore(BlobStore):
     def put(self, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> BlobInfo:
         return self.put_stream(data, content_type)
 
+    @translated("blob")
     def get(self, file_id: str) -> tuple[BlobInfo, bytes]:
         if is_file_id(file_id):
             try:
@@ -145,6 +148,7 @@ class S3BlobStore(BlobStore):
                 return BlobInfo(file_id=file_id, size=len(data), content_type=content_type), data
         raise NotFoundError(f"blob {file_id!r} does not exist")
 
+    @translated("blob")
     def info(self, file_id: str) -> BlobInfo | None:
         if not is_file_id(file_id):
             return None
@@ -160,6 +164,7 @@ class S3BlobStore(BlobStore):
             content_type=head.get("ContentType") or DEFAULT_CONTENT_TYPE,
         )
 
+    @translated("blob")
     def delete(self, file_id: str) -> bool:
         if self.info(file_id) is None:
             return False
@@ -228,6 +233,7 @@ class S3BlobStore(BlobStore):
             self.client.delete_object(Bucket=self.bucket, Key=staging)
         return BlobInfo(file_id=hashing.file_id, size=hashing.size, content_type=content_type)
 
+    @translated("blob")
     def put_stream(self, source: BlobSource, content_type: str = DEFAULT_CONTENT_TYPE) -> BlobInfo:
         chunks = iter_chunks(source)
         first = bytearray()
@@ -258,6 +264,7 @@ class S3BlobStore(BlobStore):
         staging, hashing = self._stage(joined(), content_type)
         return self._adopt(staging, hashing, content_type)
 
+    @translated("blob")
     def open(self, file_id: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
         found = self.info(file_id)
         if found is None:
@@ -265,7 +272,9 @@ class S3BlobStore(BlobStore):
         begin, end = check_range(found.size, start, stop)
         if begin == end:
             return iter(())
-        return self._ranged(file_id, begin, end)
+        return translating(
+            self._ranged(file_id, begin, end), f"blob read in bucket {self.bucket!r}"
+        )
 
     def _ranged(self, file_id: str, begin: int, end: int) -> Iterator[bytes]:
         """The bytes ``[begin, end)``, requested when the first chunk is asked for (an
@@ -282,6 +291,7 @@ class S3BlobStore(BlobStore):
 
     # -- staged uploads -------------------------------------------------------------------------
 
+    @translated("blob")
     def create_upload(self, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
         upload_id = secrets.token_hex(16)
         self.client.put_object(
@@ -302,6 +312,7 @@ class S3BlobStore(BlobStore):
             raise
         return str(head.get("ContentType") or DEFAULT_CONTENT_TYPE)
 
+    @translated("blob")
     def put_part(self, upload_id: str, number: int, source: BlobSource) -> BlobPart:
         check_part_number(number)
         self._upload_type(upload_id)
@@ -328,10 +339,12 @@ class S3BlobStore(BlobStore):
                 found.append((BlobPart(number=int(name), size=int(obj["Size"])), obj["Key"]))
         return sorted(found, key=lambda e: e[0].number)
 
+    @translated("blob")
     def list_parts(self, upload_id: str) -> list[BlobPart]:
         self._upload_type(upload_id)
         return [p for p, _ in self._part_objects(upload_id)]
 
+    @translated("blob")
     def complete_upload(
         self, upload_id: str, *, parts: int, size: int | None = None, sha256: str | None = None
     ) -> BlobInfo:
@@ -353,6 +366,7 @@ class S3BlobStore(BlobStore):
         self.abort_upload(upload_id)
         return info
 
+    @translated("blob")
     def abort_upload(self, upload_id: str) -> bool:
         try:
             self._upload_type(upload_id)
@@ -367,6 +381,7 @@ class S3BlobStore(BlobStore):
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
         return True
 
+    @translated("blob")
     def list_uploads(self) -> list[BlobUpload]:
         found = []
         for obj in self._objects(f"{self.prefix}uploads/"):
@@ -386,13 +401,17 @@ class S3BlobStore(BlobStore):
 
     def list_ids(self) -> Iterator[str]:
         start = len(self.prefix) + len("blobs/")
-        for obj in self._objects(f"{self.prefix}blobs/"):
-            file_id = obj["Key"][start:]
-            if is_file_id(file_id):
-                yield file_id
+        try:
+            for obj in self._objects(f"{self.prefix}blobs/"):
+                file_id = obj["Key"][start:]
+                if is_file_id(file_id):
+                    yield file_id
+        except S3_ERRORS as exc:
+            raise unavailable(exc, f"blob listing in bucket {self.bucket!r}") from exc
 
     # -- presigned URLs -------------------------------------------------------------------------
 
+    @translated("blob")
     def presign_get(
         self, file_id: str, expires_in: int = 3600, filename: str | None = None
     ) -> str | None:
@@ -407,6 +426,7 @@ class S3BlobStore(BlobStore):
         )
         return url
 
+    @translated("blob")
     def presign_part(
         self, upload_id: str, number: int, expires_in: int = 3600, *, size: int | None = None
     ) -> str | None:
