@@ -105,8 +105,8 @@ MODULES: dict[str, Module] = {
         added=f"{CT}/query/test_query_evaluate_cases.py",
     ),
     "compile": Module(
-        # the filter and operator compilation (the order, cursors and value encoding are in
-        # _order.py and _values.py, which no module mutates)
+        # the filter and operator compilation (the order and cursors: sql-order, the value
+        # encoding: sql-values)
         f"{SQL}/_compile.py",
         [
             f"{NO_PG} {PYTEST} {ST}/test_sql_operator_pushdown.py {ST}/test_sql_statements.py"
@@ -121,6 +121,35 @@ MODULES: dict[str, Module] = {
             # the prefix-key path of long strings runs on PostgreSQL only
             f"{PYTEST} {ST}/test_postgres_long_values.py",
         ),
+    ),
+    "sql-order": Module(
+        # ORDER BY and the keyset cursors of the SQL compiler
+        f"{SQL}/_order.py",
+        [
+            # test_sqlite_sort_walk.py matches the -k by its name ("sort")
+            f"{NO_PG} {PYTEST} {ST}/test_sqlite_sort_walk.py {ST}/test_sql_hostile.py"
+            f" {ST}/test_sqlite_conformance.py::TestSQLiteStorage"
+            " -k 'sort or page or cursor or long_value or random'",
+            f"{NO_PG} {PYTEST} {ST}/test_sql_differential.py -k 'fixed or stored'",
+            # the index-prefix keys of long strings are ordered on PostgreSQL only
+            f"{PYTEST} {ST}/test_postgres_conformance.py::TestPostgresStorage"
+            " -k 'long_value or sort or cursor'",
+        ],
+        timeout=120,
+        sample=20,
+    ),
+    "sql-values": Module(
+        # the normalisation and encoding of the values a query compares with
+        f"{SQL}/_values.py",
+        [
+            f"{NO_PG} {PYTEST} {ST}/test_sql_hostile.py {ST}/test_sql_operator_pushdown.py",
+            f"{NO_PG} {PYTEST} {ST}/test_sql_differential.py -k 'fixed or stored'",
+            f"{NO_PG} {PYTEST} {ST}/test_sqlite_conformance.py::TestSQLiteStorage"
+            " -k 'filter or operator or long_value or random or sort or cursor'",
+        ],
+        timeout=120,
+        sample=20,
+        added=f"{ST}/test_sql_integers_between_doubles.py",
     ),
     "commits": Module(
         f"{CORE}/commits.py",
@@ -151,6 +180,9 @@ MODULES: dict[str, Module] = {
             f"{PYTEST} {ST}/test_sql_commit_paths.py",
             # what only a store with a separate payload store can get wrong
             f"{NO_PG} {PYTEST} {ST}/test_sql_payloads.py -k 'not TestSQLiteWithPayloadStore'",
+            # what the database is sent: a switch's joined read, a create's one encoding
+            f"{NO_PG} {PYTEST} {ST}/test_sql_statements.py {ST}/test_sql_indexed_encoding.py"
+            " -k 'switch or encodes'",
         ),
         functions=(
             "Commits.commit",
@@ -382,12 +414,19 @@ def _triage() -> dict[TriageKey, tuple[str, str]]:
     return found
 
 
+def _diff_lines(diff: str, sign: str) -> list[str]:
+    """The non-blank lines a mutation diff removes (``sign`` ``-``) or adds (``+``), stripped
+    (a removed decorator takes the blank line above it along: that one is not the change)."""
+    return [
+        ln[1:].strip()
+        for ln in diff.splitlines()
+        if ln.startswith(sign) and ln[:3] != sign * 3 and ln[1:].strip()
+    ]
+
+
 def _mutated_line(diff: str) -> str:
     """The source line a mutation diff changes, stripped (``""`` when the diff has none)."""
-    return next(
-        (ln[1:].strip() for ln in diff.splitlines() if ln.startswith("-") and ln[:3] != "---"),
-        "",
-    )
+    return next(iter(_diff_lines(diff, "-")), "")
 
 
 def _key(name: str, row: Sequence[Any], diffs: dict[str, str]) -> TriageKey:
@@ -424,9 +463,8 @@ def _added(module: Module) -> str:
 
 def _change(diff: str) -> str:
     """The changed source line of a mutation diff, ``old`` -> ``new``."""
-    lines = [ln for ln in diff.splitlines() if ln[:1] in "-+" and ln[:3] not in ("---", "+++")]
-    old = next((ln[1:].strip() for ln in lines if ln.startswith("-")), "")
-    new = next((ln[1:].strip() for ln in lines if ln.startswith("+")), "")
+    old = _mutated_line(diff)
+    new = next(iter(_diff_lines(diff, "+")), "")
     return f"`{old}` -> `{new}`"
 
 
@@ -465,7 +503,7 @@ def score(name: str) -> Score | None:
         selection=selection,
         done=len(live),
         killed=len(live) - len(survived),
-        equivalent=sum(1 for r in survived if (name, *r[1:5]) in equivalent),
+        equivalent=sum(1 for r in survived if _key(name, r, diffs) in equivalent),
         before_killed=sum(1 for r in b_live if str(r[5]).lower() != "survived"),
         triage=triage,
     )

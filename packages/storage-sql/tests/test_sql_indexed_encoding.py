@@ -92,3 +92,21 @@ def test_a_write_encodes_the_indexed_values_once(
         )
     )
     assert len(encoder.encoded) == 1, encoder.encoded
+
+
+def test_a_create_encodes_the_indexed_values_once(
+    sql_factory: StorageFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A create derives the index columns and the ``indexed_data`` bytes from one encoding, as
+    an update does: none is derived again from the stored meta."""
+    items = ResourceManager(
+        Item, storage_factory=sql_factory, indexed_fields=ITEM_INDEXES, default_user="u"
+    )
+    store = cast(SQLStorage, items.storage)
+    encoder = _CountingEncoder()
+    monkeypatch.setattr(_rows, "_ENCODER", encoder)
+    rid = items.create(Item(name="n", email="created-once@x", age=3)).resource_id
+    assert len(encoder.encoded) == 1, encoder.encoded
+    meta = store.get_meta(rid)
+    assert meta is not None
+    assert _stored_blob(store, rid) == msgspec.msgpack.encode(meta.indexed_data)

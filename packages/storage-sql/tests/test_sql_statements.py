@@ -88,6 +88,37 @@ def test_statements_per_operation(sql_factory: StorageFactory, statements: list[
     assert _count(statements, lambda: items.merge_patch(rid, {"age": 7})) == 4
 
 
+def test_a_switch_reads_its_target_with_the_meta_row(
+    sql_factory: StorageFactory, statements: list[str]
+) -> None:
+    """A switch needs the info of its target revision: SQLite, whose write transaction holds the
+    whole database, reads it joined to the meta row (one read, then the meta update);
+    PostgreSQL reads it after the row lock, in a statement of its own (see ``Commits._locked``)."""
+    items = ResourceManager(
+        Item,
+        name=f"switch-{uuid.uuid4().hex[:8]}",  # the factory may hold other tests' items
+        storage_factory=sql_factory,
+        indexed_fields=ITEM_INDEXES,
+        default_user="u",
+    )
+    first = items.create(Item(name="a", email="a@x"))
+    items.update(first.resource_id, Item(name="b", email="b@x"))
+    meta = items.storage.get_meta(first.resource_id)
+    assert meta is not None
+    switch = Write(
+        resource_id=first.resource_id,
+        expected_revision_id=meta.current_revision_id,
+        time=datetime(2024, 1, 1, tzinfo=UTC),
+        user="u",
+        switch_to=first.revision_id,
+    )
+    reads = 1 if isinstance(sql_factory, sqlite.SQLiteStorageFactory) else 2
+    assert _count(statements, lambda: items.storage.commit(switch)) == reads + 1
+    after = items.storage.get_meta(first.resource_id)
+    assert after is not None
+    assert after.current_revision_id == first.revision_id
+
+
 def test_statements_of_a_batch_adoption(sql_factory: StorageFactory, statements: list[str]) -> None:
     """A batch of archived resources: one read for their ids, then two multi-row inserts (the
     revisions, the meta rows); an overwrite adds its locked read and two deletes."""
