@@ -289,6 +289,8 @@ def test_a_bucket_deleted_under_a_running_store_is_an_error_not_an_empty_answer(
             "count": items.count,
             "create": lambda: items.create(Item(name="new")),
             "payload get": lambda: payloads.get(rid, key),
+            # a HEAD first: its 404 alone would read as "no such payload"
+            "payload delete": lambda: payloads.delete(rid, key),
         }
         for label, call in calls.items():
             with pytest.raises(StorageUnavailableError) as failed:

@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -70,3 +71,18 @@ def test_any_time_decodes_exactly(backend: SQLiteBackend, raw: int) -> None:
 def test_a_time_stored_as_another_number_type_still_decodes(backend: SQLiteBackend) -> None:
     # an integral float (a row written by another tool): the exact path, never a float error
     assert backend.decode_time(float(1_700_000_000_123_456)) == exact(1_700_000_000_123_456)
+
+
+def test_a_platform_whose_time_t_ends_in_2038_takes_the_exact_path(
+    backend: SQLiteBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Time32(datetime):
+        @classmethod
+        def fromtimestamp(cls, t: float, tz: Any = None) -> Any:
+            if t >= 2**31:
+                raise OverflowError("timestamp out of range for platform time_t")
+            return super().fromtimestamp(t, tz)
+
+    monkeypatch.setattr(sqlite_module, "datetime", Time32)
+    for raw in (2**31 * 1_000_000, 2**32 * 1_000_000 - 1, 2**31 * 1_000_000 - 1):
+        assert backend.decode_time(raw) == exact(raw)

@@ -15,6 +15,7 @@ from specstar.core import StorageUnavailableError
 __all__ = [
     "S3_ERRORS",
     "ClientSpec",
+    "confirm_bucket",
     "is_missing",
     "is_precondition_failed",
     "key_part",
@@ -163,7 +164,9 @@ def read_object(client: Any, bucket: str, key: str, *, action: str = "") -> byte
     return body
 
 
-def unavailable(exc: BaseException, action: str) -> StorageUnavailableError:
+def unavailable(
+    exc: BaseException, action: str, *, unchanged: bool = True
+) -> StorageUnavailableError:
     """The error for a request S3 did not answer as it should (the cause is chained by the
     caller with ``raise ... from exc``)."""
     code, status = _code(exc)
@@ -172,7 +175,26 @@ def unavailable(exc: BaseException, action: str) -> StorageUnavailableError:
         error = getattr(exc, "response", {}).get("Error") or {}
         name = error.get("BucketName")
         detail += f": the bucket{f' {name!r}' if name else ''} does not exist"
-    return StorageUnavailableError(f"S3 {action} failed{detail}; nothing was changed")
+    claim = "; nothing was changed" if unchanged else ""
+    return StorageUnavailableError(f"S3 {action} failed{detail}{claim}")
+
+
+def confirm_bucket(client: Any, bucket: str, action: str) -> None:
+    """Return when ``bucket`` exists; else raise :class:`StorageUnavailableError` naming it.
+
+    For after a ``HEAD`` answered 404: that 404 does not say whether the object or the bucket
+    is missing (a ``GET`` says, a ``HEAD`` has no body). One more request, on a miss only; it
+    needs the permission the 404 already proves (without ``s3:ListBucket`` S3 answers 403)."""
+    try:
+        client.head_bucket(Bucket=bucket)
+    except (ClientError, BotoCoreError) as exc:
+        code, status = _code(exc)
+        if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
+            raise StorageUnavailableError(
+                f"S3 {action} failed (NoSuchBucket, HTTP 404): the bucket {bucket!r} does not "
+                "exist; nothing was changed"
+            ) from exc
+        raise unavailable(exc, action) from exc
 
 
 #: What boto3 raises when S3 refuses or does not answer a request (its transfers included).
@@ -194,7 +216,8 @@ def translated(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             except S3_ERRORS as exc:
                 bucket = getattr(args[0] if args else None, "bucket", "?")
                 action = f"{what} {method.__name__.replace('_', ' ')} in bucket {bucket!r}"
-                raise unavailable(exc, action) from exc
+                # a call of several requests may have applied some: no claim either way
+                raise unavailable(exc, action, unchanged=False) from exc
 
         return call
 

@@ -15,6 +15,7 @@ Completing an upload streams its parts, in order, into a staging object while ha
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -38,7 +39,7 @@ from specstar.core.spi import (
     iter_chunks,
 )
 
-from ._client import S3_ERRORS, translated, translating, unavailable
+from ._client import S3_ERRORS, confirm_bucket, translated, translating, unavailable
 
 __all__ = ["PART_SIZE", "S3BlobStore"]
 
@@ -150,12 +151,20 @@ class S3BlobStore(BlobStore):
 
     @translated("blob")
     def info(self, file_id: str) -> BlobInfo | None:
+        return self._info(file_id, confirm=True)
+
+    def _info(self, file_id: str, *, confirm: bool) -> BlobInfo | None:
+        """The blob's info from a ``HEAD``; on its 404, with ``confirm``, first make sure the
+        bucket exists (a ``HEAD``'s 404 does not say which is missing). Without: where a write
+        of the blob follows, which fails on a missing bucket anyway."""
         if not is_file_id(file_id):
             return None
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._blob_key(file_id))
         except self.client.exceptions.ClientError as exc:
             if _missing(exc):
+                if confirm:
+                    confirm_bucket(self.client, self.bucket, f"blob info of {file_id!r}")
                 return None
             raise
         return BlobInfo(
@@ -212,14 +221,15 @@ class S3BlobStore(BlobStore):
                 Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
             )
         except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+            with contextlib.suppress(*S3_ERRORS):  # the first error is the one to report
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
             raise
         return key, hashing
 
     def _adopt(self, staging: str, hashing: Hashing, content_type: str) -> BlobInfo:
         """Make the staging object the blob of its digest (S3 copies it), then delete it."""
         try:
-            found = self.info(hashing.file_id)
+            found = self._info(hashing.file_id, confirm=False)
             if found is not None:
                 return found
             self.client.copy(
@@ -246,7 +256,7 @@ class S3BlobStore(BlobStore):
             hashing = Hashing()
             for _ in hashing.feed([data]):
                 pass
-            found = self.info(hashing.file_id)
+            found = self._info(hashing.file_id, confirm=False)
             if found is not None:
                 return found
             self.client.put_object(
@@ -307,10 +317,12 @@ class S3BlobStore(BlobStore):
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except self.client.exceptions.ClientError as exc:
-            if _missing(exc):
-                raise NotFoundError(f"upload {upload_id!r} does not exist") from None
-            raise
-        return str(head.get("ContentType") or DEFAULT_CONTENT_TYPE)
+            if not _missing(exc):
+                raise
+        else:
+            return str(head.get("ContentType") or DEFAULT_CONTENT_TYPE)
+        confirm_bucket(self.client, self.bucket, f"upload {upload_id!r}")
+        raise NotFoundError(f"upload {upload_id!r} does not exist")
 
     @translated("blob")
     def put_part(self, upload_id: str, number: int, source: BlobSource) -> BlobPart:

@@ -34,6 +34,7 @@ from ._cache import ObjectCache
 from ._client import (
     ClientSpec,
     check_key,
+    confirm_bucket,
     is_conflicting_write,
     is_missing,
     is_precondition_failed,
@@ -149,7 +150,8 @@ class S3PayloadStore(PayloadStore):
         try:  # S3's DELETE does not say whether the object existed: ask first
             self._client.head_object(Bucket=self.bucket, Key=object_key)
         except ClientError as exc:
-            if is_missing(exc):
+            if is_missing(exc):  # the object, or the bucket: a HEAD's 404 does not say
+                confirm_bucket(self._client, self.bucket, f"head of payload {key!r}")
                 return False
             raise unavailable(exc, f"head of payload {key!r}") from exc
         except BotoCoreError as exc:

@@ -436,7 +436,10 @@ class SQLiteBackend(Backend):
 
     def decode_time(self, raw: Any) -> datetime:
         if type(raw) is int and 0 <= raw < _FLOAT_EXACT_UNTIL:
-            return datetime.fromtimestamp(raw / 1_000_000, UTC)  # exact there, 3x faster
+            try:
+                return datetime.fromtimestamp(raw / 1_000_000, UTC)  # exact there, 3x faster
+            except (OverflowError, OSError):  # a platform whose time_t ends in 2038
+                pass
         return _EPOCH + timedelta(microseconds=int(raw))
 
     def close(self) -> None:
