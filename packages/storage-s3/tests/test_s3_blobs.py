@@ -108,3 +108,22 @@ def test_s3_failures_are_storage_errors_naming_the_bucket(s3_client: Any) -> Non
         message = str(failed.value)
         assert "NoSuchBucket" in message, (label, message)
         assert f"bucket {bucket!r}" in message, (label, message)
+
+
+def test_a_new_small_blob_is_one_request_and_a_duplicate_keeps_the_first(
+    s3_client: Any,
+) -> None:
+    from specstar.s3 import S3BlobStore
+    from specstar.testing.services import count_s3_requests
+
+    bucket = f"one-put-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=bucket)
+    store = S3BlobStore(bucket, prefix="app/", client=s3_client)
+    counted = count_s3_requests(s3_client)
+    first = store.put(b"%PDF-1.7 one", "application/pdf")
+    assert dict(counted) == {"PutObject": 1}  # put-if-absent: no HEAD before it
+    counted.clear()
+    again = store.put(b"%PDF-1.7 one", "text/plain")
+    assert dict(counted) == {"PutObject": 1, "HeadObject": 1}  # refused (412), then its info
+    assert again == first  # same file id, size and the first content type
+    assert store.get(first.file_id)[1] == b"%PDF-1.7 one"

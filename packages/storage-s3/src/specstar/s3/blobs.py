@@ -21,7 +21,9 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from specstar.core import BlobInfo, BlobStore, NotFoundError
+from botocore.exceptions import ClientError
+
+from specstar.core import BlobInfo, BlobStore, NotFoundError, StorageUnavailableError
 from specstar.core.spi import (
     CHUNK_SIZE,
     DEFAULT_CONTENT_TYPE,
@@ -39,12 +41,22 @@ from specstar.core.spi import (
     iter_chunks,
 )
 
-from ._client import S3_ERRORS, confirm_bucket, translated, translating, unavailable
+from ._client import (
+    S3_ERRORS,
+    confirm_bucket,
+    is_conflicting_write,
+    is_precondition_failed,
+    translated,
+    translating,
+    unavailable,
+)
 
 __all__ = ["PART_SIZE", "S3BlobStore"]
 
 #: Bytes buffered per part of a multipart write (S3 parts are at least 5 MiB but the last).
 PART_SIZE = 5 * 1024 * 1024
+#: Tries of a blob's put-if-absent while another upload of the same bytes is in flight.
+_PUT_ATTEMPTS = 4
 
 
 def _transfer_config() -> Any:
@@ -256,16 +268,7 @@ class S3BlobStore(BlobStore):
             hashing = Hashing()
             for _ in hashing.feed([data]):
                 pass
-            found = self._info(hashing.file_id, confirm=False)
-            if found is not None:
-                return found
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=self._blob_key(hashing.file_id),
-                Body=data,
-                ContentType=content_type,
-            )
-            return BlobInfo(file_id=hashing.file_id, size=len(data), content_type=content_type)
+            return self._put_small(hashing.file_id, data, content_type)
 
         def joined() -> Iterator[bytes]:
             yield bytes(first)
@@ -273,6 +276,31 @@ class S3BlobStore(BlobStore):
 
         staging, hashing = self._stage(joined(), content_type)
         return self._adopt(staging, hashing, content_type)
+
+    def _put_small(self, file_id: str, data: bytes, content_type: str) -> BlobInfo:
+        """One ``PUT`` if-absent of the blob: a new blob costs one request (no ``HEAD``
+        first); when it exists already (412), or another upload of the same bytes is in flight
+        (409), the stored blob's info is the answer (the first content type stays)."""
+        for _ in range(_PUT_ATTEMPTS):
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=self._blob_key(file_id),
+                    Body=data,
+                    ContentType=content_type,
+                    IfNoneMatch="*",
+                )
+                return BlobInfo(file_id=file_id, size=len(data), content_type=content_type)
+            except ClientError as exc:
+                if not (is_precondition_failed(exc) or is_conflicting_write(exc)):
+                    raise
+            found = self._info(file_id, confirm=False)
+            if found is not None:
+                return found
+        raise StorageUnavailableError(
+            f"S3 blob put in bucket {self.bucket!r}: other uploads of the same bytes kept "
+            "conflicting; try again"
+        )
 
     @translated("blob")
     def open(self, file_id: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
