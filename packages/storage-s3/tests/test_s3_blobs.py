@@ -127,3 +127,52 @@ def test_a_new_small_blob_is_one_request_and_a_duplicate_keeps_the_first(
     assert dict(counted) == {"PutObject": 1, "HeadObject": 1}  # refused (412), then its info
     assert again == first  # same file id, size and the first content type
     assert store.get(first.file_id)[1] == b"%PDF-1.7 one"
+
+
+def test_concurrent_uploads_of_the_same_bytes_all_succeed(s3_client: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from specstar.s3 import S3BlobStore
+
+    bucket = f"same-bytes-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=bucket)
+    store = S3BlobStore(bucket, prefix="app/", client=s3_client)
+    data = b"y" * (256 << 10)
+    with ThreadPoolExecutor(8) as pool:
+        infos = list(pool.map(lambda _: store.put(data, "application/octet-stream"), range(16)))
+    assert {i.file_id for i in infos} == {infos[0].file_id}
+    assert all(i.size == len(data) for i in infos)
+    assert store.get(infos[0].file_id)[1] == data
+
+
+def test_a_put_refused_while_another_of_the_same_bytes_is_in_flight_tries_again(
+    s3_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from specstar.core import StorageUnavailableError
+    from specstar.s3 import S3BlobStore
+
+    bucket = f"in-flight-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=bucket)
+    store = S3BlobStore(bucket, prefix="app/", client=s3_client)
+    real_put = s3_client.put_object
+    refusals = {"left": 2}
+
+    def put_object(**kwargs: Any) -> Any:
+        if refusals["left"]:  # S3's 409: a conditional write on the key is in flight
+            refusals["left"] -= 1
+            error = {
+                "Error": {"Code": "ConditionalRequestConflict"},
+                "ResponseMetadata": {"HTTPStatusCode": 409},
+            }
+            raise ClientError(error, "PutObject")  # type: ignore[arg-type]
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3_client, "put_object", put_object)
+    info = store.put(b"contended")
+    assert refusals["left"] == 0
+    assert store.get(info.file_id)[1] == b"contended"
+    refusals["left"] = 10  # never lets go: an error, not a blob that was not stored
+    with pytest.raises(StorageUnavailableError, match="kept conflicting"):
+        store.put(b"never stored")

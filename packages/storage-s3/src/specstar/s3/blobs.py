@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -281,7 +282,9 @@ class S3BlobStore(BlobStore):
         """One ``PUT`` if-absent of the blob: a new blob costs one request (no ``HEAD``
         first); when it exists already (412), or another upload of the same bytes is in flight
         (409), the stored blob's info is the answer (the first content type stays)."""
-        for _ in range(_PUT_ATTEMPTS):
+        for attempt in range(_PUT_ATTEMPTS):
+            if attempt:
+                time.sleep(0.05 * 2**attempt)  # 0.1, 0.2, 0.4 s: the other upload finishes
             try:
                 self.client.put_object(
                     Bucket=self.bucket,
