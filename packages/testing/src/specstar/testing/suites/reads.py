@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import pytest
 
@@ -13,6 +14,8 @@ from specstar.core import GoneError, NotFoundError, ResourceManager, ResourceMet
 
 from ..models import Item
 from .base import SuiteBase
+
+X = TypeVar("X")
 
 
 class ReadTests(SuiteBase):
@@ -196,28 +199,8 @@ class ReadTests(SuiteBase):
         """While one thread appends and prunes, every pair read names its own revision."""
         store = items.storage
         rid = items.create(Item(name="v0")).resource_id
-        done, reading = threading.Event(), threading.Event()
-        seen: list[tuple[str, str]] = []
-
-        def write() -> None:
-            reading.wait(10)
-            try:
-                for i in range(1, 40):
-                    items.update(rid, Item(name=f"v{i}"))
-                    items.prune_revisions(rid, keep_last_n=1)
-            finally:
-                done.set()
-
-        writer = threading.Thread(target=write)
-        writer.start()
-        while not done.is_set():
-            found = store.get_current(rid)
-            assert found is not None
-            meta, rev = found
-            seen.append((meta.current_revision_id, rev.info.revision_id))
-            reading.set()
-        writer.join()
-        assert all(pointer == revision for pointer, revision in seen)
+        seen = _while_rewritten(items, rid, lambda: [store.get_current(rid)], rounds=39)
+        assert all(pointer == rev.info.revision_id for pointer, rev in seen)
         last = store.get_current(rid)
         assert last is not None
         meta, rev = last
@@ -229,17 +212,19 @@ class ReadTests(SuiteBase):
 def _while_rewritten(
     items: ResourceManager[Item],
     rid: str,
-    read: Callable[[], Sequence[tuple[ResourceMeta, list[str]] | None]],
-) -> list[tuple[str, list[str]]]:
-    """Call ``read`` over and over while another thread updates ``rid`` 29 times, pruning it
-    to its last revision after each; every history read, as (current revision, revision ids)."""
+    read: Callable[[], Sequence[tuple[ResourceMeta, X] | None]],
+    rounds: int = 29,
+) -> list[tuple[str, X]]:
+    """Call ``read`` over and over while another thread updates ``rid`` ``rounds`` times,
+    pruning it to its last revision after each; every pair read (a meta and what was read
+    with it: revision ids, a revision), as (the meta's current revision, the rest)."""
     done, reading = threading.Event(), threading.Event()
-    seen: list[tuple[str, list[str]]] = []
+    seen: list[tuple[str, X]] = []
 
     def write() -> None:
         reading.wait(10)
         try:
-            for i in range(1, 30):
+            for i in range(1, rounds + 1):
                 items.update(rid, Item(name=f"v{i}"))
                 items.prune_revisions(rid, keep_last_n=1)
         finally:
