@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import pytest
 
@@ -13,13 +13,6 @@ import msgspec  # noqa: E402
 from fastapi import Header  # noqa: E402
 
 from specstar.core import Binary  # noqa: E402
-
-
-def _drop_bucket(client: Any, bucket: str) -> None:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            client.delete_object(Bucket=bucket, Key=obj["Key"])
-    client.delete_bucket(Bucket=bucket)
 
 
 class Video(msgspec.Struct, kw_only=True):
@@ -37,7 +30,7 @@ def test_blob_routes_on_a_failing_bucket_are_503s_naming_it(s3_endpoint: str) ->
 
     from specstar.fastapi import DependencyProvider, SpecStar
     from specstar.s3 import S3StorageFactory
-    from specstar.testing.services import fresh_bucket, s3_options
+    from specstar.testing.services import drop_bucket, fresh_bucket, s3_options
 
     bucket = fresh_bucket(s3_endpoint)
     factory = S3StorageFactory(bucket, "app/", **s3_options(s3_endpoint))
@@ -51,7 +44,7 @@ def test_blob_routes_on_a_failing_bucket_are_503s_naming_it(s3_endpoint: str) ->
         with TestClient(app, raise_server_exceptions=False) as client:
             ok = client.post("/blobs/upload", content=b"one", headers={"X-User": "ann"})
             assert ok.status_code == 201, ok.text
-            _drop_bucket(boto3.client("s3", **s3_options(s3_endpoint)), bucket)
+            drop_bucket(boto3.client("s3", **s3_options(s3_endpoint)), bucket)
             r = client.post("/blobs/upload", content=b"two", headers={"X-User": "ann"})
             assert r.status_code == 503, r.text
             assert f"bucket {bucket!r}" in r.json()["detail"]

@@ -10,6 +10,7 @@ import pytest
 
 from specstar.core import BlobStore
 from specstar.testing import BlobStoreSuite
+from specstar.testing.services import drop_bucket
 
 boto3 = pytest.importorskip("boto3")
 
@@ -60,13 +61,6 @@ def test_invalid_configuration() -> None:
         S3BlobStore("bucket", client=object(), client_options={"region_name": "x"})
 
 
-def _drop_bucket(client: Any, bucket: str) -> None:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            client.delete_object(Bucket=bucket, Key=obj["Key"])
-    client.delete_bucket(Bucket=bucket)
-
-
 def test_s3_failures_are_storage_errors_naming_the_bucket(s3_client: Any) -> None:
     """What S3 refuses (here: the bucket is gone) is the storage contract's
     ``StorageUnavailableError`` on every call — one request, a multipart write, a listing, an
@@ -81,7 +75,7 @@ def test_s3_failures_are_storage_errors_naming_the_bucket(s3_client: Any) -> Non
     kept = store.put(b"kept")
     upload = store.create_upload()
     reading = store.open(kept.file_id)  # its bytes are asked for when first read
-    _drop_bucket(s3_client, bucket)
+    drop_bucket(s3_client, bucket)
     absent = "0" * 64
     calls: dict[str, Any] = {
         "put": lambda: store.put(b"small"),

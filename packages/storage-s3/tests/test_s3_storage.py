@@ -26,7 +26,7 @@ from specstar.core.spi import new_payload_key
 from specstar.s3 import S3PayloadStoreFactory, S3Storage, S3StorageFactory
 from specstar.s3._client import SMALL_BODY_BYTES
 from specstar.testing import ITEM_INDEXES, Item
-from specstar.testing.services import count_s3_requests
+from specstar.testing.services import count_s3_requests, drop_bucket
 
 
 def _manager(factory: S3StorageFactory, name: str = "items") -> ResourceManager[Item]:
@@ -261,14 +261,6 @@ def test_max_staleness_must_be_seconds(value: Any, error: type[Exception]) -> No
         S3StorageFactory("bucket", max_staleness=value)
 
 
-def _delete_bucket(s3: dict[str, Any], bucket: str) -> None:
-    client = boto3.client("s3", **s3)
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            client.delete_object(Bucket=bucket, Key=obj["Key"])
-    client.delete_bucket(Bucket=bucket)
-
-
 def test_a_bucket_deleted_under_a_running_store_is_an_error_not_an_empty_answer(
     bucket: str, s3: dict[str, Any]
 ) -> None:
@@ -282,7 +274,7 @@ def test_a_bucket_deleted_under_a_running_store_is_an_error_not_an_empty_answer(
         key = new_payload_key(b"x")
         S3PayloadStoreFactory(bucket, "blobs/", **s3).build("items").put(rid, key, b"x")
         payloads = S3PayloadStoreFactory(bucket, "blobs/", **s3).build("items")  # cold cache
-        _delete_bucket(s3, bucket)
+        drop_bucket(boto3.client("s3", **s3), bucket)
         calls: dict[str, Any] = {
             "get": lambda: items.get(rid),
             "search": lambda: items.search(QB["name"] == "kept"),

@@ -185,6 +185,15 @@ def fresh_bucket(endpoint_url: str, name: str | None = None) -> str:
     return bucket
 
 
+def drop_bucket(client: Any, bucket: str) -> None:
+    """Delete every object of ``bucket`` and the bucket itself, with the boto3 S3 ``client``
+    (a bucket gone under a running store, for the failure tests)."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=obj["Key"])
+    client.delete_bucket(Bucket=bucket)
+
+
 def count_s3_requests(client: Any) -> Counter[str]:
     """Count the requests a boto3 S3 ``client`` sends from now on, by operation name
     (``PutObject``, ``GetObject``...; a ``before-call`` hook, so retries count once)."""
