@@ -46,6 +46,7 @@ from ._client import (
     S3_ERRORS,
     confirm_bucket,
     is_conflicting_write,
+    is_missing,
     is_precondition_failed,
     translated,
     translating,
@@ -70,15 +71,6 @@ def _transfer_config() -> Any:
 
 
 _TRANSFER = _transfer_config()
-
-
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def _missing(exc: Exception) -> bool:
-    return _code(exc) in ("404", "NoSuchKey", "NotFound", "NoSuchUpload")
 
 
 class S3BlobStore(BlobStore):
@@ -154,7 +146,7 @@ class S3BlobStore(BlobStore):
             try:
                 obj = self.client.get_object(Bucket=self.bucket, Key=self._blob_key(file_id))
             except self.client.exceptions.ClientError as exc:
-                if not _missing(exc):
+                if not is_missing(exc):
                     raise
             else:
                 data = obj["Body"].read()
@@ -175,7 +167,7 @@ class S3BlobStore(BlobStore):
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._blob_key(file_id))
         except self.client.exceptions.ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 if confirm:
                     confirm_bucket(self.client, self.bucket, f"blob info of {file_id!r}")
                 return None
@@ -325,7 +317,7 @@ class S3BlobStore(BlobStore):
                 Bucket=self.bucket, Key=self._blob_key(file_id), Range=f"bytes={begin}-{end - 1}"
             )
         except self.client.exceptions.ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 raise NotFoundError(f"blob {file_id!r} was deleted while it was read") from None
             raise
         yield from _body_chunks(obj["Body"])
@@ -348,7 +340,7 @@ class S3BlobStore(BlobStore):
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except self.client.exceptions.ClientError as exc:
-            if not _missing(exc):
+            if not is_missing(exc):
                 raise
         else:
             return str(head.get("ContentType") or DEFAULT_CONTENT_TYPE)
